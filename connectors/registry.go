@@ -1,0 +1,222 @@
+// Package connectors is the registry of table connectors: each connector
+// (datagen, filesystem, print, blackhole, kafka, …) is a Factory that states
+// the WITH options it accepts, validates a table's options at planning time
+// and builds exec sources and sinks at run time. The registry validates
+// option keys generically (unknown keys with a "did you mean", required
+// keys), so each connector only checks the meaning of its values.
+//
+// The registry is a value: an engine builds its own (see package builtin),
+// there is no global registration.
+package connectors
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/types"
+)
+
+// Option describes one WITH option a connector accepts.
+type Option struct {
+	// Key is the option key. With Prefix set, it is a prefix ("fields.",
+	// "properties.") and any key starting with it is accepted.
+	Key      string
+	Prefix   bool
+	Required bool
+	Default  string
+	Help     string
+	// Source and Sink tell where the option applies.
+	Source, Sink bool
+}
+
+// Factory is one connector.
+type Factory interface {
+	// Name is the value of 'connector' that selects this factory.
+	Name() string
+	// Options lists every option key the connector accepts ('connector'
+	// itself excepted), for validation and for completion in the REPL.
+	Options() []Option
+	// Validate checks the meaning of opts for a table with this schema used
+	// as a source (sink false) or a sink. Keys are already known to be
+	// accepted and required ones present. Return an *OptionError to point at
+	// one option.
+	Validate(opts map[string]string, schema types.Schema, sink bool) error
+	// NewSource builds a source; a connector that cannot read returns an
+	// error (Validate will have refused it first).
+	NewSource(cfg exec.SourceConfig) (exec.Source, error)
+	// NewSink builds a sink.
+	NewSink(cfg exec.SinkConfig) (exec.Sink, error)
+}
+
+// OptionError is a problem with one WITH option (Key) or with the column
+// Column of the table's schema; the planner adds the position.
+type OptionError struct {
+	Key    string // the option at fault, or ""
+	Column string // the column at fault, or ""
+	Msg    string
+}
+
+func (e *OptionError) Error() string {
+	switch {
+	case e.Key != "":
+		return fmt.Sprintf("option %q: %s", e.Key, e.Msg)
+	case e.Column != "":
+		return fmt.Sprintf("column %q: %s", e.Column, e.Msg)
+	}
+	return e.Msg
+}
+
+// Registry maps connector names to factories. It is not safe for
+// concurrent Register calls; lookups are read-only.
+type Registry struct {
+	m map[string]Factory
+}
+
+// NewRegistry returns a registry holding fs.
+func NewRegistry(fs ...Factory) *Registry {
+	r := &Registry{m: map[string]Factory{}}
+	for _, f := range fs {
+		r.m[f.Name()] = f
+	}
+	return r
+}
+
+// Register adds f, replacing any factory of the same name.
+func (r *Registry) Register(f Factory) { r.m[f.Name()] = f }
+
+// Lookup returns the factory named name.
+func (r *Registry) Lookup(name string) (Factory, bool) {
+	f, ok := r.m[name]
+	return f, ok
+}
+
+// Names returns the registered connector names, sorted.
+func (r *Registry) Names() []string {
+	out := make([]string, 0, len(r.m))
+	for n := range r.m {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Validate checks a table's WITH options for use as a source or a sink:
+// the connector exists, every key is accepted, every required key is
+// present, and the connector accepts the values.
+func (r *Registry) Validate(opts map[string]string, schema types.Schema, sink bool) error {
+	name, ok := opts["connector"]
+	if !ok {
+		return &OptionError{Msg: "missing required option 'connector'"}
+	}
+	f, ok := r.m[name]
+	if !ok {
+		msg := fmt.Sprintf("unknown connector %q (known: %s)", name, strings.Join(r.Names(), ", "))
+		if s := Suggest(name, r.Names()); s != "" {
+			msg = fmt.Sprintf("unknown connector %q; did you mean %q?", name, s)
+		}
+		return &OptionError{Key: "connector", Msg: msg}
+	}
+	role := "source"
+	if sink {
+		role = "sink"
+	}
+	var keys []string
+	for k := range opts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	known := f.Options()
+	var names []string
+	for _, o := range known {
+		names = append(names, o.Key)
+	}
+	for _, k := range keys {
+		if k == "connector" {
+			continue
+		}
+		o, ok := findOption(known, k)
+		if !ok {
+			msg := fmt.Sprintf("unknown option for connector %q", name)
+			if s := Suggest(k, names); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			return &OptionError{Key: k, Msg: msg}
+		}
+		if sink && !o.Sink || !sink && !o.Source {
+			return &OptionError{Key: k, Msg: fmt.Sprintf("option does not apply to a %s %s", name, role)}
+		}
+	}
+	for _, o := range known {
+		if o.Required && !o.Prefix && (sink && o.Sink || !sink && o.Source) {
+			if _, ok := opts[o.Key]; !ok {
+				return &OptionError{Key: o.Key, Msg: fmt.Sprintf("missing required option of connector %q", name)}
+			}
+		}
+	}
+	return f.Validate(opts, schema, sink)
+}
+
+func findOption(known []Option, key string) (Option, bool) {
+	for _, o := range known {
+		if o.Prefix && strings.HasPrefix(key, o.Key) || !o.Prefix && o.Key == key {
+			return o, true
+		}
+	}
+	return Option{}, false
+}
+
+// NewSource implements exec.Connectors.
+func (r *Registry) NewSource(connector string, cfg exec.SourceConfig) (exec.Source, error) {
+	f, ok := r.m[connector]
+	if !ok {
+		return nil, fmt.Errorf("connectors: unknown connector %q", connector)
+	}
+	return f.NewSource(cfg)
+}
+
+// NewSink implements exec.Connectors.
+func (r *Registry) NewSink(connector string, cfg exec.SinkConfig) (exec.Sink, error) {
+	f, ok := r.m[connector]
+	if !ok {
+		return nil, fmt.Errorf("connectors: unknown connector %q", connector)
+	}
+	return f.NewSink(cfg)
+}
+
+// Suggest returns the candidate closest to s by edit distance when it is
+// close enough to be a likely typo, or "".
+func Suggest(s string, candidates []string) string {
+	best, bestD := "", 1<<30
+	for _, c := range candidates {
+		if d := Distance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if bestD <= 2 || bestD <= len(s)/3 {
+		return best
+	}
+	return ""
+}
+
+// Distance is the Levenshtein edit distance between a and b.
+func Distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,108 @@
+package exec
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/types"
+)
+
+// Source reads one table. It is pulled by the runtime from one goroutine.
+//
+// Contract: Open once, then Read until it returns io.EOF (a bounded source
+// is exhausted) or the job stops, with Offset called only between Reads;
+// then Close once, also after a failure. A batch returned by Read belongs
+// to the caller, who releases it. Offset must describe exactly the position
+// after the last batch Read returned: restoring it with Open and reading on
+// yields the rows after that batch, none before, none skipped.
+type Source interface {
+	// Open prepares reading. offset is the value Offset returned at the
+	// restored checkpoint, or nil on a fresh start.
+	Open(ctx context.Context, offset []byte) error
+	// Read returns the next batch and the index of the split it came from
+	// (0 for a source with one split), (nil, 0, nil) when no row is available
+	// right now, or io.EOF when a bounded source has no more rows. Read
+	// should not block for long: at most about 100ms when no data comes, so
+	// the runtime can inject barriers and notice cancellation.
+	Read(ctx context.Context) (rec arrow.Record, split int, err error)
+	// Offset encodes the position after the last batch returned.
+	Offset() ([]byte, error)
+	// Close releases the source's resources.
+	Close() error
+}
+
+// Sink writes the rows of a query somewhere. It is driven from one
+// goroutine.
+//
+// Contract: Open once; Write any number of times; at each checkpoint
+// PreCommit, and Commit after the checkpoint is durable; Close once. A sink
+// is exactly-once when rows written before PreCommit(n) become visible only
+// at Commit(n), and Open(handle) with the handle PreCommit(n) returned
+// restores the state of a completed checkpoint n: it completes the commit of
+// n if needed and discards anything written after it.
+type Sink interface {
+	// Open prepares the sink. handle is what PreCommit returned at the
+	// restored checkpoint, or nil on a fresh start.
+	Open(ctx context.Context, handle []byte) error
+	// Write writes the rows of rec. rec is valid only during the call.
+	Write(ctx context.Context, rec arrow.Record) error
+	// PreCommit flushes what was written and returns a handle to store in
+	// checkpoint id.
+	PreCommit(ctx context.Context, id int64) ([]byte, error)
+	// Commit makes what PreCommit(id) covered visible.
+	Commit(ctx context.Context, id int64) error
+	// Close releases the sink's resources without committing.
+	Close() error
+}
+
+// Clock tells time. Operators and sources get it injected, so tests can
+// control it; nothing in exec calls time.Now directly.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now implements Clock.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// SourceMetrics counts what a source read. Safe for concurrent use.
+type SourceMetrics struct {
+	Records   atomic.Int64 // rows emitted
+	Bytes     atomic.Int64 // bytes read, where known
+	Malformed atomic.Int64 // records skipped as malformed
+}
+
+// SourceConfig is what a connector gets to build a source.
+type SourceConfig struct {
+	Table   string
+	Schema  types.Schema      // the columns to produce, in order
+	Options map[string]string // the WITH clause, validated by the planner
+	// BatchSize is the preferred number of rows per batch.
+	BatchSize int
+	Alloc     memory.Allocator
+	Clock     Clock
+	Metrics   *SourceMetrics
+}
+
+// SinkConfig is what a connector gets to build a sink.
+type SinkConfig struct {
+	Table   string
+	Schema  types.Schema
+	Options map[string]string
+	Alloc   memory.Allocator
+	Clock   Clock
+	// JobName names the running job (for file names, transactional ids).
+	JobName string
+}
+
+// Connectors builds sources and sinks by connector name. The connectors
+// registry implements it; exec never imports a connector.
+type Connectors interface {
+	NewSource(connector string, cfg SourceConfig) (Source, error)
+	NewSink(connector string, cfg SinkConfig) (Sink, error)
+}

@@ -1,0 +1,427 @@
+package parser
+
+import "github.com/alecthomas/participle/v2/lexer"
+
+// Pos is the position of a node in the SQL text: file name, byte offset,
+// 1-based line and column.
+type Pos = lexer.Position
+
+// Node is any node of the syntax tree.
+type Node interface {
+	// Position returns where the node starts in the source text.
+	Position() Pos
+}
+
+// Statement is one top-level SQL statement. The set of statements is closed:
+// only this package's types implement it.
+type Statement interface {
+	Node
+	stmt()
+}
+
+// Expr is a scalar expression. The set of expressions is closed.
+type Expr interface {
+	Node
+	expr()
+}
+
+// TableRef is an item of a FROM clause. The set is closed.
+type TableRef interface {
+	Node
+	tableRef()
+}
+
+// Ident is an identifier: a name, quoted with backticks or not. Unquoted
+// names keep the case they were written in; resolution is case-insensitive
+// for them.
+type Ident struct {
+	Pos    Pos
+	Name   string
+	Quoted bool
+}
+
+// ---- Statements ----
+
+// CreateTableStmt is CREATE [TEMPORARY] TABLE [IF NOT EXISTS] name (…) WITH (…).
+type CreateTableStmt struct {
+	Pos         Pos
+	Temporary   bool
+	IfNotExists bool
+	Name        Ident
+	Columns     []*ColumnDef
+	Watermark   *WatermarkDef // nil when the table declares none
+	Options     []*Option     // the WITH clause, in order
+}
+
+// ColumnDef is one column of CREATE TABLE: a physical column, a metadata
+// column (`name TYPE METADATA [FROM 'key'] [VIRTUAL]`) or a computed column
+// (`name AS expr`, Type is nil).
+type ColumnDef struct {
+	Pos     Pos
+	Name    Ident
+	Type    *TypeName // nil for a computed column
+	NotNull bool
+	// Metadata is set for a METADATA column; MetadataKey is the FROM key
+	// ("" means the column name), Virtual marks a read-only column.
+	Metadata    bool
+	MetadataKey string
+	Virtual     bool
+	Computed    Expr // non-nil for `name AS expr`
+	Comment     string
+}
+
+// TypeName is a type as written: BIGINT, DECIMAL(10, 2), VARCHAR(20),
+// TIMESTAMP(3), TIMESTAMP_LTZ(3), TIMESTAMP(3) WITH LOCAL TIME ZONE.
+type TypeName struct {
+	Pos Pos
+	// Name is the upper-cased base name: BOOLEAN, TINYINT, SMALLINT, INT,
+	// INTEGER, BIGINT, FLOAT, REAL, DOUBLE ("DOUBLE PRECISION" too), DECIMAL,
+	// NUMERIC, STRING, VARCHAR, CHAR, TIMESTAMP, TIMESTAMP_LTZ, DATE, TIME.
+	Name              string
+	Params            []int // (p) or (p, s)
+	WithLocalTimeZone bool
+}
+
+// WatermarkDef is WATERMARK FOR column AS expr.
+type WatermarkDef struct {
+	Pos    Pos
+	Column Ident
+	Expr   Expr
+}
+
+// Option is one 'key' = 'value' pair of a WITH clause.
+type Option struct {
+	Pos   Pos
+	Key   string
+	Value string
+}
+
+// CreateViewStmt is CREATE [TEMPORARY] VIEW [IF NOT EXISTS] name [(cols)] AS query.
+type CreateViewStmt struct {
+	Pos         Pos
+	Temporary   bool
+	IfNotExists bool
+	Name        Ident
+	Columns     []Ident
+	Query       *Select
+}
+
+// DropStmt is DROP [TEMPORARY] TABLE|VIEW [IF EXISTS] name.
+type DropStmt struct {
+	Pos      Pos
+	View     bool // DROP VIEW; false is DROP TABLE
+	IfExists bool
+	Name     Ident
+}
+
+// ShowStmt is SHOW TABLES | VIEWS | JOBS | FUNCTIONS, or SHOW CHECKPOINTS
+// FOR 'job' (What is "CHECKPOINTS", JobID set).
+type ShowStmt struct {
+	Pos   Pos
+	What  string // upper case
+	JobID string
+}
+
+// DescribeStmt is DESCRIBE name (or DESC name).
+type DescribeStmt struct {
+	Pos  Pos
+	Name Ident
+}
+
+// ExplainStmt is EXPLAIN [PLAN FOR] stmt, where stmt is a query or INSERT.
+type ExplainStmt struct {
+	Pos  Pos
+	Stmt Statement
+}
+
+// SetStmt is SET 'key' = 'value', or bare SET (Key == "") listing settings.
+type SetStmt struct {
+	Pos   Pos
+	Key   string
+	Value string
+}
+
+// ResetStmt is RESET 'key', or bare RESET (Key == "") resetting all.
+type ResetStmt struct {
+	Pos Pos
+	Key string
+}
+
+// QueryStmt is a bare SELECT whose rows go to the client.
+type QueryStmt struct {
+	Pos   Pos
+	Query *Select
+}
+
+// InsertStmt is INSERT INTO table [(cols)] SELECT ….
+type InsertStmt struct {
+	Pos     Pos
+	Table   Ident
+	Columns []Ident
+	Query   *Select
+}
+
+// StopJobStmt is STOP JOB 'id' [WITH SAVEPOINT].
+type StopJobStmt struct {
+	Pos           Pos
+	JobID         string
+	WithSavepoint bool
+}
+
+// ---- Queries ----
+
+// Select is one SELECT block.
+type Select struct {
+	Pos      Pos
+	Distinct bool
+	Items    []*SelectItem
+	From     TableRef
+	Where    Expr // nil when absent
+	GroupBy  []Expr
+	Having   Expr   // nil when absent
+	Limit    *int64 // nil when absent
+}
+
+// SelectItem is one item of the select list: expr [AS alias], *, or t.*.
+type SelectItem struct {
+	Pos   Pos
+	Expr  Expr   // nil for a star
+	Alias *Ident // nil when absent
+	Star  bool
+	// StarTable qualifies a star (t.*); empty for a bare *.
+	StarTable string
+}
+
+// TableName is a table or view named in FROM, with an optional alias.
+type TableName struct {
+	Pos   Pos
+	Name  Ident
+	Alias *Ident
+}
+
+// SubqueryRef is (SELECT …) [AS] alias in FROM.
+type SubqueryRef struct {
+	Pos   Pos
+	Query *Select
+	Alias *Ident
+}
+
+// WindowTVF is a windowing table-valued function in FROM:
+//
+//	TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND)) [AS] alias
+//	TABLE(HOP(TABLE t, DESCRIPTOR(ts), slide, size))
+//	TABLE(CUMULATE(TABLE t, DESCRIPTOR(ts), step, size))
+//	TABLE(SESSION(TABLE t [PARTITION BY k, …], DESCRIPTOR(ts), gap))
+//
+// The input may also be a parenthesised subquery instead of TABLE t.
+type WindowTVF struct {
+	Pos         Pos
+	Func        string   // TUMBLE, HOP, CUMULATE, SESSION (upper case)
+	Input       TableRef // *TableName or *SubqueryRef
+	PartitionBy []Ident
+	TimeCol     Ident
+	Args        []Expr // the interval arguments, in order
+	Alias       *Ident
+}
+
+// ---- Expressions ----
+
+// ColumnExpr is a column reference, optionally qualified: col or t.col.
+type ColumnExpr struct {
+	Pos   Pos
+	Table string // empty when unqualified
+	Name  Ident
+}
+
+// NumberLit is a numeric literal as written: 42, 3.14, 1e3.
+type NumberLit struct {
+	Pos  Pos
+	Text string
+}
+
+// StringLit is a string literal; Value has the quotes removed and ”
+// unescaped.
+type StringLit struct {
+	Pos   Pos
+	Value string
+}
+
+// BoolLit is TRUE or FALSE.
+type BoolLit struct {
+	Pos   Pos
+	Value bool
+}
+
+// NullLit is NULL.
+type NullLit struct {
+	Pos Pos
+}
+
+// IntervalLit is INTERVAL '10' SECOND (units: MILLISECOND, SECOND, MINUTE,
+// HOUR, DAY, with or without a plural S; Unit is upper-cased singular).
+// A leading minus sign may appear inside the string.
+type IntervalLit struct {
+	Pos   Pos
+	Value string
+	Unit  string
+}
+
+// TimestampLit is TIMESTAMP '2024-01-01 12:00:00[.000]'.
+type TimestampLit struct {
+	Pos   Pos
+	Value string
+}
+
+// BinaryExpr is a binary operation. Op is one of
+// + - * / % || = <> < <= > >= AND OR (upper case for words; != is
+// normalised to <>).
+type BinaryExpr struct {
+	Pos         Pos
+	Op          string
+	Left, Right Expr
+}
+
+// UnaryExpr is - x, + x or NOT x.
+type UnaryExpr struct {
+	Pos Pos
+	Op  string // "-", "+", "NOT"
+	X   Expr
+}
+
+// IsExpr is x IS [NOT] NULL | TRUE | FALSE.
+type IsExpr struct {
+	Pos  Pos
+	X    Expr
+	Not  bool
+	What string // NULL, TRUE, FALSE
+}
+
+// LikeExpr is x [NOT] LIKE pattern.
+type LikeExpr struct {
+	Pos        Pos
+	X, Pattern Expr
+	Not        bool
+}
+
+// InExpr is x [NOT] IN (a, b, …).
+type InExpr struct {
+	Pos  Pos
+	X    Expr
+	List []Expr
+	Not  bool
+}
+
+// BetweenExpr is x [NOT] BETWEEN low AND high.
+type BetweenExpr struct {
+	Pos       Pos
+	X         Expr
+	Low, High Expr
+	Not       bool
+}
+
+// CaseExpr is CASE [operand] WHEN … THEN … [ELSE …] END.
+type CaseExpr struct {
+	Pos     Pos
+	Operand Expr // nil for a searched CASE
+	Whens   []*When
+	Else    Expr // nil when absent
+}
+
+// When is one WHEN cond THEN result arm of a CASE.
+type When struct {
+	Pos    Pos
+	Cond   Expr
+	Result Expr
+}
+
+// CastExpr is CAST(x AS type) (TryCast for TRY_CAST).
+type CastExpr struct {
+	Pos     Pos
+	X       Expr
+	Type    *TypeName
+	TryCast bool
+}
+
+// FuncCall is name(args), including aggregates: COUNT(*) has Star set,
+// COUNT(DISTINCT x) has Distinct set. Name is upper-cased. Legacy group
+// windows appear as calls too: TUMBLE(ts, INTERVAL …), TUMBLE_START(…).
+type FuncCall struct {
+	Pos      Pos
+	Name     string
+	Args     []Expr
+	Star     bool
+	Distinct bool
+}
+
+// Position implementations.
+
+func (n *CreateTableStmt) Position() Pos { return n.Pos }
+func (n *ColumnDef) Position() Pos       { return n.Pos }
+func (n *TypeName) Position() Pos        { return n.Pos }
+func (n *WatermarkDef) Position() Pos    { return n.Pos }
+func (n *Option) Position() Pos          { return n.Pos }
+func (n *CreateViewStmt) Position() Pos  { return n.Pos }
+func (n *DropStmt) Position() Pos        { return n.Pos }
+func (n *ShowStmt) Position() Pos        { return n.Pos }
+func (n *DescribeStmt) Position() Pos    { return n.Pos }
+func (n *ExplainStmt) Position() Pos     { return n.Pos }
+func (n *SetStmt) Position() Pos         { return n.Pos }
+func (n *ResetStmt) Position() Pos       { return n.Pos }
+func (n *QueryStmt) Position() Pos       { return n.Pos }
+func (n *InsertStmt) Position() Pos      { return n.Pos }
+func (n *StopJobStmt) Position() Pos     { return n.Pos }
+func (n *Select) Position() Pos          { return n.Pos }
+func (n *SelectItem) Position() Pos      { return n.Pos }
+func (n *TableName) Position() Pos       { return n.Pos }
+func (n *SubqueryRef) Position() Pos     { return n.Pos }
+func (n *WindowTVF) Position() Pos       { return n.Pos }
+func (n *ColumnExpr) Position() Pos      { return n.Pos }
+func (n *NumberLit) Position() Pos       { return n.Pos }
+func (n *StringLit) Position() Pos       { return n.Pos }
+func (n *BoolLit) Position() Pos         { return n.Pos }
+func (n *NullLit) Position() Pos         { return n.Pos }
+func (n *IntervalLit) Position() Pos     { return n.Pos }
+func (n *TimestampLit) Position() Pos    { return n.Pos }
+func (n *BinaryExpr) Position() Pos      { return n.Pos }
+func (n *UnaryExpr) Position() Pos       { return n.Pos }
+func (n *IsExpr) Position() Pos          { return n.Pos }
+func (n *LikeExpr) Position() Pos        { return n.Pos }
+func (n *InExpr) Position() Pos          { return n.Pos }
+func (n *BetweenExpr) Position() Pos     { return n.Pos }
+func (n *CaseExpr) Position() Pos        { return n.Pos }
+func (n *When) Position() Pos            { return n.Pos }
+func (n *CastExpr) Position() Pos        { return n.Pos }
+func (n *FuncCall) Position() Pos        { return n.Pos }
+
+func (*CreateTableStmt) stmt() {}
+func (*CreateViewStmt) stmt()  {}
+func (*DropStmt) stmt()        {}
+func (*ShowStmt) stmt()        {}
+func (*DescribeStmt) stmt()    {}
+func (*ExplainStmt) stmt()     {}
+func (*SetStmt) stmt()         {}
+func (*ResetStmt) stmt()       {}
+func (*QueryStmt) stmt()       {}
+func (*InsertStmt) stmt()      {}
+func (*StopJobStmt) stmt()     {}
+
+func (*ColumnExpr) expr()   {}
+func (*NumberLit) expr()    {}
+func (*StringLit) expr()    {}
+func (*BoolLit) expr()      {}
+func (*NullLit) expr()      {}
+func (*IntervalLit) expr()  {}
+func (*TimestampLit) expr() {}
+func (*BinaryExpr) expr()   {}
+func (*UnaryExpr) expr()    {}
+func (*IsExpr) expr()       {}
+func (*LikeExpr) expr()     {}
+func (*InExpr) expr()       {}
+func (*BetweenExpr) expr()  {}
+func (*CaseExpr) expr()     {}
+func (*CastExpr) expr()     {}
+func (*FuncCall) expr()     {}
+
+func (*TableName) tableRef()   {}
+func (*SubqueryRef) tableRef() {}
+func (*WindowTVF) tableRef()   {}

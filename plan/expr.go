@@ -1,0 +1,147 @@
+package plan
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/streamsql/streamsql/types"
+)
+
+// Expr is a bound, typed scalar expression over the columns of one input
+// schema. The set of expressions is closed.
+type Expr interface {
+	// Type is the SQL type of the expression's value.
+	Type() types.Type
+	// String prints the expression for EXPLAIN, columns as name#index.
+	String() string
+	isExpr()
+}
+
+// ColumnRef reads column Index of the input.
+type ColumnRef struct {
+	Index int
+	Name  string // for EXPLAIN only
+	T     types.Type
+}
+
+// Literal is a constant. Value is nil (NULL), bool, int64 (INT, BIGINT,
+// TIMESTAMP ms, INTERVAL ms; DECIMAL unscaled), float64 (FLOAT, DOUBLE) or
+// string.
+type Literal struct {
+	Value any
+	T     types.Type
+}
+
+// Call applies a scalar function or operator to its arguments. The planner
+// has already checked the arguments' types and inserted casts so that
+// operands of arithmetic and comparison have the same type.
+//
+// Func is one of:
+//
+//	arithmetic      + - * / %  NEG          (numeric; TIMESTAMP ± INTERVAL)
+//	comparison      = <> < <= > >=          (same-typed operands; BOOLEAN result)
+//	logic           AND OR NOT              (three-valued)
+//	null tests      IS_NULL IS_NOT_NULL IS_TRUE IS_NOT_TRUE IS_FALSE IS_NOT_FALSE
+//	strings         LIKE NOT_LIKE || UPPER LOWER CHAR_LENGTH TRIM SUBSTRING CONCAT
+//	numbers         ABS FLOOR CEIL ROUND MOD POWER SQRT
+//	misc            COALESCE IF
+//	time            TUMBLE_START-like helpers are planned away; FLOOR_TS(ts, ms)
+//	                rounds a timestamp down to a multiple of ms
+type Call struct {
+	Func string
+	Args []Expr
+	T    types.Type
+}
+
+// Cast converts Arg to T. Safe is set for TRY_CAST (NULL on failure instead
+// of an error).
+type Cast struct {
+	Arg  Expr
+	T    types.Type
+	Safe bool
+}
+
+// Case is a searched CASE: the result of the first When whose Cond is TRUE,
+// else Else (NULL literal when the query has no ELSE).
+type Case struct {
+	Whens []When
+	Else  Expr
+	T     types.Type
+}
+
+// When is one arm of a Case.
+type When struct {
+	Cond, Result Expr
+}
+
+func (e *ColumnRef) Type() types.Type { return e.T }
+func (e *Literal) Type() types.Type   { return e.T }
+func (e *Call) Type() types.Type      { return e.T }
+func (e *Cast) Type() types.Type      { return e.T }
+func (e *Case) Type() types.Type      { return e.T }
+
+func (*ColumnRef) isExpr() {}
+func (*Literal) isExpr()   {}
+func (*Call) isExpr()      {}
+func (*Cast) isExpr()      {}
+func (*Case) isExpr()      {}
+
+func (e *ColumnRef) String() string { return e.Name + "#" + strconv.Itoa(e.Index) }
+
+func (e *Literal) String() string {
+	switch v := e.Value.(type) {
+	case nil:
+		return "NULL"
+	case string:
+		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	case int64:
+		if e.T.Kind == types.Interval {
+			return fmt.Sprintf("INTERVAL %dms", v)
+		}
+		return strconv.FormatInt(v, 10)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+func (e *Call) String() string {
+	args := make([]string, len(e.Args))
+	for i, a := range e.Args {
+		args[i] = a.String()
+	}
+	switch {
+	case len(args) == 2 && isInfix(e.Func):
+		return "(" + args[0] + " " + e.Func + " " + args[1] + ")"
+	default:
+		return e.Func + "(" + strings.Join(args, ", ") + ")"
+	}
+}
+
+func isInfix(f string) bool {
+	switch f {
+	case "+", "-", "*", "/", "%", "=", "<>", "<", "<=", ">", ">=", "AND", "OR", "||":
+		return true
+	}
+	return false
+}
+
+func (e *Cast) String() string {
+	if e.Safe {
+		return "TRY_CAST(" + e.Arg.String() + " AS " + e.T.Nullable().String() + ")"
+	}
+	return "CAST(" + e.Arg.String() + " AS " + e.T.Nullable().String() + ")"
+}
+
+func (e *Case) String() string {
+	var b strings.Builder
+	b.WriteString("CASE")
+	for _, w := range e.Whens {
+		fmt.Fprintf(&b, " WHEN %s THEN %s", w.Cond, w.Result)
+	}
+	if e.Else != nil {
+		fmt.Fprintf(&b, " ELSE %s", e.Else)
+	}
+	b.WriteString(" END")
+	return b.String()
+}
