@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/internal/suggest"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -113,7 +114,7 @@ func (r *Registry) Validate(opts map[string]string, schema types.Schema, sink bo
 	f, ok := r.m[name]
 	if !ok {
 		msg := fmt.Sprintf("unknown connector %q (known: %s)", name, strings.Join(r.Names(), ", "))
-		if s := Suggest(name, r.Names()); s != "" {
+		if s := suggest.Closest(name, r.Names()); s != "" {
 			msg = fmt.Sprintf("unknown connector %q; did you mean %q?", name, s)
 		}
 		return &OptionError{Key: "connector", Msg: msg}
@@ -139,7 +140,7 @@ func (r *Registry) Validate(opts map[string]string, schema types.Schema, sink bo
 		o, ok := findOption(known, k)
 		if !ok {
 			msg := fmt.Sprintf("unknown option for connector %q", name)
-			if s := Suggest(k, names); s != "" {
+			if s := suggest.Closest(k, names); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
 			return &OptionError{Key: k, Msg: msg}
@@ -183,40 +184,4 @@ func (r *Registry) NewSink(connector string, cfg exec.SinkConfig) (exec.Sink, er
 		return nil, fmt.Errorf("connectors: unknown connector %q", connector)
 	}
 	return f.NewSink(cfg)
-}
-
-// Suggest returns the candidate closest to s by edit distance when it is
-// close enough to be a likely typo, or "".
-func Suggest(s string, candidates []string) string {
-	best, bestD := "", 1<<30
-	for _, c := range candidates {
-		if d := Distance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if bestD <= 2 || bestD <= len(s)/3 {
-		return best
-	}
-	return ""
-}
-
-// Distance is the Levenshtein edit distance between a and b.
-func Distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
