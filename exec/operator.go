@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"math"
+	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/streamsql/streamsql/checkpoint"
@@ -80,3 +81,17 @@ func (Stateless) OnBarrier(context.Context, Barrier, checkpoint.StateWriter, Emi
 
 // Close implements Operator.
 func (Stateless) Close() error { return nil }
+
+// OperatorMetrics counts what one operator did. The runtime creates one per
+// operator and passes it to the operator's constructor; fields are updated
+// by the operator's goroutine and may be read concurrently.
+type OperatorMetrics struct {
+	RecordsIn  atomic.Int64
+	RecordsOut atomic.Int64
+	// LateRecords counts rows dropped because the windows they belonged to
+	// had already fired.
+	LateRecords atomic.Int64
+	// StateEntries is the number of live state entries (open (window, key)
+	// accumulators), updated after each batch and watermark.
+	StateEntries atomic.Int64
+}
