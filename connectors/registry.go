@@ -185,3 +185,10 @@ func (r *Registry) NewSink(connector string, cfg exec.SinkConfig) (exec.Sink, er
 	}
 	return f.NewSink(cfg)
 }
+
+// OptionKey returns the option at fault, for callers that point at it
+// without importing this package.
+func (e *OptionError) OptionKey() string { return e.Key }
+
+// ColumnName returns the column at fault.
+func (e *OptionError) ColumnName() string { return e.Column }
