@@ -1,0 +1,403 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/streamsql/streamsql/parser"
+	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
+)
+
+// aggPlan collects what a windowed aggregation needs while its select
+// list and HAVING are bound: the pre-projection feeding the WindowAgg
+// (time column first, then keys, then aggregate arguments) and the
+// aggregate calls.
+type aggPlan struct {
+	in      *relation
+	inScope *scope
+	pre     []plan.Expr
+	keys    []plan.Expr // bound GROUP BY keys (without the window)
+	aggs    []plan.AggCall
+	aggKeys []string // dedup keys of aggs
+	legacy  string   // legacy window function (TUMBLE, HOP, …) or ""
+	tvf     bool
+}
+
+// preIndex adds e to the pre-projection (once) and returns its index.
+func (a *aggPlan) preIndex(e plan.Expr) int {
+	for i, p := range a.pre {
+		if p.String() == e.String() {
+			return i
+		}
+	}
+	a.pre = append(a.pre, e)
+	return len(a.pre) - 1
+}
+
+// outIndex returns the WindowAgg output column of a window property.
+func (a *aggPlan) windowCol(name string) int {
+	switch name {
+	case "window_start":
+		return len(a.keys)
+	case "window_end":
+		return len(a.keys) + 1
+	}
+	return len(a.keys) + 2
+}
+
+func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, error) {
+	a := &aggPlan{in: rel, inScope: rel.scope("GROUP BY"), tvf: rel.win != nil}
+	var w plan.Window
+	var keyAst []parser.Expr
+	if rel.win != nil {
+		hasStart, hasEnd := false, false
+		for _, g := range sel.GroupBy {
+			if c, ok := g.(*parser.ColumnExpr); ok {
+				if sc, err := rel.scope("GROUP BY").resolve(c); err == nil && sc.window {
+					hasStart = hasStart || sc.name == "window_start"
+					hasEnd = hasEnd || sc.name == "window_end"
+					continue
+				}
+			}
+			keyAst = append(keyAst, g)
+		}
+		if !hasStart || !hasEnd {
+			return nil, errorf(sel.Pos, "an aggregation over a %s window must GROUP BY window_start, window_end", rel.win.w.Kind)
+		}
+		w = rel.win.w
+	} else {
+		var win *parser.FuncCall
+		for _, g := range sel.GroupBy {
+			if f, ok := g.(*parser.FuncCall); ok && windowFuncs[f.Name] {
+				if win != nil {
+					return nil, errorf(f.Pos, "only one group window is allowed in GROUP BY")
+				}
+				win = f
+				continue
+			}
+			keyAst = append(keyAst, g)
+		}
+		if win == nil {
+			pos := sel.Pos
+			if len(sel.GroupBy) > 0 {
+				pos = sel.GroupBy[0].Position()
+			}
+			return nil, errorf(pos, "aggregations without a window are not supported yet (their results would be updating); group by a window: FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) … GROUP BY window_start, window_end, …")
+		}
+		var err error
+		if w, err = legacyWindow(a.inScope, win); err != nil {
+			return nil, err
+		}
+		a.legacy = win.Name
+	}
+	// The time column comes first in the pre-projection.
+	tc := rel.cols[w.TimeCol]
+	a.preIndex(&plan.ColumnRef{Index: tc.index, Name: tc.name, T: tc.t})
+	w.TimeCol = 0
+	keyIdx := make([]int, 0, len(keyAst))
+	for _, k := range keyAst {
+		e, err := a.inScope.bind(k)
+		if err != nil {
+			return nil, err
+		}
+		if containsAgg(k) {
+			return nil, errorf(k.Position(), "aggregate functions are not allowed in GROUP BY")
+		}
+		a.keys = append(a.keys, e)
+		keyIdx = append(keyIdx, a.preIndex(e))
+	}
+	if w.Kind == plan.Session && a.tvf {
+		if err := checkSessionPartition(rel, a, keyAst, sel); err != nil {
+			return nil, err
+		}
+	}
+	// Bind HAVING and the select list over the WindowAgg's output.
+	as := &scope{cols: rel.cols, table: rel.name, what: "the select list"}
+	as.intercept = func(e parser.Expr) (plan.Expr, bool, error) { return a.intercept(as, e) }
+	var having plan.Expr
+	if sel.Having != nil {
+		h, err := as.bind(sel.Having)
+		if err != nil {
+			return nil, err
+		}
+		if having, err = toBool(sel.Having.Position(), h, "HAVING"); err != nil {
+			return nil, err
+		}
+	}
+	var exprs []plan.Expr
+	out := &relation{name: rel.name}
+	for i, it := range sel.Items {
+		if it.Star {
+			return nil, errorf(it.Pos, "SELECT * is not allowed in an aggregation; list the GROUP BY columns and aggregates")
+		}
+		e, err := as.bind(it.Expr)
+		if err != nil {
+			return nil, err
+		}
+		col := scopeCol{name: itemName(it, i), t: e.Type(), index: len(out.cols)}
+		if r, ok := e.(*plan.ColumnRef); ok && r.Index == a.windowCol("window_time") {
+			col.rowtime = true
+		}
+		exprs = append(exprs, e)
+		out.cols = append(out.cols, col)
+	}
+	if err := checkDuplicateNames(sel, out.cols); err != nil {
+		return nil, err
+	}
+	// WHERE filters the input rows before windowing.
+	var filter plan.Expr
+	if sel.Where != nil {
+		f, err := rel.scope("WHERE").bind(sel.Where)
+		if err != nil {
+			return nil, err
+		}
+		if filter, err = toBool(sel.Where.Position(), f, "WHERE"); err != nil {
+			return nil, err
+		}
+	}
+	// The pre-projection: skipped when it only picks input columns.
+	var input plan.Node = rel.node
+	allRefs := filter == nil
+	for _, e := range a.pre {
+		_, ok := e.(*plan.ColumnRef)
+		allRefs = allRefs && ok
+	}
+	remap := func(i int) int { return i }
+	if allRefs {
+		remap = func(i int) int { return a.pre[i].(*plan.ColumnRef).Index }
+	} else {
+		pre := &plan.Calc{Input: rel.node, Filter: filter, Exprs: a.pre}
+		for i, e := range a.pre {
+			pre.Output.Fields = append(pre.Output.Fields, types.Field{Name: preName(e, i), Type: e.Type()})
+		}
+		input = pre
+	}
+	wa := &plan.WindowAgg{Input: input, Window: w}
+	wa.Window.TimeCol = remap(0)
+	for _, k := range keyIdx {
+		wa.Keys = append(wa.Keys, remap(k))
+	}
+	for _, ag := range a.aggs {
+		if ag.Arg >= 0 {
+			ag.Arg = remap(ag.Arg)
+		}
+		wa.Aggs = append(wa.Aggs, ag)
+	}
+	for i, k := range a.keys {
+		wa.Output.Fields = append(wa.Output.Fields, types.Field{Name: preName(k, i+1), Type: k.Type()})
+	}
+	ts := types.TimestampType.WithNotNull(true)
+	wa.Output.Fields = append(wa.Output.Fields,
+		types.Field{Name: "window_start", Type: ts},
+		types.Field{Name: "window_end", Type: ts},
+		types.Field{Name: "window_time", Type: ts})
+	for i, ag := range a.aggs {
+		wa.Output.Fields = append(wa.Output.Fields, types.Field{Name: fmt.Sprintf("agg$%d", i), Type: ag.T})
+	}
+	calc := &plan.Calc{Input: wa, Filter: having, Exprs: exprs}
+	calc.Output = out.schema()
+	out.node = calc
+	return out, nil
+}
+
+func preName(e plan.Expr, i int) string {
+	if r, ok := e.(*plan.ColumnRef); ok {
+		return r.Name
+	}
+	return fmt.Sprintf("$%d", i)
+}
+
+// checkSessionPartition requires a SESSION TVF's PARTITION BY columns to be
+// exactly its GROUP BY keys: sessions are tracked per group key.
+func checkSessionPartition(rel *relation, a *aggPlan, keyAst []parser.Expr, sel *parser.Select) error {
+	part := map[int]bool{}
+	for _, p := range rel.win.partition {
+		part[p] = true
+	}
+	keys := map[int]bool{}
+	for _, k := range a.keys {
+		if r, ok := k.(*plan.ColumnRef); ok {
+			keys[r.Index] = true
+		}
+	}
+	same := len(part) == len(keys) && len(keys) == len(a.keys)
+	for p := range part {
+		same = same && keys[p]
+	}
+	if !same {
+		pos := rel.win.pos
+		if len(keyAst) > 0 {
+			pos = keyAst[0].Position()
+		}
+		return errorf(pos, "a SESSION window aggregation must GROUP BY exactly its PARTITION BY columns (sessions are tracked per key); write SESSION(TABLE t PARTITION BY k, …) … GROUP BY window_start, window_end, k")
+	}
+	return nil
+}
+
+// legacyWindow reads GROUP BY TUMBLE(ts, size) / HOP(ts, slide, size) /
+// SESSION(ts, gap) / CUMULATE(ts, step, size).
+func legacyWindow(sc *scope, f *parser.FuncCall) (plan.Window, error) {
+	var w plan.Window
+	want := map[string]int{"TUMBLE": 2, "HOP": 3, "SESSION": 2, "CUMULATE": 3}[f.Name]
+	if len(f.Args) != want {
+		return w, errorf(f.Pos, "%s takes %d arguments (the time attribute and %d intervals), got %d", f.Name, want, want-1, len(f.Args))
+	}
+	c, ok := f.Args[0].(*parser.ColumnExpr)
+	if !ok {
+		return w, errorf(f.Args[0].Position(), "the first argument of %s must be a time attribute column", f.Name)
+	}
+	col, err := sc.resolve(c)
+	if err != nil {
+		return w, err
+	}
+	if !col.rowtime {
+		return w, errorf(c.Pos, "column %q is not a time attribute: declare WATERMARK FOR %s AS … on its table", col.name, col.name)
+	}
+	var ms []int64
+	for _, a := range f.Args[1:] {
+		v, err := intervalArg(sc, a)
+		if err != nil {
+			return w, err
+		}
+		ms = append(ms, v)
+	}
+	w.TimeCol = col.index
+	switch f.Name {
+	case "TUMBLE":
+		w.Kind, w.Size = plan.Tumble, ms[0]
+	case "HOP":
+		w.Kind, w.Slide, w.Size = plan.Hop, ms[0], ms[1]
+	case "SESSION":
+		w.Kind, w.Gap = plan.Session, ms[0]
+	case "CUMULATE":
+		w.Kind, w.Step, w.Size = plan.Cumulate, ms[0], ms[1]
+	}
+	return w, checkWindow(f.Pos, w)
+}
+
+// intercept binds, in the select list and HAVING of an aggregation,
+// aggregate calls, window properties and GROUP BY expressions to columns of
+// the WindowAgg's output; other nodes are bound by the scope as usual.
+func (a *aggPlan) intercept(as *scope, e parser.Expr) (plan.Expr, bool, error) {
+	ts := types.TimestampType.WithNotNull(true)
+	switch x := e.(type) {
+	case *parser.FuncCall:
+		if fn, ok := aggregateFuncs[x.Name]; ok {
+			ref, err := a.aggregate(x, fn)
+			return ref, true, err
+		}
+		if prop, ok := windowProps[x.Name]; ok {
+			prefix := x.Name[:strings.IndexByte(x.Name, '_')]
+			if a.legacy != prefix {
+				return nil, true, errorf(x.Pos, "%s needs GROUP BY %s(…)", x.Name, prefix)
+			}
+			return &plan.ColumnRef{Index: a.windowCol(prop), Name: prop, T: ts}, true, nil
+		}
+	case *parser.ColumnExpr:
+		c, err := as.resolve(x)
+		if err != nil {
+			return nil, true, err
+		}
+		if c.window {
+			return &plan.ColumnRef{Index: a.windowCol(c.name), Name: c.name, T: ts}, true, nil
+		}
+	}
+	if containsAgg(e) {
+		return nil, false, nil
+	}
+	// An expression equal to a GROUP BY key reads the key column.
+	b, err := a.inScope.bind(e)
+	if err == nil {
+		for i, k := range a.keys {
+			if k.String() == b.String() {
+				return &plan.ColumnRef{Index: i, Name: preName(k, i+1), T: k.Type()}, true, nil
+			}
+		}
+		if l, ok := b.(*plan.Literal); ok {
+			return l, true, nil
+		}
+	}
+	if c, ok := e.(*parser.ColumnExpr); ok {
+		return nil, true, errorf(c.Pos, "column %q must appear in GROUP BY or be used in an aggregate function", c.Name.Name)
+	}
+	return nil, false, nil
+}
+
+// aggregate plans one aggregate call and returns the reference to its
+// output column.
+func (a *aggPlan) aggregate(f *parser.FuncCall, fn plan.AggFunc) (plan.Expr, error) {
+	call := plan.AggCall{Func: fn, Arg: -1, Filter: -1, Distinct: f.Distinct}
+	switch {
+	case f.Star:
+		if fn != plan.Count {
+			return nil, errorf(f.Pos, "%s(*) is not allowed; only COUNT(*)", f.Name)
+		}
+		call.Func = plan.CountStar
+		call.T = types.BigIntType.WithNotNull(true)
+	case len(f.Args) != 1:
+		return nil, errorf(f.Pos, "%s takes one argument, got %d", f.Name, len(f.Args))
+	default:
+		if containsAgg(f.Args[0]) {
+			return nil, errorf(f.Args[0].Position(), "aggregate functions cannot be nested")
+		}
+		sc := *a.inScope
+		sc.what = "an aggregate's argument"
+		arg, err := sc.bind(f.Args[0])
+		if err != nil {
+			return nil, err
+		}
+		t := arg.Type()
+		switch fn {
+		case plan.Count:
+			call.T = types.BigIntType.WithNotNull(true)
+		case plan.Sum, plan.Avg:
+			if !t.IsNumeric() {
+				return nil, errorf(f.Args[0].Position(), "%s needs a numeric argument, got %s", f.Name, t)
+			}
+			call.T = sumType(fn, t)
+		case plan.Min, plan.Max:
+			if t.Kind == types.Null || t.Kind == types.Interval {
+				return nil, errorf(f.Args[0].Position(), "%s cannot aggregate values of type %s", f.Name, t)
+			}
+			call.T = t.Nullable()
+		}
+		if f.Distinct && fn != plan.Count && fn != plan.Min && fn != plan.Max {
+			return nil, errorf(f.Pos, "%s(DISTINCT …) is not supported yet; only COUNT(DISTINCT …)", f.Name)
+		}
+		if f.Distinct && fn != plan.Count {
+			call.Distinct = false // MIN/MAX(DISTINCT x) = MIN/MAX(x)
+		}
+		call.Arg = a.preIndex(arg)
+	}
+	k := fmt.Sprintf("%d/%d/%v", call.Func, call.Arg, call.Distinct)
+	i := -1
+	for j, ak := range a.aggKeys {
+		if ak == k {
+			i = j
+		}
+	}
+	if i < 0 {
+		a.aggs = append(a.aggs, call)
+		a.aggKeys = append(a.aggKeys, k)
+		i = len(a.aggs) - 1
+	}
+	return &plan.ColumnRef{Index: len(a.keys) + 3 + i, Name: fmt.Sprintf("agg$%d", i), T: call.T}, nil
+}
+
+// sumType is the result type of SUM and AVG, as in Flink: SUM widens
+// integers to BIGINT and floats to DOUBLE; AVG keeps the argument's type.
+func sumType(fn plan.AggFunc, t types.Type) types.Type {
+	switch t.Kind {
+	case types.Int, types.BigInt:
+		if fn == plan.Sum {
+			return types.BigIntType
+		}
+		return t.Nullable()
+	case types.Float, types.Double:
+		return types.DoubleType
+	case types.Decimal:
+		return types.DecimalType(38, t.Scale)
+	}
+	return t.Nullable()
+}

@@ -1,0 +1,337 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/streamsql/streamsql/internal/suggest"
+	"github.com/streamsql/streamsql/parser"
+	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
+)
+
+// Validator checks a table's WITH options for use as a source or a sink.
+// The connectors registry implements it. An error that has an
+// OptionKey() string method (or ColumnName() string) is reported at that
+// option's (column's) position.
+type Validator interface {
+	Validate(opts map[string]string, schema types.Schema, sink bool) error
+}
+
+// Planner plans statements against a catalog. It is not safe for
+// concurrent use.
+type Planner struct {
+	Catalog    *Catalog
+	Connectors Validator
+}
+
+// New returns a planner over cat that validates connector options with v.
+func New(cat *Catalog, v Validator) *Planner {
+	return &Planner{Catalog: cat, Connectors: v}
+}
+
+// CreateTable adds a table to the catalog after checking its columns,
+// watermark and connector.
+func (p *Planner) CreateTable(s *parser.CreateTableStmt) error {
+	if _, ok := p.Catalog.Table(s.Name.Name); ok {
+		if s.IfNotExists {
+			return nil
+		}
+		return errorf(s.Name.Pos, "table %q already exists", s.Name.Name)
+	}
+	if _, ok := p.Catalog.View(s.Name.Name); ok {
+		return errorf(s.Name.Pos, "a view named %q already exists", s.Name.Name)
+	}
+	t := &Table{Name: s.Name.Name, Options: map[string]string{}, OptionPos: map[string]parser.Pos{}, Watermark: s.Watermark, DDL: s}
+	seen := map[string]bool{}
+	for _, c := range s.Columns {
+		if seen[strings.ToLower(c.Name.Name)] {
+			return errorf(c.Pos, "duplicate column %q", c.Name.Name)
+		}
+		seen[strings.ToLower(c.Name.Name)] = true
+		col := Column{Name: c.Name.Name, Pos: c.Pos}
+		switch {
+		case c.Computed != nil:
+			col.Kind, col.Expr = Computed, c.Computed
+		case c.Metadata:
+			col.Kind, col.MetadataKey, col.Virtual = Metadata, c.MetadataKey, c.Virtual
+			return errorf(c.Pos, "METADATA columns are not supported yet")
+		}
+		if c.Type != nil {
+			ty, err := typeOf(c.Type)
+			if err != nil {
+				return err
+			}
+			col.Type = ty.WithNotNull(c.NotNull)
+		}
+		t.Columns = append(t.Columns, col)
+	}
+	for _, o := range s.Options {
+		if _, dup := t.Options[o.Key]; dup {
+			return errorf(o.Pos, "option %q given twice", o.Key)
+		}
+		t.Options[o.Key] = o.Value
+		t.OptionPos[o.Key] = o.Pos
+	}
+	if _, ok := t.Options["connector"]; !ok {
+		return errorf(s.Pos, "table %q has no 'connector' option in its WITH clause", t.Name)
+	}
+	// Type computed columns and the watermark now, so errors surface at
+	// CREATE time.
+	sc := tableScope(t)
+	for i, c := range t.Columns {
+		if c.Kind != Computed {
+			continue
+		}
+		e, err := sc.physical.bind(c.Expr)
+		if err != nil {
+			return err
+		}
+		t.Columns[i].Type = e.Type()
+	}
+	if _, err := p.watermark(t); err != nil {
+		return err
+	}
+	p.Catalog.tables[key(t.Name)] = t
+	return nil
+}
+
+// CreateView adds a view after planning its query once to check it.
+func (p *Planner) CreateView(s *parser.CreateViewStmt) error {
+	if _, ok := p.Catalog.View(s.Name.Name); ok {
+		if s.IfNotExists {
+			return nil
+		}
+		return errorf(s.Name.Pos, "view %q already exists", s.Name.Name)
+	}
+	if _, ok := p.Catalog.Table(s.Name.Name); ok {
+		return errorf(s.Name.Pos, "a table named %q already exists", s.Name.Name)
+	}
+	b := &builder{p: p}
+	rel, err := b.planSelect(s.Query)
+	if err != nil {
+		return err
+	}
+	v := &View{Name: s.Name.Name, Query: s.Query, DDL: s}
+	if len(s.Columns) > 0 {
+		if len(s.Columns) != len(rel.cols) {
+			return errorf(s.Pos, "view %q names %d columns but its query has %d", s.Name.Name, len(s.Columns), len(rel.cols))
+		}
+		for _, c := range s.Columns {
+			v.Columns = append(v.Columns, c.Name)
+		}
+	}
+	for i, c := range rel.cols {
+		name := c.name
+		if v.Columns != nil {
+			name = v.Columns[i]
+		}
+		v.Schema.Fields = append(v.Schema.Fields, types.Field{Name: name, Type: c.t})
+	}
+	p.Catalog.views[key(v.Name)] = v
+	return nil
+}
+
+// Drop removes a table or view.
+func (p *Planner) Drop(s *parser.DropStmt) error {
+	m := p.Catalog.tables
+	what := "table"
+	if s.View {
+		what = "view"
+	}
+	var found bool
+	if s.View {
+		_, found = p.Catalog.views[key(s.Name.Name)]
+		delete(p.Catalog.views, key(s.Name.Name))
+	} else {
+		_, found = m[key(s.Name.Name)]
+		delete(m, key(s.Name.Name))
+	}
+	if !found && !s.IfExists {
+		return p.unknownRelation(s.Name, what)
+	}
+	return nil
+}
+
+func (p *Planner) unknownRelation(n parser.Ident, what string) error {
+	msg := fmt.Sprintf("unknown %s %q", what, n.Name)
+	if hint := suggest.Closest(n.Name, p.Catalog.names()); hint != "" {
+		msg += fmt.Sprintf("; did you mean %q?", hint)
+	}
+	return errorf(n.Pos, "%s", msg)
+}
+
+// Describe returns the schema of a table or view as rows of text, the
+// first row being the header.
+func (p *Planner) Describe(s *parser.DescribeStmt) ([][]string, error) {
+	if t, ok := p.Catalog.Table(s.Name.Name); ok {
+		return t.Describe(), nil
+	}
+	if v, ok := p.Catalog.View(s.Name.Name); ok {
+		rows := [][]string{{"name", "type", "null", "extras"}}
+		for _, f := range v.Schema.Fields {
+			null := "TRUE"
+			if f.Type.NotNull {
+				null = "FALSE"
+			}
+			rows = append(rows, []string{f.Name, f.Type.Nullable().String(), null, ""})
+		}
+		return rows, nil
+	}
+	return nil, p.unknownRelation(s.Name, "table or view")
+}
+
+// Query plans a bare SELECT whose rows go to a client: the root is a Sink
+// with connector "collect".
+func (p *Planner) Query(s *parser.QueryStmt) (*plan.Sink, error) {
+	b := &builder{p: p}
+	rel, err := b.planSelect(s.Query)
+	if err != nil {
+		return nil, err
+	}
+	sink := &plan.Sink{Input: rel.node, Connector: "collect", Options: map[string]string{}}
+	sink.Output = rel.schema()
+	assignIDs(sink)
+	return sink, nil
+}
+
+// Insert plans INSERT INTO table SELECT ….
+func (p *Planner) Insert(s *parser.InsertStmt) (*plan.Sink, error) {
+	t, ok := p.Catalog.Table(s.Table.Name)
+	if !ok {
+		if _, isView := p.Catalog.View(s.Table.Name); isView {
+			return nil, errorf(s.Table.Pos, "cannot INSERT INTO view %q", s.Table.Name)
+		}
+		return nil, p.unknownRelation(s.Table, "table")
+	}
+	if len(s.Columns) > 0 {
+		return nil, errorf(s.Columns[0].Pos, "INSERT with a column list is not supported yet; select the table's columns in order")
+	}
+	b := &builder{p: p}
+	rel, err := b.planSelect(s.Query)
+	if err != nil {
+		return nil, err
+	}
+	target := t.SinkSchema()
+	if len(rel.cols) != target.Len() {
+		return nil, errorf(s.Query.Pos, "INSERT INTO %s: the query has %d columns but the table has %d (%s)", t.Name, len(rel.cols), target.Len(), strings.Join(target.Names(), ", "))
+	}
+	if err := p.validateConnector(t, target, true); err != nil {
+		return nil, err
+	}
+	// Cast the query's columns to the table's types where that is implicit.
+	var exprs []plan.Expr
+	identity := true
+	for i, f := range target.Fields {
+		qt := rel.cols[i].t
+		ref := plan.Expr(&plan.ColumnRef{Index: i, Name: rel.cols[i].name, T: qt})
+		if !types.Same(qt, f.Type) {
+			if !implicitly(qt, f.Type) {
+				return nil, errorf(itemPos(s.Query, i), "INSERT INTO %s: column %d (%s) has type %s, which cannot be written to column %q of type %s; add a CAST", t.Name, i+1, rel.cols[i].name, qt, f.Name, f.Type)
+			}
+			ref = coerce(ref, f.Type)
+			identity = false
+		}
+		if f.Type.NotNull && !qt.NotNull {
+			return nil, errorf(itemPos(s.Query, i), "INSERT INTO %s: column %q is NOT NULL but the query's column %d may be NULL", t.Name, f.Name, i+1)
+		}
+		exprs = append(exprs, ref)
+	}
+	in := rel.node
+	if !identity {
+		c := &plan.Calc{Input: in, Exprs: exprs}
+		c.Output = target
+		in = c
+	}
+	sink := &plan.Sink{Input: in, Table: t.Name, Connector: t.Options["connector"], Options: t.Options}
+	sink.Output = target
+	assignIDs(sink)
+	return sink, nil
+}
+
+func itemPos(s *parser.Select, i int) parser.Pos {
+	if i < len(s.Items) {
+		return s.Items[i].Pos
+	}
+	return s.Pos
+}
+
+// Explain plans stmt (a query or an INSERT) and prints its physical plan.
+func (p *Planner) Explain(s *parser.ExplainStmt) (string, error) {
+	var root plan.Node
+	var err error
+	switch st := s.Stmt.(type) {
+	case *parser.QueryStmt:
+		root, err = p.Query(st)
+	case *parser.InsertStmt:
+		root, err = p.Insert(st)
+	default:
+		return "", errorf(s.Pos, "EXPLAIN works on SELECT and INSERT statements")
+	}
+	if err != nil {
+		return "", err
+	}
+	return plan.Explain(root), nil
+}
+
+// validateConnector checks a table's options through the Validator and
+// positions its error at the option or column at fault.
+func (p *Planner) validateConnector(t *Table, schema types.Schema, sink bool) error {
+	if p.Connectors == nil {
+		return nil
+	}
+	err := p.Connectors.Validate(t.Options, schema, sink)
+	if err == nil {
+		return nil
+	}
+	pos := t.DDL.Pos
+	var ok interface{ OptionKey() string }
+	if errors.As(err, &ok) && ok.OptionKey() != "" {
+		if op, found := t.OptionPos[ok.OptionKey()]; found {
+			pos = op
+		}
+	}
+	var cn interface{ ColumnName() string }
+	if errors.As(err, &cn) && cn.ColumnName() != "" {
+		for _, c := range t.Columns {
+			if strings.EqualFold(c.Name, cn.ColumnName()) {
+				pos = c.Pos
+			}
+		}
+	}
+	return errorf(pos, "table %s: %v", t.Name, err)
+}
+
+// assignIDs gives every node of the tree rooted at root a stable id:
+// nodes are numbered in post-order (inputs first), so the same query gets
+// the same ids every time it is planned.
+func assignIDs(root plan.Node) {
+	n := 0
+	var visit func(plan.Node)
+	visit = func(x plan.Node) {
+		for _, in := range x.Inputs() {
+			visit(in)
+		}
+		n++
+		var kind string
+		var b *plan.Base
+		switch x := x.(type) {
+		case *plan.Source:
+			kind, b = "source-"+strings.ToLower(x.Table), &x.Base
+		case *plan.Calc:
+			kind, b = "calc", &x.Base
+		case *plan.WindowAgg:
+			kind, b = "window-agg", &x.Base
+		case *plan.Sink:
+			kind, b = "sink", &x.Base
+			if x.Table != "" {
+				kind += "-" + strings.ToLower(x.Table)
+			}
+		default:
+			panic(fmt.Sprintf("planner: unknown node %T", x))
+		}
+		b.OpID = fmt.Sprintf("%d-%s", n, kind)
+	}
+	visit(root)
+}

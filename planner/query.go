@@ -1,0 +1,483 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/streamsql/streamsql/parser"
+	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
+)
+
+// relation is a planned FROM item or query: the node producing its rows
+// and the columns visible to the enclosing query.
+type relation struct {
+	node plan.Node
+	// cols are node's output columns (cols[i].index == i), followed, for a
+	// window TVF, by its virtual window_start, window_end and window_time.
+	cols []scopeCol
+	name string // "table bids", for error messages
+	win  *tvfWindow
+}
+
+// tvfWindow is the window of a window TVF, planned once an aggregation
+// (or a projection) consumes it.
+type tvfWindow struct {
+	w         plan.Window
+	partition []int
+	pos       parser.Pos
+}
+
+func (r *relation) scope(what string) *scope {
+	return &scope{cols: r.cols, table: r.name, what: what}
+}
+
+// schema is the schema of r's real (non-virtual) columns.
+func (r *relation) schema() types.Schema {
+	var s types.Schema
+	for _, c := range r.cols {
+		if !c.window {
+			s.Fields = append(s.Fields, types.Field{Name: c.name, Type: c.t})
+		}
+	}
+	return s
+}
+
+// builder plans one statement.
+type builder struct {
+	p *Planner
+	// views being expanded, to refuse a view that refers to itself.
+	expanding []string
+}
+
+type tableScopes struct {
+	physical *scope // the source columns
+	full     *scope // every column; computed ones inlined as expressions
+}
+
+// tableScope returns the scopes of t's columns. Computed columns in the
+// full scope are bound on first use by fullScope.
+func tableScope(t *Table) tableScopes {
+	phys := &scope{table: "table " + t.Name, what: "a computed column"}
+	i := 0
+	for _, c := range t.Columns {
+		if c.Kind != Computed {
+			phys.cols = append(phys.cols, scopeCol{name: c.Name, table: t.Name, t: c.Type, index: i})
+			i++
+		}
+	}
+	return tableScopes{physical: phys}
+}
+
+// fullScope returns a scope of every column of t over its source schema,
+// with computed columns standing for their expressions.
+func fullScope(t *Table) (*scope, error) {
+	ts := tableScope(t)
+	full := &scope{table: "table " + t.Name, what: "a WATERMARK"}
+	j := 0
+	for _, c := range t.Columns {
+		if c.Kind == Computed {
+			e, err := ts.physical.bind(c.Expr)
+			if err != nil {
+				return nil, err
+			}
+			full.cols = append(full.cols, scopeCol{name: c.Name, table: t.Name, t: e.Type(), expr: e})
+			continue
+		}
+		full.cols = append(full.cols, ts.physical.cols[j])
+		j++
+	}
+	return full, nil
+}
+
+// watermark binds t's WATERMARK declaration over its source schema.
+func (p *Planner) watermark(t *Table) (*plan.Watermark, error) {
+	wd := t.Watermark
+	if wd == nil {
+		return nil, nil
+	}
+	full, err := fullScope(t)
+	if err != nil {
+		return nil, err
+	}
+	col, err := full.resolve(&parser.ColumnExpr{Pos: wd.Column.Pos, Name: wd.Column})
+	if err != nil {
+		return nil, err
+	}
+	if !col.t.IsTemporal() {
+		return nil, errorf(wd.Column.Pos, "WATERMARK FOR %s: the rowtime column must be TIMESTAMP(3) or TIMESTAMP_LTZ(3), not %s", col.name, col.t)
+	}
+	e, err := full.bind(wd.Expr)
+	if err != nil {
+		return nil, err
+	}
+	if !e.Type().IsTemporal() {
+		return nil, errorf(wd.Expr.Position(), "the WATERMARK expression must be a timestamp, got %s", e.Type())
+	}
+	w := &plan.Watermark{TimeCol: -1, Expr: e}
+	if col.expr == nil {
+		w.TimeCol = col.index
+	}
+	return w, nil
+}
+
+func (b *builder) planFrom(ref parser.TableRef) (*relation, error) {
+	switch r := ref.(type) {
+	case *parser.TableName:
+		return b.planTableName(r)
+	case *parser.SubqueryRef:
+		rel, err := b.planSelect(r.Query)
+		if err != nil {
+			return nil, err
+		}
+		alias := ""
+		if r.Alias != nil {
+			alias = r.Alias.Name
+			rel.name = "subquery " + alias
+		}
+		for i := range rel.cols {
+			rel.cols[i].table = alias
+		}
+		return rel, nil
+	case *parser.WindowTVF:
+		return b.planWindowTVF(r)
+	case nil:
+		return nil, fmt.Errorf("planner: SELECT without FROM is not supported yet")
+	}
+	return nil, errorf(ref.Position(), "unsupported FROM item %T", ref)
+}
+
+func (b *builder) planTableName(r *parser.TableName) (*relation, error) {
+	alias := r.Name.Name
+	if r.Alias != nil {
+		alias = r.Alias.Name
+	}
+	if v, ok := b.p.Catalog.View(r.Name.Name); ok {
+		for _, e := range b.expanding {
+			if strings.EqualFold(e, v.Name) {
+				return nil, errorf(r.Pos, "view %q refers to itself", v.Name)
+			}
+		}
+		b.expanding = append(b.expanding, v.Name)
+		rel, err := b.planSelect(v.Query)
+		b.expanding = b.expanding[:len(b.expanding)-1]
+		if err != nil {
+			return nil, fmt.Errorf("in view %s: %w", v.Name, err)
+		}
+		for i := range rel.cols {
+			rel.cols[i].table = alias
+			if v.Columns != nil {
+				rel.cols[i].name = v.Columns[i]
+			}
+		}
+		rel.name = "view " + v.Name
+		return rel, nil
+	}
+	t, ok := b.p.Catalog.Table(r.Name.Name)
+	if !ok {
+		return nil, b.p.unknownRelation(r.Name, "table")
+	}
+	src := &plan.Source{Table: t.Name, Connector: t.Options["connector"], Options: t.Options}
+	src.Output = t.SourceSchema()
+	if err := b.p.validateConnector(t, src.Output, false); err != nil {
+		return nil, err
+	}
+	wm, err := b.p.watermark(t)
+	if err != nil {
+		return nil, err
+	}
+	src.Watermark = wm
+	rowtime := ""
+	if t.Watermark != nil {
+		rowtime = t.Watermark.Column.Name
+	}
+	rel := &relation{node: src, name: "table " + t.Name}
+	full, err := fullScope(t)
+	if err != nil {
+		return nil, err
+	}
+	var exprs []plan.Expr
+	computed := false
+	for i, c := range full.cols {
+		e := c.expr
+		if e == nil {
+			e = &plan.ColumnRef{Index: c.index, Name: c.name, T: c.t}
+		} else {
+			computed = true
+		}
+		exprs = append(exprs, e)
+		rel.cols = append(rel.cols, scopeCol{name: c.name, table: alias, t: c.t, index: i, rowtime: strings.EqualFold(c.name, rowtime)})
+	}
+	if computed {
+		calc := &plan.Calc{Input: src, Exprs: exprs}
+		calc.Output = t.Schema()
+		rel.node = calc
+	}
+	return rel, nil
+}
+
+func (b *builder) planWindowTVF(r *parser.WindowTVF) (*relation, error) {
+	in, err := b.planFrom(r.Input)
+	if err != nil {
+		return nil, err
+	}
+	if in.win != nil {
+		return nil, errorf(r.Input.Position(), "a window TVF over another window TVF is not supported")
+	}
+	sc := in.scope("a window TVF")
+	tc, err := sc.resolve(&parser.ColumnExpr{Pos: r.TimeCol.Pos, Name: r.TimeCol})
+	if err != nil {
+		return nil, err
+	}
+	if !tc.rowtime {
+		return nil, errorf(r.TimeCol.Pos, "column %q is not a time attribute: declare WATERMARK FOR %s AS … on its table", tc.name, tc.name)
+	}
+	var ms []int64
+	for _, a := range r.Args {
+		v, err := intervalArg(sc, a)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, v)
+	}
+	w := plan.Window{TimeCol: tc.index}
+	want := map[string][2]int{"TUMBLE": {1, 2}, "HOP": {2, 3}, "CUMULATE": {2, 3}, "SESSION": {1, 1}}[r.Func]
+	if len(ms) < want[0] || len(ms) > want[1] {
+		return nil, errorf(r.Pos, "%s takes %d interval arguments after DESCRIPTOR, got %d", r.Func, want[0], len(ms))
+	}
+	switch r.Func {
+	case "TUMBLE":
+		w.Kind, w.Size = plan.Tumble, ms[0]
+		if len(ms) > 1 {
+			w.Offset = ms[1]
+		}
+	case "HOP":
+		w.Kind, w.Slide, w.Size = plan.Hop, ms[0], ms[1]
+		if len(ms) > 2 {
+			w.Offset = ms[2]
+		}
+	case "CUMULATE":
+		w.Kind, w.Step, w.Size = plan.Cumulate, ms[0], ms[1]
+		if len(ms) > 2 {
+			w.Offset = ms[2]
+		}
+	case "SESSION":
+		w.Kind, w.Gap = plan.Session, ms[0]
+	default:
+		return nil, errorf(r.Pos, "unknown window function %s", r.Func)
+	}
+	if err := checkWindow(r.Pos, w); err != nil {
+		return nil, err
+	}
+	tw := &tvfWindow{w: w, pos: r.Pos}
+	if len(r.PartitionBy) > 0 && w.Kind != plan.Session {
+		return nil, errorf(r.PartitionBy[0].Pos, "PARTITION BY is only allowed in SESSION windows")
+	}
+	for _, pcol := range r.PartitionBy {
+		c, err := sc.resolve(&parser.ColumnExpr{Pos: pcol.Pos, Name: pcol})
+		if err != nil {
+			return nil, err
+		}
+		tw.partition = append(tw.partition, c.index)
+	}
+	alias := ""
+	if r.Alias != nil {
+		alias = r.Alias.Name
+	}
+	rel := &relation{node: in.node, name: in.name, win: tw}
+	for _, c := range in.cols {
+		if alias != "" {
+			c.table = alias
+		}
+		rel.cols = append(rel.cols, c)
+	}
+	n := len(in.cols)
+	ts := types.TimestampType.WithNotNull(true)
+	for i, name := range []string{"window_start", "window_end", "window_time"} {
+		rel.cols = append(rel.cols, scopeCol{name: name, table: alias, t: ts, index: n + i, window: true, rowtime: name == "window_time"})
+	}
+	return rel, nil
+}
+
+func checkWindow(pos parser.Pos, w plan.Window) error {
+	switch w.Kind {
+	case plan.Hop:
+		if w.Size%w.Slide != 0 {
+			return errorf(pos, "HOP window size (%dms) must be a multiple of its slide (%dms)", w.Size, w.Slide)
+		}
+	case plan.Cumulate:
+		if w.Size%w.Step != 0 {
+			return errorf(pos, "CUMULATE window max size (%dms) must be a multiple of its step (%dms)", w.Size, w.Step)
+		}
+	}
+	if w.Offset < 0 || (w.Kind == plan.Tumble && w.Offset >= w.Size) {
+		return errorf(pos, "window offset must be between 0 and the window size")
+	}
+	return nil
+}
+
+func intervalArg(sc *scope, a parser.Expr) (int64, error) {
+	e, err := sc.bind(a)
+	if err != nil {
+		return 0, err
+	}
+	l, ok := e.(*plan.Literal)
+	if !ok || l.T.Kind != types.Interval {
+		return 0, errorf(a.Position(), "expected an interval literal such as INTERVAL '10' SECOND")
+	}
+	v := l.Value.(int64)
+	if v <= 0 {
+		return 0, errorf(a.Position(), "window intervals must be positive, got %dms", v)
+	}
+	return v, nil
+}
+
+// planSelect plans one SELECT block.
+func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
+	if sel.From == nil {
+		return nil, errorf(sel.Pos, "SELECT without FROM is not supported yet")
+	}
+	rel, err := b.planFrom(sel.From)
+	if err != nil {
+		return nil, err
+	}
+	if sel.Distinct {
+		return nil, errorf(sel.Pos, "SELECT DISTINCT is not supported yet (its result would be updating); use GROUP BY with a window")
+	}
+	if sel.Limit != nil {
+		return nil, errorf(sel.Pos, "LIMIT is not supported yet")
+	}
+	agg := len(sel.GroupBy) > 0 || sel.Having != nil
+	for _, it := range sel.Items {
+		agg = agg || it.Expr != nil && containsAgg(it.Expr)
+	}
+	if agg {
+		return b.planAggregate(sel, rel)
+	}
+	if rel.win != nil {
+		if rel, err = materializeWindow(rel); err != nil {
+			return nil, err
+		}
+	}
+	return project(sel, rel)
+}
+
+// materializeWindow turns a window TVF consumed without aggregation into a
+// Calc that appends window_start, window_end and window_time to each row.
+// Only TUMBLE assigns one window per row, so only it can be planned so.
+func materializeWindow(rel *relation) (*relation, error) {
+	w := rel.win.w
+	if w.Kind != plan.Tumble || w.Offset != 0 {
+		return nil, errorf(rel.win.pos, "%s without an aggregation is not supported yet; GROUP BY window_start, window_end", w.Kind)
+	}
+	var exprs []plan.Expr
+	out := &relation{name: rel.name}
+	for _, c := range rel.cols {
+		if !c.window {
+			exprs = append(exprs, &plan.ColumnRef{Index: c.index, Name: c.name, T: c.t})
+			out.cols = append(out.cols, c)
+		}
+	}
+	tc := rel.cols[w.TimeCol]
+	ts := types.TimestampType.WithNotNull(tc.t.NotNull)
+	interval := func(ms int64) plan.Expr { return &plan.Literal{Value: ms, T: types.IntervalType.WithNotNull(true)} }
+	start := &plan.Call{Func: "FLOOR_TS", Args: []plan.Expr{&plan.ColumnRef{Index: tc.index, Name: tc.name, T: tc.t}, &plan.Literal{Value: w.Size, T: types.BigIntType.WithNotNull(true)}}, T: ts}
+	end := &plan.Call{Func: "+", Args: []plan.Expr{start, interval(w.Size)}, T: ts}
+	wt := &plan.Call{Func: "-", Args: []plan.Expr{end, interval(1)}, T: ts}
+	exprs = append(exprs, start, end, wt)
+	n := len(out.cols)
+	for i, name := range []string{"window_start", "window_end", "window_time"} {
+		out.cols = append(out.cols, scopeCol{name: name, table: rel.cols[n+i].table, t: ts, index: n + i, rowtime: name == "window_time"})
+	}
+	calc := &plan.Calc{Input: rel.node, Exprs: exprs}
+	calc.Output = out.schema()
+	out.node = calc
+	return out, nil
+}
+
+// itemName is the output name of select item i.
+func itemName(it *parser.SelectItem, i int) string {
+	if it.Alias != nil {
+		return it.Alias.Name
+	}
+	if c, ok := it.Expr.(*parser.ColumnExpr); ok {
+		return c.Name.Name
+	}
+	return fmt.Sprintf("EXPR$%d", i)
+}
+
+// project plans WHERE and the select list of a query without aggregation.
+func project(sel *parser.Select, rel *relation) (*relation, error) {
+	var filter plan.Expr
+	if sel.Where != nil {
+		f, err := rel.scope("WHERE").bind(sel.Where)
+		if err != nil {
+			return nil, err
+		}
+		if filter, err = toBool(sel.Where.Position(), f, "WHERE"); err != nil {
+			return nil, err
+		}
+	}
+	sc := rel.scope("the select list")
+	out := &relation{name: rel.name}
+	var exprs []plan.Expr
+	identity := filter == nil
+	for i, it := range sel.Items {
+		if it.Star {
+			matched := false
+			for _, c := range rel.cols {
+				if it.StarTable != "" && !strings.EqualFold(it.StarTable, c.table) {
+					continue
+				}
+				matched = true
+				exprs = append(exprs, &plan.ColumnRef{Index: c.index, Name: c.name, T: c.t})
+				c.index = len(out.cols)
+				out.cols = append(out.cols, c)
+			}
+			if !matched {
+				return nil, errorf(it.Pos, "unknown table or alias %q in %s.*", it.StarTable, it.StarTable)
+			}
+			continue
+		}
+		e, err := sc.bind(it.Expr)
+		if err != nil {
+			return nil, err
+		}
+		col := scopeCol{name: itemName(it, i), t: e.Type(), index: len(out.cols)}
+		if r, ok := e.(*plan.ColumnRef); ok {
+			col.rowtime = rel.cols[r.Index].rowtime
+		}
+		exprs = append(exprs, e)
+		out.cols = append(out.cols, col)
+	}
+	if err := checkDuplicateNames(sel, out.cols); err != nil {
+		return nil, err
+	}
+	for i, e := range exprs {
+		r, ok := e.(*plan.ColumnRef)
+		identity = identity && ok && r.Index == i && out.cols[i].name == rel.cols[i].name
+	}
+	if identity && len(exprs) == len(rel.schema().Fields) {
+		return &relation{node: rel.node, cols: out.cols, name: rel.name}, nil
+	}
+	calc := &plan.Calc{Input: rel.node, Filter: filter, Exprs: exprs}
+	calc.Output = out.schema()
+	out.node = calc
+	return out, nil
+}
+
+func checkDuplicateNames(sel *parser.Select, cols []scopeCol) error {
+	seen := map[string]int{}
+	for i, c := range cols {
+		k := strings.ToLower(c.name)
+		if j, dup := seen[k]; dup {
+			pos := sel.Pos
+			if i < len(sel.Items) {
+				pos = sel.Items[i].Pos
+			}
+			return errorf(pos, "duplicate output column %q (also column %d); add an alias with AS", c.name, j+1)
+		}
+		seen[k] = i
+	}
+	return nil
+}
