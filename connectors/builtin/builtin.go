@@ -1,0 +1,20 @@
+package builtin
+
+import (
+	"io"
+
+	"github.com/streamsql/streamsql/connectors"
+	"github.com/streamsql/streamsql/connectors/blackhole"
+	"github.com/streamsql/streamsql/connectors/datagen"
+	"github.com/streamsql/streamsql/connectors/print"
+)
+
+// Registry returns a registry of the built-in connectors: datagen,
+// filesystem, print (writing to stdout) and blackhole.
+func Registry(stdout io.Writer) *connectors.Registry {
+	return connectors.NewRegistry(
+		datagen.New(),
+		print.New(stdout),
+		blackhole.New(),
+	)
+}
