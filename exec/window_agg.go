@@ -1,0 +1,687 @@
+package exec
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
+)
+
+// The window aggregation operator.
+//
+// Rows are grouped by (window, group key); each group owns a slot, an index
+// into dense per-aggregate accumulator slices (see the accumulator interface). A batch is
+// processed column at a time: first every row's slot is computed into a
+// reusable []int32, then each aggregate folds the batch in one loop over
+// that slice. A row of a HOP or CUMULATE window belongs to several windows:
+// the operator makes one such pass per window "phase" (phase j is the j-th
+// window of every row, counted from the one that ends last).
+//
+// Slots are found through a slotTable keyed by (window end, key). With one
+// integer-like key column (INT, BIGINT, BOOLEAN, TIMESTAMP, INTERVAL) or no
+// key at all, the key is the column's value itself. Other keys are encoded
+// into bytes (window_keys.go) and interned into dense key ids, reference
+// counted by the slots that use them. A window's end determines its start
+// for TUMBLE, HOP and CUMULATE.
+//
+// Semantics, all times in milliseconds, wm the current watermark:
+//
+//   - A window fires once, when wm >= window_end - 1: its rows are emitted
+//     and its slots freed for reuse. OnWatermark(MaxWatermark) fires all.
+//   - Time windows: a row contributes to each of its windows that has not
+//     fired (window_end - 1 > wm); it is late, dropped and counted in
+//     LateRecords, when all of them have fired, which is exactly when the
+//     window that ends last has.
+//   - SESSION(gap): a row at ts opens the window [ts, ts+gap); it merges with
+//     every open session of its key that it intersects, bounds included (as
+//     Flink's TimeWindow.intersects: [a,b) and [b,c) merge), and all of them
+//     become one session [min start, max end). The row is late when it
+//     merges with no open session and ts + gap - 1 <= wm; a row that bridges
+//     into an open session is kept even if its own window alone would have
+//     closed (as in Flink, lateness is judged on the merged window).
+//   - A row whose event time is NULL is dropped and counted as late.
+//   - Output of one watermark is ordered by window_end, then window_start,
+//     then group key in the order of the key encoding: NULL first, then
+//     ascending values (strings bytewise). The order does not depend on
+//     arrival order, so a restored operator emits the same rows in the same
+//     order.
+//
+// Event times near the int64 limits overflow window bounds; the operator
+// does not guard against it.
+type windowAggOp struct {
+	id        string
+	w         plan.Window
+	m         *OperatorMetrics
+	alloc     memory.Allocator
+	outSchema *arrow.Schema
+	keyTypes  []types.Type
+	aggs      []accumulator
+	filters   []int // per aggregate: FILTER column, or -1
+	layout    windowLayout
+	phases    int
+
+	// Group keys. fast: at most one integer-like key column (keyCol, -1
+	// for none) used directly as the table key. Otherwise keys are
+	// interned: intern maps the encoding to a key id indexing keyBytes.
+	fast     bool
+	keyCol   int
+	keyCols  []int
+	intern   map[string]int32
+	keyBytes []string
+	keyRefs  []int32
+	freeKeys []int32
+
+	table *slotTable
+
+	// Per slot, indexed by slot (struct of arrays).
+	slotKey   []int64 // key value (fast) or key id
+	slotNull  []bool  // NULL key (fast path only)
+	slotStart []int64
+	slotEnd   []int64
+	slotNext  []int32 // sessions: next slot of the same key, -1 ends
+	live      []bool
+	dirty     []bool // changed since the last barrier
+	persisted []bool // written by a barrier and not deleted since
+	persStart []int64
+	persEnd   []int64 // sessions: bounds under which the slot was written
+	free      []int32
+	nlive     int
+	aggCap    int // slots the aggregators have room for
+
+	// Time windows open, by end: a min-heap of ends and their slots.
+	winEnds windowEndHeap
+	wins    map[int64][]int32
+	// Sessions: a lower bound of the end of every open session.
+	minEnd int64
+
+	wm   Watermark
+	late int64
+
+	// Checkpoint dirty tracking.
+	dirtyList []int32
+	deletes   [][]byte
+
+	// Scratch, reused across batches.
+	slots   []int32
+	masked  []int32
+	timeBuf []int64
+	keyBuf  []int64
+	ids     []int64
+	newKeys []int32
+	forward map[int32]int32 // sessions: merged slot → slot it merged into
+	merged  []int32
+	encBuf  []byte
+	firing  []int32
+	rb      *array.RecordBuilder
+}
+
+var _ Operator = (*windowAggOp)(nil)
+
+// windowSessionHead is the window coordinate under which the slot table keeps
+// the first session slot of a key.
+const windowSessionHead = math.MinInt64
+
+// windowOutputRows bounds the rows of one emitted batch.
+const windowOutputRows = 8192
+
+// NewWindowAgg builds the operator for n. alloc allocates output batches.
+func NewWindowAgg(n *plan.WindowAgg, m *OperatorMetrics, alloc memory.Allocator) (Operator, error) {
+	in := n.Input.Schema()
+	w := n.Window
+	errf := func(format string, args ...any) error {
+		return fmt.Errorf("exec: window aggregation %q: %s", n.ID(), fmt.Sprintf(format, args...))
+	}
+	if w.TimeCol < 0 || w.TimeCol >= in.Len() {
+		return nil, errf("time column #%d out of range", w.TimeCol)
+	}
+	if t := in.Fields[w.TimeCol].Type; !t.IsTemporal() && t.Kind != types.BigInt {
+		return nil, errf("time column %q has type %s, want TIMESTAMP(3)", in.Fields[w.TimeCol].Name, t)
+	}
+	o := &windowAggOp{
+		id: n.ID(), w: w, m: m, alloc: alloc,
+		outSchema: n.Schema().Arrow(),
+		wins:      make(map[int64][]int32),
+		table:     newSlotTable(1024),
+		wm:        MinWatermark,
+		minEnd:    math.MaxInt64,
+		keyCol:    -1,
+	}
+	switch w.Kind {
+	case plan.Tumble:
+		if w.Size <= 0 {
+			return nil, errf("TUMBLE size must be positive, got %dms", w.Size)
+		}
+		o.phases = 1
+	case plan.Hop:
+		if w.Size <= 0 || w.Slide <= 0 {
+			return nil, errf("HOP size and slide must be positive, got %dms and %dms", w.Size, w.Slide)
+		}
+		o.phases = int((w.Size + w.Slide - 1) / w.Slide)
+	case plan.Cumulate:
+		if w.Size <= 0 || w.Step <= 0 || w.Size%w.Step != 0 {
+			return nil, errf("CUMULATE size must be a positive multiple of step, got size %dms and step %dms", w.Size, w.Step)
+		}
+		o.phases = int(w.Size / w.Step)
+	case plan.Session:
+		if w.Gap <= 0 {
+			return nil, errf("SESSION gap must be positive, got %dms", w.Gap)
+		}
+		o.phases = 1
+	default:
+		return nil, errf("unknown window kind %s", w.Kind)
+	}
+	for _, k := range n.Keys {
+		if k < 0 || k >= in.Len() {
+			return nil, errf("key column #%d out of range", k)
+		}
+		t := in.Fields[k].Type
+		if !groupKeyIsInt(t) && t.Kind != types.Float && t.Kind != types.Double && t.Kind != types.Decimal && t.Kind != types.String {
+			return nil, errf("cannot group by %s", t)
+		}
+		o.keyTypes = append(o.keyTypes, t)
+	}
+	switch {
+	case len(n.Keys) == 0:
+		o.fast = true
+	case len(n.Keys) == 1 && groupKeyIsInt(o.keyTypes[0]):
+		o.fast, o.keyCol = true, n.Keys[0]
+	default:
+		o.intern = make(map[string]int32)
+	}
+	keyIdx := n.Keys
+	for _, c := range n.Aggs {
+		a, err := newAccumulator(c, in)
+		if err != nil {
+			return nil, errf("%v", err)
+		}
+		if c.Filter >= in.Len() || (c.Filter >= 0 && in.Fields[c.Filter].Type.Kind != types.Boolean) {
+			return nil, errf("%s: FILTER column #%d is not a BOOLEAN column", c, c.Filter)
+		}
+		o.aggs = append(o.aggs, a)
+		o.filters = append(o.filters, c.Filter)
+	}
+	if want := len(keyIdx) + 3 + len(n.Aggs); len(o.outSchema.Fields()) != want {
+		return nil, errf("output schema has %d columns, want %d", len(o.outSchema.Fields()), want)
+	}
+	o.layout = newWindowLayout(n, in)
+	o.rb = array.NewRecordBuilder(alloc, o.outSchema)
+	o.keyCols = keyIdx
+	return o, nil
+}
+
+// Open implements Operator.
+func (o *windowAggOp) Open(_ context.Context, st checkpoint.StateReader) error {
+	if st == nil {
+		return nil
+	}
+	return o.restore(st)
+}
+
+// Close implements Operator.
+func (o *windowAggOp) Close() error {
+	if o.rb != nil {
+		o.rb.Release()
+		o.rb = nil
+	}
+	return nil
+}
+
+// OnBatch implements Operator.
+func (o *windowAggOp) OnBatch(_ context.Context, _ int, rec arrow.Record, _ Emitter) error {
+	n := int(rec.NumRows())
+	o.m.RecordsIn.Add(int64(n))
+	if n == 0 {
+		return nil
+	}
+	tcol := rec.Column(o.w.TimeCol)
+	times := accInt64Values(tcol, &o.timeBuf)[:n]
+	var keys []int64
+	var keyArr arrow.Array
+	if o.fast {
+		if o.keyCol >= 0 {
+			keyArr = rec.Column(o.keyCol)
+			keys = accInt64Values(keyArr, &o.keyBuf)[:n]
+			if keyArr.NullN() == 0 {
+				keyArr = nil
+			}
+		}
+	} else {
+		keys = o.internBatch(rec, n)
+	}
+	if cap(o.slots) < n {
+		o.slots = make([]int32, n)
+		o.masked = make([]int32, n)
+	}
+	slots := o.slots[:n]
+	var timeNulls arrow.Array
+	if tcol.NullN() > 0 {
+		timeNulls = tcol
+	}
+	if o.w.Kind == plan.Session {
+		o.assignSessions(times, timeNulls, keys, keyArr, slots)
+		o.updateAggs(rec, slots)
+		o.releaseMerged()
+	} else {
+		for j := 0; j < o.phases; j++ {
+			o.assignWindows(j, times, timeNulls, keys, keyArr, slots)
+			o.updateAggs(rec, slots)
+		}
+	}
+	if !o.fast {
+		o.releaseNewKeys()
+	}
+	o.m.StateEntries.Store(int64(o.nlive))
+	return nil
+}
+
+// updateAggs folds the rows of rec into their slots, applying each
+// aggregate's FILTER.
+func (o *windowAggOp) updateAggs(rec arrow.Record, slots []int32) {
+	lastFilter := -1
+	masked := o.masked[:len(slots)]
+	for i, a := range o.aggs {
+		f := o.filters[i]
+		if f < 0 {
+			a.update(rec, slots)
+			continue
+		}
+		if f != lastFilter {
+			fc := rec.Column(f).(*array.Boolean)
+			for r, s := range slots {
+				if s >= 0 && !(fc.IsValid(r) && fc.Value(r)) {
+					s = -1
+				}
+				masked[r] = s
+			}
+			lastFilter = f
+		}
+		a.update(rec, masked)
+	}
+}
+
+// windowFloorMod returns x mod m in [0, m).
+func windowFloorMod(x, m int64) int64 {
+	r := x % m
+	if r < 0 {
+		r += m
+	}
+	return r
+}
+
+// windowOf returns the phase-th window of a row at ts (start, end), whether
+// the row has that window, and the range [lo, hi) of times whose phase-th
+// window is the same, so that callers can skip recomputing it.
+func (o *windowAggOp) windowOf(ts int64, phase int) (start, end int64, ok bool, lo, hi int64) {
+	w := &o.w
+	switch w.Kind {
+	case plan.Tumble:
+		start = ts - windowFloorMod(ts-w.Offset, w.Size)
+		return start, start + w.Size, true, start, start + w.Size
+	case plan.Hop:
+		last := ts - windowFloorMod(ts-w.Offset, w.Slide)
+		start = last - int64(phase)*w.Slide
+		return start, start + w.Size, start+w.Size > ts, last, last + w.Slide
+	default: // Cumulate: phase j is the window with k = size/step - j steps.
+		ps := ts - windowFloorMod(ts-w.Offset, w.Size)
+		k0 := (ts-ps)/w.Step + 1 // steps of the smallest window holding ts
+		k := w.Size/w.Step - int64(phase)
+		lo = ps + (k0-1)*w.Step
+		return ps, ps + k*w.Step, k >= k0, lo, lo + w.Step
+	}
+}
+
+// assignWindows computes, for every row, the slot of its phase-th window,
+// or -1. Phase 0 is each row's last-ending window; rows whose phase-0
+// window has fired are late.
+func (o *windowAggOp) assignWindows(phase int, times []int64, timeNulls arrow.Array, keys []int64, keyNulls arrow.Array, slots []int32) {
+	wm := int64(o.wm)
+	var lo, hi int64 = 1, 0 // empty: forces the first computation
+	var start, end int64
+	open := false
+	late := int64(0)
+	table := o.table
+	for i, ts := range times {
+		if timeNulls != nil && timeNulls.IsNull(i) {
+			slots[i] = -1
+			if phase == 0 {
+				late++
+			}
+			continue
+		}
+		if ts < lo || ts >= hi {
+			var ok bool
+			start, end, ok, lo, hi = o.windowOf(ts, phase)
+			open = ok && end-1 > wm
+			if phase == 0 && !open {
+				// Cache nothing for late rows: the next row may be on time.
+				lo, hi = 1, 0
+			}
+		}
+		if !open {
+			slots[i] = -1
+			if phase == 0 {
+				late++
+			}
+			continue
+		}
+		var k int64
+		null := false
+		if keys != nil {
+			k = keys[i]
+			null = keyNulls != nil && keyNulls.IsNull(i)
+		}
+		s := table.get(end, k, null)
+		if s < 0 {
+			s = o.newWindowSlot(start, end, k, null)
+		}
+		slots[i] = s
+		if !o.dirty[s] {
+			o.dirty[s] = true
+			o.dirtyList = append(o.dirtyList, s)
+		}
+	}
+	if late > 0 {
+		o.late += late
+		o.m.LateRecords.Add(late)
+	}
+}
+
+// allocSlot returns a cleared slot for a group.
+func (o *windowAggOp) allocSlot(start, end, k int64, null bool) int32 {
+	var s int32
+	if n := len(o.free); n > 0 {
+		s = o.free[n-1]
+		o.free = o.free[:n-1]
+	} else {
+		s = int32(len(o.slotKey))
+		n := len(o.slotKey) + 1
+		o.slotKey = append(o.slotKey, 0)
+		o.slotNull = append(o.slotNull, false)
+		o.slotStart = append(o.slotStart, 0)
+		o.slotEnd = append(o.slotEnd, 0)
+		o.live = append(o.live, false)
+		o.dirty = append(o.dirty, false)
+		o.persisted = append(o.persisted, false)
+		if o.w.Kind == plan.Session {
+			o.slotNext = append(o.slotNext, -1)
+			o.persStart = append(o.persStart, 0)
+			o.persEnd = append(o.persEnd, 0)
+		}
+		// Grow accumulators in capacity-sized steps, not one by one.
+		if c := cap(o.slotKey); n > o.aggCap {
+			for _, a := range o.aggs {
+				a.grow(c)
+			}
+			o.aggCap = c
+		}
+	}
+	o.slotKey[s], o.slotNull[s] = k, null
+	o.slotStart[s], o.slotEnd[s] = start, end
+	o.live[s] = true
+	o.nlive++
+	if !o.fast {
+		o.keyRefs[k]++
+	}
+	return s
+}
+
+// newWindowSlot allocates the slot of a time window's group.
+func (o *windowAggOp) newWindowSlot(start, end, k int64, null bool) int32 {
+	s := o.allocSlot(start, end, k, null)
+	o.table.put(end, k, null, s)
+	ws, ok := o.wins[end]
+	if !ok {
+		o.winEnds.push(end)
+	}
+	o.wins[end] = append(ws, s)
+	return s
+}
+
+// freeSlot releases slot s, which the caller has already removed from the
+// table, and queues the deletion of its checkpointed state.
+func (o *windowAggOp) freeSlot(s int32) {
+	if o.persisted[s] {
+		start, end := o.slotStart[s], o.slotEnd[s]
+		if o.w.Kind == plan.Session {
+			start, end = o.persStart[s], o.persEnd[s]
+		}
+		o.deletes = append(o.deletes, o.stateKey(nil, s, start, end))
+		o.persisted[s] = false
+	}
+	o.dirty[s] = false
+	for _, a := range o.aggs {
+		a.reset(s)
+	}
+	if !o.fast {
+		k := int32(o.slotKey[s])
+		o.keyRefs[k]--
+		if o.keyRefs[k] == 0 {
+			o.releaseKey(k)
+		}
+	}
+	o.live[s] = false
+	o.nlive--
+	o.free = append(o.free, s)
+}
+
+// internBatch returns the interned key id of every row of rec. Keys first
+// seen in this batch are listed in newKeys and released after the batch if
+// no slot took them (all their rows were late).
+func (o *windowAggOp) internBatch(rec arrow.Record, n int) []int64 {
+	encs := make([]groupKeyEncoder, len(o.keyCols))
+	scratch := make([][]int64, len(o.keyCols))
+	for i, c := range o.keyCols {
+		encs[i] = newGroupKeyEncoder(rec.Column(c), o.keyTypes[i], &scratch[i])
+	}
+	ids := growAccInt64(&o.ids, n)
+	buf := o.encBuf
+	for r := 0; r < n; r++ {
+		buf = buf[:0]
+		for _, e := range encs {
+			buf = e(buf, r)
+		}
+		id, ok := o.intern[string(buf)]
+		if !ok {
+			id = o.internKey(string(buf))
+			o.newKeys = append(o.newKeys, id)
+		}
+		ids[r] = int64(id)
+	}
+	o.encBuf = buf
+	return ids
+}
+
+func (o *windowAggOp) internKey(key string) int32 {
+	var id int32
+	if n := len(o.freeKeys); n > 0 {
+		id = o.freeKeys[n-1]
+		o.freeKeys = o.freeKeys[:n-1]
+		o.keyBytes[id], o.keyRefs[id] = key, 0
+	} else {
+		id = int32(len(o.keyBytes))
+		o.keyBytes = append(o.keyBytes, key)
+		o.keyRefs = append(o.keyRefs, 0)
+	}
+	o.intern[key] = id
+	return id
+}
+
+func (o *windowAggOp) releaseKey(id int32) {
+	delete(o.intern, o.keyBytes[id])
+	o.keyBytes[id] = ""
+	o.freeKeys = append(o.freeKeys, id)
+}
+
+func (o *windowAggOp) releaseNewKeys() {
+	for _, id := range o.newKeys {
+		if o.keyRefs[id] == 0 && o.keyBytes[id] != "" {
+			o.releaseKey(id)
+		}
+	}
+	o.newKeys = o.newKeys[:0]
+}
+
+// OnWatermark implements Operator.
+func (o *windowAggOp) OnWatermark(ctx context.Context, wm Watermark, out Emitter) error {
+	if wm < o.wm {
+		return nil
+	}
+	o.wm = wm
+	var err error
+	if o.w.Kind == plan.Session {
+		err = o.fireSessions(ctx, out)
+	} else {
+		err = o.fireWindows(ctx, out)
+	}
+	o.m.StateEntries.Store(int64(o.nlive))
+	return err
+}
+
+// fireWindows emits and frees every time window with end - 1 <= wm, in
+// order of end.
+func (o *windowAggOp) fireWindows(ctx context.Context, out Emitter) error {
+	wm := int64(o.wm)
+	for len(o.winEnds) > 0 && o.winEnds[0]-1 <= wm {
+		end := o.winEnds.pop()
+		ss := o.wins[end]
+		delete(o.wins, end)
+		o.sortByKey(ss)
+		if err := o.emit(ctx, out, ss); err != nil {
+			return err
+		}
+		for _, s := range ss {
+			o.table.del(end, o.slotKey[s], o.slotNull[s])
+			o.freeSlot(s)
+		}
+	}
+	return nil
+}
+
+// sortByKey orders slots of one window by group key.
+func (o *windowAggOp) sortByKey(ss []int32) {
+	if o.fast {
+		slices.SortFunc(ss, func(a, b int32) int {
+			if o.slotNull[a] != o.slotNull[b] {
+				if o.slotNull[a] {
+					return -1
+				}
+				return 1
+			}
+			return cmp.Compare(o.slotKey[a], o.slotKey[b])
+		})
+		return
+	}
+	slices.SortFunc(ss, func(a, b int32) int {
+		return cmp.Compare(o.keyBytes[o.slotKey[a]], o.keyBytes[o.slotKey[b]])
+	})
+}
+
+// emit appends the rows of slots ss to output batches and emits them.
+func (o *windowAggOp) emit(ctx context.Context, out Emitter, ss []int32) error {
+	rb := o.rb
+	nk := len(o.keyTypes)
+	for len(ss) > 0 {
+		chunk := ss[:min(len(ss), windowOutputRows)]
+		ss = ss[len(chunk):]
+		for _, s := range chunk {
+			if o.fast {
+				if nk == 1 {
+					if o.slotNull[s] {
+						rb.Field(0).AppendNull()
+					} else {
+						appendAccInt(rb.Field(0), o.slotKey[s])
+					}
+				}
+			} else {
+				key := []byte(o.keyBytes[o.slotKey[s]])
+				for c, t := range o.keyTypes {
+					var err error
+					if key, err = decodeGroupKeyColumn(rb.Field(c), t, key); err != nil {
+						return fmt.Errorf("exec: window aggregation %q: %w", o.id, err)
+					}
+				}
+			}
+			start, end := o.slotStart[s], o.slotEnd[s]
+			rb.Field(nk).(*array.TimestampBuilder).Append(arrow.Timestamp(start))
+			rb.Field(nk + 1).(*array.TimestampBuilder).Append(arrow.Timestamp(end))
+			rb.Field(nk + 2).(*array.TimestampBuilder).Append(arrow.Timestamp(end - 1))
+			for i, a := range o.aggs {
+				a.appendTo(rb.Field(nk+3+i), s)
+			}
+		}
+		rec := rb.NewRecord()
+		o.m.RecordsOut.Add(rec.NumRows())
+		err := out.Emit(ctx, rec)
+		rec.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// windowEndHeap is a min-heap of window ends.
+type windowEndHeap []int64
+
+func (h *windowEndHeap) push(v int64) {
+	*h = append(*h, v)
+	a := *h
+	i := len(a) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if a[p] <= a[i] {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+func (h *windowEndHeap) pop() int64 {
+	a := *h
+	v := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		c := l
+		if r := l + 1; r < n && a[r] < a[l] {
+			c = r
+		}
+		if a[i] <= a[c] {
+			break
+		}
+		a[i], a[c] = a[c], a[i]
+		i = c
+	}
+	*h = a
+	return v
+}
+
+// compareSlotKeys orders two slots by group key (used for sessions).
+func (o *windowAggOp) compareSlotKeys(a, b int32) int {
+	if o.fast {
+		if o.slotNull[a] != o.slotNull[b] {
+			if o.slotNull[a] {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(o.slotKey[a], o.slotKey[b])
+	}
+	return bytes.Compare([]byte(o.keyBytes[o.slotKey[a]]), []byte(o.keyBytes[o.slotKey[b]]))
+}
