@@ -10,6 +10,10 @@ type Pos = lexer.Position
 type Node interface {
 	// Position returns where the node starts in the source text.
 	Position() Pos
+	// String prints the node as canonical SQL that parses again to an
+	// equal node (positions aside). Operator expressions are fully
+	// parenthesised so that precedence survives the round trip.
+	String() string
 }
 
 // Statement is one top-level SQL statement. The set of statements is closed:
@@ -51,6 +55,7 @@ type CreateTableStmt struct {
 	Columns     []*ColumnDef
 	Watermark   *WatermarkDef // nil when the table declares none
 	Options     []*Option     // the WITH clause, in order
+	Comment     string        // the table's COMMENT '…', "" when absent
 }
 
 // ColumnDef is one column of CREATE TABLE: a physical column, a metadata
@@ -108,10 +113,11 @@ type CreateViewStmt struct {
 
 // DropStmt is DROP [TEMPORARY] TABLE|VIEW [IF EXISTS] name.
 type DropStmt struct {
-	Pos      Pos
-	View     bool // DROP VIEW; false is DROP TABLE
-	IfExists bool
-	Name     Ident
+	Pos       Pos
+	Temporary bool // DROP TEMPORARY TABLE|VIEW
+	View      bool // DROP VIEW; false is DROP TABLE
+	IfExists  bool
+	Name      Ident
 }
 
 // ShowStmt is SHOW TABLES | VIEWS | JOBS | FUNCTIONS, or SHOW CHECKPOINTS
@@ -274,7 +280,7 @@ type TimestampLit struct {
 
 // BinaryExpr is a binary operation. Op is one of
 // + - * / % || = <> < <= > >= AND OR (upper case for words; != is
-// normalised to <>).
+// normalised to <>). Pos is where the left operand starts.
 type BinaryExpr struct {
 	Pos         Pos
 	Op          string
@@ -288,7 +294,8 @@ type UnaryExpr struct {
 	X   Expr
 }
 
-// IsExpr is x IS [NOT] NULL | TRUE | FALSE.
+// IsExpr is x IS [NOT] NULL | TRUE | FALSE. Like LikeExpr, InExpr and
+// BetweenExpr, its Pos is where X starts.
 type IsExpr struct {
 	Pos  Pos
 	X    Expr

@@ -1,6 +1,13 @@
 package parser
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+)
 
 // Error is a syntax error at a position in the SQL text.
 type Error struct {
@@ -21,7 +28,310 @@ func FormatPos(p Pos) string {
 }
 
 // Parse parses every statement of sql, separated by semicolons. filename
-// is used in positions and may be empty.
+// is used in positions and may be empty. Empty statements are skipped, and
+// the last statement needs no semicolon. Any error is an *Error.
 func Parse(filename, sql string) ([]Statement, error) {
-	return nil, &Error{Pos: Pos{Filename: filename, Line: 1, Column: 1}, Msg: "parser not implemented"}
+	g, err := sqlParser.ParseString(filename, sql)
+	if err != nil {
+		return nil, syntaxError(filename, sql, err)
+	}
+	var c converter
+	stmts := c.script(g)
+	if c.err != nil {
+		return nil, c.err
+	}
+	return stmts, nil
+}
+
+// ParseOne parses sql, which must hold exactly one statement.
+func ParseOne(filename, sql string) (Statement, error) {
+	stmts, err := Parse(filename, sql)
+	if err != nil {
+		return nil, err
+	}
+	switch len(stmts) {
+	case 1:
+		return stmts[0], nil
+	case 0:
+		return nil, &Error{Pos: endPos(filename, sql), Msg: "unexpected end of input; expected a statement"}
+	default:
+		return nil, &Error{Pos: stmts[1].Position(), Msg: "expected a single statement"}
+	}
+}
+
+// endPos is the position just past the end of sql.
+func endPos(filename, sql string) Pos {
+	p := Pos{Filename: filename, Line: 1, Column: 1}
+	p.Advance(sql)
+	return p
+}
+
+// lexAll splits sql into tokens, comments and whitespace dropped, ending
+// with an EOF token. The lexer has a catch-all rule, so it cannot fail.
+func lexAll(filename, sql string) []lexer.Token {
+	l, err := sqlLexer.LexString(filename, sql)
+	if err != nil {
+		return []lexer.Token{lexer.EOFToken(endPos(filename, sql))}
+	}
+	toks, err := lexer.ConsumeAll(l)
+	if err != nil || len(toks) == 0 {
+		return []lexer.Token{lexer.EOFToken(endPos(filename, sql))}
+	}
+	return toks
+}
+
+// syntaxError turns a participle error into an *Error: the position of the
+// offending token, what it is, and what the grammar would have accepted.
+func syntaxError(filename, sql string, err error) *Error {
+	var perr participle.Error
+	if !errors.As(err, &perr) {
+		return &Error{Pos: Pos{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
+	}
+	toks := lexAll(filename, sql)
+	at := len(toks) - 1 // EOF unless a token starts at the error offset
+	for i, t := range toks {
+		if t.Pos.Offset >= perr.Position().Offset {
+			at = i
+			break
+		}
+	}
+	tok := toks[at]
+	switch tok.Type {
+	case tokUnterminatedString:
+		return &Error{Pos: tok.Pos, Msg: "unterminated string literal"}
+	case tokUnterminatedIdent:
+		return &Error{Pos: tok.Pos, Msg: "unterminated quoted identifier"}
+	case tokUnterminatedComment:
+		return &Error{Pos: tok.Pos, Msg: "unterminated comment"}
+	case tokInvalid:
+		return &Error{Pos: tok.Pos, Msg: fmt.Sprintf("unexpected character %q", tok.Value)}
+	}
+	// Probe only the statement holding the error: it starts after the last
+	// semicolon before the offending token.
+	start := 0
+	for i := at - 1; i >= 0; i-- {
+		if toks[i].Type != tokString && toks[i].Value == ";" {
+			start = toks[i].Pos.Offset + 1
+			break
+		}
+	}
+	msg := "unexpected " + describe(tok)
+	if exp := expected(sql[start:tok.Pos.Offset]); exp != "" {
+		msg += "; expected " + exp
+	}
+	return &Error{Pos: tok.Pos, Msg: msg}
+}
+
+// describe names a token for an error message.
+func describe(t lexer.Token) string {
+	if t.EOF() {
+		return "end of input"
+	}
+	v := t.Value
+	if r := []rune(v); len(r) > 24 {
+		v = string(r[:24]) + "…"
+	}
+	return fmt.Sprintf("%q", v)
+}
+
+// Candidates tried by expected, in the order an error message lists them.
+// sampleIdent, sampleNumber and sampleString stand for whole token classes.
+const (
+	sampleIdent  = "x"
+	sampleQuoted = "`x`"
+	sampleNumber = "1"
+	sampleString = "'s'"
+)
+
+var probeKeywords = []string{
+	// Statements first, then clauses in the order they appear.
+	"CREATE", "DROP", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "SET", "RESET",
+	"INSERT", "STOP", "SELECT", "DISTINCT", "FROM", "WHERE", "GROUP", "BY",
+	"HAVING", "LIMIT", "AS", "TEMPORARY", "TABLE", "VIEW", "IF", "NOT",
+	"EXISTS", "INTO", "PLAN", "FOR", "JOB", "WITH", "SAVEPOINT", "TABLES",
+	"VIEWS", "JOBS", "FUNCTIONS", "CHECKPOINTS", "WATERMARK", "PRIMARY", "KEY",
+	"ENFORCED", "METADATA", "VIRTUAL", "COMMENT", "LOCAL", "ZONE",
+	"PRECISION", "NULL", "TUMBLE", "HOP", "CUMULATE", "SESSION", "DESCRIPTOR",
+	"PARTITION", "WHEN", "THEN", "ELSE", "END", "MILLISECOND", "SECOND",
+	"MINUTE", "HOUR", "DAY",
+}
+
+var typeWords = []string{
+	"BOOLEAN", "TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT", "FLOAT",
+	"REAL", "DOUBLE", "DECIMAL", "NUMERIC", "STRING", "VARCHAR", "CHAR",
+	"TIMESTAMP", "TIMESTAMP_LTZ", "DATE", "TIME",
+}
+
+// exprStarts are the tokens that can start an expression, besides names,
+// numbers and strings; they are summed up as "an expression".
+var exprStarts = []string{
+	"(", "-", "+", "NOT", "CASE", "CAST", "TRY_CAST", "INTERVAL", "TIMESTAMP",
+	"TRUE", "FALSE", "NULL", "LEFT", "RIGHT", sampleQuoted,
+}
+
+// operators continue an expression; they are summed up as "an operator".
+var operators = []string{
+	"+", "-", "*", "/", "%", "||", "=", "<>", "!=", "<", "<=", ">", ">=",
+	"AND", "OR", "IS", "NOT", "LIKE", "IN", "BETWEEN",
+}
+
+var punctuation = []string{"(", ")", ",", ".", ";", "=", "=>", "*"}
+
+// expected returns what the grammar accepts right after prefix (the text
+// of the failing statement up to the offending token), for an error
+// message: "FROM", `one of FROM, WHERE, …`, "an expression". It tries
+// each candidate token in turn and keeps those the parser gets past.
+func expected(prefix string) string {
+	ok := map[string]bool{}
+	accepts := func(cand string) bool {
+		if v, seen := ok[cand]; seen {
+			return v
+		}
+		text := prefix + " " + cand
+		_, err := sqlParser.ParseString("", text)
+		var perr participle.Error
+		v := err == nil || (errors.As(err, &perr) && perr.Position().Offset > len(prefix)+1)
+		ok[cand] = v
+		return v
+	}
+	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	isExpr := accepts(sampleIdent) && accepts(sampleNumber) && accepts(sampleString)
+	isIdent := !isExpr && accepts(sampleIdent)
+	isType := !accepts(sampleIdent) && accepts("BIGINT") && accepts("VARCHAR")
+	isOperator := accepts("+") && accepts("*") && accepts("=")
+	skip := map[string]bool{}
+	if isExpr || isIdent {
+		// Non-reserved words are accepted as names; don't list them.
+		for _, w := range nonReservedWords {
+			skip[w] = true
+		}
+	}
+	if isExpr {
+		for _, w := range exprStarts {
+			skip[w] = true
+		}
+	}
+	if isType {
+		for _, w := range typeWords {
+			skip[w] = true
+		}
+	}
+	if isOperator {
+		for _, w := range operators {
+			skip[w] = true
+		}
+	}
+	for _, kw := range probeKeywords {
+		if !skip[kw] && accepts(kw) {
+			add(kw)
+		}
+	}
+	if !isType {
+		for _, kw := range typeWords {
+			if !skip[kw] && accepts(kw) {
+				add(kw)
+			}
+		}
+	}
+	for _, kw := range []string{"MILLISECONDS", "SECONDS", "MINUTES", "HOURS", "DAYS"} {
+		if !skip[kw] && accepts(kw) {
+			add(kw)
+		}
+	}
+	for _, p := range punctuation {
+		if !skip[p] && accepts(p) {
+			add(fmt.Sprintf("%q", p))
+		}
+	}
+	if !isExpr && !isOperator {
+		for _, p := range operators {
+			if !skip[p] && accepts(p) {
+				if p[0] >= 'A' && p[0] <= 'Z' {
+					add(p)
+				} else {
+					add(fmt.Sprintf("%q", p))
+				}
+			}
+		}
+	}
+	switch {
+	case isExpr:
+		add("an expression")
+	case isIdent:
+		add("an identifier")
+	default:
+		if accepts(sampleString) {
+			add("a string")
+		}
+		if accepts(sampleNumber) {
+			add("a number")
+		}
+	}
+	if isType {
+		add("a type")
+	}
+	if isOperator {
+		add("an operator")
+	}
+	return listAlternatives(out)
+}
+
+// listAlternatives joins alternatives for "expected …".
+func listAlternatives(alts []string) string {
+	const max = 6
+	switch len(alts) {
+	case 0:
+		return ""
+	case 1:
+		return alts[0]
+	case 2:
+		return alts[0] + " or " + alts[1]
+	}
+	if len(alts) > max {
+		return "one of " + strings.Join(alts[:max], ", ") + ", …"
+	}
+	return "one of " + strings.Join(alts, ", ")
+}
+
+// Caret returns the source line holding pos and, under it, a caret at the
+// column, for showing an error in a terminal:
+//
+//	LINE 1: SELECT * FROMM t
+//	                 ^
+func Caret(src string, pos Pos) string {
+	lines := strings.Split(src, "\n")
+	n := pos.Line
+	if n < 1 {
+		n = 1
+	}
+	if n > len(lines) {
+		n = len(lines)
+	}
+	line := strings.TrimRight(lines[n-1], "\r")
+	prefix := fmt.Sprintf("LINE %d: ", n)
+	var pad strings.Builder
+	pad.WriteString(strings.Repeat(" ", len(prefix)))
+	col := 1
+	for _, r := range line {
+		if col >= pos.Column {
+			break
+		}
+		if r == '\t' {
+			pad.WriteByte('\t')
+		} else {
+			pad.WriteByte(' ')
+		}
+		col++
+	}
+	for ; col < pos.Column; col++ {
+		pad.WriteByte(' ')
+	}
+	return prefix + line + "\n" + pad.String() + "^"
 }

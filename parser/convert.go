@@ -1,0 +1,506 @@
+package parser
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// converter turns the grammar structs of grammar.go into the public AST.
+// It checks what the grammar cannot express (integer ranges, type
+// parameters, window function arguments, joins) and keeps the first error.
+type converter struct {
+	err *Error
+}
+
+func (c *converter) failf(pos Pos, format string, args ...any) {
+	if c.err == nil {
+		c.err = &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)}
+	}
+}
+
+func (c *converter) script(g *gScript) []Statement {
+	out := make([]Statement, 0, len(g.Stmts))
+	for _, s := range g.Stmts {
+		if s == nil {
+			continue
+		}
+		out = append(out, c.stmt(s))
+	}
+	return out
+}
+
+func (c *converter) stmt(g *gStmt) Statement {
+	switch {
+	case g.Create != nil:
+		if g.Create.Table != nil {
+			return c.createTable(g.Create)
+		}
+		return c.createView(g.Create)
+	case g.Drop != nil:
+		d := g.Drop
+		return &DropStmt{Pos: d.Pos, Temporary: d.Temporary, View: d.View, IfExists: d.IfExists, Name: c.ident(d.Name)}
+	case g.Show != nil:
+		s := g.Show
+		if s.Check {
+			return &ShowStmt{Pos: s.Pos, What: "CHECKPOINTS", JobID: c.str(s.JobID)}
+		}
+		return &ShowStmt{Pos: s.Pos, What: strings.ToUpper(s.What)}
+	case g.Describe != nil:
+		return &DescribeStmt{Pos: g.Describe.Pos, Name: c.ident(g.Describe.Name)}
+	case g.Explain != nil:
+		e := g.Explain
+		var inner Statement
+		if e.Insert != nil {
+			inner = c.insert(e.Insert)
+		} else {
+			inner = &QueryStmt{Pos: e.Query.Pos, Query: c.selectStmt(e.Query)}
+		}
+		return &ExplainStmt{Pos: e.Pos, Stmt: inner}
+	case g.Set != nil:
+		s := &SetStmt{Pos: g.Set.Pos}
+		if g.Set.Key != nil {
+			s.Key, s.Value = c.str(g.Set.Key), c.str(g.Set.Value)
+			if s.Key == "" {
+				c.failf(g.Set.Key.Pos, "empty configuration key")
+			}
+		}
+		return s
+	case g.Reset != nil:
+		r := &ResetStmt{Pos: g.Reset.Pos}
+		if g.Reset.Key != nil {
+			r.Key = c.str(g.Reset.Key)
+			if r.Key == "" {
+				c.failf(g.Reset.Key.Pos, "empty configuration key")
+			}
+		}
+		return r
+	case g.Insert != nil:
+		return c.insert(g.Insert)
+	case g.Stop != nil:
+		return &StopJobStmt{Pos: g.Stop.Pos, JobID: c.str(g.Stop.JobID), WithSavepoint: g.Stop.Savepoint}
+	case g.Query != nil:
+		return &QueryStmt{Pos: g.Query.Pos, Query: c.selectStmt(g.Query)}
+	}
+	panic("parser: empty statement alternative")
+}
+
+func (c *converter) createTable(g *gCreate) *CreateTableStmt {
+	t := g.Table
+	s := &CreateTableStmt{
+		Pos:         g.Pos,
+		Temporary:   g.Temporary,
+		IfNotExists: t.IfNotExists,
+		Name:        c.ident(t.Name),
+	}
+	if t.Comment != nil {
+		s.Comment = c.str(t.Comment)
+	}
+	for _, e := range t.Elems {
+		switch {
+		case e.Watermark != nil:
+			if s.Watermark != nil {
+				c.failf(e.Watermark.Pos, "a table can declare only one watermark")
+			}
+			s.Watermark = &WatermarkDef{Pos: e.Watermark.Pos, Column: c.ident(e.Watermark.Column), Expr: c.expr(e.Watermark.Expr)}
+		case e.PrimaryKey != nil:
+			// Accepted for Flink compatibility; NOT ENFORCED keys mean nothing here.
+		case e.Column != nil:
+			s.Columns = append(s.Columns, c.column(e.Column))
+		}
+	}
+	if len(s.Columns) == 0 {
+		c.failf(t.Name.Pos, "table %q declares no columns", s.Name.Name)
+	}
+	for _, o := range t.Options {
+		s.Options = append(s.Options, &Option{Pos: o.Pos, Key: c.str(o.Key), Value: c.str(o.Value)})
+	}
+	return s
+}
+
+func (c *converter) column(g *gColumn) *ColumnDef {
+	d := &ColumnDef{
+		Pos:      g.Pos,
+		Name:     c.ident(g.Name),
+		NotNull:  g.NotNull,
+		Metadata: g.Metadata,
+		Virtual:  g.Virtual,
+	}
+	if g.Computed != nil {
+		d.Computed = c.expr(g.Computed)
+	} else {
+		d.Type = c.typeName(g.Type)
+	}
+	if g.MetadataKey != nil {
+		d.MetadataKey = c.str(g.MetadataKey)
+	}
+	if g.Comment != nil {
+		d.Comment = c.str(g.Comment)
+	}
+	return d
+}
+
+// typeParams says how many parameters each type accepts.
+var typeParams = map[string]int{
+	"DECIMAL": 2, "NUMERIC": 2, "VARCHAR": 1, "CHAR": 1,
+	"TIMESTAMP": 1, "TIMESTAMP_LTZ": 1, "TIME": 1,
+}
+
+func (c *converter) typeName(g *gType) *TypeName {
+	t := &TypeName{Pos: g.Pos, Name: strings.ToUpper(g.Name)}
+	if max := typeParams[t.Name]; len(g.Params) > max {
+		switch max {
+		case 0:
+			c.failf(g.Params[0].Pos, "type %s takes no parameters", t.Name)
+		case 1:
+			c.failf(g.Params[1].Pos, "type %s takes one parameter", t.Name)
+		default:
+			c.failf(g.Params[max].Pos, "type %s takes at most %d parameters", t.Name, max)
+		}
+	}
+	for _, p := range g.Params {
+		n, err := strconv.Atoi(p.Value)
+		if err != nil || n < 0 {
+			c.failf(p.Pos, "type parameter %s is not a non-negative integer", p.Value)
+		}
+		t.Params = append(t.Params, n)
+	}
+	if g.LTZ != nil {
+		if t.Name != "TIMESTAMP" {
+			c.failf(g.LTZ.Pos, "WITH LOCAL TIME ZONE applies only to TIMESTAMP")
+		}
+		t.WithLocalTimeZone = true
+	}
+	return t
+}
+
+func (c *converter) createView(g *gCreate) *CreateViewStmt {
+	v := g.View
+	s := &CreateViewStmt{
+		Pos:         g.Pos,
+		Temporary:   g.Temporary,
+		IfNotExists: v.IfNotExists,
+		Name:        c.ident(v.Name),
+		Columns:     c.idents(v.Columns),
+		Query:       c.selectStmt(v.Query),
+	}
+	return s
+}
+
+func (c *converter) insert(g *gInsert) *InsertStmt {
+	return &InsertStmt{Pos: g.Pos, Table: c.ident(g.Table), Columns: c.idents(g.Columns), Query: c.selectStmt(g.Query)}
+}
+
+func (c *converter) selectStmt(g *gSelect) *Select {
+	s := &Select{Pos: g.Pos, Distinct: g.Distinct}
+	for _, it := range g.Items {
+		s.Items = append(s.Items, c.selectItem(it))
+	}
+	if g.From != nil {
+		s.From = c.tableRef(g.From)
+	}
+	if g.Join != nil {
+		c.failf(g.Join.Pos, "joins are not supported yet")
+	}
+	if g.Where != nil {
+		s.Where = c.expr(g.Where)
+	}
+	for _, e := range g.GroupBy {
+		s.GroupBy = append(s.GroupBy, c.expr(e))
+	}
+	if g.Having != nil {
+		s.Having = c.expr(g.Having)
+	}
+	if g.Limit != nil {
+		n, err := strconv.ParseInt(g.Limit.Value, 10, 64)
+		if err != nil || n < 0 {
+			c.failf(g.Limit.Pos, "LIMIT must be a non-negative integer, not %s", g.Limit.Value)
+		}
+		s.Limit = &n
+	}
+	return s
+}
+
+func (c *converter) selectItem(g *gSelectItem) *SelectItem {
+	it := &SelectItem{Pos: g.Pos}
+	switch {
+	case g.Star:
+		it.Star = true
+	case g.StarTable != nil:
+		it.Star = true
+		it.StarTable = c.ident(g.StarTable).Name
+	default:
+		it.Expr = c.expr(g.Expr)
+		if g.Alias != nil {
+			a := c.ident(g.Alias)
+			it.Alias = &a
+		}
+	}
+	return it
+}
+
+func (c *converter) tableRef(g *gTableRef) TableRef {
+	var alias *Ident
+	if g.Alias != nil {
+		a := c.ident(g.Alias)
+		alias = &a
+	}
+	switch {
+	case g.TVF != nil:
+		w := c.windowTVF(g.TVF)
+		w.Alias = alias
+		return w
+	case g.Sub != nil:
+		return &SubqueryRef{Pos: g.Pos, Query: c.selectStmt(g.Sub), Alias: alias}
+	default:
+		return &TableName{Pos: g.Pos, Name: c.ident(g.Name), Alias: alias}
+	}
+}
+
+// windowParams lists the interval parameters of each window function in
+// positional order; named arguments (SIZE => …) are put in this order.
+var windowParams = map[string][]string{
+	"TUMBLE":   {"SIZE", "OFFSET"},
+	"HOP":      {"SLIDE", "SIZE", "OFFSET"},
+	"CUMULATE": {"STEP", "SIZE", "OFFSET"},
+	"SESSION":  {"GAP"},
+}
+
+func (c *converter) windowTVF(g *gTVF) *WindowTVF {
+	w := &WindowTVF{Pos: g.Pos, Func: strings.ToUpper(g.Func), TimeCol: c.ident(g.TimeCol)}
+	if g.Table != nil {
+		id := c.ident(g.Table)
+		w.Input = &TableName{Pos: g.Table.Pos, Name: id}
+	} else {
+		w.Input = &SubqueryRef{Pos: g.Sub.Pos, Query: c.selectStmt(g.Sub.Query)}
+	}
+	if g.DataName != "" && !strings.EqualFold(g.DataName, "DATA") {
+		c.failf(g.Pos, "unknown argument %s of %s; expected DATA", strings.ToUpper(g.DataName), w.Func)
+	}
+	if g.TimeName != "" && !strings.EqualFold(g.TimeName, "TIMECOL") {
+		c.failf(g.TimeCol.Pos, "unknown argument %s of %s; expected TIMECOL", strings.ToUpper(g.TimeName), w.Func)
+	}
+	w.PartitionBy = c.idents(g.PartitionBy)
+	if len(w.PartitionBy) > 0 && w.Func != "SESSION" {
+		c.failf(g.PartitionBy[0].Pos, "PARTITION BY is only allowed in SESSION windows")
+	}
+	params := windowParams[w.Func]
+	named := len(g.Args) > 0 && g.Args[0].Name != ""
+	if named {
+		args := make([]Expr, len(params))
+		last := -1
+		for _, a := range g.Args {
+			if a.Name == "" {
+				c.failf(a.Pos, "cannot mix named and positional arguments")
+				continue
+			}
+			i := indexFold(params, a.Name)
+			if i < 0 {
+				c.failf(a.Pos, "unknown argument %s of %s; expected one of %s", strings.ToUpper(a.Name), w.Func, strings.Join(params, ", "))
+				continue
+			}
+			if args[i] != nil {
+				c.failf(a.Pos, "argument %s given twice", params[i])
+			}
+			args[i] = c.expr(a.X)
+			last = max(last, i)
+		}
+		for i := 0; i <= last; i++ {
+			if args[i] == nil {
+				c.failf(g.Pos, "%s is missing argument %s", w.Func, params[i])
+				break
+			}
+		}
+		w.Args = args[:last+1]
+	} else {
+		for _, a := range g.Args {
+			if a.Name != "" {
+				c.failf(a.Pos, "cannot mix named and positional arguments")
+			}
+			w.Args = append(w.Args, c.expr(a.X))
+		}
+	}
+	minArgs := len(params) - 1
+	if w.Func == "SESSION" {
+		minArgs = 1
+	}
+	switch {
+	case len(w.Args) < minArgs:
+		c.failf(g.Pos, "%s needs %s", w.Func, strings.Join(params[:minArgs], " and "))
+	case len(w.Args) > len(params):
+		c.failf(g.Args[len(params)].Pos, "too many arguments to %s", w.Func)
+	}
+	return w
+}
+
+func indexFold(list []string, s string) int {
+	for i, v := range list {
+		if strings.EqualFold(v, s) {
+			return i
+		}
+	}
+	return -1
+}
+
+// ---- Expressions ----
+
+func (c *converter) expr(g *gOr) Expr {
+	e := c.and(g.Left)
+	for _, r := range g.Rest {
+		e = &BinaryExpr{Pos: g.Pos, Op: "OR", Left: e, Right: c.and(r)}
+	}
+	return e
+}
+
+func (c *converter) and(g *gAnd) Expr {
+	e := c.not(g.Left)
+	for _, r := range g.Rest {
+		e = &BinaryExpr{Pos: g.Pos, Op: "AND", Left: e, Right: c.not(r)}
+	}
+	return e
+}
+
+func (c *converter) not(g *gNot) Expr {
+	if g.Not != nil {
+		return &UnaryExpr{Pos: g.Pos, Op: "NOT", X: c.not(g.Not)}
+	}
+	return c.pred(g.X)
+}
+
+func (c *converter) pred(g *gPred) Expr {
+	e := c.concat(g.Left)
+	for _, t := range g.Tails {
+		switch {
+		case t.Cmp != "":
+			op := t.Cmp
+			if op == "!=" {
+				op = "<>"
+			}
+			e = &BinaryExpr{Pos: g.Pos, Op: op, Left: e, Right: c.concat(t.Right)}
+		case t.Is:
+			e = &IsExpr{Pos: g.Pos, X: e, Not: t.IsNot, What: strings.ToUpper(t.IsWhat)}
+		case t.Like != nil:
+			e = &LikeExpr{Pos: g.Pos, X: e, Pattern: c.concat(t.Like), Not: t.Not}
+		case t.In != nil:
+			in := &InExpr{Pos: g.Pos, X: e, Not: t.Not}
+			for _, x := range t.In {
+				in.List = append(in.List, c.expr(x))
+			}
+			e = in
+		case t.Between != nil:
+			e = &BetweenExpr{Pos: g.Pos, X: e, Low: c.concat(t.Between.Low), High: c.concat(t.Between.High), Not: t.Not}
+		}
+	}
+	return e
+}
+
+func (c *converter) concat(g *gConcat) Expr {
+	e := c.add(g.Left)
+	for _, r := range g.Rest {
+		e = &BinaryExpr{Pos: g.Pos, Op: "||", Left: e, Right: c.add(r)}
+	}
+	return e
+}
+
+func (c *converter) add(g *gAdd) Expr {
+	e := c.mul(g.Left)
+	for _, r := range g.Rest {
+		e = &BinaryExpr{Pos: g.Pos, Op: r.Op, Left: e, Right: c.mul(r.Right)}
+	}
+	return e
+}
+
+func (c *converter) mul(g *gMul) Expr {
+	e := c.unary(g.Left)
+	for _, r := range g.Rest {
+		e = &BinaryExpr{Pos: g.Pos, Op: r.Op, Left: e, Right: c.unary(r.Right)}
+	}
+	return e
+}
+
+func (c *converter) unary(g *gUnary) Expr {
+	if g.X != nil {
+		return &UnaryExpr{Pos: g.Pos, Op: g.Op, X: c.unary(g.X)}
+	}
+	return c.primary(g.P)
+}
+
+func (c *converter) primary(g *gPrimary) Expr {
+	switch {
+	case g.Case != nil:
+		k := &CaseExpr{Pos: g.Pos}
+		if g.Case.Operand != nil {
+			k.Operand = c.expr(g.Case.Operand)
+		}
+		for _, w := range g.Case.Whens {
+			k.Whens = append(k.Whens, &When{Pos: w.Pos, Cond: c.expr(w.Cond), Result: c.expr(w.Result)})
+		}
+		if g.Case.Else != nil {
+			k.Else = c.expr(g.Case.Else)
+		}
+		return k
+	case g.Cast != nil:
+		return &CastExpr{Pos: g.Pos, X: c.expr(g.Cast.X), Type: c.typeName(g.Cast.Type), TryCast: strings.EqualFold(g.Cast.Kind, "TRY_CAST")}
+	case g.Interval != nil:
+		unit := strings.TrimSuffix(strings.ToUpper(g.Interval.Unit), "S")
+		return &IntervalLit{Pos: g.Pos, Value: c.str(g.Interval.Value), Unit: unit}
+	case g.Timestamp != nil:
+		return &TimestampLit{Pos: g.Pos, Value: c.str(g.Timestamp)}
+	case g.Number != nil:
+		return &NumberLit{Pos: g.Pos, Text: *g.Number}
+	case g.String != nil:
+		return &StringLit{Pos: g.Pos, Value: c.str(g.String)}
+	case g.Bool != "":
+		return &BoolLit{Pos: g.Pos, Value: strings.EqualFold(g.Bool, "TRUE")}
+	case g.Null:
+		return &NullLit{Pos: g.Pos}
+	case g.Func != nil:
+		f := &FuncCall{Pos: g.Pos, Name: strings.ToUpper(g.Func.Name), Star: g.Func.Star, Distinct: g.Func.Distinct}
+		for _, a := range g.Func.Args {
+			f.Args = append(f.Args, c.expr(a))
+		}
+		if f.Distinct && len(f.Args) == 0 {
+			c.failf(g.Pos, "DISTINCT needs an argument")
+		}
+		return f
+	case g.Col != nil:
+		first := c.ident(g.Col.First)
+		if g.Col.Next == nil {
+			return &ColumnExpr{Pos: g.Pos, Name: first}
+		}
+		return &ColumnExpr{Pos: g.Pos, Table: first.Name, Name: c.ident(g.Col.Next)}
+	case g.Paren != nil:
+		return c.expr(g.Paren)
+	}
+	panic("parser: empty expression alternative")
+}
+
+// ---- Tokens ----
+
+func (c *converter) ident(g *gIdent) Ident {
+	v := g.Value
+	if strings.HasPrefix(v, "`") {
+		name := strings.ReplaceAll(v[1:len(v)-1], "``", "`")
+		if name == "" {
+			c.failf(g.Pos, "zero-length quoted identifier")
+		}
+		return Ident{Pos: g.Pos, Name: name, Quoted: true}
+	}
+	return Ident{Pos: g.Pos, Name: v}
+}
+
+func (c *converter) idents(gs []*gIdent) []Ident {
+	if len(gs) == 0 {
+		return nil
+	}
+	out := make([]Ident, len(gs))
+	for i, g := range gs {
+		out[i] = c.ident(g)
+	}
+	return out
+}
+
+func (c *converter) str(g *gString) string {
+	v := g.Value
+	return strings.ReplaceAll(v[1:len(v)-1], "''", "'")
+}

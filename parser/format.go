@@ -1,0 +1,460 @@
+package parser
+
+import (
+	"strconv"
+	"strings"
+)
+
+// This file prints the AST back to SQL. The output is canonical: keywords
+// in upper case, one space between tokens, every operator expression in
+// parentheses (except at the top of a clause, where they are redundant),
+// and identifiers quoted only where they must be. Parsing the output gives
+// back an equal tree, positions aside.
+
+// String prints the identifier, quoted with backticks when it was quoted,
+// is a reserved word, or is not a plain [A-Za-z_][A-Za-z0-9_]* name.
+func (id Ident) String() string {
+	if id.Quoted || needsQuote(id.Name) {
+		return quoteIdent(id.Name)
+	}
+	return id.Name
+}
+
+func needsQuote(name string) bool {
+	if name == "" || isReserved(name) {
+		return true
+	}
+	for i := 0; i < len(name); i++ {
+		b := name[i]
+		switch {
+		case b == '_', b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z':
+		case b >= '0' && b <= '9' && i > 0:
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+func quoteIdent(name string) string {
+	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
+}
+
+// nameSQL prints a plain name (a qualifier kept as a string).
+func nameSQL(name string) string {
+	if needsQuote(name) {
+		return quoteIdent(name)
+	}
+	return name
+}
+
+func quoteString(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+func identList(ids []Ident) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = id.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+func exprList(es []Expr) string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = clause(e)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// operatorExpr is an expression printed in parentheses when nested; bare
+// is its text without them.
+type operatorExpr interface {
+	bare() string
+}
+
+// clause prints e where no parentheses are needed around it: a select
+// item, a WHERE condition, a function argument.
+func clause(e Expr) string {
+	if o, ok := e.(operatorExpr); ok {
+		return o.bare()
+	}
+	return e.String()
+}
+
+// ---- Statements ----
+
+func (n *CreateTableStmt) String() string {
+	var b strings.Builder
+	b.WriteString("CREATE ")
+	if n.Temporary {
+		b.WriteString("TEMPORARY ")
+	}
+	b.WriteString("TABLE ")
+	if n.IfNotExists {
+		b.WriteString("IF NOT EXISTS ")
+	}
+	b.WriteString(n.Name.String())
+	b.WriteString(" (")
+	for i, c := range n.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.String())
+	}
+	if n.Watermark != nil {
+		if len(n.Columns) > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(n.Watermark.String())
+	}
+	b.WriteString(")")
+	if n.Comment != "" {
+		b.WriteString(" COMMENT ")
+		b.WriteString(quoteString(n.Comment))
+	}
+	if len(n.Options) > 0 {
+		b.WriteString(" WITH (")
+		for i, o := range n.Options {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(o.String())
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+func (n *ColumnDef) String() string {
+	var b strings.Builder
+	b.WriteString(n.Name.String())
+	switch {
+	case n.Computed != nil:
+		b.WriteString(" AS ")
+		b.WriteString(clause(n.Computed))
+	case n.Type != nil:
+		b.WriteString(" ")
+		b.WriteString(n.Type.String())
+		if n.Metadata {
+			b.WriteString(" METADATA")
+			if n.MetadataKey != "" {
+				b.WriteString(" FROM ")
+				b.WriteString(quoteString(n.MetadataKey))
+			}
+			if n.Virtual {
+				b.WriteString(" VIRTUAL")
+			}
+		} else if n.NotNull {
+			b.WriteString(" NOT NULL")
+		}
+	}
+	if n.Comment != "" {
+		b.WriteString(" COMMENT ")
+		b.WriteString(quoteString(n.Comment))
+	}
+	return b.String()
+}
+
+func (n *TypeName) String() string {
+	s := n.Name
+	if len(n.Params) > 0 {
+		parts := make([]string, len(n.Params))
+		for i, p := range n.Params {
+			parts[i] = strconv.Itoa(p)
+		}
+		s += "(" + strings.Join(parts, ", ") + ")"
+	}
+	if n.WithLocalTimeZone {
+		s += " WITH LOCAL TIME ZONE"
+	}
+	return s
+}
+
+func (n *WatermarkDef) String() string {
+	return "WATERMARK FOR " + n.Column.String() + " AS " + clause(n.Expr)
+}
+
+func (n *Option) String() string {
+	return quoteString(n.Key) + " = " + quoteString(n.Value)
+}
+
+func (n *CreateViewStmt) String() string {
+	var b strings.Builder
+	b.WriteString("CREATE ")
+	if n.Temporary {
+		b.WriteString("TEMPORARY ")
+	}
+	b.WriteString("VIEW ")
+	if n.IfNotExists {
+		b.WriteString("IF NOT EXISTS ")
+	}
+	b.WriteString(n.Name.String())
+	if len(n.Columns) > 0 {
+		b.WriteString(" (" + identList(n.Columns) + ")")
+	}
+	b.WriteString(" AS ")
+	b.WriteString(n.Query.String())
+	return b.String()
+}
+
+func (n *DropStmt) String() string {
+	s := "DROP "
+	if n.Temporary {
+		s += "TEMPORARY "
+	}
+	if n.View {
+		s += "VIEW "
+	} else {
+		s += "TABLE "
+	}
+	if n.IfExists {
+		s += "IF EXISTS "
+	}
+	return s + n.Name.String()
+}
+
+func (n *ShowStmt) String() string {
+	if n.What == "CHECKPOINTS" {
+		return "SHOW CHECKPOINTS FOR " + quoteString(n.JobID)
+	}
+	return "SHOW " + n.What
+}
+
+func (n *DescribeStmt) String() string { return "DESCRIBE " + n.Name.String() }
+
+func (n *ExplainStmt) String() string { return "EXPLAIN " + n.Stmt.String() }
+
+func (n *SetStmt) String() string {
+	if n.Key == "" {
+		return "SET"
+	}
+	return "SET " + quoteString(n.Key) + " = " + quoteString(n.Value)
+}
+
+func (n *ResetStmt) String() string {
+	if n.Key == "" {
+		return "RESET"
+	}
+	return "RESET " + quoteString(n.Key)
+}
+
+func (n *QueryStmt) String() string { return n.Query.String() }
+
+func (n *InsertStmt) String() string {
+	s := "INSERT INTO " + n.Table.String()
+	if len(n.Columns) > 0 {
+		s += " (" + identList(n.Columns) + ")"
+	}
+	return s + " " + n.Query.String()
+}
+
+func (n *StopJobStmt) String() string {
+	s := "STOP JOB " + quoteString(n.JobID)
+	if n.WithSavepoint {
+		s += " WITH SAVEPOINT"
+	}
+	return s
+}
+
+// ---- Queries ----
+
+func (n *Select) String() string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	if n.Distinct {
+		b.WriteString("DISTINCT ")
+	}
+	for i, it := range n.Items {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(it.String())
+	}
+	if n.From != nil {
+		b.WriteString(" FROM ")
+		b.WriteString(n.From.String())
+	}
+	if n.Where != nil {
+		b.WriteString(" WHERE ")
+		b.WriteString(clause(n.Where))
+	}
+	if len(n.GroupBy) > 0 {
+		b.WriteString(" GROUP BY ")
+		b.WriteString(exprList(n.GroupBy))
+	}
+	if n.Having != nil {
+		b.WriteString(" HAVING ")
+		b.WriteString(clause(n.Having))
+	}
+	if n.Limit != nil {
+		b.WriteString(" LIMIT ")
+		b.WriteString(strconv.FormatInt(*n.Limit, 10))
+	}
+	return b.String()
+}
+
+func (n *SelectItem) String() string {
+	if n.Star {
+		if n.StarTable != "" {
+			return nameSQL(n.StarTable) + ".*"
+		}
+		return "*"
+	}
+	s := clause(n.Expr)
+	if n.Alias != nil {
+		s += " AS " + n.Alias.String()
+	}
+	return s
+}
+
+func aliasSQL(a *Ident) string {
+	if a == nil {
+		return ""
+	}
+	return " AS " + a.String()
+}
+
+func (n *TableName) String() string { return n.Name.String() + aliasSQL(n.Alias) }
+
+func (n *SubqueryRef) String() string { return "(" + n.Query.String() + ")" + aliasSQL(n.Alias) }
+
+func (n *WindowTVF) String() string {
+	var b strings.Builder
+	b.WriteString("TABLE(")
+	b.WriteString(n.Func)
+	b.WriteString("(")
+	switch in := n.Input.(type) {
+	case *TableName:
+		b.WriteString("TABLE ")
+		b.WriteString(in.Name.String())
+	case *SubqueryRef:
+		b.WriteString("(" + in.Query.String() + ")")
+	}
+	if len(n.PartitionBy) > 0 {
+		b.WriteString(" PARTITION BY ")
+		b.WriteString(identList(n.PartitionBy))
+	}
+	b.WriteString(", DESCRIPTOR(")
+	b.WriteString(n.TimeCol.String())
+	b.WriteString(")")
+	for _, a := range n.Args {
+		b.WriteString(", ")
+		b.WriteString(clause(a))
+	}
+	b.WriteString("))")
+	b.WriteString(aliasSQL(n.Alias))
+	return b.String()
+}
+
+// ---- Expressions ----
+
+func (n *ColumnExpr) String() string {
+	if n.Table != "" {
+		return nameSQL(n.Table) + "." + n.Name.String()
+	}
+	return n.Name.String()
+}
+
+func (n *NumberLit) String() string { return n.Text }
+
+func (n *StringLit) String() string { return quoteString(n.Value) }
+
+func (n *BoolLit) String() string {
+	if n.Value {
+		return "TRUE"
+	}
+	return "FALSE"
+}
+
+func (n *NullLit) String() string { return "NULL" }
+
+func (n *IntervalLit) String() string { return "INTERVAL " + quoteString(n.Value) + " " + n.Unit }
+
+func (n *TimestampLit) String() string { return "TIMESTAMP " + quoteString(n.Value) }
+
+func (n *BinaryExpr) String() string { return "(" + n.bare() + ")" }
+
+func (n *BinaryExpr) bare() string {
+	return n.Left.String() + " " + n.Op + " " + n.Right.String()
+}
+
+func (n *UnaryExpr) String() string { return "(" + n.bare() + ")" }
+
+func (n *UnaryExpr) bare() string {
+	if n.Op == "NOT" {
+		return "NOT " + n.X.String()
+	}
+	return n.Op + n.X.String()
+}
+
+func notKw(b bool) string {
+	if b {
+		return "NOT "
+	}
+	return ""
+}
+
+func (n *IsExpr) String() string { return "(" + n.bare() + ")" }
+
+func (n *IsExpr) bare() string { return n.X.String() + " IS " + notKw(n.Not) + n.What }
+
+func (n *LikeExpr) String() string { return "(" + n.bare() + ")" }
+
+func (n *LikeExpr) bare() string {
+	return n.X.String() + " " + notKw(n.Not) + "LIKE " + n.Pattern.String()
+}
+
+func (n *InExpr) String() string { return "(" + n.bare() + ")" }
+
+func (n *InExpr) bare() string {
+	return n.X.String() + " " + notKw(n.Not) + "IN (" + exprList(n.List) + ")"
+}
+
+func (n *BetweenExpr) String() string { return "(" + n.bare() + ")" }
+
+func (n *BetweenExpr) bare() string {
+	return n.X.String() + " " + notKw(n.Not) + "BETWEEN " + n.Low.String() + " AND " + n.High.String()
+}
+
+func (n *CaseExpr) String() string {
+	var b strings.Builder
+	b.WriteString("CASE")
+	if n.Operand != nil {
+		b.WriteString(" ")
+		b.WriteString(clause(n.Operand))
+	}
+	for _, w := range n.Whens {
+		b.WriteString(" ")
+		b.WriteString(w.String())
+	}
+	if n.Else != nil {
+		b.WriteString(" ELSE ")
+		b.WriteString(clause(n.Else))
+	}
+	b.WriteString(" END")
+	return b.String()
+}
+
+func (n *When) String() string {
+	return "WHEN " + clause(n.Cond) + " THEN " + clause(n.Result)
+}
+
+func (n *CastExpr) String() string {
+	kw := "CAST"
+	if n.TryCast {
+		kw = "TRY_CAST"
+	}
+	return kw + "(" + clause(n.X) + " AS " + n.Type.String() + ")"
+}
+
+func (n *FuncCall) String() string {
+	switch {
+	case n.Star:
+		return n.Name + "(*)"
+	case n.Distinct:
+		return n.Name + "(DISTINCT " + exprList(n.Args) + ")"
+	}
+	return n.Name + "(" + exprList(n.Args) + ")"
+}

@@ -1,0 +1,407 @@
+package parser
+
+import (
+	"strings"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+// This file holds the participle grammar: unexported structs whose tags
+// describe the syntax. convert.go turns a parsed script into the public
+// AST, so that the AST carries no participle tags and stays free to change
+// shape independently of the grammar.
+
+// sqlLexer splits SQL text into tokens. Reserved words get their own token
+// type (Keyword) so that they can never be read as identifiers; every other
+// word is an Ident, matched case-insensitively by the grammar's literals.
+// The Unterminated* and Invalid rules turn what would be a lexer failure
+// into a token that no rule accepts, so that the parser reports it with a
+// position and parse.go can give it a precise message.
+var sqlLexer = lexer.MustSimple([]lexer.SimpleRule{
+	{Name: "whitespace", Pattern: `\s+`},
+	{Name: "comment", Pattern: `--[^\n]*|/\*[\s\S]*?\*/`},
+	{Name: "UnterminatedComment", Pattern: `/\*[\s\S]*`},
+	{Name: "Keyword", Pattern: `(?i)(?:` + strings.Join(reservedWords, "|") + `)\b`},
+	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
+	{Name: "QuotedIdent", Pattern: "`(?:[^`]|``)*`"},
+	{Name: "UnterminatedIdent", Pattern: "`(?:[^`]|``)*"},
+	{Name: "Number", Pattern: `(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?`},
+	{Name: "String", Pattern: `'(?:[^']|'')*'`},
+	{Name: "UnterminatedString", Pattern: `'(?:[^']|'')*`},
+	{Name: "Operator", Pattern: `<>|!=|<=|>=|\|\||=>|[-+*/%=<>(),.;]`},
+	{Name: "Invalid", Pattern: `[\s\S]`},
+})
+
+var (
+	tokKeyword             = sqlLexer.Symbols()["Keyword"]
+	tokIdent               = sqlLexer.Symbols()["Ident"]
+	tokQuotedIdent         = sqlLexer.Symbols()["QuotedIdent"]
+	tokNumber              = sqlLexer.Symbols()["Number"]
+	tokString              = sqlLexer.Symbols()["String"]
+	tokUnterminatedString  = sqlLexer.Symbols()["UnterminatedString"]
+	tokUnterminatedIdent   = sqlLexer.Symbols()["UnterminatedIdent"]
+	tokUnterminatedComment = sqlLexer.Symbols()["UnterminatedComment"]
+	tokInvalid             = sqlLexer.Symbols()["Invalid"]
+)
+
+var sqlParser = participle.MustBuild[gScript](
+	participle.Lexer(sqlLexer),
+	participle.CaseInsensitive("Keyword", "Ident"),
+	participle.UseLookahead(participle.MaxLookahead),
+)
+
+// ---- Script and statements ----
+
+type gScript struct {
+	Stmts []*gStmt `parser:"';'* ( @@ ( ';'+ @@? )* )?"`
+}
+
+type gStmt struct {
+	Pos      lexer.Position
+	Create   *gCreate   `parser:"  @@"`
+	Drop     *gDrop     `parser:"| @@"`
+	Show     *gShow     `parser:"| @@"`
+	Describe *gDescribe `parser:"| @@"`
+	Explain  *gExplain  `parser:"| @@"`
+	Set      *gSet      `parser:"| @@"`
+	Reset    *gReset    `parser:"| @@"`
+	Insert   *gInsert   `parser:"| @@"`
+	Stop     *gStop     `parser:"| @@"`
+	Query    *gSelect   `parser:"| @@"`
+}
+
+type gCreate struct {
+	Pos       lexer.Position
+	Temporary bool          `parser:"'CREATE' @'TEMPORARY'?"`
+	Table     *gCreateTable `parser:"( @@"`
+	View      *gCreateView  `parser:"| @@ )"`
+}
+
+type gCreateTable struct {
+	IfNotExists bool          `parser:"'TABLE' ( @'IF' 'NOT' 'EXISTS' )?"`
+	Name        *gIdent       `parser:"@@"`
+	Elems       []*gTableElem `parser:"'(' @@ ( ',' @@ )* ')'"`
+	Comment     *gString      `parser:"( 'COMMENT' @@ )?"`
+	Options     []*gOption    `parser:"( 'WITH' '(' @@ ( ',' @@ )* ')' )?"`
+}
+
+type gTableElem struct {
+	Watermark  *gWatermark  `parser:"  @@"`
+	PrimaryKey *gPrimaryKey `parser:"| @@"`
+	Column     *gColumn     `parser:"| @@"`
+}
+
+type gWatermark struct {
+	Pos    lexer.Position
+	Column *gIdent `parser:"'WATERMARK' 'FOR' @@"`
+	Expr   *gOr    `parser:"'AS' @@"`
+}
+
+// gPrimaryKey is accepted for compatibility with Flink DDL and ignored.
+type gPrimaryKey struct {
+	Pos     lexer.Position
+	Columns []*gIdent `parser:"'PRIMARY' 'KEY' '(' @@ ( ',' @@ )* ')' 'NOT' 'ENFORCED'"`
+}
+
+type gColumn struct {
+	Pos         lexer.Position
+	Name        *gIdent  `parser:"@@"`
+	Computed    *gOr     `parser:"( 'AS' @@"`
+	Type        *gType   `parser:"| @@"`
+	Metadata    bool     `parser:"  ( @'METADATA'"`
+	MetadataKey *gString `parser:"    ( 'FROM' @@ )?"`
+	Virtual     bool     `parser:"    @'VIRTUAL'?"`
+	NotNull     bool     `parser:"  | @'NOT' 'NULL' )? )"`
+	Comment     *gString `parser:"( 'COMMENT' @@ )?"`
+}
+
+type gType struct {
+	Pos    lexer.Position
+	Name   string      `parser:"( @'DOUBLE' 'PRECISION'? | @( 'BOOLEAN' | 'TINYINT' | 'SMALLINT' | 'INTEGER' | 'INT' | 'BIGINT' | 'FLOAT' | 'REAL' | 'DECIMAL' | 'NUMERIC' | 'STRING' | 'VARCHAR' | 'CHAR' | 'TIMESTAMP_LTZ' | 'TIMESTAMP' | 'DATE' | 'TIME' ) )"`
+	Params []*gNumber  `parser:"( '(' @@ ( ',' @@ )* ')' )?"`
+	LTZ    *gWithLocal `parser:"@@?"`
+}
+
+type gWithLocal struct {
+	Pos lexer.Position
+	Kw  string `parser:"@'WITH' 'LOCAL' 'TIME' 'ZONE'"`
+}
+
+type gOption struct {
+	Pos   lexer.Position
+	Key   *gString `parser:"@@"`
+	Value *gString `parser:"'=' @@"`
+}
+
+type gCreateView struct {
+	IfNotExists bool      `parser:"'VIEW' ( @'IF' 'NOT' 'EXISTS' )?"`
+	Name        *gIdent   `parser:"@@"`
+	Columns     []*gIdent `parser:"( '(' @@ ( ',' @@ )* ')' )?"`
+	Query       *gSelect  `parser:"'AS' @@"`
+}
+
+type gDrop struct {
+	Pos       lexer.Position
+	Temporary bool    `parser:"'DROP' @'TEMPORARY'?"`
+	View      bool    `parser:"( @'VIEW' | 'TABLE' )"`
+	IfExists  bool    `parser:"( @'IF' 'EXISTS' )?"`
+	Name      *gIdent `parser:"@@"`
+}
+
+type gShow struct {
+	Pos   lexer.Position
+	What  string   `parser:"'SHOW' ( @( 'TABLES' | 'VIEWS' | 'JOBS' | 'FUNCTIONS' )"`
+	Check bool     `parser:"       | @'CHECKPOINTS'"`
+	JobID *gString `parser:"         'FOR' @@ )"`
+}
+
+type gDescribe struct {
+	Pos  lexer.Position
+	Name *gIdent `parser:"( 'DESCRIBE' | 'DESC' ) @@"`
+}
+
+type gExplain struct {
+	Pos    lexer.Position
+	Insert *gInsert `parser:"'EXPLAIN' ( 'PLAN' 'FOR' )? ( @@"`
+	Query  *gSelect `parser:"| @@ )"`
+}
+
+type gSet struct {
+	Pos   lexer.Position
+	Key   *gString `parser:"'SET' ( @@"`
+	Value *gString `parser:"'=' @@ )?"`
+}
+
+type gReset struct {
+	Pos lexer.Position
+	Key *gString `parser:"'RESET' @@?"`
+}
+
+type gInsert struct {
+	Pos     lexer.Position
+	Table   *gIdent   `parser:"'INSERT' 'INTO' @@"`
+	Columns []*gIdent `parser:"( '(' @@ ( ',' @@ )* ')' )?"`
+	Query   *gSelect  `parser:"@@"`
+}
+
+type gStop struct {
+	Pos       lexer.Position
+	JobID     *gString `parser:"'STOP' 'JOB' @@"`
+	Savepoint bool     `parser:"( @'WITH' 'SAVEPOINT' )?"`
+}
+
+// ---- Queries ----
+
+type gSelect struct {
+	Pos      lexer.Position
+	Distinct bool           `parser:"'SELECT' @'DISTINCT'?"`
+	Items    []*gSelectItem `parser:"@@ ( ',' @@ )*"`
+	From     *gTableRef     `parser:"( 'FROM' @@"`
+	Join     *gJoin         `parser:"  @@? )?"`
+	Where    *gOr           `parser:"( 'WHERE' @@ )?"`
+	GroupBy  []*gOr         `parser:"( 'GROUP' 'BY' @@ ( ',' @@ )* )?"`
+	Having   *gOr           `parser:"( 'HAVING' @@ )?"`
+	Limit    *gNumber       `parser:"( 'LIMIT' @@ )?"`
+}
+
+// gJoin matches the start of a join and swallows the rest of the
+// statement, so that convert can report "joins are not supported yet"
+// instead of a confusing syntax error further on.
+type gJoin struct {
+	Pos  lexer.Position
+	Kw   string   `parser:"@( ',' | 'JOIN' | 'INNER' | 'LEFT' | 'RIGHT' | 'FULL' | 'CROSS' | 'NATURAL' )"`
+	Rest []string `parser:"@( ~';' )*"`
+}
+
+type gSelectItem struct {
+	Pos       lexer.Position
+	Star      bool    `parser:"( @'*'"`
+	StarTable *gIdent `parser:"| @@ '.' '*'"`
+	Expr      *gOr    `parser:"| @@"`
+	Alias     *gIdent `parser:"  ( 'AS'? @@ )? )"`
+}
+
+type gTableRef struct {
+	Pos   lexer.Position
+	TVF   *gTVF    `parser:"( @@"`
+	Sub   *gSelect `parser:"| '(' @@ ')'"`
+	Name  *gIdent  `parser:"| @@ )"`
+	Alias *gIdent  `parser:"( 'AS'? @@ )?"`
+}
+
+type gTVF struct {
+	Pos         lexer.Position
+	Func        string       `parser:"'TABLE' '(' @( 'TUMBLE' | 'HOP' | 'CUMULATE' | 'SESSION' ) '('"`
+	DataName    string       `parser:"( @Ident '=>' )?"`
+	Table       *gIdent      `parser:"( 'TABLE' @@"`
+	Sub         *gSubInput   `parser:"| @@ )"`
+	PartitionBy []*gIdent    `parser:"( 'PARTITION' 'BY' ( '(' @@ ( ',' @@ )* ')' | @@ ( ',' (?! ( 'DESCRIPTOR' '(' | Ident '=>' ) ) @@ )* ) )?"`
+	TimeName    string       `parser:"',' ( @Ident '=>' )?"`
+	TimeCol     *gIdent      `parser:"'DESCRIPTOR' '(' @@ ')'"`
+	Args        []*gNamedArg `parser:"( ',' @@ )* ')' ')'"`
+}
+
+type gSubInput struct {
+	Pos   lexer.Position
+	Query *gSelect `parser:"'(' @@ ')'"`
+}
+
+type gNamedArg struct {
+	Pos  lexer.Position
+	Name string `parser:"( @Ident '=>' )?"`
+	X    *gOr   `parser:"@@"`
+}
+
+// ---- Expressions, lowest precedence first ----
+
+type gOr struct {
+	Pos  lexer.Position
+	Left *gAnd   `parser:"@@"`
+	Rest []*gAnd `parser:"( 'OR' @@ )*"`
+}
+
+type gAnd struct {
+	Pos  lexer.Position
+	Left *gNot   `parser:"@@"`
+	Rest []*gNot `parser:"( 'AND' @@ )*"`
+}
+
+type gNot struct {
+	Pos lexer.Position
+	Not *gNot  `parser:"  'NOT' @@"`
+	X   *gPred `parser:"| @@"`
+}
+
+type gPred struct {
+	Pos   lexer.Position
+	Left  *gConcat     `parser:"@@"`
+	Tails []*gPredTail `parser:"@@*"`
+}
+
+type gPredTail struct {
+	Pos     lexer.Position
+	Cmp     string    `parser:"  @( '=' | '<>' | '!=' | '<=' | '>=' | '<' | '>' )"`
+	Right   *gConcat  `parser:"  @@"`
+	Is      bool      `parser:"| @'IS'"`
+	IsNot   bool      `parser:"  @'NOT'?"`
+	IsWhat  string    `parser:"  @( 'NULL' | 'TRUE' | 'FALSE' )"`
+	Not     bool      `parser:"| @'NOT'?"`
+	Like    *gConcat  `parser:"  ( 'LIKE' @@"`
+	In      []*gOr    `parser:"  | 'IN' '(' @@ ( ',' @@ )* ')'"`
+	Between *gBetween `parser:"  | @@ )"`
+}
+
+type gBetween struct {
+	Low  *gConcat `parser:"'BETWEEN' @@"`
+	High *gConcat `parser:"'AND' @@"`
+}
+
+type gConcat struct {
+	Pos  lexer.Position
+	Left *gAdd   `parser:"@@"`
+	Rest []*gAdd `parser:"( '||' @@ )*"`
+}
+
+type gAdd struct {
+	Pos  lexer.Position
+	Left *gMul     `parser:"@@"`
+	Rest []*gAddOp `parser:"@@*"`
+}
+
+type gAddOp struct {
+	Pos   lexer.Position
+	Op    string `parser:"@( '+' | '-' )"`
+	Right *gMul  `parser:"@@"`
+}
+
+type gMul struct {
+	Pos  lexer.Position
+	Left *gUnary   `parser:"@@"`
+	Rest []*gMulOp `parser:"@@*"`
+}
+
+type gMulOp struct {
+	Pos   lexer.Position
+	Op    string  `parser:"@( '*' | '/' | '%' )"`
+	Right *gUnary `parser:"@@"`
+}
+
+type gUnary struct {
+	Pos lexer.Position
+	Op  string    `parser:"  @( '-' | '+' )"`
+	X   *gUnary   `parser:"  @@"`
+	P   *gPrimary `parser:"| @@"`
+}
+
+type gPrimary struct {
+	Pos       lexer.Position
+	Case      *gCase     `parser:"  @@"`
+	Cast      *gCast     `parser:"| @@"`
+	Interval  *gInterval `parser:"| @@"`
+	Timestamp *gString   `parser:"| 'TIMESTAMP' @@"`
+	Number    *string    `parser:"| @Number"`
+	String    *gString   `parser:"| @@"`
+	Bool      string     `parser:"| @( 'TRUE' | 'FALSE' )"`
+	Null      bool       `parser:"| @'NULL'"`
+	Func      *gFunc     `parser:"| @@"`
+	Col       *gColRef   `parser:"| @@"`
+	Paren     *gOr       `parser:"| '(' @@ ')'"`
+}
+
+type gCase struct {
+	Pos     lexer.Position
+	Operand *gOr     `parser:"'CASE' @@?"`
+	Whens   []*gWhen `parser:"@@+"`
+	Else    *gOr     `parser:"( 'ELSE' @@ )? 'END'"`
+}
+
+type gWhen struct {
+	Pos    lexer.Position
+	Cond   *gOr `parser:"'WHEN' @@"`
+	Result *gOr `parser:"'THEN' @@"`
+}
+
+type gCast struct {
+	Pos  lexer.Position
+	Kind string `parser:"@( 'CAST' | 'TRY_CAST' ) '('"`
+	X    *gOr   `parser:"@@"`
+	Type *gType `parser:"'AS' @@ ')'"`
+}
+
+type gInterval struct {
+	Pos   lexer.Position
+	Value *gString `parser:"'INTERVAL' @@"`
+	Unit  string   `parser:"@( 'MILLISECONDS' | 'MILLISECOND' | 'SECONDS' | 'SECOND' | 'MINUTES' | 'MINUTE' | 'HOURS' | 'HOUR' | 'DAYS' | 'DAY' )"`
+}
+
+type gFunc struct {
+	Pos      lexer.Position
+	Name     string `parser:"@( Ident | 'LEFT' | 'RIGHT' ) '('"`
+	Star     bool   `parser:"( @'*'"`
+	Distinct bool   `parser:"| @'DISTINCT'?"`
+	Args     []*gOr `parser:"  @@ ( ',' @@ )* )? ')'"`
+}
+
+type gColRef struct {
+	Pos   lexer.Position
+	First *gIdent `parser:"@@"`
+	Next  *gIdent `parser:"( '.' @@ )?"`
+}
+
+// ---- Tokens with positions ----
+
+type gIdent struct {
+	Pos   lexer.Position
+	Value string `parser:"@( Ident | QuotedIdent )"`
+}
+
+type gString struct {
+	Pos   lexer.Position
+	Value string `parser:"@String"`
+}
+
+type gNumber struct {
+	Pos   lexer.Position
+	Value string `parser:"@Number"`
+}
