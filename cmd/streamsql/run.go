@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/streamsql/streamsql/engine"
+	"github.com/streamsql/streamsql/internal/render"
+	"github.com/streamsql/streamsql/parser"
+)
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "table", "how SELECT rows are printed: table or json")
+	stateDir := fs.String("state-dir", ".streamsql", "directory for checkpoints and savepoints")
+	verbose := fs.Bool("v", false, "print the outcome of every statement to stderr")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `Usage: streamsql run [flags] FILE.sql
+
+Executes the statements of FILE.sql in order. A SELECT prints its rows as
+they are emitted (windows appear as they close); an INSERT INTO runs the
+query into its table. The command ends when every query's bounded sources
+are exhausted, or on Ctrl-C.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	path := fs.Arg(0)
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	stmts, err := parser.Parse(path, string(src))
+	if err != nil {
+		return withCaret(err, string(src))
+	}
+	// The job's identity is SET 'pipeline.name', or the file's name.
+	eng := engine.New(engine.Options{
+		StateDir: *stateDir, Stdout: stdout,
+		DefaultJobName: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
+	})
+	for _, st := range stmts {
+		res, err := eng.Execute(ctx, st)
+		if err != nil {
+			return withCaret(err, string(src))
+		}
+		switch res.Kind {
+		case engine.Message:
+			if _, isExplain := st.(*parser.ExplainStmt); isExplain {
+				fmt.Fprintln(stdout, res.Message)
+			} else if *verbose {
+				fmt.Fprintln(stderr, res.Message)
+			}
+		case engine.Table:
+			printTable(stdout, res.Header, res.Rows)
+		case engine.Query:
+			if err := runQuery(ctx, res.Query, *format, stdout, stderr); err != nil {
+				if ctx.Err() != nil {
+					fmt.Fprintln(stderr, "streamsql: interrupted")
+					return nil
+				}
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func runQuery(ctx context.Context, q *engine.ContinuousQuery, format string, stdout, stderr io.Writer) error {
+	start := time.Now()
+	if q.IsInsert() {
+		return q.Run(ctx, nil)
+	}
+	w, err := render.New(format, stdout, q.Schema())
+	if err != nil {
+		return err
+	}
+	if err := w.Begin(); err != nil {
+		return err
+	}
+	err = q.Run(ctx, func(rec arrow.Record) error { return w.Record(rec) })
+	if endErr := w.End(); err == nil {
+		err = endErr
+	}
+	if format != "json" {
+		fmt.Fprintf(stderr, "%d rows in %.2fs\n", w.Rows(), time.Since(start).Seconds())
+	}
+	return err
+}
+
+// printTable prints a small result table.
+func printTable(w io.Writer, header []string, rows [][]string) {
+	widths := make([]int, len(header))
+	for i, h := range header {
+		widths[i] = len(h)
+	}
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], len(c))
+		}
+	}
+	line := func(cells []string) {
+		for i, c := range cells {
+			fmt.Fprintf(w, "| %-*s ", widths[i], c)
+		}
+		fmt.Fprintln(w, "|")
+	}
+	sep := func() {
+		for _, wd := range widths {
+			fmt.Fprintf(w, "+%s", strings.Repeat("-", wd+2))
+		}
+		fmt.Fprintln(w, "+")
+	}
+	sep()
+	line(header)
+	sep()
+	for _, r := range rows {
+		line(r)
+	}
+	sep()
+}
+
+// withCaret adds the source line and a caret under a positioned error.
+func withCaret(err error, src string) error {
+	var pe *parser.Error
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%w\n%s", err, parser.Caret(src, pe.Pos))
+	}
+	return err
+}

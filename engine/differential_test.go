@@ -1,0 +1,266 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/streamsql/streamsql/connectors/format"
+	"github.com/streamsql/streamsql/engine"
+	"github.com/streamsql/streamsql/types"
+)
+
+// The differential tests run windowed aggregations over random,
+// out-of-order event files through the engine and compare every output row
+// with an independent batch computation of the same windows in SQLite.
+
+const base = int64(1_704_067_200_000) // 2024-01-01 00:00:00 UTC
+
+type event struct {
+	key, val int64
+	null     bool // val is NULL
+	ts       int64
+}
+
+// randomEvents returns n events over keys, out of order by up to
+// maxDelay-1 ms (so none is late for a watermark delay of maxDelay).
+func randomEvents(rng *rand.Rand, n, keys int, maxDelay int64) []event {
+	evs := make([]event, n)
+	t := base
+	for i := range evs {
+		t += rng.Int63n(40)
+		evs[i] = event{
+			key:  rng.Int63n(int64(keys)),
+			val:  rng.Int63n(2000) - 500,
+			null: rng.Intn(20) == 0,
+			ts:   t - rng.Int63n(maxDelay),
+		}
+	}
+	// Occasionally a burst of a single key, with pauses: session material.
+	return evs
+}
+
+func writeCSV(t *testing.T, path string, evs []event) {
+	t.Helper()
+	var b strings.Builder
+	for _, e := range evs {
+		v := fmt.Sprint(e.val)
+		if e.null {
+			v = ""
+		}
+		fmt.Fprintf(&b, "%d,%s,%s\n", e.key, v, types.FormatTimestamp(e.ts))
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runEngine runs sql (which must end with one SELECT) and returns its rows
+// as sorted CSV-ish lines.
+func runEngine(t *testing.T, sql string) []string {
+	t.Helper()
+	stmts, err := engine.Parse("test.sql", sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := engine.New(engine.Options{StateDir: t.TempDir()})
+	var rows []string
+	for _, st := range stmts {
+		res, err := eng.Execute(context.Background(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Kind != engine.Query {
+			continue
+		}
+		err = res.Query.Run(context.Background(), func(rec arrow.Record) error {
+			for r := 0; r < int(rec.NumRows()); r++ {
+				var cells []string
+				for c := 0; c < int(rec.NumCols()); c++ {
+					v, ok := format.FormatValue(rec.Column(c), r)
+					if !ok {
+						v = "NULL"
+					}
+					cells = append(cells, v)
+				}
+				rows = append(rows, strings.Join(cells, ","))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	sort.Strings(rows)
+	return rows
+}
+
+// runSQLite loads the events into SQLite and runs query, whose result
+// columns must print like the engine's (timestamps as text via strftime).
+func runSQLite(t *testing.T, csvPath, query string) []string {
+	t.Helper()
+	script := fmt.Sprintf(`CREATE TABLE raw(k INTEGER, v TEXT, ts TEXT);
+.mode csv
+.import %s raw
+CREATE TABLE ev AS SELECT k, CASE WHEN v = '' THEN NULL ELSE CAST(v AS INTEGER) END AS v,
+  CAST(ROUND((julianday(ts) - 2440587.5) * 86400000) AS INTEGER) AS ts FROM raw;
+.mode list
+.separator ,
+.nullvalue NULL
+%s;
+`, csvPath, query)
+	cmd := exec.Command("sqlite3", ":memory:")
+	cmd.Stdin = strings.NewReader(script)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("sqlite3: %v\n%s", err, stderr.String())
+	}
+	r := csv.NewReader(&out)
+	recs, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, rec := range recs {
+		rows = append(rows, strings.Join(rec, ","))
+	}
+	sort.Strings(rows)
+	return rows
+}
+
+func needSQLite(t *testing.T) {
+	if _, err := exec.LookPath("sqlite3"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("sqlite3 is required in CI (.ci/run installs it)")
+		}
+		t.Skip("sqlite3 not installed: apt-get install sqlite3")
+	}
+}
+
+// tsText converts epoch ms (an SQLite expression) to the engine's text
+// form of a TIMESTAMP(3).
+func tsText(e string) string {
+	return fmt.Sprintf("strftime('%%Y-%%m-%%d %%H:%%M:%%S', (%s)/1000, 'unixepoch') || '.' || substr('000' || ((%s) %% 1000), -3)", e, e)
+}
+
+const aggCols = "COUNT(*), COUNT(v), SUM(v), MIN(v), MAX(v), COUNT(DISTINCT v)"
+
+func TestDifferentialWindows(t *testing.T) {
+	needSQLite(t)
+	const delay = 3000 // the watermark delay, ms
+	ddl := func(path string) string {
+		return fmt.Sprintf(`CREATE TABLE ev (k BIGINT, v BIGINT, ts TIMESTAMP(3),
+			WATERMARK FOR ts AS ts - INTERVAL '%d' MILLISECOND)
+			WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'csv');`, delay, path)
+	}
+	cases := []struct {
+		name   string
+		engine string
+		sqlite string
+	}{
+		{
+			name: "tumble",
+			engine: `SELECT window_start, window_end, k, ` + aggCols + `
+				FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '5' SECOND))
+				GROUP BY window_start, window_end, k`,
+			sqlite: `SELECT ` + tsText("ws") + `, ` + tsText("ws+5000") + `, k, ` + aggCols + `
+				FROM (SELECT (ts/5000)*5000 AS ws, k, v FROM ev) GROUP BY ws, k`,
+		},
+		{
+			name: "hop",
+			engine: `SELECT k, window_start, window_end, ` + aggCols + `
+				FROM TABLE(HOP(TABLE ev, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '6' SECOND))
+				GROUP BY k, window_start, window_end`,
+			sqlite: `WITH j(n) AS (VALUES (0), (1), (2))
+				SELECT k, ` + tsText("ws") + `, ` + tsText("ws+6000") + `, ` + aggCols + `
+				FROM (SELECT (ts/2000)*2000 - n*2000 AS ws, k, v FROM ev, j) GROUP BY ws, k`,
+		},
+		{
+			name: "cumulate",
+			engine: `SELECT window_start, window_end, k, ` + aggCols + `
+				FROM TABLE(CUMULATE(TABLE ev, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '8' SECOND))
+				GROUP BY window_start, window_end, k`,
+			sqlite: `WITH j(n) AS (VALUES (1), (2), (3), (4))
+				SELECT ` + tsText("ws") + `, ` + tsText("we") + `, k, ` + aggCols + `
+				FROM (SELECT (ts/8000)*8000 AS ws, (ts/8000)*8000 + n*2000 AS we, k, v FROM ev, j
+				      WHERE ts < (ts/8000)*8000 + n*2000) GROUP BY ws, we, k`,
+		},
+		{
+			name: "session",
+			engine: `SELECT window_start, window_end, k, ` + aggCols + `
+				FROM TABLE(SESSION(TABLE ev PARTITION BY k, DESCRIPTOR(ts), INTERVAL '4' SECOND))
+				GROUP BY window_start, window_end, k`,
+			sqlite: `SELECT ` + tsText("MIN(ts)") + `, ` + tsText("MAX(ts)+4000") + `, k, ` + aggCols + `
+				FROM (SELECT k, v, ts, SUM(brk) OVER (PARTITION BY k ORDER BY ts ROWS UNBOUNDED PRECEDING) AS sid
+				      FROM (SELECT k, v, ts, CASE WHEN ts - LAG(ts) OVER (PARTITION BY k ORDER BY ts) < 4000 THEN 0 ELSE 1 END AS brk FROM ev))
+				GROUP BY k, sid`,
+		},
+		{
+			name: "legacy-tumble-having",
+			engine: `SELECT k, TUMBLE_START(ts, INTERVAL '10' SECOND), TUMBLE_END(ts, INTERVAL '10' SECOND), SUM(v) * 2, COUNT(*)
+				FROM ev WHERE v IS NOT NULL AND v > 0
+				GROUP BY TUMBLE(ts, INTERVAL '10' SECOND), k HAVING COUNT(*) > 2`,
+			sqlite: `SELECT k, ` + tsText("ws") + `, ` + tsText("ws+10000") + `, SUM(v) * 2, COUNT(*)
+				FROM (SELECT (ts/10000)*10000 AS ws, k, v FROM ev WHERE v IS NOT NULL AND v > 0)
+				GROUP BY ws, k HAVING COUNT(*) > 2`,
+		},
+	}
+	for seed := int64(1); seed <= 3; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		keys := []int{300, 50, 5}[seed-1]
+		evs := randomEvents(rng, 6000, keys, delay)
+		path := filepath.Join(t.TempDir(), "events.csv")
+		writeCSV(t, path, evs)
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%s/seed=%d", c.name, seed), func(t *testing.T) {
+				got := runEngine(t, ddl(path)+c.engine+";")
+				want := runSQLite(t, path, c.sqlite)
+				if len(want) == 0 {
+					t.Fatal("the reference query returned no rows")
+				}
+				if d := diffRows(got, want); d != "" {
+					t.Fatalf("engine and SQLite disagree (%d vs %d rows):\n%s", len(got), len(want), d)
+				}
+			})
+		}
+	}
+}
+
+// diffRows returns the rows only in a or only in b, at most 20 of each.
+func diffRows(a, b []string) string {
+	count := map[string]int{}
+	for _, r := range a {
+		count[r]++
+	}
+	for _, r := range b {
+		count[r]--
+	}
+	var onlyA, onlyB []string
+	for r, n := range count {
+		for ; n > 0; n-- {
+			onlyA = append(onlyA, "engine: "+r)
+		}
+		for ; n < 0; n++ {
+			onlyB = append(onlyB, "sqlite: "+r)
+		}
+	}
+	sort.Strings(onlyA)
+	sort.Strings(onlyB)
+	if len(onlyA) > 20 {
+		onlyA = onlyA[:20]
+	}
+	if len(onlyB) > 20 {
+		onlyB = onlyB[:20]
+	}
+	return strings.Join(append(onlyA, onlyB...), "\n")
+}

@@ -1,0 +1,82 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/exec/expr"
+	"github.com/streamsql/streamsql/plan"
+)
+
+// calcOp filters and projects: the stateless operator of plan.Calc.
+type calcOp struct {
+	Stateless
+	id     string
+	filter expr.Evaluator // nil when every row passes
+	exprs  []expr.Evaluator
+	schema *arrow.Schema
+	alloc  memory.Allocator
+	m      *OperatorMetrics
+}
+
+var _ Operator = (*calcOp)(nil)
+
+// newCalc compiles the expressions of n.
+func newCalc(n *plan.Calc, m *OperatorMetrics, alloc memory.Allocator) (*calcOp, error) {
+	in := n.Input.Schema()
+	op := &calcOp{id: n.ID(), schema: n.Schema().Arrow(), alloc: alloc, m: m}
+	if n.Filter != nil {
+		f, err := expr.Compile(n.Filter, in, alloc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: filter: %w", n.ID(), err)
+		}
+		op.filter = f
+	}
+	for i, e := range n.Exprs {
+		ev, err := expr.Compile(e, in, alloc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: column %q: %w", n.ID(), n.Schema().Fields[i].Name, err)
+		}
+		op.exprs = append(op.exprs, ev)
+	}
+	return op, nil
+}
+
+// OnBatch implements Operator.
+func (c *calcOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out Emitter) error {
+	c.m.RecordsIn.Add(rec.NumRows())
+	if c.filter != nil {
+		mask, err := c.filter.Eval(rec)
+		if err != nil {
+			return fmt.Errorf("%s: WHERE: %w", c.id, err)
+		}
+		filtered, err := expr.Filter(rec, mask.(*array.Boolean), c.alloc)
+		mask.Release()
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.id, err)
+		}
+		defer filtered.Release()
+		rec = filtered
+	}
+	if rec.NumRows() == 0 {
+		return nil
+	}
+	cols := make([]arrow.Array, len(c.exprs))
+	for i, e := range c.exprs {
+		a, err := e.Eval(rec)
+		if err != nil {
+			for _, done := range cols[:i] {
+				done.Release()
+			}
+			return fmt.Errorf("%s: column %q: %w", c.id, c.schema.Field(i).Name, err)
+		}
+		cols[i] = a
+	}
+	res := expr.Project(c.schema, cols, rec.NumRows())
+	defer res.Release()
+	c.m.RecordsOut.Add(res.NumRows())
+	return out.Emit(ctx, res)
+}

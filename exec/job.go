@@ -1,0 +1,294 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/plan"
+)
+
+// Options configure a job.
+type Options struct {
+	// Name identifies the job (checkpoints, file names, transactional ids).
+	Name string
+	// Connectors builds sources and sinks.
+	Connectors Connectors
+	// Collect is the sink of connector "collect": the client of a bare
+	// SELECT. Required only for such plans.
+	Collect Sink
+	Alloc   memory.Allocator // default memory.DefaultAllocator
+	Clock   Clock            // default SystemClock
+	// BatchSize is the preferred number of rows per source batch (default
+	// 4096).
+	BatchSize int
+	Logger    *slog.Logger // default: discard
+}
+
+// Job is one running query: a source, a chain of operators and a sink,
+// driven by one goroutine in Run.
+type Job struct {
+	opts    Options
+	srcNode *plan.Source
+	source  Source
+	wm      *watermarkGen
+	ops     []Operator
+	opIDs   []string
+	metrics []*OperatorMetrics
+	sinkID  string
+	sink    Sink
+	emit    []emitter // emit[i] feeds ops[i]; emit[len(ops)] feeds the sink
+
+	srcMetrics SourceMetrics
+	sinkRows   int64
+	watermark  Watermark
+}
+
+// emitter pushes batches into operator next of a job (or its sink).
+type emitter struct {
+	j    *Job
+	next int
+}
+
+// Emit implements Emitter.
+func (e emitter) Emit(ctx context.Context, rec arrow.Record) error {
+	return e.j.push(ctx, e.next, rec)
+}
+
+func (j *Job) push(ctx context.Context, i int, rec arrow.Record) error {
+	if i == len(j.ops) {
+		j.sinkRows += rec.NumRows()
+		return j.sink.Write(ctx, rec)
+	}
+	return j.ops[i].OnBatch(ctx, 0, rec, j.emit[i+1])
+}
+
+// Build builds the operators of a plan whose root is a sink. Only linear
+// plans (one source, operators with one input) exist today.
+func Build(root *plan.Sink, opts Options) (*Job, error) {
+	if opts.Alloc == nil {
+		opts.Alloc = memory.DefaultAllocator
+	}
+	if opts.Clock == nil {
+		opts.Clock = SystemClock{}
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 4096
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	j := &Job{opts: opts, sinkID: root.ID(), watermark: MinWatermark}
+	// Walk from the sink down to the source, then build source-first.
+	var chain []plan.Node
+	n := root.Input
+	for {
+		if s, ok := n.(*plan.Source); ok {
+			j.srcNode = s
+			break
+		}
+		ins := n.Inputs()
+		if len(ins) != 1 {
+			return nil, fmt.Errorf("exec: operator %s has %d inputs; only linear plans are supported", n.ID(), len(ins))
+		}
+		chain = append(chain, n)
+		n = ins[0]
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		m := &OperatorMetrics{}
+		op, err := buildOperator(chain[i], m, opts.Alloc)
+		if err != nil {
+			j.closeOps()
+			return nil, err
+		}
+		j.ops = append(j.ops, op)
+		j.opIDs = append(j.opIDs, chain[i].ID())
+		j.metrics = append(j.metrics, m)
+	}
+	for i := 0; i <= len(j.ops); i++ {
+		j.emit = append(j.emit, emitter{j: j, next: i})
+	}
+	if w := j.srcNode.Watermark; w != nil {
+		g, err := newWatermarkGen(w, j.srcNode.Schema(), opts.Alloc)
+		if err != nil {
+			j.closeOps()
+			return nil, fmt.Errorf("exec: %s: %w", j.srcNode.ID(), err)
+		}
+		j.wm = g
+	}
+	var err error
+	j.source, err = opts.Connectors.NewSource(j.srcNode.Connector, SourceConfig{
+		Table: j.srcNode.Table, Schema: j.srcNode.Schema(), Options: j.srcNode.Options,
+		BatchSize: opts.BatchSize, Alloc: opts.Alloc, Clock: opts.Clock, Metrics: &j.srcMetrics,
+	})
+	if err != nil {
+		j.closeOps()
+		return nil, fmt.Errorf("exec: source %s: %w", j.srcNode.Table, err)
+	}
+	if root.Connector == "collect" {
+		if opts.Collect == nil {
+			j.Close()
+			return nil, errors.New("exec: a query for a client needs Options.Collect")
+		}
+		j.sink = opts.Collect
+	} else {
+		j.sink, err = opts.Connectors.NewSink(root.Connector, SinkConfig{
+			Table: root.Table, Schema: root.Schema(), Options: root.Options,
+			Alloc: opts.Alloc, Clock: opts.Clock, JobName: opts.Name,
+		})
+		if err != nil {
+			j.Close()
+			return nil, fmt.Errorf("exec: sink %s: %w", root.Table, err)
+		}
+	}
+	return j, nil
+}
+
+// buildOperator is the one place that maps plan nodes to operators.
+func buildOperator(n plan.Node, m *OperatorMetrics, alloc memory.Allocator) (Operator, error) {
+	switch n := n.(type) {
+	case *plan.Calc:
+		return newCalc(n, m, alloc)
+	case *plan.WindowAgg:
+		return NewWindowAgg(n, m, alloc)
+	}
+	return nil, fmt.Errorf("exec: no operator for plan node %s (%T)", n.ID(), n)
+}
+
+// Run runs the job until its bounded sources are exhausted (it returns nil
+// after the final watermark fired every window and the sink committed), an
+// error occurs, or ctx is cancelled (it returns ctx's error; nothing is
+// committed beyond the last checkpoint).
+func (j *Job) Run(ctx context.Context) (err error) {
+	defer func() {
+		if cerr := j.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	if err := j.open(ctx); err != nil {
+		return err
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, split, err := j.source.Read(ctx)
+		if err == io.EOF {
+			return j.finish(ctx)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
+		}
+		if rec == nil {
+			continue
+		}
+		err = j.onSourceBatch(ctx, rec, split)
+		rec.Release()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (j *Job) open(ctx context.Context) error {
+	if err := j.source.Open(ctx, nil); err != nil {
+		return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
+	}
+	for i, op := range j.ops {
+		if err := op.Open(ctx, nil); err != nil {
+			return fmt.Errorf("%s: %w", j.opIDs[i], err)
+		}
+	}
+	if err := j.sink.Open(ctx, nil); err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	return nil
+}
+
+func (j *Job) onSourceBatch(ctx context.Context, rec arrow.Record, split int) error {
+	if rec.NumRows() == 0 {
+		return nil
+	}
+	if err := j.push(ctx, 0, rec); err != nil {
+		return err
+	}
+	if j.wm == nil {
+		return nil
+	}
+	wm, err := j.wm.observe(rec, split)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
+	}
+	return j.advance(ctx, wm)
+}
+
+// advance moves event time forward to wm through every operator in order.
+func (j *Job) advance(ctx context.Context, wm Watermark) error {
+	if wm <= j.watermark {
+		return nil
+	}
+	j.watermark = wm
+	for i, op := range j.ops {
+		if err := op.OnWatermark(ctx, wm, j.emit[i+1]); err != nil {
+			return fmt.Errorf("%s: %w", j.opIDs[i], err)
+		}
+	}
+	return nil
+}
+
+// finish ends a job whose source is exhausted: the final watermark fires
+// every window, then the sink commits what it was given.
+func (j *Job) finish(ctx context.Context) error {
+	if err := j.advance(ctx, MaxWatermark); err != nil {
+		return err
+	}
+	if _, err := j.sink.PreCommit(ctx, 0); err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	if err := j.sink.Commit(ctx, 0); err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	return nil
+}
+
+func (j *Job) closeOps() error {
+	var errs []error
+	for _, op := range j.ops {
+		errs = append(errs, op.Close())
+	}
+	j.ops = nil
+	return errors.Join(errs...)
+}
+
+// Close releases the job's resources. Run calls it; call it yourself only
+// for a job that was built but never run.
+func (j *Job) Close() error {
+	errs := []error{j.closeOps()}
+	if j.source != nil {
+		errs = append(errs, j.source.Close())
+		j.source = nil
+	}
+	if j.sink != nil {
+		errs = append(errs, j.sink.Close())
+		j.sink = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Stats is a snapshot of a job's counters.
+type Stats struct {
+	RecordsIn   int64 // rows read by the source
+	Malformed   int64 // source records skipped as malformed
+	RecordsOut  int64 // rows written to the sink
+	LateRecords int64 // rows dropped as late, over all operators
+	Watermark   Watermark
+	Elapsed     time.Duration
+}
