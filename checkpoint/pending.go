@@ -1,0 +1,359 @@
+package checkpoint
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/maphash"
+	"maps"
+	"math/bits"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Pending is one checkpoint being assembled at a barrier. The runtime gets
+// it from Store.Begin, hands Operator(id) to each operator's OnBarrier,
+// records source offsets and sink handles, and calls Commit once every
+// operator has written its delta. Nothing is visible to Restore, List or
+// any later process until Commit returns nil; a Pending that is dropped
+// without Commit leaves no trace. Operator, SetSourceOffset, SetSinkHandle
+// and SetAlignment may be called from several goroutines; each StateWriter
+// from one goroutine at a time; Commit once, after all writers are done.
+type Pending struct {
+	s     *Store
+	id    uint64
+	begin time.Time
+
+	mu        sync.Mutex
+	writers   map[string]*opWriter
+	offsets   map[string]map[string][]byte
+	handles   map[string][]byte
+	alignment time.Duration
+	done      bool
+}
+
+// Begin starts checkpoint id. Ids must increase: Commit fails with
+// ErrStaleID unless id is above every checkpoint already in the store.
+func (s *Store) Begin(id uint64) *Pending {
+	return &Pending{
+		s:       s,
+		id:      id,
+		begin:   s.clock.Now(),
+		writers: map[string]*opWriter{},
+		offsets: map[string]map[string][]byte{},
+		handles: map[string][]byte{},
+	}
+}
+
+// ID returns the checkpoint's id.
+func (p *Pending) ID() uint64 { return p.id }
+
+// Operator returns the StateWriter for operator opID, creating it on the
+// first call; later calls return the same writer. Calling it for every
+// operator of the plan, even stateless ones, records the plan in the
+// checkpoint's metadata. Parallel subtasks need distinct ids.
+func (p *Pending) Operator(opID string) StateWriter {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w := p.writers[opID]
+	if w == nil {
+		w = &opWriter{op: opID, prefix: stateOpPrefix(opID), version: appendVersion(nil, p.id)}
+		p.writers[opID] = w
+	}
+	return w
+}
+
+// SetSourceOffset records the position of the barrier in split of source
+// opID (e.g. split "bids/3" for a Kafka partition). The bytes are copied
+// and are opaque to this package.
+func (p *Pending) SetSourceOffset(opID, split string, offset []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.offsets[opID]
+	if m == nil {
+		m = map[string][]byte{}
+		p.offsets[opID] = m
+	}
+	m[split] = slices.Clone(offset)
+}
+
+// SetSinkHandle records sink opID's pending-commit handle (a Kafka
+// transactional id and epoch, a file length). The bytes are copied.
+func (p *Pending) SetSinkHandle(opID string, handle []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.handles[opID] = slices.Clone(handle)
+}
+
+// SetAlignment records how long barrier alignment took, for List.
+func (p *Pending) SetAlignment(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.alignment = d
+}
+
+// opWriter buffers one operator's writes: encoded keys and values in two
+// arenas, deduplicated by key so that the last write of a key wins.
+type opWriter struct {
+	op      string
+	prefix  []byte // 's' | esc(op)
+	version []byte // ^id
+	keys    []byte
+	vals    []byte
+	recs    []rec
+	table   []int32 // open addressing: index into recs + 1, 0 = empty
+	seed    maphash.Seed
+	scratch []byte
+	closed  bool
+}
+
+type rec struct {
+	koff, klen, voff, vlen uint32
+	dead, tomb             bool
+}
+
+var _ StateWriter = (*opWriter)(nil)
+
+// Set implements StateWriter.
+func (w *opWriter) Set(key, value []byte) error { return w.add(key, value, kindSet) }
+
+// Delete implements StateWriter.
+func (w *opWriter) Delete(key []byte) error { return w.add(key, nil, kindTombstone) }
+
+func (w *opWriter) add(key, value []byte, kind byte) error {
+	if w.closed {
+		return fmt.Errorf("checkpoint: write to operator %q after Commit", w.op)
+	}
+	koff := len(w.keys)
+	w.keys = append(w.keys, w.prefix...)
+	w.keys = appendEsc(w.keys, key)
+	w.keys = append(w.keys, w.version...)
+	k := w.keys[koff:]
+	voff := len(w.vals)
+	w.vals = append(w.vals, kind)
+	w.vals = append(w.vals, value...)
+	w.vals = appendCRC(w.vals, recordCRC(k, w.vals[voff:]))
+	if len(w.keys) > 1<<32-1 || len(w.vals) > 1<<32-1 {
+		return fmt.Errorf("checkpoint: operator %q wrote more than 4 GiB in one checkpoint", w.op)
+	}
+	r := rec{koff: uint32(koff), klen: uint32(len(k)), voff: uint32(voff), vlen: uint32(len(w.vals) - voff), tomb: kind == kindTombstone}
+	w.recs = append(w.recs, r)
+	w.dedup(len(w.recs) - 1)
+	return nil
+}
+
+// dedup inserts recs[i] into the table, marking an earlier record of the
+// same key dead.
+func (w *opWriter) dedup(i int) {
+	if 2*len(w.recs) > len(w.table) {
+		w.rehash()
+		return // rehash inserted recs[i] too
+	}
+	w.insert(i)
+}
+
+func (w *opWriter) insert(i int) {
+	r := &w.recs[i]
+	k := w.keys[r.koff : r.koff+r.klen]
+	mask := uint64(len(w.table) - 1)
+	for h := maphash.Bytes(w.seed, k) & mask; ; h = (h + 1) & mask {
+		j := w.table[h]
+		if j == 0 {
+			w.table[h] = int32(i + 1)
+			return
+		}
+		o := &w.recs[j-1]
+		if bytes.Equal(w.keys[o.koff:o.koff+o.klen], k) {
+			o.dead = true
+			w.table[h] = int32(i + 1)
+			return
+		}
+	}
+}
+
+func (w *opWriter) rehash() {
+	if len(w.table) == 0 {
+		w.seed = maphash.MakeSeed()
+	}
+	n := max(1024, 4*len(w.recs))
+	n = 1 << (64 - bits.LeadingZeros64(uint64(n-1)))
+	w.table = make([]int32, n)
+	for i := range w.recs {
+		if !w.recs[i].dead {
+			w.insert(i)
+		}
+	}
+}
+
+
+// Commit writes the checkpoint — every operator's buffered writes, the
+// source offsets, the sink handles and the metadata record — as one Pebble
+// batch committed with Sync, then drops checkpoints beyond the retention
+// count and garbage-collects state versions no retained checkpoint can
+// see. It returns ErrStaleID if the id is not newer than the store's
+// newest checkpoint, ErrNotRestored if the store holds checkpoints and
+// Restore was not called, and ctx's error if ctx is done before the
+// write. After an error nothing of the checkpoint is visible. Writers
+// must not be used after Commit.
+func (p *Pending) Commit(ctx context.Context) (CheckpointInfo, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return CheckpointInfo{}, fmt.Errorf("checkpoint: checkpoint %d committed twice", p.id)
+	}
+	p.done = true
+	for _, w := range p.writers {
+		w.closed = true
+	}
+	s := p.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return CheckpointInfo{}, ErrClosed
+	}
+	if !s.restored {
+		return CheckpointInfo{}, ErrNotRestored
+	}
+	if p.id <= s.maxID || p.id == 0 {
+		return CheckpointInfo{}, fmt.Errorf("%w: %d, newest is %d", ErrStaleID, p.id, s.maxID)
+	}
+	if err := ctx.Err(); err != nil {
+		return CheckpointInfo{}, err
+	}
+
+	ops := slices.Sorted(maps.Keys(p.writers))
+	size := 64
+	for _, op := range ops {
+		w := p.writers[op]
+		size += len(w.keys) + len(w.vals) + 10*len(w.recs)
+	}
+	b := s.db.NewBatchWithSize(size)
+	defer b.Close()
+	m := &metaRecord{
+		Version:     metaVersion,
+		ID:          p.id,
+		Job:         s.opts.JobName,
+		TimeUnixNs:  p.begin.UnixNano(),
+		AlignmentNs: int64(p.alignment),
+	}
+	ws := &writeSet{}
+	for _, op := range ops {
+		w := p.writers[op]
+		st := OperatorStats{ID: op}
+		for i := range w.recs {
+			r := &w.recs[i]
+			if r.dead {
+				continue
+			}
+			k := w.keys[r.koff : r.koff+r.klen]
+			v := w.vals[r.voff : r.voff+r.vlen]
+			if err := b.Set(k, v, nil); err != nil {
+				return CheckpointInfo{}, fmt.Errorf("checkpoint: %w", err)
+			}
+			m.Digest.add(binary.BigEndian.Uint32(v[len(v)-crcLen:]), len(k), len(v))
+			m.Bytes += int64(len(k) + len(v))
+			ulen := int64(len(k)-len(w.prefix)-versionLen) + int64(len(v)-1-crcLen)
+			st.Bytes += ulen
+			if r.tomb {
+				st.Deletes++
+			} else {
+				st.Sets++
+			}
+			ws.add(k[:len(k)-versionLen], r.tomb)
+		}
+		m.Operators = append(m.Operators, st)
+	}
+	for _, op := range slices.Sorted(maps.Keys(p.offsets)) {
+		splits := p.offsets[op]
+		for _, split := range slices.Sorted(maps.Keys(splits)) {
+			k := offsetKey(p.id, op, split)
+			v := appendCRC(slices.Clone(splits[split]), recordCRC(k, splits[split]))
+			b.Set(k, v, nil)
+			m.Digest.add(binary.BigEndian.Uint32(v[len(v)-crcLen:]), len(k), len(v))
+			m.Bytes += int64(len(k) + len(v))
+		}
+	}
+	for _, op := range slices.Sorted(maps.Keys(p.handles)) {
+		k := handleKey(p.id, op)
+		v := appendCRC(slices.Clone(p.handles[op]), recordCRC(k, p.handles[op]))
+		b.Set(k, v, nil)
+		m.Digest.add(binary.BigEndian.Uint32(v[len(v)-crcLen:]), len(k), len(v))
+		m.Bytes += int64(len(k) + len(v))
+	}
+
+	// Retention: the oldest checkpoints beyond the count are dropped in
+	// this same batch, so the set of retained checkpoints changes
+	// atomically with the new one appearing.
+	all := append(slices.Clone(s.ids), p.id)
+	var dropped []uint64
+	if len(all) > s.retain {
+		dropped = all[:len(all)-s.retain]
+		all = all[len(all)-s.retain:]
+	}
+	for _, d := range dropped {
+		if err := dropRecords(b, d); err != nil {
+			return CheckpointInfo{}, err
+		}
+	}
+
+	m.DurationNs = int64(s.clock.Now().Sub(p.begin))
+	mk := idKey(prefixMeta, p.id)
+	b.Set(mk, m.encode(mk), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return CheckpointInfo{}, fmt.Errorf("checkpoint: commit %d: %w", p.id, err)
+	}
+	duration := s.clock.Now().Sub(p.begin)
+	prevOldest := uint64(0)
+	if len(s.ids) > 0 {
+		prevOldest = s.ids[0]
+	}
+	s.ids = all
+	s.maxID = p.id
+	if ws.large {
+		ws = nil
+	}
+	if s.writeSets == nil {
+		s.writeSets = map[uint64]*writeSet{}
+	}
+	s.writeSets[p.id] = ws
+
+	info := m.info()
+	info.Duration = duration
+	info.SourceOffsets = p.offsets
+	info.SinkHandles = p.handles
+
+	// Housekeeping after the checkpoint is durable: losing it in a crash
+	// leaves garbage that the next collection removes, never wrong state.
+	if err := s.collect(prevOldest, dropped, duration); err != nil {
+		s.log.Warn("checkpoint: garbage collection failed", "checkpoint", p.id, "err", err)
+	}
+	return info, nil
+}
+
+func dropRecords(b *pebble.Batch, id uint64) error {
+	if err := b.Delete(idKey(prefixMeta, id), nil); err != nil {
+		return err
+	}
+	if err := b.Delete(idKey(prefixDuration, id), nil); err != nil {
+		return err
+	}
+	for _, p := range []byte{prefixOffset, prefixHandle} {
+		if err := b.DeleteRange(idKey(p, id), idKey(p, id+1), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func offsetKey(id uint64, op, split string) []byte {
+	k := appendEsc(idKey(prefixOffset, id), []byte(op))
+	return appendEsc(k, []byte(split))
+}
+
+func handleKey(id uint64, op string) []byte {
+	return appendEsc(idKey(prefixHandle, id), []byte(op))
+}
