@@ -189,7 +189,6 @@ func (w *opWriter) rehash() {
 	}
 }
 
-
 // Commit writes the checkpoint — every operator's buffered writes, the
 // source offsets, the sink handles and the metadata record — as one Pebble
 // batch committed with Sync, then drops checkpoints beyond the retention

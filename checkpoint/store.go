@@ -308,4 +308,5 @@ func (e *lockedError) Error() string {
 }
 
 func (e *lockedError) Is(target error) bool { return target == ErrLocked }
+
 var _ io.Closer = (*Store)(nil)
