@@ -120,7 +120,7 @@ type gType struct {
 	Pos    lexer.Position
 	Name   string      `parser:"( @'DOUBLE' 'PRECISION'? | @( 'BOOLEAN' | 'TINYINT' | 'SMALLINT' | 'INTEGER' | 'INT' | 'BIGINT' | 'FLOAT' | 'REAL' | 'DECIMAL' | 'NUMERIC' | 'STRING' | 'VARCHAR' | 'CHAR' | 'TIMESTAMP_LTZ' | 'TIMESTAMP' | 'DATE' | 'TIME' ) )"`
 	Params []*gNumber  `parser:"( '(' @@ ( ',' @@ )* ')' )?"`
-	LTZ    *gWithLocal `parser:"@@?"`
+	LTZ    *gWithLocal `parser:"( (?= 'WITH' 'LOCAL' ) @@ )?"`
 }
 
 type gWithLocal struct {

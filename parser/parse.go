@@ -170,10 +170,12 @@ var exprStarts = []string{
 }
 
 // operators continue an expression; they are summed up as "an operator".
-var operators = []string{
-	"+", "-", "*", "/", "%", "||", "=", "<>", "!=", "<", "<=", ">", ">=",
-	"AND", "OR", "IS", "NOT", "LIKE", "IN", "BETWEEN",
-}
+// The word operators are summed up only where OR is accepted, so that
+// BETWEEN's AND still shows.
+var (
+	symbolOperators = []string{"+", "-", "*", "/", "%", "||", "=", "<>", "!=", "<", "<=", ">", ">="}
+	wordOperators   = []string{"AND", "OR", "IS", "NOT", "LIKE", "IN", "BETWEEN"}
+)
 
 var punctuation = []string{"(", ")", ",", ".", ";", "=", "=>", "*"}
 
@@ -205,7 +207,7 @@ func expected(prefix string) string {
 	isExpr := accepts(sampleIdent) && accepts(sampleNumber) && accepts(sampleString)
 	isIdent := !isExpr && accepts(sampleIdent)
 	isType := !accepts(sampleIdent) && accepts("BIGINT") && accepts("VARCHAR")
-	isOperator := accepts("+") && accepts("*") && accepts("=")
+	isOperator := !isExpr && accepts("+") && accepts("*")
 	skip := map[string]bool{}
 	if isExpr || isIdent {
 		// Non-reserved words are accepted as names; don't list them.
@@ -224,8 +226,15 @@ func expected(prefix string) string {
 		}
 	}
 	if isOperator {
-		for _, w := range operators {
+		// After an expression, "(" and "." only continue a name.
+		skip["("], skip["."] = true, true
+		for _, w := range symbolOperators {
 			skip[w] = true
+		}
+		if accepts("OR") {
+			for _, w := range wordOperators {
+				skip[w] = true
+			}
 		}
 	}
 	for _, kw := range probeKeywords {
@@ -250,15 +259,14 @@ func expected(prefix string) string {
 			add(fmt.Sprintf("%q", p))
 		}
 	}
-	if !isExpr && !isOperator {
-		for _, p := range operators {
-			if !skip[p] && accepts(p) {
-				if p[0] >= 'A' && p[0] <= 'Z' {
-					add(p)
-				} else {
-					add(fmt.Sprintf("%q", p))
-				}
-			}
+	for _, w := range wordOperators {
+		if !skip[w] && accepts(w) {
+			add(w)
+		}
+	}
+	for _, p := range symbolOperators {
+		if !skip[p] && accepts(p) {
+			add(fmt.Sprintf("%q", p))
 		}
 	}
 	switch {
