@@ -1,0 +1,71 @@
+package planner_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/datadriven"
+	"github.com/streamsql/streamsql/connectors/builtin"
+	"github.com/streamsql/streamsql/parser"
+	"github.com/streamsql/streamsql/planner"
+)
+
+// TestPlanner runs the datadriven files in testdata/. Commands:
+//
+//	exec      — input: DDL statements; output: "ok" or the error.
+//	plan      — input: one SELECT or INSERT; output: its physical plan
+//	            (EXPLAIN) with each node's output schema, or the error with
+//	            a caret under its position.
+func TestPlanner(t *testing.T) {
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		p := planner.New(planner.NewCatalog(), builtin.Registry(io.Discard))
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			stmts, err := parser.Parse("", d.Input)
+			if err != nil {
+				return errText(d.Input, err)
+			}
+			switch d.Cmd {
+			case "exec":
+				for _, st := range stmts {
+					var err error
+					switch s := st.(type) {
+					case *parser.CreateTableStmt:
+						err = p.CreateTable(s)
+					case *parser.CreateViewStmt:
+						err = p.CreateView(s)
+					case *parser.DropStmt:
+						err = p.Drop(s)
+					default:
+						err = fmt.Errorf("exec: unexpected %T", st)
+					}
+					if err != nil {
+						return errText(d.Input, err)
+					}
+				}
+				return "ok\n"
+			case "plan":
+				if len(stmts) != 1 {
+					t.Fatalf("plan: want one statement, got %d", len(stmts))
+				}
+				out, err := p.Explain(&parser.ExplainStmt{Stmt: stmts[0]})
+				if err != nil {
+					return errText(d.Input, err)
+				}
+				return out
+			}
+			t.Fatalf("unknown command %q", d.Cmd)
+			return ""
+		})
+	})
+}
+
+func errText(src string, err error) string {
+	var pe *parser.Error
+	if errors.As(err, &pe) {
+		return "error: " + err.Error() + "\n" + strings.TrimRight(parser.Caret(src, pe.Pos), "\n") + "\n"
+	}
+	return "error: " + err.Error() + "\n"
+}
