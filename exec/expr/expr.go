@@ -1,0 +1,193 @@
+package expr
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
+)
+
+//go:generate go run gen.go
+
+// Evaluator computes one expression over a record batch.
+//
+// An Evaluator is built once by Compile and applied to every batch of the
+// input schema it was compiled against. Eval allocates its result (and any
+// intermediate arrays, which it releases) from the allocator given to
+// Compile. Evaluators hold no per-batch state and are safe for concurrent
+// use. Errors are per batch: an Evaluator that failed on one batch can be
+// applied to the next.
+type Evaluator interface {
+	// Eval returns an array of rec.NumRows() values; the caller releases it.
+	Eval(rec arrow.Record) (arrow.Array, error)
+	// Type is the SQL type of the values, the plan expression's type.
+	Type() types.Type
+}
+
+// num is the set of Go types that hold numeric SQL values in Arrow arrays
+// (int64 also holds TIMESTAMP and INTERVAL milliseconds).
+type num interface {
+	~int32 | ~int64 | ~float32 | ~float64
+}
+
+type ordered interface {
+	~int32 | ~int64 | ~float32 | ~float64
+}
+
+// phys is the physical representation of a SQL type in an Arrow array.
+type phys uint8
+
+const (
+	pBool phys = iota
+	pI32
+	pI64 // BIGINT, TIMESTAMP(_LTZ), INTERVAL and the NULL type
+	pF32
+	pF64
+	pDec
+	pStr
+)
+
+func physOf(t types.Type) (phys, error) {
+	switch t.Kind {
+	case types.Boolean:
+		return pBool, nil
+	case types.Int:
+		return pI32, nil
+	case types.BigInt, types.Null, types.Timestamp, types.TimestampLTZ, types.Interval:
+		return pI64, nil
+	case types.Float:
+		return pF32, nil
+	case types.Double:
+		return pF64, nil
+	case types.Decimal:
+		return pDec, nil
+	case types.String:
+		return pStr, nil
+	}
+	return 0, fmt.Errorf("expr: unsupported type %s", t)
+}
+
+// Compile builds an evaluator for e, whose column references index input.
+// Results and intermediates are allocated from alloc. Compile fails on
+// unknown functions, unsupported operand types and column references that
+// do not match input.
+func Compile(e plan.Expr, input types.Schema, alloc memory.Allocator) (Evaluator, error) {
+	if alloc == nil {
+		alloc = memory.DefaultAllocator
+	}
+	c := &compiler{input: input, alloc: alloc}
+	ev, err := c.compile(e)
+	if err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+type compiler struct {
+	input types.Schema
+	alloc memory.Allocator
+}
+
+func (c *compiler) compile(e plan.Expr) (Evaluator, error) {
+	var ev Evaluator
+	var err error
+	switch e := e.(type) {
+	case *plan.ColumnRef:
+		return c.compileColumn(e)
+	case *plan.Literal:
+		return newLiteral(e.Value, e.T)
+	case *plan.Call:
+		ev, err = c.compileCall(e)
+	case *plan.Cast:
+		ev, err = c.compileCast(e)
+	case *plan.Case:
+		ev, err = c.compileCase(e)
+	case nil:
+		return nil, fmt.Errorf("expr: nil expression")
+	default:
+		return nil, fmt.Errorf("expr: unsupported expression %T", e)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return fold(ev), nil
+}
+
+func (c *compiler) compileAll(es []plan.Expr) ([]Evaluator, error) {
+	out := make([]Evaluator, len(es))
+	for i, e := range es {
+		ev, err := c.compile(e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ev
+	}
+	return out, nil
+}
+
+// column returns the input column retained.
+type column struct {
+	idx int
+	t   types.Type
+	id  arrow.Type
+}
+
+func (c *compiler) compileColumn(e *plan.ColumnRef) (Evaluator, error) {
+	if e.Index < 0 || e.Index >= c.input.Len() {
+		return nil, fmt.Errorf("expr: column %s out of range of input %s", e, c.input)
+	}
+	if f := c.input.Fields[e.Index]; !types.Same(f.Type, e.T) {
+		return nil, fmt.Errorf("expr: column %s has type %s, input has %s", e, e.T, f.Type)
+	}
+	if _, err := physOf(e.T); err != nil {
+		return nil, err
+	}
+	return &column{idx: e.Index, t: e.T, id: e.T.Arrow().ID()}, nil
+}
+
+func (e *column) Type() types.Type { return e.t }
+
+func (e *column) Eval(rec arrow.Record) (arrow.Array, error) {
+	if e.idx >= int(rec.NumCols()) {
+		return nil, fmt.Errorf("expr: column %d out of range of batch with %d columns", e.idx, rec.NumCols())
+	}
+	a := rec.Column(e.idx)
+	if a.DataType().ID() != e.id {
+		return nil, fmt.Errorf("expr: column %d holds %s, want %s", e.idx, a.DataType(), e.t)
+	}
+	a.Retain()
+	return a, nil
+}
+
+// fold replaces an evaluator whose operands are all literals by the
+// literal of its value. An evaluator that fails on the constant (e.g.
+// 1/0) is kept, so that the error surfaces when a batch is evaluated.
+func fold(ev Evaluator) Evaluator {
+	if _, ok := ev.(*literal); ok {
+		return ev
+	}
+	k, ok := ev.(interface{ operands() []Evaluator })
+	if !ok {
+		return ev
+	}
+	for _, o := range k.operands() {
+		if _, ok := o.(*literal); !ok {
+			return ev
+		}
+	}
+	rec := array.NewRecord(arrow.NewSchema(nil, nil), nil, 1)
+	defer rec.Release()
+	a, err := ev.Eval(rec)
+	if err != nil {
+		return ev
+	}
+	defer a.Release()
+	return literalFromArray(a, ev.Type())
+}
+
+func funcName(f string) string { return strings.ToUpper(f) }

@@ -1,0 +1,296 @@
+package expr
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// Filter returns the rows of rec where mask is TRUE (NULL and FALSE drop
+// the row); the caller releases the result. When every row passes it may
+// return rec retained.
+func Filter(rec arrow.Record, mask *array.Boolean, alloc memory.Allocator) (arrow.Record, error) {
+	n := int(rec.NumRows())
+	if mask.Len() != n {
+		return nil, fmt.Errorf("expr: filter mask has %d rows, batch has %d", mask.Len(), n)
+	}
+	if alloc == nil {
+		alloc = memory.DefaultAllocator
+	}
+	vals, valid, scratch := boolBits(alloc, mask)
+	defer releaseBuf(scratch...)
+	sbuf, sel := newBitmap(alloc, n)
+	defer sbuf.Release()
+	for i := range sel {
+		v := vals[i]
+		if valid != nil {
+			v &= valid[i]
+		}
+		sel[i] = v
+	}
+	cnt := popcount(sel, n)
+	if cnt == n {
+		rec.Retain()
+		return rec, nil
+	}
+	if cnt == 0 {
+		return rec.NewSlice(0, 0), nil
+	}
+	ibuf, idx := newFixed[int32](alloc, cnt)
+	defer ibuf.Release()
+	selectedRows(sel, n, idx)
+	cols := make([]arrow.Array, rec.NumCols())
+	for c := range cols {
+		a, err := take(alloc, rec.Column(c), idx)
+		if err != nil {
+			release(cols...)
+			return nil, fmt.Errorf("expr: filter column %q: %w", rec.ColumnName(c), err)
+		}
+		cols[c] = a
+	}
+	return Project(rec.Schema(), cols, int64(cnt)), nil
+}
+
+// selectedRows writes the positions of the set bits of sel (n bits) to idx.
+func selectedRows(sel []byte, n int, idx []int32) {
+	k := 0
+	for i, b := range sel {
+		if b == 0 {
+			continue
+		}
+		if b == 0xff && (i+1)*8 <= n {
+			base := int32(i * 8)
+			x := idx[k : k+8 : k+8]
+			x[0], x[1], x[2], x[3] = base, base+1, base+2, base+3
+			x[4], x[5], x[6], x[7] = base+4, base+5, base+6, base+7
+			k += 8
+			continue
+		}
+		for j := 0; j < 8 && i*8+j < n; j++ {
+			if b>>j&1 != 0 {
+				idx[k] = int32(i*8 + j)
+				k++
+			}
+		}
+	}
+}
+
+// Project builds a record with the given schema from the evaluated
+// columns (takes ownership of cols).
+func Project(schema *arrow.Schema, cols []arrow.Array, nrows int64) arrow.Record {
+	rec := array.NewRecord(schema, cols, nrows)
+	release(cols...)
+	return rec
+}
+
+// take returns the rows idx of a; a negative index gives NULL.
+func take(alloc memory.Allocator, a arrow.Array, idx []int32) (arrow.Array, error) {
+	return gather(alloc, a.DataType(), []arrow.Array{a}, nil, idx, len(idx))
+}
+
+// gather builds an array of n rows of type dt where row i is row idx[i]
+// (i when idx is nil) of srcs[src[i]] (srcs[0] when src is nil). A
+// negative idx[i], or src[i] == noSource, gives NULL.
+func gather(alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array, src []uint8, idx []int32, n int) (arrow.Array, error) {
+	// Validity first, for every layout.
+	vbuf, valid := newBitmap(alloc, n)
+	type vinfo struct {
+		bm  []byte
+		off int
+	}
+	vs := make([]vinfo, len(srcs))
+	for s, a := range srcs {
+		vs[s].bm, vs[s].off = validity(a)
+	}
+	for i := 0; i < n; i++ {
+		s, j, ok := pick(src, idx, i)
+		if ok {
+			v := vs[s]
+			ok = v.bm == nil || bitIsSet(v.bm, v.off+j)
+		}
+		if ok {
+			valid[i>>3] |= 1 << (i & 7)
+		}
+	}
+	nulls := n - popcount(valid, n)
+	if nulls == 0 {
+		vbuf.Release()
+		vbuf = nil
+	}
+	fail := func(err error) (arrow.Array, error) {
+		releaseBuf(vbuf)
+		return nil, err
+	}
+	switch dt.ID() {
+	case arrow.BOOL:
+		out, bm := newBitmap(alloc, n)
+		bits := make([][]byte, len(srcs))
+		offs := make([]int, len(srcs))
+		for s, a := range srcs {
+			bits[s], offs[s] = valueBits(a), a.Data().Offset()
+		}
+		for i := 0; i < n; i++ {
+			if s, j, ok := pick(src, idx, i); ok && bitIsSet(bits[s], offs[s]+j) {
+				bm[i>>3] |= 1 << (i & 7)
+			}
+		}
+		return makeArray(dt, n, nulls, vbuf, out), nil
+	case arrow.STRING, arrow.BINARY:
+		return gatherBinary(alloc, dt, srcs, src, idx, n, nulls, vbuf), nil
+	case arrow.DICTIONARY, arrow.FIXED_SIZE_BINARY:
+		return fail(fmt.Errorf("unsupported column type %s", dt))
+	}
+	fw, ok := dt.(arrow.FixedWidthDataType)
+	if !ok {
+		return fail(fmt.Errorf("unsupported column type %s", dt))
+	}
+	switch fw.BitWidth() {
+	case 8:
+		return gatherFixed[uint8](alloc, dt, srcs, src, idx, n, nulls, vbuf), nil
+	case 16:
+		return gatherFixed[uint16](alloc, dt, srcs, src, idx, n, nulls, vbuf), nil
+	case 32:
+		return gatherFixed[uint32](alloc, dt, srcs, src, idx, n, nulls, vbuf), nil
+	case 64:
+		return gatherFixed[uint64](alloc, dt, srcs, src, idx, n, nulls, vbuf), nil
+	case 128:
+		return gatherFixed[[2]uint64](alloc, dt, srcs, src, idx, n, nulls, vbuf), nil
+	}
+	return fail(fmt.Errorf("unsupported column type %s", dt))
+}
+
+// noSource marks a row of gather that is NULL.
+const noSource = 0xff
+
+// pick returns the source and row of output row i of gather.
+func pick(src []uint8, idx []int32, i int) (s, j int, ok bool) {
+	j = i
+	if idx != nil {
+		j = int(idx[i])
+		if j < 0 {
+			return 0, 0, false
+		}
+	}
+	if src != nil {
+		if src[i] == noSource {
+			return 0, 0, false
+		}
+		s = int(src[i])
+	}
+	return s, j, true
+}
+
+func gatherFixed[T any](alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array, src []uint8, idx []int32, n, nulls int, valid *memory.Buffer) arrow.Array {
+	buf, out := newFixed[T](alloc, n)
+	if len(srcs) == 1 && src == nil && idx != nil && nulls == 0 {
+		// Filter's case: a plain take.
+		v := fixedValues[T](srcs[0])
+		idx = idx[:len(out)]
+		for i := range out {
+			out[i] = v[idx[i]]
+		}
+		return makeArray(dt, n, nulls, valid, buf)
+	}
+	vals := make([][]T, len(srcs))
+	for s, a := range srcs {
+		vals[s] = fixedValues[T](a)
+	}
+	var zero T
+	for i := range out {
+		if s, j, ok := pick(src, idx, i); ok {
+			out[i] = vals[s][j]
+		} else {
+			out[i] = zero
+		}
+	}
+	return makeArray(dt, n, nulls, valid, buf)
+}
+
+// offsetsOf returns the n+1 value offsets of a string or binary array.
+func offsetsOf(a arrow.Array) []int32 {
+	d := a.Data()
+	b := d.Buffers()[1]
+	if b == nil {
+		return []int32{0}
+	}
+	return int32s(b.Bytes())[d.Offset() : d.Offset()+d.Len()+1]
+}
+
+// dataOf returns the value bytes buffer of a string or binary array.
+func dataOf(a arrow.Array) []byte {
+	b := a.Data().Buffers()[2]
+	if b == nil {
+		return nil
+	}
+	return b.Bytes()
+}
+
+func gatherBinary(alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array, src []uint8, idx []int32, n, nulls int, valid *memory.Buffer) arrow.Array {
+	offs := make([][]int32, len(srcs))
+	data := make([][]byte, len(srcs))
+	for s, a := range srcs {
+		offs[s], data[s] = offsetsOf(a), dataOf(a)
+	}
+	total := 0
+	for i := 0; i < n; i++ {
+		if s, j, ok := pick(src, idx, i); ok {
+			total += int(offs[s][j+1] - offs[s][j])
+		}
+	}
+	obuf, o := newFixed[int32](alloc, n+1)
+	dbuf := memory.NewResizableBuffer(alloc)
+	dbuf.Resize(total)
+	d := dbuf.Bytes()
+	pos := 0
+	for i := 0; i < n; i++ {
+		o[i] = int32(pos)
+		if s, j, ok := pick(src, idx, i); ok {
+			pos += copy(d[pos:], data[s][offs[s][j]:offs[s][j+1]])
+		}
+	}
+	o[n] = int32(pos)
+	return makeArray(dt, n, nulls, valid, obuf, dbuf)
+}
+
+// evalOn evaluates ev over only the rows of rec selected by mask (a bitmap
+// of rec.NumRows() bits at offset 0); the other rows of the result are
+// NULL. It is the fallback of conditional evaluation after ev failed with
+// err over the whole batch: when every row is selected, err stands.
+func evalOn(ev Evaluator, rec arrow.Record, mask []byte, err error, alloc memory.Allocator) (arrow.Array, error) {
+	n := int(rec.NumRows())
+	cnt := popcount(mask, n)
+	if cnt == n {
+		return nil, err
+	}
+	if cnt == 0 {
+		return allNull(alloc, ev.Type().Arrow(), n), nil
+	}
+	mbuf, m := newBitmap(alloc, n)
+	copy(m, mask)
+	marr := makeArray(arrow.FixedWidthTypes.Boolean, n, 0, nil, mbuf).(*array.Boolean)
+	defer marr.Release()
+	sub, err := Filter(rec, marr, alloc)
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Release()
+	res, err := ev.Eval(sub)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Release()
+	ibuf, idx := newFixed[int32](alloc, n)
+	defer ibuf.Release()
+	k := int32(0)
+	for i := range idx {
+		if bitIsSet(mask, i) {
+			idx[i] = k
+			k++
+		} else {
+			idx[i] = -1
+		}
+	}
+	return gather(alloc, res.DataType(), []arrow.Array{res}, nil, idx, n)
+}
