@@ -329,7 +329,13 @@ func (o *windowAggOp) windowOf(ts int64, phase int) (start, end int64, ok bool, 
 	case plan.Hop:
 		last := ts - windowFloorMod(ts-w.Offset, w.Slide)
 		start = last - int64(phase)*w.Slide
-		return start, start + w.Size, start+w.Size > ts, last, last + w.Slide
+		end = start + w.Size
+		// When size is not a multiple of slide, the window holds only the
+		// times of [last, last+slide) before its end.
+		if end > ts {
+			return start, end, true, last, min(last+w.Slide, end)
+		}
+		return start, end, false, end, last + w.Slide
 	default: // Cumulate: phase j is the window with k = size/step - j steps.
 		ps := ts - windowFloorMod(ts-w.Offset, w.Size)
 		k0 := (ts-ps)/w.Step + 1 // steps of the smallest window holding ts
