@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/checkpoint"
 	"github.com/streamsql/streamsql/plan"
 )
 
@@ -28,6 +30,17 @@ type Options struct {
 	// 4096).
 	BatchSize int
 	Logger    *slog.Logger // default: discard
+
+	// Store, when set, makes the job checkpointed: Run restores the newest
+	// valid checkpoint in it and takes one every CheckpointInterval (and a
+	// final one when the sources are exhausted).
+	Store *checkpoint.Store
+	// CheckpointInterval is the time between checkpoints; <= 0 takes only
+	// the final one (and those triggered).
+	CheckpointInterval time.Duration
+	// AllowNonRestoredState drops checkpointed state of operators that are
+	// no longer in the plan instead of refusing to start.
+	AllowNonRestoredState bool
 }
 
 // Job is one running query: a source, a chain of operators and a sink,
@@ -45,8 +58,15 @@ type Job struct {
 	emit    []emitter // emit[i] feeds ops[i]; emit[len(ops)] feeds the sink
 
 	srcMetrics SourceMetrics
-	sinkRows   int64
+	sinkRows   atomic.Int64
 	watermark  Watermark
+	wmPublic   atomic.Int64 // watermark, for Stats
+
+	coord          *checkpoint.Coordinator
+	nextID         uint64
+	restoredFrom   atomic.Uint64
+	lastCheckpoint atomic.Pointer[CheckpointStats]
+	started        time.Time
 }
 
 // emitter pushes batches into operator next of a job (or its sink).
@@ -62,7 +82,7 @@ func (e emitter) Emit(ctx context.Context, rec arrow.Record) error {
 
 func (j *Job) push(ctx context.Context, i int, rec arrow.Record) error {
 	if i == len(j.ops) {
-		j.sinkRows += rec.NumRows()
+		j.sinkRows.Add(rec.NumRows())
 		return j.sink.Write(ctx, rec)
 	}
 	return j.ops[i].OnBatch(ctx, 0, rec, j.emit[i+1])
@@ -83,7 +103,11 @@ func Build(root *plan.Sink, opts Options) (*Job, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	j := &Job{opts: opts, sinkID: root.ID(), watermark: MinWatermark}
+	j := &Job{opts: opts, sinkID: root.ID(), watermark: MinWatermark, nextID: 1}
+	j.wmPublic.Store(int64(MinWatermark))
+	if opts.Store != nil {
+		j.coord = checkpoint.NewCoordinator(opts.CheckpointInterval, opts.Clock)
+	}
 	// Walk from the sink down to the source, then build source-first.
 	var chain []plan.Node
 	n := root.Input
@@ -170,12 +194,18 @@ func (j *Job) Run(ctx context.Context) (err error) {
 			err = cerr
 		}
 	}()
-	if err := j.open(ctx); err != nil {
+	j.started = j.opts.Clock.Now()
+	if err := j.restore(ctx); err != nil {
 		return err
 	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if j.coord != nil && j.coord.Due(j.opts.Clock.Now()) {
+			if err := j.checkpoint(ctx, false); err != nil {
+				return err
+			}
 		}
 		rec, split, err := j.source.Read(ctx)
 		if err == io.EOF {
@@ -196,21 +226,6 @@ func (j *Job) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
-}
-
-func (j *Job) open(ctx context.Context) error {
-	if err := j.source.Open(ctx, nil); err != nil {
-		return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
-	}
-	for i, op := range j.ops {
-		if err := op.Open(ctx, nil); err != nil {
-			return fmt.Errorf("%s: %w", j.opIDs[i], err)
-		}
-	}
-	if err := j.sink.Open(ctx, nil); err != nil {
-		return fmt.Errorf("sink: %w", err)
-	}
-	return nil
 }
 
 func (j *Job) onSourceBatch(ctx context.Context, rec arrow.Record, split int) error {
@@ -236,6 +251,7 @@ func (j *Job) advance(ctx context.Context, wm Watermark) error {
 		return nil
 	}
 	j.watermark = wm
+	j.wmPublic.Store(int64(wm))
 	for i, op := range j.ops {
 		if err := op.OnWatermark(ctx, wm, j.emit[i+1]); err != nil {
 			return fmt.Errorf("%s: %w", j.opIDs[i], err)
@@ -249,6 +265,9 @@ func (j *Job) advance(ctx context.Context, wm Watermark) error {
 func (j *Job) finish(ctx context.Context) error {
 	if err := j.advance(ctx, MaxWatermark); err != nil {
 		return err
+	}
+	if j.opts.Store != nil {
+		return j.checkpoint(ctx, true)
 	}
 	if _, err := j.sink.PreCommit(ctx, 0); err != nil {
 		return fmt.Errorf("sink: %w", err)
@@ -289,6 +308,35 @@ type Stats struct {
 	Malformed   int64 // source records skipped as malformed
 	RecordsOut  int64 // rows written to the sink
 	LateRecords int64 // rows dropped as late, over all operators
-	Watermark   Watermark
-	Elapsed     time.Duration
+	// StateEntries counts open (window, key) accumulators.
+	StateEntries int64
+	Watermark    Watermark
+	// RestoredFrom is the checkpoint the job started from (0: fresh).
+	RestoredFrom   uint64
+	LastCheckpoint *CheckpointStats // nil before the first
+}
+
+// Stats returns the job's counters. Safe to call from any goroutine.
+func (j *Job) Stats() Stats {
+	s := Stats{
+		RecordsIn:      j.srcMetrics.Records.Load(),
+		Malformed:      j.srcMetrics.Malformed.Load(),
+		RecordsOut:     j.sinkRows.Load(),
+		Watermark:      Watermark(j.wmPublic.Load()),
+		RestoredFrom:   j.restoredFrom.Load(),
+		LastCheckpoint: j.lastCheckpoint.Load(),
+	}
+	for _, m := range j.metrics {
+		s.LateRecords += m.LateRecords.Load()
+		s.StateEntries += m.StateEntries.Load()
+	}
+	return s
+}
+
+// TriggerCheckpoint asks for a checkpoint at the next batch boundary. It
+// is a no-op for a job without a store.
+func (j *Job) TriggerCheckpoint() {
+	if c := j.coord; c != nil {
+		c.Trigger()
+	}
 }

@@ -1,0 +1,168 @@
+package exec
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/streamsql/streamsql/checkpoint"
+)
+
+// CheckpointStats describes the last completed checkpoint of a job.
+type CheckpointStats struct {
+	ID       uint64
+	Duration time.Duration
+	Bytes    int64
+	Time     time.Time
+}
+
+// sourceSplit names the offset blob of a source in a checkpoint. Sources
+// encode all their splits in one offset today.
+const sourceSplit = "all"
+
+// restore reads the newest valid checkpoint of the job's store, checks
+// that it fits the plan, and opens source, operators and sink from it.
+// Without a store, or without a checkpoint, everything opens fresh.
+func (j *Job) restore(ctx context.Context) error {
+	var r *checkpoint.Restored
+	if j.opts.Store != nil {
+		var err error
+		if r, err = j.opts.Store.Restore(); err != nil {
+			return err
+		}
+	}
+	if r != nil {
+		if err := j.checkCompatible(r); err != nil {
+			return err
+		}
+		j.nextID = r.ID() + 1
+		j.opts.Logger.Info("restoring checkpoint", "job", j.opts.Name, "checkpoint", r.ID())
+		j.restoredFrom.Store(r.ID())
+	}
+	var offset []byte
+	if r != nil {
+		offset = r.SourceOffsets(j.srcNode.ID())[sourceSplit]
+		if err := j.restoreWatermarks(r.Operator(j.srcNode.ID())); err != nil {
+			return err
+		}
+	}
+	if err := j.source.Open(ctx, offset); err != nil {
+		return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
+	}
+	for i, op := range j.ops {
+		var st checkpoint.StateReader
+		if r != nil {
+			st = r.Operator(j.opIDs[i])
+		}
+		if err := op.Open(ctx, st); err != nil {
+			return fmt.Errorf("%s: %w", j.opIDs[i], err)
+		}
+	}
+	var handle []byte
+	if r != nil {
+		handle = r.SinkHandle(j.sinkID)
+	}
+	if err := j.sink.Open(ctx, handle); err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	return nil
+}
+
+// checkCompatible refuses a checkpoint whose stateful operators are not
+// operators of this plan: the query changed, and its state would be lost
+// or misread. AllowNonRestoredState drops such state instead.
+func (j *Job) checkCompatible(r *checkpoint.Restored) error {
+	ids := append([]string{j.srcNode.ID(), j.sinkID}, j.opIDs...)
+	for _, op := range r.Operators() {
+		if slices.Contains(ids, op) {
+			continue
+		}
+		if j.opts.AllowNonRestoredState {
+			j.opts.Logger.Warn("dropping state of an operator that is no longer in the plan", "operator", op)
+			continue
+		}
+		return fmt.Errorf("checkpoint %d has state for operator %q, which is not in this query's plan (%s): the query changed; start fresh with --fresh or keep the old state with --allow-non-restored-state", r.ID(), op, strings.Join(ids, ", "))
+	}
+	for _, op := range r.Plan() {
+		if !slices.Contains(ids, op) && !j.opts.AllowNonRestoredState {
+			return fmt.Errorf("checkpoint %d was taken by a different plan (operator %q is gone; this plan has %s): the query changed; start fresh with --fresh or use --allow-non-restored-state", r.ID(), op, strings.Join(ids, ", "))
+		}
+	}
+	return nil
+}
+
+// The source's watermark state: key "wm/<split>" → 8-byte watermark.
+func (j *Job) snapshotWatermarks(w checkpoint.StateWriter) error {
+	if j.wm == nil {
+		return nil
+	}
+	for split, wm := range j.wm.splits {
+		if err := w.Set([]byte("wm/"+strconv.Itoa(split)), binary.BigEndian.AppendUint64(nil, uint64(wm))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (j *Job) restoreWatermarks(st checkpoint.StateReader) error {
+	if st == nil || j.wm == nil {
+		return nil
+	}
+	return st.Scan(func(k, v []byte) error {
+		s, ok := strings.CutPrefix(string(k), "wm/")
+		split, err := strconv.Atoi(s)
+		if !ok || err != nil || len(v) != 8 {
+			return fmt.Errorf("source %s: bad watermark state %q", j.srcNode.ID(), k)
+		}
+		wm := Watermark(binary.BigEndian.Uint64(v))
+		j.wm.splits[split] = wm
+		return nil
+	})
+}
+
+// checkpoint takes checkpoint j.nextID at the current batch boundary: the
+// source's offset is the barrier's position; every operator snapshots the
+// rows it has seen; the sink pre-commits; all of it is committed in one
+// synced batch; then the sink commits.
+func (j *Job) checkpoint(ctx context.Context, final bool) error {
+	store := j.opts.Store
+	id := j.nextID
+	start := j.opts.Clock.Now()
+	cp := store.Begin(id)
+	off, err := j.source.Offset()
+	if err != nil {
+		return fmt.Errorf("checkpoint %d: source offset: %w", id, err)
+	}
+	cp.SetSourceOffset(j.srcNode.ID(), sourceSplit, off)
+	if err := j.snapshotWatermarks(cp.Operator(j.srcNode.ID())); err != nil {
+		return fmt.Errorf("checkpoint %d: %w", id, err)
+	}
+	b := Barrier{CheckpointID: int64(id)}
+	for i, op := range j.ops {
+		if err := op.OnBarrier(ctx, b, cp.Operator(j.opIDs[i]), j.emit[i+1]); err != nil {
+			return fmt.Errorf("checkpoint %d: %s: %w", id, j.opIDs[i], err)
+		}
+	}
+	handle, err := j.sink.PreCommit(ctx, int64(id))
+	if err != nil {
+		return fmt.Errorf("checkpoint %d: sink pre-commit: %w", id, err)
+	}
+	cp.Operator(j.sinkID)
+	cp.SetSinkHandle(j.sinkID, handle)
+	info, err := cp.Commit(ctx)
+	if err != nil {
+		_ = store.RecordFailure(id, err)
+		return fmt.Errorf("checkpoint %d: %w", id, err)
+	}
+	j.nextID++
+	j.lastCheckpoint.Store(&CheckpointStats{ID: id, Duration: j.opts.Clock.Now().Sub(start), Bytes: info.Bytes, Time: info.Time})
+	if err := j.sink.Commit(ctx, int64(id)); err != nil {
+		return fmt.Errorf("checkpoint %d: sink commit: %w", id, err)
+	}
+	j.opts.Logger.Debug("checkpoint complete", "job", j.opts.Name, "checkpoint", id, "final", final)
+	return nil
+}
