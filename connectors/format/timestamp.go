@@ -12,8 +12,9 @@ import (
 func ParseTimestamp(s string) (int64, error) { return parseTimestamp([]byte(s)) }
 
 func parseTimestamp(b []byte) (int64, error) {
+	orig := b
 	bad := func() (int64, error) {
-		return 0, fmt.Errorf("invalid timestamp %q: expected 'YYYY-MM-DD HH:MM:SS[.fff]' or ISO-8601", b)
+		return 0, fmt.Errorf("invalid timestamp %q: expected 'YYYY-MM-DD HH:MM:SS[.fff]' or ISO-8601", orig)
 	}
 	if len(b) < 10 || b[4] != '-' || b[7] != '-' {
 		return bad()

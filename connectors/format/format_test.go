@@ -1,0 +1,372 @@
+package format
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/cockroachdb/datadriven"
+	"github.com/streamsql/streamsql/types"
+)
+
+// parseSchema parses "a BIGINT, b DECIMAL(10, 2) NOT NULL, ..." for tests.
+func parseSchema(t testing.TB, s string) types.Schema {
+	var parts []string
+	depth, start := 0, 0
+	for i, c := range s {
+		switch c {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				parts = append(parts, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	parts = append(parts, s[start:])
+	var sch types.Schema
+	for _, p := range parts {
+		p = strings.TrimSpace(p)
+		name, typ, _ := strings.Cut(p, " ")
+		typ = strings.ToUpper(strings.TrimSpace(typ))
+		notNull := strings.HasSuffix(typ, " NOT NULL")
+		typ = strings.TrimSuffix(typ, " NOT NULL")
+		var ty types.Type
+		switch {
+		case typ == "BOOLEAN":
+			ty = types.BooleanType
+		case typ == "INT":
+			ty = types.IntType
+		case typ == "BIGINT":
+			ty = types.BigIntType
+		case typ == "FLOAT":
+			ty = types.FloatType
+		case typ == "DOUBLE":
+			ty = types.DoubleType
+		case typ == "STRING":
+			ty = types.StringType
+		case typ == "TIMESTAMP" || typ == "TIMESTAMP(3)":
+			ty = types.TimestampType
+		case typ == "TIMESTAMP_LTZ" || typ == "TIMESTAMP_LTZ(3)":
+			ty = types.LTZType
+		case typ == "INTERVAL":
+			ty = types.IntervalType
+		case strings.HasPrefix(typ, "DECIMAL("):
+			var p, sc int
+			if _, err := fmt.Sscanf(strings.ReplaceAll(typ, " ", ""), "DECIMAL(%d,%d)", &p, &sc); err != nil {
+				t.Fatalf("bad type %q", typ)
+			}
+			ty = types.DecimalType(p, sc)
+		default:
+			t.Fatalf("bad type %q", typ)
+		}
+		sch.Fields = append(sch.Fields, types.Field{Name: name, Type: ty.WithNotNull(notNull)})
+	}
+	return sch
+}
+
+// TestDataDriven runs testdata/*: see the comment at the top of each file.
+func TestDataDriven(t *testing.T) {
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			switch d.Cmd {
+			case "decode":
+				return runDecode(t, d)
+			case "timestamp":
+				var out strings.Builder
+				for _, line := range strings.Split(d.Input, "\n") {
+					ms, err := ParseTimestamp(line)
+					if err != nil {
+						fmt.Fprintf(&out, "%s -> error: %v\n", line, err)
+					} else {
+						fmt.Fprintf(&out, "%s -> %s (%d)\n", line, FormatTimestamp(ms), ms)
+					}
+				}
+				return out.String()
+			}
+			t.Fatalf("unknown command %q", d.Cmd)
+			return ""
+		})
+	})
+}
+
+func runDecode(t *testing.T, d *datadriven.TestData) string {
+	opts := map[string]string{}
+	var encodeAs []string
+	for _, a := range d.CmdArgs {
+		v := strings.Join(a.Vals, ",")
+		if a.Key == "encode" {
+			encodeAs = a.Vals
+			continue
+		}
+		opts[a.Key] = v
+	}
+	lines := strings.Split(d.Input, "\n")
+	schemaLine, ok := strings.CutPrefix(lines[0], "schema: ")
+	if !ok {
+		t.Fatal("decode: the first input line must be 'schema: ...'")
+	}
+	schema := parseSchema(t, schemaLine)
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer alloc.AssertSize(t, 0)
+	dec, err := NewDecoder("", schema, opts, alloc)
+	if err != nil {
+		return "error: " + err.Error() + "\n"
+	}
+	defer dec.Release()
+	var out strings.Builder
+	for _, line := range lines[1:] {
+		before := dec.Len()
+		if err := dec.Decode([]byte(line)); err != nil {
+			fmt.Fprintf(&out, "error: %v\n", err)
+		} else if dec.Len() == before {
+			fmt.Fprintf(&out, "skipped\n")
+		} else {
+			fmt.Fprintf(&out, "ok\n")
+		}
+	}
+	rec := dec.NewRecord()
+	defer rec.Release()
+	out.WriteString("rows:\n")
+	out.WriteString(renderRows(rec))
+	for _, f := range encodeAs {
+		encOpts := map[string]string{}
+		for k, v := range opts {
+			if strings.HasPrefix(k, f+".") && (k == KeyCSVFieldDelimiter || k == KeyCSVNullLiteral) {
+				encOpts[k] = v
+			}
+		}
+		enc, err := NewEncoder(f, schema, encOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := enc.AppendRecord(nil, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&out, "%s:\n%s", f, b)
+		// What was written reads back to the same values.
+		dec2, err := NewDecoder(f, schema, encOpts, alloc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			if l == "" && rec.NumRows() == 0 {
+				continue
+			}
+			if err := dec2.Decode([]byte(l)); err != nil {
+				t.Fatalf("re-decoding %s %q: %v", f, l, err)
+			}
+		}
+		rec2 := dec2.NewRecord()
+		if a, b := renderRows(rec), renderRows(rec2); a != b {
+			t.Errorf("%s round trip changed the rows:\n%s\n%s", f, a, b)
+		}
+		rec2.Release()
+		dec2.Release()
+	}
+	return out.String()
+}
+
+func renderRows(rec arrow.Record) string {
+	var out strings.Builder
+	for r := 0; r < int(rec.NumRows()); r++ {
+		for i, c := range rec.Columns() {
+			if i > 0 {
+				out.WriteString(" | ")
+			}
+			if s, ok := FormatValue(c, r); ok {
+				out.WriteString(s)
+			} else {
+				out.WriteString("NULL")
+			}
+		}
+		out.WriteString("\n")
+	}
+	return out.String()
+}
+
+func TestFormatValue(t *testing.T) {
+	for _, tc := range []struct {
+		f    float64
+		bits int
+		want string
+	}{
+		{1, 64, "1.0"}, {0.1, 64, "0.1"}, {-2.5, 64, "-2.5"}, {1e21, 64, "1.0E21"}, {1.5e-7, 64, "1.5E-7"},
+		{123456789012, 64, "123456789012.0"}, {0, 64, "0.0"}, {math.NaN(), 64, "NaN"},
+		{math.Inf(-1), 64, "-Infinity"}, {float64(float32(0.1)), 32, "0.1"}, {1e300, 64, "1.0E300"},
+	} {
+		if got := string(AppendFloat(nil, tc.f, tc.bits)); got != tc.want {
+			t.Errorf("AppendFloat(%v) = %q, want %q", tc.f, got, tc.want)
+		}
+		if s := string(AppendFloat(nil, tc.f, tc.bits)); !math.IsNaN(tc.f) && !math.IsInf(tc.f, 0) {
+			if back, err := strconv.ParseFloat(s, tc.bits); err != nil || back != tc.f && float32(back) != float32(tc.f) {
+				t.Errorf("%q does not read back as %v", s, tc.f)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		n     decimal128.Num
+		scale int32
+		want  string
+	}{
+		{decimal128.FromI64(150), 2, "1.50"}, {decimal128.FromI64(-5), 2, "-0.05"}, {decimal128.FromI64(0), 3, "0.000"},
+		{decimal128.FromI64(42), 0, "42"}, {decimal128.FromI64(7), -2, "700"},
+		{decimal128.New(1, 0), 2, "184467440737095516.16"}, {decimal128.New(1, 0).Negate(), 0, "-18446744073709551616"},
+	} {
+		if got := string(AppendDecimal(nil, tc.n, tc.scale)); got != tc.want {
+			t.Errorf("AppendDecimal = %q, want %q", got, tc.want)
+		}
+	}
+	for ms, want := range map[int64]string{
+		0: "1970-01-01 00:00:00.000", -1: "1969-12-31 23:59:59.999", 1704067205123: "2024-01-01 00:00:05.123",
+		951782400000: "2000-02-29 00:00:00.000",
+	} {
+		if got := FormatTimestamp(ms); got != want {
+			t.Errorf("FormatTimestamp(%d) = %q, want %q", ms, got, want)
+		}
+		if back, err := ParseTimestamp(want); err != nil || back != ms {
+			t.Errorf("ParseTimestamp(%q) = %d, %v", want, back, err)
+		}
+	}
+	if got := string(AppendInterval(nil, 93784000)); got != "+1 02:03:04.000" {
+		t.Errorf("AppendInterval = %q", got)
+	}
+	if got := string(AppendInterval(nil, -5)); got != "-0 00:00:00.005" {
+		t.Errorf("AppendInterval = %q", got)
+	}
+	// A NULL is ("", false).
+	b := array.NewInt64Builder(memory.DefaultAllocator)
+	b.AppendNull()
+	b.Append(7)
+	a := b.NewArray()
+	defer a.Release()
+	if s, ok := FormatValue(a, 0); ok || s != "" {
+		t.Errorf("NULL formatted as %q, %v", s, ok)
+	}
+	if s, ok := FormatValue(a, 1); !ok || s != "7" {
+		t.Errorf("7 formatted as %q, %v", s, ok)
+	}
+}
+
+func TestParseInterval(t *testing.T) {
+	for in, want := range map[string]int64{
+		"250": 250, "1 ms": 1, "10s": 10000, "2 minutes": 120000, "1 h": 3600000, "1 day": 86400000,
+		"INTERVAL '5' SECOND": 5000, "interval '3' minutes": 180000,
+	} {
+		if got, err := ParseInterval(in); err != nil || got != want {
+			t.Errorf("ParseInterval(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "soon", "5 weeks", "1.5 s"} {
+		if _, err := ParseInterval(in); err == nil {
+			t.Errorf("ParseInterval(%q): no error", in)
+		}
+	}
+}
+
+func TestValidateOptions(t *testing.T) {
+	for _, tc := range []struct {
+		opts map[string]string
+		want string
+	}{
+		{map[string]string{"format": "avro"}, `option "format": unknown format "avro": expected 'json' or 'csv'`},
+		{map[string]string{"format": "json", "json.ignore-parse-errors": "yes"}, `option "json.ignore-parse-errors": expected 'true' or 'false', got "yes"`},
+		{map[string]string{"format": "json", "csv.field-delimiter": ";"}, `option "csv.field-delimiter": applies only to format 'csv', but 'format' is 'json'`},
+		{map[string]string{"format": "csv", "json.fail-on-missing-field": "true"}, `option "json.fail-on-missing-field": applies only to format 'json', but 'format' is 'csv'`},
+		{map[string]string{"format": "csv", "csv.field-delimiter": ";;"}, `option "csv.field-delimiter": expected a single character, got ";;"`},
+		{map[string]string{"format": "csv", "csv.field-delimiter": `\t`, "csv.allow-comments": "TRUE"}, ``},
+	} {
+		err := Validate("", tc.opts)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("%v:\n got  %s\n want %s", tc.opts, got, tc.want)
+		}
+	}
+}
+
+var benchSchema = types.Schema{Fields: []types.Field{
+	{Name: "auction", Type: types.BigIntType}, {Name: "bidder", Type: types.BigIntType},
+	{Name: "price", Type: types.BigIntType}, {Name: "channel", Type: types.StringType},
+	{Name: "url", Type: types.StringType}, {Name: "date_time", Type: types.TimestampType},
+	{Name: "extra", Type: types.StringType},
+}}
+
+func benchDecode(b *testing.B, format string, lines [][]byte) {
+	dec, err := NewDecoder(format, benchSchema, nil, memory.DefaultAllocator)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer dec.Release()
+	var bytesN int
+	for _, l := range lines {
+		bytesN += len(l) + 1
+	}
+	b.SetBytes(int64(bytesN / len(lines)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := dec.Decode(lines[i%len(lines)]); err != nil {
+			b.Fatal(err)
+		}
+		if dec.Len() == 4096 {
+			dec.NewRecord().Release()
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkJSONDecode decodes a 7-field Nexmark bid per row.
+func BenchmarkJSONDecode(b *testing.B) {
+	var lines [][]byte
+	for i := 0; i < 1024; i++ {
+		lines = append(lines, fmt.Appendf(nil,
+			`{"auction":%d,"bidder":%d,"price":%d,"channel":"channel-%d","url":"https://www.nexmark.com/item.htm?query=%d","date_time":"2024-01-01 00:%02d:%02d.%03d","extra":"%s"}`,
+			1000+i%97, 2000+i*7, 100+i*13%9000, i%5, i, i/60%60, i%60, i%1000, strings.Repeat("x", i%20)))
+	}
+	benchDecode(b, JSON, lines)
+}
+
+// BenchmarkCSVDecode decodes the same rows as CSV.
+func BenchmarkCSVDecode(b *testing.B) {
+	var lines [][]byte
+	for i := 0; i < 1024; i++ {
+		lines = append(lines, fmt.Appendf(nil,
+			`%d,%d,%d,channel-%d,https://www.nexmark.com/item.htm?query=%d,2024-01-01 00:%02d:%02d.%03d,%s`,
+			1000+i%97, 2000+i*7, 100+i*13%9000, i%5, i, i/60%60, i%60, i%1000, strings.Repeat("x", i%20+1)))
+	}
+	benchDecode(b, CSV, lines)
+}
+
+// BenchmarkJSONEncode encodes 4096-row batches of the same rows.
+func BenchmarkJSONEncode(b *testing.B) {
+	dec, _ := NewDecoder(JSON, benchSchema, nil, memory.DefaultAllocator)
+	for i := 0; i < 4096; i++ {
+		line := fmt.Appendf(nil, `{"auction":%d,"bidder":%d,"price":%d,"channel":"c","url":"u","date_time":%d,"extra":"e"}`, i, i, i, i)
+		if err := dec.Decode(line); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rec := dec.NewRecord()
+	defer rec.Release()
+	enc, _ := NewEncoder(JSON, benchSchema, nil)
+	var buf []byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		buf, _ = enc.AppendRecord(buf[:0], rec)
+	}
+	b.ReportMetric(float64(b.N)*4096/b.Elapsed().Seconds(), "rows/s")
+}
