@@ -113,6 +113,7 @@ type opWriter struct {
 
 type rec struct {
 	koff, klen, voff, vlen uint32
+	ulen                   uint32 // user key and value bytes
 	dead, tomb             bool
 }
 
@@ -140,7 +141,7 @@ func (w *opWriter) add(key, value []byte, kind byte) error {
 	if len(w.keys) > 1<<32-1 || len(w.vals) > 1<<32-1 {
 		return fmt.Errorf("checkpoint: operator %q wrote more than 4 GiB in one checkpoint", w.op)
 	}
-	r := rec{koff: uint32(koff), klen: uint32(len(k)), voff: uint32(voff), vlen: uint32(len(w.vals) - voff), tomb: kind == kindTombstone}
+	r := rec{koff: uint32(koff), klen: uint32(len(k)), voff: uint32(voff), vlen: uint32(len(w.vals) - voff), ulen: uint32(len(key) + len(value)), tomb: kind == kindTombstone}
 	w.recs = append(w.recs, r)
 	w.dedup(len(w.recs) - 1)
 	return nil
@@ -255,8 +256,7 @@ func (p *Pending) Commit(ctx context.Context) (CheckpointInfo, error) {
 			}
 			m.Digest.add(binary.BigEndian.Uint32(v[len(v)-crcLen:]), len(k), len(v))
 			m.Bytes += int64(len(k) + len(v))
-			ulen := int64(len(k)-len(w.prefix)-versionLen) + int64(len(v)-1-crcLen)
-			st.Bytes += ulen
+			st.Bytes += int64(r.ulen)
 			if r.tomb {
 				st.Deletes++
 			} else {
