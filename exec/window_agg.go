@@ -121,6 +121,7 @@ type windowAggOp struct {
 	merged  []int32
 	encBuf  []byte
 	firing  []int32
+	sortBuf []keySlot
 	rb      *array.RecordBuilder
 }
 
@@ -574,21 +575,39 @@ func (o *windowAggOp) fireWindows(ctx context.Context, out Emitter) error {
 
 // sortByKey orders slots of one window by group key.
 func (o *windowAggOp) sortByKey(ss []int32) {
-	if o.fast {
+	if !o.fast {
 		slices.SortFunc(ss, func(a, b int32) int {
-			if o.slotNull[a] != o.slotNull[b] {
-				if o.slotNull[a] {
-					return -1
-				}
-				return 1
-			}
-			return cmp.Compare(o.slotKey[a], o.slotKey[b])
+			return cmp.Compare(o.keyBytes[o.slotKey[a]], o.keyBytes[o.slotKey[b]])
 		})
 		return
 	}
-	slices.SortFunc(ss, func(a, b int32) int {
-		return cmp.Compare(o.keyBytes[o.slotKey[a]], o.keyBytes[o.slotKey[b]])
+	// Sort (key, slot) pairs: comparing contiguous values is several
+	// times faster than chasing slot indexes. NULL sorts first.
+	pairs := o.sortBuf[:0]
+	for _, s := range ss {
+		k := o.slotKey[s]
+		rank := uint8(1)
+		if o.slotNull[s] {
+			k, rank = 0, 0
+		}
+		pairs = append(pairs, keySlot{rank: rank, key: k, slot: s})
+	}
+	slices.SortFunc(pairs, func(a, b keySlot) int {
+		if a.rank != b.rank {
+			return int(a.rank) - int(b.rank)
+		}
+		return cmp.Compare(a.key, b.key)
 	})
+	for i, p := range pairs {
+		ss[i] = p.slot
+	}
+	o.sortBuf = pairs
+}
+
+type keySlot struct {
+	key  int64
+	slot int32
+	rank uint8
 }
 
 // emit appends the rows of slots ss to output batches and emits them.
@@ -598,6 +617,9 @@ func (o *windowAggOp) emit(ctx context.Context, out Emitter, ss []int32) error {
 	for len(ss) > 0 {
 		chunk := ss[:min(len(ss), windowOutputRows)]
 		ss = ss[len(chunk):]
+		for i := range o.outSchema.NumFields() {
+			rb.Field(i).Reserve(len(chunk))
+		}
 		for _, s := range chunk {
 			if o.fast {
 				if nk == 1 {

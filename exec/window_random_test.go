@@ -484,7 +484,7 @@ func TestWindowAggRandom(t *testing.T) {
 			if late != ref.late {
 				t.Errorf("late rows: got %d, want %d", late, ref.late)
 			}
-			if fired < 10 || ref.late == 0 {
+			if (fired < 10 && len(spec.keys) > 0) || ref.late == 0 {
 				t.Errorf("weak run: %d rows fired, %d late", fired, ref.late)
 			}
 		})
