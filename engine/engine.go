@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -40,6 +41,17 @@ type Options struct {
 	// DefaultJobName names jobs whose session has no SET 'pipeline.name'
 	// (default "query").
 	DefaultJobName string
+	// CheckpointInterval is the default time between checkpoints, for
+	// sessions without SET 'execution.checkpointing.interval' (default
+	// 10s). Negative disables checkpointing.
+	CheckpointInterval time.Duration
+	// Fresh discards existing checkpoints of a job instead of restoring.
+	Fresh bool
+	// AllowNonRestoredState restores a checkpoint even when some of its
+	// operators' state no longer fits the plan, dropping that state.
+	AllowNonRestoredState bool
+	// FromSavepoint restores jobs from this savepoint directory.
+	FromSavepoint string
 	// Registry overrides the connectors (default: the built-in ones).
 	Registry *connectors.Registry
 }
@@ -52,6 +64,7 @@ type Engine struct {
 	mu       sync.Mutex
 	catalog  *planner.Catalog
 	settings map[string]string
+	jobs     map[string]int // job names handed out, for unique names
 }
 
 // New returns an engine.
@@ -68,6 +81,9 @@ func New(opts Options) *Engine {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.CheckpointInterval == 0 {
+		opts.CheckpointInterval = 10 * time.Second
+	}
 	if opts.Clock == nil {
 		opts.Clock = exec.SystemClock{}
 	}
@@ -78,7 +94,7 @@ func New(opts Options) *Engine {
 	if reg == nil {
 		reg = builtin.Registry(opts.Stdout)
 	}
-	return &Engine{opts: opts, reg: reg, catalog: planner.NewCatalog(), settings: map[string]string{}}
+	return &Engine{opts: opts, reg: reg, catalog: planner.NewCatalog(), settings: map[string]string{}, jobs: map[string]int{}}
 }
 
 // Registry returns the engine's connectors, for completion and help.
@@ -163,6 +179,9 @@ func (e *Engine) Execute(ctx context.Context, stmt parser.Statement) (*Result, e
 			}
 			return res, nil
 		}
+		if err := checkSetting(s.Key, s.Value); err != nil {
+			return nil, &parser.Error{Pos: s.Pos, Msg: err.Error()}
+		}
 		e.settings[s.Key] = s.Value
 		return &Result{Kind: Message, Message: fmt.Sprintf("set %s = %s", s.Key, s.Value)}, nil
 	case *parser.ResetStmt:
@@ -233,15 +252,34 @@ type ContinuousQuery struct {
 	root     *plan.Sink
 	stmt     parser.Statement
 	settings map[string]string
+	name     string
+
+	mu  sync.Mutex
+	job *exec.Job // while running
 }
 
+// newQuery snapshots the session's settings and names the job: SET
+// 'pipeline.name', or the engine's default name; the second query of a
+// session with the same name gets "-2" appended, and so on, so each has its
+// own checkpoints.
 func (e *Engine) newQuery(root *plan.Sink, stmt parser.Statement) *ContinuousQuery {
 	s := make(map[string]string, len(e.settings))
 	for k, v := range e.settings {
 		s[k] = v
 	}
-	return &ContinuousQuery{e: e, root: root, stmt: stmt, settings: s}
+	name := s["pipeline.name"]
+	if name == "" {
+		name = e.opts.DefaultJobName
+	}
+	e.jobs[name]++
+	if n := e.jobs[name]; n > 1 {
+		name = fmt.Sprintf("%s-%d", name, n)
+	}
+	return &ContinuousQuery{e: e, root: root, stmt: stmt, settings: s, name: name}
 }
+
+// Name is the job's name: its identity for checkpoints.
+func (q *ContinuousQuery) Name() string { return q.name }
 
 // Schema is the schema of the rows the query emits (for a SELECT) or
 // writes (for an INSERT).
@@ -261,14 +299,35 @@ type RowFunc func(rec arrow.Record) error
 // Run runs the query until its bounded sources are exhausted, an error
 // occurs or ctx is cancelled (then it returns ctx's error). For a SELECT,
 // fn receives the rows; for an INSERT, fn is not called and may be nil.
-func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) error {
-	name := q.settings["pipeline.name"]
-	if name == "" {
-		name = q.e.opts.DefaultJobName
-	}
+//
+// With checkpointing on (the default), the job restores the newest valid
+// checkpoint of a previous run with the same name that did not finish, and
+// takes a checkpoint every interval; a job that finishes is marked so, and
+// the next run with its name starts fresh.
+func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 	opts := exec.Options{
-		Name: name, Connectors: q.e.reg, Alloc: q.e.opts.Alloc, Clock: q.e.opts.Clock,
+		Name: q.name, Connectors: q.e.reg, Alloc: q.e.opts.Alloc, Clock: q.e.opts.Clock,
 		BatchSize: q.e.opts.BatchSize, Logger: q.e.opts.Logger,
+		AllowNonRestoredState: q.e.opts.AllowNonRestoredState,
+	}
+	interval, err := q.checkpointInterval()
+	if err != nil {
+		return err
+	}
+	if interval >= 0 {
+		store, err := q.openStore()
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := store.Close(); err == nil {
+				err = cerr
+			}
+			if err == nil {
+				err = markFinished(store.Dir())
+			}
+		}()
+		opts.Store, opts.CheckpointInterval = store, interval
 	}
 	if !q.IsInsert() {
 		if fn == nil {
@@ -280,7 +339,21 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) error {
 	if err != nil {
 		return err
 	}
+	q.mu.Lock()
+	q.job = job
+	q.mu.Unlock()
 	return job.Run(ctx)
+}
+
+// Stats returns the running job's counters (zero before Run).
+func (q *ContinuousQuery) Stats() exec.Stats {
+	q.mu.Lock()
+	j := q.job
+	q.mu.Unlock()
+	if j == nil {
+		return exec.Stats{}
+	}
+	return j.Stats()
 }
 
 // collectSink hands a SELECT's batches to the client. Rows are delivered

@@ -1,0 +1,115 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/streamsql/streamsql/checkpoint"
+)
+
+// finishedMarker is written into a job's checkpoint directory when the job
+// completed: its checkpoints are of no use to a later run, which starts
+// fresh instead of restoring an exhausted source.
+const finishedMarker = "FINISHED"
+
+func markFinished(dir string) error {
+	return os.WriteFile(filepath.Join(dir, finishedMarker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+}
+
+// openStore opens the job's checkpoint store in the state directory.
+func (q *ContinuousQuery) openStore() (*checkpoint.Store, error) {
+	dir, err := checkpoint.JobDir(q.e.opts.StateDir, q.name)
+	if err != nil {
+		return nil, err
+	}
+	fresh := q.e.opts.Fresh
+	if _, err := os.Stat(filepath.Join(dir, finishedMarker)); err == nil {
+		fresh = true
+		if err := os.Remove(filepath.Join(dir, finishedMarker)); err != nil {
+			return nil, err
+		}
+	}
+	retained := 0
+	if v, ok := q.settings["state.checkpoints.num-retained"]; ok {
+		retained, _ = strconv.Atoi(v)
+	}
+	from := q.e.opts.FromSavepoint
+	if v, ok := q.settings["execution.savepoint.path"]; ok && from == "" {
+		from = v
+	}
+	s, err := checkpoint.Open(q.e.opts.StateDir, checkpoint.Options{
+		JobName: q.name, Logger: q.e.opts.Logger, NumRetained: retained,
+		Clock: q.e.opts.Clock, Fresh: fresh, FromSavepoint: from,
+	})
+	if errors.Is(err, checkpoint.ErrLocked) {
+		return nil, fmt.Errorf("job %q is already running in another process (state dir %s)", q.name, dir)
+	}
+	return s, err
+}
+
+// checkpointInterval returns the session's checkpoint interval; negative
+// means no checkpoints.
+func (q *ContinuousQuery) checkpointInterval() (time.Duration, error) {
+	v, ok := q.settings["execution.checkpointing.interval"]
+	if !ok {
+		return q.e.opts.CheckpointInterval, nil
+	}
+	return parseDuration(v)
+}
+
+// parseDuration reads Flink-style durations: "10 s", "100ms", "1 min",
+// "500" (milliseconds), "0" or "off" (no checkpoints).
+func parseDuration(v string) (time.Duration, error) {
+	s := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(v), " ", ""))
+	if s == "off" || s == "none" {
+		return -1, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n == 0 {
+			return -1, nil
+		}
+		return time.Duration(n) * time.Millisecond, nil
+	}
+	for _, u := range []struct {
+		suffix string
+		d      time.Duration
+	}{{"ms", time.Millisecond}, {"min", time.Minute}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour}} {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			if f, err := strconv.ParseFloat(num, 64); err == nil && f >= 0 {
+				return time.Duration(f * float64(u.d)), nil
+			}
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, nil
+	}
+	return 0, fmt.Errorf("invalid duration %q: expected e.g. '10 s', '500 ms', '1 min'", v)
+}
+
+// checkSetting validates the values of the settings the engine reads.
+func checkSetting(key, value string) error {
+	switch key {
+	case "execution.checkpointing.interval":
+		if _, err := parseDuration(value); err != nil {
+			return fmt.Errorf("SET %s: %v", key, err)
+		}
+	case "state.checkpoints.num-retained":
+		if n, err := strconv.Atoi(value); err != nil || n < 1 {
+			return fmt.Errorf("SET %s: expected a positive integer, got %q", key, value)
+		}
+	case "execution.checkpointing.mode":
+		if v := strings.ToUpper(value); v != "EXACTLY_ONCE" && v != "AT_LEAST_ONCE" {
+			return fmt.Errorf("SET %s: expected EXACTLY_ONCE or AT_LEAST_ONCE, got %q", key, value)
+		}
+	case "pipeline.name":
+		if _, err := checkpoint.JobDir(".", value); err != nil {
+			return fmt.Errorf("SET %s: %v", key, err)
+		}
+	}
+	return nil
+}
