@@ -30,6 +30,9 @@ func rescale(n dec, from, to int) dec {
 	case from == to:
 		return n
 	case to > from:
+		if to-from > 38 {
+			return decimal128.GetMaxValue(38).Add(decimal128.FromI64(1)) // out of any precision
+		}
 		return n.Mul(decimal128.GetScaleMultiplier(to - from))
 	}
 	k := from - to

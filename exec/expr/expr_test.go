@@ -148,7 +148,7 @@ func validateRecord(rec arrow.Record) error {
 }
 
 // buildRecord reads rows of '|'-separated cells; NULL is NULL, and a
-// string cell may be quoted to keep spaces ('' is the empty string).
+// string cell may be quoted to keep spaces (” is the empty string).
 func buildRecord(mem memory.Allocator, schema types.Schema, input string) (arrow.Record, error) {
 	b := array.NewRecordBuilder(mem, schema.Arrow())
 	defer b.Release()
