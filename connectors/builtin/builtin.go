@@ -6,6 +6,7 @@ import (
 	"github.com/streamsql/streamsql/connectors"
 	"github.com/streamsql/streamsql/connectors/blackhole"
 	"github.com/streamsql/streamsql/connectors/datagen"
+	"github.com/streamsql/streamsql/connectors/filesystem"
 	"github.com/streamsql/streamsql/connectors/print"
 )
 
@@ -14,6 +15,7 @@ import (
 func Registry(stdout io.Writer) *connectors.Registry {
 	return connectors.NewRegistry(
 		datagen.New(),
+		filesystem.New(),
 		print.New(stdout),
 		blackhole.New(),
 	)

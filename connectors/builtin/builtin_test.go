@@ -14,7 +14,7 @@ import (
 func TestRegistry(t *testing.T) {
 	var out bytes.Buffer
 	r := Registry(&out)
-	for _, name := range []string{"blackhole", "datagen", "print"} {
+	for _, name := range []string{"blackhole", "datagen", "filesystem", "print"} {
 		if _, ok := r.Lookup(name); !ok {
 			t.Errorf("connector %q missing (have %v)", name, r.Names())
 		}

@@ -1,0 +1,73 @@
+package filesystem
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/connectors"
+	"github.com/streamsql/streamsql/connectors/format"
+	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/types"
+)
+
+// Name is the connector's name in WITH ('connector' = 'filesystem').
+const Name = "filesystem"
+
+const optPath = "path"
+
+type factory struct{}
+
+var _ connectors.Factory = factory{}
+
+// New returns the filesystem connector.
+func New() connectors.Factory { return factory{} }
+
+// Name implements connectors.Factory.
+func (factory) Name() string { return Name }
+
+// Options implements connectors.Factory.
+func (factory) Options() []connectors.Option {
+	return append([]connectors.Option{
+		{Key: optPath, Required: true, Source: true, Sink: true,
+			Help: "source: a file, or a directory of files read in name order; sink: the directory of the part file"},
+	}, format.WithRequired()...)
+}
+
+// Validate implements connectors.Factory.
+func (factory) Validate(opts map[string]string, schema types.Schema, sink bool) error {
+	path := opts[optPath]
+	if strings.TrimSpace(path) == "" {
+		return &connectors.OptionError{Key: optPath, Msg: "expected a file or directory path, got \"\""}
+	}
+	if err := format.Validate("", opts); err != nil {
+		return err
+	}
+	dec, err := format.NewDecoder("", schema, opts, memory.DefaultAllocator)
+	if err != nil {
+		return &connectors.OptionError{Key: format.KeyFormat, Msg: err.Error()}
+	}
+	dec.Release()
+	st, err := os.Stat(path)
+	switch {
+	case !sink && err != nil:
+		return &connectors.OptionError{Key: optPath, Msg: fmt.Sprintf("cannot read %q: %v", path, unwrapPathError(err))}
+	case sink && err == nil && !st.IsDir():
+		return &connectors.OptionError{Key: optPath, Msg: fmt.Sprintf("%q is a file; the filesystem sink writes a part file into a directory", path)}
+	}
+	return nil
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// NewSource implements connectors.Factory.
+func (factory) NewSource(cfg exec.SourceConfig) (exec.Source, error) { return newSource(cfg) }
+
+// NewSink implements connectors.Factory.
+func (factory) NewSink(cfg exec.SinkConfig) (exec.Sink, error) { return newSink(cfg) }
