@@ -49,7 +49,7 @@ const (
 
 // ErrWindowStateLayout is wrapped by the error of a restore whose state
 // was written by a window operator with a different windowLayout.
-var ErrWindowStateLayout = errors.New("exec: window state windowLayout does not match the plan")
+var ErrWindowStateLayout = errors.New("exec: window state layout does not match the plan")
 
 // windowLayout describes what the operator's state means; state written under
 // one windowLayout is refused under another.

@@ -360,10 +360,15 @@ func TestWindowAggDataDriven(t *testing.T) {
 			return fmt.Sprintf("ok, %d state entries", m.StateEntries.Load())
 		}
 		datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
+			if op == nil && td.Cmd != "init" && td.Cmd != "restore" {
+				return "error: no operator"
+			}
 			switch td.Cmd {
 			case "init":
 				spec = parseWinSpec(t, td)
-				store = newWinStore()
+				if !td.HasArg("keep-store") {
+					store = newWinStore()
+				}
 				return open(nil)
 			case "restore":
 				return open(store)
