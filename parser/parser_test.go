@@ -102,8 +102,7 @@ func checkRoundTrip(s Statement) error {
 
 var posType = reflect.TypeOf(Pos{})
 
-// stripPositions returns a deep copy of s (by parsing its own printing is
-// not an option here) with every Pos zeroed.
+// stripPositions returns a deep copy of s with every Pos zeroed.
 func stripPositions(s Statement) Statement {
 	c := deepCopy(reflect.ValueOf(s))
 	return c.Interface().(Statement)
