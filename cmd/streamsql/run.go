@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +23,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.SetOutput(stderr)
 	format := fs.String("format", "table", "how SELECT rows are printed: table or json")
 	stateDir := fs.String("state-dir", ".streamsql", "directory for checkpoints and savepoints")
-	verbose := fs.Bool("v", false, "print the outcome of every statement to stderr")
+	verbose := fs.Bool("v", false, "print the outcome of every statement and checkpoint events to stderr")
+	fresh := fs.Bool("fresh", false, "discard the job's checkpoints and start from scratch")
+	allowNonRestored := fs.Bool("allow-non-restored-state", false, "restore even if some checkpointed state no longer fits the query, dropping it")
+	fromSavepoint := fs.String("from-savepoint", "", "restore the job from this savepoint directory")
+	interval := fs.Duration("checkpoint-interval", 10*time.Second, "default time between checkpoints (SET 'execution.checkpointing.interval' overrides; 0 disables)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: streamsql run [flags] FILE.sql
 
@@ -55,9 +60,21 @@ Flags:
 		return withCaret(err, string(src))
 	}
 	// The job's identity is SET 'pipeline.name', or the file's name.
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	if *interval == 0 {
+		*interval = -1
+	}
 	eng := engine.New(engine.Options{
 		StateDir: *stateDir, Stdout: stdout,
-		DefaultJobName: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
+		DefaultJobName:        strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
+		Logger:                slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		CheckpointInterval:    *interval,
+		Fresh:                 *fresh,
+		AllowNonRestoredState: *allowNonRestored,
+		FromSavepoint:         *fromSavepoint,
 	})
 	for _, st := range stmts {
 		res, err := eng.Execute(ctx, st)
