@@ -282,7 +282,7 @@ func (e *arith) evalDecimal(rec arrow.Record) (arrow.Array, error) {
 		setAll(valid.Bytes(), n)
 	}
 	vb := valid.Bytes()
-	buf, out := newFixed[dec](e.alloc, n)
+	buf, out := newFixedZero[dec](e.alloc, n)
 	cs := max(e.ls, e.rs)
 	for i := 0; i < n; i++ {
 		if !bitIsSet(vb, i) {

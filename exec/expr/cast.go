@@ -212,7 +212,7 @@ func rowwise[T any](e *castEval, a arrow.Array, conv func(i int) (T, bool), text
 	n := a.Len()
 	vbuf, valid := newBitmap(e.alloc, n)
 	bm, off := validity(a)
-	buf, out := newFixed[T](e.alloc, n)
+	buf, out := newFixedZero[T](e.alloc, n)
 	for i := 0; i < n; i++ {
 		if !isValid(bm, off, i) {
 			continue

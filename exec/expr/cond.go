@@ -2,6 +2,7 @@ package expr
 
 import (
 	"fmt"
+	"math/bits"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -125,20 +126,23 @@ func (e *caseEval) Eval(rec arrow.Record) (arrow.Array, error) {
 				continue
 			}
 			remaining[b] &^= hit
-			for k := 0; k < 8; k++ {
-				if hit>>k&1 != 0 {
-					src[b*8+k] = uint8(j)
-					left--
-				}
+			left -= bits.OnesCount8(hit)
+			for ; hit != 0; hit &= hit - 1 {
+				src[b*8+bits.TrailingZeros8(hit)] = uint8(j)
 			}
 		}
 		releaseBuf(scratch...)
 		c.Release()
 	}
 	elseArm := len(e.conds)
-	for i := 0; i < n && left > 0; i++ {
-		if bitIsSet(remaining, i) {
-			src[i] = uint8(elseArm)
+	if left > 0 {
+		for b, r := range remaining {
+			if b == len(remaining)-1 && n%8 != 0 {
+				r &= 1<<(n%8) - 1
+			}
+			for ; r != 0; r &= r - 1 {
+				src[b*8+bits.TrailingZeros8(r)] = uint8(elseArm)
+			}
 		}
 	}
 	// Which arms do rows use?
@@ -198,9 +202,6 @@ func (e *coalesce) Eval(rec arrow.Record) (arrow.Array, error) {
 	n := int(rec.NumRows())
 	sbuf, src := newFixed[uint8](e.alloc, n)
 	defer sbuf.Release()
-	for i := range src {
-		src[i] = noSource
-	}
 	rbuf, remaining := newBitmap(e.alloc, n)
 	defer rbuf.Release()
 	setAll(remaining, n)
@@ -224,10 +225,14 @@ func (e *coalesce) Eval(rec arrow.Record) (arrow.Array, error) {
 		arrays = append(arrays, a)
 		bm, off := validity(a)
 		for i := 0; i < n; i++ {
-			if bitIsSet(remaining, i) && isValid(bm, off, i) {
+			// A row NULL in every argument ends up taking the last one,
+			// where it is NULL too.
+			if bitIsSet(remaining, i) {
 				src[i] = j
-				setBitTo(remaining, i, false)
-				left--
+				if isValid(bm, off, i) {
+					setBitTo(remaining, i, false)
+					left--
+				}
 			}
 		}
 	}

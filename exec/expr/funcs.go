@@ -311,7 +311,7 @@ func (e *mathFunc) evalDecimal(a arrow.Array) arrow.Array {
 	n := a.Len()
 	vbuf, valid := newBitmap(e.alloc, n)
 	bm, off := validity(a)
-	buf, out := newFixed[dec](e.alloc, n)
+	buf, out := newFixedZero[dec](e.alloc, n)
 	for i := 0; i < n; i++ {
 		if !isValid(bm, off, i) {
 			continue
@@ -378,7 +378,7 @@ func (e *floorTS) Eval(rec arrow.Record) (arrow.Array, error) {
 	defer release(ta, ma)
 	n := ta.Len()
 	valid, nulls := binValidity(e.alloc, ta, ma)
-	buf, out := newFixed[int64](e.alloc, n)
+	buf, out := newFixedZero[int64](e.alloc, n)
 	ts := fixedValues[int64](ta)
 	if mc != nil {
 		p := scalar[int64](mc)

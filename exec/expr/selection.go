@@ -92,32 +92,54 @@ func take(alloc memory.Allocator, a arrow.Array, idx []int32) (arrow.Array, erro
 
 // gather builds an array of n rows of type dt where row i is row idx[i]
 // (i when idx is nil) of srcs[src[i]] (srcs[0] when src is nil). A
-// negative idx[i], or src[i] == noSource, gives NULL.
+// negative idx[i] gives NULL. Either src or idx is nil.
 func gather(alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array, src []uint8, idx []int32, n int) (arrow.Array, error) {
+	if src != nil && idx != nil {
+		return nil, fmt.Errorf("expr: gather by source and index")
+	}
+	neg := false
+	for _, j := range idx {
+		if j < 0 {
+			neg = true
+			break
+		}
+	}
 	// Validity first, for every layout.
-	vbuf, valid := newBitmap(alloc, n)
-	type vinfo struct {
-		bm  []byte
-		off int
-	}
-	vs := make([]vinfo, len(srcs))
-	for s, a := range srcs {
-		vs[s].bm, vs[s].off = validity(a)
-	}
-	for i := 0; i < n; i++ {
-		s, j, ok := pick(src, idx, i)
-		if ok {
-			v := vs[s]
-			ok = v.bm == nil || bitIsSet(v.bm, v.off+j)
-		}
-		if ok {
-			valid[i>>3] |= 1 << (i & 7)
+	var vbuf *memory.Buffer
+	nulls := 0
+	anyNulls := neg
+	for _, a := range srcs {
+		if a.NullN() > 0 {
+			anyNulls = true
 		}
 	}
-	nulls := n - popcount(valid, n)
-	if nulls == 0 {
-		vbuf.Release()
-		vbuf = nil
+	if anyNulls {
+		var valid []byte
+		vbuf, valid = newBitmap(alloc, n)
+		if src == nil {
+			bm, off := validity(srcs[0])
+			for i, j := range idx {
+				if j >= 0 && (bm == nil || bitIsSet(bm, off+int(j))) {
+					valid[i>>3] |= 1 << (i & 7)
+				}
+			}
+		} else {
+			bms := make([][]byte, len(srcs))
+			offs := make([]int, len(srcs))
+			for k, a := range srcs {
+				bms[k], offs[k] = validity(a)
+			}
+			for i, k := range src[:n] {
+				if bm := bms[k]; bm == nil || bitIsSet(bm, offs[k]+i) {
+					valid[i>>3] |= 1 << (i & 7)
+				}
+			}
+		}
+		nulls = n - popcount(valid, n)
+		if nulls == 0 {
+			vbuf.Release()
+			vbuf = nil
+		}
 	}
 	fail := func(err error) (arrow.Array, error) {
 		releaseBuf(vbuf)
@@ -128,12 +150,20 @@ func gather(alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array, src [
 		out, bm := newBitmap(alloc, n)
 		bits := make([][]byte, len(srcs))
 		offs := make([]int, len(srcs))
-		for s, a := range srcs {
-			bits[s], offs[s] = valueBits(a), a.Data().Offset()
+		for k, a := range srcs {
+			bits[k], offs[k] = valueBits(a), a.Data().Offset()
 		}
-		for i := 0; i < n; i++ {
-			if s, j, ok := pick(src, idx, i); ok && bitIsSet(bits[s], offs[s]+j) {
-				bm[i>>3] |= 1 << (i & 7)
+		if src == nil {
+			for i, j := range idx {
+				if j >= 0 && bitIsSet(bits[0], offs[0]+int(j)) {
+					bm[i>>3] |= 1 << (i & 7)
+				}
+			}
+		} else {
+			for i, k := range src[:n] {
+				if bitIsSet(bits[k], offs[k]+i) {
+					bm[i>>3] |= 1 << (i & 7)
+				}
 			}
 		}
 		return makeArray(dt, n, nulls, vbuf, out), nil
@@ -148,61 +178,46 @@ func gather(alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array, src [
 	}
 	switch fw.BitWidth() {
 	case 8:
-		return gatherFixed[uint8](alloc, dt, srcs, src, idx, n, nulls, vbuf), nil
+		return gatherFixed[uint8](alloc, dt, srcs, src, idx, neg, n, nulls, vbuf), nil
 	case 16:
-		return gatherFixed[uint16](alloc, dt, srcs, src, idx, n, nulls, vbuf), nil
+		return gatherFixed[uint16](alloc, dt, srcs, src, idx, neg, n, nulls, vbuf), nil
 	case 32:
-		return gatherFixed[uint32](alloc, dt, srcs, src, idx, n, nulls, vbuf), nil
+		return gatherFixed[uint32](alloc, dt, srcs, src, idx, neg, n, nulls, vbuf), nil
 	case 64:
-		return gatherFixed[uint64](alloc, dt, srcs, src, idx, n, nulls, vbuf), nil
+		return gatherFixed[uint64](alloc, dt, srcs, src, idx, neg, n, nulls, vbuf), nil
 	case 128:
-		return gatherFixed[[2]uint64](alloc, dt, srcs, src, idx, n, nulls, vbuf), nil
+		return gatherFixed[[2]uint64](alloc, dt, srcs, src, idx, neg, n, nulls, vbuf), nil
 	}
 	return fail(fmt.Errorf("unsupported column type %s", dt))
 }
 
-// noSource marks a row of gather that is NULL.
-const noSource = 0xff
-
-// pick returns the source and row of output row i of gather.
-func pick(src []uint8, idx []int32, i int) (s, j int, ok bool) {
-	j = i
-	if idx != nil {
-		j = int(idx[i])
-		if j < 0 {
-			return 0, 0, false
-		}
-	}
-	if src != nil {
-		if src[i] == noSource {
-			return 0, 0, false
-		}
-		s = int(src[i])
-	}
-	return s, j, true
-}
-
-func gatherFixed[T any](alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array, src []uint8, idx []int32, n, nulls int, valid *memory.Buffer) arrow.Array {
+func gatherFixed[T any](alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array, src []uint8, idx []int32, neg bool, n, nulls int, valid *memory.Buffer) arrow.Array {
 	buf, out := newFixed[T](alloc, n)
-	if len(srcs) == 1 && src == nil && idx != nil && nulls == 0 {
-		// Filter's case: a plain take.
+	switch {
+	case src == nil && !neg:
 		v := fixedValues[T](srcs[0])
 		idx = idx[:len(out)]
 		for i := range out {
 			out[i] = v[idx[i]]
 		}
-		return makeArray(dt, n, nulls, valid, buf)
-	}
-	vals := make([][]T, len(srcs))
-	for s, a := range srcs {
-		vals[s] = fixedValues[T](a)
-	}
-	var zero T
-	for i := range out {
-		if s, j, ok := pick(src, idx, i); ok {
-			out[i] = vals[s][j]
-		} else {
-			out[i] = zero
+	case src == nil:
+		v := fixedValues[T](srcs[0])
+		var zero T
+		for i, j := range idx[:len(out)] {
+			if j >= 0 {
+				out[i] = v[j]
+			} else {
+				out[i] = zero
+			}
+		}
+	default:
+		vals := make([][]T, len(srcs))
+		for k, a := range srcs {
+			vals[k] = fixedValues[T](a)
+		}
+		src = src[:len(out)]
+		for i := range out {
+			out[i] = vals[src[i]][i]
 		}
 	}
 	return makeArray(dt, n, nulls, valid, buf)
@@ -230,13 +245,20 @@ func dataOf(a arrow.Array) []byte {
 func gatherBinary(alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array, src []uint8, idx []int32, n, nulls int, valid *memory.Buffer) arrow.Array {
 	offs := make([][]int32, len(srcs))
 	data := make([][]byte, len(srcs))
-	for s, a := range srcs {
-		offs[s], data[s] = offsetsOf(a), dataOf(a)
+	for k, a := range srcs {
+		offs[k], data[k] = offsetsOf(a), dataOf(a)
+	}
+	// row returns the source and row of output row i, or -1.
+	row := func(i int) (int, int) {
+		if src == nil {
+			return 0, int(idx[i])
+		}
+		return int(src[i]), i
 	}
 	total := 0
 	for i := 0; i < n; i++ {
-		if s, j, ok := pick(src, idx, i); ok {
-			total += int(offs[s][j+1] - offs[s][j])
+		if k, j := row(i); j >= 0 {
+			total += int(offs[k][j+1] - offs[k][j])
 		}
 	}
 	obuf, o := newFixed[int32](alloc, n+1)
@@ -246,8 +268,8 @@ func gatherBinary(alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array,
 	pos := 0
 	for i := 0; i < n; i++ {
 		o[i] = int32(pos)
-		if s, j, ok := pick(src, idx, i); ok {
-			pos += copy(d[pos:], data[s][offs[s][j]:offs[s][j+1]])
+		if k, j := row(i); j >= 0 {
+			pos += copy(d[pos:], data[k][offs[k][j]:offs[k][j+1]])
 		}
 	}
 	o[n] = int32(pos)

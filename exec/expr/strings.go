@@ -421,6 +421,21 @@ func matchToks(toks []likeTok, s string) bool {
 			if len(rest) == 0 {
 				return true
 			}
+			if rest[0].op == 'l' {
+				// Jump from one occurrence of the next literal to the next.
+				lit := rest[0].lit
+				for i := 0; i <= len(s); i++ {
+					k := strings.Index(s[i:], lit)
+					if k < 0 {
+						return false
+					}
+					i += k
+					if matchToks(rest, s[i:]) {
+						return true
+					}
+				}
+				return false
+			}
 			for i := 0; i <= len(s); {
 				if matchToks(rest, s[i:]) {
 					return true

@@ -29,7 +29,8 @@ func fixedValues[T any](a arrow.Array) []T {
 	return all[d.Offset() : d.Offset()+d.Len()]
 }
 
-// newFixed allocates a buffer for n values of T.
+// newFixed allocates a buffer for n values of T; the values are not
+// zeroed (see newFixedZero).
 func newFixed[T any](alloc memory.Allocator, n int) (*memory.Buffer, []T) {
 	var zero T
 	buf := memory.NewResizableBuffer(alloc)
@@ -38,6 +39,14 @@ func newFixed[T any](alloc memory.Allocator, n int) (*memory.Buffer, []T) {
 		return buf, nil
 	}
 	return buf, unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(buf.Bytes()))), n)
+}
+
+// newFixedZero allocates a buffer of n zero values of T, for kernels that
+// skip NULL rows: values under NULLs are then deterministic.
+func newFixedZero[T any](alloc memory.Allocator, n int) (*memory.Buffer, []T) {
+	buf, v := newFixed[T](alloc, n)
+	clear(v)
+	return buf, v
 }
 
 // newBitmap allocates a zeroed bitmap of n bits.
