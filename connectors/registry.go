@@ -51,6 +51,27 @@ type Factory interface {
 	NewSink(cfg exec.SinkConfig) (exec.Sink, error)
 }
 
+// MetadataFactory is implemented by connectors whose sources expose
+// metadata columns (`col TYPE METADATA FROM 'key'`).
+type MetadataFactory interface {
+	// ValidateMetadata checks that key is a metadata key of the connector
+	// and that a column of type t can hold it.
+	ValidateMetadata(key string, t types.Type) error
+}
+
+// ValidateMetadata checks a metadata column of a table of connector name.
+func (r *Registry) ValidateMetadata(name, key string, t types.Type) error {
+	f, ok := r.m[name]
+	if !ok {
+		return fmt.Errorf("unknown connector %q", name)
+	}
+	mf, ok := f.(MetadataFactory)
+	if !ok {
+		return fmt.Errorf("connector %q has no metadata columns", name)
+	}
+	return mf.ValidateMetadata(key, t)
+}
+
 // OptionError is a problem with one WITH option (Key) or with the column
 // Column of the table's schema; the planner adds the position.
 type OptionError struct {

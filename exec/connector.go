@@ -82,6 +82,10 @@ type SourceConfig struct {
 	Table   string
 	Schema  types.Schema      // the columns to produce, in order
 	Options map[string]string // the WITH clause, validated by the planner
+	// Metadata holds, for each column of Schema, the metadata key the
+	// connector fills it from, or "" for a physical column (decoded from
+	// the record). Nil when every column is physical.
+	Metadata []string
 	// BatchSize is the preferred number of rows per batch.
 	BatchSize int
 	Alloc     memory.Allocator
@@ -94,6 +98,9 @@ type SinkConfig struct {
 	Table   string
 	Schema  types.Schema
 	Options map[string]string
+	// Metadata holds, per column of Schema, the metadata key the sink
+	// writes it to (e.g. Kafka's "timestamp"), or ""; nil when none.
+	Metadata []string
 	Alloc   memory.Allocator
 	Clock   Clock
 	// JobName names the running job (for file names, transactional ids).

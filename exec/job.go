@@ -147,7 +147,7 @@ func Build(root *plan.Sink, opts Options) (*Job, error) {
 	}
 	var err error
 	j.source, err = opts.Connectors.NewSource(j.srcNode.Connector, SourceConfig{
-		Table: j.srcNode.Table, Schema: j.srcNode.Schema(), Options: j.srcNode.Options,
+		Table: j.srcNode.Table, Schema: j.srcNode.Schema(), Options: j.srcNode.Options, Metadata: j.srcNode.Metadata,
 		BatchSize: opts.BatchSize, Alloc: opts.Alloc, Clock: opts.Clock, Metrics: &j.srcMetrics,
 	})
 	if err != nil {
@@ -162,7 +162,7 @@ func Build(root *plan.Sink, opts Options) (*Job, error) {
 		j.sink = opts.Collect
 	} else {
 		j.sink, err = opts.Connectors.NewSink(root.Connector, SinkConfig{
-			Table: root.Table, Schema: root.Schema(), Options: root.Options,
+			Table: root.Table, Schema: root.Schema(), Options: root.Options, Metadata: root.Metadata,
 			Alloc: opts.Alloc, Clock: opts.Clock, JobName: opts.Name,
 		})
 		if err != nil {

@@ -51,6 +51,10 @@ type Source struct {
 	Connector string
 	Options   map[string]string
 	Watermark *Watermark // nil when the table declares none
+	// Metadata holds, for each output column, the connector metadata key
+	// it is read from ("partition", "offset", "timestamp" for Kafka), or ""
+	// for a physical column. Nil when the table has no metadata columns.
+	Metadata []string
 }
 
 // Calc filters then projects: rows where Filter is TRUE (all rows when
@@ -183,6 +187,9 @@ type Sink struct {
 	Table     string
 	Connector string
 	Options   map[string]string
+	// Metadata holds, per column, the metadata key the sink writes it to,
+	// or "" for a physical column; nil when every column is physical.
+	Metadata []string
 }
 
 // Inputs implementations.

@@ -17,6 +17,8 @@ import (
 // option's (column's) position.
 type Validator interface {
 	Validate(opts map[string]string, schema types.Schema, sink bool) error
+	// ValidateMetadata checks a METADATA column of a table of the connector.
+	ValidateMetadata(connector, key string, t types.Type) error
 }
 
 // Planner plans statements against a catalog. It is not safe for
@@ -56,7 +58,9 @@ func (p *Planner) CreateTable(s *parser.CreateTableStmt) error {
 			col.Kind, col.Expr = Computed, c.Computed
 		case c.Metadata:
 			col.Kind, col.MetadataKey, col.Virtual = Metadata, c.MetadataKey, c.Virtual
-			return errorf(c.Pos, "METADATA columns are not supported yet")
+			if col.MetadataKey == "" {
+				col.MetadataKey = c.Name.Name
+			}
 		}
 		if c.Type != nil {
 			ty, err := typeOf(c.Type)
@@ -92,6 +96,13 @@ func (p *Planner) CreateTable(s *parser.CreateTableStmt) error {
 	}
 	if _, err := p.watermark(t); err != nil {
 		return err
+	}
+	for _, c := range t.Columns {
+		if c.Kind == Metadata && p.Connectors != nil {
+			if err := p.Connectors.ValidateMetadata(t.Options["connector"], c.MetadataKey, c.Type); err != nil {
+				return errorf(c.Pos, "column %s: %v", c.Name, err)
+			}
+		}
 	}
 	p.Catalog.tables[key(t.Name)] = t
 	return nil
@@ -246,6 +257,20 @@ func (p *Planner) Insert(s *parser.InsertStmt) (*plan.Sink, error) {
 	}
 	sink := &plan.Sink{Input: in, Table: t.Name, Connector: t.Options["connector"], Options: t.Options}
 	sink.Output = target
+	for _, c := range t.Columns {
+		if c.Kind == Metadata && !c.Virtual {
+			sink.Metadata = make([]string, 0, target.Len())
+			for _, c := range t.Columns {
+				switch {
+				case c.Kind == Physical:
+					sink.Metadata = append(sink.Metadata, "")
+				case c.Kind == Metadata && !c.Virtual:
+					sink.Metadata = append(sink.Metadata, c.MetadataKey)
+				}
+			}
+			break
+		}
+	}
 	assignIDs(sink)
 	return sink, nil
 }

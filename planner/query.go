@@ -187,6 +187,22 @@ func (b *builder) planTableName(r *parser.TableName) (*relation, error) {
 		return nil, err
 	}
 	src.Watermark = wm
+	for _, c := range t.Columns {
+		if c.Kind == Metadata {
+			src.Metadata = make([]string, 0, src.Output.Len())
+			break
+		}
+	}
+	if src.Metadata != nil {
+		for _, c := range t.Columns {
+			switch c.Kind {
+			case Metadata:
+				src.Metadata = append(src.Metadata, c.MetadataKey)
+			case Physical:
+				src.Metadata = append(src.Metadata, "")
+			}
+		}
+	}
 	rowtime := ""
 	if t.Watermark != nil {
 		rowtime = t.Watermark.Column.Name
