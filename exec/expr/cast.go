@@ -66,7 +66,7 @@ func castable(from, to types.Type) bool {
 	case f == t:
 		return true
 	case t == types.String:
-		return f != types.Interval || true
+		return true
 	case f == types.String:
 		return t != types.Interval
 	case from.IsNumeric() && to.IsNumeric():

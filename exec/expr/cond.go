@@ -33,6 +33,9 @@ func (e *caseEval) operands() []Evaluator {
 }
 
 func (c *compiler) compileCase(e *plan.Case) (Evaluator, error) {
+	if len(e.Whens) > 250 {
+		return nil, fmt.Errorf("expr: CASE with %d arms, at most 250 are supported", len(e.Whens))
+	}
 	ce := &caseEval{t: e.T, alloc: c.alloc}
 	for _, w := range e.Whens {
 		cond, err := c.compile(w.Cond)

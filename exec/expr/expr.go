@@ -115,8 +115,32 @@ func (c *compiler) compile(e plan.Expr) (Evaluator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fold(ev), nil
+	return c.withType(fold(ev), e.Type())
 }
+
+// withType makes ev report the plan's type t: the same type with another
+// NOT NULL flag is only relabelled; another type is cast.
+func (c *compiler) withType(ev Evaluator, t types.Type) (Evaluator, error) {
+	switch {
+	case ev.Type() == t:
+		return ev, nil
+	case !types.Same(ev.Type(), t):
+		return c.convert(ev, t)
+	}
+	if l, ok := ev.(*literal); ok {
+		return &literal{t: t, ph: l.ph, proto: l.proto, null: l.null}, nil
+	}
+	return &relabel{Evaluator: ev, t: t}, nil
+}
+
+// relabel reports another nullability than the evaluator it wraps.
+type relabel struct {
+	Evaluator
+	t types.Type
+}
+
+func (e *relabel) Type() types.Type      { return e.t }
+func (e *relabel) operands() []Evaluator { return []Evaluator{e.Evaluator} }
 
 func (c *compiler) compileAll(es []plan.Expr) ([]Evaluator, error) {
 	out := make([]Evaluator, len(es))
