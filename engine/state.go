@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/types"
 )
 
 // finishedMarker is written into a job's checkpoint directory when the job
@@ -62,33 +63,20 @@ func (q *ContinuousQuery) checkpointInterval() (time.Duration, error) {
 	return parseDuration(v)
 }
 
-// parseDuration reads Flink-style durations: "10 s", "100ms", "1 min",
-// "500" (milliseconds), "0" or "off" (no checkpoints).
+// parseDuration reads Flink-style durations ("10 s", "100ms", "1 min",
+// "500" for milliseconds); "0" or "off" mean no checkpoints (-1).
 func parseDuration(v string) (time.Duration, error) {
-	s := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(v), " ", ""))
-	if s == "off" || s == "none" {
+	if s := strings.ToLower(strings.TrimSpace(v)); s == "off" || s == "none" {
 		return -1, nil
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n == 0 {
-			return -1, nil
-		}
-		return time.Duration(n) * time.Millisecond, nil
+	ms, err := types.ParseInterval(v)
+	if err != nil {
+		return 0, err
 	}
-	for _, u := range []struct {
-		suffix string
-		d      time.Duration
-	}{{"ms", time.Millisecond}, {"min", time.Minute}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour}} {
-		if num, ok := strings.CutSuffix(s, u.suffix); ok {
-			if f, err := strconv.ParseFloat(num, 64); err == nil && f >= 0 {
-				return time.Duration(f * float64(u.d)), nil
-			}
-		}
+	if ms <= 0 {
+		return -1, nil
 	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return d, nil
-	}
-	return 0, fmt.Errorf("invalid duration %q: expected e.g. '10 s', '500 ms', '1 min'", v)
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
 // checkSetting validates the values of the settings the engine reads.

@@ -163,6 +163,11 @@ func (j *Job) checkpoint(ctx context.Context, final bool) error {
 	if err := j.sink.Commit(ctx, int64(id)); err != nil {
 		return fmt.Errorf("checkpoint %d: sink commit: %w", id, err)
 	}
+	if l, ok := j.source.(CheckpointListener); ok {
+		if err := l.CheckpointComplete(ctx, int64(id), off); err != nil {
+			j.opts.Logger.Warn("source checkpoint callback failed", "checkpoint", id, "err", err)
+		}
+	}
 	j.opts.Logger.Debug("checkpoint complete", "job", j.opts.Name, "checkpoint", id, "final", final)
 	return nil
 }

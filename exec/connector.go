@@ -34,6 +34,26 @@ type Source interface {
 	Close() error
 }
 
+// SplitReporter is implemented by sources with several splits (Kafka
+// partitions). Splits returns how many there are now (it may grow when
+// partitions are discovered); Read reports splits as 0..Splits()-1. The
+// runtime then holds the source's watermark at the minimum over all its
+// splits, including those that have not produced a row yet, except splits
+// idle for longer than the table's idle timeout. A source that does not
+// implement it has one split.
+type SplitReporter interface {
+	Splits() int
+}
+
+// CheckpointListener is implemented by sources that act when a checkpoint
+// is durable, such as committing offsets to a Kafka consumer group for lag
+// tools. offset is what Offset returned at that checkpoint's barrier.
+// Errors are logged, not fatal: the checkpoint, not the callback, is the
+// source of truth.
+type CheckpointListener interface {
+	CheckpointComplete(ctx context.Context, id int64, offset []byte) error
+}
+
 // Sink writes the rows of a query somewhere. It is driven from one
 // goroutine.
 //
@@ -101,8 +121,8 @@ type SinkConfig struct {
 	// Metadata holds, per column of Schema, the metadata key the sink
 	// writes it to (e.g. Kafka's "timestamp"), or ""; nil when none.
 	Metadata []string
-	Alloc   memory.Allocator
-	Clock   Clock
+	Alloc    memory.Allocator
+	Clock    Clock
 	// JobName names the running job (for file names, transactional ids).
 	JobName string
 }

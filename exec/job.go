@@ -218,6 +218,12 @@ func (j *Job) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
 		}
 		if rec == nil {
+			// Nothing to read now: an idle split may release the watermark.
+			if j.wm != nil && j.wm.idle > 0 {
+				if err := j.advance(ctx, j.wm.current(j.opts.Clock.Now(), j.splits())); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		err = j.onSourceBatch(ctx, rec, split)
@@ -238,11 +244,19 @@ func (j *Job) onSourceBatch(ctx context.Context, rec arrow.Record, split int) er
 	if j.wm == nil {
 		return nil
 	}
-	wm, err := j.wm.observe(rec, split)
+	wm, err := j.wm.observe(rec, split, j.opts.Clock.Now(), j.splits())
 	if err != nil {
 		return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
 	}
 	return j.advance(ctx, wm)
+}
+
+// splits is the number of splits of the source, 0 when it does not say.
+func (j *Job) splits() int {
+	if sr, ok := j.source.(SplitReporter); ok {
+		return sr.Splits()
+	}
+	return 0
 }
 
 // advance moves event time forward to wm through every operator in order.

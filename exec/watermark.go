@@ -2,6 +2,7 @@ package exec
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -15,10 +16,17 @@ import (
 // maximum of the WATERMARK expression over the rows seen so far; the
 // source's watermark is the minimum over its splits that have produced
 // rows (a split that has not produced any does not hold event time back).
+//
+// With a SplitReporter source, every reported split counts, so a split
+// that has produced nothing yet holds the watermark at its minimum; with an
+// idle timeout, a split that produced nothing for that long is skipped
+// until it produces again (so windows close on a quiet partition).
 type watermarkGen struct {
 	eval   expr.Evaluator
 	splits map[int]Watermark
+	active map[int]time.Time // when each split last produced rows
 	wm     Watermark
+	idle   time.Duration // 0: never idle
 }
 
 func newWatermarkGen(w *plan.Watermark, schema types.Schema, alloc memory.Allocator) (*watermarkGen, error) {
@@ -26,12 +34,58 @@ func newWatermarkGen(w *plan.Watermark, schema types.Schema, alloc memory.Alloca
 	if err != nil {
 		return nil, fmt.Errorf("watermark: %w", err)
 	}
-	return &watermarkGen{eval: ev, splits: map[int]Watermark{}, wm: MinWatermark}, nil
+	return &watermarkGen{eval: ev, splits: map[int]Watermark{}, active: map[int]time.Time{},
+		wm: MinWatermark, idle: time.Duration(w.IdleTimeout) * time.Millisecond}, nil
 }
 
-// observe accounts for the rows of rec from split and returns the
-// source's watermark afterwards.
-func (g *watermarkGen) observe(rec arrow.Record, split int) (Watermark, error) {
+// current recomputes the watermark at now over n splits (n <= 0: the
+// splits seen so far) and returns it; it never goes backwards.
+func (g *watermarkGen) current(now time.Time, n int) Watermark {
+	lo, any := MaxWatermark, false
+	consider := func(split int) {
+		if g.idle > 0 {
+			last, ok := g.active[split]
+			if !ok {
+				last = g.start(now)
+			}
+			if now.Sub(last) >= g.idle {
+				return
+			}
+		}
+		w, ok := g.splits[split]
+		if !ok {
+			w = MinWatermark
+		}
+		lo, any = min(lo, w), true
+	}
+	if n > 0 {
+		for s := 0; s < n; s++ {
+			consider(s)
+		}
+	} else {
+		for s := range g.splits {
+			consider(s)
+		}
+	}
+	if any {
+		g.wm = max(g.wm, lo)
+	}
+	return g.wm
+}
+
+// start is when the generator first looked at the splits: a split that
+// never produced a row counts as active since then.
+func (g *watermarkGen) start(now time.Time) time.Time {
+	if t, ok := g.active[-1]; ok {
+		return t
+	}
+	g.active[-1] = now
+	return now
+}
+
+// observe accounts for the rows of rec from split at now, with n splits,
+// and returns the source's watermark afterwards.
+func (g *watermarkGen) observe(rec arrow.Record, split int, now time.Time, n int) (Watermark, error) {
 	a, err := g.eval.Eval(rec)
 	if err != nil {
 		return g.wm, fmt.Errorf("watermark expression: %w", err)
@@ -62,10 +116,6 @@ func (g *watermarkGen) observe(rec arrow.Record, split int) (Watermark, error) {
 		return g.wm, fmt.Errorf("watermark expression returned %s, want a timestamp", a.DataType())
 	}
 	g.splits[split] = hi
-	lo := MaxWatermark
-	for _, w := range g.splits {
-		lo = min(lo, w)
-	}
-	g.wm = max(g.wm, lo)
-	return g.wm, nil
+	g.active[split] = now
+	return g.current(now, n), nil
 }

@@ -40,6 +40,10 @@ func (b *Base) Schema() types.Schema { return b.Output }
 type Watermark struct {
 	TimeCol int
 	Expr    Expr
+	// IdleTimeout, when positive, is how long (ms of processing time) a
+	// split may go without rows before it stops holding the watermark
+	// back ('scan.watermark.idle-timeout').
+	IdleTimeout int64
 }
 
 // Source reads a table through a connector. Its schema is the table's

@@ -115,6 +115,13 @@ func (p *Planner) watermark(t *Table) (*plan.Watermark, error) {
 		return nil, errorf(wd.Expr.Position(), "the WATERMARK expression must be a timestamp, got %s", e.Type())
 	}
 	w := &plan.Watermark{TimeCol: -1, Expr: e}
+	if v, ok := t.Options["scan.watermark.idle-timeout"]; ok {
+		d, err := types.ParseInterval(v)
+		if err != nil || d < 0 {
+			return nil, errorf(t.OptionPos["scan.watermark.idle-timeout"], "option 'scan.watermark.idle-timeout': expected a duration such as '5 s', got %q", v)
+		}
+		w.IdleTimeout = d
+	}
 	if col.expr == nil {
 		w.TimeCol = col.index
 	}
