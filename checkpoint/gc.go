@@ -21,6 +21,7 @@ type writeSet struct {
 	large  bool
 }
 
+// add records group (copied) as written, tomb if by a Delete.
 func (ws *writeSet) add(group []byte, tomb bool) {
 	if ws.large {
 		return
@@ -29,6 +30,7 @@ func (ws *writeSet) add(group []byte, tomb bool) {
 		*ws = writeSet{large: true}
 		return
 	}
+	group = slices.Clone(group)
 	ws.groups = append(ws.groups, group)
 	if tomb {
 		ws.tombs = append(ws.tombs, group)

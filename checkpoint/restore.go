@@ -386,7 +386,7 @@ func (s *Store) verifyState(byID map[uint64]*candidate, get func(uint64) *candid
 			c.fail("corrupt state record %q", k)
 		}
 		if ws := s.writeSets[id]; ws != nil && !ws.large {
-			ws.add(slices.Clone(g), good && payload[0] == kindTombstone)
+			ws.add(g, good && payload[0] == kindTombstone)
 		}
 		for ; ci < len(cands) && cands[ci].id >= id; ci++ {
 			// This is the newest version at or below cands[ci].
