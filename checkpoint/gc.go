@@ -84,16 +84,15 @@ func (s *Store) collectVersions(b *pebble.Batch, prevOldest uint64, dropped []ui
 			targets = append(targets, target{g, x})
 		}
 	}
-	var tombs [][]byte
-	var tombIDs []uint64
 	for _, d := range dropped {
 		ws := s.writeSets[d]
 		if ws == nil || ws.large {
 			sweep = true
 		} else {
+			// The tombstone at d, and anything older that a lost (unsynced)
+			// collection left behind, which it shadows.
 			for _, g := range ws.tombs {
-				tombs = append(tombs, g)
-				tombIDs = append(tombIDs, d)
+				targets = append(targets, target{g, d + 1})
 			}
 		}
 		delete(s.writeSets, d)
@@ -103,9 +102,6 @@ func (s *Store) collectVersions(b *pebble.Batch, prevOldest uint64, dropped []ui
 	}
 	if sweep {
 		return s.sweep(b, oldest)
-	}
-	for i, g := range tombs {
-		b.Delete(appendVersion(slices.Clone(g), tombIDs[i]), nil)
 	}
 	slices.SortFunc(targets, func(a, b target) int { return bytes.Compare(a.group, b.group) })
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixState}, UpperBound: []byte{prefixState + 1}})

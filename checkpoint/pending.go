@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-		"maps"
+	"maps"
 	"math/bits"
 	"slices"
 	"sync"
