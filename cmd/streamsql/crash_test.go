@@ -60,7 +60,7 @@ func writeEvents(t *testing.T, path string, n, keys int, seed int64) {
 }
 
 const crashQuery = `
-SET 'execution.checkpointing.interval' = '100 ms';
+SET 'execution.checkpointing.interval' = '50 ms';
 SET 'pipeline.name' = 'crash-test';
 
 CREATE TABLE ev (k INT, v BIGINT, ts TIMESTAMP(3),
@@ -88,7 +88,7 @@ func TestCrashRecovery(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events.csv")
-	writeEvents(t, events, 400_000, 300, 1)
+	writeEvents(t, events, 1_000_000, 300, 1)
 
 	run := func(name string) (*exec.Cmd, *bytes.Buffer, string) {
 		out := filepath.Join(dir, name, "out")
@@ -118,53 +118,66 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	t.Logf("reference run: %v, %d rows", took, bytes.Count(want, []byte("\n")))
 
-	// The crashing runs.
+	// The crashing runs: kill at random moments and restart with the same
+	// state dir until the job finishes; if it finished before 20 kills,
+	// run another cycle with a fresh state dir. Every cycle's output must
+	// equal the reference.
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	kills, restores := 0, 0
-	var got []byte
-	for attempt := 0; ; attempt++ {
-		if attempt > 200 {
-			t.Fatalf("no completion after %d attempts", attempt)
+	for cycle := 0; kills < 20; cycle++ {
+		if cycle > 10 {
+			t.Fatalf("only %d kills after %d cycles", kills, cycle)
 		}
-		cmd, stderr, out := run("crashing")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		var err error
-		if kills < 20 {
-			delay := time.Duration(float64(took) * (0.05 + 0.9*rng.Float64()))
+		name := fmt.Sprintf("crashing-%d", cycle)
+		var got []byte
+		for attempt := 0; ; attempt++ {
+			if attempt > 200 {
+				t.Fatalf("no completion after %d attempts", attempt)
+			}
+			cmd, stderr, out := run(name)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			// Mostly short runs (some die before their first checkpoint,
+			// some after a few), now and then a longer one.
+			frac := 0.01 + 0.09*rng.Float64()
+			if rng.Intn(6) == 0 {
+				frac = 0.1 + 0.15*rng.Float64()
+			}
+			var err error
 			select {
 			case err = <-done:
-			case <-time.After(delay):
+			case <-time.After(time.Duration(float64(took) * frac)):
 				_ = cmd.Process.Signal(syscall.SIGKILL)
 				err = <-done
 				kills++
 			}
-		} else {
-			err = <-done
-		}
-		if strings.Contains(stderr.String(), "restoring checkpoint") {
-			restores++
-		}
-		if err == nil {
-			if got, err = os.ReadFile(out); err != nil {
-				t.Fatal(err)
+			if strings.Contains(stderr.String(), "restoring checkpoint") {
+				restores++
 			}
-			break
+			if err == nil {
+				if got, err = os.ReadFile(out); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+				t.Fatalf("run failed by itself: %v\n%s", err, stderr)
+			}
 		}
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-			t.Fatalf("run failed by itself: %v\n%s", err, stderr)
-		}
+		compareOutput(t, got, want)
 	}
 	t.Logf("%d kills, %d runs restored from a checkpoint", kills, restores)
-	if kills < 20 {
-		t.Fatalf("only %d kills happened before the job finished", kills)
-	}
 	if restores < 5 {
 		t.Fatalf("only %d runs restored from a checkpoint: the kills came too early to test recovery", restores)
 	}
+}
+
+// compareOutput fails unless got equals want, row for row.
+func compareOutput(t *testing.T, got, want []byte) {
+	t.Helper()
 	if !bytes.Equal(got, want) {
 		g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
 		for i := 0; i < len(g) && i < len(w); i++ {

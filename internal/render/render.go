@@ -63,8 +63,10 @@ func typeWidth(t types.Type) int {
 		return 11
 	case types.BigInt:
 		return 20
-	case types.Float, types.Double, types.Decimal:
-		return 12
+	case types.Float, types.Double:
+		return 20
+	case types.Decimal:
+		return t.Precision + 2
 	case types.Timestamp, types.TimestampLTZ:
 		return 23
 	case types.Interval:
