@@ -7,6 +7,7 @@ import (
 	"github.com/streamsql/streamsql/connectors/blackhole"
 	"github.com/streamsql/streamsql/connectors/datagen"
 	"github.com/streamsql/streamsql/connectors/filesystem"
+	"github.com/streamsql/streamsql/connectors/kafka"
 	"github.com/streamsql/streamsql/connectors/print"
 )
 
@@ -16,6 +17,7 @@ func Registry(stdout io.Writer) *connectors.Registry {
 	return connectors.NewRegistry(
 		datagen.New(),
 		filesystem.New(),
+		kafka.New(),
 		print.New(stdout),
 		blackhole.New(),
 	)

@@ -1,0 +1,86 @@
+// Package kafka is the 'kafka' connector: a source that reads the
+// partitions of one or more topics with per-partition offsets kept in
+// StreamSQL's checkpoints, and a sink that writes one topic at-least-once
+// or exactly-once with one Kafka transaction per checkpoint. It talks to
+// the brokers with sarama; it knows nothing of plans or SQL.
+//
+// # Source
+//
+// Each partition is a split (exec.SplitReporter): splits are numbered in
+// the order topic, then partition, at the first start, and partitions
+// found later ('scan.topic-partition-discovery.interval') are appended, so
+// the runtime keeps one watermark per partition and a quiet partition
+// stops holding event time back after 'scan.watermark.idle-timeout'. Read
+// returns a batch of one partition's messages (round-robin over
+// partitions) and waits at most 100 ms when none is available.
+//
+// The source assigns partitions itself (sarama ConsumePartition), never
+// through a consumer-group rebalance. Offset encodes every partition's
+// next offset — the one after the last message of a returned batch;
+// messages sarama buffered but Read has not returned are not counted — as
+// (topic, partition, offset) triples in split order (see encodeOffsets).
+// Open with a checkpointed offset resumes exactly there, whatever the
+// startup mode and the group's committed offsets say; partitions the
+// checkpoint does not know start from their earliest offset. Without a
+// checkpoint, 'scan.startup.mode' decides: earliest-offset, latest-offset,
+// group-offsets (the default, as in Flink; partitions without a committed
+// offset follow 'properties.auto.offset.reset', default latest),
+// timestamp ('scan.startup.timestamp-millis') or specific-offsets
+// ('scan.startup.specific-offsets' = 'partition:0,offset:42;…', other
+// partitions from earliest). After each completed checkpoint the offsets
+// are committed to 'properties.group.id' (unless
+// 'properties.commit.offsets.on.checkpoint' is false) so that lag tools
+// see progress; they are never read back on restore.
+//
+// Formats: 'format' (alias 'value.format') is json, csv or raw (the whole
+// value as one STRING column); the json.* and csv.* options of package
+// format apply. With 'key.format' and 'key.fields' and
+// 'value.fields-include' = 'EXCEPT_KEY', the key columns are decoded from
+// the message key; with ALL (the default) every column is read from the
+// value. Metadata columns: `col INT METADATA FROM 'partition'`, BIGINT
+// 'offset', TIMESTAMP_LTZ(3) or TIMESTAMP(3) 'timestamp', STRING 'topic'.
+// A malformed record fails the job with its topic, partition and offset,
+// or, with '<format>.ignore-parse-errors', is skipped and counted as
+// malformed. Tombstones (null values) are skipped, except by 'raw'.
+//
+// A broker that goes away is retried by sarama with backoff; the errors
+// are logged, and a partition that makes no progress for a minute fails
+// the source with its last error. An unknown topic fails Open.
+//
+// # Sink
+//
+// 'sink.delivery-guarantee': none (fire and forget), at-least-once (the
+// default: PreCommit waits until every message is acknowledged), or
+// exactly-once. Exactly-once uses one transactional id per job,
+// '<sink.transactional-id-prefix>-<job name>-0', the same in every run,
+// and one transaction per checkpoint: Write produces into the open
+// transaction; PreCommit flushes and returns a handle holding the
+// transactional id, the producer id and epoch, and the partitions
+// written; Commit commits (EndTxn) and starts a new producer, whose
+// InitProducerID bumps the epoch, so every transaction has its own
+// epoch. Open(handle) after a crash commits the handle's transaction with
+// a low-level EndTxn under its producer id and epoch (a fenced answer
+// means it was committed before), then starts a producer whose
+// InitProducerID fences the crashed process and aborts whatever it wrote
+// after the checkpoint. 'sink.transaction-timeout' (default 15 min, at
+// least 1 s) must exceed the checkpoint interval plus the longest downtime
+// to recover from: a pre-committed transaction that times out is aborted
+// by the broker and its rows are lost (Open then fails saying so).
+//
+// 'sink.partitioner': default (murmur2 of the key as Kafka's Java client,
+// random without a key), fixed (partition 0: one sink subtask) or
+// round-robin. Key columns ('key.format', 'key.fields') are written as the
+// message key; a 'timestamp' metadata column as the record timestamp.
+//
+// # Properties
+//
+// 'properties.*' keys map to sarama settings where sarama has one:
+// bootstrap.servers, group.id, client.id, security.protocol,
+// sasl.mechanism (PLAIN), sasl.jaas.config, request.timeout.ms,
+// retry.backoff.ms, metadata.max.age.ms, isolation.level,
+// fetch.min.bytes, fetch.max.bytes, max.partition.fetch.bytes,
+// fetch.max.wait.ms, auto.offset.reset, acks, linger.ms, batch.size,
+// max.request.size, retries, compression.type, enable.idempotence,
+// transaction.timeout.ms. Any other property is an error, so that a
+// misspelt setting is not silently ignored.
+package kafka
