@@ -328,6 +328,11 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 			}
 		}()
 		opts.Store, opts.CheckpointInterval = store, interval
+		opts.OnCheckpoint = func(exec.CheckpointStats) {
+			if err := writeStatus(store, q.name, true, q.Stats()); err != nil {
+				q.e.opts.Logger.Warn("cannot write checkpoint status", "job", q.name, "err", err)
+			}
+		}
 	}
 	if !q.IsInsert() {
 		if fn == nil {
@@ -342,7 +347,27 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 	q.mu.Lock()
 	q.job = job
 	q.mu.Unlock()
+	if opts.Store != nil {
+		sctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go serveRequests(sctx, opts.Store.Dir(), job, 200*time.Millisecond)
+		defer func() { _ = writeStatus(opts.Store, q.name, false, job.Stats()) }()
+	}
 	return job.Run(ctx)
+}
+
+// StopWithSavepoint asks the running query to take a savepoint in dir and
+// stop; Run then returns exec.ErrStopped. With dir empty it stops without
+// a savepoint.
+func (q *ContinuousQuery) StopWithSavepoint(dir string) (exec.SavepointResult, error) {
+	q.mu.Lock()
+	j := q.job
+	q.mu.Unlock()
+	if j == nil {
+		return exec.SavepointResult{}, fmt.Errorf("job %q is not running", q.name)
+	}
+	res := <-j.StopWithSavepoint(dir)
+	return res, res.Err
 }
 
 // Stats returns the running job's counters (zero before Run).

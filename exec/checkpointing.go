@@ -159,7 +159,11 @@ func (j *Job) checkpoint(ctx context.Context, final bool) error {
 		return fmt.Errorf("checkpoint %d: %w", id, err)
 	}
 	j.nextID++
-	j.lastCheckpoint.Store(&CheckpointStats{ID: id, Duration: j.opts.Clock.Now().Sub(start), Bytes: info.Bytes, Time: info.Time})
+	stats := &CheckpointStats{ID: id, Duration: j.opts.Clock.Now().Sub(start), Bytes: info.Bytes, Time: info.Time}
+	j.lastCheckpoint.Store(stats)
+	if j.opts.OnCheckpoint != nil {
+		j.opts.OnCheckpoint(*stats)
+	}
 	if err := j.sink.Commit(ctx, int64(id)); err != nil {
 		return fmt.Errorf("checkpoint %d: sink commit: %w", id, err)
 	}

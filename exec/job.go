@@ -41,6 +41,9 @@ type Options struct {
 	// AllowNonRestoredState drops checkpointed state of operators that are
 	// no longer in the plan instead of refusing to start.
 	AllowNonRestoredState bool
+	// OnCheckpoint, if set, is called from Run after each completed
+	// checkpoint.
+	OnCheckpoint func(CheckpointStats)
 }
 
 // Job is one running query: a source, a chain of operators and a sink,
@@ -66,6 +69,7 @@ type Job struct {
 	nextID         uint64
 	restoredFrom   atomic.Uint64
 	lastCheckpoint atomic.Pointer[CheckpointStats]
+	ctl            control
 	started        time.Time
 }
 
@@ -206,6 +210,12 @@ func (j *Job) Run(ctx context.Context) (err error) {
 			if err := j.checkpoint(ctx, false); err != nil {
 				return err
 			}
+		}
+		if stop, err := j.serveControl(ctx); err != nil || stop {
+			if err == nil {
+				err = ErrStopped
+			}
+			return err
 		}
 		rec, split, err := j.source.Read(ctx)
 		if err == io.EOF {

@@ -22,6 +22,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "run the statements of a SQL file", runCmd},
+		{"savepoint", "take a savepoint of a job (running or stopped)", savepointCmd},
+		{"checkpoints", "list or inspect a job's checkpoints", checkpointsCmd},
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/streamsql/streamsql/engine"
+	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/internal/render"
 	"github.com/streamsql/streamsql/parser"
 )
@@ -27,6 +28,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fresh := fs.Bool("fresh", false, "discard the job's checkpoints and start from scratch")
 	allowNonRestored := fs.Bool("allow-non-restored-state", false, "restore even if some checkpointed state no longer fits the query, dropping it")
 	fromSavepoint := fs.String("from-savepoint", "", "restore the job from this savepoint directory")
+	savepointOnStop := fs.Bool("savepoint-on-stop", false, "on SIGTERM or Ctrl-C, take a savepoint (in STATE-DIR/savepoints/) before stopping")
 	interval := fs.Duration("checkpoint-interval", 10*time.Second, "default time between checkpoints (SET 'execution.checkpointing.interval' overrides; 0 disables)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: streamsql run [flags] FILE.sql
@@ -91,22 +93,53 @@ Flags:
 		case engine.Table:
 			printTable(stdout, res.Header, res.Rows)
 		case engine.Query:
-			if err := runQuery(ctx, res.Query, *format, stdout, stderr); err != nil {
+			if err := runQuery(ctx, res.Query, *format, *savepointOnStop, *stateDir, stdout, stderr); err != nil {
 				if ctx.Err() != nil {
 					fmt.Fprintln(stderr, "streamsql: interrupted")
 					return nil
 				}
 				return err
 			}
+			if ctx.Err() != nil {
+				fmt.Fprintln(stderr, "streamsql: interrupted")
+				return nil
+			}
 		}
 	}
 	return nil
 }
 
-func runQuery(ctx context.Context, q *engine.ContinuousQuery, format string, stdout, stderr io.Writer) error {
+func runQuery(ctx context.Context, q *engine.ContinuousQuery, format string, savepointOnStop bool, stateDir string, stdout, stderr io.Writer) error {
 	start := time.Now()
+	if savepointOnStop {
+		// The query outlives the signal long enough to take its savepoint.
+		parent := ctx
+		qctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+		defer cancel()
+		go func() {
+			select {
+			case <-parent.Done():
+			case <-qctx.Done():
+				return
+			}
+			dir := engine.SavepointDir(stateDir, q.Name(), "")
+			res, err := q.StopWithSavepoint(dir)
+			if err != nil {
+				fmt.Fprintf(stderr, "streamsql: savepoint on stop failed: %v\n", err)
+				cancel()
+				return
+			}
+			fmt.Fprintf(stderr, "streamsql: stopped job %s with savepoint %s (checkpoint %d)\nrestore it with: streamsql run --from-savepoint %s FILE.sql\n", q.Name(), res.Info.Path, res.Info.CheckpointID, res.Info.Path)
+		}()
+		ctx = qctx
+	}
+	defer func() { printSummary(stderr, q, start) }()
 	if q.IsInsert() {
-		return q.Run(ctx, nil)
+		err := q.Run(ctx, nil)
+		if errors.Is(err, exec.ErrStopped) {
+			return nil
+		}
+		return err
 	}
 	w, err := render.New(format, stdout, q.Schema())
 	if err != nil {
@@ -116,13 +149,33 @@ func runQuery(ctx context.Context, q *engine.ContinuousQuery, format string, std
 		return err
 	}
 	err = q.Run(ctx, func(rec arrow.Record) error { return w.Record(rec) })
+	if errors.Is(err, exec.ErrStopped) {
+		err = nil
+	}
 	if endErr := w.End(); err == nil {
 		err = endErr
 	}
-	if format != "json" {
-		fmt.Fprintf(stderr, "%d rows in %.2fs\n", w.Rows(), time.Since(start).Seconds())
-	}
 	return err
+}
+
+// printSummary reports on stderr what a query did: rows, time, and the
+// records it dropped or skipped, so that no loss is silent.
+func printSummary(w io.Writer, q *engine.ContinuousQuery, start time.Time) {
+	st := q.Stats()
+	fmt.Fprintf(w, "%s: %d rows in, %d rows out in %.2fs", q.Name(), st.RecordsIn, st.RecordsOut, time.Since(start).Seconds())
+	if st.LateRecords > 0 {
+		fmt.Fprintf(w, ", %d late rows dropped", st.LateRecords)
+	}
+	if st.Malformed > 0 {
+		fmt.Fprintf(w, ", %d malformed records skipped", st.Malformed)
+	}
+	if st.RestoredFrom > 0 {
+		fmt.Fprintf(w, ", restored from checkpoint %d", st.RestoredFrom)
+	}
+	if c := st.LastCheckpoint; c != nil {
+		fmt.Fprintf(w, ", last checkpoint %d", c.ID)
+	}
+	fmt.Fprintln(w)
 }
 
 // printTable prints a small result table.

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/streamsql/streamsql/engine"
+)
+
+func savepointCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("savepoint", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	stateDir := fs.String("state-dir", ".streamsql", "the state directory the job runs with")
+	name := fs.String("name", "", "name of the savepoint (default: the current UTC time)")
+	path := fs.String("path", "", "directory to write the savepoint to (default STATE-DIR/savepoints/JOB-NAME)")
+	timeout := fs.Duration("timeout", time.Minute, "how long to wait for a running job")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `Usage: streamsql savepoint [flags] JOB
+
+Takes a savepoint of JOB: a self-contained copy of its state that outlives
+its checkpoints. A running job takes a fresh checkpoint for it; a stopped
+job's last completed checkpoint is copied. Restore it with
+'streamsql run --from-savepoint PATH FILE.sql'.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	job := fs.Arg(0)
+	target := *path
+	if target == "" {
+		target = engine.SavepointDir(*stateDir, job, *name)
+	}
+	ans, err := engine.TakeSavepoint(ctx, *stateDir, job, target, *timeout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "savepoint of job %s at checkpoint %d: %s\n", job, ans.CheckpointID, ans.Path)
+	return nil
+}
+
+func checkpointsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("checkpoints", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	stateDir := fs.String("state-dir", ".streamsql", "the state directory")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `Usage: streamsql checkpoints [flags] list [JOB]
+       streamsql checkpoints [flags] inspect JOB [ID]
+
+list shows the retained checkpoints of every job (or of JOB): id, time,
+duration, size, alignment time; and each job's checkpoint failures.
+inspect shows one checkpoint (default: the newest) in detail: what each
+operator wrote, the source offsets per split and the sink handles.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	switch fs.Arg(0) {
+	case "list":
+		jobs := fs.Args()[1:]
+		if len(jobs) == 0 {
+			jobs = engine.Jobs(*stateDir)
+			if len(jobs) == 0 {
+				fmt.Fprintf(stdout, "no jobs in %s\n", *stateDir)
+				return nil
+			}
+		}
+		for _, job := range jobs {
+			st, err := engine.ReadStatus(*stateDir, job)
+			if err != nil {
+				return err
+			}
+			state := "stopped"
+			if st.Running {
+				state = "running"
+			}
+			fmt.Fprintf(stdout, "job %s (%s): %d checkpoint failures", job, state, st.Failures.Count)
+			if st.Failures.Count > 0 {
+				fmt.Fprintf(stdout, ", last: %s", st.Failures.LastError)
+			}
+			fmt.Fprintln(stdout)
+			rows := [][]string{}
+			for _, c := range st.Checkpoints {
+				rows = append(rows, []string{
+					strconv.FormatUint(c.ID, 10), c.Time.UTC().Format("2006-01-02 15:04:05.000"),
+					c.Duration.Round(time.Microsecond).String(), strconv.FormatInt(c.Bytes, 10),
+					c.Alignment.String(), offsetsText(c.SourceOffsets),
+				})
+			}
+			printTable(stdout, []string{"id", "time (UTC)", "duration", "bytes", "alignment", "source offsets"}, rows)
+		}
+		return nil
+	case "inspect":
+		if fs.NArg() < 2 {
+			fs.Usage()
+			return errUsage
+		}
+		job := fs.Arg(1)
+		st, err := engine.ReadStatus(*stateDir, job)
+		if err != nil {
+			return err
+		}
+		if len(st.Checkpoints) == 0 {
+			return fmt.Errorf("job %q has no retained checkpoint", job)
+		}
+		c := st.Checkpoints[len(st.Checkpoints)-1]
+		if fs.NArg() > 2 {
+			id, err := strconv.ParseUint(fs.Arg(2), 10, 64)
+			if err != nil {
+				return fmt.Errorf("invalid checkpoint id %q", fs.Arg(2))
+			}
+			found := false
+			for _, x := range st.Checkpoints {
+				if x.ID == id {
+					c, found = x, true
+				}
+			}
+			if !found {
+				return fmt.Errorf("job %q has no retained checkpoint %d", job, id)
+			}
+		}
+		fmt.Fprintf(stdout, "job %s checkpoint %d\n  time:      %s\n  duration:  %v\n  alignment: %v\n  bytes:     %d in %d records\n",
+			job, c.ID, c.Time.UTC().Format(time.RFC3339Nano), c.Duration, c.Alignment, c.Bytes, c.Records)
+		rows := [][]string{}
+		for _, o := range c.Operators {
+			rows = append(rows, []string{o.ID, strconv.FormatInt(o.Sets, 10), strconv.FormatInt(o.Deletes, 10), strconv.FormatInt(o.Bytes, 10)})
+		}
+		fmt.Fprintln(stdout, "operators (what this checkpoint wrote):")
+		printTable(stdout, []string{"operator", "sets", "deletes", "bytes"}, rows)
+		fmt.Fprintln(stdout, "source offsets:")
+		rows = nil
+		for op, splits := range c.SourceOffsets {
+			for split, off := range splits {
+				rows = append(rows, []string{op, split, showBytes(off)})
+			}
+		}
+		sort.Slice(rows, func(i, j int) bool { return rows[i][0]+rows[i][1] < rows[j][0]+rows[j][1] })
+		printTable(stdout, []string{"source", "split", "offset"}, rows)
+		fmt.Fprintln(stdout, "sink handles:")
+		rows = nil
+		for op, h := range c.SinkHandles {
+			rows = append(rows, []string{op, showBytes(h)})
+		}
+		printTable(stdout, []string{"sink", "handle"}, rows)
+		return nil
+	}
+	fs.Usage()
+	return errUsage
+}
+
+func offsetsText(m map[string]map[string][]byte) string {
+	var parts []string
+	for op, splits := range m {
+		for split, off := range splits {
+			parts = append(parts, fmt.Sprintf("%s/%s=%s", op, split, showBytes(off)))
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+// showBytes prints an opaque offset or handle: as text when it is
+// printable, else as hex.
+func showBytes(b []byte) string {
+	printable := len(b) > 0
+	for _, r := range string(b) {
+		if !unicode.IsPrint(r) {
+			printable = false
+		}
+	}
+	if printable {
+		return string(b)
+	}
+	return "0x" + hex.EncodeToString(b)
+}

@@ -1,0 +1,94 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/streamsql/streamsql/checkpoint"
+)
+
+// ErrStopped is returned by Run when the job stopped on request (Stop),
+// after taking the savepoint it was asked for.
+var ErrStopped = errors.New("exec: job stopped")
+
+// SavepointResult is the outcome of a savepoint request.
+type SavepointResult struct {
+	Info checkpoint.SavepointInfo
+	Err  error
+}
+
+// control holds requests from other goroutines, served by Run at batch
+// boundaries.
+type control struct {
+	mu         sync.Mutex
+	savepoints []savepointReq
+	stop       bool
+}
+
+type savepointReq struct {
+	dir  string
+	stop bool
+	done chan SavepointResult
+}
+
+// TriggerSavepoint asks the running job for a savepoint in dir (which must
+// not exist): at the next batch boundary it takes a checkpoint and copies
+// it there. The channel receives the result. It fails at once for a job
+// without a checkpoint store.
+func (j *Job) TriggerSavepoint(dir string) <-chan SavepointResult {
+	return j.requestSavepoint(dir, false)
+}
+
+// StopWithSavepoint is TriggerSavepoint, after which Run returns
+// ErrStopped. With dir empty it stops without a savepoint.
+func (j *Job) StopWithSavepoint(dir string) <-chan SavepointResult {
+	if dir == "" {
+		ch := make(chan SavepointResult, 1)
+		j.ctl.mu.Lock()
+		j.ctl.stop = true
+		j.ctl.mu.Unlock()
+		ch <- SavepointResult{}
+		return ch
+	}
+	return j.requestSavepoint(dir, true)
+}
+
+func (j *Job) requestSavepoint(dir string, stop bool) <-chan SavepointResult {
+	ch := make(chan SavepointResult, 1)
+	if j.opts.Store == nil {
+		ch <- SavepointResult{Err: errors.New("exec: the job has no checkpoint store (checkpointing is off)")}
+		return ch
+	}
+	j.ctl.mu.Lock()
+	j.ctl.savepoints = append(j.ctl.savepoints, savepointReq{dir: dir, stop: stop, done: ch})
+	j.ctl.mu.Unlock()
+	return ch
+}
+
+// serveControl takes requested savepoints and reports whether the job
+// must stop.
+func (j *Job) serveControl(ctx context.Context) (stop bool, err error) {
+	j.ctl.mu.Lock()
+	reqs := j.ctl.savepoints
+	j.ctl.savepoints = nil
+	stop = j.ctl.stop
+	j.ctl.mu.Unlock()
+	if len(reqs) == 0 {
+		return stop, nil
+	}
+	cerr := j.checkpoint(ctx, false)
+	for _, r := range reqs {
+		res := SavepointResult{Err: cerr}
+		if cerr == nil {
+			res.Info, res.Err = j.opts.Store.Savepoint(ctx, r.dir)
+			if res.Err != nil {
+				res.Err = fmt.Errorf("savepoint %s: %w", r.dir, res.Err)
+			}
+		}
+		r.done <- res
+		stop = stop || r.stop && res.Err == nil
+	}
+	return stop, nil
+}
