@@ -315,9 +315,9 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 		return err
 	}
 	if interval >= 0 {
-		store, err := q.openStore()
-		if err != nil {
-			return err
+		store, oerr := q.openStore()
+		if oerr != nil {
+			return oerr
 		}
 		defer func() {
 			if cerr := store.Close(); err == nil {
