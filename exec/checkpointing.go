@@ -59,6 +59,9 @@ func (j *Job) restore(ctx context.Context) error {
 			st = r.Operator(j.opIDs[i])
 		}
 		if err := op.Open(ctx, st); err != nil {
+			if st != nil {
+				return fmt.Errorf("restoring checkpoint %d: %w; if the query changed, start fresh with --fresh", j.restoredFrom.Load(), err)
+			}
 			return fmt.Errorf("%s: %w", j.opIDs[i], err)
 		}
 	}
