@@ -65,6 +65,9 @@ type Engine struct {
 	catalog  *planner.Catalog
 	settings map[string]string
 	jobs     map[string]int // job names handed out, for unique names
+
+	jobsMu  sync.Mutex
+	running map[string]*Job // background jobs by id
 }
 
 // New returns an engine.
@@ -94,7 +97,7 @@ func New(opts Options) *Engine {
 	if reg == nil {
 		reg = builtin.Registry(opts.Stdout)
 	}
-	return &Engine{opts: opts, reg: reg, catalog: planner.NewCatalog(), settings: map[string]string{}, jobs: map[string]int{}}
+	return &Engine{opts: opts, reg: reg, catalog: planner.NewCatalog(), settings: map[string]string{}, jobs: map[string]int{}, running: map[string]*Job{}}
 }
 
 // Registry returns the engine's connectors, for completion and help.
@@ -204,7 +207,25 @@ func (e *Engine) Execute(ctx context.Context, stmt parser.Statement) (*Result, e
 		}
 		return &Result{Kind: Query, Query: e.newQuery(root, s)}, nil
 	case *parser.StopJobStmt:
-		return nil, &parser.Error{Pos: s.Pos, Msg: "STOP JOB needs a job manager (the REPL or the server)"}
+		j, ok := e.Job(s.JobID)
+		if !ok {
+			return nil, &parser.Error{Pos: s.Pos, Msg: fmt.Sprintf("unknown job %q (SHOW JOBS lists them)", s.JobID)}
+		}
+		dir := ""
+		if s.WithSavepoint {
+			dir = SavepointDir(e.opts.StateDir, j.ID(), "")
+		}
+		e.mu.Unlock()
+		res, err := j.Stop(ctx, dir)
+		e.mu.Lock()
+		if err != nil {
+			return nil, err
+		}
+		msg := fmt.Sprintf("job %s stopped", j.ID())
+		if res.Info.Path != "" {
+			msg += fmt.Sprintf(" with savepoint %s (checkpoint %d)", res.Info.Path, res.Info.CheckpointID)
+		}
+		return &Result{Kind: Message, Message: msg}, nil
 	}
 	return nil, &parser.Error{Pos: stmt.Position(), Msg: fmt.Sprintf("statement %T is not supported", stmt)}
 }
@@ -219,8 +240,12 @@ func (e *Engine) show(s *parser.ShowStmt) (*Result, error) {
 	case "FUNCTIONS":
 		names = append(planner.ScalarFunctions(), "COUNT", "SUM", "AVG", "MIN", "MAX", "TUMBLE", "HOP", "CUMULATE", "SESSION")
 		sort.Strings(names)
+	case "JOBS":
+		return e.showJobs(), nil
+	case "CHECKPOINTS":
+		return e.showCheckpoints(s.JobID)
 	default:
-		return nil, &parser.Error{Pos: s.Pos, Msg: fmt.Sprintf("SHOW %s needs a job manager (the REPL or the server)", s.What)}
+		return nil, &parser.Error{Pos: s.Pos, Msg: fmt.Sprintf("SHOW %s is not supported", s.What)}
 	}
 	res := &Result{Kind: Table, Header: []string{strings.ToLower(s.What)}}
 	for _, n := range names {
@@ -280,6 +305,15 @@ func (e *Engine) newQuery(root *plan.Sink, stmt parser.Statement) *ContinuousQue
 
 // Name is the job's name: its identity for checkpoints.
 func (q *ContinuousQuery) Name() string { return q.name }
+
+// SQL returns the statement's text.
+func (q *ContinuousQuery) SQL() string { return q.stmt.String() }
+
+func (q *ContinuousQuery) execJob() *exec.Job {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.job
+}
 
 // Schema is the schema of the rows the query emits (for a SELECT) or
 // writes (for an INSERT).
