@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -54,6 +57,21 @@ type Call struct {
 	T    types.Type
 }
 
+// ScalarFunc computes a user-defined scalar function over a batch: args
+// hold one array per argument (of the function's declared argument types),
+// each of rows values; the result must have rows values of the declared
+// result type, allocated from alloc; the caller releases it.
+type ScalarFunc func(args []arrow.Array, rows int, alloc memory.Allocator) (arrow.Array, error)
+
+// UDFCall applies a user-defined scalar function. The planner has cast
+// the arguments to the function's declared types.
+type UDFCall struct {
+	Name string
+	Args []Expr
+	T    types.Type
+	Fn   ScalarFunc
+}
+
 // Cast converts Arg to T. Safe is set for TRY_CAST (NULL on failure instead
 // of an error).
 type Cast struct {
@@ -80,12 +98,14 @@ func (e *Literal) Type() types.Type   { return e.T }
 func (e *Call) Type() types.Type      { return e.T }
 func (e *Cast) Type() types.Type      { return e.T }
 func (e *Case) Type() types.Type      { return e.T }
+func (e *UDFCall) Type() types.Type   { return e.T }
 
 func (*ColumnRef) isExpr() {}
 func (*Literal) isExpr()   {}
 func (*Call) isExpr()      {}
 func (*Cast) isExpr()      {}
 func (*Case) isExpr()      {}
+func (*UDFCall) isExpr()   {}
 
 func (e *ColumnRef) String() string { return e.Name + "#" + strconv.Itoa(e.Index) }
 
@@ -124,6 +144,14 @@ func isInfix(f string) bool {
 		return true
 	}
 	return false
+}
+
+func (e *UDFCall) String() string {
+	args := make([]string, len(e.Args))
+	for i, a := range e.Args {
+		args[i] = a.String()
+	}
+	return e.Name + "(" + strings.Join(args, ", ") + ")"
 }
 
 func (e *Cast) String() string {

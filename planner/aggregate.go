@@ -113,7 +113,7 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 		}
 	}
 	// Bind HAVING and the select list over the WindowAgg's output.
-	as := &scope{cols: rel.cols, table: rel.name, what: "the select list"}
+	as := &scope{cols: rel.cols, table: rel.name, what: "the select list", cat: rel.cat}
 	as.intercept = func(e parser.Expr) (plan.Expr, bool, error) { return a.intercept(as, e) }
 	var having plan.Expr
 	if sel.Having != nil {
@@ -126,7 +126,7 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 		}
 	}
 	var exprs []plan.Expr
-	out := &relation{name: rel.name}
+	out := &relation{name: rel.name, cat: rel.cat}
 	for i, it := range sel.Items {
 		if it.Star {
 			return nil, errorf(it.Pos, "SELECT * is not allowed in an aggregation; list the GROUP BY columns and aggregates")

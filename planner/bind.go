@@ -44,6 +44,8 @@ type scope struct {
 	intercept func(e parser.Expr) (b plan.Expr, done bool, err error)
 	// what names the clause for "not allowed here" errors.
 	what string
+	// cat resolves user-defined functions; nil where none may be used.
+	cat *Catalog
 }
 
 func (s *scope) resolve(c *parser.ColumnExpr) (*scopeCol, error) {
@@ -486,9 +488,12 @@ func (s *scope) bindFunc(e *parser.FuncCall) (plan.Expr, error) {
 	if _, ok := windowProps[e.Name]; ok {
 		return nil, errorf(e.Pos, "%s needs a matching %s(...) in GROUP BY", e.Name, e.Name[:strings.IndexByte(e.Name, '_')])
 	}
+	if udf, ok := s.cat.Function(e.Name); ok {
+		return s.bindUDF(e, udf)
+	}
 	f, ok := scalarFuncs[e.Name]
 	if !ok {
-		names := ScalarFunctions()
+		names := append(ScalarFunctions(), s.cat.Functions()...)
 		msg := fmt.Sprintf("unknown function %s", e.Name)
 		if hint := suggest.Closest(e.Name, names); hint != "" {
 			msg += fmt.Sprintf("; did you mean %s?", hint)
@@ -518,6 +523,27 @@ func (s *scope) bindFunc(e *parser.FuncCall) (plan.Expr, error) {
 		return nil, errorf(e.Pos, "%s: %v", e.Name, err)
 	}
 	return &plan.Call{Func: e.Name, Args: args, T: t}, nil
+}
+
+func (s *scope) bindUDF(e *parser.FuncCall, f *Function) (plan.Expr, error) {
+	if e.Star || e.Distinct {
+		return nil, errorf(e.Pos, "%s does not take * or DISTINCT", e.Name)
+	}
+	if len(e.Args) != len(f.Args) {
+		return nil, errorf(e.Pos, "%s takes %d arguments, got %d", f.Name, len(f.Args), len(e.Args))
+	}
+	args := make([]plan.Expr, len(e.Args))
+	for i, a := range e.Args {
+		b, err := s.bind(a)
+		if err != nil {
+			return nil, err
+		}
+		if !implicitly(b.Type(), f.Args[i]) {
+			return nil, errorf(a.Position(), "%s: argument %d must be %s, got %s", f.Name, i+1, f.Args[i], b.Type())
+		}
+		args[i] = coerce(b, f.Args[i])
+	}
+	return &plan.UDFCall{Name: f.Name, Args: args, T: f.Result.Nullable(), Fn: f.Eval}, nil
 }
 
 // binary types a binary operation, inserting casts so both operands have

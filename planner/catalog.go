@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/streamsql/streamsql/parser"
+	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -57,11 +58,62 @@ type View struct {
 type Catalog struct {
 	tables map[string]*Table
 	views  map[string]*View
+	funcs  map[string]*Function
 }
 
 // NewCatalog returns an empty catalog.
 func NewCatalog() *Catalog {
-	return &Catalog{tables: map[string]*Table{}, views: map[string]*View{}}
+	return &Catalog{tables: map[string]*Table{}, views: map[string]*View{}, funcs: map[string]*Function{}}
+}
+
+// Function is a user-defined scalar function: arguments are cast to Args
+// (implicitly, as for built-in functions), Eval computes Result over a
+// batch.
+type Function struct {
+	Name   string
+	Args   []types.Type
+	Result types.Type
+	Eval   plan.ScalarFunc
+}
+
+// RegisterFunction adds a user-defined scalar function. Its name must not
+// be a built-in function's or an already registered one's.
+func (c *Catalog) RegisterFunction(f Function) error {
+	name := strings.ToUpper(f.Name)
+	if _, builtin := scalarFuncs[name]; builtin || aggregateFuncs[name] != 0 || windowFuncs[name] || windowProps[name] != "" {
+		return fmt.Errorf("function %s is built in", name)
+	}
+	if _, dup := c.funcs[name]; dup {
+		return fmt.Errorf("function %s is already registered", name)
+	}
+	if f.Eval == nil {
+		return fmt.Errorf("function %s has no Eval", name)
+	}
+	f.Name = name
+	c.funcs[name] = &f
+	return nil
+}
+
+// Function returns the user-defined function named name.
+func (c *Catalog) Function(name string) (*Function, bool) {
+	if c == nil {
+		return nil, false
+	}
+	f, ok := c.funcs[strings.ToUpper(name)]
+	return f, ok
+}
+
+// Functions returns the names of the user-defined functions, sorted.
+func (c *Catalog) Functions() []string {
+	if c == nil {
+		return nil
+	}
+	out := make([]string, 0, len(c.funcs))
+	for n := range c.funcs {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func key(name string) string { return strings.ToLower(name) }

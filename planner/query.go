@@ -18,6 +18,7 @@ type relation struct {
 	cols []scopeCol
 	name string // "table bids", for error messages
 	win  *tvfWindow
+	cat  *Catalog // for user-defined functions
 }
 
 // tvfWindow is the window of a window TVF, planned once an aggregation
@@ -29,7 +30,7 @@ type tvfWindow struct {
 }
 
 func (r *relation) scope(what string) *scope {
-	return &scope{cols: r.cols, table: r.name, what: what}
+	return &scope{cols: r.cols, table: r.name, what: what, cat: r.cat}
 }
 
 // schema is the schema of r's real (non-virtual) columns.
@@ -214,7 +215,7 @@ func (b *builder) planTableName(r *parser.TableName) (*relation, error) {
 	if t.Watermark != nil {
 		rowtime = t.Watermark.Column.Name
 	}
-	rel := &relation{node: src, name: "table " + t.Name}
+	rel := &relation{node: src, name: "table " + t.Name, cat: b.p.Catalog}
 	full, err := fullScope(t)
 	if err != nil {
 		return nil, err
@@ -307,7 +308,7 @@ func (b *builder) planWindowTVF(r *parser.WindowTVF) (*relation, error) {
 	if r.Alias != nil {
 		alias = r.Alias.Name
 	}
-	rel := &relation{node: in.node, name: in.name, win: tw}
+	rel := &relation{node: in.node, name: in.name, win: tw, cat: in.cat}
 	for _, c := range in.cols {
 		if alias != "" {
 			c.table = alias
@@ -394,7 +395,7 @@ func materializeWindow(rel *relation) (*relation, error) {
 		return nil, errorf(rel.win.pos, "%s without an aggregation is not supported yet; GROUP BY window_start, window_end", w.Kind)
 	}
 	var exprs []plan.Expr
-	out := &relation{name: rel.name}
+	out := &relation{name: rel.name, cat: rel.cat}
 	for _, c := range rel.cols {
 		if !c.window {
 			exprs = append(exprs, &plan.ColumnRef{Index: c.index, Name: c.name, T: c.t})
@@ -442,7 +443,7 @@ func project(sel *parser.Select, rel *relation) (*relation, error) {
 		}
 	}
 	sc := rel.scope("the select list")
-	out := &relation{name: rel.name}
+	out := &relation{name: rel.name, cat: rel.cat}
 	var exprs []plan.Expr
 	identity := filter == nil
 	for i, it := range sel.Items {
@@ -481,7 +482,7 @@ func project(sel *parser.Select, rel *relation) (*relation, error) {
 		identity = identity && ok && r.Index == i && out.cols[i].name == rel.cols[i].name
 	}
 	if identity && len(exprs) == len(rel.schema().Fields) {
-		return &relation{node: rel.node, cols: out.cols, name: rel.name}, nil
+		return &relation{node: rel.node, cols: out.cols, name: rel.name, cat: rel.cat}, nil
 	}
 	calc := &plan.Calc{Input: rel.node, Filter: filter, Exprs: exprs}
 	calc.Output = out.schema()

@@ -107,6 +107,8 @@ func (c *compiler) compile(e plan.Expr) (Evaluator, error) {
 		ev, err = c.compileCast(e)
 	case *plan.Case:
 		ev, err = c.compileCase(e)
+	case *plan.UDFCall:
+		return c.compileUDF(e)
 	case nil:
 		return nil, fmt.Errorf("expr: nil expression")
 	default:

@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/planner"
+	"github.com/streamsql/streamsql/types"
+)
+
+// Function is a user-defined scalar function. Eval works on whole
+// batches (vectorized); RowFunction builds one from a function of one
+// row's values.
+type Function = planner.Function
+
+// RegisterFunction makes f callable from SQL in this engine's statements
+// planned afterwards. The name is case-insensitive and must not be a
+// built-in function's.
+func (e *Engine) RegisterFunction(f Function) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.catalog.RegisterFunction(f)
+}
+
+// RowFunction returns a Function that calls fn once per row. fn receives
+// the argument values as Go values — bool, int32 (INT), int64 (BIGINT),
+// float32, float64, string, time.Time (TIMESTAMP), or nil for NULL — and
+// returns the result the same way (nil for NULL). A function that returns
+// an error fails the query with it.
+func RowFunction(name string, args []types.Type, result types.Type, fn func(args []any) (any, error)) Function {
+	return Function{Name: name, Args: args, Result: result, Eval: func(cols []arrow.Array, rows int, alloc memory.Allocator) (arrow.Array, error) {
+		b := array.NewBuilder(alloc, result.Arrow())
+		defer b.Release()
+		b.Reserve(rows)
+		vals := make([]any, len(cols))
+		for r := 0; r < rows; r++ {
+			for i, c := range cols {
+				vals[i] = goValue(c, r)
+			}
+			v, err := fn(vals)
+			if err != nil {
+				return nil, err
+			}
+			if err := appendGo(b, v); err != nil {
+				return nil, fmt.Errorf("row %d: %w", r, err)
+			}
+		}
+		return b.NewArray(), nil
+	}}
+}
+
+func goValue(c arrow.Array, r int) any {
+	if c.IsNull(r) {
+		return nil
+	}
+	switch c := c.(type) {
+	case *array.Boolean:
+		return c.Value(r)
+	case *array.Int32:
+		return c.Value(r)
+	case *array.Int64:
+		return c.Value(r)
+	case *array.Float32:
+		return c.Value(r)
+	case *array.Float64:
+		return c.Value(r)
+	case *array.String:
+		return c.Value(r)
+	case *array.Timestamp:
+		return time.UnixMilli(int64(c.Value(r))).UTC()
+	case *array.Duration:
+		return time.Duration(c.Value(r)) * time.Millisecond
+	}
+	return c.ValueStr(r)
+}
+
+func appendGo(b array.Builder, v any) error {
+	if v == nil {
+		b.AppendNull()
+		return nil
+	}
+	ok := true
+	switch b := b.(type) {
+	case *array.BooleanBuilder:
+		x, is := v.(bool)
+		ok = is
+		b.Append(x)
+	case *array.Int32Builder:
+		x, is := v.(int32)
+		ok = is
+		b.Append(x)
+	case *array.Int64Builder:
+		x, is := v.(int64)
+		ok = is
+		b.Append(x)
+	case *array.Float32Builder:
+		x, is := v.(float32)
+		ok = is
+		b.Append(x)
+	case *array.Float64Builder:
+		x, is := v.(float64)
+		ok = is
+		b.Append(x)
+	case *array.StringBuilder:
+		x, is := v.(string)
+		ok = is
+		b.Append(x)
+	case *array.TimestampBuilder:
+		x, is := v.(time.Time)
+		ok = is
+		b.Append(arrow.Timestamp(x.UnixMilli()))
+	default:
+		return fmt.Errorf("unsupported result type %s", b.Type())
+	}
+	if !ok {
+		return fmt.Errorf("the function returned %T for a %s result", v, b.Type())
+	}
+	return nil
+}
