@@ -203,8 +203,9 @@ func (p *Planner) Query(s *parser.QueryStmt) (*plan.Sink, error) {
 	}
 	sink := &plan.Sink{Input: rel.node, Connector: "collect", Options: map[string]string{}}
 	sink.Output = rel.schema()
-	assignIDs(sink)
-	return sink, nil
+	root := optimize(sink).(*plan.Sink)
+	assignIDs(root)
+	return root, nil
 }
 
 // Insert plans INSERT INTO table SELECT ….
@@ -271,8 +272,9 @@ func (p *Planner) Insert(s *parser.InsertStmt) (*plan.Sink, error) {
 			break
 		}
 	}
-	assignIDs(sink)
-	return sink, nil
+	root := optimize(sink).(*plan.Sink)
+	assignIDs(root)
+	return root, nil
 }
 
 func itemPos(s *parser.Select, i int) parser.Pos {
