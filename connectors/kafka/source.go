@@ -59,7 +59,7 @@ type source struct {
 	consumer sarama.Consumer
 	splits   []*split
 	index    map[topicPartition]int
-	rr       int // the split Read looks at first
+	rr       int  // the split Read looks at first
 	ignore   bool // skip malformed records ('<format>.ignore-parse-errors')
 
 	cases      []reflect.SelectCase // for the idle wait; rebuilt when splits change
