@@ -24,6 +24,7 @@ func commands() []command {
 		{"run", "run the statements of a SQL file", runCmd},
 		{"savepoint", "take a savepoint of a job (running or stopped)", savepointCmd},
 		{"checkpoints", "list or inspect a job's checkpoints", checkpointsCmd},
+		{"serve", "run the REST API server", serveCmd},
 		{"dev", "developer tools: a local Kafka-protocol broker (dev kafka)", devCmd},
 	}
 }

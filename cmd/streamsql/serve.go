@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/streamsql/streamsql/engine"
+	"github.com/streamsql/streamsql/server"
+)
+
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8081", "address to listen on (loopback by default; the API can run any connector, so expose it only behind --auth-token)")
+	stateDir := fs.String("state-dir", ".streamsql", "directory for checkpoints, savepoints and the server's job log")
+	token := fs.String("auth-token", "", "require 'Authorization: Bearer TOKEN' on the API (default: $STREAMSQL_AUTH_TOKEN)")
+	maxBody := fs.String("max-body", "1MiB", "largest request body accepted (bytes, or with a KiB/MiB/GiB suffix)")
+	interval := fs.Duration("checkpoint-interval", 10*time.Second, "default time between checkpoints (SET 'execution.checkpointing.interval' overrides; 0 disables)")
+	verbose := fs.Bool("v", false, "log job events and checkpoints to stderr")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `Usage: streamsql serve [flags]
+
+Serves the REST API: POST /v1/statements runs SQL (an INSERT becomes a
+background job), /v1/jobs lists and controls jobs, /v1/query streams the
+rows of a SELECT, /metrics exports Prometheus metrics, / shows a web page.
+Jobs submitted to the server resume from their checkpoints when it is
+started again on the same state directory. Ctrl-C or SIGTERM stops the
+server; its running jobs resume on the next start.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return errUsage
+	}
+	limit, err := parseSize(*maxBody)
+	if err != nil {
+		return fmt.Errorf("--max-body: %v", err)
+	}
+	if *token == "" {
+		*token = os.Getenv("STREAMSQL_AUTH_TOKEN")
+	}
+	if *interval == 0 {
+		*interval = -1
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	eng := engine.New(engine.Options{StateDir: *stateDir, Stdout: stdout, Logger: logger, CheckpointInterval: *interval})
+	srv, err := server.New(eng, server.Options{AuthToken: *token, MaxBody: limit, Logger: logger})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	if host, _, _ := net.SplitHostPort(ln.Addr().String()); *token == "" && !net.ParseIP(host).IsLoopback() {
+		logger.Warn("serving the API without --auth-token on a non-loopback address", "addr", ln.Addr().String())
+	}
+	fmt.Fprintf(stderr, "streamsql: serving on http://%s (state dir %s)\n", ln.Addr(), *stateDir)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	// Cancel the jobs (they resume on the next start) and end streaming
+	// queries, then let the other requests finish.
+	cerr := srv.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if serr := hs.Shutdown(sctx); err == nil || errors.Is(err, http.ErrServerClosed) {
+		err = serr
+	}
+	return errors.Join(err, cerr)
+}
+
+// parseSize reads "1048576", "512KiB", "1MiB", "1GiB" (also KB/MB/GB,
+// taken as powers of 1024).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
+		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(rest), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("expected a positive size like 1MiB, got %q", s)
+	}
+	return n * mult, nil
+}

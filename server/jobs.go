@@ -1,0 +1,223 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/streamsql/streamsql/engine"
+	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/types"
+)
+
+// jobView is a job as the API shows it.
+type jobView struct {
+	ID             string           `json:"id"`
+	Status         engine.JobStatus `json:"status"`
+	Error          string           `json:"error,omitempty"`
+	SQL            string           `json:"sql"`
+	Started        time.Time        `json:"started"`
+	Ended          *time.Time       `json:"ended,omitempty"`
+	Stats          statsView        `json:"stats"`
+	LastCheckpoint *checkpointView  `json:"last_checkpoint,omitempty"`
+	Savepoint      string           `json:"savepoint,omitempty"`
+}
+
+type statsView struct {
+	RecordsIn    int64 `json:"records_in"`
+	RecordsOut   int64 `json:"records_out"`
+	LateRecords  int64 `json:"late_records"`
+	Malformed    int64 `json:"malformed_records"`
+	StateEntries int64 `json:"state_entries"`
+	// Watermark is the event-time watermark as SQL prints timestamps,
+	// "+inf" after the end of bounded input, or absent before the first.
+	Watermark string `json:"watermark,omitempty"`
+	// WatermarkMillis is the watermark in epoch milliseconds.
+	WatermarkMillis *int64 `json:"watermark_ms,omitempty"`
+	// RestoredFrom is the checkpoint the run started from (0: fresh).
+	RestoredFrom uint64 `json:"restored_from"`
+}
+
+type checkpointView struct {
+	ID         uint64    `json:"id"`
+	Time       time.Time `json:"time"`
+	DurationMs float64   `json:"duration_ms"`
+	Bytes      int64     `json:"bytes"`
+}
+
+func viewStats(st exec.Stats) statsView {
+	v := statsView{
+		RecordsIn: st.RecordsIn, RecordsOut: st.RecordsOut, LateRecords: st.LateRecords,
+		Malformed: st.Malformed, StateEntries: st.StateEntries, RestoredFrom: st.RestoredFrom,
+	}
+	switch {
+	case st.Watermark == exec.MaxWatermark:
+		v.Watermark = "+inf"
+	case st.Watermark > exec.MinWatermark:
+		ms := int64(st.Watermark)
+		v.Watermark, v.WatermarkMillis = types.FormatTimestamp(ms), &ms
+	}
+	return v
+}
+
+func viewJob(j *engine.Job) jobView {
+	st := j.Stats()
+	v := jobView{ID: j.ID(), Status: j.Status(), SQL: j.SQL(), Started: j.Started().UTC(), Stats: viewStats(st), Savepoint: j.LastSavepoint()}
+	if err := j.Err(); err != nil {
+		v.Error = err.Error()
+	}
+	if t := j.Ended(); !t.IsZero() {
+		t = t.UTC()
+		v.Ended = &t
+	}
+	if c := st.LastCheckpoint; c != nil {
+		v.LastCheckpoint = &checkpointView{ID: c.ID, Time: c.Time.UTC(), DurationMs: ms(c.Duration), Bytes: c.Bytes}
+	}
+	return v
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// handleJobs is GET /v1/jobs.
+func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
+	out := []jobView{}
+	for _, j := range s.eng.Jobs() {
+		out = append(out, viewJob(j))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"jobs": out})
+}
+
+// job returns the job named by the path, or answers 404.
+func (s *Server) job(w http.ResponseWriter, r *http.Request) (*engine.Job, bool) {
+	id := r.PathValue("id")
+	j, ok := s.eng.Job(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Errorf("unknown job %q (GET /v1/jobs lists them)", id))
+	}
+	return j, ok
+}
+
+// handleJob is GET /v1/jobs/{id}.
+func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
+	if j, ok := s.job(w, r); ok {
+		writeJSON(w, http.StatusOK, viewJob(j))
+	}
+}
+
+type savepointView struct {
+	Path         string `json:"path"`
+	CheckpointID uint64 `json:"checkpoint_id"`
+}
+
+// handleStop is POST /v1/jobs/{id}/stop, with an optional body
+// {"savepoint": true}.
+func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
+	j, ok := s.job(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Savepoint bool `json:"savepoint"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if st := j.Status(); st != engine.Running {
+		writeError(w, http.StatusConflict, fmt.Errorf("job %q is not running (%s)", j.ID(), st))
+		return
+	}
+	dir := ""
+	if req.Savepoint {
+		dir = engine.SavepointDir(s.eng.StateDir(), j.ID(), savepointName())
+	}
+	res, err := j.Stop(r.Context(), dir)
+	if err != nil {
+		code := http.StatusInternalServerError
+		if j.Status() != engine.Running && !errors.Is(err, r.Context().Err()) {
+			code = http.StatusConflict
+		}
+		writeError(w, code, err)
+		return
+	}
+	out := map[string]any{"job": viewJob(j)}
+	if res.Info.Path != "" {
+		out["savepoint"] = savepointView{Path: res.Info.Path, CheckpointID: res.Info.CheckpointID}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleSavepoint is POST /v1/jobs/{id}/savepoints.
+func (s *Server) handleSavepoint(w http.ResponseWriter, r *http.Request) {
+	j, ok := s.job(w, r)
+	if !ok {
+		return
+	}
+	if st := j.Status(); st != engine.Running {
+		writeError(w, http.StatusConflict, fmt.Errorf("job %q is not running (%s)", j.ID(), st))
+		return
+	}
+	res, err := j.Savepoint(r.Context(), engine.SavepointDir(s.eng.StateDir(), j.ID(), savepointName()))
+	if err != nil {
+		code := http.StatusInternalServerError
+		if j.Status() != engine.Running {
+			code = http.StatusConflict
+		}
+		writeError(w, code, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, savepointView{Path: res.Info.Path, CheckpointID: res.Info.CheckpointID})
+}
+
+// checkpointInfoView is one retained checkpoint.
+type checkpointInfoView struct {
+	ID          uint64    `json:"id"`
+	Time        time.Time `json:"time"`
+	DurationMs  float64   `json:"duration_ms"`
+	AlignmentMs float64   `json:"alignment_ms"`
+	Bytes       int64     `json:"bytes"`
+	Records     int64     `json:"records"`
+}
+
+type failuresView struct {
+	Count     int64      `json:"count"`
+	LastID    uint64     `json:"last_id,omitempty"`
+	LastTime  *time.Time `json:"last_time,omitempty"`
+	LastError string     `json:"last_error,omitempty"`
+}
+
+// handleCheckpoints is GET /v1/jobs/{id}/checkpoints: the checkpoints of
+// a job of the server, or of any job with a directory in the state dir.
+func (s *Server) handleCheckpoints(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	j, known := s.eng.Job(id)
+	if !known && !slices.Contains(engine.Jobs(s.eng.StateDir()), id) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("unknown job %q (GET /v1/jobs lists them)", id))
+		return
+	}
+	var st engine.Status
+	var err error
+	if known && j.Status() == engine.Running {
+		// The job holds its store: read what it wrote after its last
+		// checkpoint, without contending for the store's lock.
+		st, err = engine.ReadStatusFile(s.eng.StateDir(), id)
+		st.Running = true
+	} else {
+		st, err = engine.ReadStatus(s.eng.StateDir(), id)
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	cps := []checkpointInfoView{}
+	for _, c := range st.Checkpoints {
+		cps = append(cps, checkpointInfoView{ID: c.ID, Time: c.Time.UTC(), DurationMs: ms(c.Duration), AlignmentMs: ms(c.Alignment), Bytes: c.Bytes, Records: c.Records})
+	}
+	f := failuresView{Count: st.Failures.Count, LastID: st.Failures.LastID, LastError: st.Failures.LastError}
+	if !st.Failures.LastTime.IsZero() {
+		t := st.Failures.LastTime.UTC()
+		f.LastTime = &t
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"job": id, "running": st.Running, "checkpoints": cps, "failures": f})
+}

@@ -1,0 +1,196 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/streamsql/streamsql/engine"
+	"github.com/streamsql/streamsql/parser"
+)
+
+// The job log lives in the state directory, beside the jobs' checkpoint
+// directories; the leading dot keeps it out of engine.Jobs.
+const (
+	journalDir     = ".server"
+	journalFile    = "jobs.json"
+	journalVersion = 1
+)
+
+// Entry kinds of the job log.
+const (
+	// kindSession is a statement that changed the session (CREATE, DROP,
+	// SET, RESET): replayed in order.
+	kindSession = "session"
+	// kindJob is a submitted INSERT: resubmitted while its status is
+	// RUNNING.
+	kindJob = "job"
+)
+
+// entry is one statement of the job log.
+type entry struct {
+	Kind string `json:"kind"`
+	SQL  string `json:"sql"`
+	// Job and Status are set for kindJob.
+	Job       string           `json:"job,omitempty"`
+	Status    engine.JobStatus `json:"status,omitempty"`
+	Error     string           `json:"error,omitempty"`
+	Submitted time.Time        `json:"submitted,omitzero"`
+	Ended     time.Time        `json:"ended,omitzero"`
+}
+
+type journalData struct {
+	Version int     `json:"version"`
+	Entries []entry `json:"entries"`
+}
+
+// journal is the job log, in memory and on disk. Its methods are called
+// with Server.mu held.
+type journal struct {
+	path    string
+	entries []entry
+	// closed is set by Close: jobs cancelled from then on are not
+	// recorded as ended, so they resume.
+	closed bool
+}
+
+func openJournal(stateDir string) (*journal, error) {
+	j := &journal{path: filepath.Join(stateDir, journalDir, journalFile)}
+	b, err := os.ReadFile(j.path)
+	if os.IsNotExist(err) {
+		return j, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server: reading the job log: %w", err)
+	}
+	var d journalData
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("server: job log %s: %v", j.path, err)
+	}
+	if d.Version != journalVersion {
+		return nil, fmt.Errorf("server: job log %s: unknown version %d", j.path, d.Version)
+	}
+	j.entries = d.Entries
+	return j, nil
+}
+
+// save writes the log atomically: to a temporary file, synced, then
+// renamed over the old one.
+func (j *journal) save() error {
+	if err := os.MkdirAll(filepath.Dir(j.path), 0o755); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	b, err := json.MarshalIndent(journalData{Version: journalVersion, Entries: j.entries}, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := j.path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("server: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("server: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if err := os.Rename(tmp, j.path); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(j.path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func (j *journal) append(e entry) error {
+	j.entries = append(j.entries, e)
+	if err := j.save(); err != nil {
+		j.entries = j.entries[:len(j.entries)-1]
+		return err
+	}
+	return nil
+}
+
+// ended records that job ended with status.
+func (j *journal) ended(job *engine.Job) error {
+	for i := len(j.entries) - 1; i >= 0; i-- {
+		e := &j.entries[i]
+		if e.Kind != kindJob || e.Job != job.ID() || e.Status != engine.Running {
+			continue
+		}
+		e.Status, e.Ended = job.Status(), job.Ended().UTC()
+		if err := job.Err(); err != nil {
+			e.Error = err.Error()
+		}
+		return j.save()
+	}
+	return nil
+}
+
+// replay runs the job log's statements again on the engine and resubmits
+// the jobs that were running.
+func (s *Server) replay() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ctx := context.Background()
+	for _, e := range s.journal.entries {
+		if e.Kind == kindJob && e.Status != engine.Running {
+			s.eng.ReserveJobName(e.Job)
+			continue
+		}
+		stmts, err := parser.Parse(journalFile, e.SQL)
+		if err != nil || len(stmts) != 1 {
+			s.log.Warn("server: skipping unreadable statement of the job log", "sql", e.SQL, "err", err)
+			continue
+		}
+		switch e.Kind {
+		case kindSession:
+			if _, err := s.eng.Execute(ctx, stmts[0]); err != nil {
+				s.log.Warn("server: statement of the job log failed on replay", "sql", e.SQL, "err", err)
+			}
+		case kindJob:
+			q, err := s.eng.Plan(ctx, stmts[0], engine.QueryOptions{Name: e.Job})
+			if err != nil {
+				s.log.Error("server: cannot resubmit job", "job", e.Job, "err", err)
+				continue
+			}
+			job, err := s.eng.Submit(q, nil)
+			if err != nil {
+				s.log.Error("server: cannot resubmit job", "job", e.Job, "err", err)
+				continue
+			}
+			s.log.Info("server: job resubmitted", "job", e.Job)
+			s.watch(job)
+		}
+	}
+	return nil
+}
+
+// watch records the end of job in the log, unless the server cancelled it
+// on Close. Called with s.mu held.
+func (s *Server) watch(job *engine.Job) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		<-job.Done()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.journal.closed && job.Status() == engine.Canceled {
+			return
+		}
+		if err := s.journal.ended(job); err != nil {
+			s.log.Error("server: cannot record the end of a job", "job", job.ID(), "err", err)
+		}
+	}()
+}

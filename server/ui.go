@@ -1,0 +1,22 @@
+package server
+
+import (
+	_ "embed"
+	"net/http"
+)
+
+// indexHTML is the web page at /: the jobs, their checkpoints and a live
+// throughput chart, polling the API (vanilla JS, no build step).
+//
+//go:embed ui/index.html
+var indexHTML []byte
+
+// handleIndex serves the web page. It needs no token: the page asks for
+// one (or reads it from the URL fragment, #token=...) and sends it with
+// its API calls.
+func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(indexHTML)
+}
