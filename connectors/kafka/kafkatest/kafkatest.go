@@ -205,6 +205,9 @@ type ReadOptions struct {
 	// ReadUncommitted also returns records of open and aborted
 	// transactions.
 	ReadUncommitted bool
+	// Quiet is how long a partition may deliver nothing before Read
+	// takes it as read to its stable end (default 500 ms).
+	Quiet time.Duration
 }
 
 // Read returns every record of topic up to its current end (the last
@@ -251,7 +254,7 @@ func (b *Broker) Read(ctx context.Context, topic string, o ReadOptions) ([]Recor
 		if err != nil {
 			return nil, fmt.Errorf("kafkatest: %w", err)
 		}
-		recs, err := readPartition(ctx, pc, end)
+		recs, err := readPartition(ctx, pc, end, o.Quiet)
 		pc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("kafkatest: topic %q partition %d: %w", topic, p, err)
@@ -263,9 +266,12 @@ func (b *Broker) Read(ctx context.Context, topic string, o ReadOptions) ([]Recor
 
 // readPartition reads messages up to end, or until none comes for a
 // while (the rest is not yet stable, or aborted).
-func readPartition(ctx context.Context, pc sarama.PartitionConsumer, end int64) ([]Record, error) {
+func readPartition(ctx context.Context, pc sarama.PartitionConsumer, end int64, wait time.Duration) ([]Record, error) {
 	var out []Record
-	quiet := time.NewTimer(500 * time.Millisecond)
+	if wait <= 0 {
+		wait = 500 * time.Millisecond
+	}
+	quiet := time.NewTimer(wait)
 	defer quiet.Stop()
 	for {
 		select {
@@ -274,7 +280,7 @@ func readPartition(ctx context.Context, pc sarama.PartitionConsumer, end int64) 
 			if m.Offset+1 >= end {
 				return out, nil
 			}
-			quiet.Reset(500 * time.Millisecond)
+			quiet.Reset(wait)
 		case e := <-pc.Errors():
 			return out, e.Err
 		case <-quiet.C:
