@@ -164,3 +164,19 @@ func (j *Job) Ended() time.Time {
 	defer j.mu.Unlock()
 	return j.ended
 }
+
+// AwaitStarted waits until the job's dataflow is built, which Stop and
+// Savepoint need: right after Submit they fail with "not running" until
+// it is. It returns an error if the job ended first or ctx ended.
+func (j *Job) AwaitStarted(ctx context.Context) error {
+	for j.q.execJob() == nil {
+		select {
+		case <-j.done:
+			return fmt.Errorf("job %q is not running (%s)", j.ID(), j.Status())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}

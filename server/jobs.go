@@ -128,6 +128,10 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, fmt.Errorf("job %q is not running (%s)", j.ID(), st))
 		return
 	}
+	if err := j.AwaitStarted(r.Context()); err != nil {
+		writeError(w, http.StatusConflict, err)
+		return
+	}
 	dir := ""
 	if req.Savepoint {
 		dir = engine.SavepointDir(s.eng.StateDir(), j.ID(), savepointName())
@@ -156,6 +160,10 @@ func (s *Server) handleSavepoint(w http.ResponseWriter, r *http.Request) {
 	}
 	if st := j.Status(); st != engine.Running {
 		writeError(w, http.StatusConflict, fmt.Errorf("job %q is not running (%s)", j.ID(), st))
+		return
+	}
+	if err := j.AwaitStarted(r.Context()); err != nil {
+		writeError(w, http.StatusConflict, err)
 		return
 	}
 	res, err := j.Savepoint(r.Context(), engine.SavepointDir(s.eng.StateDir(), j.ID(), savepointName()))
