@@ -1,0 +1,445 @@
+package repl
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/streamsql/streamsql/engine"
+	"github.com/streamsql/streamsql/parser"
+)
+
+// setKeys are the keys SET completes: the engine's and the shell's.
+var setKeys = []string{
+	"execution.checkpointing.interval",
+	"execution.checkpointing.mode",
+	"execution.savepoint.path",
+	"pipeline.name",
+	"sql-client.execution.result-mode",
+	"state.checkpoints.num-retained",
+}
+
+// setValues are the values completed after SET 'key' = '.
+var setValues = map[string][]string{
+	"execution.checkpointing.mode":     {"EXACTLY_ONCE", "AT_LEAST_ONCE"},
+	"execution.checkpointing.interval": {"10 s", "1 min", "off"},
+	resultModeKey:                      {"tableau", "changelog"},
+}
+
+// statementStarts are the words a statement (or a client command) begins
+// with.
+var statementStarts = []string{
+	"CREATE", "DESCRIBE", "DROP", "EXIT", "EXPLAIN", "HELP", "INSERT", "QUIT",
+	"RESET", "SELECT", "SET", "SHOW", "SOURCE", "STOP",
+}
+
+// columnClauses are the clauses in which a column name is likely next.
+var columnClauses = map[string]bool{
+	"SELECT": true, "WHERE": true, "BY": true, "HAVING": true, "ON": true,
+	"AND": true, "OR": true, "DESCRIPTOR": true, "PARTITION": true,
+}
+
+// tableWords are the words after which a table name is likely next.
+var tableWords = map[string]bool{
+	"FROM": true, "JOIN": true, "INTO": true, "TABLE": true, "DESCRIBE": true,
+	"DESC": true, "VIEW": true, "EXISTS": true,
+}
+
+// token is a token of the statement being completed.
+type token struct {
+	kind byte   // 'w' word, 's' string, 'p' punctuation
+	text string // the word (as typed), the string's content, or the character
+}
+
+func (t token) is(word string) bool { return t.kind == 'w' && strings.EqualFold(t.text, word) }
+
+// lexTail tokenizes the last, unfinished statement of text: what follows
+// its last top-level semicolon. It returns the tokens before the cursor
+// (the end of text), the partial token under the cursor, and whether that
+// token is an unclosed string; ok is false inside a comment or a quoted
+// identifier, where nothing is completed.
+func lexTail(text string) (toks []token, partial string, inString, ok bool) {
+	i := 0
+	for i < len(text) {
+		c := text[i]
+		switch {
+		case c == ';':
+			toks = toks[:0]
+			i++
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+		case c == '-' && strings.HasPrefix(text[i:], "--"):
+			j := strings.IndexByte(text[i:], '\n')
+			if j < 0 {
+				return nil, "", false, false
+			}
+			i += j + 1
+		case c == '/' && strings.HasPrefix(text[i:], "/*"):
+			j := strings.Index(text[i+2:], "*/")
+			if j < 0 {
+				return nil, "", false, false
+			}
+			i += j + 4
+		case c == '\'' || c == '`':
+			var b strings.Builder
+			j := i + 1
+			for {
+				if j >= len(text) {
+					if c == '`' {
+						return nil, "", false, false
+					}
+					return toks, b.String(), true, true
+				}
+				if text[j] == c {
+					if j+1 < len(text) && text[j+1] == c {
+						b.WriteByte(c)
+						j += 2
+						continue
+					}
+					break
+				}
+				b.WriteByte(text[j])
+				j++
+			}
+			kind := byte('s')
+			if c == '`' {
+				kind = 'w'
+			}
+			toks = append(toks, token{kind: kind, text: b.String()})
+			i = j + 1
+		case isWordByte(c):
+			j := i
+			for j < len(text) && isWordByte(text[j]) {
+				j++
+			}
+			if j == len(text) {
+				return toks, text[i:], false, true
+			}
+			toks = append(toks, token{kind: 'w', text: text[i:j]})
+			i = j
+		default:
+			toks = append(toks, token{kind: 'p', text: string(c)})
+			i++
+		}
+	}
+	return toks, "", false, true
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+}
+
+// completer completes SQL from the engine's catalog, connectors and jobs.
+type completer struct {
+	eng *engine.Engine
+}
+
+// complete returns the candidates for the word under the cursor at the
+// end of text (which holds the statement's earlier lines too): each
+// candidate starts with the returned prefix, as typed, so that only its
+// rest needs inserting.
+func (c *completer) complete(text string) (prefix string, cands []string) {
+	toks, partial, inString, ok := lexTail(text)
+	if !ok {
+		return "", nil
+	}
+	if inString {
+		return partial, matching(partial, c.stringCandidates(toks), false)
+	}
+	return partial, matching(partial, c.wordCandidates(toks, partial), true)
+}
+
+// stringCandidates completes inside a string literal: connector names,
+// WITH option keys, SET keys and values, job ids, file names.
+func (c *completer) stringCandidates(toks []token) []string {
+	n := len(toks)
+	prev := func(k int) token { // the k-th token before the cursor, 1-based
+		if n-k < 0 {
+			return token{}
+		}
+		return toks[n-k]
+	}
+	quoted := func(list []string) []string {
+		out := make([]string, len(list))
+		for i, s := range list {
+			out[i] = s + "'"
+		}
+		return out
+	}
+	switch {
+	case prev(1).text == "=" && prev(2).kind == 's' && prev(2).text == "connector":
+		return quoted(c.eng.Registry().Names())
+	case n >= 1 && toks[0].is("SET") && n == 1, n >= 1 && toks[0].is("RESET") && n == 1:
+		return quoted(setKeys)
+	case n == 3 && toks[0].is("SET") && prev(1).text == "=":
+		return quoted(setValues[toks[1].text])
+	case prev(1).is("JOB") || prev(1).is("FOR") && prev(2).is("CHECKPOINTS"):
+		var ids []string
+		for _, j := range c.eng.Jobs() {
+			ids = append(ids, j.ID())
+		}
+		return quoted(ids)
+	case n == 1 && toks[0].is("SOURCE"):
+		return nil // file names: handled by complete's caller
+	}
+	if inWithKey(toks) {
+		return c.optionKeys(toks, true)
+	}
+	return nil
+}
+
+// inWithKey reports whether the cursor is where a WITH option key goes:
+// inside WITH ( … ), after the parenthesis or a comma.
+func inWithKey(toks []token) bool {
+	n := len(toks)
+	if n < 2 || toks[n-1].text != "(" && toks[n-1].text != "," || toks[n-1].kind != 'p' {
+		return false
+	}
+	depth := 0
+	for i := n - 1; i >= 0; i-- {
+		switch toks[i].text {
+		case ")":
+			depth++
+		case "(":
+			if depth == 0 {
+				return i > 0 && toks[i-1].is("WITH")
+			}
+			depth--
+		}
+	}
+	return false
+}
+
+// optionKeys returns the WITH option keys not yet given, for the
+// connector named in the clause (all connectors' keys when none is yet).
+func (c *completer) optionKeys(toks []token, inString bool) []string {
+	given := map[string]bool{}
+	connector := ""
+	start := 0
+	for i := len(toks) - 1; i > 0; i-- {
+		if toks[i].text == "(" && toks[i-1].is("WITH") {
+			start = i
+			break
+		}
+	}
+	for i := start; i+2 < len(toks); i++ {
+		if toks[i].kind == 's' && toks[i+1].text == "=" {
+			given[toks[i].text] = true
+			if toks[i].text == "connector" && toks[i+2].kind == 's' {
+				connector = toks[i+2].text
+			}
+		}
+	}
+	var keys []string
+	if !given["connector"] {
+		keys = append(keys, "connector")
+	}
+	reg := c.eng.Registry()
+	names := reg.Names()
+	if connector != "" {
+		names = []string{connector}
+	}
+	seen := map[string]bool{}
+	for _, name := range names {
+		f, ok := reg.Lookup(name)
+		if !ok {
+			continue
+		}
+		for _, o := range f.Options() {
+			if given[o.Key] || seen[o.Key] {
+				continue
+			}
+			seen[o.Key] = true
+			if o.Prefix { // "fields.": the user types the rest
+				keys = append(keys, o.Key)
+			} else {
+				keys = append(keys, o.Key+"'")
+			}
+		}
+	}
+	if !inString {
+		for i, k := range keys {
+			keys[i] = "'" + k
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// wordCandidates completes a word outside strings.
+func (c *completer) wordCandidates(toks []token, partial string) []string {
+	n := len(toks)
+	if n == 0 {
+		return statementStarts
+	}
+	last := toks[n-1]
+	switch {
+	case last.is("SHOW"):
+		return []string{"TABLES", "VIEWS", "FUNCTIONS", "JOBS", "CHECKPOINTS"}
+	case last.is("CREATE"):
+		return []string{"TABLE", "VIEW", "TEMPORARY"}
+	case last.is("DROP"):
+		return []string{"TABLE", "VIEW"}
+	case last.is("STOP"):
+		return []string{"JOB"}
+	case last.is("INSERT"):
+		return []string{"INTO"}
+	case last.is("GROUP") || last.is("ORDER"):
+		return []string{"BY"}
+	case inWithKey(toks) && partial == "":
+		return c.optionKeys(toks, false)
+	case last.kind == 'w' && tableWords[strings.ToUpper(last.text)]:
+		out := c.eng.TableNames()
+		if last.is("FROM") || last.is("JOIN") {
+			out = append(out, "TABLE")
+		}
+		return out
+	}
+	var out []string
+	if clause := lastClause(toks); columnClauses[clause] || last.text == "," && clause == "SELECT" {
+		out = append(out, c.columns(toks)...)
+		out = append(out, c.eng.FunctionNames()...)
+	} else {
+		out = append(out, c.eng.TableNames()...)
+	}
+	return append(out, parser.Keywords()...)
+}
+
+// lastClause returns the last clause keyword before the cursor.
+func lastClause(toks []token) string {
+	depthAt := 0
+	for i := len(toks) - 1; i >= 0; i-- {
+		t := toks[i]
+		if t.kind == 'p' && t.text == ")" {
+			depthAt++
+		}
+		if t.kind == 'p' && t.text == "(" && depthAt > 0 {
+			depthAt--
+		}
+		if t.kind != 'w' {
+			continue
+		}
+		switch w := strings.ToUpper(t.text); w {
+		case "SELECT", "FROM", "WHERE", "BY", "HAVING", "ON", "JOIN", "WITH", "DESCRIPTOR", "PARTITION", "INTO", "SET":
+			if depthAt == 0 || w == "SELECT" {
+				return w
+			}
+		}
+	}
+	return ""
+}
+
+// columns returns the columns of the tables the statement names (of every
+// table when it names none yet, as when the cursor is before FROM), and
+// the window columns when it calls a window function.
+func (c *completer) columns(toks []token) []string {
+	tables := c.eng.TableNames()
+	known := map[string]string{}
+	for _, t := range tables {
+		known[strings.ToLower(t)] = t
+	}
+	var named []string
+	window := false
+	for _, t := range toks {
+		if t.kind != 'w' {
+			continue
+		}
+		if name, ok := known[strings.ToLower(t.text)]; ok {
+			named = append(named, name)
+		}
+		switch strings.ToUpper(t.text) {
+		case "TUMBLE", "HOP", "CUMULATE", "SESSION":
+			window = true
+		}
+	}
+	if len(named) == 0 {
+		named = tables
+	}
+	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if !seen[strings.ToLower(s)] {
+			seen[strings.ToLower(s)] = true
+			out = append(out, s)
+		}
+	}
+	for _, t := range named {
+		for _, col := range c.eng.Columns(t) {
+			add(col)
+		}
+	}
+	if window {
+		add("window_start")
+		add("window_end")
+		add("window_time")
+	}
+	return out
+}
+
+// matching returns the candidates that start with prefix (ignoring case),
+// rewritten to start with prefix exactly as typed, deduplicated, in
+// order. With fold, all-upper candidates (keywords) follow the case of a
+// lower-case prefix.
+func matching(prefix string, cands []string, fold bool) []string {
+	lower := fold && prefix != "" && prefix == strings.ToLower(prefix)
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range cands {
+		if len(c) < len(prefix) || !strings.EqualFold(c[:len(prefix)], prefix) {
+			continue
+		}
+		if lower && c == strings.ToUpper(c) {
+			c = strings.ToLower(c)
+		}
+		c = prefix + c[len(prefix):]
+		if c == prefix && !strings.HasSuffix(c, "'") || seen[c] {
+			continue
+		}
+		seen[c] = true
+		out = append(out, c)
+	}
+	return out
+}
+
+// fileCandidates completes a file name after SOURCE ' or \i: .sql files
+// and directories.
+func fileCandidates(prefix string) []string {
+	matches, _ := filepath.Glob(prefix + "*")
+	var out []string
+	for _, m := range matches {
+		if fi, err := os.Stat(m); err == nil && fi.IsDir() {
+			out = append(out, m+string(filepath.Separator))
+		} else if strings.HasSuffix(m, ".sql") {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Do implements readline.AutoCompleter: line is the current input line
+// and pos the cursor; earlier lines of the statement come from pending.
+func (c *completer) do(pending string, line []rune, pos int) ([][]rune, int) {
+	before := string(line[:pos])
+	text := pending + before
+	var prefix string
+	var cands []string
+	trimmed := strings.TrimSpace(before)
+	switch {
+	case pending == "" && strings.HasPrefix(trimmed, `\i `):
+		prefix = strings.TrimSpace(trimmed[3:])
+		cands = fileCandidates(prefix)
+	default:
+		toks, partial, inString, ok := lexTail(text)
+		if ok && inString && len(toks) == 1 && toks[0].is("SOURCE") {
+			prefix, cands = partial, fileCandidates(partial)
+		} else {
+			prefix, cands = c.complete(text)
+		}
+	}
+	out := make([][]rune, 0, len(cands))
+	for _, s := range cands {
+		out = append(out, []rune(s[len(prefix):]))
+	}
+	return out, len([]rune(prefix))
+}
