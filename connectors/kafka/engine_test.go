@@ -70,14 +70,23 @@ func TestPartitionWatermarksAndIdleness(t *testing.T) {
 	b := kafkatest.StartT(t, kafkatest.Options{Topics: []string{"ev1", "ev2"}, Partitions: 2})
 	// Partition 1 has one early event and goes quiet; partition 0 keeps
 	// producing, one event per 50 ms.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	feed := func(topic string) {
-		if err := b.Produce(topic, kafkatest.Record{Partition: 1, Value: []byte(`{"k":9,"ts":"2024-01-01 00:00:00.500"}`)}); err != nil {
+		defer wg.Done()
+		p, err := b.NewProducer()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer p.Close()
+		if err := p.Send(topic, kafkatest.Record{Partition: 1, Value: []byte(`{"k":9,"ts":"2024-01-01 00:00:00.500"}`)}); err != nil {
 			t.Error(err)
 			return
 		}
 		for i := 0; i < 30; i++ {
 			v := fmt.Appendf(nil, `{"k":%d,"ts":"2024-01-01 00:00:%02d.000"}`, i%2, i)
-			if err := b.Produce(topic, kafkatest.Record{Partition: 0, Value: v}); err != nil {
+			if err := p.Send(topic, kafkatest.Record{Partition: 0, Value: v}); err != nil {
 				t.Error(err)
 				return
 			}
@@ -94,6 +103,7 @@ GROUP BY window_start, window_end, k;`, topic, b.Addr(), idle)
 	}
 	// Without idleness: partition 1 (at 00:00:00.5) holds every window.
 	var got []string
+	wg.Add(1)
 	go feed("ev1")
 	runQuery(t, query("ev1", ""), 3*time.Second, func(rec arrow.Record) bool {
 		got = append(got, rows(rec)...)
@@ -105,6 +115,7 @@ GROUP BY window_start, window_end, k;`, topic, b.Addr(), idle)
 	// With it, partition 1 is skipped after 300 ms: windows up to 00:00:20
 	// close as partition 0's event time passes them.
 	got = nil
+	wg.Add(1)
 	go feed("ev2")
 	runQuery(t, query("ev2", ", 'scan.watermark.idle-timeout' = '300 ms'"), 10*time.Second, func(rec arrow.Record) bool {
 		got = append(got, rows(rec)...)
