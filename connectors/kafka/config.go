@@ -322,7 +322,7 @@ func duration(opts map[string]string, key string, def time.Duration) (time.Durat
 	if !ok {
 		return def, nil
 	}
-	ms, err := format.ParseInterval(v)
+	ms, err := types.ParseInterval(v)
 	if err != nil || ms < 0 {
 		return 0, optErr(key, "expected a duration such as '10 s', got %q", v)
 	}

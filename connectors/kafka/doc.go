@@ -65,7 +65,10 @@
 // after the checkpoint. 'sink.transaction-timeout' (default 15 min, at
 // least 1 s) must exceed the checkpoint interval plus the longest downtime
 // to recover from: a pre-committed transaction that times out is aborted
-// by the broker and its rows are lost (Open then fails saying so).
+// by the broker and its rows are lost. Open fails saying so when the
+// broker answers INVALID_TXN_STATE; a broker that bumped the epoch on the
+// timeout answers PRODUCER_FENCED, which Open cannot tell from "committed
+// before" and only logs.
 //
 // 'sink.partitioner': default (murmur2 of the key as Kafka's Java client,
 // random without a key), fixed (partition 0: one sink subtask) or
