@@ -18,7 +18,9 @@ import (
 // (column name → value; numbers as JSON numbers, timestamps as SQL
 // prints them, NULL as null): newline-delimited, or as server-sent events
 // (one "data:" event per row, then "event: end") when the client accepts
-// text/event-stream. An error after the first row ends the stream with
+// text/event-stream. The X-Streamsql-Columns header lists the columns in
+// order, for clients that need it before the first row. An error after the
+// response began ends the stream with
 // {"error": "..."} (an "error" event in SSE). The query stops when the
 // client disconnects.
 //
