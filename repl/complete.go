@@ -139,7 +139,10 @@ type completer struct {
 // end of text (which holds the statement's earlier lines too): each
 // candidate starts with the returned prefix, as typed, so that only its
 // rest needs inserting.
-func (c *completer) complete(text string) (prefix string, cands []string) {
+//
+// after is the text after the cursor, read for the tables a statement
+// names (SELECT | FROM bids completes the columns of bids).
+func (c *completer) complete(text, after string) (prefix string, cands []string) {
 	toks, partial, inString, ok := lexTail(text)
 	if !ok {
 		return "", nil
@@ -147,7 +150,11 @@ func (c *completer) complete(text string) (prefix string, cands []string) {
 	if inString {
 		return partial, matching(partial, c.stringCandidates(toks), false)
 	}
-	return partial, matching(partial, c.wordCandidates(toks, partial), true)
+	if i := strings.IndexByte(after, ';'); i >= 0 {
+		after = after[:i]
+	}
+	rest, _, _, _ := lexTail("x " + after + " ") // "x " ends the word under the cursor
+	return partial, matching(partial, c.wordCandidates(toks, rest, partial), true)
 }
 
 // stringCandidates completes inside a string literal: connector names,
@@ -268,7 +275,9 @@ func (c *completer) optionKeys(toks []token, inString bool) []string {
 }
 
 // wordCandidates completes a word outside strings.
-func (c *completer) wordCandidates(toks []token, partial string) []string {
+// With nothing typed yet, only the candidates of the context are offered
+// (columns, tables), not every keyword and function.
+func (c *completer) wordCandidates(toks, rest []token, partial string) []string {
 	n := len(toks)
 	if n == 0 {
 		return statementStarts
@@ -298,10 +307,16 @@ func (c *completer) wordCandidates(toks []token, partial string) []string {
 	}
 	var out []string
 	if clause := lastClause(toks); columnClauses[clause] || last.text == "," && clause == "SELECT" {
-		out = append(out, c.columns(toks)...)
+		out = append(out, c.columns(append(toks[:n:n], rest...))...)
+		if partial == "" {
+			return out
+		}
 		out = append(out, c.eng.FunctionNames()...)
 	} else {
 		out = append(out, c.eng.TableNames()...)
+		if partial == "" {
+			return out
+		}
 	}
 	return append(out, parser.Keywords()...)
 }
@@ -422,6 +437,7 @@ func fileCandidates(prefix string) []string {
 func (c *completer) do(pending string, line []rune, pos int) ([][]rune, int) {
 	before := string(line[:pos])
 	text := pending + before
+	after := string(line[pos:])
 	var prefix string
 	var cands []string
 	trimmed := strings.TrimSpace(before)
@@ -434,7 +450,7 @@ func (c *completer) do(pending string, line []rune, pos int) ([][]rune, int) {
 		if ok && inString && len(toks) == 1 && toks[0].is("SOURCE") {
 			prefix, cands = partial, fileCandidates(partial)
 		} else {
-			prefix, cands = c.complete(text)
+			prefix, cands = c.complete(text, after)
 		}
 	}
 	out := make([][]rune, 0, len(cands))
