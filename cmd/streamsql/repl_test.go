@@ -242,7 +242,7 @@ func TestShellScript(t *testing.T) {
 	}
 
 	// stdin: statements in order, a SELECT over a bounded source, SOURCE.
-	out, errs, code := run(table+`
+	out, errs, code := run(table + `
 SELECT window_start, k, COUNT(*) AS n
 FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND))
 GROUP BY window_start, window_end, k;
