@@ -8,6 +8,7 @@ import (
 	"github.com/streamsql/streamsql/connectors/datagen"
 	"github.com/streamsql/streamsql/connectors/filesystem"
 	"github.com/streamsql/streamsql/connectors/kafka"
+	"github.com/streamsql/streamsql/connectors/nexmark"
 	"github.com/streamsql/streamsql/connectors/print"
 )
 
@@ -18,6 +19,7 @@ func Registry(stdout io.Writer) *connectors.Registry {
 		datagen.New(),
 		filesystem.New(),
 		kafka.New(),
+		nexmark.New(),
 		print.New(stdout),
 		blackhole.New(),
 	)

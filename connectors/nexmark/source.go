@@ -1,0 +1,439 @@
+package nexmark
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/exec"
+)
+
+// defaultBatchSize is used when SourceConfig.BatchSize is 0.
+const defaultBatchSize = 4096
+
+// offsetVersion tags the encoding of offsets.
+const offsetVersion = 1
+
+// source generates the rows of one stream. Read is called from one
+// goroutine.
+type source struct {
+	cfg    exec.SourceConfig
+	c      *config
+	m      *model
+	schema *arrow.Schema
+	alloc  memory.Allocator // pool
+	pool   *pool
+	clock  exec.Clock
+	batch  int
+
+	next int64 // the position of the next event to generate
+
+	// Rate limiting: events passed since start, on the injected clock.
+	start   time.Time
+	emitted int64
+	sleep   func(ctx context.Context, d time.Duration) error
+
+	// Scratch, reused across batches.
+	ids      []int64 // event ids of the batch's rows
+	idx      []int32
+	buf      []byte
+	persons  []personRow
+	auctions []auctionRow
+}
+
+var _ exec.Source = (*source)(nil)
+
+func newSource(cfg exec.SourceConfig) (*source, error) {
+	c, err := parseConfig(cfg.Options, cfg.Schema)
+	if err != nil {
+		return nil, fmt.Errorf("nexmark: table %q: %w", cfg.Table, err)
+	}
+	s := &source{cfg: cfg, c: c, m: c.m, schema: cfg.Schema.Arrow(), alloc: cfg.Alloc, clock: cfg.Clock,
+		batch: cfg.BatchSize, sleep: sleepCtx}
+	if s.alloc == nil {
+		s.alloc = memory.DefaultAllocator
+	}
+	s.pool = &pool{under: s.alloc}
+	s.alloc = s.pool
+	if s.clock == nil {
+		s.clock = exec.SystemClock{}
+	}
+	if s.batch <= 0 {
+		s.batch = defaultBatchSize
+	}
+	if s.cfg.Metrics == nil {
+		s.cfg.Metrics = new(exec.SourceMetrics)
+	}
+	return s, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Open implements exec.Source.
+func (s *source) Open(ctx context.Context, offset []byte) error {
+	s.next = 0
+	if offset != nil {
+		if len(offset) != 9 || offset[0] != offsetVersion {
+			return fmt.Errorf("nexmark: table %q: invalid offset %x", s.cfg.Table, offset)
+		}
+		s.next = int64(binary.BigEndian.Uint64(offset[1:]))
+		if s.next < 0 {
+			return fmt.Errorf("nexmark: table %q: invalid offset %x", s.cfg.Table, offset)
+		}
+	}
+	s.start, s.emitted = s.clock.Now(), 0
+	return nil
+}
+
+// Offset implements exec.Source: the position of the next event, of any
+// type.
+func (s *source) Offset() ([]byte, error) {
+	b := make([]byte, 9)
+	b[0] = offsetVersion
+	binary.BigEndian.PutUint64(b[1:], uint64(s.next))
+	return b, nil
+}
+
+// Close implements exec.Source.
+func (s *source) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Read implements exec.Source.
+func (s *source) Read(ctx context.Context) (arrow.Record, int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	end := int64(1<<63 - 1)
+	if s.c.total >= 0 {
+		if s.next >= s.c.total {
+			return nil, 0, io.EOF
+		}
+		end = s.c.total
+	}
+	if s.c.rateLimited {
+		// Events of the other streams count too: the wall clock follows
+		// event time.
+		want := int64(s.batch) * s.m.total / s.streamShare()
+		n, err := s.admit(ctx, min(want, end-s.next))
+		if err != nil || n == 0 {
+			return nil, 0, err
+		}
+		end = s.next + n
+	}
+	first := s.next
+	s.collect(end)
+	s.emitted += s.next - first
+	if len(s.ids) == 0 {
+		if s.next >= s.c.total && s.c.total >= 0 {
+			return nil, 0, io.EOF
+		}
+		return nil, 0, nil
+	}
+	rec := s.generate()
+	s.cfg.Metrics.Records.Add(int64(len(s.ids)))
+	return rec, 0, nil
+}
+
+// streamShare is the proportion of the source's stream.
+func (s *source) streamShare() int64 {
+	switch s.c.stream {
+	case person:
+		return s.m.pp
+	case auction:
+		return s.m.ap
+	}
+	return s.m.bp
+}
+
+// collect gathers into s.ids the ids of the next events of the stream, up
+// to a batch, among the positions [s.next, end), and advances s.next past
+// the last one (or to end).
+func (s *source) collect(end int64) {
+	m := s.m
+	ids := s.ids[:0]
+	n := s.next
+	var lo, hi int64 // the stream's range of event id mod total
+	switch s.c.stream {
+	case person:
+		lo, hi = 0, m.pp
+	case auction:
+		lo, hi = m.pp, m.pp+m.ap
+	default:
+		lo, hi = m.pp+m.ap, m.total
+	}
+	if m.groupSize == 1 {
+		// Positions are ids: jump straight to the stream's next run.
+		rem := n % m.total
+		for len(ids) < s.batch && n < end {
+			switch {
+			case rem < lo:
+				n += lo - rem
+				rem = lo
+			case rem >= hi:
+				n += m.total - rem + lo
+				rem = lo
+			default:
+				ids = append(ids, n)
+				n++
+				rem++
+			}
+		}
+		n = min(n, end)
+	} else {
+		for ; len(ids) < s.batch && n < end; n++ {
+			e := m.adjust(n)
+			if r := e % m.total; r >= lo && r < hi {
+				ids = append(ids, e)
+			}
+		}
+	}
+	s.ids, s.next = ids, n
+}
+
+// admit waits until the rate allows want more events, or up to about
+// 100ms, and returns how many may pass now (possibly 0). A batch holds at
+// most a tenth of a second's events, so a slow rate flows steadily.
+func (s *source) admit(ctx context.Context, want int64) (int64, error) {
+	rate := s.m.rate
+	want = min(want, max(1, rate/10))
+	for step := 0; ; step++ {
+		elapsed := s.clock.Now().Sub(s.start)
+		allowed := int64(elapsed.Seconds()*float64(rate)) - s.emitted
+		if allowed > rate {
+			// A consumer that stalled does not get a burst of more than a
+			// second's events.
+			s.emitted += allowed - rate
+			allowed = rate
+		}
+		if allowed >= want {
+			return want, nil
+		}
+		if step >= 10 {
+			return max(allowed, 0), nil
+		}
+		missing := want - max(allowed, 0)
+		d := time.Duration(float64(missing) / float64(rate) * float64(time.Second))
+		d = min(max(d, time.Millisecond), 10*time.Millisecond)
+		if err := s.sleep(ctx, d); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// generate builds the record of the events in s.ids.
+func (s *source) generate() arrow.Record {
+	n := len(s.ids)
+	cols := make([]arrow.Array, len(s.c.fields))
+	switch s.c.stream {
+	case person:
+		s.buf = s.buf[:0]
+		s.persons = s.persons[:0]
+		for _, e := range s.ids {
+			var p personRow
+			s.buf, p = s.m.person(e, s.buf)
+			s.persons = append(s.persons, p)
+		}
+	case auction:
+		s.buf = s.buf[:0]
+		s.auctions = s.auctions[:0]
+		for _, e := range s.ids {
+			var a auctionRow
+			s.buf, a = s.m.auction(e, s.buf)
+			s.auctions = append(s.auctions, a)
+		}
+	}
+	for i, f := range s.c.fields {
+		cols[i] = s.column(f, i)
+	}
+	rec := array.NewRecord(s.schema, cols, int64(n))
+	for _, a := range cols {
+		a.Release()
+	}
+	return rec
+}
+
+// column builds the values of field f, column i of the schema.
+func (s *source) column(f field, i int) arrow.Array {
+	m, ids := s.m, s.ids
+	switch f {
+	case fBidAuction:
+		return s.ints(i, func(v []int64) {
+			for j, e := range ids {
+				v[j] = m.bidAuction(e)
+			}
+		})
+	case fBidBidder:
+		return s.ints(i, func(v []int64) {
+			for j, e := range ids {
+				v[j] = m.bidBidder(e)
+			}
+		})
+	case fBidPrice:
+		return s.ints(i, func(v []int64) {
+			for j, e := range ids {
+				v[j] = m.bidPrice(e)
+			}
+		})
+	case fBidDateTime:
+		return s.ints(i, func(v []int64) {
+			for j, e := range ids {
+				v[j] = m.eventTime(e)
+			}
+		})
+	case fBidChannel, fBidURL:
+		table := m.chanB
+		if f == fBidURL {
+			table = m.urlB
+		}
+		s.idx = s.idx[:0]
+		size := 0
+		for _, e := range ids {
+			c := m.bidChannel(e)
+			s.idx = append(s.idx, int32(c))
+			size += len(table[c])
+		}
+		return s.strings(i, size, func(j int) []byte { return table[s.idx[j]] })
+	case fBidExtra:
+		// Two passes over the hashes beat keeping every slice.
+		size := 0
+		for _, e := range ids {
+			size += len(m.bidExtra(e))
+		}
+		return s.strings(i, size, func(j int) []byte { return m.bidExtra(ids[j]) })
+
+	case fPersonID, fPersonDateTime:
+		return s.ints(i, func(v []int64) {
+			for j := range v {
+				if f == fPersonID {
+					v[j] = s.persons[j].id
+				} else {
+					v[j] = s.persons[j].dateTime
+				}
+			}
+		})
+	case fPersonName, fPersonEmail, fPersonCreditCard, fPersonCity, fPersonState, fPersonExtra:
+		pick := func(p *personRow) span {
+			switch f {
+			case fPersonName:
+				return p.name
+			case fPersonEmail:
+				return p.email
+			case fPersonCreditCard:
+				return p.creditCard
+			case fPersonCity:
+				return p.city
+			case fPersonState:
+				return p.state
+			}
+			return p.extra
+		}
+		size := 0
+		for j := range s.persons {
+			sp := pick(&s.persons[j])
+			size += int(sp.end - sp.off)
+		}
+		return s.strings(i, size, func(j int) []byte {
+			sp := pick(&s.persons[j])
+			return s.buf[sp.off:sp.end]
+		})
+
+	case fAuctionItemName, fAuctionDescription, fAuctionExtra:
+		pick := func(a *auctionRow) span {
+			switch f {
+			case fAuctionItemName:
+				return a.itemName
+			case fAuctionDescription:
+				return a.description
+			}
+			return a.extra
+		}
+		size := 0
+		for j := range s.auctions {
+			sp := pick(&s.auctions[j])
+			size += int(sp.end - sp.off)
+		}
+		return s.strings(i, size, func(j int) []byte {
+			sp := pick(&s.auctions[j])
+			return s.buf[sp.off:sp.end]
+		})
+	default: // the BIGINT and TIMESTAMP columns of auctions
+		return s.ints(i, func(v []int64) {
+			for j := range v {
+				a := &s.auctions[j]
+				switch f {
+				case fAuctionID:
+					v[j] = a.id
+				case fAuctionInitialBid:
+					v[j] = a.initialBid
+				case fAuctionReserve:
+					v[j] = a.reserve
+				case fAuctionDateTime:
+					v[j] = a.dateTime
+				case fAuctionExpires:
+					v[j] = a.expires
+				case fAuctionSeller:
+					v[j] = a.seller
+				case fAuctionCategory:
+					v[j] = a.category
+				}
+			}
+		})
+	}
+}
+
+// ints builds a 64-bit column (BIGINT or TIMESTAMP) of the batch, filled
+// by fill.
+func (s *source) ints(i int, fill func(v []int64)) arrow.Array {
+	n := len(s.ids)
+	buf := memory.NewResizableBuffer(s.alloc)
+	buf.Resize(n * 8)
+	fill(arrow.Int64Traits.CastFromBytes(buf.Bytes()))
+	data := array.NewData(s.schema.Field(i).Type, n, []*memory.Buffer{nil, buf}, nil, 0, 0)
+	a := array.MakeFromData(data)
+	data.Release()
+	buf.Release()
+	return a
+}
+
+// strings builds a STRING column of the batch whose values, size bytes in
+// all, are value(0), value(1), …
+func (s *source) strings(i, size int, value func(j int) []byte) arrow.Array {
+	n := len(s.ids)
+	offBuf := memory.NewResizableBuffer(s.alloc)
+	offBuf.Resize((n + 1) * 4)
+	offs := arrow.Int32Traits.CastFromBytes(offBuf.Bytes())
+	dataBuf := memory.NewResizableBuffer(s.alloc)
+	dataBuf.Resize(size)
+	data := dataBuf.Bytes()
+	pos := 0
+	offs[0] = 0
+	for j := 0; j < n; j++ {
+		pos += copy(data[pos:], value(j))
+		offs[j+1] = int32(pos)
+	}
+	if pos != size {
+		panic(fmt.Sprintf("nexmark: string column %d: wrote %d bytes, sized %d", i, pos, size))
+	}
+	d := array.NewData(s.schema.Field(i).Type, n, []*memory.Buffer{nil, offBuf, dataBuf}, nil, 0, 0)
+	a := array.MakeFromData(d)
+	d.Release()
+	offBuf.Release()
+	dataBuf.Release()
+	return a
+}
