@@ -80,30 +80,68 @@ func viewJob(j *engine.Job) jobView {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// handleJobs is GET /v1/jobs.
+// viewEntry shows a job of an earlier server run, from the job log: it
+// has no stats.
+func viewEntry(e entry) jobView {
+	v := jobView{ID: e.Job, Status: e.Status, Error: e.Error, SQL: e.SQL, Started: e.Submitted}
+	if !e.Ended.IsZero() {
+		v.Ended = &e.Ended
+	}
+	return v
+}
+
+// handleJobs is GET /v1/jobs: the jobs of this run, then those of earlier
+// runs that ended (from the job log), each oldest first.
 func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
 	out := []jobView{}
 	for _, j := range s.eng.Jobs() {
 		out = append(out, viewJob(j))
 	}
+	for _, e := range s.journal.history() {
+		if _, ok := s.eng.Job(e.Job); !ok {
+			out = append(out, viewEntry(e))
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"jobs": out})
 }
 
-// job returns the job named by the path, or answers 404.
+// job returns the job of this run named by the path. For a job of an
+// earlier run it answers 409 (it is not running), for an unknown one 404.
 func (s *Server) job(w http.ResponseWriter, r *http.Request) (*engine.Job, bool) {
 	id := r.PathValue("id")
 	j, ok := s.eng.Job(id)
-	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Errorf("unknown job %q (GET /v1/jobs lists them)", id))
+	if ok {
+		return j, true
 	}
-	return j, ok
+	if e, ok := s.pastJob(id); ok {
+		writeError(w, http.StatusConflict, fmt.Errorf("job %q is not running (%s)", id, e.Status))
+		return nil, false
+	}
+	writeError(w, http.StatusNotFound, fmt.Errorf("unknown job %q (GET /v1/jobs lists them)", id))
+	return nil, false
+}
+
+func (s *Server) pastJob(id string) (entry, bool) {
+	for _, e := range s.journal.history() {
+		if e.Job == id {
+			return e, true
+		}
+	}
+	return entry{}, false
 }
 
 // handleJob is GET /v1/jobs/{id}.
 func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
-	if j, ok := s.job(w, r); ok {
+	id := r.PathValue("id")
+	if j, ok := s.eng.Job(id); ok {
 		writeJSON(w, http.StatusOK, viewJob(j))
+		return
 	}
+	if e, ok := s.pastJob(id); ok {
+		writeJSON(w, http.StatusOK, viewEntry(e))
+		return
+	}
+	writeError(w, http.StatusNotFound, fmt.Errorf("unknown job %q (GET /v1/jobs lists them)", id))
 }
 
 type savepointView struct {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/streamsql/streamsql/engine"
@@ -50,7 +52,10 @@ type journalData struct {
 // journal is the job log, in memory and on disk. Its methods are called
 // with Server.mu held.
 type journal struct {
-	path    string
+	path string
+	// mu guards entries for readers outside Server.mu (GET /v1/jobs);
+	// writers hold both.
+	mu      sync.Mutex
 	entries []entry
 	// closed is set by Close: jobs cancelled from then on are not
 	// recorded as ended, so they resume.
@@ -114,6 +119,8 @@ func (j *journal) save() error {
 }
 
 func (j *journal) append(e entry) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	j.entries = append(j.entries, e)
 	if err := j.save(); err != nil {
 		j.entries = j.entries[:len(j.entries)-1]
@@ -124,6 +131,8 @@ func (j *journal) append(e entry) error {
 
 // ended records that job ended with status.
 func (j *journal) ended(job *engine.Job) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	for i := len(j.entries) - 1; i >= 0; i-- {
 		e := &j.entries[i]
 		if e.Kind != kindJob || e.Job != job.ID() || e.Status != engine.Running {
@@ -136,6 +145,27 @@ func (j *journal) ended(job *engine.Job) error {
 		return j.save()
 	}
 	return nil
+}
+
+// history returns the jobs of the log that have ended, the latest entry
+// per id, oldest first: the jobs of earlier server runs.
+func (j *journal) history() []entry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out []entry
+	seen := map[string]bool{}
+	for i := len(j.entries) - 1; i >= 0; i-- {
+		e := j.entries[i]
+		if e.Kind != kindJob || seen[e.Job] {
+			continue
+		}
+		seen[e.Job] = true
+		if e.Status != engine.Running {
+			out = append(out, e)
+		}
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // replay runs the job log's statements again on the engine and resubmits

@@ -477,8 +477,12 @@ func TestJobLifecycle(t *testing.T) {
 	ts.close()
 	ts = start(t, dir, server.Options{})
 	ts.json("GET", "/v1/jobs", "", http.StatusOK, &list)
-	if len(list.Jobs) != 0 {
-		t.Fatalf("stopped jobs resubmitted: %+v", list.Jobs)
+	if len(list.Jobs) != 2 || list.Jobs[0].ID != "life" || list.Jobs[0].Status != "STOPPED" || list.Jobs[1].Status != "STOPPED" {
+		t.Fatalf("stopped jobs resubmitted, or not listed as stopped: %+v", list.Jobs)
+	}
+	ts.json("POST", "/v1/jobs/life/stop", "", http.StatusConflict, &e)
+	if j := ts.job("life"); j.Status != "STOPPED" || j.SQL == "" {
+		t.Errorf("a job of the previous run: %+v", j)
 	}
 	res = ts.statements("INSERT INTO sink " + windowQuery + ";")
 	if res[0].Job != "life-3" {
@@ -639,8 +643,8 @@ func TestRestartRecovery(t *testing.T) {
 	c := start(t, dir, server.Options{})
 	var list struct{ Jobs []job }
 	c.json("GET", "/v1/jobs", "", http.StatusOK, &list)
-	if len(list.Jobs) != 0 {
-		t.Fatalf("a finished job was resubmitted: %+v", list.Jobs)
+	if len(list.Jobs) != 1 || list.Jobs[0].Status != "FINISHED" {
+		t.Fatalf("a finished job was resubmitted, or not listed as finished: %+v", list.Jobs)
 	}
 }
 
