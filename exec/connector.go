@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -111,6 +112,8 @@ type SourceConfig struct {
 	Alloc     memory.Allocator
 	Clock     Clock
 	Metrics   *SourceMetrics
+	// Logger receives the connector's warnings (retries, reconnects).
+	Logger *slog.Logger
 }
 
 // SinkConfig is what a connector gets to build a sink.
@@ -125,6 +128,8 @@ type SinkConfig struct {
 	Clock    Clock
 	// JobName names the running job (for file names, transactional ids).
 	JobName string
+	// Logger receives the connector's warnings (retries, reconnects).
+	Logger *slog.Logger
 }
 
 // Connectors builds sources and sinks by connector name. The connectors

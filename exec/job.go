@@ -153,6 +153,7 @@ func Build(root *plan.Sink, opts Options) (*Job, error) {
 	j.source, err = opts.Connectors.NewSource(j.srcNode.Connector, SourceConfig{
 		Table: j.srcNode.Table, Schema: j.srcNode.Schema(), Options: j.srcNode.Options, Metadata: j.srcNode.Metadata,
 		BatchSize: opts.BatchSize, Alloc: opts.Alloc, Clock: opts.Clock, Metrics: &j.srcMetrics,
+		Logger: opts.Logger,
 	})
 	if err != nil {
 		j.closeOps()
@@ -167,7 +168,7 @@ func Build(root *plan.Sink, opts Options) (*Job, error) {
 	} else {
 		j.sink, err = opts.Connectors.NewSink(root.Connector, SinkConfig{
 			Table: root.Table, Schema: root.Schema(), Options: root.Options, Metadata: root.Metadata,
-			Alloc: opts.Alloc, Clock: opts.Clock, JobName: opts.Name,
+			Alloc: opts.Alloc, Clock: opts.Clock, JobName: opts.Name, Logger: opts.Logger,
 		})
 		if err != nil {
 			j.Close()

@@ -168,7 +168,7 @@ func (s *sink) Open(ctx context.Context, handle []byte) error {
 		if err != nil {
 			return fmt.Errorf("kafka: table %q: invalid sink handle: %w", s.cfg.Table, err)
 		}
-		if err := resumeCommit(ctx, client, h); err != nil {
+		if err := resumeCommit(ctx, client, h, loggerOf(s.cfg.Logger).With("connector", "kafka", "table", s.cfg.Table)); err != nil {
 			return fmt.Errorf("kafka: table %q: %w", s.cfg.Table, err)
 		}
 	}

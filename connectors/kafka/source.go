@@ -96,7 +96,7 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 		return nil, fmt.Errorf("kafka: table %q: %w", cfg.Table, err)
 	}
 	s := &source{cfg: cfg, conf: conf, sconf: sconf, batch: cfg.BatchSize, metrics: cfg.Metrics,
-		log: slog.Default().With("connector", "kafka", "table", cfg.Table), index: map[topicPartition]int{}}
+		log: loggerOf(cfg.Logger).With("connector", "kafka", "table", cfg.Table), index: map[topicPartition]int{}}
 	if s.batch <= 0 {
 		s.batch = defaultBatchSize
 	}

@@ -127,7 +127,7 @@ func (r *reader) str() string {
 //     aborted (it outlived 'sink.transaction-timeout' while the job was
 //     down) or expired: its rows are lost, which is an error;
 //   - coordinator moving or busy, network errors: retried with backoff.
-func resumeCommit(ctx context.Context, client sarama.Client, h txnHandle) error {
+func resumeCommit(ctx context.Context, client sarama.Client, h txnHandle, log *slog.Logger) error {
 	if len(h.partitions) == 0 {
 		return nil
 	}
@@ -142,7 +142,7 @@ func resumeCommit(ctx context.Context, client sarama.Client, h txnHandle) error 
 		if errors.As(err, &kerr) {
 			switch kerr {
 			case sarama.ErrProducerFenced, sarama.ErrInvalidProducerEpoch:
-				slog.Default().Info("kafka: transaction of the restored checkpoint was committed before", "txn", h.txnID, "producer", h.pid, "epoch", h.epoch)
+				log.Info("kafka: transaction of the restored checkpoint was committed before", "txn", h.txnID, "producer", h.pid, "epoch", h.epoch)
 				return nil
 			case sarama.ErrInvalidTxnState, sarama.ErrInvalidProducerIDMapping, sarama.ErrUnknownProducerID:
 				return fmt.Errorf("the pre-committed transaction %q (producer %d, epoch %d) of the restored checkpoint can no longer be committed (%v): it was aborted, probably because the job was down longer than 'sink.transaction-timeout'; its rows are lost", h.txnID, h.pid, h.epoch, kerr)
@@ -151,7 +151,7 @@ func resumeCommit(ctx context.Context, client sarama.Client, h txnHandle) error 
 		if time.Now().Add(backoff).After(deadline) {
 			return fmt.Errorf("commit of pre-committed transaction %q: %w", h.txnID, err)
 		}
-		slog.Default().Warn("kafka: committing the restored transaction failed, retrying", "txn", h.txnID, "err", err, "backoff", backoff)
+		log.Warn("kafka: committing the restored transaction failed, retrying", "txn", h.txnID, "err", err, "backoff", backoff)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -180,4 +180,12 @@ func endTxn(client sarama.Client, h txnHandle) error {
 		_ = client.RefreshTransactionCoordinator(h.txnID)
 	}
 	return resp.Err
+}
+
+// loggerOf returns l, or the default logger when the runtime gave none.
+func loggerOf(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.Default()
+	}
+	return l
 }
