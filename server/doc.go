@@ -11,7 +11,7 @@
 // error is in the SQL):
 //
 //	POST /v1/statements             SQL text, or {"sql": "..."}; one or more statements
-//	GET  /v1/jobs                   every job
+//	GET  /v1/jobs                   every job, with those of earlier runs that ended
 //	GET  /v1/jobs/{id}              one job: status, SQL, stats, last checkpoint, savepoint
 //	POST /v1/jobs/{id}/stop         {"savepoint": true} stops with a savepoint
 //	POST /v1/jobs/{id}/savepoints   takes a savepoint of a running job
