@@ -86,7 +86,7 @@ func (e *Engine) Plan(ctx context.Context, stmt parser.Statement, opts QueryOpti
 	} else {
 		e.reserveName(name)
 	}
-	return &ContinuousQuery{e: e, root: root, stmt: stmt, settings: settings, name: name}, nil
+	return &ContinuousQuery{e: e, root: root, stmt: stmt, settings: settings, name: name, started: make(chan struct{})}, nil
 }
 
 // reserveName makes the session's naming skip name. Called with e.mu held.
@@ -169,14 +169,12 @@ func (j *Job) Ended() time.Time {
 // Savepoint need: right after Submit they fail with "not running" until
 // it is. It returns an error if the job ended first or ctx ended.
 func (j *Job) AwaitStarted(ctx context.Context) error {
-	for j.q.execJob() == nil {
-		select {
-		case <-j.done:
-			return fmt.Errorf("job %q is not running (%s)", j.ID(), j.Status())
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
+	select {
+	case <-j.q.started:
+		return nil
+	case <-j.done:
+		return fmt.Errorf("job %q is not running (%s)", j.ID(), j.Status())
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return nil
 }

@@ -279,8 +279,10 @@ type ContinuousQuery struct {
 	settings map[string]string
 	name     string
 
-	mu  sync.Mutex
-	job *exec.Job // while running
+	mu        sync.Mutex
+	job       *exec.Job     // while running
+	started   chan struct{} // closed once job is set
+	startOnce sync.Once
 }
 
 // newQuery snapshots the session's settings and names the job: SET
@@ -300,7 +302,7 @@ func (e *Engine) newQuery(root *plan.Sink, stmt parser.Statement) *ContinuousQue
 	if n := e.jobs[name]; n > 1 {
 		name = fmt.Sprintf("%s-%d", name, n)
 	}
-	return &ContinuousQuery{e: e, root: root, stmt: stmt, settings: s, name: name}
+	return &ContinuousQuery{e: e, root: root, stmt: stmt, settings: s, name: name, started: make(chan struct{})}
 }
 
 // Name is the job's name: its identity for checkpoints.
@@ -381,6 +383,7 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 	q.mu.Lock()
 	q.job = job
 	q.mu.Unlock()
+	q.startOnce.Do(func() { close(q.started) })
 	if opts.Store != nil {
 		sctx, stop := context.WithCancel(ctx)
 		defer stop()

@@ -130,6 +130,9 @@ func (j *Job) Stop(ctx context.Context, savepointDir string) (exec.SavepointResu
 	if j.Status() != Running {
 		return exec.SavepointResult{}, fmt.Errorf("job %q is not running (%s)", j.ID(), j.Status())
 	}
+	if err := j.AwaitStarted(ctx); err != nil {
+		return exec.SavepointResult{}, err
+	}
 	res, err := j.q.StopWithSavepoint(savepointDir)
 	if err != nil {
 		return res, err
@@ -144,10 +147,10 @@ func (j *Job) Stop(ctx context.Context, savepointDir string) (exec.SavepointResu
 
 // Savepoint takes a savepoint of the running job in dir.
 func (j *Job) Savepoint(ctx context.Context, dir string) (exec.SavepointResult, error) {
-	ej := j.q.execJob()
-	if ej == nil {
-		return exec.SavepointResult{}, fmt.Errorf("job %q is not running", j.ID())
+	if err := j.AwaitStarted(ctx); err != nil {
+		return exec.SavepointResult{}, err
 	}
+	ej := j.q.execJob()
 	select {
 	case res := <-ej.TriggerSavepoint(dir):
 		if res.Err == nil {
