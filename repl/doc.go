@@ -14,4 +14,28 @@
 // checkpoints and savepoints are the engine's. What the shell owns is the
 // terminal: input, completion, client commands (HELP, SOURCE, QUIT) and
 // client settings ('sql-client.execution.result-mode'), output, Ctrl-C.
+//
+// Behaviour worth knowing:
+//
+//   - Jobs and exit. Background jobs live in the shell's process. On exit
+//     (Ctrl-D, QUIT, EXIT, SIGTERM, SIGHUP) each running job is stopped
+//     with a savepoint under STATE-DIR/savepoints/, and the shell prints
+//     its path and how to resume it (streamsql run --from-savepoint, or
+//     SET 'execution.savepoint.path' in a later shell). With
+//     Config.KeepJobs (streamsql --keep-jobs) exit waits for the jobs to
+//     finish instead; an interrupt while waiting stops them with a
+//     savepoint after all. Jobs that must outlive the terminal belong in
+//     `streamsql serve`: a single process cannot detach them.
+//   - Scripts (-e, stdin, SOURCE) run INSERTs in the foreground, to the end
+//     of their bounded sources or Ctrl-C, as `streamsql run` does, so that
+//     a script's exit status means its work is done.
+//   - Ctrl-C cancels the running SELECT (its row count and time are
+//     printed), or clears the input at the prompt; it never exits and
+//     never touches background jobs.
+//   - Job names: the shell's command names a session's jobs
+//     shell-<date-time>, -2, -3, … (engine.Options.DefaultJobName), so an
+//     ad-hoc query never restores another session's checkpoints; SET
+//     'pipeline.name' gives a job a stable identity to resume.
+//   - History: each complete statement is one history line (its lines
+//     joined), unless a line comment forces keeping its lines apart.
 package repl

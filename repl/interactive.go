@@ -76,7 +76,15 @@ func (s *shell) interactiveLoop(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	closeOnce := sync.OnceFunc(func() { rl.Close() })
+	s.notifyMu.Lock()
+	s.notify = rl.Stdout()
+	s.notifyMu.Unlock()
+	closeOnce := sync.OnceFunc(func() {
+		s.notifyMu.Lock()
+		s.notify = nil
+		s.notifyMu.Unlock()
+		rl.Close()
+	})
 	defer closeOnce()
 	stop := context.AfterFunc(ctx, closeOnce) // SIGTERM, SIGHUP: leave the prompt
 	defer stop()

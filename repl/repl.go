@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -103,6 +104,35 @@ type shell struct {
 	out, errw   io.Writer
 	interactive bool
 	depth       int // nesting of SOURCE
+
+	// notify receives notices about background jobs that end on their
+	// own (readline's writer, which redraws the prompt), until the shell
+	// closes it at exit.
+	notifyMu sync.Mutex
+	notify   io.Writer
+}
+
+// notice prints a notice about a background job, unless the shell is
+// exiting.
+func (s *shell) notice(format string, args ...any) {
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
+	if s.notify != nil {
+		fmt.Fprintf(s.notify, format, args...)
+	}
+}
+
+// watch tells the user when a background job fails or finishes on its
+// own; stopping and cancelling are the user's doing and need no notice.
+func (s *shell) watch(j *engine.Job) {
+	<-j.Done()
+	switch j.Status() {
+	case engine.Failed:
+		s.notice("\njob %s failed: %v\n", j.ID(), j.Err())
+	case engine.Finished:
+		st := j.Stats()
+		s.notice("\njob %s finished: %d rows read, %d rows written\n", j.ID(), st.RecordsIn, st.RecordsOut)
+	}
 }
 
 // runScript executes the statements read from r in order, stopping at the
@@ -287,6 +317,7 @@ func (s *shell) submit(q *engine.ContinuousQuery) error {
 	if err != nil {
 		return err
 	}
+	go s.watch(j)
 	fmt.Fprintf(s.out, "job %s submitted: it runs in the background and checkpoints into %s\n"+
 		"  SHOW JOBS; lists it, STOP JOB '%s' WITH SAVEPOINT; stops it\n", j.ID(), s.eng.StateDir(), j.ID())
 	return nil

@@ -166,6 +166,13 @@ func TestShellTerminal(t *testing.T) {
 	scr.expect(t, filepath.Join("savepoints", "bh-"), wait)
 	scr.expect(t, "streamsql> ", wait)
 
+	// A job that ends on its own says so.
+	typeLine("CREATE TABLE small (user_id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '10');\r")
+	scr.expect(t, "table small created", wait)
+	typeLine("INSERT INTO sink SELECT user_id, user_id AS n FROM small;\r")
+	scr.expect(t, "job bh-2 submitted", wait)
+	scr.expect(t, "job bh-2 finished: 10 rows read, 10 rows written", wait)
+
 	// An error points at the fault; the shell goes on.
 	typeLine("SELECT user_id,\r")
 	typeLine("  nope FROM clicks;\r")
