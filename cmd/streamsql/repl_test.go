@@ -173,6 +173,15 @@ func TestShellTerminal(t *testing.T) {
 	scr.expect(t, "job bh-2 submitted", wait)
 	scr.expect(t, "job bh-2 finished: 10 rows read, 10 rows written", wait)
 
+	// Ctrl-C at a continuation prompt drops the unfinished statement.
+	typeLine("SELECT nothing,\r")
+	scr.expect(t, "-> ", wait)
+	typeLine("\x03")
+	scr.expect(t, "streamsql> ", wait)
+	typeLine("\\h\r")
+	scr.expect(t, "STOP JOB 'id' [WITH SAVEPOINT];", wait)
+	scr.expect(t, "streamsql> ", wait)
+
 	// An error points at the fault; the shell goes on.
 	typeLine("SELECT user_id,\r")
 	typeLine("  nope FROM clicks;\r")
