@@ -1,0 +1,106 @@
+package nexmark_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamsql/streamsql/engine"
+)
+
+// TestNexmarkQueries runs every file of queries/nexmark through the
+// engine. A file's header says what to expect:
+//
+//	-- error: <text>    planning the file's statements fails with an error
+//	                    containing <text> (a query the engine does not
+//	                    support yet);
+//	-- rows: <n>        the INSERT writes exactly n rows to its sink;
+//	-- rows: <lo>..<hi> it writes between lo and hi rows.
+func TestNexmarkQueries(t *testing.T) {
+	files, err := filepath.Glob("../../queries/nexmark/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no queries: %v", err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".sql"), func(t *testing.T) {
+			t.Parallel()
+			src, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantErr, lo, hi := header(t, string(src))
+			rows, err := run(t, file, string(src))
+			switch {
+			case wantErr != "":
+				if err == nil {
+					t.Fatalf("ran (%d rows), want an error containing %q", rows, wantErr)
+				}
+				if !strings.Contains(err.Error(), wantErr) {
+					t.Fatalf("error %q, want one containing %q", err, wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case rows < lo || rows > hi:
+				t.Fatalf("%d rows, want %d..%d", rows, lo, hi)
+			default:
+				t.Logf("%d rows", rows)
+			}
+		})
+	}
+}
+
+// header reads the -- error: and -- rows: lines.
+func header(t *testing.T, src string) (wantErr string, lo, hi int64) {
+	lo, hi = -1, -1
+	for _, line := range strings.Split(src, "\n") {
+		if v, ok := strings.CutPrefix(line, "-- error: "); ok {
+			wantErr = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, "-- rows: "); ok {
+			a, b, rng := strings.Cut(strings.TrimSpace(v), "..")
+			var err1, err2 error
+			lo, err1 = strconv.ParseInt(a, 10, 64)
+			hi = lo
+			if rng {
+				hi, err2 = strconv.ParseInt(b, 10, 64)
+			}
+			if err1 != nil || err2 != nil {
+				t.Fatalf("bad header line %q", line)
+			}
+		}
+	}
+	if wantErr == "" && lo < 0 {
+		t.Fatal("the file has neither '-- error:' nor '-- rows:'")
+	}
+	return wantErr, lo, hi
+}
+
+// run executes the statements of a file and returns the number of rows its
+// INSERT wrote.
+func run(t *testing.T, file, src string) (int64, error) {
+	stmts, err := engine.Parse(filepath.Base(file), src)
+	if err != nil {
+		return 0, err
+	}
+	eng := engine.New(engine.Options{StateDir: t.TempDir(), CheckpointInterval: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var rows int64
+	for _, st := range stmts {
+		res, err := eng.Execute(ctx, st)
+		if err != nil {
+			return rows, err
+		}
+		if res.Kind == engine.Query {
+			if err := res.Query.Run(ctx, nil); err != nil {
+				return rows, err
+			}
+			rows += res.Query.Stats().RecordsOut
+		}
+	}
+	return rows, nil
+}
