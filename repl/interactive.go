@@ -13,7 +13,6 @@ import (
 
 	"github.com/chzyer/readline"
 	"github.com/streamsql/streamsql/engine"
-	"github.com/streamsql/streamsql/exec"
 )
 
 const (
@@ -181,7 +180,7 @@ func (s *shell) endJobs() error {
 	}
 	for _, j := range jobs {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		res, err := stopWithSavepoint(ctx, j, engine.SavepointDir(s.eng.StateDir(), j.ID(), ""))
+		res, err := j.Stop(ctx, engine.SavepointDir(s.eng.StateDir(), j.ID(), ""))
 		cancel()
 		if err != nil {
 			// No savepoint (checkpointing off?): it resumes from its last
@@ -193,23 +192,4 @@ func (s *shell) endJobs() error {
 		fmt.Fprintf(s.out, "job %s stopped with savepoint %s\n%s\n", j.ID(), res.Info.Path, resumeHint(res.Info.Path))
 	}
 	return nil
-}
-
-// stopWithSavepoint stops j with a savepoint in dir. A job submitted a
-// moment ago may not have built its dataflow yet, and then refuses to
-// stop ("not running") while its status is RUNNING: retry until it can.
-func stopWithSavepoint(ctx context.Context, j *engine.Job, dir string) (exec.SavepointResult, error) {
-	for {
-		res, err := j.Stop(ctx, dir)
-		if err == nil || j.Status() != engine.Running || !strings.Contains(err.Error(), "not running") {
-			return res, err
-		}
-		select {
-		case <-ctx.Done():
-			return res, err
-		case <-j.Done():
-			return res, err
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }

@@ -255,18 +255,6 @@ func (s *shell) execute(ctx context.Context, st parser.Statement) error {
 		}
 	}
 	res, err := s.eng.Execute(ctx, st)
-	if stop, ok := st.(*parser.StopJobStmt); ok {
-		// A job submitted a moment ago refuses to stop until its dataflow
-		// is built, though SHOW JOBS says RUNNING: wait for it.
-		for err != nil && strings.Contains(err.Error(), "not running") && ctx.Err() == nil {
-			j, ok := s.eng.Job(stop.JobID)
-			if !ok || j.Status() != engine.Running {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-			res, err = s.eng.Execute(ctx, st)
-		}
-	}
 	if err != nil {
 		return err
 	}
