@@ -1,7 +1,11 @@
 // Package types defines StreamSQL's SQL data types and their Arrow
-// representation. It is shared by the planner (type checking), exec
-// (evaluation) and connectors (decoding into Arrow builders); it knows
-// nothing of SQL text or of running queries.
+// representation, and owns the text form of their values: the one parser
+// and printer of timestamps (ParseTimestamp, AppendTimestamp), intervals
+// (ParseInterval, AppendInterval), floats (AppendFloat) and decimals
+// (AppendDecimal), so that a SQL literal, a CAST to or from STRING and a
+// JSON or CSV field agree. It is shared by the planner (type checking),
+// exec (evaluation) and connectors (decoding into Arrow builders); it
+// knows nothing of SQL queries or of running them.
 package types
 
 import (

@@ -8,7 +8,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/streamsql/streamsql/connectors"
-	"github.com/streamsql/streamsql/connectors/format"
 	"github.com/streamsql/streamsql/internal/suggest"
 	"github.com/streamsql/streamsql/types"
 )
@@ -273,7 +272,7 @@ func parseColumn(c *config, f types.Field, attrs, keys map[string]string) (colum
 		case types.BigInt:
 			n, err = strconv.ParseInt(v, 10, 64)
 		case types.Interval:
-			n, err = format.ParseInterval(v)
+			n, err = types.ParseInterval(v)
 		case types.Float, types.Double:
 			fl, err = strconv.ParseFloat(v, 64)
 			if err == nil && (math.IsNaN(fl) || math.IsInf(fl, 0)) {
@@ -325,7 +324,7 @@ func parseColumn(c *config, f types.Field, attrs, keys map[string]string) (colum
 			v = strings.TrimSpace(v)
 			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 				col.start = n
-			} else if ms, err := format.ParseTimestamp(v); err == nil {
+			} else if ms, err := types.ParseTimestamp(v); err == nil {
 				col.start = ms
 			} else {
 				return col, errf(key("start"), "expected a timestamp ('2024-01-01 00:00:00') or epoch milliseconds, got %q", v)
@@ -339,7 +338,7 @@ func parseColumn(c *config, f types.Field, attrs, keys map[string]string) (colum
 			if col.kind != kindEventTime {
 				return col, errf(key("step"), "applies only to kind 'sequence'")
 			}
-			ms, err := format.ParseInterval(v)
+			ms, err := types.ParseInterval(v)
 			if err != nil || ms < 0 {
 				return col, errf(key("step"), "expected a non-negative interval such as '1 ms' or '10 s', got %q", v)
 			}
@@ -349,7 +348,7 @@ func parseColumn(c *config, f types.Field, attrs, keys map[string]string) (colum
 			if col.kind != kindEventTime {
 				return col, errf(key("max-out-of-orderness"), "applies only to kind 'sequence'")
 			}
-			ms, err := format.ParseInterval(v)
+			ms, err := types.ParseInterval(v)
 			if err != nil || ms < 0 {
 				return col, errf(key("max-out-of-orderness"), "expected a non-negative number of milliseconds or an interval, got %q", v)
 			}

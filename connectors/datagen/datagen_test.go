@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -149,7 +150,7 @@ func TestValues(t *testing.T) {
 		if s, ok := format.FormatValue(rec.Column(4), i); ok && len(s) != 5 {
 			t.Fatalf("name %q: want length 5", s)
 		}
-		if s, _ := format.FormatValue(rec.Column(2), i); s < "0" || s >= "1" {
+		if s, _ := format.FormatValue(rec.Column(2), i); !inUnit(s) {
 			t.Fatalf("price %q not in [0, 1)", s)
 		}
 	}
@@ -365,4 +366,10 @@ func BenchmarkDatagen(b *testing.B) {
 		rec.Release()
 	}
 	b.ReportMetric(float64(rowsN)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// inUnit reports whether s is a number in [0, 1).
+func inUnit(s string) bool {
+	f, err := strconv.ParseFloat(s, 64)
+	return err == nil && f >= 0 && f < 1
 }

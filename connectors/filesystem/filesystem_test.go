@@ -89,7 +89,7 @@ func writeDir(t testing.TB, dir string, rng *rand.Rand, nfiles int) []string {
 				b.WriteString("\n")
 			}
 			fmt.Fprintf(&b, `{"id":%d,"name":"n%d","ts":%d}`, id, id, 1704067200000+int64(id)*1000)
-			want = append(want, fmt.Sprintf("%d|n%d|%s", id, id, format.FormatTimestamp(1704067200000+int64(id)*1000)))
+			want = append(want, fmt.Sprintf("%d|n%d|%s", id, id, types.FormatTimestamp(1704067200000+int64(id)*1000)))
 			id++
 			switch {
 			case i == n-1 && rng.Intn(2) == 0: // no final newline

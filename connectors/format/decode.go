@@ -248,19 +248,18 @@ func setNumber(c *colDec, s *slot, text []byte, quoted bool) error {
 		}
 		s.d = v
 	case types.Timestamp, types.TimestampLTZ:
-		if quoted {
-			if v, err := parseTimestamp(text); err == nil {
-				s.i = v
-				return nil
-			}
+		// Epoch milliseconds first: a failed timestamp parse allocates its
+		// error, and no text is both.
+		if v, ok := parseInt(text); ok {
+			s.i = v
+			return nil
 		}
-		v, ok := parseInt(text)
-		if !ok {
-			if quoted {
-				_, err := parseTimestamp(text)
-				return fmt.Errorf("field %q: %w", c.name, err)
-			}
+		if !quoted {
 			return typeErr(c, "a timestamp string or epoch milliseconds", quote(text, quoted))
+		}
+		v, err := types.ParseTimestampBytes(text)
+		if err != nil {
+			return fmt.Errorf("field %q: %w", c.name, err)
 		}
 		s.i = v
 	case types.Boolean:

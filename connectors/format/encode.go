@@ -84,7 +84,7 @@ func appendJSONValue(dst []byte, c arrow.Array, r int) []byte {
 		return appendJSONString(dst, c.Value(r))
 	case *array.Timestamp:
 		dst = append(dst, '"')
-		dst = AppendTimestamp(dst, int64(c.Value(r)))
+		dst = types.AppendTimestamp(dst, int64(c.Value(r)))
 		return append(dst, '"')
 	case *array.Duration:
 		return appendInt(dst, int64(c.Value(r)))
@@ -99,10 +99,10 @@ func appendJSONValue(dst []byte, c arrow.Array, r int) []byte {
 func appendJSONFloat(dst []byte, f float64, bits int) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		dst = append(dst, '"')
-		dst = AppendFloat(dst, f, bits)
+		dst = types.AppendFloat(dst, f, bits)
 		return append(dst, '"')
 	}
-	return AppendFloat(dst, f, bits)
+	return types.AppendFloat(dst, f, bits)
 }
 
 func appendInt(dst []byte, v int64) []byte {

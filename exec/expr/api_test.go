@@ -1,7 +1,6 @@
 package expr
 
 import (
-	"math/rand"
 	"strings"
 	"sync"
 	"testing"
@@ -13,40 +12,6 @@ import (
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
-
-func TestTimestampRoundTrip(t *testing.T) {
-	r := rand.New(rand.NewSource(1))
-	for i := 0; i < 10000; i++ {
-		// Years 0001 to 9999.
-		ms := r.Int63n(253402300800000+62135596800000) - 62135596800000
-		s := FormatTimestamp(ms)
-		got, err := ParseTimestamp(s)
-		if err != nil || got != ms {
-			t.Fatalf("%d → %q → %d, %v", ms, s, got, err)
-		}
-	}
-	for s, want := range map[string]int64{
-		"1970-01-01 00:00:00":           0,
-		"1970-01-01T00:00:01Z":          1000,
-		"1970-01-01 00:00:00.5":         500,
-		"1970-01-01 00:00:00.123456789": 123,
-		"1970-01-02":                    86400000,
-		" 1970-01-01 00:01 ":            60000,
-	} {
-		if got, err := ParseTimestamp(s); err != nil || got != want {
-			t.Errorf("ParseTimestamp(%q) = %d, %v; want %d", s, got, err, want)
-		}
-	}
-	for _, s := range []string{"", "2024-02-30 00:00:00", "2023-02-29", "2024-01-01 24:00:00", "2024-01-01 00:60:00",
-		"2024-01-01 00:00:00.", "2024-1-01", "2024-01-01 00:00:00 x", "abc"} {
-		if _, err := ParseTimestamp(s); err == nil {
-			t.Errorf("ParseTimestamp(%q) succeeded", s)
-		}
-	}
-	if got := FormatTimestamp(1704110400000); got != "2024-01-01 12:00:00.000" {
-		t.Errorf("FormatTimestamp = %q", got)
-	}
-}
 
 func oneColumn(mem memory.Allocator, vals []int64, valid []bool) (types.Schema, arrow.Record) {
 	schema := types.Schema{Fields: []types.Field{{Name: "a", Type: types.BigIntType}}}

@@ -276,7 +276,8 @@ func (e *castEval) fromString(a *array.String) (arrow.Array, error) {
 		}, text)
 	case types.Timestamp, types.TimestampLTZ:
 		return rowwise(e, a, func(i int) (int64, bool) {
-			return parseTimestamp(val(i))
+			v, err := types.ParseTimestamp(val(i))
+			return v, err == nil
 		}, text)
 	case types.Boolean:
 		n := a.Len()
@@ -340,75 +341,20 @@ func (e *castEval) toString(a arrow.Array) (arrow.Array, error) {
 		emit(func(i int, dst []byte) []byte { return strconv.AppendInt(dst, v[i], 10) })
 	case types.Float:
 		v := fixedValues[float32](a)
-		emit(func(i int, dst []byte) []byte { return appendJavaFloat(dst, float64(v[i]), 32) })
+		emit(func(i int, dst []byte) []byte { return types.AppendFloat(dst, float64(v[i]), 32) })
 	case types.Double:
 		v := fixedValues[float64](a)
-		emit(func(i int, dst []byte) []byte { return appendJavaFloat(dst, v[i], 64) })
+		emit(func(i int, dst []byte) []byte { return types.AppendFloat(dst, v[i], 64) })
 	case types.Decimal:
 		v := a.(*array.Decimal128).Values()
-		emit(func(i int, dst []byte) []byte { return append(dst, formatDecimal(v[i], e.from.Scale)...) })
+		emit(func(i int, dst []byte) []byte { return types.AppendDecimal(dst, v[i], int32(e.from.Scale)) })
 	case types.Timestamp, types.TimestampLTZ:
 		v := fixedValues[int64](a)
-		emit(func(i int, dst []byte) []byte { return appendTimestamp(dst, v[i]) })
+		emit(func(i int, dst []byte) []byte { return types.AppendTimestamp(dst, v[i]) })
 	default:
 		return nil, fmt.Errorf("expr: cannot cast %s to %s", e.from, e.to)
 	}
 	return b.NewArray(), nil
-}
-
-// appendJavaFloat formats a float as Java's Double.toString does (which
-// is what Flink's CAST to STRING prints): "1.0", "0.001", "1.0E7",
-// "1.5E-4", "NaN", "Infinity".
-func appendJavaFloat(dst []byte, f float64, bitSize int) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(dst, "NaN"...)
-	case math.IsInf(f, 1):
-		return append(dst, "Infinity"...)
-	case math.IsInf(f, -1):
-		return append(dst, "-Infinity"...)
-	}
-	abs := math.Abs(f)
-	if f == 0 || (abs >= 1e-3 && abs < 1e7) {
-		start := len(dst)
-		dst = strconv.AppendFloat(dst, f, 'f', -1, bitSize)
-		for _, c := range dst[start:] {
-			if c == '.' {
-				return dst
-			}
-		}
-		return append(dst, ".0"...)
-	}
-	// d.dddE±x with at least one fractional digit and no '+'.
-	var tmp [32]byte
-	s := strconv.AppendFloat(tmp[:0], f, 'e', -1, bitSize)
-	i := 0
-	for s[i] != 'e' {
-		i++
-	}
-	mant, exp := s[:i], s[i+1:]
-	dst = append(dst, mant...)
-	hasDot := false
-	for _, c := range mant {
-		if c == '.' {
-			hasDot = true
-		}
-	}
-	if !hasDot {
-		dst = append(dst, ".0"...)
-	}
-	dst = append(dst, 'E')
-	if exp[0] == '+' {
-		exp = exp[1:]
-	}
-	if exp[0] == '-' {
-		dst = append(dst, '-')
-		exp = exp[1:]
-	}
-	for len(exp) > 1 && exp[0] == '0' {
-		exp = exp[1:]
-	}
-	return append(dst, exp...)
 }
 
 func (e *castEval) toDecimal(a arrow.Array) (arrow.Array, error) {
@@ -445,7 +391,7 @@ func (e *castEval) toDecimal(a arrow.Array) (arrow.Array, error) {
 		}
 		return rowwise(e, a, func(i int) (dec, bool) {
 			return floatToDec(f(i), bitSize, e.to)
-		}, func(i int) string { return string(appendJavaFloat(nil, f(i), bitSize)) })
+		}, func(i int) string { return string(types.AppendFloat(nil, f(i), bitSize)) })
 	case pDec:
 		v := a.(*array.Decimal128).Values()
 		fs := e.from.Scale

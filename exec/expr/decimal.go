@@ -156,30 +156,7 @@ func parseDecimalFast(s string, scale int) (dec, bool) {
 }
 
 // formatDecimal prints n with scale digits after the point.
-func formatDecimal(n dec, scale int) string {
-	var digits string
-	neg := n.Sign() < 0
-	if fitsInt64(n) {
-		v := int64(n.LowBits())
-		if neg {
-			digits = strconv.FormatUint(uint64(-v), 10)
-		} else {
-			digits = strconv.FormatInt(v, 10)
-		}
-	} else {
-		digits = new(big.Int).Abs(n.BigInt()).String()
-	}
-	if scale > 0 {
-		if len(digits) <= scale {
-			digits = strings.Repeat("0", scale-len(digits)+1) + digits
-		}
-		digits = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
-	}
-	if neg {
-		return "-" + digits
-	}
-	return digits
-}
+func formatDecimal(n dec, scale int) string { return string(types.AppendDecimal(nil, n, int32(scale))) }
 
 // decDiv divides a (scale as) by b (scale bs) giving scale ts, rounding
 // half away from zero. b must not be zero.

@@ -32,7 +32,7 @@
 //     is 0.
 //
 // The package also owns the batch helpers that filtering and projection
-// operators need (Filter, Project) and the canonical text form of
-// timestamps (ParseTimestamp, FormatTimestamp). It knows nothing of SQL
-// text, operators or state; it never imports arrow/compute.
+// operators need (Filter, Project). The text form of values (CAST to and
+// from STRING, timestamp literals) is package types'. It knows nothing of
+// SQL text, operators or state; it never imports arrow/compute.
 package expr

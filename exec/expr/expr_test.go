@@ -260,7 +260,7 @@ func formatValue(a arrow.Array, i int) string {
 	case *array.String:
 		return "'" + a.Value(i) + "'"
 	case *array.Timestamp:
-		return FormatTimestamp(int64(a.Value(i)))
+		return types.FormatTimestamp(int64(a.Value(i)))
 	case *array.Duration:
 		return strconv.FormatInt(int64(a.Value(i)), 10) + "ms"
 	}

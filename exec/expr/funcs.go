@@ -387,8 +387,7 @@ func (e *floorTS) Eval(rec arrow.Record) (arrow.Array, error) {
 			return nil, fmt.Errorf("expr: FLOOR_TS: non-positive unit %d", p)
 		}
 		for i := range out {
-			_, r := floorDiv(ts[i], p)
-			out[i] = ts[i] - r
+			out[i] = ts[i] - floorMod(ts[i], p)
 		}
 	} else {
 		ms := fixedValues[int64](ma)
@@ -405,9 +404,18 @@ func (e *floorTS) Eval(rec arrow.Record) (arrow.Array, error) {
 				}
 				continue
 			}
-			_, r := floorDiv(ts[i], p)
-			out[i] = ts[i] - r
+			out[i] = ts[i] - floorMod(ts[i], p)
 		}
 	}
 	return makeArray(e.t.Arrow(), n, nulls, valid, buf), nil
+}
+
+// floorMod returns a modulo b with the sign of b (b > 0): the distance of a
+// above the multiple of b at or below it.
+func floorMod(a, b int64) int64 {
+	r := a % b
+	if r < 0 {
+		r += b
+	}
+	return r
 }

@@ -122,7 +122,7 @@ func appendValue(b array.Builder, v any, t types.Type) error {
 	case types.Timestamp, types.TimestampLTZ:
 		x, ok := toInt64(v)
 		if s, isStr := v.(string); isStr {
-			ms, err := ParseTimestamp(s)
+			ms, err := types.ParseTimestamp(s)
 			if err != nil {
 				return fmt.Errorf("expr: literal: %w", err)
 			}

@@ -214,7 +214,7 @@ func (b *exprBuilder) build(s *sx) (plan.Expr, error) {
 		}
 		return &plan.Literal{Value: ms, T: types.IntervalType}, nil
 	case "TS":
-		ms, err := ParseTimestamp(rest[0].atom)
+		ms, err := types.ParseTimestamp(rest[0].atom)
 		if err != nil {
 			return nil, err
 		}
