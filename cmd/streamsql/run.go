@@ -180,34 +180,7 @@ func printSummary(w io.Writer, q *engine.ContinuousQuery, start time.Time) {
 
 // printTable prints a small result table.
 func printTable(w io.Writer, header []string, rows [][]string) {
-	widths := make([]int, len(header))
-	for i, h := range header {
-		widths[i] = len(h)
-	}
-	for _, r := range rows {
-		for i, c := range r {
-			widths[i] = max(widths[i], len(c))
-		}
-	}
-	line := func(cells []string) {
-		for i, c := range cells {
-			fmt.Fprintf(w, "| %-*s ", widths[i], c)
-		}
-		fmt.Fprintln(w, "|")
-	}
-	sep := func() {
-		for _, wd := range widths {
-			fmt.Fprintf(w, "+%s", strings.Repeat("-", wd+2))
-		}
-		fmt.Fprintln(w, "+")
-	}
-	sep()
-	line(header)
-	sep()
-	for _, r := range rows {
-		line(r)
-	}
-	sep()
+	_ = render.PrintTable(w, header, rows)
 }
 
 // withCaret adds the source line and a caret under a positioned error.

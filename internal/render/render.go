@@ -40,16 +40,35 @@ func New(format string, w io.Writer, schema types.Schema) (Writer, error) {
 type Table struct {
 	w      io.Writer
 	schema types.Schema
+	opts   TableOptions
 	widths []int
 	rows   int64
 	buf    []byte
 }
 
+// TableOptions choose extras of a Table.
+type TableOptions struct {
+	// Types adds a line with each column's SQL type under the names.
+	Types bool
+	// Changelog adds a first column "op" holding each row's change kind
+	// (+I: every row of an append-only query is an insert).
+	Changelog bool
+}
+
 // NewTable returns a table writer.
 func NewTable(w io.Writer, schema types.Schema) *Table {
-	t := &Table{w: w, schema: schema}
+	return NewTableWith(w, schema, TableOptions{})
+}
+
+// NewTableWith returns a table writer with extras.
+func NewTableWith(w io.Writer, schema types.Schema, opts TableOptions) *Table {
+	t := &Table{w: w, schema: schema, opts: opts}
 	for _, f := range schema.Fields {
-		t.widths = append(t.widths, max(len(f.Name), typeWidth(f.Type)))
+		wd := max(len(f.Name), typeWidth(f.Type))
+		if opts.Types {
+			wd = max(wd, len(f.Type.String()))
+		}
+		t.widths = append(t.widths, wd)
 	}
 	return t
 }
@@ -77,6 +96,9 @@ func typeWidth(t types.Type) int {
 
 func (t *Table) separator() string {
 	var b strings.Builder
+	if t.opts.Changelog {
+		b.WriteString("+----")
+	}
 	b.WriteByte('+')
 	for _, w := range t.widths {
 		b.WriteString(strings.Repeat("-", w+2))
@@ -90,11 +112,20 @@ func (t *Table) separator() string {
 func (t *Table) Begin() error {
 	var b strings.Builder
 	b.WriteString(t.separator())
-	b.WriteByte('|')
-	for i, f := range t.schema.Fields {
-		fmt.Fprintf(&b, " %*s |", t.widths[i], f.Name)
+	line := func(op string, cell func(types.Field) string) {
+		if t.opts.Changelog {
+			fmt.Fprintf(&b, "| %-2s ", op)
+		}
+		b.WriteByte('|')
+		for i, f := range t.schema.Fields {
+			fmt.Fprintf(&b, " %*s |", t.widths[i], cell(f))
+		}
+		b.WriteByte('\n')
 	}
-	b.WriteByte('\n')
+	line("op", func(f types.Field) string { return f.Name })
+	if t.opts.Types {
+		line("", func(f types.Field) string { return f.Type.String() })
+	}
 	b.WriteString(t.separator())
 	_, err := io.WriteString(t.w, b.String())
 	return err
@@ -103,7 +134,11 @@ func (t *Table) Begin() error {
 // Record prints the rows of rec.
 func (t *Table) Record(rec arrow.Record) error {
 	for r := 0; r < int(rec.NumRows()); r++ {
-		b := append(t.buf[:0], '|')
+		b := t.buf[:0]
+		if t.opts.Changelog {
+			b = append(b, "| +I "...)
+		}
+		b = append(b, '|')
 		for c := 0; c < int(rec.NumCols()); c++ {
 			v, ok := format.FormatValue(rec.Column(c), r)
 			if !ok {
@@ -134,6 +169,51 @@ func (t *Table) End() error {
 
 // Rows implements Writer.
 func (t *Table) Rows() int64 { return t.rows }
+
+// PrintTable prints a small, complete table (SHOW, DESCRIBE, listings),
+// each column as wide as its widest cell.
+func PrintTable(w io.Writer, header []string, rows [][]string) error {
+	widths := make([]int, len(header))
+	for i, h := range header {
+		widths[i] = len(h)
+	}
+	for _, r := range rows {
+		for i, c := range r {
+			if i < len(widths) {
+				widths[i] = max(widths[i], len(c))
+			}
+		}
+	}
+	var b strings.Builder
+	line := func(cells []string) {
+		for i := range widths {
+			c := ""
+			if i < len(cells) {
+				c = cells[i]
+			}
+			fmt.Fprintf(&b, "| %-*s ", widths[i], c)
+		}
+		b.WriteString("|\n")
+	}
+	sep := func() {
+		for _, wd := range widths {
+			b.WriteString("+" + strings.Repeat("-", wd+2))
+		}
+		b.WriteString("+\n")
+	}
+	sep()
+	line(header)
+	sep()
+	for _, r := range rows {
+		line(r)
+	}
+	sep()
+	if len(rows) == 0 {
+		b.WriteString("(empty)\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
 
 // jsonWriter prints one JSON object a line; numbers and booleans as JSON
 // values, everything else as strings, NULL as null.
