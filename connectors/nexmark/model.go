@@ -279,7 +279,7 @@ func (m *model) price(h uint64) int64 {
 	x := h >> 31 // 33 bits
 	lo := float64(x&(1<<11-1)) * (6 * math.Ln10 / (1 << 33))
 	v := m.priceHi[x>>22] * m.priceMid[(x>>11)&(1<<11-1)] * (1 + lo)
-	return int64(math.Round(v * 100))
+	return int64(v*100 + 0.5) // v > 0: rounds half up, as math.Round does
 }
 
 // The fields of a bid, each a function of the seed and the event id.
@@ -313,9 +313,17 @@ func (m *model) bidChannel(e int64) int {
 	return int(below(uint32(h>>32), numChannels))
 }
 
+// bidExtraMin and bidExtraSpan: bids take 8×4 bytes besides their extra
+// string, whose length is then uniform in [54, 54+28), as extraSize says.
+const (
+	bidExtraMin  = avgBidBytes - 8*4 - bidExtraD
+	bidExtraSpan = 2 * bidExtraD
+	bidExtraD    = ((avgBidBytes-8*4)*2 + 5) / 10 // round(20% of 68)
+)
+
 func (m *model) bidExtra(e int64) []byte {
 	h := hash(m.sExtra, e)
-	return m.extra(h, extraSize(h, 8*4, avgBidBytes))
+	return m.extra(h, bidExtraMin+below(uint32(h), bidExtraSpan))
 }
 
 // personRow and auctionRow hold a generated row; their strings are ranges

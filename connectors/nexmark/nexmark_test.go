@@ -383,3 +383,11 @@ func BenchmarkBids(b *testing.B) {
 		})
 	}
 }
+
+func TestBidExtraSize(t *testing.T) {
+	for h := uint64(0); h < 1<<32; h += 1<<32/1000 + 7 {
+		if a, b := extraSize(h, 8*4, avgBidBytes), bidExtraMin+below(uint32(h), bidExtraSpan); a != b {
+			t.Fatalf("h=%d: extraSize %d, bid %d", h, a, b)
+		}
+	}
+}

@@ -39,8 +39,8 @@ type source struct {
 	sleep   func(ctx context.Context, d time.Duration) error
 
 	// Scratch, reused across batches.
-	ids      []int64 // event ids of the batch's rows
-	idx      []int32
+	ids      []int64  // event ids of the batch's rows
+	parts    [][]byte // the values of a STRING column
 	buf      []byte
 	persons  []personRow
 	auctions []auctionRow
@@ -301,21 +301,19 @@ func (s *source) column(f field, i int) arrow.Array {
 		if f == fBidURL {
 			table = m.urlB
 		}
-		s.idx = s.idx[:0]
-		size := 0
+		parts := s.parts[:0]
 		for _, e := range ids {
-			c := m.bidChannel(e)
-			s.idx = append(s.idx, int32(c))
-			size += len(table[c])
+			parts = append(parts, table[m.bidChannel(e)])
 		}
-		return s.strings(i, size, func(j int) []byte { return table[s.idx[j]] })
+		s.parts = parts
+		return s.strings(i)
 	case fBidExtra:
-		// Two passes over the hashes beat keeping every slice.
-		size := 0
+		parts := s.parts[:0]
 		for _, e := range ids {
-			size += len(m.bidExtra(e))
+			parts = append(parts, m.bidExtra(e))
 		}
-		return s.strings(i, size, func(j int) []byte { return m.bidExtra(ids[j]) })
+		s.parts = parts
+		return s.strings(i)
 
 	case fPersonID, fPersonDateTime:
 		return s.ints(i, func(v []int64) {
@@ -328,50 +326,42 @@ func (s *source) column(f field, i int) arrow.Array {
 			}
 		})
 	case fPersonName, fPersonEmail, fPersonCreditCard, fPersonCity, fPersonState, fPersonExtra:
-		pick := func(p *personRow) span {
+		parts := s.parts[:0]
+		for j := range s.persons {
+			p := &s.persons[j]
+			sp := p.extra
 			switch f {
 			case fPersonName:
-				return p.name
+				sp = p.name
 			case fPersonEmail:
-				return p.email
+				sp = p.email
 			case fPersonCreditCard:
-				return p.creditCard
+				sp = p.creditCard
 			case fPersonCity:
-				return p.city
+				sp = p.city
 			case fPersonState:
-				return p.state
+				sp = p.state
 			}
-			return p.extra
+			parts = append(parts, s.buf[sp.off:sp.end])
 		}
-		size := 0
-		for j := range s.persons {
-			sp := pick(&s.persons[j])
-			size += int(sp.end - sp.off)
-		}
-		return s.strings(i, size, func(j int) []byte {
-			sp := pick(&s.persons[j])
-			return s.buf[sp.off:sp.end]
-		})
+		s.parts = parts
+		return s.strings(i)
 
 	case fAuctionItemName, fAuctionDescription, fAuctionExtra:
-		pick := func(a *auctionRow) span {
+		parts := s.parts[:0]
+		for j := range s.auctions {
+			a := &s.auctions[j]
+			sp := a.extra
 			switch f {
 			case fAuctionItemName:
-				return a.itemName
+				sp = a.itemName
 			case fAuctionDescription:
-				return a.description
+				sp = a.description
 			}
-			return a.extra
+			parts = append(parts, s.buf[sp.off:sp.end])
 		}
-		size := 0
-		for j := range s.auctions {
-			sp := pick(&s.auctions[j])
-			size += int(sp.end - sp.off)
-		}
-		return s.strings(i, size, func(j int) []byte {
-			sp := pick(&s.auctions[j])
-			return s.buf[sp.off:sp.end]
-		})
+		s.parts = parts
+		return s.strings(i)
 	default: // the BIGINT and TIMESTAMP columns of auctions
 		return s.ints(i, func(v []int64) {
 			for j := range v {
@@ -411,10 +401,14 @@ func (s *source) ints(i int, fill func(v []int64)) arrow.Array {
 	return a
 }
 
-// strings builds a STRING column of the batch whose values, size bytes in
-// all, are value(0), value(1), …
-func (s *source) strings(i, size int, value func(j int) []byte) arrow.Array {
-	n := len(s.ids)
+// strings builds STRING column i of the batch from s.parts, the values of
+// its rows.
+func (s *source) strings(i int) arrow.Array {
+	n := len(s.parts)
+	size := 0
+	for _, p := range s.parts {
+		size += len(p)
+	}
 	offBuf := memory.NewResizableBuffer(s.alloc)
 	offBuf.Resize((n + 1) * 4)
 	offs := arrow.Int32Traits.CastFromBytes(offBuf.Bytes())
@@ -423,12 +417,9 @@ func (s *source) strings(i, size int, value func(j int) []byte) arrow.Array {
 	data := dataBuf.Bytes()
 	pos := 0
 	offs[0] = 0
-	for j := 0; j < n; j++ {
-		pos += copy(data[pos:], value(j))
+	for j, p := range s.parts {
+		pos += copy(data[pos:], p)
 		offs[j+1] = int32(pos)
-	}
-	if pos != size {
-		panic(fmt.Sprintf("nexmark: string column %d: wrote %d bytes, sized %d", i, pos, size))
 	}
 	d := array.NewData(s.schema.Field(i).Type, n, []*memory.Buffer{nil, offBuf, dataBuf}, nil, 0, 0)
 	a := array.MakeFromData(d)
