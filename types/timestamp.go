@@ -18,9 +18,9 @@ const msPerDay = 86_400_000
 //	YYYY-MM-DD
 //	YYYY-MM-DD HH:MM[:SS[.fff…]]
 //
-// with 'T' for the space, a ',' for the '.', any number of fraction digits
-// (truncated to milliseconds), a one-digit hour, a year of more than four
-// digits or with a leading '-', and a zone: 'Z', or an offset '+HH',
+// with 'T' or 't' for the space, a ',' for the '.', any number of fraction
+// digits (truncated to milliseconds), a one-digit hour, a year of more than
+// four digits or with a leading '-', and a zone: 'Z' or 'z', or an offset '+HH',
 // '+HHMM' or '+HH:MM' (or with '-'), which is converted to UTC. Without a
 // zone the text is read as UTC. Anything else is an error that names the
 // value and the expected form.
