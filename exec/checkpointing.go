@@ -163,10 +163,12 @@ func (j *Job) checkpoint(ctx context.Context, final bool) error {
 	}
 	j.nextID++
 	stats := &CheckpointStats{ID: id, Duration: j.opts.Clock.Now().Sub(start), Bytes: info.Bytes, Time: info.Time}
-	j.lastCheckpoint.Store(stats)
 	if j.opts.OnCheckpoint != nil {
 		j.opts.OnCheckpoint(*stats)
 	}
+	// Published after the callback, so that whoever sees the checkpoint in
+	// Stats also finds what the callback recorded.
+	j.lastCheckpoint.Store(stats)
 	if err := j.sink.Commit(ctx, int64(id)); err != nil {
 		return fmt.Errorf("checkpoint %d: sink commit: %w", id, err)
 	}
