@@ -195,7 +195,7 @@ func (e *Engine) Job(id string) (*Job, bool) {
 
 // showJobs is SHOW JOBS.
 func (e *Engine) showJobs() *Result {
-	res := &Result{Kind: Table, Header: []string{"id", "status", "started", "last checkpoint", "records in", "records out", "late", "malformed", "watermark"}}
+	res := &Result{Kind: Table, Header: []string{"id", "status", "started", "last checkpoint", "records in", "records out", "late", "malformed", "lag", "watermark"}}
 	for _, j := range e.Jobs() {
 		st := j.Stats()
 		last := "-"
@@ -213,9 +213,17 @@ func (e *Engine) showJobs() *Result {
 				wm = "+inf"
 			}
 		}
+		lag := "-"
+		if st.SourceLag != nil {
+			total := int64(0)
+			for _, l := range st.SourceLag {
+				total += l
+			}
+			lag = strconv.FormatInt(total, 10)
+		}
 		res.Rows = append(res.Rows, []string{j.ID(), status, j.started.Format("15:04:05"), last,
 			strconv.FormatInt(st.RecordsIn, 10), strconv.FormatInt(st.RecordsOut, 10),
-			strconv.FormatInt(st.LateRecords, 10), strconv.FormatInt(st.Malformed, 10), wm})
+			strconv.FormatInt(st.LateRecords, 10), strconv.FormatInt(st.Malformed, 10), lag, wm})
 	}
 	return res
 }

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -96,6 +97,36 @@ type SourceMetrics struct {
 	Records   atomic.Int64 // rows emitted
 	Bytes     atomic.Int64 // bytes read, where known
 	Malformed atomic.Int64 // records skipped as malformed
+
+	lagMu sync.Mutex
+	lag   map[string]int64
+}
+
+// SetLag records how many records split (e.g. "topic/3") has that the
+// source has not read yet, for sources that know (Kafka: the partition's
+// high watermark minus the next offset).
+func (m *SourceMetrics) SetLag(split string, records int64) {
+	m.lagMu.Lock()
+	defer m.lagMu.Unlock()
+	if m.lag == nil {
+		m.lag = map[string]int64{}
+	}
+	m.lag[split] = max(records, 0)
+}
+
+// Lag returns a copy of the lag per split; nil when the source reports
+// none.
+func (m *SourceMetrics) Lag() map[string]int64 {
+	m.lagMu.Lock()
+	defer m.lagMu.Unlock()
+	if m.lag == nil {
+		return nil
+	}
+	out := make(map[string]int64, len(m.lag))
+	for k, v := range m.lag {
+		out[k] = v
+	}
+	return out
 }
 
 // SourceConfig is what a connector gets to build a source.

@@ -339,6 +339,9 @@ type Stats struct {
 	// RestoredFrom is the checkpoint the job started from (0: fresh).
 	RestoredFrom   uint64
 	LastCheckpoint *CheckpointStats // nil before the first
+	// SourceLag is the records not yet read per source split, for sources
+	// that know it (Kafka partitions); nil otherwise.
+	SourceLag map[string]int64
 }
 
 // Stats returns the job's counters. Safe to call from any goroutine.
@@ -350,6 +353,7 @@ func (j *Job) Stats() Stats {
 		Watermark:      Watermark(j.wmPublic.Load()),
 		RestoredFrom:   j.restoredFrom.Load(),
 		LastCheckpoint: j.lastCheckpoint.Load(),
+		SourceLag:      j.srcMetrics.Lag(),
 	}
 	for _, m := range j.metrics {
 		s.LateRecords += m.LateRecords.Load()

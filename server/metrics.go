@@ -104,8 +104,8 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 			f.retained.add(float64(len(cs.Checkpoints)), "job", id)
 			f.failures.add(float64(cs.Failures.Count), "job", id)
 		}
-		if s.opts.SourceLag != nil && status == engine.Running {
-			lag := s.opts.SourceLag(id)
+		if status == engine.Running {
+			lag := st.SourceLag
 			parts := make([]string, 0, len(lag))
 			for p := range lag {
 				parts = append(parts, p)

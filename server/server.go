@@ -30,13 +30,6 @@ type Options struct {
 	// MaxBody limits request bodies in bytes (default DefaultMaxBody).
 	MaxBody int64
 	Logger  *slog.Logger
-	// SourceLag reports a running job's source lag in records per split
-	// (Kafka partition → lag), for /metrics. Nil: no lag is exported.
-	//
-	// TODO(lag): exec.SourceMetrics does not carry lag yet; when sources
-	// report it (Kafka: high watermark − position), wire it here from the
-	// engine's job stats instead of a caller-supplied hook.
-	SourceLag func(job string) map[string]int64
 	// StopTimeout bounds how long Close waits for each job to end after
 	// cancelling it (default 30s).
 	StopTimeout time.Duration

@@ -417,6 +417,9 @@ func (s *source) fill(idx int) (arrow.Record, error) {
 		}
 	}
 	s.metrics.Bytes.Add(bytes)
+	if hw := sp.pc.HighWaterMarkOffset(); hw > 0 {
+		s.metrics.SetLag(fmt.Sprintf("%s/%d", sp.topic, sp.partition), hw-sp.next)
+	}
 	if s.rb.rows == 0 {
 		return nil, nil
 	}
