@@ -210,8 +210,15 @@ type gSelect struct {
 // instead of a confusing syntax error further on.
 type gJoin struct {
 	Pos  lexer.Position
-	Kw   string   `parser:"@( ',' | 'JOIN' | 'INNER' | 'LEFT' | 'RIGHT' | 'FULL' | 'CROSS' | 'NATURAL' )"`
-	Rest []string `parser:"@( ~';' )*"`
+	Kw   string      `parser:"@( ',' | 'JOIN' | 'INNER' | 'LEFT' | 'RIGHT' | 'FULL' | 'CROSS' | 'NATURAL' )"`
+	Rest []*gJoinTok `parser:"@@*"`
+}
+
+// gJoinTok is one token of a swallowed join, parentheses balanced so that
+// a join inside a subquery stops at the subquery's closing parenthesis.
+type gJoinTok struct {
+	Tok    string      `parser:"  @~( ';' | '(' | ')' )"`
+	Nested []*gJoinTok `parser:"| '(' @@* ')'"`
 }
 
 type gSelectItem struct {

@@ -5,11 +5,9 @@
 -- Status: not supported yet: needs a join (auction with bid, on the
 -- auction id, for bids between the auction's start and expiry) and an
 -- unbounded (non-windowed) GROUP BY over its updating result. The query
--- below is the original. The parser does not yet accept a join inside a
--- derived table (FROM (SELECT … FROM auction A, bid B …) Q) and reports
--- the end of the statement; the test checks for that error:
+-- below is the original; the test checks for this error:
 --
--- error: unexpected ";"
+-- error: joins are not supported yet
 
 CREATE TABLE auction (
   id          BIGINT,
