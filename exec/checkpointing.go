@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,6 +53,13 @@ func (j *Job) restore(ctx context.Context) error {
 	}
 	if err := j.source.Open(ctx, offset); err != nil {
 		return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
+	}
+	if !j.opts.NoPrefetch && runtime.GOMAXPROCS(0) > 1 && prefetchable(j.source) {
+		p, err := startPrefetch(ctx, j.source, 2)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
+		}
+		j.pre = p
 	}
 	for i, op := range j.ops {
 		var st checkpoint.StateReader
@@ -136,7 +144,7 @@ func (j *Job) checkpoint(ctx context.Context, final bool) error {
 	id := j.nextID
 	start := j.opts.Clock.Now()
 	cp := store.Begin(id)
-	off, err := j.source.Offset()
+	off, err := j.offset()
 	if err != nil {
 		return fmt.Errorf("checkpoint %d: source offset: %w", id, err)
 	}

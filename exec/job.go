@@ -30,6 +30,9 @@ type Options struct {
 	// 4096).
 	BatchSize int
 	Logger    *slog.Logger // default: discard
+	// NoPrefetch reads the source in Run's goroutine even on a machine
+	// with several cores (see prefetcher).
+	NoPrefetch bool
 
 	// Store, when set, makes the job checkpointed: Run restores the newest
 	// valid checkpoint in it and takes one every CheckpointInterval (and a
@@ -65,6 +68,7 @@ type Job struct {
 	watermark  Watermark
 	wmPublic   atomic.Int64 // watermark, for Stats
 
+	pre            *prefetcher // nil: the source is read in Run's goroutine
 	coord          *checkpoint.Coordinator
 	nextID         uint64
 	restoredFrom   atomic.Uint64
@@ -218,7 +222,7 @@ func (j *Job) Run(ctx context.Context) (err error) {
 			}
 			return err
 		}
-		rec, split, err := j.source.Read(ctx)
+		rec, split, err := j.read(ctx)
 		if err == io.EOF {
 			return j.finish(ctx)
 		}
@@ -260,6 +264,22 @@ func (j *Job) onSourceBatch(ctx context.Context, rec arrow.Record, split int) er
 		return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
 	}
 	return j.advance(ctx, wm)
+}
+
+// read reads the next batch, from the prefetcher when there is one.
+func (j *Job) read(ctx context.Context) (arrow.Record, int, error) {
+	if j.pre != nil {
+		return j.pre.read(ctx)
+	}
+	return j.source.Read(ctx)
+}
+
+// offset is the source's position after the last batch the job consumed.
+func (j *Job) offset() ([]byte, error) {
+	if j.pre != nil {
+		return j.pre.offset, nil
+	}
+	return j.source.Offset()
 }
 
 // splits is the number of splits of the source, 0 when it does not say.
@@ -316,6 +336,10 @@ func (j *Job) closeOps() error {
 // for a job that was built but never run.
 func (j *Job) Close() error {
 	errs := []error{j.closeOps()}
+	if j.pre != nil {
+		j.pre.stop()
+		j.pre = nil
+	}
 	if j.source != nil {
 		errs = append(errs, j.source.Close())
 		j.source = nil
