@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/connectors"
 	"github.com/streamsql/streamsql/connectors/format"
+	"github.com/streamsql/streamsql/connectors/internal/pace"
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/types"
 )
@@ -219,7 +220,7 @@ func TestRateLimit(t *testing.T) {
 	// Sleeping advances the fake clock by the requested amount, so the test
 	// runs instantly.
 	slept := time.Duration(0)
-	s.sleep = func(_ context.Context, d time.Duration) error { slept += d; clock.advance(d); return nil }
+	s.pace.Sleep = func(_ context.Context, d time.Duration) error { slept += d; clock.advance(d); return nil }
 	s.Open(context.Background(), nil)
 	total := 0
 	for total < 300 {
@@ -239,14 +240,14 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("300 rows at 100 rows/s took %v of clock time", elapsed)
 	}
 	// With a clock that does not move, Read gives up after a bounded wait.
-	s.sleep = func(context.Context, time.Duration) error { return nil }
+	s.pace.Sleep = func(context.Context, time.Duration) error { return nil }
 	if rec, _, err := s.Read(context.Background()); rec != nil || err != nil {
 		t.Fatalf("stalled clock: got %v, %v; want nil, nil", rec, err)
 	}
 	// Cancellation is noticed.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	s.sleep = sleepCtx
+	s.pace.Sleep = pace.Sleep
 	if _, _, err := s.Read(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: got %v", err)
 	}
@@ -265,13 +266,13 @@ func TestNowKind(t *testing.T) {
 
 func TestDefaultStep(t *testing.T) {
 	schema := types.Schema{Fields: []types.Field{{Name: "ts", Type: types.TimestampType}}}
+	clock := &fakeClock{now: time.Unix(0, 0)}
 	src, _ := New().NewSource(exec.SourceConfig{Schema: schema, Options: map[string]string{
 		"rows-per-second": "4000", "number-of-rows": "5", "fields.ts.start": "2024-06-01 10:00:00"},
-		Clock: &fakeClock{now: time.Unix(0, 0)}})
+		Clock: clock})
 	s := src.(*source)
-	s.sleep = func(context.Context, time.Duration) error { return nil }
+	s.pace.Sleep = func(_ context.Context, d time.Duration) error { clock.advance(d); return nil }
 	s.Open(context.Background(), nil)
-	s.start = s.start.Add(-time.Hour)
 	want := "2024-06-01 10:00:00.000,2024-06-01 10:00:00.000,2024-06-01 10:00:00.000,2024-06-01 10:00:00.000,2024-06-01 10:00:00.001"
 	if got := strings.Join(readN(t, src, -1), ","); got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)

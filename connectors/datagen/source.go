@@ -2,26 +2,22 @@ package datagen
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"math/bits"
 	"strconv"
-	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/connectors/internal/pace"
 	"github.com/streamsql/streamsql/exec"
 )
 
 // defaultBatchSize is used when SourceConfig.BatchSize is 0.
 const defaultBatchSize = 4096
-
-// offsetVersion tags the encoding of offsets.
-const offsetVersion = 1
 
 const gamma = 0x9e3779b97f4a7c15
 
@@ -47,10 +43,7 @@ type source struct {
 
 	next int64 // the row number of the next row to generate
 
-	// Rate limiting: rows emitted since start, on the injected clock.
-	start   time.Time
-	emitted int64
-	sleep   func(ctx context.Context, d time.Duration) error
+	pace *pace.Pacer // nil when the rate is unlimited
 }
 
 var _ exec.Source = (*source)(nil)
@@ -61,7 +54,7 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 		return nil, fmt.Errorf("datagen: table %q: %w", cfg.Table, err)
 	}
 	s := &source{cfg: cfg, gen: gen, schema: cfg.Schema.Arrow(), alloc: cfg.Alloc, clock: cfg.Clock,
-		batch: int64(cfg.BatchSize), sleep: sleepCtx}
+		batch: int64(cfg.BatchSize)}
 	if s.alloc == nil {
 		s.alloc = memory.DefaultAllocator
 	}
@@ -74,42 +67,31 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 	if s.cfg.Metrics == nil {
 		s.cfg.Metrics = new(exec.SourceMetrics)
 	}
-	return s, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+	if gen.rate > 0 {
+		s.pace = pace.New(gen.rate, s.clock)
 	}
+	return s, nil
 }
 
 // Open implements exec.Source.
 func (s *source) Open(ctx context.Context, offset []byte) error {
 	s.next = 0
 	if offset != nil {
-		if len(offset) != 9 || offset[0] != offsetVersion {
-			return fmt.Errorf("datagen: table %q: invalid offset %x", s.cfg.Table, offset)
+		next, err := pace.DecodeOffset(offset)
+		if err != nil {
+			return fmt.Errorf("datagen: table %q: %w", s.cfg.Table, err)
 		}
-		s.next = int64(binary.BigEndian.Uint64(offset[1:]))
-		if s.next < 0 {
-			return fmt.Errorf("datagen: table %q: invalid offset %x", s.cfg.Table, offset)
-		}
+		s.next = next
 	}
-	s.start, s.emitted = s.clock.Now(), 0
+	if s.pace != nil {
+		s.pace.Reset()
+	}
 	return nil
 }
 
 // Offset implements exec.Source: the next row number.
 func (s *source) Offset() ([]byte, error) {
-	b := make([]byte, 9)
-	b[0] = offsetVersion
-	binary.BigEndian.PutUint64(b[1:], uint64(s.next))
-	return b, nil
+	return pace.EncodeOffset(s.next), nil
 }
 
 // Close implements exec.Source.
@@ -127,48 +109,17 @@ func (s *source) Read(ctx context.Context) (arrow.Record, int, error) {
 		}
 		n = min(n, s.gen.total-s.next)
 	}
-	if s.gen.rate > 0 {
+	if s.pace != nil {
 		var err error
-		if n, err = s.admit(ctx, n); n == 0 || err != nil {
+		if n, err = s.pace.Admit(ctx, n); n == 0 || err != nil {
 			return nil, 0, err
 		}
+		s.pace.Add(n)
 	}
 	rec := s.generate(s.next, n)
 	s.next += n
-	s.emitted += n
 	s.cfg.Metrics.Records.Add(n)
 	return rec, 0, nil
-}
-
-// admit waits until the rate allows emitting want rows, or up to about
-// 100ms, and returns how many rows may be emitted now (possibly 0). A batch
-// holds at most a tenth of a second's rows, so that a slow rate still flows
-// steadily.
-func (s *source) admit(ctx context.Context, want int64) (int64, error) {
-	rate := s.gen.rate
-	want = min(want, max(1, rate/10))
-	for step := 0; ; step++ {
-		elapsed := s.clock.Now().Sub(s.start)
-		allowed := int64(elapsed.Seconds()*float64(rate)) - s.emitted
-		if allowed > rate {
-			// Do not let a consumer that stalled burst more than a second's
-			// worth of rows.
-			s.emitted += allowed - rate
-			allowed = rate
-		}
-		if allowed >= want {
-			return want, nil
-		}
-		if step >= 10 {
-			return max(allowed, 0), nil
-		}
-		missing := want - max(allowed, 0)
-		d := time.Duration(float64(missing) / float64(rate) * float64(time.Second))
-		d = min(max(d, time.Millisecond), 10*time.Millisecond)
-		if err := s.sleep(ctx, d); err != nil {
-			return 0, err
-		}
-	}
 }
 
 // generate builds the record of rows [first, first+n).

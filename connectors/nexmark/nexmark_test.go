@@ -299,7 +299,7 @@ func TestRateLimited(t *testing.T) {
 		t.Fatal(err)
 	}
 	var slept time.Duration
-	s.sleep = func(_ context.Context, d time.Duration) error { slept += d; clk.t = clk.t.Add(d); return nil }
+	s.pace.Sleep = func(_ context.Context, d time.Duration) error { slept += d; clk.t = clk.t.Add(d); return nil }
 	if err := s.Open(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}

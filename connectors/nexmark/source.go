@@ -2,22 +2,18 @@ package nexmark
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/connectors/internal/pace"
 	"github.com/streamsql/streamsql/exec"
 )
 
 // defaultBatchSize is used when SourceConfig.BatchSize is 0.
 const defaultBatchSize = 4096
-
-// offsetVersion tags the encoding of offsets.
-const offsetVersion = 1
 
 // source generates the rows of one stream. Read is called from one
 // goroutine.
@@ -33,10 +29,7 @@ type source struct {
 
 	next int64 // the position of the next event to generate
 
-	// Rate limiting: events passed since start, on the injected clock.
-	start   time.Time
-	emitted int64
-	sleep   func(ctx context.Context, d time.Duration) error
+	pace *pace.Pacer // paces events by event time when rate-limited
 
 	// Scratch, reused across batches.
 	ids      []int64  // event ids of the batch's rows
@@ -54,7 +47,7 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 		return nil, fmt.Errorf("nexmark: table %q: %w", cfg.Table, err)
 	}
 	s := &source{cfg: cfg, c: c, m: c.m, schema: cfg.Schema.Arrow(), alloc: cfg.Alloc, clock: cfg.Clock,
-		batch: cfg.BatchSize, sleep: sleepCtx}
+		batch: cfg.BatchSize}
 	if s.alloc == nil {
 		s.alloc = memory.DefaultAllocator
 	}
@@ -69,43 +62,32 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 	if s.cfg.Metrics == nil {
 		s.cfg.Metrics = new(exec.SourceMetrics)
 	}
-	return s, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+	if c.rateLimited {
+		s.pace = pace.New(c.m.rate, s.clock)
 	}
+	return s, nil
 }
 
 // Open implements exec.Source.
 func (s *source) Open(ctx context.Context, offset []byte) error {
 	s.next = 0
 	if offset != nil {
-		if len(offset) != 9 || offset[0] != offsetVersion {
-			return fmt.Errorf("nexmark: table %q: invalid offset %x", s.cfg.Table, offset)
+		next, err := pace.DecodeOffset(offset)
+		if err != nil {
+			return fmt.Errorf("nexmark: table %q: %w", s.cfg.Table, err)
 		}
-		s.next = int64(binary.BigEndian.Uint64(offset[1:]))
-		if s.next < 0 {
-			return fmt.Errorf("nexmark: table %q: invalid offset %x", s.cfg.Table, offset)
-		}
+		s.next = next
 	}
-	s.start, s.emitted = s.clock.Now(), 0
+	if s.pace != nil {
+		s.pace.Reset()
+	}
 	return nil
 }
 
 // Offset implements exec.Source: the position of the next event, of any
 // type.
 func (s *source) Offset() ([]byte, error) {
-	b := make([]byte, 9)
-	b[0] = offsetVersion
-	binary.BigEndian.PutUint64(b[1:], uint64(s.next))
-	return b, nil
+	return pace.EncodeOffset(s.next), nil
 }
 
 // Close implements exec.Source.
@@ -126,11 +108,11 @@ func (s *source) Read(ctx context.Context) (arrow.Record, int, error) {
 		}
 		end = s.c.total
 	}
-	if s.c.rateLimited {
+	if s.pace != nil {
 		// Events of the other streams count too: the wall clock follows
 		// event time.
 		want := int64(s.batch) * s.m.total / s.streamShare()
-		n, err := s.admit(ctx, min(want, end-s.next))
+		n, err := s.pace.Admit(ctx, min(want, end-s.next))
 		if err != nil || n == 0 {
 			return nil, 0, err
 		}
@@ -138,7 +120,9 @@ func (s *source) Read(ctx context.Context) (arrow.Record, int, error) {
 	}
 	first := s.next
 	s.collect(end)
-	s.emitted += s.next - first
+	if s.pace != nil {
+		s.pace.Add(s.next - first)
+	}
 	if len(s.ids) == 0 {
 		if s.next >= s.c.total && s.c.total >= 0 {
 			return nil, 0, io.EOF
@@ -204,36 +188,6 @@ func (s *source) collect(end int64) {
 		}
 	}
 	s.ids, s.next = ids, n
-}
-
-// admit waits until the rate allows want more events, or up to about
-// 100ms, and returns how many may pass now (possibly 0). A batch holds at
-// most a tenth of a second's events, so a slow rate flows steadily.
-func (s *source) admit(ctx context.Context, want int64) (int64, error) {
-	rate := s.m.rate
-	want = min(want, max(1, rate/10))
-	for step := 0; ; step++ {
-		elapsed := s.clock.Now().Sub(s.start)
-		allowed := int64(elapsed.Seconds()*float64(rate)) - s.emitted
-		if allowed > rate {
-			// A consumer that stalled does not get a burst of more than a
-			// second's events.
-			s.emitted += allowed - rate
-			allowed = rate
-		}
-		if allowed >= want {
-			return want, nil
-		}
-		if step >= 10 {
-			return max(allowed, 0), nil
-		}
-		missing := want - max(allowed, 0)
-		d := time.Duration(float64(missing) / float64(rate) * float64(time.Second))
-		d = min(max(d, time.Millisecond), 10*time.Millisecond)
-		if err := s.sleep(ctx, d); err != nil {
-			return 0, err
-		}
-	}
 }
 
 // generate builds the record of the events in s.ids.
