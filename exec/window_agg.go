@@ -151,11 +151,11 @@ func NewWindowAgg(n *plan.WindowAgg, m *OperatorMetrics, alloc memory.Allocator)
 		id: n.ID(), w: w, m: m, alloc: alloc,
 		outSchema: n.Schema().Arrow(),
 		wins:      make(map[int64][]int32),
-		table:     newSlotTable(1024),
 		wm:        MinWatermark,
 		minEnd:    math.MaxInt64,
 		keyCol:    -1,
 	}
+	o.table = newSlotTable(o, 1024)
 	switch w.Kind {
 	case plan.Tumble:
 		if w.Size <= 0 {
