@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,8 +45,34 @@ func runSQL(b *testing.B, eng *engine.Engine, sql string) {
 	}
 }
 
-func reportRate(b *testing.B, start time.Time) {
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+// meter measures a benchmark run: wall time, the process's CPU time and
+// its peak resident memory.
+type meter struct {
+	start time.Time
+	cpu   time.Duration
+}
+
+func startMeter() meter { return meter{start: time.Now(), cpu: cpuTime()} }
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportRate reports events/s (b.N events), events per CPU-second (what one
+// core does, whatever GOMAXPROCS is) and the process's peak RSS.
+func reportRate(b *testing.B, m meter) {
+	b.ReportMetric(float64(b.N)/time.Since(m.start).Seconds(), "events/s")
+	if cpu := cpuTime() - m.cpu; cpu > 0 {
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-rss-MB")
+	}
 }
 
 // BenchmarkCoreWindow is the core figure: without checkpoints.
@@ -58,9 +85,9 @@ func BenchmarkCoreWindow(b *testing.B) {
 			eng := engine.New(engine.Options{StateDir: b.TempDir(), CheckpointInterval: cp.interval})
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			m := startMeter()
 			runSQL(b, eng, coreQuery(b.N))
-			reportRate(b, start)
+			reportRate(b, m)
 		})
 	}
 }
@@ -72,7 +99,7 @@ func BenchmarkBaselineMap(b *testing.B) {
 	type acc struct{ n, sum, max int64 }
 	type wk struct{ w, k int64 }
 	b.ReportAllocs()
-	start := time.Now()
+	m := startMeter()
 	open := map[wk]*acc{}
 	var ks, xs, ts [4096]int64
 	var fired int64
@@ -111,7 +138,7 @@ func BenchmarkBaselineMap(b *testing.B) {
 	if fired != int64(b.N) {
 		b.Fatalf("baseline lost events: %d of %d", fired, b.N)
 	}
-	reportRate(b, start)
+	reportRate(b, m)
 }
 
 func splitmix(x uint64) uint64 {

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/streamsql/streamsql/engine"
 )
@@ -42,9 +41,9 @@ func BenchmarkNexmark(b *testing.B) {
 			eng := engine.New(engine.Options{StateDir: b.TempDir(), CheckpointInterval: -1})
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			m := startMeter()
 			runSQL(b, eng, sql)
-			reportRate(b, start)
+			reportRate(b, m)
 		})
 	}
 }
