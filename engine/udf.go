@@ -82,36 +82,22 @@ func appendGo(b array.Builder, v any) error {
 		b.AppendNull()
 		return nil
 	}
-	ok := true
+	var ok bool
 	switch b := b.(type) {
 	case *array.BooleanBuilder:
-		x, is := v.(bool)
-		ok = is
-		b.Append(x)
+		ok = appendAs(v, b.Append)
 	case *array.Int32Builder:
-		x, is := v.(int32)
-		ok = is
-		b.Append(x)
+		ok = appendAs(v, b.Append)
 	case *array.Int64Builder:
-		x, is := v.(int64)
-		ok = is
-		b.Append(x)
+		ok = appendAs(v, b.Append)
 	case *array.Float32Builder:
-		x, is := v.(float32)
-		ok = is
-		b.Append(x)
+		ok = appendAs(v, b.Append)
 	case *array.Float64Builder:
-		x, is := v.(float64)
-		ok = is
-		b.Append(x)
+		ok = appendAs(v, b.Append)
 	case *array.StringBuilder:
-		x, is := v.(string)
-		ok = is
-		b.Append(x)
+		ok = appendAs(v, b.Append)
 	case *array.TimestampBuilder:
-		x, is := v.(time.Time)
-		ok = is
-		b.Append(arrow.Timestamp(x.UnixMilli()))
+		ok = appendAs(v, func(t time.Time) { b.Append(arrow.Timestamp(t.UnixMilli())) })
 	default:
 		return fmt.Errorf("unsupported result type %s", b.Type())
 	}
@@ -119,4 +105,13 @@ func appendGo(b array.Builder, v any) error {
 		return fmt.Errorf("the function returned %T for a %s result", v, b.Type())
 	}
 	return nil
+}
+
+// appendAs appends v with app if v is a T.
+func appendAs[T any](v any, app func(T)) bool {
+	x, ok := v.(T)
+	if ok {
+		app(x)
+	}
+	return ok
 }
