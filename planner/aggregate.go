@@ -146,15 +146,9 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 		return nil, err
 	}
 	// WHERE filters the input rows before windowing.
-	var filter plan.Expr
-	if sel.Where != nil {
-		f, err := rel.scope("WHERE").bind(sel.Where)
-		if err != nil {
-			return nil, err
-		}
-		if filter, err = toBool(sel.Where.Position(), f, "WHERE"); err != nil {
-			return nil, err
-		}
+	filter, err := where(sel, rel)
+	if err != nil {
+		return nil, err
 	}
 	// The pre-projection: skipped when it only picks input columns.
 	var input plan.Node = rel.node

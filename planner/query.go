@@ -430,17 +430,23 @@ func itemName(it *parser.SelectItem, i int) string {
 	return fmt.Sprintf("EXPR$%d", i)
 }
 
+// where binds the WHERE clause of sel over rel (nil when there is none).
+func where(sel *parser.Select, rel *relation) (plan.Expr, error) {
+	if sel.Where == nil {
+		return nil, nil
+	}
+	f, err := rel.scope("WHERE").bind(sel.Where)
+	if err != nil {
+		return nil, err
+	}
+	return toBool(sel.Where.Position(), f, "WHERE")
+}
+
 // project plans WHERE and the select list of a query without aggregation.
 func project(sel *parser.Select, rel *relation) (*relation, error) {
-	var filter plan.Expr
-	if sel.Where != nil {
-		f, err := rel.scope("WHERE").bind(sel.Where)
-		if err != nil {
-			return nil, err
-		}
-		if filter, err = toBool(sel.Where.Position(), f, "WHERE"); err != nil {
-			return nil, err
-		}
+	filter, err := where(sel, rel)
+	if err != nil {
+		return nil, err
 	}
 	sc := rel.scope("the select list")
 	out := &relation{name: rel.name, cat: rel.cat}

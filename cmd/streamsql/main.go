@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -81,4 +82,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "streamsql: unknown command %q\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// parseFlags parses a command's flags. done reports that the command must
+// return err now: nil after --help printed the usage, errUsage after a bad
+// flag (the flag package has reported it).
+func parseFlags(fs *flag.FlagSet, args []string) (done bool, err error) {
+	switch err := fs.Parse(args); {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, flag.ErrHelp):
+		return true, nil
+	default:
+		return true, errUsage
+	}
 }
