@@ -78,11 +78,12 @@ func reportRate(b *testing.B, m meter) {
 // BenchmarkCoreWindow is the core figure: without checkpoints.
 func BenchmarkCoreWindow(b *testing.B) {
 	for _, cp := range []struct {
-		name     string
-		interval time.Duration
-	}{{"checkpoints=off", -1}, {"checkpoints=1s", time.Second}} {
+		name        string
+		interval    time.Duration
+		parallelism int
+	}{{"checkpoints=off", -1, 1}, {"checkpoints=1s", time.Second, 1}, {"checkpoints=off/parallelism=2", -1, 2}} {
 		b.Run(cp.name, func(b *testing.B) {
-			eng := engine.New(engine.Options{StateDir: b.TempDir(), CheckpointInterval: cp.interval})
+			eng := engine.New(engine.Options{StateDir: b.TempDir(), CheckpointInterval: cp.interval, Parallelism: cp.parallelism})
 			b.ReportAllocs()
 			b.ResetTimer()
 			m := startMeter()

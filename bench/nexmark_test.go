@@ -12,13 +12,18 @@ import (
 // nexmarkQueries are the Nexmark queries benchmarked, by file in
 // queries/nexmark: the runnable ones whose cost is the engine's (q5 and q7
 // are their window-aggregate parts; see the files' headers).
-var nexmarkQueries = []struct{ name, file string }{
-	{"q0", "q0.sql"},
-	{"q1", "q1.sql"},
-	{"q2", "q2.sql"},
-	{"q5-part", "q5.sql"},
-	{"q7-part", "q7.sql"},
-	{"q11", "q11.sql"},
+var nexmarkQueries = []struct {
+	name, file  string
+	parallelism int
+}{
+	{"q0", "q0.sql", 1},
+	{"q1", "q1.sql", 1},
+	{"q2", "q2.sql", 1},
+	{"q5-part", "q5.sql", 1},
+	{"q5-part/parallelism=2", "q5.sql", 2},
+	{"q7-part", "q7.sql", 1},
+	{"q11", "q11.sql", 1},
+	{"q11/parallelism=2", "q11.sql", 2},
 }
 
 // BenchmarkNexmark runs Nexmark queries from the nexmark generator (bids,
@@ -38,7 +43,7 @@ func BenchmarkNexmark(b *testing.B) {
 		}
 		b.Run(q.name, func(b *testing.B) {
 			sql := strings.ReplaceAll(string(src), num, "'events.num' = '"+strconv.Itoa(b.N)+"'")
-			eng := engine.New(engine.Options{StateDir: b.TempDir(), CheckpointInterval: -1})
+			eng := engine.New(engine.Options{StateDir: b.TempDir(), CheckpointInterval: -1, Parallelism: q.parallelism})
 			b.ReportAllocs()
 			b.ResetTimer()
 			m := startMeter()

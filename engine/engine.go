@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,6 +53,11 @@ type Options struct {
 	AllowNonRestoredState bool
 	// FromSavepoint restores jobs from this savepoint directory.
 	FromSavepoint string
+	// Parallelism is the default number of subtasks of keyed window
+	// aggregations, for sessions without SET 'parallelism.default'
+	// (default 1). With more than one, output order across keys is not
+	// deterministic.
+	Parallelism int
 	// Registry overrides the connectors (default: the built-in ones).
 	Registry *connectors.Registry
 }
@@ -345,6 +351,10 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 		Name: q.name, Connectors: q.e.reg, Alloc: q.e.opts.Alloc, Clock: q.e.opts.Clock,
 		BatchSize: q.e.opts.BatchSize, Logger: q.e.opts.Logger,
 		AllowNonRestoredState: q.e.opts.AllowNonRestoredState,
+		Parallelism:           q.e.opts.Parallelism,
+	}
+	if v, ok := q.settings["parallelism.default"]; ok {
+		opts.Parallelism, _ = strconv.Atoi(v) // checked by SET
 	}
 	interval, err := q.checkpointInterval()
 	if err != nil {

@@ -86,6 +86,10 @@ func checkSetting(key, value string) error {
 		if _, err := parseDuration(value); err != nil {
 			return fmt.Errorf("SET %s: %v", key, err)
 		}
+	case "parallelism.default":
+		if n, err := strconv.Atoi(value); err != nil || n < 1 || n > 256 {
+			return fmt.Errorf("SET %s: expected an integer from 1 to 256, got %q", key, value)
+		}
 	case "state.checkpoints.num-retained":
 		if n, err := strconv.Atoi(value); err != nil || n < 1 {
 			return fmt.Errorf("SET %s: expected a positive integer, got %q", key, value)

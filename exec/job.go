@@ -33,6 +33,10 @@ type Options struct {
 	// NoPrefetch reads the source in Run's goroutine even on a machine
 	// with several cores (see prefetcher).
 	NoPrefetch bool
+	// Parallelism is the number of subtasks of each keyed window
+	// aggregation (default 1; see parallelOp). Output order across
+	// subtasks is not deterministic.
+	Parallelism int
 
 	// Store, when set, makes the job checkpointed: Run restores the newest
 	// valid checkpoint in it and takes one every CheckpointInterval (and a
@@ -62,6 +66,7 @@ type Job struct {
 	sinkID  string
 	sink    Sink
 	emit    []emitter // emit[i] feeds ops[i]; emit[len(ops)] feeds the sink
+	pollers []int     // indexes of ops that are Pollers
 
 	srcMetrics SourceMetrics
 	sinkRows   atomic.Int64
@@ -133,10 +138,13 @@ func Build(root *plan.Sink, opts Options) (*Job, error) {
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
 		m := &OperatorMetrics{}
-		op, err := buildOperator(chain[i], m, opts.Alloc)
+		op, err := buildOperator(chain[i], m, opts)
 		if err != nil {
 			j.closeOps()
 			return nil, err
+		}
+		if _, ok := op.(Poller); ok {
+			j.pollers = append(j.pollers, len(j.ops))
 		}
 		j.ops = append(j.ops, op)
 		j.opIDs = append(j.opIDs, chain[i].ID())
@@ -183,12 +191,15 @@ func Build(root *plan.Sink, opts Options) (*Job, error) {
 }
 
 // buildOperator is the one place that maps plan nodes to operators.
-func buildOperator(n plan.Node, m *OperatorMetrics, alloc memory.Allocator) (Operator, error) {
+func buildOperator(n plan.Node, m *OperatorMetrics, opts Options) (Operator, error) {
 	switch n := n.(type) {
 	case *plan.Calc:
-		return newCalc(n, m, alloc)
+		return newCalc(n, m, opts.Alloc)
 	case *plan.WindowAgg:
-		return NewWindowAgg(n, m, alloc)
+		if opts.Parallelism > 1 && len(n.Keys) > 0 {
+			return newParallelWindowAgg(n, opts.Parallelism, m, opts.Alloc)
+		}
+		return NewWindowAgg(n, m, opts.Alloc)
 	}
 	return nil, fmt.Errorf("exec: no operator for plan node %s (%T)", n.ID(), n)
 }
@@ -232,6 +243,9 @@ func (j *Job) Run(ctx context.Context) (err error) {
 			}
 			return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
 		}
+		if err := j.poll(ctx); err != nil {
+			return err
+		}
 		if rec == nil {
 			// Nothing to read now: an idle split may release the watermark.
 			if j.wm != nil && j.wm.idle > 0 {
@@ -264,6 +278,16 @@ func (j *Job) onSourceBatch(ctx context.Context, rec arrow.Record, split int) er
 		return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
 	}
 	return j.advance(ctx, wm)
+}
+
+// poll passes on the output of operators that produce it asynchronously.
+func (j *Job) poll(ctx context.Context) error {
+	for _, i := range j.pollers {
+		if err := j.ops[i].(Poller).Poll(ctx, j.emit[i+1]); err != nil {
+			return fmt.Errorf("%s: %w", j.opIDs[i], err)
+		}
+	}
+	return nil
 }
 
 // read reads the next batch, from the prefetcher when there is one.

@@ -206,6 +206,9 @@ func (o *windowAggOp) decodeMeta(v []byte) error {
 	if len(v) < 1 {
 		return errWindowState
 	}
+	if v[0] == parallelStateVersion && len(v) == 9 {
+		return fmt.Errorf("%w: the checkpoint was taken with parallelism %d (keyed subtasks); this job runs the window as one task: run with that parallelism, or start fresh", ErrWindowStateLayout, binary.BigEndian.Uint64(v[1:]))
+	}
 	if v[0] != windowStateVersion {
 		return fmt.Errorf("%w: state version %d, this build reads version %d", ErrWindowStateLayout, v[0], windowStateVersion)
 	}
