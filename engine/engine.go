@@ -143,6 +143,11 @@ type Result struct {
 // complete immediately; SELECT and INSERT return a ContinuousQuery that the
 // caller runs.
 func (e *Engine) Execute(ctx context.Context, stmt parser.Statement) (*Result, error) {
+	if s, ok := stmt.(*parser.StopJobStmt); ok {
+		// Not under e.mu: stopping waits for the job, and other
+		// statements may run meanwhile.
+		return e.stopJob(ctx, s)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p := planner.New(e.catalog, e.reg)
@@ -212,26 +217,6 @@ func (e *Engine) Execute(ctx context.Context, stmt parser.Statement) (*Result, e
 			return nil, err
 		}
 		return &Result{Kind: Query, Query: e.newQuery(root, s)}, nil
-	case *parser.StopJobStmt:
-		j, ok := e.Job(s.JobID)
-		if !ok {
-			return nil, &parser.Error{Pos: s.Pos, Msg: fmt.Sprintf("unknown job %q (SHOW JOBS lists them)", s.JobID)}
-		}
-		dir := ""
-		if s.WithSavepoint {
-			dir = SavepointDir(e.opts.StateDir, j.ID(), "")
-		}
-		e.mu.Unlock()
-		res, err := j.Stop(ctx, dir)
-		e.mu.Lock()
-		if err != nil {
-			return nil, err
-		}
-		msg := fmt.Sprintf("job %s stopped", j.ID())
-		if res.Info.Path != "" {
-			msg += fmt.Sprintf(" with savepoint %s (checkpoint %d)", res.Info.Path, res.Info.CheckpointID)
-		}
-		return &Result{Kind: Message, Message: msg}, nil
 	}
 	return nil, &parser.Error{Pos: stmt.Position(), Msg: fmt.Sprintf("statement %T is not supported", stmt)}
 }

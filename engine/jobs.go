@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/streamsql/streamsql/connectors/format"
 	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/parser"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -191,6 +192,27 @@ func (e *Engine) Job(id string) (*Job, bool) {
 	defer e.jobsMu.Unlock()
 	j, ok := e.running[id]
 	return j, ok
+}
+
+// stopJob is STOP JOB 'id' [WITH SAVEPOINT].
+func (e *Engine) stopJob(ctx context.Context, s *parser.StopJobStmt) (*Result, error) {
+	j, ok := e.Job(s.JobID)
+	if !ok {
+		return nil, &parser.Error{Pos: s.Pos, Msg: fmt.Sprintf("unknown job %q (SHOW JOBS lists them)", s.JobID)}
+	}
+	dir := ""
+	if s.WithSavepoint {
+		dir = SavepointDir(e.opts.StateDir, j.ID(), "")
+	}
+	res, err := j.Stop(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	msg := fmt.Sprintf("job %s stopped", j.ID())
+	if res.Info.Path != "" {
+		msg += fmt.Sprintf(" with savepoint %s (checkpoint %d)", res.Info.Path, res.Info.CheckpointID)
+	}
+	return &Result{Kind: Message, Message: msg}, nil
 }
 
 // showJobs is SHOW JOBS.
