@@ -82,14 +82,13 @@ type Store struct {
 	lock   *pebble.Lock
 	retain int
 
-	mu          sync.Mutex
-	db          *pebble.DB
-	ids         []uint64 // committed checkpoints with metadata, ascending
-	maxID       uint64   // highest id with any record in the store
-	restored    bool     // Restore has run (or the store was empty)
-	maxRestore  uint64   // Restore considers ids <= this (savepoint), 0 = any
-	writeSets   map[uint64]*writeSet
-	savepointID uint64
+	mu         sync.Mutex
+	db         *pebble.DB
+	ids        []uint64 // committed checkpoints with metadata, ascending
+	maxID      uint64   // highest id with any record in the store
+	restored   bool     // Restore has run (or the store was empty)
+	maxRestore uint64   // Restore considers ids <= this (savepoint), 0 = any
+	writeSets  map[uint64]*writeSet
 }
 
 // JobDir returns the directory in which Open keeps job's checkpoints.

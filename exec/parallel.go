@@ -385,7 +385,6 @@ func (p *parallelOp) Close() error {
 type prefixWriter struct {
 	w      checkpoint.StateWriter
 	prefix byte
-	buf    []byte
 }
 
 func (pw prefixWriter) Set(k, v []byte) error {

@@ -34,10 +34,6 @@ var sqlLexer = lexer.MustSimple([]lexer.SimpleRule{
 })
 
 var (
-	tokKeyword             = sqlLexer.Symbols()["Keyword"]
-	tokIdent               = sqlLexer.Symbols()["Ident"]
-	tokQuotedIdent         = sqlLexer.Symbols()["QuotedIdent"]
-	tokNumber              = sqlLexer.Symbols()["Number"]
 	tokString              = sqlLexer.Symbols()["String"]
 	tokUnterminatedString  = sqlLexer.Symbols()["UnterminatedString"]
 	tokUnterminatedIdent   = sqlLexer.Symbols()["UnterminatedIdent"]

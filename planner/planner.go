@@ -83,12 +83,12 @@ func (p *Planner) CreateTable(s *parser.CreateTableStmt) error {
 	}
 	// Type computed columns and the watermark now, so errors surface at
 	// CREATE time.
-	sc := tableScope(t)
+	phys := physicalScope(t)
 	for i, c := range t.Columns {
 		if c.Kind != Computed {
 			continue
 		}
-		e, err := sc.physical.bind(c.Expr)
+		e, err := phys.bind(c.Expr)
 		if err != nil {
 			return err
 		}

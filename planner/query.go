@@ -51,14 +51,9 @@ type builder struct {
 	expanding []string
 }
 
-type tableScopes struct {
-	physical *scope // the source columns
-	full     *scope // every column; computed ones inlined as expressions
-}
-
-// tableScope returns the scopes of t's columns. Computed columns in the
-// full scope are bound on first use by fullScope.
-func tableScope(t *Table) tableScopes {
+// physicalScope returns the scope of t's source columns (physical and
+// metadata), in which computed columns are bound.
+func physicalScope(t *Table) *scope {
 	phys := &scope{table: "table " + t.Name, what: "a computed column"}
 	i := 0
 	for _, c := range t.Columns {
@@ -67,25 +62,25 @@ func tableScope(t *Table) tableScopes {
 			i++
 		}
 	}
-	return tableScopes{physical: phys}
+	return phys
 }
 
 // fullScope returns a scope of every column of t over its source schema,
 // with computed columns standing for their expressions.
 func fullScope(t *Table) (*scope, error) {
-	ts := tableScope(t)
+	phys := physicalScope(t)
 	full := &scope{table: "table " + t.Name, what: "a WATERMARK"}
 	j := 0
 	for _, c := range t.Columns {
 		if c.Kind == Computed {
-			e, err := ts.physical.bind(c.Expr)
+			e, err := phys.bind(c.Expr)
 			if err != nil {
 				return nil, err
 			}
 			full.cols = append(full.cols, scopeCol{name: c.Name, table: t.Name, t: e.Type(), expr: e})
 			continue
 		}
-		full.cols = append(full.cols, ts.physical.cols[j])
+		full.cols = append(full.cols, phys.cols[j])
 		j++
 	}
 	return full, nil

@@ -249,9 +249,9 @@ func (s *source) column(c *column, first, n int64, now int64) arrow.Array {
 		}
 		return makeArray(buf)
 	case arrow.BOOL:
-		buf, b := fixed(0)
+		buf, _ := fixed(0)
 		buf.Resize(int(bitutil.BytesForBits(n)))
-		b = buf.Bytes()
+		b := buf.Bytes()
 		clear(b)
 		for i := int64(0); i < n; i++ {
 			if hash(c.vseed, first+i)&1 == 1 {

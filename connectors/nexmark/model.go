@@ -218,17 +218,6 @@ func (m *model) adjust(n int64) int64 {
 	return n/g*g + int64((uint64(n)*953)%uint64(g))
 }
 
-// kind returns the stream of event id e.
-func (m *model) kind(e int64) int {
-	switch r := e % m.total; {
-	case r < m.pp:
-		return person
-	case r < m.pp+m.ap:
-		return auction
-	}
-	return bid
-}
-
 // eventTime returns the event time of event id e, epoch ms.
 func (m *model) eventTime(e int64) int64 {
 	if m.usPerEvent > 0 {

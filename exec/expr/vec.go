@@ -161,12 +161,6 @@ func isValid(bm []byte, off, i int) bool {
 	return bm == nil || bitIsSet(bm, off+i)
 }
 
-// decimalOf returns the decimal type of an Arrow decimal128 type.
-func decimalOf(dt arrow.DataType) *arrow.Decimal128Type {
-	t, _ := dt.(*arrow.Decimal128Type)
-	return t
-}
-
 var _ = decimal128.Num{}
 
 // valueBits returns the value bitmap of a boolean array (not offset).
