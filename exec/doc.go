@@ -1,5 +1,5 @@
 // Package exec runs physical plans: it builds operators from plan nodes
-// (one switch, in build.go), evaluates expressions over whole Arrow arrays,
+// (one switch, buildOperator in job.go), evaluates expressions over whole Arrow arrays,
 // aggregates windows, and drives the dataflow: sources are read batch by
 // batch, batches are pushed through operators to the sink, and watermarks
 // and checkpoint barriers travel in-band between batches.
