@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/streamsql/streamsql/types"
@@ -116,8 +117,11 @@ func (e *Literal) String() string {
 	case string:
 		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
 	case int64:
-		if e.T.Kind == types.Interval {
+		switch e.T.Kind {
+		case types.Interval:
 			return fmt.Sprintf("INTERVAL %dms", v)
+		case types.Decimal:
+			return string(types.AppendDecimal(nil, decimal128.FromI64(v), int32(e.T.Scale)))
 		}
 		return strconv.FormatInt(v, 10)
 	default:

@@ -787,7 +787,16 @@ func foldCast(l *plan.Literal, t types.Type) (*plan.Literal, bool) {
 			if l.T.IsInteger() {
 				return &plan.Literal{Value: float64(v), T: t}, true
 			}
+			if l.T.Kind == types.Decimal {
+				return &plan.Literal{Value: float64(v) / math.Pow10(l.T.Scale), T: t}, true
+			}
 		case types.Decimal:
+			if l.T.Kind == types.Decimal && t.Scale >= l.T.Scale {
+				m := int64(math.Pow10(t.Scale - l.T.Scale))
+				if t.Scale-l.T.Scale <= 18 && v < math.MaxInt64/m && v > math.MinInt64/m {
+					return &plan.Literal{Value: v * m, T: t}, true
+				}
+			}
 			if l.T.IsInteger() && t.Scale <= 18 {
 				m := int64(1)
 				for i := 0; i < t.Scale; i++ {
@@ -827,6 +836,23 @@ func numberLiteral(e *parser.NumberLit) (plan.Expr, error) {
 			t = types.BigIntType
 		}
 		return &plan.Literal{Value: v, T: t.WithNotNull(true)}, nil
+	}
+	// An exact decimal literal is DECIMAL(p, s), as in Flink (1.5 is
+	// DECIMAL(2, 1)); one with an exponent, or too long for 18 digits, is
+	// DOUBLE.
+	if whole, frac, ok := strings.Cut(e.Text, "."); ok && !strings.ContainsAny(e.Text, "eE") {
+		digits := strings.TrimLeft(whole+frac, "0")
+		p := max(len(strings.TrimLeft(whole, "0"))+len(frac), len(frac), 1)
+		if p <= 18 {
+			unscaled := int64(0)
+			if digits != "" {
+				var err error
+				if unscaled, err = strconv.ParseInt(digits, 10, 64); err != nil {
+					return nil, errorf(e.Pos, "invalid number %s", e.Text)
+				}
+			}
+			return &plan.Literal{Value: unscaled, T: types.DecimalType(p, len(frac)).WithNotNull(true)}, nil
+		}
 	}
 	v, err := strconv.ParseFloat(e.Text, 64)
 	if err != nil {

@@ -5,9 +5,6 @@
 -- Status: rewritten because
 --   * HOUR(dateTime) is not supported: the hour is read from the
 --     timestamp's text, CAST(SUBSTRING(CAST(dateTime AS STRING), 12, 2) AS INT);
---   * the literal 0.908 is DOUBLE here (Flink: DECIMAL(4, 3)): the price
---     is computed with CAST(0.908 AS DECIMAL(4, 3)) as in q1, the filter
---     with the DOUBLE, which selects the same rows;
 --   * the UDF column count_char(extra, 'c') (CREATE FUNCTION … AS
 --     'com.github.nexmark.flink.udf.CountChar', a Java class) is left out:
 --     StreamSQL's UDFs are registered from Go (engine.RegisterFunction),
@@ -58,7 +55,7 @@ INSERT INTO nexmark_q14
 SELECT
     auction,
     bidder,
-    CAST(0.908 AS DECIMAL(4, 3)) * price as price,
+    0.908 * price as price,
     CASE
         WHEN CAST(SUBSTRING(CAST(dateTime AS STRING), 12, 2) AS INT) >= 8
          AND CAST(SUBSTRING(CAST(dateTime AS STRING), 12, 2) AS INT) <= 18 THEN 'dayTime'
