@@ -13,6 +13,8 @@ import (
 	"unicode"
 
 	"github.com/streamsql/streamsql/engine"
+	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/types"
 )
 
 func savepointCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -140,6 +142,10 @@ Flags:
 		}
 		fmt.Fprintf(stdout, "job %s checkpoint %d\n  time:      %s\n  duration:  %v\n  alignment: %v\n  bytes:     %d in %d records\n",
 			job, c.ID, c.Time.UTC().Format(time.RFC3339Nano), c.Duration, c.Alignment, c.Bytes, c.Records)
+		if st.Stats.StateEntries > 0 || st.Stats.RecordsIn > 0 {
+			fmt.Fprintf(stdout, "  job state: %d open window accumulators, %d rows read, watermark %s (at the job's last status)\n",
+				st.Stats.StateEntries, st.Stats.RecordsIn, watermarkText(st.Stats.Watermark))
+		}
 		rows := [][]string{}
 		for _, o := range c.Operators {
 			rows = append(rows, []string{o.ID, strconv.FormatInt(o.Sets, 10), strconv.FormatInt(o.Deletes, 10), strconv.FormatInt(o.Bytes, 10)})
@@ -191,4 +197,14 @@ func showBytes(b []byte) string {
 		return string(b)
 	}
 	return "0x" + hex.EncodeToString(b)
+}
+
+func watermarkText(wm exec.Watermark) string {
+	switch wm {
+	case exec.MinWatermark:
+		return "-"
+	case exec.MaxWatermark:
+		return "+inf"
+	}
+	return types.FormatTimestamp(int64(wm))
 }
