@@ -456,6 +456,13 @@ var scalarFuncs = map[string]scalarFunc{
 		return args, t, err
 	}},
 	"COALESCE": {1, 64, common},
+	// Fields of a timestamp (UTC), as BIGINT.
+	"YEAR":       {1, 1, fixed(types.BigIntType, types.TimestampType)},
+	"MONTH":      {1, 1, fixed(types.BigIntType, types.TimestampType)},
+	"DAYOFMONTH": {1, 1, fixed(types.BigIntType, types.TimestampType)},
+	"HOUR":       {1, 1, fixed(types.BigIntType, types.TimestampType)},
+	"MINUTE":     {1, 1, fixed(types.BigIntType, types.TimestampType)},
+	"SECOND":     {1, 1, fixed(types.BigIntType, types.TimestampType)},
 	"IF": {3, 3, func(args []plan.Expr) ([]plan.Expr, types.Type, error) {
 		if !implicitly(args[0].Type(), types.BooleanType) {
 			return nil, types.Type{}, fmt.Errorf("argument 1 must be BOOLEAN, got %s", args[0].Type())

@@ -51,7 +51,8 @@ func (c *compiler) compileFunc(f string, e *plan.Call, args []Evaluator, arity f
 	// The rest return NULL for a NULL argument.
 	switch f {
 	case "LIKE", "NOT_LIKE", "||", "CONCAT", "UPPER", "LOWER", "CHAR_LENGTH", "TRIM", "SUBSTRING",
-		"ABS", "FLOOR", "CEIL", "CEILING", "ROUND", "POWER", "SQRT", "FLOOR_TS":
+		"ABS", "FLOOR", "CEIL", "CEILING", "ROUND", "POWER", "SQRT", "FLOOR_TS",
+		"YEAR", "MONTH", "DAYOFMONTH", "HOUR", "MINUTE", "SECOND":
 	default:
 		return nil, false, nil
 	}
@@ -163,6 +164,11 @@ func (c *compiler) compileFunc(f string, e *plan.Call, args []Evaluator, arity f
 			}
 		}
 		return done(&floorTS{ts: args[0], ms: ms, t: args[0].Type().Nullable(), alloc: c.alloc}, nil)
+	case "YEAR", "MONTH", "DAYOFMONTH", "HOUR", "MINUTE", "SECOND":
+		if !args[0].Type().IsTemporal() {
+			return done(nil, fmt.Errorf("expr: %s needs a timestamp, got %s", f, args[0].Type()))
+		}
+		return done(c.convert(&timePart{arg: args[0], part: timePartFuncs[f], t: types.BigIntType, alloc: c.alloc}, e.T))
 	}
 	return nil, false, nil
 }

@@ -2,13 +2,10 @@
 -- Convert bid timestamp into types and find bids with specific price.
 -- Illustrates duplicate expressions and usage of user-defined functions.
 --
--- Status: rewritten because
---   * HOUR(dateTime) is not supported: the hour is read from the
---     timestamp's text, CAST(SUBSTRING(CAST(dateTime AS STRING), 12, 2) AS INT);
---   * the UDF column count_char(extra, 'c') (CREATE FUNCTION … AS
---     'com.github.nexmark.flink.udf.CountChar', a Java class) is left out:
---     StreamSQL's UDFs are registered from Go (engine.RegisterFunction),
---     not with CREATE FUNCTION.
+-- Status: rewritten because the UDF column count_char(extra, 'c')
+-- (CREATE FUNCTION … AS 'com.github.nexmark.flink.udf.CountChar', a Java
+-- class) is left out: StreamSQL's UDFs are registered from Go
+-- (engine.RegisterFunction), not with CREATE FUNCTION.
 -- The original:
 --
 --   CREATE FUNCTION count_char AS 'com.github.nexmark.flink.udf.CountChar';
@@ -57,10 +54,8 @@ SELECT
     bidder,
     0.908 * price as price,
     CASE
-        WHEN CAST(SUBSTRING(CAST(dateTime AS STRING), 12, 2) AS INT) >= 8
-         AND CAST(SUBSTRING(CAST(dateTime AS STRING), 12, 2) AS INT) <= 18 THEN 'dayTime'
-        WHEN CAST(SUBSTRING(CAST(dateTime AS STRING), 12, 2) AS INT) <= 6
-          OR CAST(SUBSTRING(CAST(dateTime AS STRING), 12, 2) AS INT) >= 20 THEN 'nightTime'
+        WHEN HOUR(dateTime) >= 8 AND HOUR(dateTime) <= 18 THEN 'dayTime'
+        WHEN HOUR(dateTime) <= 6 OR HOUR(dateTime) >= 20 THEN 'nightTime'
         ELSE 'otherTime'
     END AS bidTimeType,
     dateTime,
