@@ -54,8 +54,8 @@ func (j *Job) restore(ctx context.Context) error {
 	if err := j.source.Open(ctx, offset); err != nil {
 		return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
 	}
-	if !j.opts.NoPrefetch && runtime.GOMAXPROCS(0) > 1 && prefetchable(j.source) {
-		p, err := startPrefetch(ctx, j.source, 2)
+	if !j.opts.NoPrefetch && runtime.GOMAXPROCS(0) > 1 {
+		p, err := startPrefetch(ctx, j.source, 2, j.opts.Logger)
 		if err != nil {
 			return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
 		}
@@ -180,7 +180,9 @@ func (j *Job) checkpoint(ctx context.Context, final bool) error {
 	if err := j.sink.Commit(ctx, int64(id)); err != nil {
 		return fmt.Errorf("checkpoint %d: sink commit: %w", id, err)
 	}
-	if l, ok := j.source.(CheckpointListener); ok {
+	if j.pre != nil {
+		j.pre.checkpointComplete(int64(id), off)
+	} else if l, ok := j.source.(CheckpointListener); ok {
 		if err := l.CheckpointComplete(ctx, int64(id), off); err != nil {
 			j.opts.Logger.Warn("source checkpoint callback failed", "checkpoint", id, "err", err)
 		}

@@ -308,10 +308,10 @@ func (j *Job) offset() ([]byte, error) {
 
 // splits is the number of splits of the source, 0 when it does not say.
 func (j *Job) splits() int {
-	if sr, ok := j.source.(SplitReporter); ok {
-		return sr.Splits()
+	if j.pre != nil {
+		return j.pre.splits
 	}
-	return 0
+	return splitsOf(j.source)
 }
 
 // advance moves event time forward to wm through every operator in order.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"log/slog"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -60,7 +61,7 @@ func TestPrefetchOffsets(t *testing.T) {
 	if err := src.Open(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	p, err := startPrefetch(ctx, src, 4)
+	p, err := startPrefetch(ctx, src, 4, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestPrefetchOffsets(t *testing.T) {
 	}
 	// To the end: io.EOF after the last batch.
 	src2 := &seqSource{n: 35, alloc: alloc}
-	p2, _ := startPrefetch(ctx, src2, 1)
+	p2, _ := startPrefetch(ctx, src2, 1, slog.New(slog.DiscardHandler))
 	rows := int64(0)
 	for {
 		rec, _, err := p2.read(ctx)
