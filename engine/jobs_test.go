@@ -36,7 +36,13 @@ func TestJobs(t *testing.T) {
 	if _, err := eng.Submit(res.Query, nil); err == nil {
 		t.Fatal("submitting a running job again must fail")
 	}
-	time.Sleep(400 * time.Millisecond)
+	// Wait for the job to read rows and complete a checkpoint.
+	for deadline := time.Now().Add(10 * time.Second); job.Stats().LastCheckpoint == nil || job.Stats().RecordsIn == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint after 10 s with a 100 ms interval: %+v", job.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	show := execAll(t, eng, "SHOW JOBS;")
 	if len(show.Rows) != 1 || show.Rows[0][0] != "changing" || show.Rows[0][1] != "RUNNING" {
 		t.Fatalf("SHOW JOBS: %v", show.Rows)
@@ -46,7 +52,7 @@ func TestJobs(t *testing.T) {
 	}
 	cps := execAll(t, eng, "SHOW CHECKPOINTS FOR 'changing';")
 	if len(cps.Rows) == 0 {
-		t.Fatal("SHOW CHECKPOINTS: no checkpoint after 400ms with a 100ms interval")
+		t.Fatal("SHOW CHECKPOINTS lists no checkpoint, but the job completed one")
 	}
 	stop := execAll(t, eng, "STOP JOB 'changing' WITH SAVEPOINT;")
 	if !strings.Contains(stop.Message, "with savepoint") {

@@ -17,9 +17,11 @@ WITH ('connector' = 'datagen', 'rows-per-second' = '20000', 'number-of-rows' = '
 CREATE TABLE out (k BIGINT, n BIGINT) WITH ('connector' = 'blackhole');
 `
 
-// startQuery plans the last statement of sql on a fresh engine over
-// stateDir and runs it until it is cancelled after d.
-func runFor(t *testing.T, stateDir, sql string, d time.Duration, opts engine.Options) error {
+// runFor plans the last statement of sql on a fresh engine over stateDir
+// and runs it until it has completed n checkpoints of its own, then
+// cancels it (as a crash or Ctrl-C would). It returns the run's error,
+// nil when it was cancelled.
+func runFor(t *testing.T, stateDir, sql string, n int, opts engine.Options) error {
 	t.Helper()
 	opts.StateDir = stateDir
 	eng := engine.New(opts)
@@ -37,13 +39,28 @@ func runFor(t *testing.T, stateDir, sql string, d time.Duration, opts engine.Opt
 			q = res.Query
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	err = q.Run(ctx, nil)
-	if err == context.DeadlineExceeded {
-		return nil
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx, nil) }()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-deadline:
+			t.Fatalf("no %d checkpoints within 20 s: %+v", n, q.Stats())
+		case <-time.After(10 * time.Millisecond):
+		}
+		st := q.Stats()
+		if c := st.LastCheckpoint; c != nil && c.ID >= st.RestoredFrom+uint64(n) {
+			cancel()
+			if err := <-done; err != context.Canceled {
+				return err
+			}
+			return nil
+		}
 	}
-	return err
 }
 
 // TestChangedQueryRefused checks invariant 4's other half: a job restarted
@@ -52,16 +69,16 @@ func runFor(t *testing.T, stateDir, sql string, d time.Duration, opts engine.Opt
 func TestChangedQueryRefused(t *testing.T) {
 	dir := t.TempDir()
 	q1 := restoreDDL + `INSERT INTO out SELECT k, COUNT(*) FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, k;`
-	if err := runFor(t, dir, q1, 400*time.Millisecond, engine.Options{}); err != nil {
+	if err := runFor(t, dir, q1, 3, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	// Same query: restores.
-	if err := runFor(t, dir, q1, 200*time.Millisecond, engine.Options{}); err != nil {
+	if err := runFor(t, dir, q1, 1, engine.Options{}); err != nil {
 		t.Fatalf("restoring the same query: %v", err)
 	}
 	// A different window size: the window operator's state does not fit.
 	q2 := strings.Replace(q1, "INTERVAL '1' MINUTE", "INTERVAL '2' MINUTE", 1)
-	err := runFor(t, dir, q2, 200*time.Millisecond, engine.Options{})
+	err := runFor(t, dir, q2, 1, engine.Options{})
 	if err == nil || !strings.Contains(err.Error(), "2-window-agg") {
 		t.Fatalf("changed window: got %v, want an error naming 2-window-agg", err)
 	}
@@ -70,16 +87,16 @@ func TestChangedQueryRefused(t *testing.T) {
 	}
 	// A different plan shape: operator ids no longer match.
 	q3 := restoreDDL + `INSERT INTO out SELECT k, x FROM ev WHERE x > 0;`
-	err = runFor(t, dir, q3, 200*time.Millisecond, engine.Options{})
+	err = runFor(t, dir, q3, 1, engine.Options{})
 	if err == nil || !strings.Contains(err.Error(), "window-agg") || !strings.Contains(err.Error(), "--fresh") {
 		t.Fatalf("changed plan: got %v, want an error naming the operator and --fresh", err)
 	}
 	// --allow-non-restored-state drops the window's state and runs.
-	if err := runFor(t, dir, q3, 200*time.Millisecond, engine.Options{AllowNonRestoredState: true}); err != nil {
+	if err := runFor(t, dir, q3, 1, engine.Options{AllowNonRestoredState: true}); err != nil {
 		t.Fatalf("allow-non-restored-state: %v", err)
 	}
 	// --fresh starts over with the new query.
-	if err := runFor(t, dir, q2, 200*time.Millisecond, engine.Options{Fresh: true}); err != nil {
+	if err := runFor(t, dir, q2, 1, engine.Options{Fresh: true}); err != nil {
 		t.Fatalf("fresh: %v", err)
 	}
 }
@@ -90,11 +107,11 @@ func TestChangedQueryRefused(t *testing.T) {
 func TestParallelismChangeRefused(t *testing.T) {
 	dir := t.TempDir()
 	q := restoreDDL + `INSERT INTO out SELECT k, COUNT(*) FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, k;`
-	if err := runFor(t, dir, q, 400*time.Millisecond, engine.Options{Parallelism: 2}); err != nil {
+	if err := runFor(t, dir, q, 3, engine.Options{Parallelism: 2}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []int{1, 3} {
-		err := runFor(t, dir, q, 200*time.Millisecond, engine.Options{Parallelism: p})
+		err := runFor(t, dir, q, 1, engine.Options{Parallelism: p})
 		if err == nil || !strings.Contains(err.Error(), "parallelism") {
 			t.Fatalf("restoring parallelism-2 state with %d: got %v, want an error about parallelism", p, err)
 		}
@@ -102,15 +119,15 @@ func TestParallelismChangeRefused(t *testing.T) {
 			t.Log(err)
 		}
 	}
-	if err := runFor(t, dir, q, 200*time.Millisecond, engine.Options{Parallelism: 2}); err != nil {
+	if err := runFor(t, dir, q, 1, engine.Options{Parallelism: 2}); err != nil {
 		t.Fatalf("same parallelism: %v", err)
 	}
 	// And state of one task is not restored into subtasks.
 	one := t.TempDir()
-	if err := runFor(t, one, q, 400*time.Millisecond, engine.Options{}); err != nil {
+	if err := runFor(t, one, q, 3, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := runFor(t, one, q, 200*time.Millisecond, engine.Options{Parallelism: 2}); err == nil || !strings.Contains(err.Error(), "parallelism") {
+	if err := runFor(t, one, q, 1, engine.Options{Parallelism: 2}); err == nil || !strings.Contains(err.Error(), "parallelism") {
 		t.Fatalf("restoring one task's state with parallelism 2: got %v", err)
 	}
 }
