@@ -59,7 +59,15 @@ func TestSavepoints(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(800 * time.Millisecond)
+	// Wait for the job's first checkpoint (its status file).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(state, "sp-test", "CHECKPOINTS.json")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job took no checkpoint in 10 s:\n%s", stderr.String())
+		}
+	}
 
 	// A savepoint of the running job, from another process.
 	sp1 := filepath.Join(dir, "sp1")
