@@ -7,7 +7,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
-	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
@@ -161,7 +160,6 @@ func isValid(bm []byte, off, i int) bool {
 	return bm == nil || bitIsSet(bm, off+i)
 }
 
-var _ = decimal128.Num{}
 
 // valueBits returns the value bitmap of a boolean array (not offset).
 func valueBits(a arrow.Array) []byte {
