@@ -160,7 +160,6 @@ func isValid(bm []byte, off, i int) bool {
 	return bm == nil || bitIsSet(bm, off+i)
 }
 
-
 // valueBits returns the value bitmap of a boolean array (not offset).
 func valueBits(a arrow.Array) []byte {
 	bufs := a.Data().Buffers()
