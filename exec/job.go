@@ -74,6 +74,7 @@ type Job struct {
 	wmPublic   atomic.Int64 // watermark, for Stats
 
 	pre            *prefetcher // nil: the source is read in Run's goroutine
+	limitReached   bool        // a LIMIT passed all its rows: the job ends
 	coord          *checkpoint.Coordinator
 	nextID         uint64
 	restoredFrom   atomic.Uint64
@@ -138,7 +139,7 @@ func Build(root *plan.Sink, opts Options) (*Job, error) {
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
 		m := &OperatorMetrics{}
-		op, err := buildOperator(chain[i], m, opts)
+		op, err := j.buildOperator(chain[i], m)
 		if err != nil {
 			j.closeOps()
 			return nil, err
@@ -191,8 +192,11 @@ func Build(root *plan.Sink, opts Options) (*Job, error) {
 }
 
 // buildOperator is the one place that maps plan nodes to operators.
-func buildOperator(n plan.Node, m *OperatorMetrics, opts Options) (Operator, error) {
+func (j *Job) buildOperator(n plan.Node, m *OperatorMetrics) (Operator, error) {
+	opts := j.opts
 	switch n := n.(type) {
+	case *plan.Limit:
+		return newLimit(n, m, func() { j.limitReached = true }), nil
 	case *plan.Calc:
 		return newCalc(n, m, opts.Alloc)
 	case *plan.WindowAgg:
@@ -226,6 +230,9 @@ func (j *Job) Run(ctx context.Context) (err error) {
 			if err := j.checkpoint(ctx, false); err != nil {
 				return err
 			}
+		}
+		if j.limitReached {
+			return j.end(ctx)
 		}
 		if stop, err := j.serveControl(ctx); err != nil || stop {
 			if err == nil {
@@ -335,6 +342,12 @@ func (j *Job) finish(ctx context.Context) error {
 	if err := j.advance(ctx, MaxWatermark); err != nil {
 		return err
 	}
+	return j.end(ctx)
+}
+
+// end ends a job whose output is complete: a final checkpoint (or, without
+// a store, the sink's commit).
+func (j *Job) end(ctx context.Context) error {
 	if j.opts.Store != nil {
 		return j.checkpoint(ctx, true)
 	}

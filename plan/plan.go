@@ -183,6 +183,14 @@ type WindowAgg struct {
 	Aggs   []AggCall
 }
 
+// Limit passes on the first N rows of its input; when they have passed,
+// the job ends.
+type Limit struct {
+	Base
+	Input Node
+	N     int64
+}
+
 // Sink writes the rows of its input. Connector "collect" is the client of
 // a bare SELECT (the CLI, the REPL or an embedding program).
 type Sink struct {
@@ -202,6 +210,7 @@ func (*Source) Inputs() []Node      { return nil }
 func (n *Calc) Inputs() []Node      { return []Node{n.Input} }
 func (n *WindowAgg) Inputs() []Node { return []Node{n.Input} }
 func (n *Sink) Inputs() []Node      { return []Node{n.Input} }
+func (n *Limit) Inputs() []Node     { return []Node{n.Input} }
 
 // Describe implementations.
 
@@ -249,6 +258,8 @@ func (n *WindowAgg) Describe() string {
 	b.WriteString("]")
 	return b.String()
 }
+
+func (n *Limit) Describe() string { return fmt.Sprintf("Limit %d", n.N) }
 
 func (n *Sink) Describe() string {
 	if n.Table == "" {

@@ -197,7 +197,7 @@ func (p *Planner) Describe(s *parser.DescribeStmt) ([][]string, error) {
 // with connector "collect".
 func (p *Planner) Query(s *parser.QueryStmt) (*plan.Sink, error) {
 	b := &builder{p: p}
-	rel, err := b.planSelect(s.Query)
+	rel, err := b.planQuery(s.Query)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +221,7 @@ func (p *Planner) Insert(s *parser.InsertStmt) (*plan.Sink, error) {
 		return nil, errorf(s.Columns[0].Pos, "INSERT with a column list is not supported yet; select the table's columns in order")
 	}
 	b := &builder{p: p}
-	rel, err := b.planSelect(s.Query)
+	rel, err := b.planQuery(s.Query)
 	if err != nil {
 		return nil, err
 	}
@@ -350,6 +350,8 @@ func assignIDs(root plan.Node) {
 			kind, b = "calc", &x.Base
 		case *plan.WindowAgg:
 			kind, b = "window-agg", &x.Base
+		case *plan.Limit:
+			kind, b = "limit", &x.Base
 		case *plan.Sink:
 			kind, b = "sink", &x.Base
 			if x.Table != "" {

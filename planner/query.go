@@ -351,6 +351,26 @@ func intervalArg(sc *scope, a parser.Expr) (int64, error) {
 	return v, nil
 }
 
+// planQuery plans the outermost SELECT of a statement, which may have a
+// LIMIT: the job ends once that many rows have passed.
+func (b *builder) planQuery(sel *parser.Select) (*relation, error) {
+	if sel.Limit == nil {
+		return b.planSelect(sel)
+	}
+	if *sel.Limit <= 0 {
+		return nil, errorf(sel.Pos, "LIMIT must be positive, got %d", *sel.Limit)
+	}
+	inner := *sel
+	inner.Limit = nil
+	rel, err := b.planSelect(&inner)
+	if err != nil {
+		return nil, err
+	}
+	l := &plan.Limit{Input: rel.node, N: *sel.Limit}
+	l.Output = rel.schema()
+	return &relation{node: l, cols: rel.cols, name: rel.name, cat: rel.cat}, nil
+}
+
 // planSelect plans one SELECT block.
 func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
 	if sel.From == nil {
@@ -364,7 +384,7 @@ func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
 		return nil, errorf(sel.Pos, "SELECT DISTINCT is not supported yet (its result would be updating); use GROUP BY with a window")
 	}
 	if sel.Limit != nil {
-		return nil, errorf(sel.Pos, "LIMIT is not supported yet")
+		return nil, errorf(sel.Pos, "LIMIT is only supported on the outermost query")
 	}
 	agg := len(sel.GroupBy) > 0 || sel.Having != nil
 	for _, it := range sel.Items {
