@@ -98,17 +98,11 @@ func substitute(e plan.Expr, exprs []plan.Expr) plan.Expr {
 		return exprs[x.Index]
 	case *plan.Call:
 		c := *x
-		c.Args = make([]plan.Expr, len(x.Args))
-		for i, a := range x.Args {
-			c.Args[i] = substitute(a, exprs)
-		}
+		c.Args = substituteAll(x.Args, exprs)
 		return &c
 	case *plan.UDFCall:
 		c := *x
-		c.Args = make([]plan.Expr, len(x.Args))
-		for i, a := range x.Args {
-			c.Args[i] = substitute(a, exprs)
-		}
+		c.Args = substituteAll(x.Args, exprs)
 		return &c
 	case *plan.Cast:
 		c := *x
@@ -124,6 +118,14 @@ func substitute(e plan.Expr, exprs []plan.Expr) plan.Expr {
 		return &c
 	}
 	return e
+}
+
+func substituteAll(args, exprs []plan.Expr) []plan.Expr {
+	out := make([]plan.Expr, len(args))
+	for i, a := range args {
+		out[i] = substitute(a, exprs)
+	}
+	return out
 }
 
 func walkPlanExpr(e plan.Expr, fn func(plan.Expr)) {
