@@ -129,6 +129,10 @@ func (m *SourceMetrics) Lag() map[string]int64 {
 	return out
 }
 
+// DefaultBatchSize is the number of rows a source puts in a batch when
+// nothing else is asked for.
+const DefaultBatchSize = 4096
+
 // SourceConfig is what a connector gets to build a source.
 type SourceConfig struct {
 	Table   string
@@ -145,6 +149,29 @@ type SourceConfig struct {
 	Metrics   *SourceMetrics
 	// Logger receives the connector's warnings (retries, reconnects).
 	Logger *slog.Logger
+}
+
+// WithDefaults returns c with its unset fields filled in: the default
+// allocator, the system clock, DefaultBatchSize, fresh metrics and a
+// discarding logger. The runtime sets them all; connectors call it so that
+// they can be built with a partial config in tests and embeddings.
+func (c SourceConfig) WithDefaults() SourceConfig {
+	if c.Alloc == nil {
+		c.Alloc = memory.DefaultAllocator
+	}
+	if c.Clock == nil {
+		c.Clock = SystemClock{}
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.Metrics == nil {
+		c.Metrics = new(SourceMetrics)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
 }
 
 // SinkConfig is what a connector gets to build a sink.

@@ -112,7 +112,7 @@ func Build(root *plan.Sink, opts Options) (*Job, error) {
 		opts.Clock = SystemClock{}
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 4096
+		opts.BatchSize = DefaultBatchSize
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

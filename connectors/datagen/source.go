@@ -16,9 +16,6 @@ import (
 	"github.com/streamsql/streamsql/exec"
 )
 
-// defaultBatchSize is used when SourceConfig.BatchSize is 0.
-const defaultBatchSize = 4096
-
 const gamma = 0x9e3779b97f4a7c15
 
 // mix is the splitmix64 finalizer: a bijective hash of 64 bits.
@@ -53,20 +50,9 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("datagen: table %q: %w", cfg.Table, err)
 	}
+	cfg = cfg.WithDefaults()
 	s := &source{cfg: cfg, gen: gen, schema: cfg.Schema.Arrow(), alloc: cfg.Alloc, clock: cfg.Clock,
 		batch: int64(cfg.BatchSize)}
-	if s.alloc == nil {
-		s.alloc = memory.DefaultAllocator
-	}
-	if s.clock == nil {
-		s.clock = exec.SystemClock{}
-	}
-	if s.batch <= 0 {
-		s.batch = defaultBatchSize
-	}
-	if s.cfg.Metrics == nil {
-		s.cfg.Metrics = new(exec.SourceMetrics)
-	}
 	if gen.rate > 0 {
 		s.pace = pace.New(gen.rate, s.clock)
 	}

@@ -13,15 +13,13 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/connectors/format"
 	"github.com/streamsql/streamsql/exec"
 )
 
 const (
-	defaultBatchSize = 4096
-	readBufferSize   = 1 << 20
-	offsetVersion    = 1
+	readBufferSize = 1 << 20
+	offsetVersion  = 1
 )
 
 // source reads the lines of a list of files. Called from one goroutine.
@@ -46,20 +44,13 @@ type source struct {
 var _ exec.Source = (*source)(nil)
 
 func newSource(cfg exec.SourceConfig) (*source, error) {
-	if cfg.Alloc == nil {
-		cfg.Alloc = memory.DefaultAllocator
-	}
+	cfg = cfg.WithDefaults()
 	dec, err := format.NewDecoder("", cfg.Schema, cfg.Options, cfg.Alloc)
 	if err != nil {
 		return nil, fmt.Errorf("filesystem: table %q: %w", cfg.Table, err)
 	}
 	s := &source{cfg: cfg, path: cfg.Options[optPath], dec: dec, batch: cfg.BatchSize, metrics: cfg.Metrics}
-	if s.batch <= 0 {
-		s.batch = defaultBatchSize
-	}
-	if s.metrics == nil {
-		s.metrics = new(exec.SourceMetrics)
-	}
+
 	return s, nil
 }
 

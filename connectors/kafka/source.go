@@ -14,12 +14,10 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/exec"
 )
 
 const (
-	defaultBatchSize = 4096
 	// idleWait is how long Read waits for a message before returning
 	// nothing, so the runtime can inject barriers.
 	idleWait = 100 * time.Millisecond
@@ -84,9 +82,7 @@ func compilePattern(p string) (*regexp.Regexp, error) {
 }
 
 func newSource(cfg exec.SourceConfig) (*source, error) {
-	if cfg.Alloc == nil {
-		cfg.Alloc = memory.DefaultAllocator
-	}
+	cfg = cfg.WithDefaults()
 	conf, err := parseConfig(cfg.Options, cfg.Schema, false)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: table %q: %w", cfg.Table, err)
@@ -96,13 +92,8 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 		return nil, fmt.Errorf("kafka: table %q: %w", cfg.Table, err)
 	}
 	s := &source{cfg: cfg, conf: conf, sconf: sconf, batch: cfg.BatchSize, metrics: cfg.Metrics,
-		log: loggerOf(cfg.Logger).With("connector", "kafka", "table", cfg.Table), index: map[topicPartition]int{}}
-	if s.batch <= 0 {
-		s.batch = defaultBatchSize
-	}
-	if s.metrics == nil {
-		s.metrics = new(exec.SourceMetrics)
-	}
+		log: cfg.Logger.With("connector", "kafka", "table", cfg.Table), index: map[topicPartition]int{}}
+
 	s.ignore, _ = boolOpt(cfg.Options, conf.formats.value+".ignore-parse-errors", false)
 	if conf.pattern != "" {
 		s.pattern, _ = compilePattern(conf.pattern)

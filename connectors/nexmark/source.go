@@ -12,9 +12,6 @@ import (
 	"github.com/streamsql/streamsql/exec"
 )
 
-// defaultBatchSize is used when SourceConfig.BatchSize is 0.
-const defaultBatchSize = 4096
-
 // source generates the rows of one stream. Read is called from one
 // goroutine.
 type source struct {
@@ -46,22 +43,10 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nexmark: table %q: %w", cfg.Table, err)
 	}
-	s := &source{cfg: cfg, c: c, m: c.m, schema: cfg.Schema.Arrow(), alloc: cfg.Alloc, clock: cfg.Clock,
-		batch: cfg.BatchSize}
-	if s.alloc == nil {
-		s.alloc = memory.DefaultAllocator
-	}
-	s.pool = &pool{under: s.alloc}
+	cfg = cfg.WithDefaults()
+	s := &source{cfg: cfg, c: c, m: c.m, schema: cfg.Schema.Arrow(), clock: cfg.Clock, batch: cfg.BatchSize}
+	s.pool = &pool{under: cfg.Alloc}
 	s.alloc = s.pool
-	if s.clock == nil {
-		s.clock = exec.SystemClock{}
-	}
-	if s.batch <= 0 {
-		s.batch = defaultBatchSize
-	}
-	if s.cfg.Metrics == nil {
-		s.cfg.Metrics = new(exec.SourceMetrics)
-	}
 	if c.rateLimited {
 		s.pace = pace.New(c.m.rate, s.clock)
 	}
