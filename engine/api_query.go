@@ -12,8 +12,6 @@ import (
 
 	"github.com/streamsql/streamsql/checkpoint"
 	"github.com/streamsql/streamsql/parser"
-	"github.com/streamsql/streamsql/plan"
-	"github.com/streamsql/streamsql/planner"
 )
 
 // QueryOptions adjust how Plan names and configures one query, for
@@ -33,63 +31,13 @@ type QueryOptions struct {
 	Settings map[string]string
 }
 
-// Plan plans a SELECT or INSERT statement into a ContinuousQuery, as
-// Execute does, but named and configured by opts. Any other statement is
-// an error. Execute it with Run, Results or Submit.
+// Plan plans a SELECT or INSERT statement in the default session (see
+// Session.Plan).
 func (e *Engine) Plan(ctx context.Context, stmt parser.Statement, opts QueryOptions) (*ContinuousQuery, error) {
-	for k, v := range opts.Settings {
-		if err := checkSetting(k, v); err != nil {
-			return nil, &parser.Error{Pos: stmt.Position(), Msg: err.Error()}
-		}
-	}
-	if opts.Name != "" {
-		if _, err := checkpoint.JobDir(".", opts.Name); err != nil {
-			return nil, fmt.Errorf("job name %q: %v", opts.Name, err)
-		}
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p := planner.New(e.catalog, e.reg)
-	var root *plan.Sink
-	var err error
-	switch s := stmt.(type) {
-	case *parser.QueryStmt:
-		root, err = p.Query(s)
-	case *parser.InsertStmt:
-		root, err = p.Insert(s)
-	default:
-		return nil, &parser.Error{Pos: stmt.Position(), Msg: "expected a SELECT or INSERT statement"}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if opts.Name == "" && len(opts.Settings) == 0 {
-		return e.newQuery(root, stmt), nil
-	}
-	settings := make(map[string]string, len(e.settings)+len(opts.Settings))
-	for k, v := range e.settings {
-		settings[k] = v
-	}
-	for k, v := range opts.Settings {
-		settings[k] = v
-	}
-	name := opts.Name
-	if name == "" {
-		name = settings["pipeline.name"]
-		if name == "" {
-			name = e.opts.DefaultJobName
-		}
-		e.jobs[name]++
-		if n := e.jobs[name]; n > 1 {
-			name = fmt.Sprintf("%s-%d", name, n)
-		}
-	} else {
-		e.reserveName(name)
-	}
-	return &ContinuousQuery{e: e, root: root, stmt: stmt, settings: settings, name: name, started: make(chan struct{})}, nil
+	return e.def.Plan(ctx, stmt, opts)
 }
 
-// reserveName makes the session's naming skip name. Called with e.mu held.
+// reserveName makes the engine's naming skip name. Called with e.mu held.
 func (e *Engine) reserveName(name string) {
 	base, n := name, 1
 	if i := strings.LastIndexByte(name, '-'); i > 0 {
@@ -102,16 +50,9 @@ func (e *Engine) reserveName(name string) {
 	}
 }
 
-// Settings returns a copy of the session's settings (what SET set).
-func (e *Engine) Settings() map[string]string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := make(map[string]string, len(e.settings))
-	for k, v := range e.settings {
-		out[k] = v
-	}
-	return out
-}
+// Settings returns a copy of the default session's settings (what SET
+// set).
+func (e *Engine) Settings() map[string]string { return e.def.Settings() }
 
 // StateDir returns the engine's state directory.
 func (e *Engine) StateDir() string { return e.opts.StateDir }
@@ -140,7 +81,7 @@ func ReadStatusFile(stateDir, job string) (Status, error) {
 	return st, nil
 }
 
-// ReserveJobName makes the session's naming of later queries skip name,
+// ReserveJobName makes the engine's naming of later queries skip name,
 // as a query planned with QueryOptions.Name does: for clients that keep
 // job names across restarts (the server reserves the names of stopped jobs
 // it does not resubmit).

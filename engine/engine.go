@@ -7,13 +7,12 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,7 +23,6 @@ import (
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/parser"
 	"github.com/streamsql/streamsql/plan"
-	"github.com/streamsql/streamsql/planner"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -63,14 +61,22 @@ type Options struct {
 }
 
 // Engine executes SQL statements. It is safe for concurrent use.
+//
+// Statements run in a Session: each has its own catalog (tables, views)
+// and its own settings (SET/RESET). The Engine's own Execute, Plan,
+// Setting, Settings, TableNames, … use a default session created by New.
+// Job names, background jobs, UDFs registered with RegisterFunction and
+// the state directory are engine-wide.
 type Engine struct {
 	opts Options
 	reg  *connectors.Registry
 
-	mu       sync.Mutex
-	catalog  *planner.Catalog
-	settings map[string]string
-	jobs     map[string]int // job names handed out, for unique names
+	def *Session // the default session, for Engine.Execute and friends
+
+	mu     sync.Mutex
+	jobs   map[string]int // job names handed out engine-wide, for unique names
+	funcs  []Function     // engine-wide UDFs, registered in every session
+	closed bool
 
 	jobsMu  sync.Mutex
 	running map[string]*Job // background jobs by id
@@ -103,7 +109,22 @@ func New(opts Options) *Engine {
 	if reg == nil {
 		reg = builtin.Registry(opts.Stdout)
 	}
-	return &Engine{opts: opts, reg: reg, catalog: planner.NewCatalog(), settings: map[string]string{}, jobs: map[string]int{}, running: map[string]*Job{}}
+	e := &Engine{opts: opts, reg: reg, jobs: map[string]int{}, running: map[string]*Job{}}
+	e.def = e.NewSession()
+	return e
+}
+
+// ErrClosed is returned by statements executed after Close.
+var ErrClosed = errors.New("engine: closed")
+
+// checkOpen returns ErrClosed after Close.
+func (e *Engine) checkOpen() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	return nil
 }
 
 // Registry returns the engine's connectors, for completion and help.
@@ -139,128 +160,14 @@ type Result struct {
 	Query *ContinuousQuery
 }
 
-// Execute executes one statement. DDL, SET, SHOW, DESCRIBE and EXPLAIN
-// complete immediately; SELECT and INSERT return a ContinuousQuery that the
-// caller runs.
+// Execute executes one statement in the engine's default session (see
+// Session.Execute).
 func (e *Engine) Execute(ctx context.Context, stmt parser.Statement) (*Result, error) {
-	if s, ok := stmt.(*parser.StopJobStmt); ok {
-		// Not under e.mu: stopping waits for the job, and other
-		// statements may run meanwhile.
-		return e.stopJob(ctx, s)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p := planner.New(e.catalog, e.reg)
-	switch s := stmt.(type) {
-	case *parser.CreateTableStmt:
-		if err := p.CreateTable(s); err != nil {
-			return nil, err
-		}
-		return &Result{Kind: Message, Message: fmt.Sprintf("table %s created", s.Name.Name)}, nil
-	case *parser.CreateViewStmt:
-		if err := p.CreateView(s); err != nil {
-			return nil, err
-		}
-		return &Result{Kind: Message, Message: fmt.Sprintf("view %s created", s.Name.Name)}, nil
-	case *parser.DropStmt:
-		if err := p.Drop(s); err != nil {
-			return nil, err
-		}
-		what := "table"
-		if s.View {
-			what = "view"
-		}
-		return &Result{Kind: Message, Message: fmt.Sprintf("%s %s dropped", what, s.Name.Name)}, nil
-	case *parser.ShowStmt:
-		return e.show(s)
-	case *parser.DescribeStmt:
-		rows, err := p.Describe(s)
-		if err != nil {
-			return nil, err
-		}
-		return &Result{Kind: Table, Header: rows[0], Rows: rows[1:]}, nil
-	case *parser.ExplainStmt:
-		text, err := p.Explain(s)
-		if err != nil {
-			return nil, err
-		}
-		return &Result{Kind: Message, Message: strings.TrimRight(text, "\n")}, nil
-	case *parser.SetStmt:
-		if s.Key == "" {
-			res := &Result{Kind: Table, Header: []string{"key", "value"}}
-			for _, k := range sortedKeys(e.settings) {
-				res.Rows = append(res.Rows, []string{k, e.settings[k]})
-			}
-			return res, nil
-		}
-		if err := checkSetting(s.Key, s.Value); err != nil {
-			return nil, &parser.Error{Pos: s.Pos, Msg: err.Error()}
-		}
-		e.settings[s.Key] = s.Value
-		return &Result{Kind: Message, Message: fmt.Sprintf("set %s = %s", s.Key, s.Value)}, nil
-	case *parser.ResetStmt:
-		if s.Key == "" {
-			e.settings = map[string]string{}
-			return &Result{Kind: Message, Message: "all settings reset"}, nil
-		}
-		delete(e.settings, s.Key)
-		return &Result{Kind: Message, Message: fmt.Sprintf("reset %s", s.Key)}, nil
-	case *parser.QueryStmt:
-		root, err := p.Query(s)
-		if err != nil {
-			return nil, err
-		}
-		return &Result{Kind: Query, Query: e.newQuery(root, s)}, nil
-	case *parser.InsertStmt:
-		root, err := p.Insert(s)
-		if err != nil {
-			return nil, err
-		}
-		return &Result{Kind: Query, Query: e.newQuery(root, s)}, nil
-	}
-	return nil, &parser.Error{Pos: stmt.Position(), Msg: fmt.Sprintf("statement %T is not supported", stmt)}
+	return e.def.Execute(ctx, stmt)
 }
 
-func (e *Engine) show(s *parser.ShowStmt) (*Result, error) {
-	var names []string
-	switch s.What {
-	case "TABLES":
-		names = e.catalog.Tables()
-	case "VIEWS":
-		names = e.catalog.Views()
-	case "FUNCTIONS":
-		names = append(planner.ScalarFunctions(), "COUNT", "SUM", "AVG", "MIN", "MAX", "TUMBLE", "HOP", "CUMULATE", "SESSION")
-		sort.Strings(names)
-	case "JOBS":
-		return e.showJobs(), nil
-	case "CHECKPOINTS":
-		return e.showCheckpoints(s.JobID)
-	default:
-		return nil, &parser.Error{Pos: s.Pos, Msg: fmt.Sprintf("SHOW %s is not supported", s.What)}
-	}
-	res := &Result{Kind: Table, Header: []string{strings.ToLower(s.What)}}
-	for _, n := range names {
-		res.Rows = append(res.Rows, []string{n})
-	}
-	return res, nil
-}
-
-// Setting returns the value of a SET key.
-func (e *Engine) Setting(key string) (string, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	v, ok := e.settings[key]
-	return v, ok
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+// Setting returns the value of a SET key in the default session.
+func (e *Engine) Setting(key string) (string, bool) { return e.def.Setting(key) }
 
 // ContinuousQuery is a planned SELECT or INSERT, ready to run.
 type ContinuousQuery struct {
@@ -274,26 +181,6 @@ type ContinuousQuery struct {
 	job       *exec.Job     // while running
 	started   chan struct{} // closed once job is set
 	startOnce sync.Once
-}
-
-// newQuery snapshots the session's settings and names the job: SET
-// 'pipeline.name', or the engine's default name; the second query of a
-// session with the same name gets "-2" appended, and so on, so each has its
-// own checkpoints.
-func (e *Engine) newQuery(root *plan.Sink, stmt parser.Statement) *ContinuousQuery {
-	s := make(map[string]string, len(e.settings))
-	for k, v := range e.settings {
-		s[k] = v
-	}
-	name := s["pipeline.name"]
-	if name == "" {
-		name = e.opts.DefaultJobName
-	}
-	e.jobs[name]++
-	if n := e.jobs[name]; n > 1 {
-		name = fmt.Sprintf("%s-%d", name, n)
-	}
-	return &ContinuousQuery{e: e, root: root, stmt: stmt, settings: s, name: name, started: make(chan struct{})}
 }
 
 // Name is the job's name: its identity for checkpoints.

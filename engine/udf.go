@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -16,13 +17,39 @@ import (
 // row's values.
 type Function = planner.Function
 
-// RegisterFunction makes f callable from SQL in this engine's statements
-// planned afterwards. The name is case-insensitive and must not be a
-// built-in function's.
+// RegisterFunction makes f callable from SQL in every session of the
+// engine (existing ones and those created later), in statements planned
+// afterwards. The name is case-insensitive and must not be a built-in
+// function's.
 func (e *Engine) RegisterFunction(f Function) error {
+	// Check f against a fresh catalog first, so that a bad function is
+	// refused before any session has it.
+	if err := planner.NewCatalog().RegisterFunction(f); err != nil {
+		return err
+	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.catalog.RegisterFunction(f)
+	for _, g := range e.funcs {
+		if strings.EqualFold(g.Name, f.Name) {
+			e.mu.Unlock()
+			return fmt.Errorf("function %s is already registered", strings.ToUpper(f.Name))
+		}
+	}
+	e.funcs = append(e.funcs, f)
+	e.mu.Unlock()
+	return nil
+}
+
+// syncFuncs registers in the session's catalog the engine's functions
+// registered since the last call. A session's own function of the same
+// name (Session.RegisterFunction) wins. Called with s.mu held.
+func (s *Session) syncFuncs() {
+	s.e.mu.Lock()
+	fresh := s.e.funcs[s.nfuncs:]
+	s.nfuncs = len(s.e.funcs)
+	s.e.mu.Unlock()
+	for _, f := range fresh {
+		_ = s.catalog.RegisterFunction(f) // only a session's own function can clash
+	}
 }
 
 // RowFunction returns a Function that calls fn once per row. fn receives
