@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/streamsql/streamsql/internal/suggest"
 )
 
 // converter turns the grammar structs of grammar.go into the public AST.
@@ -258,12 +260,34 @@ func (c *converter) tableRef(g *gTableRef) TableRef {
 }
 
 // windowParams lists the interval parameters of each window function in
-// positional order; named arguments (SIZE => …) are put in this order.
+// positional order, as Flink names them; named arguments (SIZE => …) are
+// put in this order.
 var windowParams = map[string][]string{
 	"TUMBLE":   {"SIZE", "OFFSET"},
 	"HOP":      {"SLIDE", "SIZE", "OFFSET"},
 	"CUMULATE": {"STEP", "SIZE", "OFFSET"},
 	"SESSION":  {"GAP"},
+}
+
+// windowParamAliases are other names accepted for a window parameter:
+// CUMULATE's SIZE is its maximum window size, and some Flink documentation
+// calls it MAX_SIZE.
+var windowParamAliases = map[string]map[string]string{
+	"CUMULATE": {"MAX_SIZE": "SIZE"},
+}
+
+// unknownArg reports a named argument that fn does not take, with a
+// did-you-mean when the name is close to one it does take.
+func (c *converter) unknownArg(pos Pos, name, fn string, expected []string) {
+	msg := fmt.Sprintf("unknown argument %s of %s", strings.ToUpper(name), fn)
+	if s := suggest.Closest(name, expected); s != "" {
+		msg += fmt.Sprintf("; did you mean %s?", s)
+	} else if len(expected) == 1 {
+		msg += "; expected " + expected[0]
+	} else {
+		msg += "; expected one of " + strings.Join(expected, ", ")
+	}
+	c.failf(pos, "%s", msg)
 }
 
 func (c *converter) windowTVF(g *gTVF) *WindowTVF {
@@ -274,11 +298,11 @@ func (c *converter) windowTVF(g *gTVF) *WindowTVF {
 	} else {
 		w.Input = &SubqueryRef{Pos: g.Sub.Pos, Query: c.selectStmt(g.Sub.Query)}
 	}
-	if g.DataName != "" && !strings.EqualFold(g.DataName, "DATA") {
-		c.failf(g.Pos, "unknown argument %s of %s; expected DATA", strings.ToUpper(g.DataName), w.Func)
+	if n := g.DataName; n != nil && !strings.EqualFold(n.Name, "DATA") {
+		c.unknownArg(n.Pos, n.Name, w.Func, []string{"DATA"})
 	}
-	if g.TimeName != "" && !strings.EqualFold(g.TimeName, "TIMECOL") {
-		c.failf(g.TimeCol.Pos, "unknown argument %s of %s; expected TIMECOL", strings.ToUpper(g.TimeName), w.Func)
+	if n := g.TimeName; n != nil && !strings.EqualFold(n.Name, "TIMECOL") {
+		c.unknownArg(n.Pos, n.Name, w.Func, []string{"TIMECOL"})
 	}
 	w.PartitionBy = c.idents(g.PartitionBy)
 	if len(w.PartitionBy) > 0 && w.Func != "SESSION" {
@@ -294,9 +318,13 @@ func (c *converter) windowTVF(g *gTVF) *WindowTVF {
 				c.failf(a.Pos, "cannot mix named and positional arguments")
 				continue
 			}
-			i := indexFold(params, a.Name)
+			name := a.Name
+			if canon, ok := windowParamAliases[w.Func][strings.ToUpper(name)]; ok {
+				name = canon
+			}
+			i := indexFold(params, name)
 			if i < 0 {
-				c.failf(a.Pos, "unknown argument %s of %s; expected one of %s", strings.ToUpper(a.Name), w.Func, strings.Join(params, ", "))
+				c.unknownArg(a.Pos, a.Name, w.Func, params)
 				continue
 			}
 			if args[i] != nil {

@@ -236,11 +236,11 @@ type gTableRef struct {
 type gTVF struct {
 	Pos         lexer.Position
 	Func        string       `parser:"'TABLE' '(' @( 'TUMBLE' | 'HOP' | 'CUMULATE' | 'SESSION' ) '('"`
-	DataName    string       `parser:"( @Ident '=>' )?"`
+	DataName    *gArgName    `parser:"@@?"`
 	Table       *gIdent      `parser:"( 'TABLE' @@"`
 	Sub         *gSubInput   `parser:"| @@ )"`
 	PartitionBy []*gIdent    `parser:"( 'PARTITION' 'BY' ( '(' @@ ( ',' @@ )* ')' | @@ ( ',' (?! ( 'DESCRIPTOR' '(' | Ident '=>' ) ) @@ )* ) )?"`
-	TimeName    string       `parser:"',' ( @Ident '=>' )?"`
+	TimeName    *gArgName    `parser:"',' @@?"`
 	TimeCol     *gIdent      `parser:"'DESCRIPTOR' '(' @@ ')'"`
 	Args        []*gNamedArg `parser:"( ',' @@ )* ')' ')'"`
 }
@@ -248,6 +248,12 @@ type gTVF struct {
 type gSubInput struct {
 	Pos   lexer.Position
 	Query *gSelect `parser:"'(' @@ ')'"`
+}
+
+// gArgName is the NAME => before a named argument.
+type gArgName struct {
+	Pos  lexer.Position
+	Name string `parser:"@Ident '=>'"`
 }
 
 type gNamedArg struct {
