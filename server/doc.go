@@ -23,6 +23,11 @@
 //	GET  /healthz                   liveness (no authentication)
 //	GET  /                          a small web page over the API
 //
+// Trust. Every request's Host must name the server and a request from a
+// browser must come from its own origin (or Options.AllowedOrigins), so
+// that no other web page can use the API; Options.AuthToken, when set, is
+// required as a bearer token. See guard.go.
+//
 // In /v1/statements, DDL, SET, RESET, SHOW, DESCRIBE, EXPLAIN and STOP JOB
 // run as in the REPL; an INSERT is submitted as a background job and its
 // id returned; a SELECT is refused (400) with a pointer to /v1/query,

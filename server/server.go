@@ -25,8 +25,21 @@ const DefaultMaxBody = 1 << 20
 // Options configure a Server. The zero value is usable.
 type Options struct {
 	// AuthToken, when set, is required as "Authorization: Bearer <token>"
-	// on every endpoint but /healthz and the static web page.
+	// on every endpoint but /healthz and the static web page. It is never
+	// read from a cookie or the URL. Empty: no authentication.
 	AuthToken string
+	// Addr is the address the server is reached at (host:port, as given to
+	// net.Listen). Requests must name it, a loopback host or one of
+	// AllowedHosts in their Host header; a wildcard host (0.0.0.0, ::, "")
+	// admits any IP address. See the Host and Origin checks in guard.go.
+	Addr string
+	// AllowedHosts are more host names accepted in the Host header
+	// (e.g. the name of a reverse proxy); "*" accepts any.
+	AllowedHosts []string
+	// AllowedOrigins are more origins (scheme://host[:port]) whose web
+	// pages may call the API; "*" accepts any. The server's own origin is
+	// always accepted.
+	AllowedOrigins []string
 	// MaxBody limits request bodies in bytes (default DefaultMaxBody).
 	MaxBody int64
 	Logger  *slog.Logger
@@ -40,8 +53,9 @@ type Options struct {
 type Server struct {
 	eng  *engine.Engine
 	opts Options
-	log  *slog.Logger
-	mux  *http.ServeMux
+	log   *slog.Logger
+	mux   *http.ServeMux
+	guard *guard
 
 	// mu serializes the statements of the session and the job log.
 	mu      sync.Mutex
@@ -67,8 +81,12 @@ func New(eng *engine.Engine, opts Options) (*Server, error) {
 	if opts.StopTimeout <= 0 {
 		opts.StopTimeout = 30 * time.Second
 	}
+	g, err := newGuard(opts)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{eng: eng, opts: opts, log: opts.Logger, mux: http.NewServeMux(), ctx: ctx, cancel: cancel}
+	s := &Server{eng: eng, opts: opts, log: opts.Logger, mux: http.NewServeMux(), guard: g, ctx: ctx, cancel: cancel}
 	j, err := openJournal(eng.StateDir())
 	if err != nil {
 		cancel()
@@ -102,6 +120,11 @@ func (s *Server) routes() {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if why := s.guard.check(r); why != "" {
+		s.log.Warn("server: request refused", "method", r.Method, "path", r.URL.Path, "host", r.Host, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr, "why", why)
+		writeError(w, http.StatusForbidden, errors.New(why))
+		return
+	}
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -23,7 +24,11 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8081", "address to listen on (loopback by default; the API can run any connector, so expose it only behind --auth-token)")
 	stateDir := fs.String("state-dir", ".streamsql", "directory for checkpoints, savepoints and the server's job log")
-	token := fs.String("auth-token", "", "require 'Authorization: Bearer TOKEN' on the API (default: $STREAMSQL_AUTH_TOKEN)")
+	token := fs.String("auth-token", "", "require 'Authorization: Bearer TOKEN' on the API (default: $STREAMSQL_AUTH_TOKEN, else a random token printed on start)")
+	noAuth := fs.Bool("no-auth", false, "serve the API without a token (anyone who can reach the address can run any SQL)")
+	var allowOrigins, allowHosts listFlag
+	fs.Var(&allowOrigins, "allow-origin", "an origin (scheme://host[:port]) whose web pages may call the API, besides the server's own (repeatable)")
+	fs.Var(&allowHosts, "allow-host", "a host name accepted in the Host header, besides loopback names and the --addr host, e.g. a reverse proxy's (repeatable)")
 	maxBody := fs.String("max-body", "1MiB", "largest request body accepted (bytes, or with a KiB/MiB/GiB suffix)")
 	interval := fs.Duration("checkpoint-interval", 10*time.Second, "default time between checkpoints (SET 'execution.checkpointing.interval' overrides; 0 disables)")
 	verbose := fs.Bool("v", false, "log job events and checkpoints to stderr")
@@ -33,8 +38,10 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 Serves the REST API: POST /v1/statements runs SQL (an INSERT becomes a
 background job), /v1/jobs lists and controls jobs, /v1/query streams the
 rows of a SELECT, /metrics exports Prometheus metrics, / shows a web page.
-Jobs submitted to the server resume from their checkpoints when it is
-started again on the same state directory. Ctrl-C or SIGTERM stops the
+It prints an API token (random unless --auth-token is given) and the web
+page's URL with it; requests from other origins or naming another Host are
+refused. Jobs submitted to the server resume from their checkpoints when it
+is started again on the same state directory. Ctrl-C or SIGTERM stops the
 server; its running jobs resume on the next start.
 
 Flags:
@@ -55,6 +62,14 @@ Flags:
 	if *token == "" {
 		*token = os.Getenv("STREAMSQL_AUTH_TOKEN")
 	}
+	switch {
+	case *noAuth && *token != "":
+		return fmt.Errorf("--no-auth and --auth-token (or $STREAMSQL_AUTH_TOKEN) contradict each other")
+	case !*noAuth && *token == "":
+		if *token, err = server.NewToken(); err != nil {
+			return err
+		}
+	}
 	if *interval == 0 {
 		*interval = -1
 	}
@@ -64,19 +79,28 @@ Flags:
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	eng := engine.New(engine.Options{StateDir: *stateDir, Stdout: stdout, Logger: logger, CheckpointInterval: *interval})
-	srv, err := server.New(eng, server.Options{AuthToken: *token, MaxBody: limit, Logger: logger})
+	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	srv, err := server.New(eng, server.Options{
+		AuthToken: *token, MaxBody: limit, Logger: logger,
+		Addr: *addr, AllowedOrigins: allowOrigins, AllowedHosts: allowHosts,
+	})
 	if err != nil {
-		_ = srv.Close()
+		ln.Close()
 		return err
 	}
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); *token == "" && !net.ParseIP(host).IsLoopback() {
-		logger.Warn("serving the API without --auth-token on a non-loopback address", "addr", ln.Addr().String())
+		logger.Warn("serving the API without a token (--no-auth) on a non-loopback address", "addr", ln.Addr().String())
 	}
 	fmt.Fprintf(stderr, "streamsql: serving on http://%s (state dir %s)\n", ln.Addr(), *stateDir)
+	if *token != "" {
+		fmt.Fprintf(stderr, "streamsql: API token: %s (send \"Authorization: Bearer %s\")\n", *token, *token)
+		fmt.Fprintf(stderr, "streamsql: web page: http://%s/?token=%s\n", ln.Addr(), url.QueryEscape(*token))
+	} else {
+		fmt.Fprintf(stderr, "streamsql: web page: http://%s/ (no token: --no-auth)\n", ln.Addr())
+	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -114,4 +138,18 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("expected a positive size like 1MiB, got %q", s)
 	}
 	return n * mult, nil
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+// Set implements flag.Value.
+func (l *listFlag) Set(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("expected a value")
+	}
+	*l = append(*l, v)
+	return nil
 }

@@ -12,11 +12,19 @@ import (
 	"time"
 )
 
-// startServer runs `streamsql serve` on a free loopback port and returns
-// its base URL.
-func startServer(t *testing.T, bin, stateDir string) (*exec.Cmd, string) {
+// served is a running `streamsql serve`.
+type served struct {
+	cmd   *exec.Cmd
+	url   string // base URL
+	token string // the API token it printed, or ""
+	page  string // the web page URL it printed
+}
+
+// startServer runs `streamsql serve` on a free loopback port with args
+// and reads where it serves and its token from its stderr.
+func startServer(t *testing.T, bin, stateDir string, args ...string) *served {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--state-dir", stateDir)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--state-dir", stateDir}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -24,31 +32,65 @@ func startServer(t *testing.T, bin, stateDir string) (*exec.Cmd, string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	s := &served{cmd: cmd}
 	lines := bufio.NewScanner(stderr)
 	for lines.Scan() {
-		if _, url, ok := strings.Cut(lines.Text(), "serving on "); ok {
+		line := lines.Text()
+		if _, url, ok := strings.Cut(line, "serving on "); ok {
+			s.url = strings.Fields(url)[0]
+		}
+		if _, tok, ok := strings.Cut(line, "API token: "); ok {
+			s.token = strings.Fields(tok)[0]
+		}
+		if _, page, ok := strings.Cut(line, "web page: "); ok {
+			s.page = strings.Fields(page)[0]
 			go io.Copy(io.Discard, stderr)
-			return cmd, strings.Fields(url)[0]
+			return s
 		}
 	}
 	cmd.Process.Kill()
 	t.Fatal("the server did not say where it serves")
-	return nil, ""
+	return nil
 }
 
-func getJSON(t *testing.T, url string, v any) int {
+// request sends a request with the server's token.
+func (s *served) request(t *testing.T, method, path, body string) *http.Response {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// getJSON GETs path with the token and decodes the body into v.
+func (s *served) getJSON(t *testing.T, path string, v any) int {
+	t.Helper()
+	resp := s.request(t, "GET", path, "")
 	defer resp.Body.Close()
 	if v != nil {
 		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-			t.Fatalf("GET %s: %v", url, err)
+			t.Fatalf("GET %s: %v", path, err)
 		}
 	}
 	return resp.StatusCode
+}
+
+func (s *served) stop(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Wait(); err != nil {
+		t.Fatalf("server exit after SIGTERM: %v", err)
+	}
 }
 
 // TestServe runs the real binary's REST server: a submitted job runs,
@@ -60,8 +102,8 @@ func TestServe(t *testing.T) {
 	}
 	bin := binary(t)
 	state := t.TempDir()
-	cmd, url := startServer(t, bin, state)
-	if code := getJSON(t, url+"/healthz", nil); code != 200 {
+	srv := startServer(t, bin, state)
+	if code := srv.getJSON(t, "/healthz", nil); code != 200 {
 		t.Fatalf("healthz: %d", code)
 	}
 	sql := `SET 'execution.checkpointing.interval' = '100 ms';
@@ -70,10 +112,7 @@ CREATE TABLE ev (k BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
   WITH ('connector' = 'datagen', 'rows-per-second' = '5000', 'fields.k.min' = '0', 'fields.k.max' = '9');
 CREATE TABLE out (k BIGINT, n BIGINT) WITH ('connector' = 'blackhole');
 INSERT INTO out SELECT k, COUNT(*) FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY window_start, window_end, k;`
-	resp, err := http.Post(url+"/v1/statements", "text/plain", strings.NewReader(sql))
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := srv.request(t, "POST", "/v1/statements", sql)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"served"`) {
@@ -97,29 +136,82 @@ INSERT INTO out SELECT k, COUNT(*) FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), I
 		}
 	}
 	waitFor("the job to run and read rows", func() bool {
-		return getJSON(t, url+"/v1/jobs/served", &job) == 200 && job.Status == "RUNNING" && job.Stats.RecordsIn > 1000
+		return srv.getJSON(t, "/v1/jobs/served", &job) == 200 && job.Status == "RUNNING" && job.Stats.RecordsIn > 1000
 	})
 	var cps struct {
 		Checkpoints []json.RawMessage `json:"checkpoints"`
 	}
 	waitFor("a checkpoint", func() bool {
-		return getJSON(t, url+"/v1/jobs/served/checkpoints", &cps) == 200 && len(cps.Checkpoints) > 0
+		return srv.getJSON(t, "/v1/jobs/served/checkpoints", &cps) == 200 && len(cps.Checkpoints) > 0
 	})
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
 	stopped := time.Now()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("server exit after SIGTERM: %v", err)
-	}
+	srv.stop(t)
 	t.Logf("server stopped in %v", time.Since(stopped))
 
-	cmd, url = startServer(t, bin, state)
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
+	srv = startServer(t, bin, state)
+	defer srv.stop(t)
 	waitFor("the job to resume from a checkpoint", func() bool {
-		return getJSON(t, url+"/v1/jobs/served", &job) == 200 && job.Status == "RUNNING" && job.Stats.RestoredFrom > 0
+		return srv.getJSON(t, "/v1/jobs/served", &job) == 200 && job.Status == "RUNNING" && job.Stats.RestoredFrom > 0
 	})
+}
+
+// TestServeToken: without --auth-token the server makes up a token and
+// prints it with a web page URL carrying it; the API refuses requests
+// without it, and cross-origin ones even with it. --no-auth is explicit.
+func TestServeToken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	bin := binary(t)
+	srv := startServer(t, bin, t.TempDir())
+	defer srv.stop(t)
+	if len(srv.token) < 32 || srv.page != srv.url+"/?token="+srv.token {
+		t.Fatalf("token %q, page %q: want a random token and the page URL with it", srv.token, srv.page)
+	}
+	status := func(req *http.Request) int {
+		t.Helper()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, auth := range []string{"", "Bearer wrong", "Bearer " + srv.token[:len(srv.token)-1]} {
+		req, _ := http.NewRequest("POST", srv.url+"/v1/statements", strings.NewReader("SHOW TABLES"))
+		req.Header.Set("Authorization", auth)
+		if code := status(req); code != http.StatusUnauthorized {
+			t.Errorf("Authorization %q: %d, want 401", auth, code)
+		}
+	}
+	if code := srv.getJSON(t, "/v1/jobs", nil); code != 200 {
+		t.Errorf("with the printed token: %d", code)
+	}
+	page, _ := http.NewRequest("GET", srv.page, nil)
+	if code := status(page); code != 200 {
+		t.Errorf("GET %s: %d", srv.page, code)
+	}
+	evil, _ := http.NewRequest("POST", srv.url+"/v1/statements", strings.NewReader("SHOW TABLES"))
+	evil.Header.Set("Content-Type", "text/plain")
+	evil.Header.Set("Origin", "http://evil.example")
+	evil.Header.Set("Authorization", "Bearer "+srv.token)
+	if code := status(evil); code != http.StatusForbidden {
+		t.Errorf("cross-origin POST: %d, want 403", code)
+	}
+	rebound, _ := http.NewRequest("GET", srv.url+"/v1/jobs", nil)
+	rebound.Host = "evil.example"
+	rebound.Header.Set("Authorization", "Bearer "+srv.token)
+	if code := status(rebound); code != http.StatusForbidden {
+		t.Errorf("Host evil.example: %d, want 403", code)
+	}
+
+	open := startServer(t, bin, t.TempDir(), "--no-auth")
+	defer open.stop(t)
+	if open.token != "" || open.getJSON(t, "/v1/jobs", nil) != 200 {
+		t.Errorf("--no-auth: token %q", open.token)
+	}
+	cmd := exec.Command(bin, "serve", "--no-auth", "--auth-token", "x", "--addr", "127.0.0.1:0")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "contradict") {
+		t.Errorf("--no-auth with --auth-token: %v %s", err, out)
+	}
 }
