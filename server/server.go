@@ -51,8 +51,8 @@ type Options struct {
 // Server is the REST API over one engine. Create it with New; it is an
 // http.Handler. Safe for concurrent use.
 type Server struct {
-	eng  *engine.Engine
-	opts Options
+	eng   *engine.Engine
+	opts  Options
 	log   *slog.Logger
 	mux   *http.ServeMux
 	guard *guard
