@@ -222,7 +222,7 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 	opts := exec.Options{
 		Name: q.name, Connectors: q.e.reg, Alloc: q.e.opts.Alloc, Clock: q.e.opts.Clock,
 		BatchSize: q.e.opts.BatchSize, Logger: q.e.opts.Logger,
-		AllowNonRestoredState: q.e.opts.AllowNonRestoredState,
+		AllowNonRestoredState: q.e.opts.AllowNonRestoredState || settingBool(q.settings, "execution.savepoint.ignore-unclaimed-state"),
 		Parallelism:           q.e.opts.Parallelism,
 	}
 	if v, ok := q.settings["parallelism.default"]; ok {

@@ -98,9 +98,9 @@ func (s *Session) Execute(ctx context.Context, stmt parser.Statement) (*Result, 
 		return &Result{Kind: Message, Message: strings.TrimRight(text, "\n")}, nil
 	case *parser.SetStmt:
 		if st.Key == "" {
-			res := &Result{Kind: Table, Header: []string{"key", "value"}}
-			for _, k := range sortedKeys(s.settings) {
-				res.Rows = append(res.Rows, []string{k, s.settings[k]})
+			res := &Result{Kind: Table, Header: []string{"key", "value", "source"}}
+			for _, r := range s.settingsTable() {
+				res.Rows = append(res.Rows, r[:])
 			}
 			return res, nil
 		}
@@ -113,6 +113,9 @@ func (s *Session) Execute(ctx context.Context, stmt parser.Statement) (*Result, 
 		if st.Key == "" {
 			s.settings = map[string]string{}
 			return &Result{Kind: Message, Message: "all settings reset"}, nil
+		}
+		if err := checkKey(st.Key); err != nil {
+			return nil, &parser.Error{Pos: st.Pos, Msg: err.Error()}
 		}
 		delete(s.settings, st.Key)
 		return &Result{Kind: Message, Message: fmt.Sprintf("reset %s", st.Key)}, nil

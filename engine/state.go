@@ -6,11 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/streamsql/streamsql/checkpoint"
-	"github.com/streamsql/streamsql/types"
 )
 
 // finishedMarker is written into a job's checkpoint directory when the job
@@ -61,47 +59,4 @@ func (q *ContinuousQuery) checkpointInterval() (time.Duration, error) {
 		return q.e.opts.CheckpointInterval, nil
 	}
 	return parseDuration(v)
-}
-
-// parseDuration reads Flink-style durations ("10 s", "100ms", "1 min",
-// "500" for milliseconds); "0" or "off" mean no checkpoints (-1).
-func parseDuration(v string) (time.Duration, error) {
-	if s := strings.ToLower(strings.TrimSpace(v)); s == "off" || s == "none" {
-		return -1, nil
-	}
-	ms, err := types.ParseInterval(v)
-	if err != nil {
-		return 0, err
-	}
-	if ms <= 0 {
-		return -1, nil
-	}
-	return time.Duration(ms) * time.Millisecond, nil
-}
-
-// checkSetting validates the values of the settings the engine reads.
-func checkSetting(key, value string) error {
-	switch key {
-	case "execution.checkpointing.interval":
-		if _, err := parseDuration(value); err != nil {
-			return fmt.Errorf("SET %s: %v", key, err)
-		}
-	case "parallelism.default":
-		if n, err := strconv.Atoi(value); err != nil || n < 1 || n > 256 {
-			return fmt.Errorf("SET %s: expected an integer from 1 to 256, got %q", key, value)
-		}
-	case "state.checkpoints.num-retained":
-		if n, err := strconv.Atoi(value); err != nil || n < 1 {
-			return fmt.Errorf("SET %s: expected a positive integer, got %q", key, value)
-		}
-	case "execution.checkpointing.mode":
-		if v := strings.ToUpper(value); v != "EXACTLY_ONCE" && v != "AT_LEAST_ONCE" {
-			return fmt.Errorf("SET %s: expected EXACTLY_ONCE or AT_LEAST_ONCE, got %q", key, value)
-		}
-	case "pipeline.name":
-		if _, err := checkpoint.JobDir(".", value); err != nil {
-			return fmt.Errorf("SET %s: %v", key, err)
-		}
-	}
-	return nil
 }

@@ -1,0 +1,147 @@
+package engine_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/streamsql/streamsql/engine"
+)
+
+func TestSetUnknownKey(t *testing.T) {
+	eng := engine.New(engine.Options{StateDir: t.TempDir()})
+	s := eng.NewSession()
+	for _, c := range []struct{ sql, want string }{
+		{"SET 'execution.checkpointing.intervl' = '1 s';",
+			`t.sql:1:1: unknown SET key "execution.checkpointing.intervl"; did you mean "execution.checkpointing.interval"?`},
+		{"SET 'pipline.name' = 'x';", `t.sql:1:1: unknown SET key "pipline.name"; did you mean "pipeline.name"?`},
+		{"SET 'Parallelism.Default' = '2';", `t.sql:1:1: unknown SET key "Parallelism.Default"; did you mean "parallelism.default"?`},
+		{"SET 'sql-client.display.max-colum-width' = '40';", `did you mean "sql-client.display.max-column-width"?`},
+		{"SET 'foo' = 'bar';", `t.sql:1:1: unknown SET key "foo" (SET; lists the known keys; keys of your own start with "user.")`},
+		{"SET 'user.' = 'bar';", `unknown SET key "user."`},
+		{"RESET 'pipline.name';", `t.sql:1:1: unknown SET key "pipline.name"; did you mean "pipeline.name"?`},
+	} {
+		err := sessionErr(t, s, c.sql)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s\n got: %v\nwant: %s", c.sql, err, c.want)
+		}
+	}
+	if got := s.Settings(); len(got) != 0 {
+		t.Fatalf("refused SETs changed the settings: %v", got)
+	}
+	// Keys of the user's own namespace are free.
+	sessionExec(t, s, "SET 'user.team' = 'data'; RESET 'user.team'; SET 'user.owner' = 'me';")
+	if v, _ := s.Setting("user.owner"); v != "me" {
+		t.Fatalf("user.owner = %q", v)
+	}
+}
+
+// TestSetInvalidValues sets an invalid and a valid value of every known
+// key; a key added to the table without cases here fails the test.
+func TestSetInvalidValues(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]struct {
+		bad  map[string]string // value → part of the error
+		good []string
+	}{
+		"execution.checkpointing.interval": {
+			bad:  map[string]string{"-1 s": `expected a duration of 0 or more`, "-5": "0 or more", "ten seconds": `invalid interval "ten seconds"`, "": "invalid interval"},
+			good: []string{"10 s", "500 ms", "1 min", "250", "0", "off"},
+		},
+		"execution.checkpointing.mode": {
+			bad:  map[string]string{"EXACTLY_TWICE": "expected EXACTLY_ONCE or AT_LEAST_ONCE", "": "expected"},
+			good: []string{"EXACTLY_ONCE", "at_least_once"},
+		},
+		"execution.savepoint.ignore-unclaimed-state": {
+			bad:  map[string]string{"yes please": "expected true or false", "": "expected true or false"},
+			good: []string{"true", "false"},
+		},
+		"execution.savepoint.path": {
+			bad:  map[string]string{dir + "/nope": "no savepoint at", "": "expected a savepoint directory"},
+			good: []string{dir},
+		},
+		"parallelism.default": {
+			bad:  map[string]string{"0": "expected an integer from 1 to 256", "-2": "from 1 to 256", "257": "from 1 to 256", "two": "from 1 to 256"},
+			good: []string{"1", "4", "256"},
+		},
+		"pipeline.name": {
+			bad:  map[string]string{"": "expected a job name", "../../x": "must not start with '.'", "a/b": "nor contain '/'", "a\\b": "nor contain", "a\x01": "control characters"},
+			good: []string{"orders-hourly", "q_1"},
+		},
+		"sql-client.display.max-column-width": {
+			bad:  map[string]string{"0": "expected an integer from 1", "-1": "from 1", "wide": "from 1"},
+			good: []string{"1", "30", "200"},
+		},
+		"sql-client.execution.result-mode": {
+			bad:  map[string]string{"chnagelog": "expected tableau or table or changelog", "": "expected"},
+			good: []string{"tableau", "changelog", "TABLE"},
+		},
+		"state.checkpoints.num-retained": {
+			bad:  map[string]string{"0": "expected an integer from 1", "-3": "from 1", "many": "from 1"},
+			good: []string{"1", "10"},
+		},
+	}
+	for _, k := range engine.SettingKeys() {
+		c, ok := cases[k.Name]
+		if !ok {
+			t.Errorf("no invalid values tested for the known key %q: add them here", k.Name)
+			continue
+		}
+		delete(cases, k.Name)
+		s := engine.New(engine.Options{StateDir: t.TempDir()}).NewSession()
+		for v, want := range c.bad {
+			sql := "SET '" + k.Name + "' = '" + v + "';"
+			err := sessionErr(t, s, sql)
+			if err == nil || !strings.Contains(err.Error(), "SET "+k.Name+": ") || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: got %v, want an error with %q", sql, err, want)
+			}
+			if _, set := s.Setting(k.Name); set {
+				t.Errorf("%s: the refused value was kept", sql)
+			}
+		}
+		for _, v := range c.good {
+			sessionExec(t, s, "SET '"+k.Name+"' = '"+v+"';")
+			if got, _ := s.Setting(k.Name); got != v {
+				t.Errorf("SET %s = %q: reads back %q", k.Name, v, got)
+			}
+		}
+		if k.Doc == "" || k.Check == nil {
+			t.Errorf("key %q lacks a doc or a check", k.Name)
+		}
+	}
+	for k := range cases {
+		t.Errorf("cases for %q, which is not a known key", k)
+	}
+}
+
+// TestSetListsDefaults: SET; lists every known key, with its default or
+// the session's value, and the user's keys.
+func TestSetListsDefaults(t *testing.T) {
+	eng := engine.New(engine.Options{StateDir: t.TempDir(), DefaultJobName: "job"})
+	s := eng.NewSession()
+	sessionExec(t, s, "SET 'parallelism.default' = '2'; SET 'user.x' = 'y';")
+	res := sessionExec(t, s, "SET;")
+	if strings.Join(res.Header, ",") != "key,value,source" {
+		t.Fatalf("header %v", res.Header)
+	}
+	got := map[string]string{}
+	for _, r := range res.Rows {
+		got[r[0]] = r[1] + " (" + r[2] + ")"
+	}
+	for k, want := range map[string]string{
+		"parallelism.default":                 "2 (set)",
+		"user.x":                              "y (set)",
+		"execution.checkpointing.interval":    "10s (default)",
+		"execution.checkpointing.mode":        "EXACTLY_ONCE (default)",
+		"pipeline.name":                       "job (default)",
+		"sql-client.display.max-column-width": "30 (default)",
+		"sql-client.execution.result-mode":    "tableau (default)",
+		"state.checkpoints.num-retained":      "3 (default)",
+	} {
+		if got[k] != want {
+			t.Errorf("SET; %s = %q, want %q", k, got[k], want)
+		}
+	}
+	if len(res.Rows) != len(engine.SettingKeys())+1 {
+		t.Errorf("SET; lists %d rows, want the %d known keys and user.x: %v", len(res.Rows), len(engine.SettingKeys()), res.Rows)
+	}
+}
