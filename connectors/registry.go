@@ -23,11 +23,14 @@ import (
 type Option struct {
 	// Key is the option key. With Prefix set, it is a prefix ("fields.",
 	// "properties.") and any key starting with it is accepted.
-	Key      string
-	Prefix   bool
-	Required bool
-	Default  string
-	Help     string
+	Key    string
+	Prefix bool
+	// ColumnAttrs, for a Prefix option whose keys name a column of the
+	// table (fields.<column>.<attr>), lists the attributes, for completion.
+	ColumnAttrs []string
+	Required    bool
+	Default     string
+	Help        string
 	// Source and Sink tell where the option applies.
 	Source, Sink bool
 }

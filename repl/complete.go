@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/streamsql/streamsql/connectors"
 	"github.com/streamsql/streamsql/engine"
 	"github.com/streamsql/streamsql/parser"
 )
@@ -57,9 +58,16 @@ func (t token) is(word string) bool { return t.kind == 'w' && strings.EqualFold(
 // lexTail tokenizes the last, unfinished statement of text: what follows
 // its last top-level semicolon. It returns the tokens before the cursor
 // (the end of text), the partial token under the cursor, and whether that
-// token is an unclosed string; ok is false inside a comment or a quoted
+// token is an unclosed string (then start is the byte offset of its
+// opening quote in text); ok is false inside a comment or a quoted
 // identifier, where nothing is completed.
 func lexTail(text string) (toks []token, partial string, inString, ok bool) {
+	toks, partial, inString, _, ok = lexTailAt(text)
+	return toks, partial, inString, ok
+}
+
+// lexTailAt is lexTail, also returning where an unclosed string starts.
+func lexTailAt(text string) (toks []token, partial string, inString bool, start int, ok bool) {
 	i := 0
 	for i < len(text) {
 		c := text[i]
@@ -72,13 +80,13 @@ func lexTail(text string) (toks []token, partial string, inString, ok bool) {
 		case c == '-' && strings.HasPrefix(text[i:], "--"):
 			j := strings.IndexByte(text[i:], '\n')
 			if j < 0 {
-				return nil, "", false, false
+				return nil, "", false, 0, false
 			}
 			i += j + 1
 		case c == '/' && strings.HasPrefix(text[i:], "/*"):
 			j := strings.Index(text[i+2:], "*/")
 			if j < 0 {
-				return nil, "", false, false
+				return nil, "", false, 0, false
 			}
 			i += j + 4
 		case c == '\'' || c == '`':
@@ -87,9 +95,9 @@ func lexTail(text string) (toks []token, partial string, inString, ok bool) {
 			for {
 				if j >= len(text) {
 					if c == '`' {
-						return nil, "", false, false
+						return nil, "", false, 0, false
 					}
-					return toks, b.String(), true, true
+					return toks, b.String(), true, i, true
 				}
 				if text[j] == c {
 					if j+1 < len(text) && text[j+1] == c {
@@ -114,7 +122,7 @@ func lexTail(text string) (toks []token, partial string, inString, ok bool) {
 				j++
 			}
 			if j == len(text) {
-				return toks, text[i:], false, true
+				return toks, text[i:], false, 0, true
 			}
 			toks = append(toks, token{kind: 'w', text: text[i:j]})
 			i = j
@@ -123,7 +131,7 @@ func lexTail(text string) (toks []token, partial string, inString, ok bool) {
 			i++
 		}
 	}
-	return toks, "", false, true
+	return toks, "", false, 0, true
 }
 
 func isWordByte(c byte) bool {
@@ -148,7 +156,7 @@ func (c *completer) complete(text, after string) (prefix string, cands []string)
 		return "", nil
 	}
 	if inString {
-		return partial, matching(partial, c.stringCandidates(toks), false)
+		return partial, matching(partial, c.stringCandidates(toks, partial), false)
 	}
 	if i := strings.IndexByte(after, ';'); i >= 0 {
 		after = after[:i]
@@ -159,7 +167,7 @@ func (c *completer) complete(text, after string) (prefix string, cands []string)
 
 // stringCandidates completes inside a string literal: connector names,
 // WITH option keys, SET keys and values, job ids, file names.
-func (c *completer) stringCandidates(toks []token) []string {
+func (c *completer) stringCandidates(toks []token, partial string) []string {
 	n := len(toks)
 	prev := func(k int) token { // the k-th token before the cursor, 1-based
 		if n-k < 0 {
@@ -191,7 +199,7 @@ func (c *completer) stringCandidates(toks []token) []string {
 		return nil // file names: handled by complete's caller
 	}
 	if inWithKey(toks) {
-		return c.optionKeys(toks, true)
+		return c.optionKeys(toks, partial, true)
 	}
 	return nil
 }
@@ -220,7 +228,10 @@ func inWithKey(toks []token) bool {
 
 // optionKeys returns the WITH option keys not yet given, for the
 // connector named in the clause (all connectors' keys when none is yet).
-func (c *completer) optionKeys(toks []token, inString bool) []string {
+// A prefix option keyed by column ('fields.') unfolds as far as partial,
+// the key typed so far, reaches: 'fields.<column>.' for the columns of the
+// table being created, then 'fields.<column>.<attr>'.
+func (c *completer) optionKeys(toks []token, partial string, inString bool) []string {
 	given := map[string]bool{}
 	connector := ""
 	start := 0
@@ -260,6 +271,9 @@ func (c *completer) optionKeys(toks []token, inString bool) []string {
 			seen[o.Key] = true
 			if o.Prefix { // "fields.": the user types the rest
 				keys = append(keys, o.Key)
+				if len(o.ColumnAttrs) > 0 && strings.HasPrefix(partial, o.Key) {
+					keys = append(keys, columnKeys(o, createdColumns(toks), partial)...)
+				}
 			} else {
 				keys = append(keys, o.Key+"'")
 			}
@@ -272,6 +286,67 @@ func (c *completer) optionKeys(toks []token, inString bool) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// columnKeys unfolds a prefix option keyed by column: the keys
+// <prefix><column>. for each column, and once partial names a column,
+// that column's <prefix><column>.<attr> keys.
+func columnKeys(o connectors.Option, cols []string, partial string) []string {
+	var out []string
+	for _, col := range cols {
+		k := o.Key + col + "."
+		if len(partial) >= len(k) && strings.EqualFold(partial[:len(k)], k) {
+			for _, a := range o.ColumnAttrs {
+				out = append(out, k+a+"'")
+			}
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// createdColumns returns the column names of the CREATE TABLE statement
+// toks holds: the words that open each element of its column list, other
+// than constraints and the WATERMARK clause.
+func createdColumns(toks []token) []string {
+	if len(toks) == 0 || !toks[0].is("CREATE") {
+		return nil
+	}
+	open := -1
+	for i, t := range toks {
+		if t.kind == 'p' && t.text == "(" {
+			open = i
+			break
+		}
+	}
+	if open < 0 {
+		return nil
+	}
+	var cols []string
+	depth := 0
+	for i := open; i < len(toks); i++ {
+		t := toks[i]
+		if t.kind == 'p' {
+			switch t.text {
+			case "(":
+				depth++
+			case ")":
+				depth--
+				if depth == 0 {
+					return cols
+				}
+			}
+			if depth == 1 && (t.text == "(" || t.text == ",") && i+1 < len(toks) && toks[i+1].kind == 'w' {
+				switch w := toks[i+1]; {
+				case w.is("WATERMARK"), w.is("PRIMARY"), w.is("CONSTRAINT"):
+				default:
+					cols = append(cols, w.text)
+				}
+			}
+		}
+	}
+	return cols
 }
 
 // wordCandidates completes a word outside strings.
@@ -297,7 +372,10 @@ func (c *completer) wordCandidates(toks, rest []token, partial string) []string 
 	case last.is("GROUP") || last.is("ORDER"):
 		return []string{"BY"}
 	case inWithKey(toks) && partial == "":
-		return c.optionKeys(toks, false)
+		return c.optionKeys(toks, "", false)
+	case last.kind == 's' && partial == "":
+		// After a string ('rows-per-second'|) comes '=' or ',': no word.
+		return nil
 	case last.kind == 'w' && tableWords[strings.ToUpper(last.text)]:
 		out := c.eng.TableNames()
 		if last.is("FROM") || last.is("JOIN") {
@@ -434,28 +512,37 @@ func fileCandidates(prefix string) []string {
 
 // Do implements readline.AutoCompleter: line is the current input line
 // and pos the cursor; earlier lines of the statement come from pending.
+// Inside a string the opening quote counts as typed, so that readline
+// shows the candidates as they will read ('topic', not topic').
 func (c *completer) do(pending string, line []rune, pos int) ([][]rune, int) {
 	before := string(line[:pos])
 	text := pending + before
 	after := string(line[pos:])
 	var prefix string
 	var cands []string
+	typed := -1 // runes before the cursor that the candidates replace, if not len(prefix)
 	trimmed := strings.TrimSpace(before)
 	switch {
 	case pending == "" && strings.HasPrefix(trimmed, `\i `):
 		prefix = strings.TrimSpace(trimmed[3:])
 		cands = fileCandidates(prefix)
 	default:
-		toks, partial, inString, ok := lexTail(text)
+		toks, partial, inString, start, ok := lexTailAt(text)
 		if ok && inString && len(toks) == 1 && toks[0].is("SOURCE") {
 			prefix, cands = partial, fileCandidates(partial)
 		} else {
 			prefix, cands = c.complete(text, after)
+		}
+		if ok && inString && start >= len(pending) {
+			typed = len([]rune(text[start:]))
 		}
 	}
 	out := make([][]rune, 0, len(cands))
 	for _, s := range cands {
 		out = append(out, []rune(s[len(prefix):]))
 	}
-	return out, len([]rune(prefix))
+	if typed < 0 {
+		typed = len([]rune(prefix))
+	}
+	return out, typed
 }

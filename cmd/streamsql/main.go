@@ -28,6 +28,7 @@ func commands() []command {
 		{"checkpoints", "list or inspect a job's checkpoints", checkpointsCmd},
 		{"serve", "run the REST API server", serveCmd},
 		{"dev", "developer tools: a local Kafka-protocol broker (dev kafka)", devCmd},
+		{"version", "print the version and the revision it was built from (also --version)", versionCmd},
 	}
 }
 
@@ -56,6 +57,9 @@ func main() {
 
 // Main runs the command line args and returns the exit status.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		args = []string{"version"}
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
 		return shellCmd(ctx, args, os.Stdin, stdout, stderr) // the SQL shell (repl.go)
 	}

@@ -5,7 +5,11 @@ import (
 	"context"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -97,6 +101,48 @@ func TestRunErrors(t *testing.T) {
 		}
 		if !strings.Contains(stderr.String(), c.want) {
 			t.Errorf("%q: stderr %q does not contain %q", c.sql, stderr.String(), c.want)
+		}
+	}
+}
+
+// TestVersion runs the real binary's --version and version: the module
+// version and the Go version; built from a checkout Go recognises (not a
+// git worktree), the revision it was built from.
+func TestVersion(t *testing.T) {
+	bin := binary(t)
+	for _, arg := range []string{"--version", "version"} {
+		out, err := exec.Command(bin, arg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", arg, err, out)
+		}
+		line := strings.TrimSpace(string(out))
+		if !strings.HasPrefix(line, "streamsql ") || !strings.HasSuffix(line, " "+runtime.Version()) {
+			t.Errorf("%s: got %q, want streamsql VERSION … %s", arg, line, runtime.Version())
+		}
+		if head, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil && regexp.MustCompile(` revision [0-9a-f]{40}`).MatchString(line) &&
+			!strings.Contains(line, "revision "+strings.TrimSpace(string(head))) {
+			t.Errorf("%s: got %q, want the revision %s", arg, line, head)
+		}
+	}
+}
+
+// TestDescribeBuild pins the version line for the build settings Go
+// records.
+func TestDescribeBuild(t *testing.T) {
+	for _, c := range []struct{ info, want string }{
+		{"go\tgo1.26.0\npath\tgithub.com/streamsql/streamsql/cmd/streamsql\nmod\tgithub.com/streamsql/streamsql\tv0.3.0\t\n" +
+			"build\tvcs=git\nbuild\tvcs.revision=360fbdcf2d7ec1f3013b20c149ce8795ccf00168\nbuild\tvcs.time=2026-12-01T21:31:00Z\nbuild\tvcs.modified=true\n",
+			"streamsql v0.3.0 revision 360fbdcf2d7ec1f3013b20c149ce8795ccf00168+dirty (2026-12-01T21:31:00Z) go1.26.0"},
+		{"go\tgo1.26.0\npath\tgithub.com/streamsql/streamsql/cmd/streamsql\nmod\tgithub.com/streamsql/streamsql\t(devel)\t\nbuild\t-buildvcs=false\n",
+			"streamsql (devel) (no VCS revision recorded) go1.26.0"},
+	} {
+		info, err := debug.ParseBuildInfo(c.info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info.GoVersion = "go1.26.0" // the go line is not parsed
+		if got := describeBuild(info); got != c.want {
+			t.Errorf("got  %q\nwant %q", got, c.want)
 		}
 	}
 }

@@ -30,7 +30,7 @@ func (factory) Options() []connectors.Option {
 			Help: "total number of rows; the source is bounded when set"},
 		{Key: optSeed, Default: "0", Source: true,
 			Help: "seed of the generated values; the same seed gives the same rows"},
-		{Key: optFields, Prefix: true, Source: true,
+		{Key: optFields, Prefix: true, Source: true, ColumnAttrs: fieldAttrs,
 			Help: "per-column generator: fields.<col>.kind|min|max|start|end|length|null-rate|step|max-out-of-orderness"},
 	}
 }
