@@ -42,7 +42,12 @@ type Options struct {
 	AllowedOrigins []string
 	// MaxBody limits request bodies in bytes (default DefaultMaxBody).
 	MaxBody int64
-	Logger  *slog.Logger
+	// ReadHeaderTimeout, ReadTimeout, IdleTimeout and MaxHeaderBytes
+	// configure the http.Server of HTTPServer; MaxConns caps the open
+	// connections of Listen. Zero means the Default value of each.
+	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
+	MaxHeaderBytes, MaxConns                    int
+	Logger                                      *slog.Logger
 	// StopTimeout bounds how long Close waits for each job to end after
 	// cancelling it (default 30s).
 	StopTimeout time.Duration
@@ -77,6 +82,21 @@ func New(eng *engine.Engine, opts Options) (*Server, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ReadHeaderTimeout <= 0 {
+		opts.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = DefaultReadTimeout
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.MaxHeaderBytes <= 0 {
+		opts.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
 	}
 	if opts.StopTimeout <= 0 {
 		opts.StopTimeout = 30 * time.Second

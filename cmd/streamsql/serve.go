@@ -30,6 +30,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&allowOrigins, "allow-origin", "an origin (scheme://host[:port]) whose web pages may call the API, besides the server's own (repeatable)")
 	fs.Var(&allowHosts, "allow-host", "a host name accepted in the Host header, besides loopback names and the --addr host, e.g. a reverse proxy's (repeatable)")
 	maxBody := fs.String("max-body", "1MiB", "largest request body accepted (bytes, or with a KiB/MiB/GiB suffix)")
+	maxConns := fs.Int("max-conns", server.DefaultMaxConns, "most connections open at once (more wait until one closes)")
 	interval := fs.Duration("checkpoint-interval", 10*time.Second, "default time between checkpoints (SET 'execution.checkpointing.interval' overrides; 0 disables)")
 	verbose := fs.Bool("v", false, "log job events and checkpoints to stderr")
 	fs.Usage = func() {
@@ -84,7 +85,7 @@ Flags:
 		return err
 	}
 	srv, err := server.New(eng, server.Options{
-		AuthToken: *token, MaxBody: limit, Logger: logger,
+		AuthToken: *token, MaxBody: limit, MaxConns: *maxConns, Logger: logger,
 		Addr: *addr, AllowedOrigins: allowOrigins, AllowedHosts: allowHosts,
 	})
 	if err != nil {
@@ -101,9 +102,9 @@ Flags:
 	} else {
 		fmt.Fprintf(stderr, "streamsql: web page: http://%s/ (no token: --no-auth)\n", ln.Addr())
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs := srv.HTTPServer()
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(srv.Listen(ln)) }()
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
