@@ -264,16 +264,16 @@ func (e *Engine) showCheckpoints(id string) (*Result, error) {
 	return res, nil
 }
 
-// Row is one row of a query's result, its values in their SQL text form
-// (nil for NULL).
-type Row []*string
+// TextRow is one row of a query's result, its values in their SQL text
+// form (nil for NULL).
+type TextRow []*string
 
 // Rows converts a record batch to rows of text values, a convenience over
-// reading the Arrow arrays.
-func Rows(rec arrow.Record) []Row {
-	out := make([]Row, rec.NumRows())
+// reading the Arrow arrays; TypedRows gives Go values.
+func Rows(rec arrow.Record) []TextRow {
+	out := make([]TextRow, rec.NumRows())
 	for r := range out {
-		row := make(Row, rec.NumCols())
+		row := make(TextRow, rec.NumCols())
 		for c := range row {
 			if v, ok := format.FormatValue(rec.Column(c), r); ok {
 				row[c] = &v

@@ -54,7 +54,8 @@ func (s *Session) syncFuncs() {
 
 // RowFunction returns a Function that calls fn once per row. fn receives
 // the argument values as Go values — bool, int32 (INT), int64 (BIGINT),
-// float32, float64, string, time.Time (TIMESTAMP), or nil for NULL — and
+// float32, float64, Decimal (DECIMAL), string, time.Time (TIMESTAMP),
+// time.Duration (INTERVAL), or nil for NULL, as in a Row — and
 // returns the result the same way (nil for NULL). A function that returns
 // an error fails the query with it.
 func RowFunction(name string, args []types.Type, result types.Type, fn func(args []any) (any, error)) Function {
@@ -79,31 +80,6 @@ func RowFunction(name string, args []types.Type, result types.Type, fn func(args
 	}}
 }
 
-func goValue(c arrow.Array, r int) any {
-	if c.IsNull(r) {
-		return nil
-	}
-	switch c := c.(type) {
-	case *array.Boolean:
-		return c.Value(r)
-	case *array.Int32:
-		return c.Value(r)
-	case *array.Int64:
-		return c.Value(r)
-	case *array.Float32:
-		return c.Value(r)
-	case *array.Float64:
-		return c.Value(r)
-	case *array.String:
-		return c.Value(r)
-	case *array.Timestamp:
-		return time.UnixMilli(int64(c.Value(r))).UTC()
-	case *array.Duration:
-		return time.Duration(c.Value(r)) * time.Millisecond
-	}
-	return c.ValueStr(r)
-}
-
 func appendGo(b array.Builder, v any) error {
 	if v == nil {
 		b.AppendNull()
@@ -123,6 +99,16 @@ func appendGo(b array.Builder, v any) error {
 		ok = appendAs(v, b.Append)
 	case *array.StringBuilder:
 		ok = appendAs(v, b.Append)
+	case *array.Decimal128Builder:
+		var d Decimal
+		if d, ok = v.(Decimal); ok {
+			t := b.Type().(*arrow.Decimal128Type)
+			n, err := d.num().Rescale(d.scale, t.Scale)
+			if err != nil || !n.FitsInPrecision(t.Precision) {
+				return fmt.Errorf("the function returned %s, which does not fit %s", d, t)
+			}
+			b.Append(n)
+		}
 	case *array.TimestampBuilder:
 		ok = appendAs(v, func(t time.Time) { b.Append(arrow.Timestamp(t.UnixMilli())) })
 	default:
