@@ -106,12 +106,15 @@ func (j *Job) checkCompatible(r *checkpoint.Restored) error {
 	return nil
 }
 
+// maxSplits bounds the split index a checkpoint may name.
+const maxSplits = 1 << 20
+
 // The source's watermark state: key "wm/<split>" → 8-byte watermark.
 func (j *Job) snapshotWatermarks(w checkpoint.StateWriter) error {
 	if j.wm == nil {
 		return nil
 	}
-	for split, wm := range j.wm.splits {
+	for split, wm := range j.wm.splitWatermarks() {
 		if err := w.Set([]byte("wm/"+strconv.Itoa(split)), binary.BigEndian.AppendUint64(nil, uint64(wm))); err != nil {
 			return err
 		}
@@ -129,8 +132,10 @@ func (j *Job) restoreWatermarks(st checkpoint.StateReader) error {
 		if !ok || err != nil || len(v) != 8 {
 			return fmt.Errorf("source %s: bad watermark state %q", j.srcNode.ID(), k)
 		}
-		wm := Watermark(binary.BigEndian.Uint64(v))
-		j.wm.splits[split] = wm
+		if split < 0 || split > maxSplits {
+			return fmt.Errorf("source %s: bad watermark state %q", j.srcNode.ID(), k)
+		}
+		j.wm.restoreSplit(split, Watermark(binary.BigEndian.Uint64(v)))
 		return nil
 	})
 }

@@ -13,20 +13,23 @@ import (
 )
 
 // watermarkGen derives a source's watermark from its rows: per split, the
-// maximum of the WATERMARK expression over the rows seen so far; the
-// source's watermark is the minimum over its splits that have produced
-// rows (a split that has not produced any does not hold event time back).
+// maximum of the WATERMARK expression over the rows seen so far; the splits'
+// watermarks are combined by a watermarkValve (the minimum over active
+// splits; when every split is idle, the maximum among them).
 //
 // With a SplitReporter source, every reported split counts, so a split
-// that has produced nothing yet holds the watermark at its minimum; with an
-// idle timeout, a split that produced nothing for that long is skipped
-// until it produces again (so windows close on a quiet partition).
+// that has produced nothing yet holds the watermark at its minimum; without
+// one, a split counts once it has produced rows. With an idle timeout, a
+// split that produced nothing for that long is idle until it produces again
+// (so windows close on a quiet partition, and once all partitions are quiet,
+// event time advances to the most advanced one).
 type watermarkGen struct {
-	eval   expr.Evaluator
-	splits map[int]Watermark
-	active map[int]time.Time // when each split last produced rows
-	wm     Watermark
-	idle   time.Duration // 0: never idle
+	eval     expr.Evaluator
+	valve    *watermarkValve
+	last     []time.Time   // per split: when it last produced rows (zero: never)
+	reported int           // splits the source has reported so far
+	started  time.Time     // when the generator first looked at the splits
+	idle     time.Duration // 0: never idle
 }
 
 func newWatermarkGen(w *plan.Watermark, schema types.Schema, alloc memory.Allocator) (*watermarkGen, error) {
@@ -34,53 +37,79 @@ func newWatermarkGen(w *plan.Watermark, schema types.Schema, alloc memory.Alloca
 	if err != nil {
 		return nil, fmt.Errorf("watermark: %w", err)
 	}
-	return &watermarkGen{eval: ev, splits: map[int]Watermark{}, active: map[int]time.Time{},
-		wm: MinWatermark, idle: time.Duration(w.IdleTimeout) * time.Millisecond}, nil
+	return &watermarkGen{eval: ev, valve: newWatermarkValve(0),
+		idle: time.Duration(w.IdleTimeout) * time.Millisecond}, nil
+}
+
+// grow makes room for n splits, idle ones: a split counts once it has
+// produced rows or the source has reported it (see report).
+func (g *watermarkGen) grow(n int) {
+	if n <= g.valve.inputs() {
+		return
+	}
+	g.valve.grow(n, true)
+	for len(g.last) < n {
+		g.last = append(g.last, time.Time{})
+	}
+}
+
+// report accounts for the source's reporting n splits (n <= 0: it does not
+// report them): a newly reported split that has produced nothing counts
+// from now on, holding the watermark at its minimum until it produces or
+// goes idle.
+func (g *watermarkGen) report(now time.Time, n int) {
+	if g.started.IsZero() {
+		g.started = now
+	}
+	if n <= g.reported {
+		return
+	}
+	g.grow(n)
+	for s := g.reported; s < n; s++ {
+		if g.last[s].IsZero() {
+			g.valve.setActive(s)
+		}
+	}
+	g.reported = n
 }
 
 // current recomputes the watermark at now over n splits (n <= 0: the
 // splits seen so far) and returns it; it never goes backwards.
 func (g *watermarkGen) current(now time.Time, n int) Watermark {
-	lo, any := MaxWatermark, false
-	consider := func(split int) {
-		if g.idle > 0 {
-			last, ok := g.active[split]
-			if !ok {
-				last = g.start(now)
+	g.report(now, n)
+	if g.idle > 0 {
+		for s, last := range g.last {
+			if g.valve.isIdle(s) {
+				continue
+			}
+			if last.IsZero() {
+				last = g.started
 			}
 			if now.Sub(last) >= g.idle {
-				return
+				g.valve.setIdle(s)
 			}
 		}
-		w, ok := g.splits[split]
-		if !ok {
-			w = MinWatermark
-		}
-		lo, any = min(lo, w), true
 	}
-	if n > 0 {
-		for s := 0; s < n; s++ {
-			consider(s)
-		}
-	} else {
-		for s := range g.splits {
-			consider(s)
-		}
-	}
-	if any {
-		g.wm = max(g.wm, lo)
-	}
-	return g.wm
+	return g.valve.output()
 }
 
-// start is when the generator first looked at the splits: a split that
-// never produced a row counts as active since then.
-func (g *watermarkGen) start(now time.Time) time.Time {
-	if t, ok := g.active[-1]; ok {
-		return t
+// splitWatermarks returns the watermark of every split that has one, for
+// a checkpoint.
+func (g *watermarkGen) splitWatermarks() map[int]Watermark {
+	out := map[int]Watermark{}
+	for s, in := range g.valve.in {
+		if in.wm != MinWatermark {
+			out[s] = in.wm
+		}
 	}
-	g.active[-1] = now
-	return now
+	return out
+}
+
+// restoreSplit restores the watermark of split from a checkpoint, before
+// any row is read: the split counts (is active) until it goes idle.
+func (g *watermarkGen) restoreSplit(split int, wm Watermark) {
+	g.grow(split + 1)
+	g.valve.restoreInput(split, wm)
 }
 
 // observe accounts for the rows of rec from split at now, with n splits,
@@ -88,14 +117,10 @@ func (g *watermarkGen) start(now time.Time) time.Time {
 func (g *watermarkGen) observe(rec arrow.Record, split int, now time.Time, n int) (Watermark, error) {
 	a, err := g.eval.Eval(rec)
 	if err != nil {
-		return g.wm, fmt.Errorf("watermark expression: %w", err)
+		return g.valve.output(), fmt.Errorf("watermark expression: %w", err)
 	}
 	defer a.Release()
-	prev, ok := g.splits[split]
-	if !ok {
-		prev = MinWatermark
-	}
-	hi := prev
+	hi := MinWatermark
 	switch ts := a.(type) {
 	case *array.Timestamp:
 		vals := ts.TimestampValues()
@@ -113,9 +138,11 @@ func (g *watermarkGen) observe(rec arrow.Record, split int, now time.Time, n int
 			}
 		}
 	default:
-		return g.wm, fmt.Errorf("watermark expression returned %s, want a timestamp", a.DataType())
+		return g.valve.output(), fmt.Errorf("watermark expression returned %s, want a timestamp", a.DataType())
 	}
-	g.splits[split] = hi
-	g.active[split] = now
+	g.report(now, n)
+	g.grow(split + 1)
+	g.last[split] = now
+	g.valve.inputWatermark(split, hi)
 	return g.current(now, n), nil
 }
