@@ -41,7 +41,8 @@ type Source interface {
 // partitions are discovered); Read reports splits as 0..Splits()-1. The
 // runtime then holds the source's watermark at the minimum over all its
 // splits, including those that have not produced a row yet, except splits
-// idle for longer than the table's idle timeout. A source that does not
+// idle for longer than the table's idle timeout; when every split is idle,
+// at the maximum among them (see watermarkValve). A source that does not
 // implement it has one split.
 type SplitReporter interface {
 	Splits() int

@@ -11,9 +11,12 @@
 --
 -- Without kcat, any Kafka producer works; each line of the .jsonl file is one
 -- message. The last lines lie an hour ahead, so that every window of the data
--- closes; a partition without messages for 2 s stops holding event time back.
--- The test (cmd/streamsql/kafka_test.go) runs this file against an in-process
--- broker and compares the output with queries/testdata/kafka_clicks.out.
+-- closes. kcat sends keyless messages to one partition at a time, so most of
+-- the 4 partitions stay empty: a partition without messages for 2 s stops
+-- holding event time back, and once all of them are idle, event time
+-- advances to the most advanced partition's watermark (Flink's rule).
+-- cmd/streamsql/kafka_example_test.go runs exactly these commands and
+-- compares the output with queries/testdata/kafka_clicks.out.
 
 SET 'execution.checkpointing.interval' = '1 s';
 SET 'pipeline.name' = 'kafka-clicks';

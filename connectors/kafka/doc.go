@@ -10,7 +10,8 @@
 // the order topic, then partition, at the first start, and partitions
 // found later ('scan.topic-partition-discovery.interval') are appended, so
 // the runtime keeps one watermark per partition and a quiet partition
-// stops holding event time back after 'scan.watermark.idle-timeout'. Read
+// stops holding event time back after 'scan.watermark.idle-timeout' (when
+// all are quiet, event time advances to the largest of their watermarks). Read
 // returns a batch of one partition's messages (round-robin over
 // partitions) and waits at most 100 ms when none is available.
 //
