@@ -11,21 +11,34 @@ import (
 	"github.com/streamsql/streamsql/parser"
 )
 
-// setKeys are the keys SET completes: the engine's and the shell's.
-var setKeys = []string{
-	"execution.checkpointing.interval",
-	"execution.checkpointing.mode",
-	"execution.savepoint.path",
-	"pipeline.name",
-	"sql-client.execution.result-mode",
-	"state.checkpoints.num-retained",
+// setKeys are the keys SET completes: the engine's table of known keys
+// (engine.SettingKeys), which holds the shell's too.
+func setKeys() []string {
+	var out []string
+	for _, k := range engine.SettingKeys() {
+		out = append(out, k.Name)
+	}
+	return out
 }
 
-// setValues are the values completed after SET 'key' = '.
-var setValues = map[string][]string{
-	"execution.checkpointing.mode":     {"EXACTLY_ONCE", "AT_LEAST_ONCE"},
-	"execution.checkpointing.interval": {"10 s", "1 min", "off"},
-	resultModeKey:                      {"tableau", "changelog"},
+// setValues are the values completed after SET 'key' = ': the key's
+// fixed list, or its default.
+func setValues(key string) []string {
+	for _, k := range engine.SettingKeys() {
+		if k.Name != key {
+			continue
+		}
+		if k.Values != nil {
+			return k.Values
+		}
+		if key == "execution.checkpointing.interval" {
+			return []string{k.Default, "1 min", "off"}
+		}
+		if k.Default != "" {
+			return []string{k.Default}
+		}
+	}
+	return nil
 }
 
 // statementStarts are the words a statement (or a client command) begins
@@ -186,9 +199,9 @@ func (c *completer) stringCandidates(toks []token, partial string) []string {
 	case prev(1).text == "=" && prev(2).kind == 's' && prev(2).text == "connector":
 		return quoted(c.eng.Registry().Names())
 	case n >= 1 && toks[0].is("SET") && n == 1, n >= 1 && toks[0].is("RESET") && n == 1:
-		return quoted(setKeys)
+		return quoted(setKeys())
 	case n == 3 && toks[0].is("SET") && prev(1).text == "=":
-		return quoted(setValues[toks[1].text])
+		return quoted(setValues(toks[1].text))
 	case prev(1).is("JOB") || prev(1).is("FOR") && prev(2).is("CHECKPOINTS"):
 		var ids []string
 		for _, j := range c.eng.Jobs() {
