@@ -78,10 +78,21 @@ func (s *shell) interactiveLoop(ctx context.Context) error {
 	s.notifyMu.Lock()
 	s.notify = rl.Stdout()
 	s.notifyMu.Unlock()
+	var restores []func()
+	for _, o := range s.cfg.Background {
+		via := rl.Stdout()
+		if o.w == s.errw {
+			via = rl.Stderr()
+		}
+		restores = append(restores, o.route(via))
+	}
 	closeOnce := sync.OnceFunc(func() {
 		s.notifyMu.Lock()
 		s.notify = nil
 		s.notifyMu.Unlock()
+		for _, restore := range restores {
+			restore()
+		}
 		rl.Close()
 	})
 	defer closeOnce()

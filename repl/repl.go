@@ -41,6 +41,11 @@ type Config struct {
 	// end instead of stopping them with a savepoint. An interrupt while
 	// waiting stops them with a savepoint after all.
 	KeepJobs bool
+	// Background are the writers given to the engine for what background
+	// jobs print (engine.Options.Stdout, the logger's writer): on a
+	// terminal the shell prints their lines above the prompt instead of
+	// over the line being typed.
+	Background []*Output
 	// Interrupts delivers Ctrl-C (SIGINT) to an interactive shell while a
 	// query runs; it cancels that query. Nil: Ctrl-C is only seen at the
 	// prompt.

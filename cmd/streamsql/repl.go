@@ -68,13 +68,17 @@ func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// Each shell session names its jobs afresh (shell-<time>, -2, -3, …)
 	// so that an ad-hoc SELECT never restores the checkpoints of another
 	// session's query; SET 'pipeline.name' names a job to resume.
+	// What jobs print and log goes through the shell, which prints it
+	// above the prompt rather than over the line being typed.
+	jobOut, jobLog := repl.NewOutput(stdout), repl.NewOutput(stderr)
 	eng := engine.New(engine.Options{
 		StateDir:       *stateDir,
-		Stdout:         stdout,
+		Stdout:         jobOut,
 		DefaultJobName: "shell-" + time.Now().Format("0102-150405"),
-		Logger:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Logger:         slog.New(slog.NewTextHandler(jobLog, &slog.HandlerOptions{Level: level})),
 	})
-	cfg := repl.Config{Engine: eng, In: stdin, Out: stdout, Err: stderr, Init: *initFile, KeepJobs: *keepJobs}
+	cfg := repl.Config{Engine: eng, In: stdin, Out: stdout, Err: stderr, Init: *initFile, KeepJobs: *keepJobs,
+		Background: []*repl.Output{jobOut, jobLog}}
 	interactive := false
 	if f, ok := stdin.(*os.File); ok && *sql == "" && readline.IsTerminal(int(f.Fd())) {
 		interactive = true

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -50,6 +51,13 @@ func newScreen(r io.Reader) *screen {
 
 // ansi matches the terminal control sequences readline draws with.
 var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r`)
+
+// rawText returns everything written so far, escapes included.
+func (s *screen) rawText() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.raw)
+}
 
 func (s *screen) text() string {
 	s.mu.Lock()
@@ -313,4 +321,183 @@ SELECT k, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10'
 	if _, _, code := run("", "-e", "QUIT; SELECT nope FROM nowhere"); code != 0 {
 		t.Errorf("-e QUIT: exit %d, want 0", code)
 	}
+}
+
+// terminalLines replays what a program wrote to its terminal onto a
+// screen, as a terminal would (the cursor movements and erasures readline
+// uses: CR, LF, BS, ESC[nA/B/C/D, ESC[K, ESC[2K, ESC[J), and returns the
+// screen's lines, trailing blanks trimmed.
+func terminalLines(raw string) []string {
+	var lines [][]rune
+	row, col := 0, 0
+	at := func() {
+		for len(lines) <= row {
+			lines = append(lines, nil)
+		}
+	}
+	rs := []rune(raw)
+	for i := 0; i < len(rs); i++ {
+		at()
+		switch r := rs[i]; {
+		case r == '\r':
+			col = 0
+		case r == '\n':
+			row++
+		case r == '\b':
+			col = max(col-1, 0)
+		case r == '\x1b' && i+1 < len(rs) && rs[i+1] == '[':
+			j := i + 2
+			for j < len(rs) && (rs[j] >= '0' && rs[j] <= '9' || rs[j] == ';' || rs[j] == '?') {
+				j++
+			}
+			if j >= len(rs) {
+				i = j
+				continue
+			}
+			n := 1
+			arg := string(rs[i+2 : j])
+			if v, err := strconv.Atoi(arg); err == nil {
+				n = v
+			}
+			switch rs[j] {
+			case 'A':
+				row = max(row-n, 0)
+			case 'B':
+				row += n
+			case 'C':
+				col += n
+			case 'D':
+				col = max(col-n, 0)
+			case 'K':
+				if arg == "2" {
+					lines[row] = nil
+				} else if col < len(lines[row]) {
+					lines[row] = lines[row][:col]
+				}
+			case 'J':
+				if col < len(lines[row]) {
+					lines[row] = lines[row][:col]
+				}
+				lines = lines[:row+1]
+			}
+			i = j
+		case r == '\x1b':
+			i++ // ESC ( B and the like
+		case r < ' ':
+		default:
+			for len(lines[row]) <= col {
+				lines[row] = append(lines[row], ' ')
+			}
+			lines[row][col] = r
+			col++
+		}
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = strings.TrimRight(string(l), " ")
+	}
+	return out
+}
+
+// TestShellJobOutputAbovePrompt types half a statement while a background
+// job prints rows and logs a warning: the rows and the log line appear
+// above the prompt, and the prompt comes back with the typed text intact
+// (on the screen, and in what the shell then reads).
+func TestShellJobOutputAbovePrompt(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "--state-dir", filepath.Join(dir, "state"))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TERM=xterm")
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	scr := newScreen(f)
+	const wait = 15 * time.Second
+	typeText := func(s string) {
+		t.Helper()
+		if _, err := f.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scr.expect(t, "streamsql> ", wait)
+	typeText("CREATE TABLE src (k BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '20', 'fields.k.kind' = 'sequence');\r")
+	scr.expect(t, "table src created", wait)
+	typeText("CREATE TABLE out (k BIGINT) WITH ('connector' = 'print');\r")
+	scr.expect(t, "table out created", wait)
+	// A savepoint of another job makes the restore log a warning.
+	typeText("SET 'pipeline.name' = 'other';\r")
+	scr.expect(t, "set pipeline.name", wait)
+	typeText("INSERT INTO out SELECT k FROM src;\r")
+	scr.expect(t, "job other submitted", wait)
+	typeText("STOP JOB 'other' WITH SAVEPOINT;\r")
+	scr.expect(t, "job other stopped with savepoint ", wait)
+	scr.expect(t, "streamsql> ", wait)
+	sp := regexp.MustCompile(`savepoint (\S+savepoints/other-\S+)`).FindStringSubmatch(scr.text())
+	if sp == nil {
+		t.Fatalf("no savepoint path on the screen:\n%s", scr.text())
+	}
+	typeText("SET 'execution.savepoint.path' = '" + sp[1] + "';\r")
+	scr.expect(t, "set execution.savepoint.path", wait)
+	typeText("SET 'pipeline.name' = 'printer';\r")
+	scr.expect(t, "set pipeline.name", wait)
+	typeText("INSERT INTO out SELECT k FROM src;\r")
+	scr.expect(t, "job printer submitted", wait)
+	scr.expect(t, "streamsql> ", wait)
+
+	scr.expect(t, "+I[", wait)
+
+	// Half a statement, typed while the job prints.
+	typeText("SHOW TAB")
+	scr.expect(t, "SHOW TAB", wait)
+	scr.expect(t, "+I[", wait)
+	scr.expect(t, "+I[", wait)
+	if !strings.Contains(scr.text(), "restoring a savepoint of another job") {
+		t.Fatalf("no warning logged:\n%s", scr.text())
+	}
+	// Wait until the last thing on the terminal is the prompt, redrawn.
+	deadline := time.Now().Add(wait)
+	var screen []string
+	for {
+		screen = terminalLines(scr.rawText())
+		for len(screen) > 0 && screen[len(screen)-1] == "" {
+			screen = screen[:len(screen)-1]
+		}
+		if len(screen) > 0 && screen[len(screen)-1] == "streamsql> SHOW TAB" && strings.Count(strings.Join(screen, "\n"), "+I[") >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			raw := scr.rawText()
+			t.Fatalf("the prompt and the typed text are not the last line:\n%s\nraw tail: %q", strings.Join(screen, "\n"), raw[max(0, len(raw)-600):])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, l := range screen[:len(screen)-1] {
+		if strings.Contains(l, "SHOW TAB") || strings.Contains(l, "+I[") && !strings.HasPrefix(l, "+I[") ||
+			strings.Contains(l, "restoring a savepoint") && !strings.HasPrefix(l, "time=") {
+			t.Fatalf("job output and the typed line share a line %q:\n%s", l, strings.Join(screen, "\n"))
+		}
+	}
+	// What the shell reads is intact too.
+	typeText("LES;\r")
+	scr.expect(t, "| src ", wait)
+	typeText("\x04")
+	select {
+	case <-exited:
+	case <-time.After(wait):
+		t.Fatalf("shell did not exit; screen:\n%s", scr.text())
+	}
+	exited <- nil
 }
