@@ -93,10 +93,30 @@ func (e *OptionError) Error() string {
 	return e.Msg
 }
 
+// PathFactory is implemented by connectors whose tables name local files
+// or directories in their options (filesystem's 'path'): with a path
+// policy set (WithPathPolicy), Validate submits the value of each of
+// these options to it before the connector sees them.
+type PathFactory interface {
+	// PathOptions returns the option keys whose values are paths.
+	PathOptions() []string
+}
+
 // Registry maps connector names to factories. It is not safe for
 // concurrent Register calls; lookups are read-only.
 type Registry struct {
 	m map[string]Factory
+	// pathPolicy, when set, must accept every path of a table's options.
+	pathPolicy func(path string) error
+}
+
+// WithPathPolicy returns a registry with the same factories (shared, so
+// later Register calls show in both) whose Validate refuses a table
+// when policy returns an error for one of the paths of its options (see
+// PathFactory). The error becomes the message of an *OptionError for
+// that option.
+func (r *Registry) WithPathPolicy(policy func(path string) error) *Registry {
+	return &Registry{m: r.m, pathPolicy: policy}
 }
 
 // NewRegistry returns a registry holding fs.
@@ -177,6 +197,15 @@ func (r *Registry) Validate(opts map[string]string, schema types.Schema, sink bo
 		if o.Required && !o.Prefix && (sink && o.Sink || !sink && o.Source) {
 			if _, ok := opts[o.Key]; !ok {
 				return &OptionError{Key: o.Key, Msg: fmt.Sprintf("missing required option of connector %q", name)}
+			}
+		}
+	}
+	if pf, ok := f.(PathFactory); ok && r.pathPolicy != nil {
+		for _, k := range pf.PathOptions() {
+			if v, ok := opts[k]; ok {
+				if err := r.pathPolicy(v); err != nil {
+					return &OptionError{Key: k, Msg: err.Error()}
+				}
 			}
 		}
 	}

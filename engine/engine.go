@@ -58,6 +58,11 @@ type Options struct {
 	Parallelism int
 	// Registry overrides the connectors (default: the built-in ones).
 	Registry *connectors.Registry
+	// PathPolicy, when set, is asked about every local path a table's
+	// options name (the filesystem connector's 'path', as a source or a
+	// sink) when a query is planned; an error refuses the query, naming
+	// the table and the option. See connectors.PathFactory.
+	PathPolicy func(path string) error
 }
 
 // Engine executes SQL statements. It is safe for concurrent use.
@@ -108,6 +113,9 @@ func New(opts Options) *Engine {
 	reg := opts.Registry
 	if reg == nil {
 		reg = builtin.Registry(opts.Stdout)
+	}
+	if opts.PathPolicy != nil {
+		reg = reg.WithPathPolicy(opts.PathPolicy)
 	}
 	e := &Engine{opts: opts, reg: reg, jobs: map[string]int{}, running: map[string]*Job{}}
 	e.def = e.NewSession()

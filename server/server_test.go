@@ -31,7 +31,14 @@ type testServer struct {
 
 func start(t *testing.T, stateDir string, opts server.Options) *testServer {
 	t.Helper()
-	eng := engine.New(engine.Options{StateDir: stateDir, CheckpointInterval: 100 * time.Millisecond, Stdout: io.Discard})
+	return startEngine(t, engine.Options{StateDir: stateDir}, opts)
+}
+
+// startEngine is start with more engine options.
+func startEngine(t *testing.T, eo engine.Options, opts server.Options) *testServer {
+	t.Helper()
+	eo.CheckpointInterval, eo.Stdout = 100*time.Millisecond, io.Discard
+	eng := engine.New(eo)
 	srv, err := server.New(eng, opts)
 	if err != nil {
 		t.Fatal(err)

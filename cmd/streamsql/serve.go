@@ -30,6 +30,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&allowOrigins, "allow-origin", "an origin (scheme://host[:port]) whose web pages may call the API, besides the server's own (repeatable)")
 	fs.Var(&allowHosts, "allow-host", "a host name accepted in the Host header, besides loopback names and the --addr host, e.g. a reverse proxy's (repeatable)")
 	maxBody := fs.String("max-body", "1MiB", "largest request body accepted (bytes, or with a KiB/MiB/GiB suffix)")
+	dataDir := fs.String("data-dir", ".", "directory that filesystem tables may read and write (sources and sinks elsewhere are refused)")
+	var allowPaths listFlag
+	fs.Var(&allowPaths, "allow-path", "another directory that filesystem tables may use (repeatable)")
 	maxConns := fs.Int("max-conns", server.DefaultMaxConns, "most connections open at once (more wait until one closes)")
 	interval := fs.Duration("checkpoint-interval", 10*time.Second, "default time between checkpoints (SET 'execution.checkpointing.interval' overrides; 0 disables)")
 	verbose := fs.Bool("v", false, "log job events and checkpoints to stderr")
@@ -79,7 +82,11 @@ Flags:
 		level = slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	eng := engine.New(engine.Options{StateDir: *stateDir, Stdout: stdout, Logger: logger, CheckpointInterval: *interval})
+	policy, err := server.PathPolicy(append([]string{*dataDir}, allowPaths...)...)
+	if err != nil {
+		return err
+	}
+	eng := engine.New(engine.Options{StateDir: *stateDir, Stdout: stdout, Logger: logger, CheckpointInterval: *interval, PathPolicy: policy})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -95,7 +102,7 @@ Flags:
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); *token == "" && !net.ParseIP(host).IsLoopback() {
 		logger.Warn("serving the API without a token (--no-auth) on a non-loopback address", "addr", ln.Addr().String())
 	}
-	fmt.Fprintf(stderr, "streamsql: serving on http://%s (state dir %s)\n", ln.Addr(), *stateDir)
+	fmt.Fprintf(stderr, "streamsql: serving on http://%s (state dir %s, data dir %s)\n", ln.Addr(), *stateDir, *dataDir)
 	if *token != "" {
 		fmt.Fprintf(stderr, "streamsql: API token: %s (send \"Authorization: Bearer %s\")\n", *token, *token)
 		fmt.Fprintf(stderr, "streamsql: web page: http://%s/?token=%s\n", ln.Addr(), url.QueryEscape(*token))

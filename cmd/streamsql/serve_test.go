@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -213,5 +216,38 @@ func TestServeToken(t *testing.T) {
 	cmd := exec.Command(bin, "serve", "--no-auth", "--auth-token", "x", "--addr", "127.0.0.1:0")
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "contradict") {
 		t.Errorf("--no-auth with --auth-token: %v %s", err, out)
+	}
+}
+
+// TestServeDataDir: the served engine reads and writes files only under
+// --data-dir and --allow-path.
+func TestServeDataDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	bin := binary(t)
+	data, more := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(more, "in.json"), []byte(`{"a": 7}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, bin, t.TempDir(), "--data-dir", data, "--allow-path", more)
+	defer srv.stop(t)
+	ddl := `CREATE TABLE passwd (line STRING) WITH ('connector' = 'filesystem', 'path' = '/etc/passwd', 'format' = 'csv');
+CREATE TABLE more (a INT) WITH ('connector' = 'filesystem', 'path' = '` + more + `/in.json', 'format' = 'json');`
+	resp := srv.request(t, "POST", "/v1/statements", ddl)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("DDL: %d", resp.StatusCode)
+	}
+	for sql, want := range map[string]string{
+		"SELECT line FROM passwd": `table passwd: option \"path\": \"/etc/passwd\" is outside the server's data directories`,
+		"SELECT a FROM more":      `{"a":7}`,
+	} {
+		resp := srv.request(t, "GET", "/v1/query?sql="+url.QueryEscape(sql), "")
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s: %d %s, want %s", sql, resp.StatusCode, b, want)
+		}
 	}
 }

@@ -19,7 +19,10 @@ const optPath = "path"
 
 type factory struct{}
 
-var _ connectors.Factory = factory{}
+var (
+	_ connectors.Factory     = factory{}
+	_ connectors.PathFactory = factory{}
+)
 
 // New returns the filesystem connector.
 func New() connectors.Factory { return factory{} }
@@ -34,6 +37,9 @@ func (factory) Options() []connectors.Option {
 			Help: "source: a file, or a directory of files read in name order; sink: the directory of the part file"},
 	}, format.WithRequired()...)
 }
+
+// PathOptions implements connectors.PathFactory.
+func (factory) PathOptions() []string { return []string{optPath} }
 
 // Validate implements connectors.Factory.
 func (factory) Validate(opts map[string]string, schema types.Schema, sink bool) error {
