@@ -45,7 +45,7 @@ func setValues(key string) []string {
 // with.
 var statementStarts = []string{
 	"CREATE", "DESCRIBE", "DROP", "EXIT", "EXPLAIN", "HELP", "INSERT", "QUIT",
-	"RESET", "SELECT", "SET", "SHOW", "SOURCE", "STOP",
+	"RESET", "RESUME", "SELECT", "SET", "SHOW", "SOURCE", "STOP",
 }
 
 // columnClauses are the clauses in which a column name is likely next.
@@ -378,7 +378,7 @@ func (c *completer) wordCandidates(toks, rest []token, partial string) []string 
 		return []string{"TABLE", "VIEW", "TEMPORARY"}
 	case last.is("DROP"):
 		return []string{"TABLE", "VIEW"}
-	case last.is("STOP"):
+	case last.is("STOP") || last.is("RESUME"):
 		return []string{"JOB"}
 	case last.is("INSERT"):
 		return []string{"INTO"}

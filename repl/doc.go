@@ -19,23 +19,33 @@
 //
 //   - Jobs and exit. Background jobs live in the shell's process. On exit
 //     (Ctrl-D, QUIT, EXIT, SIGTERM, SIGHUP) each running job is stopped
-//     with a savepoint under STATE-DIR/savepoints/, and the shell prints
-//     its path and how to resume it (streamsql run --from-savepoint, or
-//     SET 'execution.savepoint.path' in a later shell). With
-//     Config.KeepJobs (streamsql --keep-jobs) exit waits for the jobs to
-//     finish instead; an interrupt while waiting stops them with a
-//     savepoint after all. Jobs that must outlive the terminal belong in
-//     `streamsql serve`: a single process cannot detach them.
+//     with a savepoint under STATE-DIR/savepoints/. With Config.KeepJobs
+//     (streamsql --keep-jobs) exit waits for the jobs to finish instead; an
+//     interrupt while waiting stops them with a savepoint after all. Jobs
+//     that must outlive the terminal belong in `streamsql serve`: a single
+//     process cannot detach them.
+//   - Resuming. An interactive shell keeps its catalog (the CREATE TABLE
+//     and CREATE VIEW statements, as typed; not TEMPORARY ones) and each
+//     INSERT job's statement, settings and last savepoint under
+//     STATE-DIR/shell/ (store.go). The next shell restores the catalog
+//     after --init, SHOW JOBS lists the stopped jobs, and RESUME JOB 'id'
+//     (a client command) plans the statement again and starts it from its
+//     savepoint.
+//   - Background output. What jobs print and log goes through Outputs
+//     (Config.Background), which print whole lines above the prompt.
 //   - Scripts (-e, stdin, SOURCE) run INSERTs in the foreground, to the end
 //     of their bounded sources or Ctrl-C, as `streamsql run` does, so that
 //     a script's exit status means its work is done.
 //   - Ctrl-C cancels the running SELECT (its row count and time are
 //     printed), or clears the input at the prompt; it never exits and
 //     never touches background jobs.
-//   - Job names: the shell's command names a session's jobs
-//     shell-<date-time>, -2, -3, … (engine.Options.DefaultJobName), so an
-//     ad-hoc query never restores another session's checkpoints; SET
-//     'pipeline.name' gives a job a stable identity to resume.
+//   - Job names: an INSERT typed at the prompt is insert-into-<table>,
+//     -2, -3, … skipping the names of any job or state the state directory
+//     holds, so a new job never restores an old one's checkpoints; SET
+//     'pipeline.name' names it instead. Other queries are named
+//     shell-<date-time>, -2, … (engine.Options.DefaultJobName); a SELECT's
+//     state directory is removed when it ends, unless SET 'pipeline.name'
+//     named it.
 //   - History: each complete statement is one history line (its lines
 //     joined), unless a line comment forces keeping its lines apart.
 package repl

@@ -16,9 +16,11 @@ Tables and views
 Queries and jobs
   SELECT …;                   runs until Ctrl-C (or its sources end); rows
                               appear as windows close
-  INSERT INTO t SELECT …;     starts a background job and returns its id
-  SHOW JOBS;                  the jobs of this shell, their checkpoints, late rows
+  INSERT INTO t SELECT …;     starts a background job, insert-into-t
+  SHOW JOBS;                  the jobs, their statements, checkpoints, late
+                              rows, savepoints (stopped jobs of earlier shells too)
   STOP JOB 'id' [WITH SAVEPOINT];
+  RESUME JOB 'id';            restarts a stopped job from its savepoint
   SHOW CHECKPOINTS FOR 'id';
 
 Settings
@@ -34,6 +36,7 @@ Shell
   HELP; or \h                 this text
   SOURCE 'file.sql'; or \i file.sql    run the statements of a file
   QUIT; EXIT; or Ctrl-D       leave; running jobs are stopped with a savepoint
+                              (tables, views and jobs are kept for the next shell)
   Ctrl-C                      cancel the running SELECT, or clear the input
 
 Example: purchases counted per user in 10-second windows

@@ -50,12 +50,12 @@ func (p piece) padded() string {
 // command is a client command: something the shell does itself rather
 // than the engine.
 type command struct {
-	name string // "help", "quit", "source"
+	name string // "help", "quit", "source", "resume"
 	arg  string
 }
 
 // clientCommand recognises the shell's own commands: HELP, QUIT, EXIT,
-// SOURCE 'file' (as statements) and their backslash forms \h, \?, \q,
+// SOURCE 'file', RESUME JOB 'id' (as statements) and their backslash forms \h, \?, \q,
 // \i file (on a line of their own, no semicolon needed).
 func clientCommand(text string) (command, bool) {
 	text = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(text), ";"))
@@ -73,6 +73,13 @@ func clientCommand(text string) (command, bool) {
 	case "QUIT", "EXIT", `\Q`, `\QUIT`:
 		if rest == "" {
 			return command{name: "quit"}, true
+		}
+	case "RESUME":
+		if job, id, ok := strings.Cut(rest, " "); ok && strings.EqualFold(job, "JOB") {
+			return command{name: "resume", arg: unquote(strings.TrimSpace(id))}, true
+		}
+		if strings.EqualFold(rest, "JOB") || rest == "" {
+			return command{name: "resume"}, true
 		}
 	case "SOURCE", `\I`, `\INCLUDE`:
 		return command{name: "source", arg: unquote(rest)}, true

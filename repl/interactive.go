@@ -100,11 +100,14 @@ func (s *shell) interactiveLoop(ctx context.Context) error {
 	defer stop()
 
 	fmt.Fprintf(s.out, "StreamSQL shell. Statements end with ';'. HELP; for help, Tab completes, Ctrl-D exits.\n")
+	s.st = newStore(s.eng.StateDir())
+	kept := s.loadCatalog()
 	if s.cfg.Init != "" {
 		if err := s.source(ctx, s.cfg.Init); err != nil {
 			s.report(err, "")
 		}
 	}
+	s.restoreCatalog(ctx, kept)
 	var buf buffer
 	n := 0
 	for ctx.Err() == nil {
@@ -200,7 +203,8 @@ func (s *shell) endJobs() error {
 			fmt.Fprintf(s.errw, "job %s cancelled without a savepoint: %v\n", j.ID(), err)
 			continue
 		}
-		fmt.Fprintf(s.out, "job %s stopped with savepoint %s\n%s\n", j.ID(), res.Info.Path, resumeHint(res.Info.Path))
+		s.stopped(j)
+		fmt.Fprintf(s.out, "job %s stopped with savepoint %s\n%s\n", j.ID(), res.Info.Path, s.resumeHint(j.ID()))
 	}
 	return nil
 }

@@ -115,6 +115,10 @@ type shell struct {
 	// closes it at exit.
 	notifyMu sync.Mutex
 	notify   io.Writer
+
+	// st keeps the catalog and the jobs for later sessions (interactive
+	// shells only; nil otherwise).
+	st *store
 }
 
 // notice prints a notice about a background job, unless the shell is
@@ -131,12 +135,29 @@ func (s *shell) notice(format string, args ...any) {
 // own; stopping and cancelling are the user's doing and need no notice.
 func (s *shell) watch(j *engine.Job) {
 	<-j.Done()
-	switch j.Status() {
+	status := j.Status()
+	if s.st != nil {
+		var err error
+		if status == engine.Finished { // nothing left to resume
+			err = s.st.deleteJob(j.ID())
+		} else {
+			err = s.st.updateJob(j.ID(), func(r *jobRecord) {
+				r.Status = string(status)
+				if sp := j.LastSavepoint(); sp != "" {
+					r.Savepoint = sp
+				}
+			})
+		}
+		if err != nil {
+			s.notice("warning: job %s: %v\n", j.ID(), err)
+		}
+	}
+	switch status {
 	case engine.Failed:
-		s.notice("\njob %s failed: %v\n", j.ID(), j.Err())
+		s.notice("job %s failed: %v\n", j.ID(), j.Err())
 	case engine.Finished:
 		st := j.Stats()
-		s.notice("\njob %s finished: %d rows read, %d rows written\n", j.ID(), st.RecordsIn, st.RecordsOut)
+		s.notice("job %s finished: %d rows read, %d rows written\n", j.ID(), st.RecordsIn, st.RecordsOut)
 	}
 }
 
@@ -193,7 +214,11 @@ func (s *shell) runText(ctx context.Context, src, filename string) error {
 			return s.report(err, src)
 		}
 		for _, st := range stmts {
-			if err := s.execute(ctx, st); err != nil {
+			text := p.text
+			if len(stmts) > 1 {
+				text = st.String()
+			}
+			if err := s.execute(ctx, st, text); err != nil {
 				return s.report(err, src)
 			}
 			if ctx.Err() != nil {
@@ -227,6 +252,8 @@ func (s *shell) command(ctx context.Context, c command) error {
 		return nil
 	case "quit":
 		return errQuit
+	case "resume":
+		return s.resume(c.arg)
 	case "source":
 		if c.arg == "" {
 			return errors.New(`SOURCE needs a file: SOURCE 'file.sql' or \i file.sql`)
@@ -251,17 +278,28 @@ func (s *shell) source(ctx context.Context, path string) error {
 	return s.runScript(ctx, f, filepath.Clean(path))
 }
 
-// execute executes one statement through the engine and prints its
-// outcome.
-func (s *shell) execute(ctx context.Context, st parser.Statement) error {
+// execute executes one statement (text is it as typed) through the
+// engine and prints its outcome.
+func (s *shell) execute(ctx context.Context, st parser.Statement, text string) error {
 	if set, ok := st.(*parser.SetStmt); ok && set.Key == resultModeKey {
 		if _, err := parseResultMode(set.Value); err != nil {
 			return &parser.Error{Pos: set.Pos, Msg: err.Error()}
 		}
 	}
+	if ins, ok := st.(*parser.InsertStmt); ok && s.interactive {
+		return s.submitInsert(ctx, ins, text)
+	}
 	res, err := s.eng.Execute(ctx, st)
 	if err != nil {
 		return err
+	}
+	if s.st != nil {
+		if err := s.st.record(st, text); err != nil {
+			fmt.Fprintf(s.errw, "warning: the catalog is not kept for the next session: %v\n", err)
+		}
+		if show, ok := st.(*parser.ShowStmt); ok && show.What == "JOBS" {
+			s.addStoredJobs(res)
+		}
 	}
 	switch res.Kind {
 	case engine.Message:
@@ -271,9 +309,6 @@ func (s *shell) execute(ctx context.Context, st parser.Statement) error {
 	case engine.Query:
 		q := res.Query
 		if q.IsInsert() {
-			if s.interactive {
-				return s.submit(q)
-			}
 			return s.runInsert(ctx, q)
 		}
 		return s.runSelect(ctx, q)
@@ -285,9 +320,12 @@ func (s *shell) execute(ctx context.Context, st parser.Statement) error {
 // a script only EXPLAIN's plan goes to Out (it is the result), the rest to
 // Err, so that Out holds only results, as with `streamsql run`.
 func (s *shell) message(st parser.Statement, msg string) {
-	if stop, ok := st.(*parser.StopJobStmt); ok && stop.WithSavepoint {
-		if j, ok := s.eng.Job(stop.JobID); ok && j.LastSavepoint() != "" {
-			msg += "\n" + resumeHint(j.LastSavepoint())
+	if stop, ok := st.(*parser.StopJobStmt); ok {
+		if j, ok := s.eng.Job(stop.JobID); ok {
+			s.stopped(j)
+			if stop.WithSavepoint && j.LastSavepoint() != "" {
+				msg += "\n" + s.resumeHint(j.ID())
+			}
 		}
 	}
 	_, explain := st.(*parser.ExplainStmt)
@@ -298,22 +336,9 @@ func (s *shell) message(st parser.Statement, msg string) {
 	fmt.Fprintln(s.errw, msg)
 }
 
-// resumeHint says how to resume a job from a savepoint.
-func resumeHint(path string) string {
-	return fmt.Sprintf("resume it with: streamsql run --from-savepoint %s FILE.sql\n"+
-		"           or, in the shell: SET 'execution.savepoint.path' = '%s'; then the INSERT again", path, path)
-}
-
-// submit starts an INSERT as a background job and returns at once.
-func (s *shell) submit(q *engine.ContinuousQuery) error {
-	j, err := s.eng.Submit(q, nil)
-	if err != nil {
-		return err
-	}
-	go s.watch(j)
-	fmt.Fprintf(s.out, "job %s submitted: it runs in the background and checkpoints into %s\n"+
-		"  SHOW JOBS; lists it, STOP JOB '%s' WITH SAVEPOINT; stops it\n", j.ID(), s.eng.StateDir(), j.ID())
-	return nil
+// resumeHint says how to resume a stopped job.
+func (s *shell) resumeHint(id string) string {
+	return fmt.Sprintf("resume it with: RESUME JOB '%s'; (in this shell, or a later one with --state-dir %s)", id, s.eng.StateDir())
 }
 
 // runInsert runs an INSERT in the foreground (scripts): until its bounded
@@ -335,6 +360,10 @@ func (s *shell) runSelect(ctx context.Context, q *engine.ContinuousQuery) error 
 	mode := tableau
 	if v, ok := s.eng.Setting(resultModeKey); ok {
 		mode, _ = parseResultMode(v)
+	}
+	if _, named := s.eng.Setting("pipeline.name"); !named {
+		// Nothing resumes an ad-hoc SELECT: leave no state behind.
+		defer s.removeJobState(q.Name())
 	}
 	qctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -206,7 +206,7 @@ func TestShellTerminal(t *testing.T) {
 	scr.expect(t, "streamsql> ", wait)
 	typeLine("\x04")
 	scr.expect(t, "job bh2 stopped with savepoint ", wait)
-	scr.expect(t, "streamsql run --from-savepoint ", wait)
+	scr.expect(t, "resume it with: RESUME JOB 'bh2';", wait)
 	select {
 	case err := <-exited:
 		if err != nil {
@@ -500,4 +500,124 @@ func TestShellJobOutputAbovePrompt(t *testing.T) {
 		t.Fatalf("shell did not exit; screen:\n%s", scr.text())
 	}
 	exited <- nil
+}
+
+// shellSession starts the real shell on a pseudo-terminal in dir.
+func shellSession(t *testing.T, dir string, args ...string) (typeText func(string), scr *screen, wait func()) {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TERM=xterm")
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 60, Cols: 250})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var once sync.Once
+	wait = func() {
+		once.Do(func() {
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Errorf("shell exited with %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+				t.Errorf("shell did not exit; screen:\n%s", scr.text())
+			}
+			f.Close()
+		})
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		wait()
+	})
+	scr = newScreen(f)
+	typeText = func(s string) {
+		t.Helper()
+		if _, err := f.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return typeText, scr, wait
+}
+
+// TestShellResume: a later shell has the tables of an earlier one, lists
+// its stopped job with the savepoint and the statement, and RESUME JOB
+// restarts it from that savepoint; job ids come from the statement; a
+// SELECT leaves no state directory behind.
+func TestShellResume(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	const wait = 15 * time.Second
+
+	typeText, scr, exit := shellSession(t, dir, "--state-dir", state)
+	scr.expect(t, "streamsql> ", wait)
+	typeText("CREATE TABLE src (k BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '50',\r")
+	typeText("  'fields.k.kind' = 'sequence');\r")
+	scr.expect(t, "table src created", wait)
+	typeText("CREATE TABLE sink (k BIGINT) WITH ('connector' = 'blackhole');\r")
+	scr.expect(t, "table sink created", wait)
+	typeText("CREATE TABLE gone (k BIGINT) WITH ('connector' = 'blackhole');\r")
+	scr.expect(t, "table gone created", wait)
+	typeText("DROP TABLE gone;\r")
+	scr.expect(t, "table gone dropped", wait)
+	typeText("CREATE TEMPORARY VIEW tv AS SELECT k FROM src;\r")
+	scr.expect(t, "view tv created", wait)
+	typeText("SET 'execution.checkpointing.interval' = '200 ms';\r")
+	scr.expect(t, "set execution.checkpointing.interval", wait)
+	typeText("INSERT INTO sink SELECT k FROM src;\r")
+	scr.expect(t, "job insert-into-sink submitted", wait)
+	typeText("SELECT k FROM src LIMIT 3;\r")
+	scr.expect(t, "3 rows in", wait)
+	scr.expect(t, "streamsql> ", wait)
+	typeText("\x04")
+	scr.expect(t, "job insert-into-sink stopped with savepoint ", wait)
+	scr.expect(t, "RESUME JOB 'insert-into-sink'", wait)
+	exit()
+	if strings.Contains(scr.text(), "FILE.sql") {
+		t.Errorf("the exit message names a file that does not exist:\n%s", scr.text())
+	}
+	entries, err := os.ReadDir(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if got := strings.Join(names, " "); got != "history insert-into-sink savepoints shell" {
+		t.Errorf("state dir holds %q, want only the INSERT's state (no SELECT's)", got)
+	}
+
+	// The next shell: the catalog is back, the job is listed and resumes.
+	typeText, scr, exit = shellSession(t, dir, "--state-dir", state, "-v")
+	scr.expect(t, "restored 2 tables from "+filepath.Join(state, "shell", "catalog.sql"), wait)
+	scr.expect(t, "streamsql> ", wait)
+	typeText("SHOW JOBS;\r")
+	scr.expect(t, "| insert-into-sink ", wait)
+	scr.expect(t, "STOPPED", wait)
+	scr.expect(t, filepath.Join(state, "savepoints", "insert-into-sink-"), wait)
+	scr.expect(t, "INSERT INTO sink SELECT k FROM src", wait)
+	scr.expect(t, "streamsql> ", wait)
+	// A new INSERT into the same table is a new job.
+	typeText("INSERT INTO sink SELECT k FROM src;\r")
+	scr.expect(t, "job insert-into-sink-2 submitted", wait)
+	typeText("STOP JOB 'insert-into-sink-2';\r")
+	scr.expect(t, "job insert-into-sink-2 stopped", wait)
+	typeText("RESUME JOB 'insert-into-sink';\r")
+	scr.expect(t, "resuming job insert-into-sink from savepoint "+filepath.Join(state, "savepoints", "insert-into-sink-"), wait)
+	scr.expect(t, "job insert-into-sink submitted", wait)
+	scr.expect(t, `msg="restoring checkpoint" job=insert-into-sink`, wait)
+	typeText("SHOW JOBS;\r")
+	scr.expect(t, "| insert-into-sink ", wait)
+	scr.expect(t, "RUNNING", wait)
+	scr.expect(t, "streamsql> ", wait)
+	typeText("SELECT COUNT(*) FROM tv;\r")
+	scr.expect(t, `unknown table "tv"`, wait)
+	typeText("\x04")
+	scr.expect(t, "job insert-into-sink stopped with savepoint ", wait)
+	exit()
 }
