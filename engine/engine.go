@@ -82,6 +82,7 @@ type Engine struct {
 	jobs   map[string]int // job names handed out engine-wide, for unique names
 	funcs  []Function     // engine-wide UDFs, registered in every session
 	closed bool
+	live   map[*ContinuousQuery]struct{} // queries whose Run is running
 
 	jobsMu  sync.Mutex
 	running map[string]*Job // background jobs by id
@@ -117,7 +118,7 @@ func New(opts Options) *Engine {
 	if opts.PathPolicy != nil {
 		reg = reg.WithPathPolicy(opts.PathPolicy)
 	}
-	e := &Engine{opts: opts, reg: reg, jobs: map[string]int{}, running: map[string]*Job{}}
+	e := &Engine{opts: opts, reg: reg, jobs: map[string]int{}, running: map[string]*Job{}, live: map[*ContinuousQuery]struct{}{}}
 	e.def = e.NewSession()
 	return e
 }
@@ -186,8 +187,10 @@ type ContinuousQuery struct {
 	name     string
 
 	mu        sync.Mutex
-	job       *exec.Job     // while running
-	started   chan struct{} // closed once job is set
+	job       *exec.Job          // while running
+	cancel    context.CancelFunc // cancels Run's context, while running
+	ended     chan struct{}      // closed when Run returns, while running
+	started   chan struct{}      // closed once job is set
 	startOnce sync.Once
 }
 
@@ -227,6 +230,18 @@ type RowFunc func(rec arrow.Record) error
 // takes a checkpoint every interval; a job that finishes is marked so, and
 // the next run with its name starts fresh.
 func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
+	if err := q.e.checkOpen(); err != nil {
+		return err
+	}
+	// First deferred, so last run: Close waits for ended, after which the
+	// job's store is closed and its status written.
+	ended := make(chan struct{})
+	defer close(ended)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	q.mu.Lock()
+	q.cancel, q.ended = cancel, ended
+	q.mu.Unlock()
 	opts := exec.Options{
 		Name: q.name, Connectors: q.e.reg, Alloc: q.e.opts.Alloc, Clock: q.e.opts.Clock,
 		BatchSize: q.e.opts.BatchSize, Logger: q.e.opts.Logger,
@@ -273,6 +288,10 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 	q.mu.Lock()
 	q.job = job
 	q.mu.Unlock()
+	if err := q.e.track(q); err != nil {
+		return errors.Join(err, job.Close())
+	}
+	defer q.e.untrack(q)
 	q.startOnce.Do(func() { close(q.started) })
 	if opts.Store != nil {
 		sctx, stop := context.WithCancel(ctx)

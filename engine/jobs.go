@@ -50,6 +50,9 @@ type Job struct {
 // it finishes, fails, or is stopped or cancelled; it does not end with ctx
 // (use Cancel or Stop).
 func (e *Engine) Submit(q *ContinuousQuery, fn RowFunc) (*Job, error) {
+	if err := e.checkOpen(); err != nil {
+		return nil, err
+	}
 	e.jobsMu.Lock()
 	defer e.jobsMu.Unlock()
 	if old, ok := e.running[q.name]; ok && old.Status() == Running {

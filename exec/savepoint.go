@@ -55,6 +55,18 @@ func (j *Job) StopWithSavepoint(dir string) <-chan SavepointResult {
 	return j.requestSavepoint(dir, true)
 }
 
+// StopWithCheckpoint asks the running job to take a checkpoint at the
+// next batch boundary and stop, so that a later run resumes from exactly
+// there; Run then returns ErrStopped. The channel receives the
+// checkpoint's outcome (Info is empty: no savepoint is copied). A job
+// without a checkpoint store just stops.
+func (j *Job) StopWithCheckpoint() <-chan SavepointResult {
+	if j.opts.Store == nil {
+		return j.StopWithSavepoint("")
+	}
+	return j.requestSavepoint("", true)
+}
+
 func (j *Job) requestSavepoint(dir string, stop bool) <-chan SavepointResult {
 	ch := make(chan SavepointResult, 1)
 	if j.opts.Store == nil {
@@ -81,7 +93,7 @@ func (j *Job) serveControl(ctx context.Context) (stop bool, err error) {
 	cerr := j.checkpoint(ctx, false)
 	for _, r := range reqs {
 		res := SavepointResult{Err: cerr}
-		if cerr == nil {
+		if cerr == nil && r.dir != "" { // no dir: StopWithCheckpoint
 			res.Info, res.Err = j.opts.Store.Savepoint(ctx, r.dir)
 			if res.Err != nil {
 				res.Err = fmt.Errorf("savepoint %s: %w", r.dir, res.Err)
