@@ -11,8 +11,9 @@ type Node interface {
 	// Position returns where the node starts in the source text.
 	Position() Pos
 	// String prints the node as canonical SQL that parses again to an
-	// equal node (positions aside). Operator expressions are fully
-	// parenthesised so that precedence survives the round trip.
+	// equal node (positions aside). Operator expressions are
+	// parenthesised so that precedence survives the round trip (chains of
+	// one left-associative precedence, a + b - c, need none).
 	String() string
 }
 

@@ -195,7 +195,7 @@ func (c *converter) insert(g *gInsert) *InsertStmt {
 
 func (c *converter) selectStmt(g *gSelect) *Select {
 	s := &Select{Pos: g.Pos, Distinct: g.Distinct}
-	for _, it := range g.Items {
+	for _, it := range g.Items.Items {
 		s.Items = append(s.Items, c.selectItem(it))
 	}
 	if g.From != nil {
@@ -207,8 +207,10 @@ func (c *converter) selectStmt(g *gSelect) *Select {
 	if g.Where != nil {
 		s.Where = c.expr(g.Where)
 	}
-	for _, e := range g.GroupBy {
-		s.GroupBy = append(s.GroupBy, c.expr(e))
+	if g.GroupBy != nil {
+		for _, e := range g.GroupBy.List {
+			s.GroupBy = append(s.GroupBy, c.expr(e))
+		}
 	}
 	if g.Having != nil {
 		s.Having = c.expr(g.Having)
@@ -372,135 +374,13 @@ func indexFold(list []string, s string) int {
 
 // ---- Expressions ----
 
+// expr returns the expression exprParser built, and reports the first
+// non-syntax error found in it.
 func (c *converter) expr(g *gOr) Expr {
-	e := c.and(g.Left)
-	for _, r := range g.Rest {
-		e = &BinaryExpr{Pos: g.Pos, Op: "OR", Left: e, Right: c.and(r)}
+	if g.err != nil && c.err == nil {
+		c.err = g.err
 	}
-	return e
-}
-
-func (c *converter) and(g *gAnd) Expr {
-	e := c.not(g.Left)
-	for _, r := range g.Rest {
-		e = &BinaryExpr{Pos: g.Pos, Op: "AND", Left: e, Right: c.not(r)}
-	}
-	return e
-}
-
-func (c *converter) not(g *gNot) Expr {
-	if g.Not != nil {
-		return &UnaryExpr{Pos: g.Pos, Op: "NOT", X: c.not(g.Not)}
-	}
-	return c.pred(g.X)
-}
-
-func (c *converter) pred(g *gPred) Expr {
-	e := c.concat(g.Left)
-	for _, t := range g.Tails {
-		switch {
-		case t.Cmp != "":
-			op := t.Cmp
-			if op == "!=" {
-				op = "<>"
-			}
-			e = &BinaryExpr{Pos: g.Pos, Op: op, Left: e, Right: c.concat(t.Right)}
-		case t.Is:
-			e = &IsExpr{Pos: g.Pos, X: e, Not: t.IsNot, What: strings.ToUpper(t.IsWhat)}
-		case t.Like != nil:
-			e = &LikeExpr{Pos: g.Pos, X: e, Pattern: c.concat(t.Like), Not: t.Not}
-		case t.In != nil:
-			in := &InExpr{Pos: g.Pos, X: e, Not: t.Not}
-			for _, x := range t.In {
-				in.List = append(in.List, c.expr(x))
-			}
-			e = in
-		case t.Between != nil:
-			e = &BetweenExpr{Pos: g.Pos, X: e, Low: c.concat(t.Between.Low), High: c.concat(t.Between.High), Not: t.Not}
-		}
-	}
-	return e
-}
-
-func (c *converter) concat(g *gConcat) Expr {
-	e := c.add(g.Left)
-	for _, r := range g.Rest {
-		e = &BinaryExpr{Pos: g.Pos, Op: "||", Left: e, Right: c.add(r)}
-	}
-	return e
-}
-
-func (c *converter) add(g *gAdd) Expr {
-	e := c.mul(g.Left)
-	for _, r := range g.Rest {
-		e = &BinaryExpr{Pos: g.Pos, Op: r.Op, Left: e, Right: c.mul(r.Right)}
-	}
-	return e
-}
-
-func (c *converter) mul(g *gMul) Expr {
-	e := c.unary(g.Left)
-	for _, r := range g.Rest {
-		e = &BinaryExpr{Pos: g.Pos, Op: r.Op, Left: e, Right: c.unary(r.Right)}
-	}
-	return e
-}
-
-func (c *converter) unary(g *gUnary) Expr {
-	if g.X != nil {
-		return &UnaryExpr{Pos: g.Pos, Op: g.Op, X: c.unary(g.X)}
-	}
-	return c.primary(g.P)
-}
-
-func (c *converter) primary(g *gPrimary) Expr {
-	switch {
-	case g.Case != nil:
-		k := &CaseExpr{Pos: g.Pos}
-		if g.Case.Operand != nil {
-			k.Operand = c.expr(g.Case.Operand)
-		}
-		for _, w := range g.Case.Whens {
-			k.Whens = append(k.Whens, &When{Pos: w.Pos, Cond: c.expr(w.Cond), Result: c.expr(w.Result)})
-		}
-		if g.Case.Else != nil {
-			k.Else = c.expr(g.Case.Else)
-		}
-		return k
-	case g.Cast != nil:
-		return &CastExpr{Pos: g.Pos, X: c.expr(g.Cast.X), Type: c.typeName(g.Cast.Type), TryCast: strings.EqualFold(g.Cast.Kind, "TRY_CAST")}
-	case g.Interval != nil:
-		unit := strings.TrimSuffix(strings.ToUpper(g.Interval.Unit), "S")
-		return &IntervalLit{Pos: g.Pos, Value: c.str(g.Interval.Value), Unit: unit}
-	case g.Timestamp != nil:
-		return &TimestampLit{Pos: g.Pos, Value: c.str(g.Timestamp)}
-	case g.Number != nil:
-		return &NumberLit{Pos: g.Pos, Text: *g.Number}
-	case g.String != nil:
-		return &StringLit{Pos: g.Pos, Value: c.str(g.String)}
-	case g.Bool != "":
-		return &BoolLit{Pos: g.Pos, Value: strings.EqualFold(g.Bool, "TRUE")}
-	case g.Null:
-		return &NullLit{Pos: g.Pos}
-	case g.Func != nil:
-		f := &FuncCall{Pos: g.Pos, Name: strings.ToUpper(g.Func.Name), Star: g.Func.Star, Distinct: g.Func.Distinct}
-		for _, a := range g.Func.Args {
-			f.Args = append(f.Args, c.expr(a))
-		}
-		if f.Distinct && len(f.Args) == 0 {
-			c.failf(g.Pos, "DISTINCT needs an argument")
-		}
-		return f
-	case g.Col != nil:
-		first := c.ident(g.Col.First)
-		if g.Col.Next == nil {
-			return &ColumnExpr{Pos: g.Pos, Name: first}
-		}
-		return &ColumnExpr{Pos: g.Pos, Table: first.Name, Name: c.ident(g.Col.Next)}
-	case g.Paren != nil:
-		return c.expr(g.Paren)
-	}
-	panic("parser: empty expression alternative")
+	return g.X
 }
 
 // ---- Tokens ----

@@ -7,9 +7,11 @@ import (
 
 // This file prints the AST back to SQL. The output is canonical: keywords
 // in upper case, one space between tokens, every operator expression in
-// parentheses (except at the top of a clause, where they are redundant),
-// and identifiers quoted only where they must be. Parsing the output gives
-// back an equal tree, positions aside.
+// parentheses (except at the top of a clause, where they are redundant,
+// and in chains of left-associative operators of one precedence, a + b - c,
+// or of unary operators, NOT NOT x), and identifiers quoted only where
+// they must be. Parsing the output gives back an equal tree, positions
+// aside, in time linear in its length.
 
 // String prints the identifier, quoted with backticks when it was quoted,
 // is a reserved word, or is not a plain [A-Za-z_][A-Za-z0-9_]* name.
@@ -374,19 +376,74 @@ func (n *IntervalLit) String() string { return "INTERVAL " + quoteString(n.Value
 
 func (n *TimestampLit) String() string { return "TIMESTAMP " + quoteString(n.Value) }
 
-func (n *BinaryExpr) String() string { return "(" + n.bare() + ")" }
-
-func (n *BinaryExpr) bare() string {
-	return n.Left.String() + " " + n.Op + " " + n.Right.String()
+func (n *BinaryExpr) String() string {
+	var b strings.Builder
+	writeExpr(&b, n, true)
+	return b.String()
 }
 
-func (n *UnaryExpr) String() string { return "(" + n.bare() + ")" }
+func (n *BinaryExpr) bare() string {
+	var b strings.Builder
+	writeExpr(&b, n, false)
+	return b.String()
+}
+
+func (n *UnaryExpr) String() string {
+	var b strings.Builder
+	writeExpr(&b, n, true)
+	return b.String()
+}
 
 func (n *UnaryExpr) bare() string {
-	if n.Op == "NOT" {
-		return "NOT " + n.X.String()
+	var b strings.Builder
+	writeExpr(&b, n, false)
+	return b.String()
+}
+
+// precedence groups the binary operators that associate with each other
+// to the left: a chain of them (a + b - c, x AND y AND z) prints without
+// parentheses around its left operands, so that the printed text of a long
+// flat expression is as flat as the text it was parsed from (it would
+// otherwise nest past MaxNesting, and print in quadratic time).
+var precedence = map[string]int{"OR": 1, "AND": 2, "||": 3, "+": 4, "-": 4, "*": 5, "/": 5, "%": 5}
+
+// writeExpr prints e into b, in parentheses if nested and e is an operator
+// expression.
+func writeExpr(b *strings.Builder, e Expr, nested bool) {
+	switch n := e.(type) {
+	case *BinaryExpr:
+		if nested {
+			b.WriteByte('(')
+		}
+		l, ok := n.Left.(*BinaryExpr)
+		chain := ok && precedence[l.Op] != 0 && precedence[l.Op] == precedence[n.Op]
+		writeExpr(b, n.Left, !chain)
+		b.WriteByte(' ')
+		b.WriteString(n.Op)
+		b.WriteByte(' ')
+		writeExpr(b, n.Right, true)
+		if nested {
+			b.WriteByte(')')
+		}
+	case *UnaryExpr:
+		if nested {
+			b.WriteByte('(')
+		}
+		// A chain of unary operators prints without parentheses too:
+		// NOT NOT x, - -x (with a space, since -- starts a comment).
+		b.WriteString(n.Op)
+		x, chain := n.X.(*UnaryExpr)
+		chain = chain && (x.Op == "NOT") == (n.Op == "NOT")
+		if n.Op == "NOT" || chain {
+			b.WriteByte(' ')
+		}
+		writeExpr(b, n.X, !chain)
+		if nested {
+			b.WriteByte(')')
+		}
+	default:
+		b.WriteString(e.String())
 	}
-	return n.Op + n.X.String()
 }
 
 func notKw(b bool) string {

@@ -1,8 +1,6 @@
 package parser
 
 import (
-	"strings"
-
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
 )
@@ -11,35 +9,6 @@ import (
 // describe the syntax. convert.go turns a parsed script into the public
 // AST, so that the AST carries no participle tags and stays free to change
 // shape independently of the grammar.
-
-// sqlLexer splits SQL text into tokens. Reserved words get their own token
-// type (Keyword) so that they can never be read as identifiers; every other
-// word is an Ident, matched case-insensitively by the grammar's literals.
-// The Unterminated* and Invalid rules turn what would be a lexer failure
-// into a token that no rule accepts, so that the parser reports it with a
-// position and parse.go can give it a precise message.
-var sqlLexer = lexer.MustSimple([]lexer.SimpleRule{
-	{Name: "whitespace", Pattern: `\s+`},
-	{Name: "comment", Pattern: `--[^\n]*|/\*[\s\S]*?\*/`},
-	{Name: "UnterminatedComment", Pattern: `/\*[\s\S]*`},
-	{Name: "Keyword", Pattern: `(?i)(?:` + strings.Join(reservedWords, "|") + `)\b`},
-	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
-	{Name: "QuotedIdent", Pattern: "`(?:[^`]|``)*`"},
-	{Name: "UnterminatedIdent", Pattern: "`(?:[^`]|``)*"},
-	{Name: "Number", Pattern: `(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?`},
-	{Name: "String", Pattern: `'(?:[^']|'')*'`},
-	{Name: "UnterminatedString", Pattern: `'(?:[^']|'')*`},
-	{Name: "Operator", Pattern: `<>|!=|<=|>=|\|\||=>|[-+*/%=<>(),.;]`},
-	{Name: "Invalid", Pattern: `[\s\S]`},
-})
-
-var (
-	tokString              = sqlLexer.Symbols()["String"]
-	tokUnterminatedString  = sqlLexer.Symbols()["UnterminatedString"]
-	tokUnterminatedIdent   = sqlLexer.Symbols()["UnterminatedIdent"]
-	tokUnterminatedComment = sqlLexer.Symbols()["UnterminatedComment"]
-	tokInvalid             = sqlLexer.Symbols()["Invalid"]
-)
 
 var sqlParser = participle.MustBuild[gScript](
 	participle.Lexer(sqlLexer),
@@ -191,14 +160,14 @@ type gStop struct {
 
 type gSelect struct {
 	Pos      lexer.Position
-	Distinct bool           `parser:"'SELECT' @'DISTINCT'?"`
-	Items    []*gSelectItem `parser:"@@ ( ',' @@ )*"`
-	From     *gTableRef     `parser:"( 'FROM' @@"`
-	Join     *gJoin         `parser:"  @@? )?"`
-	Where    *gOr           `parser:"( 'WHERE' @@ )?"`
-	GroupBy  []*gOr         `parser:"( 'GROUP' 'BY' @@ ( ',' @@ )* )?"`
-	Having   *gOr           `parser:"( 'HAVING' @@ )?"`
-	Limit    *gNumber       `parser:"( 'LIMIT' @@ )?"`
+	Distinct bool         `parser:"'SELECT' @'DISTINCT'?"`
+	Items    *gSelectList `parser:"@@"`
+	From     *gTableRef   `parser:"( 'FROM' @@"`
+	Join     *gJoin       `parser:"  @@? )?"`
+	Where    *gOr         `parser:"( 'WHERE' @@ )?"`
+	GroupBy  *gExprList   `parser:"( 'GROUP' 'BY' @@ )?"`
+	Having   *gOr         `parser:"( 'HAVING' @@ )?"`
+	Limit    *gNumber     `parser:"( 'LIMIT' @@ )?"`
 }
 
 // gJoin matches the start of a join and swallows the rest of the
@@ -217,12 +186,13 @@ type gJoinTok struct {
 	Nested []*gJoinTok `parser:"| '(' @@* ')'"`
 }
 
+// gSelectItem is one item of a select list, parsed by gSelectList.
 type gSelectItem struct {
 	Pos       lexer.Position
-	Star      bool    `parser:"( @'*'"`
-	StarTable *gIdent `parser:"| @@ '.' '*'"`
-	Expr      *gOr    `parser:"| @@"`
-	Alias     *gIdent `parser:"  ( 'AS'? @@ )? )"`
+	Star      bool
+	StarTable *gIdent
+	Expr      *gOr
+	Alias     *gIdent
 }
 
 type gTableRef struct {
@@ -262,141 +232,9 @@ type gNamedArg struct {
 	X    *gOr   `parser:"@@"`
 }
 
-// ---- Expressions, lowest precedence first ----
+// ---- Expressions ----
 
-type gOr struct {
-	Pos  lexer.Position
-	Left *gAnd   `parser:"@@"`
-	Rest []*gAnd `parser:"( 'OR' @@ )*"`
-}
-
-type gAnd struct {
-	Pos  lexer.Position
-	Left *gNot   `parser:"@@"`
-	Rest []*gNot `parser:"( 'AND' @@ )*"`
-}
-
-type gNot struct {
-	Pos lexer.Position
-	Not *gNot  `parser:"  'NOT' @@"`
-	X   *gPred `parser:"| @@"`
-}
-
-type gPred struct {
-	Pos   lexer.Position
-	Left  *gConcat     `parser:"@@"`
-	Tails []*gPredTail `parser:"@@*"`
-}
-
-type gPredTail struct {
-	Pos     lexer.Position
-	Cmp     string    `parser:"  @( '=' | '<>' | '!=' | '<=' | '>=' | '<' | '>' )"`
-	Right   *gConcat  `parser:"  @@"`
-	Is      bool      `parser:"| @'IS'"`
-	IsNot   bool      `parser:"  @'NOT'?"`
-	IsWhat  string    `parser:"  @( 'NULL' | 'TRUE' | 'FALSE' )"`
-	Not     bool      `parser:"| @'NOT'?"`
-	Like    *gConcat  `parser:"  ( 'LIKE' @@"`
-	In      []*gOr    `parser:"  | 'IN' '(' @@ ( ',' @@ )* ')'"`
-	Between *gBetween `parser:"  | @@ )"`
-}
-
-type gBetween struct {
-	Low  *gConcat `parser:"'BETWEEN' @@"`
-	High *gConcat `parser:"'AND' @@"`
-}
-
-type gConcat struct {
-	Pos  lexer.Position
-	Left *gAdd   `parser:"@@"`
-	Rest []*gAdd `parser:"( '||' @@ )*"`
-}
-
-type gAdd struct {
-	Pos  lexer.Position
-	Left *gMul     `parser:"@@"`
-	Rest []*gAddOp `parser:"@@*"`
-}
-
-type gAddOp struct {
-	Pos   lexer.Position
-	Op    string `parser:"@( '+' | '-' )"`
-	Right *gMul  `parser:"@@"`
-}
-
-type gMul struct {
-	Pos  lexer.Position
-	Left *gUnary   `parser:"@@"`
-	Rest []*gMulOp `parser:"@@*"`
-}
-
-type gMulOp struct {
-	Pos   lexer.Position
-	Op    string  `parser:"@( '*' | '/' | '%' )"`
-	Right *gUnary `parser:"@@"`
-}
-
-type gUnary struct {
-	Pos lexer.Position
-	Op  string    `parser:"  @( '-' | '+' )"`
-	X   *gUnary   `parser:"  @@"`
-	P   *gPrimary `parser:"| @@"`
-}
-
-type gPrimary struct {
-	Pos       lexer.Position
-	Case      *gCase     `parser:"  @@"`
-	Cast      *gCast     `parser:"| @@"`
-	Interval  *gInterval `parser:"| @@"`
-	Timestamp *gString   `parser:"| 'TIMESTAMP' @@"`
-	Number    *string    `parser:"| @Number"`
-	String    *gString   `parser:"| @@"`
-	Bool      string     `parser:"| @( 'TRUE' | 'FALSE' )"`
-	Null      bool       `parser:"| @'NULL'"`
-	Func      *gFunc     `parser:"| @@"`
-	Col       *gColRef   `parser:"| @@"`
-	Paren     *gOr       `parser:"| '(' @@ ')'"`
-}
-
-type gCase struct {
-	Pos     lexer.Position
-	Operand *gOr     `parser:"'CASE' @@?"`
-	Whens   []*gWhen `parser:"@@+"`
-	Else    *gOr     `parser:"( 'ELSE' @@ )? 'END'"`
-}
-
-type gWhen struct {
-	Pos    lexer.Position
-	Cond   *gOr `parser:"'WHEN' @@"`
-	Result *gOr `parser:"'THEN' @@"`
-}
-
-type gCast struct {
-	Pos  lexer.Position
-	Kind string `parser:"@( 'CAST' | 'TRY_CAST' ) '('"`
-	X    *gOr   `parser:"@@"`
-	Type *gType `parser:"'AS' @@ ')'"`
-}
-
-type gInterval struct {
-	Pos   lexer.Position
-	Value *gString `parser:"'INTERVAL' @@"`
-	Unit  string   `parser:"@( 'MILLISECONDS' | 'MILLISECOND' | 'SECONDS' | 'SECOND' | 'MINUTES' | 'MINUTE' | 'HOURS' | 'HOUR' | 'DAYS' | 'DAY' )"`
-}
-
-type gFunc struct {
-	Pos      lexer.Position
-	Name     string `parser:"@( Ident | 'LEFT' | 'RIGHT' ) '('"`
-	Star     bool   `parser:"( @'*'"`
-	Distinct bool   `parser:"| @'DISTINCT'?"`
-	Args     []*gOr `parser:"  @@ ( ',' @@ )* )? ')'"`
-}
-
-type gColRef struct {
-	Pos   lexer.Position
-	First *gIdent `parser:"@@"`
-	Next  *gIdent `parser:"( '.' @@ )?"`
-}
+// Expressions (gOr) are parsed by hand: see exprparse.go.
 
 // ---- Tokens with positions ----
 

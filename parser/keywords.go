@@ -2,7 +2,6 @@ package parser
 
 import (
 	"sort"
-	"strings"
 )
 
 // reservedWords can never be unquoted identifiers: the lexer turns them
@@ -42,7 +41,22 @@ var reservedSet = func() map[string]bool {
 }()
 
 // isReserved reports whether word (any case) is a reserved keyword.
-func isReserved(word string) bool { return reservedSet[strings.ToUpper(word)] }
+func isReserved(word string) bool {
+	// The lexer asks this of every word: upper-case into a stack buffer
+	// rather than allocating.
+	var buf [16]byte
+	if len(word) > len(buf) {
+		return false // no reserved word is this long
+	}
+	for i := 0; i < len(word); i++ {
+		c := word[i]
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return reservedSet[string(buf[:len(word)])]
+}
 
 // Keywords returns every keyword of the language, reserved or not, in
 // upper case and sorted (for tab completion). The slice is a fresh copy.

@@ -30,7 +30,14 @@ func FormatPos(p Pos) string {
 // Parse parses every statement of sql, separated by semicolons. filename
 // is used in positions and may be empty. Empty statements are skipped, and
 // the last statement needs no semicolon. Any error is an *Error.
+//
+// Parsing takes time linear in the text. Parentheses may nest at most
+// MaxNesting levels deep, subqueries at most MaxSubqueryNesting; deeper
+// input is refused with an error at the first parenthesis too many.
 func Parse(filename, sql string) ([]Statement, error) {
+	if err := checkNesting(filename, sql); err != nil {
+		return nil, &Error{Pos: err.pos, Msg: err.msg}
+	}
 	g, err := sqlParser.ParseString(filename, sql)
 	if err != nil {
 		return nil, syntaxError(filename, sql, err)
@@ -80,9 +87,70 @@ func lexAll(filename, sql string) []lexer.Token {
 	return toks
 }
 
+// MaxSubqueryNesting is the deepest nesting of subqueries that Parse
+// accepts. The statement grammar backtracks, so its cost grows faster than
+// the nesting: this limit keeps it small.
+const MaxSubqueryNesting = 32
+
+// checkNesting refuses parentheses nested deeper than MaxNesting and
+// subqueries nested deeper than MaxSubqueryNesting, before the parser
+// (whose cost on such input is what the limits bound) sees them.
+func checkNesting(filename, sql string) *limitError {
+	var open []bool // for each open parenthesis, whether a subquery starts there
+	subs := 0
+	s := sqlScanner{src: sql, pos: Pos{Filename: filename, Line: 1, Column: 1}}
+	// parenPos is a "(" whose next token is not seen yet, if paren.
+	var parenPos Pos
+	paren := false
+	for {
+		t, _ := s.Next()
+		if paren {
+			sub := t.Type == tokKeyword && strings.EqualFold(t.Value, "SELECT")
+			if sub {
+				subs++
+				if subs > MaxSubqueryNesting {
+					return &limitError{pos: parenPos, msg: fmt.Sprintf("subqueries nested too deep: more than %d levels", MaxSubqueryNesting)}
+				}
+			}
+			open = append(open, sub)
+			if len(open) > MaxNesting {
+				return &limitError{pos: parenPos, msg: fmt.Sprintf("parentheses nested too deep: more than %d levels", MaxNesting)}
+			}
+			paren = false
+		}
+		if t.EOF() {
+			return nil
+		}
+		if t.Type != tokOperator {
+			continue
+		}
+		switch t.Value {
+		case "(":
+			paren, parenPos = true, t.Pos
+		case ")":
+			if n := len(open); n > 0 {
+				if open[n-1] {
+					subs--
+				}
+				open = open[:n-1]
+			}
+		}
+	}
+}
+
+// maxProbeTokens bounds the statement prefix that syntaxError reparses to
+// find what was expected (it parses it once per candidate token): past it,
+// the error names the offending token only, so that a long statement's
+// error costs no more than a few parses of it.
+const maxProbeTokens = 1000
+
 // syntaxError turns a participle error into an *Error: the position of the
 // offending token, what it is, and what the grammar would have accepted.
 func syntaxError(filename, sql string, err error) *Error {
+	var lerr *limitError
+	if errors.As(err, &lerr) {
+		return &Error{Pos: lerr.pos, Msg: lerr.msg}
+	}
 	var perr participle.Error
 	if !errors.As(err, &perr) {
 		return &Error{Pos: Pos{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
@@ -108,16 +176,18 @@ func syntaxError(filename, sql string, err error) *Error {
 	}
 	// Probe only the statement holding the error: it starts after the last
 	// semicolon before the offending token.
-	start := 0
+	start, first := 0, 0
 	for i := at - 1; i >= 0; i-- {
-		if toks[i].Type != tokString && toks[i].Value == ";" {
-			start = toks[i].Pos.Offset + 1
+		if toks[i].Type == tokOperator && toks[i].Value == ";" {
+			start, first = toks[i].Pos.Offset+1, i+1
 			break
 		}
 	}
 	msg := "unexpected " + describe(tok)
-	if exp := expected(sql[start:tok.Pos.Offset]); exp != "" {
-		msg += "; expected " + exp
+	if at-first <= maxProbeTokens {
+		if exp := expected(sql[start:tok.Pos.Offset]); exp != "" {
+			msg += "; expected " + exp
+		}
 	}
 	return &Error{Pos: tok.Pos, Msg: msg}
 }
