@@ -192,6 +192,6 @@ func (j *Job) checkpoint(ctx context.Context, final bool) error {
 			j.opts.Logger.Warn("source checkpoint callback failed", "checkpoint", id, "err", err)
 		}
 	}
-	j.opts.Logger.Debug("checkpoint complete", "job", j.opts.Name, "checkpoint", id, "final", final)
+	j.opts.Logger.Info("checkpoint complete", "job", j.opts.Name, "checkpoint", id, "final", final)
 	return nil
 }

@@ -621,3 +621,65 @@ func TestShellResume(t *testing.T) {
 	scr.expect(t, "job insert-into-sink stopped with savepoint ", wait)
 	exit()
 }
+
+// TestRunStatusLine runs `streamsql run -v` with an INSERT on a terminal:
+// a status line is rewritten in place while the job runs, checkpoint
+// completions are logged (above it), and at exit the line is gone, leaving
+// the summary. Without a terminal there is no status line.
+func TestRunStatusLine(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	job := filepath.Join(dir, "job.sql")
+	if err := os.WriteFile(job, []byte(`
+CREATE TABLE src (k BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '100', 'number-of-rows' = '300');
+CREATE TABLE sink (k BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO sink SELECT k FROM src;
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"run", "-v", "--state-dir", filepath.Join(dir, "state"), "--checkpoint-interval", "500ms", job}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	scr := newScreen(f)
+	const wait = 15 * time.Second
+	scr.expect(t, "job: ", wait)
+	scr.expect(t, " rows in (", wait)
+	scr.expect(t, "/s), ", wait)
+	scr.expect(t, `msg="checkpoint complete" job=job`, wait)
+	scr.expect(t, "job: 300 rows in, 300 rows out", wait)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run: %v\n%s", err, scr.text())
+	}
+	<-scr.done
+	raw := scr.rawText()
+	if !strings.Contains(raw, "\r"+"job: ") {
+		t.Errorf("the status line is not rewritten in place:\n%q", raw)
+	}
+	var summary bool
+	for _, l := range terminalLines(raw) {
+		if strings.Contains(l, "/s)") {
+			t.Errorf("a status line is left on the screen: %q\n%s", l, strings.Join(terminalLines(raw), "\n"))
+		}
+		if strings.Contains(l, "checkpoint complete") && !strings.HasPrefix(l, "time=") {
+			t.Errorf("a log line shares a line with the status: %q", l)
+		}
+		summary = summary || strings.HasPrefix(l, "job: 300 rows in, 300 rows out")
+	}
+	if !summary {
+		t.Errorf("no summary line of its own:\n%s", strings.Join(terminalLines(raw), "\n"))
+	}
+
+	// Not a terminal: no status line.
+	out, err := exec.Command(bin, "run", "--state-dir", filepath.Join(dir, "state2"), job).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "\r") || strings.Contains(string(out), "/s)") {
+		t.Errorf("status line without a terminal:\n%q", out)
+	}
+}

@@ -66,10 +66,17 @@ Flags:
 	if *interval == 0 {
 		*interval = -1
 	}
+	// On a terminal an INSERT shows a live status line; log lines print
+	// above it.
+	status := newStatusLine(stderr)
+	logTo := stderr
+	if status != nil {
+		logTo = status
+	}
 	eng := engine.New(engine.Options{
 		StateDir: *stateDir, Stdout: stdout,
 		DefaultJobName:        strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
-		Logger:                slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Logger:                slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: level})),
 		CheckpointInterval:    *interval,
 		Fresh:                 *fresh,
 		AllowNonRestoredState: *allowNonRestored,
@@ -90,7 +97,7 @@ Flags:
 		case engine.Table:
 			printTable(stdout, res.Header, res.Rows)
 		case engine.Query:
-			if err := runQuery(ctx, res.Query, *format, *savepointOnStop, *stateDir, stdout, stderr); err != nil {
+			if err := runQuery(ctx, res.Query, *format, *savepointOnStop, *stateDir, status, stdout, stderr); err != nil {
 				if ctx.Err() != nil {
 					fmt.Fprintln(stderr, "streamsql: interrupted")
 					return nil
@@ -106,8 +113,14 @@ Flags:
 	return nil
 }
 
-func runQuery(ctx context.Context, q *engine.ContinuousQuery, format string, savepointOnStop bool, stateDir string, stdout, stderr io.Writer) error {
+// runQuery runs one query to its end; status, when not nil, shows an
+// INSERT's progress.
+func runQuery(ctx context.Context, q *engine.ContinuousQuery, format string, savepointOnStop bool, stateDir string, status *statusLine, stdout, stderr io.Writer) error {
 	start := time.Now()
+	msgs := stderr // messages while the query runs: above the status line
+	if status != nil {
+		msgs = status
+	}
 	if savepointOnStop {
 		// The query outlives the signal long enough to take its savepoint.
 		parent := ctx
@@ -122,16 +135,19 @@ func runQuery(ctx context.Context, q *engine.ContinuousQuery, format string, sav
 			dir := engine.SavepointDir(stateDir, q.Name(), "")
 			res, err := q.StopWithSavepoint(dir)
 			if err != nil {
-				fmt.Fprintf(stderr, "streamsql: savepoint on stop failed: %v\n", err)
+				fmt.Fprintf(msgs, "streamsql: savepoint on stop failed: %v\n", err)
 				cancel()
 				return
 			}
-			fmt.Fprintf(stderr, "streamsql: stopped job %s with savepoint %s (checkpoint %d)\nrestore it with: streamsql run --from-savepoint %s FILE.sql\n", q.Name(), res.Info.Path, res.Info.CheckpointID, res.Info.Path)
+			fmt.Fprintf(msgs, "streamsql: stopped job %s with savepoint %s (checkpoint %d)\nrestore it with: streamsql run --from-savepoint %s FILE.sql\n", q.Name(), res.Info.Path, res.Info.CheckpointID, res.Info.Path)
 		}()
 		ctx = qctx
 	}
 	defer func() { printSummary(stderr, q, start) }()
 	if q.IsInsert() {
+		if status != nil {
+			defer status.follow(q, time.Second)()
+		}
 		err := q.Run(ctx, nil)
 		if errors.Is(err, exec.ErrStopped) {
 			return nil
