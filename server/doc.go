@@ -1,6 +1,6 @@
 // Package server is StreamSQL's REST API: an http.Handler over one
-// engine.Engine, whose session (catalog and SET settings) is the server's
-// session. It owns the HTTP surface, the persistence of the jobs submitted
+// engine.Engine, with sessions as Flink's SQL Gateway has them (see
+// sessions.go). It owns the HTTP surface, the persistence of the jobs submitted
 // through it (so they resume after a restart) and the Prometheus
 // exposition of their metrics; it never plans or runs queries itself — the
 // engine does — and never touches checkpoint files, which the engine
@@ -10,13 +10,18 @@
 // {"error": "...", "line": L, "column": C}, with the position when the
 // error is in the SQL):
 //
-//	POST /v1/statements             SQL text, or {"sql": "..."}; one or more statements
+//	POST /v1/statements             SQL text, or {"sql": "..."}; one or more statements,
+//	                                in the default session (shared catalog, SET per request)
+//	POST /v1/sessions               opens a session: {"session": "<handle>", ...}
+//	GET  /v1/sessions/{id}          its settings and tables
+//	POST /v1/sessions/{id}/statements  statements in the session
+//	DELETE /v1/sessions/{id}        closes it (its jobs keep running)
 //	GET  /v1/jobs                   every job, with those of earlier runs that ended
 //	GET  /v1/jobs/{id}              one job: status, SQL, stats, last checkpoint, savepoint
 //	POST /v1/jobs/{id}/stop         {"savepoint": true} stops with a savepoint
 //	POST /v1/jobs/{id}/savepoints   takes a savepoint of a running job
 //	GET  /v1/jobs/{id}/checkpoints  the job's retained checkpoints and failures
-//	GET  /v1/query?sql=...          (or POST) the rows of a SELECT as they are
+//	GET  /v1/query?sql=...[&session=ID]  (or POST) the rows of a SELECT as they are
 //	                                emitted: NDJSON, or server-sent events with
 //	                                Accept: text/event-stream
 //	GET  /metrics                   Prometheus text exposition format
@@ -35,12 +40,14 @@
 // or INSERT INTO a table to run it as a job.
 //
 // Persistence. The server records, in STATE-DIR/.server/jobs.json
-// (written atomically), the session's statements that change it (CREATE,
-// DROP, SET, RESET) and each submitted INSERT with its job id and status,
-// in order. New replays that log: the catalog and settings come back, and
-// every job that was running when the previous server stopped is
-// submitted again under the same id, so the engine restores it from its
-// newest checkpoint. Jobs that finished, failed or were stopped are not
+// (written atomically), the statements that change the shared catalog
+// (CREATE, DROP) and each submitted INSERT with its job id, status,
+// session, settings (and, for a job of a session, the statements of that
+// session's catalog), in order. New replays that log: the shared catalog
+// comes back, and every job that was running when the previous server
+// stopped is submitted again under the same id, planned as it was, so the
+// engine restores it from its newest checkpoint. Sessions do not come
+// back. Jobs that finished, failed or were stopped are not
 // resubmitted. Close cancels the running jobs without marking them ended,
 // which is what lets them resume.
 package server

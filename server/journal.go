@@ -42,6 +42,15 @@ type entry struct {
 	Error     string           `json:"error,omitempty"`
 	Submitted time.Time        `json:"submitted,omitzero"`
 	Ended     time.Time        `json:"ended,omitzero"`
+	// Session is the session that submitted the job ("default" for
+	// POST /v1/statements), Settings its settings then, which the job is
+	// planned with again when it resumes. Catalog, for a job of a
+	// session other than the default one, are the statements that build
+	// the catalog it was planned in (the default session's are the
+	// kindSession entries before it).
+	Session  string            `json:"session,omitempty"`
+	Settings map[string]string `json:"settings,omitempty"`
+	Catalog  []string          `json:"catalog,omitempty"`
 }
 
 type journalData struct {
@@ -168,8 +177,9 @@ func (j *journal) history() []entry {
 	return out
 }
 
-// replay runs the job log's statements again on the engine and resubmits
-// the jobs that were running.
+// replay runs the job log's statements again on the default session and
+// resubmits the jobs that were running, each planned in the catalog and
+// with the settings it was submitted with.
 func (s *Server) replay() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -186,11 +196,24 @@ func (s *Server) replay() error {
 		}
 		switch e.Kind {
 		case kindSession:
-			if _, err := s.eng.Execute(ctx, stmts[0]); err != nil {
+			// Logs written before sessions also hold SET and RESET,
+			// which then applied to the jobs after them.
+			if _, err := s.shared.Execute(ctx, stmts[0]); err != nil {
 				s.log.Warn("server: statement of the job log failed on replay", "sql", e.SQL, "err", err)
+			} else if changesCatalog(stmts[0]) {
+				s.sharedDDL = append(s.sharedDDL, e.SQL)
 			}
 		case kindJob:
-			q, err := s.eng.Plan(ctx, stmts[0], engine.QueryOptions{Name: e.Job})
+			es := s.shared
+			if e.Catalog != nil {
+				es = s.eng.NewSession()
+				for _, sql := range e.Catalog {
+					if err := execSQL(es, sql); err != nil {
+						s.log.Warn("server: statement of a job's catalog failed on replay", "job", e.Job, "sql", sql, "err", err)
+					}
+				}
+			}
+			q, err := es.Plan(ctx, stmts[0], engine.QueryOptions{Name: e.Job, Settings: e.Settings})
 			if err != nil {
 				s.log.Error("server: cannot resubmit job", "job", e.Job, "err", err)
 				continue
@@ -203,6 +226,9 @@ func (s *Server) replay() error {
 			s.log.Info("server: job resubmitted", "job", e.Job)
 			s.watch(job)
 		}
+	}
+	if _, err := s.shared.Execute(ctx, &parser.ResetStmt{}); err != nil {
+		return fmt.Errorf("server: resetting the default session: %w", err)
 	}
 	return nil
 }

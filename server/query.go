@@ -55,10 +55,21 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	stopOnClose := context.AfterFunc(s.ctx, cancel)
 	defer stopOnClose()
-	q, err := s.eng.Plan(ctx, stmts[0], engine.QueryOptions{
+	es := s.shared
+	if id := r.URL.Query().Get("session"); id != "" {
+		sess, ok := s.sessions.get(id)
+		if !ok {
+			writeError(w, http.StatusNotFound, fmt.Errorf("no open session %q", id))
+			return
+		}
+		es = sess.es
+	}
+	s.mu.Lock() // the default session's settings are a request's own
+	q, err := es.Plan(ctx, stmts[0], engine.QueryOptions{
 		Name:     fmt.Sprintf("_query-%d", s.seq.Add(1)),
 		Settings: map[string]string{"execution.checkpointing.interval": "off"},
 	})
+	s.mu.Unlock()
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return

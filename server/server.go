@@ -51,6 +51,11 @@ type Options struct {
 	// StopTimeout bounds how long Close waits for each job to end after
 	// cancelling it (default 30s).
 	StopTimeout time.Duration
+	// SessionIdleTimeout closes a session unused for that long (default
+	// DefaultSessionIdleTimeout); MaxSessions caps the open sessions
+	// (default DefaultMaxSessions).
+	SessionIdleTimeout time.Duration
+	MaxSessions        int
 }
 
 // Server is the REST API over one engine. Create it with New; it is an
@@ -62,9 +67,15 @@ type Server struct {
 	mux   *http.ServeMux
 	guard *guard
 
-	// mu serializes the statements of the session and the job log.
+	// mu serializes statements (of every session) and the job log.
 	mu      sync.Mutex
 	journal *journal
+	// shared is the default session: its catalog is the server's shared
+	// catalog, built by sharedDDL (in order); its settings last one
+	// request. Guarded by mu.
+	shared    *engine.Session
+	sharedDDL []string
+	sessions  *sessionTable
 
 	ctx    context.Context // ends streaming queries on Close
 	cancel context.CancelFunc
@@ -98,6 +109,12 @@ func New(eng *engine.Engine, opts Options) (*Server, error) {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = DefaultMaxConns
 	}
+	if opts.SessionIdleTimeout <= 0 {
+		opts.SessionIdleTimeout = DefaultSessionIdleTimeout
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = DefaultMaxSessions
+	}
 	if opts.StopTimeout <= 0 {
 		opts.StopTimeout = 30 * time.Second
 	}
@@ -106,7 +123,8 @@ func New(eng *engine.Engine, opts Options) (*Server, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{eng: eng, opts: opts, log: opts.Logger, mux: http.NewServeMux(), guard: g, ctx: ctx, cancel: cancel}
+	s := &Server{eng: eng, opts: opts, log: opts.Logger, mux: http.NewServeMux(), guard: g, ctx: ctx, cancel: cancel,
+		shared: eng.NewSession(), sessions: &sessionTable{m: map[string]*session{}, idle: opts.SessionIdleTimeout, max: opts.MaxSessions}}
 	j, err := openJournal(eng.StateDir())
 	if err != nil {
 		cancel()
@@ -124,6 +142,10 @@ func New(eng *engine.Engine, opts Options) (*Server, error) {
 func (s *Server) routes() {
 	api := func(pattern string, h http.HandlerFunc) { s.mux.Handle(pattern, s.authed(h)) }
 	api("POST /v1/statements", s.handleStatements)
+	api("POST /v1/sessions", s.handleOpenSession)
+	api("GET /v1/sessions/{id}", s.handleGetSession)
+	api("POST /v1/sessions/{id}/statements", s.handleSessionStatements)
+	api("DELETE /v1/sessions/{id}", s.handleCloseSession)
 	api("GET /v1/jobs", s.handleJobs)
 	api("GET /v1/jobs/{id}", s.handleJob)
 	api("POST /v1/jobs/{id}/stop", s.handleStop)

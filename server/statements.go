@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,8 +28,17 @@ type statementResult struct {
 // selectHint is the error for a SELECT sent to /v1/statements.
 const selectHint = "SELECT returns rows to a client: stream them with GET /v1/query?sql=... (or POST /v1/query), or INSERT INTO a table to run the query as a job"
 
-// handleStatements is POST /v1/statements.
+// handleStatements is POST /v1/statements: the statements of the request
+// run in the server's default session, whose catalog is shared (and kept
+// in the job log) and whose settings are the request's own: a SET applies
+// to the statements after it in the same request, then is forgotten.
 func (s *Server) handleStatements(w http.ResponseWriter, r *http.Request) {
+	s.runStatements(w, r, nil)
+}
+
+// runStatements runs the SQL of a request's body in sess, or in the
+// default session when sess is nil.
+func (s *Server) runStatements(w http.ResponseWriter, r *http.Request, sess *session) {
 	sql, ok := readSQL(w, r)
 	if !ok {
 		return
@@ -49,9 +59,20 @@ func (s *Server) handleStatements(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if sess == nil {
+		// The default session's settings last one request.
+		defer func() {
+			if _, err := s.shared.Execute(context.Background(), &parser.ResetStmt{}); err != nil {
+				s.log.Error("server: cannot reset the default session's settings", "err", err)
+			}
+		}()
+	} else if !s.sessions.touch(sess) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("session %s was closed", sess.id))
+		return
+	}
 	results := []statementResult{}
 	for i, st := range stmts {
-		res, code, err := s.execute(r.Context(), st)
+		res, code, err := s.execute(r.Context(), sess, st)
 		if err != nil {
 			body := errorBody(err)
 			body.Statement = i + 1
@@ -64,11 +85,16 @@ func (s *Server) handleStatements(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"results": results})
 }
 
-// execute runs one statement of the session. Called with s.mu held.
-func (s *Server) execute(ctx context.Context, st parser.Statement) (statementResult, int, error) {
+// execute runs one statement in sess (nil: the default session). Called
+// with s.mu held.
+func (s *Server) execute(ctx context.Context, sess *session, st parser.Statement) (statementResult, int, error) {
 	out := statementResult{Statement: st.String()}
+	es, sid := s.shared, defaultSession
+	if sess != nil {
+		es, sid = sess.es, sess.id
+	}
 	if ins, ok := st.(*parser.InsertStmt); ok {
-		q, err := s.eng.Plan(ctx, ins, engine.QueryOptions{})
+		q, err := es.Plan(ctx, ins, engine.QueryOptions{})
 		if err != nil {
 			return out, http.StatusBadRequest, err
 		}
@@ -76,17 +102,24 @@ func (s *Server) execute(ctx context.Context, st parser.Statement) (statementRes
 		if err != nil {
 			return out, http.StatusConflict, err
 		}
-		err = s.journal.append(entry{Kind: kindJob, SQL: st.String(), Job: job.ID(), Status: engine.Running, Submitted: time.Now().UTC()})
-		if err != nil {
+		e := entry{Kind: kindJob, SQL: st.String(), Job: job.ID(), Status: engine.Running, Submitted: time.Now().UTC(),
+			Session: sid, Settings: es.Settings()}
+		if sess != nil {
+			// The session's catalog goes with the job, which resumes
+			// after a restart without it.
+			e.Catalog = slices.Clone(sess.ddl)
+		}
+		if err := s.journal.append(e); err != nil {
 			job.Cancel()
 			<-job.Done()
 			return out, http.StatusInternalServerError, fmt.Errorf("job %s not submitted: %w", job.ID(), err)
 		}
+		s.log.Info("server: job submitted", "job", job.ID(), "session", sid, "sql", st.String())
 		s.watch(job)
 		out.Kind, out.Job, out.Message = "job", job.ID(), fmt.Sprintf("job %s submitted", job.ID())
 		return out, 0, nil
 	}
-	res, err := s.eng.Execute(ctx, st)
+	res, err := es.Execute(ctx, st)
 	if err != nil {
 		var pe *parser.Error
 		if _, stop := st.(*parser.StopJobStmt); stop && !errors.As(err, &pe) {
@@ -94,9 +127,14 @@ func (s *Server) execute(ctx context.Context, st parser.Statement) (statementRes
 		}
 		return out, http.StatusBadRequest, err
 	}
-	if changesSession(st) {
-		if err := s.journal.append(entry{Kind: kindSession, SQL: st.String()}); err != nil {
-			return out, http.StatusInternalServerError, fmt.Errorf("the statement took effect but was not recorded: %w", err)
+	if changesCatalog(st) {
+		if sess != nil {
+			sess.ddl = append(sess.ddl, st.String())
+		} else {
+			if err := s.journal.append(entry{Kind: kindSession, SQL: st.String()}); err != nil {
+				return out, http.StatusInternalServerError, fmt.Errorf("the statement took effect but was not recorded: %w", err)
+			}
+			s.sharedDDL = append(s.sharedDDL, st.String())
 		}
 	}
 	switch res.Kind {
@@ -111,14 +149,12 @@ func (s *Server) execute(ctx context.Context, st parser.Statement) (statementRes
 	return out, 0, nil
 }
 
-// changesSession reports whether st changes the catalog or the settings,
-// and so belongs in the job log.
-func changesSession(st parser.Statement) bool {
-	switch st := st.(type) {
-	case *parser.CreateTableStmt, *parser.CreateViewStmt, *parser.DropStmt, *parser.ResetStmt:
+// changesCatalog reports whether st changes the catalog, and so belongs
+// in the job log (for the default session) or in the session's history.
+func changesCatalog(st parser.Statement) bool {
+	switch st.(type) {
+	case *parser.CreateTableStmt, *parser.CreateViewStmt, *parser.DropStmt:
 		return true
-	case *parser.SetStmt:
-		return st.Key != ""
 	}
 	return false
 }
