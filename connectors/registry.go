@@ -35,6 +35,12 @@ type Option struct {
 	Source, Sink bool
 }
 
+// WatermarkMaxFuture is the option 'scan.watermark.max-future' of the
+// connectors that decode records (see exec.EventTime): how far a row's
+// event time may lie ahead of the wall clock.
+var WatermarkMaxFuture = Option{Key: "scan.watermark.max-future", Source: true,
+	Help: "a row whose event time lies further ahead of the wall clock than this (e.g. '1 h') is malformed"}
+
 // Factory is one connector.
 type Factory interface {
 	// Name is the value of 'connector' that selects this factory.

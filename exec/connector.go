@@ -150,6 +150,25 @@ type SourceConfig struct {
 	Metrics   *SourceMetrics
 	// Logger receives the connector's warnings (retries, reconnects).
 	Logger *slog.Logger
+	// EventTime, when not nil, names the column that holds the rows' event
+	// time (see EventTime); nil when the table declares no WATERMARK or its
+	// rowtime is a computed column.
+	EventTime *EventTime
+}
+
+// EventTime tells a source which column holds the rows' event time (the
+// rowtime column of the table's WATERMARK) and how far ahead of the wall
+// clock it may lie. A connector that decodes records treats a record whose
+// event time is NULL or missing, or lies more than MaxFuture (when
+// positive) after Clock's time when it is read, as malformed: it fails the
+// query naming the record's position and the column, or, when the format's
+// 'ignore-parse-errors' option is set, skips it and counts it in
+// Metrics.Malformed. (As in Flink, a row without an event time cannot be
+// placed in time; a row from the far future would push the watermark past
+// every row still to come, which would all be dropped as late.)
+type EventTime struct {
+	Column    int           // index in Schema
+	MaxFuture time.Duration // 0: no bound
 }
 
 // WithDefaults returns c with its unset fields filled in: the default

@@ -162,11 +162,15 @@ func Build(root *plan.Sink, opts Options) (*Job, error) {
 		}
 		j.wm = g
 	}
+	var et *EventTime
+	if w := j.srcNode.Watermark; w != nil && w.TimeCol >= 0 {
+		et = &EventTime{Column: w.TimeCol, MaxFuture: time.Duration(w.MaxFuture) * time.Millisecond}
+	}
 	var err error
 	j.source, err = opts.Connectors.NewSource(j.srcNode.Connector, SourceConfig{
 		Table: j.srcNode.Table, Schema: j.srcNode.Schema(), Options: j.srcNode.Options, Metadata: j.srcNode.Metadata,
 		BatchSize: opts.BatchSize, Alloc: opts.Alloc, Clock: opts.Clock, Metrics: &j.srcMetrics,
-		Logger: opts.Logger,
+		Logger: opts.Logger, EventTime: et,
 	})
 	if err != nil {
 		j.closeOps()

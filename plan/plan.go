@@ -44,6 +44,10 @@ type Watermark struct {
 	// split may go without rows before it stops holding the watermark
 	// back ('scan.watermark.idle-timeout').
 	IdleTimeout int64
+	// MaxFuture, when positive, is how far (ms) a row's event time may lie
+	// ahead of the wall clock when it is read ('scan.watermark.max-future');
+	// a row beyond it is a malformed record.
+	MaxFuture int64
 }
 
 // Source reads a table through a connector. Its schema is the table's

@@ -118,6 +118,13 @@ func (p *Planner) watermark(t *Table) (*plan.Watermark, error) {
 		}
 		w.IdleTimeout = d
 	}
+	if v, ok := t.Options["scan.watermark.max-future"]; ok {
+		d, err := types.ParseInterval(v)
+		if err != nil || d <= 0 {
+			return nil, errorf(t.OptionPos["scan.watermark.max-future"], "option 'scan.watermark.max-future': expected a positive duration such as '1 h', got %q", v)
+		}
+		w.MaxFuture = d
+	}
 	if col.expr == nil {
 		w.TimeCol = col.index
 	}

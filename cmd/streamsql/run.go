@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -189,6 +190,27 @@ func printSummary(w io.Writer, q *engine.ContinuousQuery, start time.Time) {
 		fmt.Fprintf(w, ", last checkpoint %d", c.ID)
 	}
 	fmt.Fprintln(w)
+	if st.LateRecords > 0 {
+		fmt.Fprintf(w, "warning: %s rows were dropped as late (their windows had already fired): the WATERMARK delay is too short, or a row dated far ahead moved event time on ('scan.watermark.max-future' rejects such rows)\n", thousands(st.LateRecords))
+	}
+}
+
+// thousands formats n with commas between groups of three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // printTable prints a small result table.

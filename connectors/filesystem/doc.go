@@ -18,7 +18,9 @@
 //
 // A malformed record fails the source with "path/to/file.json:LINE: <what
 // is wrong>", unless '<format>.ignore-parse-errors' is 'true': then it is
-// skipped and counted in SourceMetrics.Malformed.
+// skipped and counted in SourceMetrics.Malformed. So is a record whose
+// event-time column (exec.SourceConfig.EventTime) is NULL or missing, or
+// lies more than 'scan.watermark.max-future' ahead of the wall clock.
 //
 // Sink. 'path' is a directory, created if missing; the sink writes one part
 // file in it, part-0.json or part-0.csv (one sink per table: there is no

@@ -35,6 +35,7 @@ func (factory) Options() []connectors.Option {
 	return append([]connectors.Option{
 		{Key: optPath, Required: true, Source: true, Sink: true,
 			Help: "source: a file, or a directory of files read in name order; sink: the directory of the part file"},
+		connectors.WatermarkMaxFuture,
 	}, format.WithRequired()...)
 }
 

@@ -49,6 +49,12 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filesystem: table %q: %w", cfg.Table, err)
 	}
+	if et := cfg.EventTime; et != nil {
+		if err := dec.CheckEventTime(et.Column, et.MaxFuture, cfg.Clock.Now); err != nil {
+			dec.Release()
+			return nil, fmt.Errorf("filesystem: table %q: %w", cfg.Table, err)
+		}
+	}
 	s := &source{cfg: cfg, path: cfg.Options[optPath], dec: dec, batch: cfg.BatchSize, metrics: cfg.Metrics}
 
 	return s, nil

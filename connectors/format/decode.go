@@ -1,9 +1,11 @@
 package format
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -34,6 +36,16 @@ type Decoder struct {
 	arena []byte // unescaped strings of the current record
 	scan  scanner
 	csv   []csvField
+
+	ev eventTimeCheck
+}
+
+// eventTimeCheck is the check of the event-time column (see CheckEventTime).
+type eventTimeCheck struct {
+	col       int   // -1: none
+	maxFuture int64 // ms; 0: no bound
+	now       func() time.Time
+	limit     int64 // latest event time accepted, refreshed at each batch
 }
 
 // colDec is one column: its name, type and builder.
@@ -73,7 +85,7 @@ func NewDecoder(format string, schema types.Schema, opts map[string]string, allo
 	if alloc == nil {
 		alloc = memory.DefaultAllocator
 	}
-	d := &Decoder{cfg: cfg, schema: schema, exact: map[string]int{}}
+	d := &Decoder{cfg: cfg, schema: schema, exact: map[string]int{}, ev: eventTimeCheck{col: -1}}
 	for _, f := range schema.Fields {
 		switch f.Type.Kind {
 		case types.Boolean, types.Int, types.BigInt, types.Float, types.Double, types.Decimal,
@@ -91,6 +103,48 @@ func NewDecoder(format string, schema types.Schema, opts map[string]string, allo
 	}
 	d.slots = make([]slot, len(d.cols))
 	return d, nil
+}
+
+// CheckEventTime makes column col (of the decoder's schema, a TIMESTAMP)
+// the rows' event time: a record whose value there is NULL or missing is
+// malformed, and so, when maxFuture is positive, is one whose event time
+// lies more than maxFuture after now() (read once per batch). Decode
+// returns such a record's error like any other, naming the column.
+func (d *Decoder) CheckEventTime(col int, maxFuture time.Duration, now func() time.Time) error {
+	if col < 0 || col >= len(d.cols) || !d.cols[col].typ.IsTemporal() {
+		return fmt.Errorf("format: event-time column #%d is not a timestamp column of %s", col, d.schema)
+	}
+	if maxFuture > 0 && now == nil {
+		return errors.New("format: an event-time bound needs a clock")
+	}
+	d.ev = eventTimeCheck{col: col, maxFuture: maxFuture.Milliseconds(), now: now}
+	return nil
+}
+
+// checkEventTime applies the event-time check to the current record.
+func (d *Decoder) checkEventTime() error {
+	c, s := &d.cols[d.ev.col], &d.slots[d.ev.col]
+	switch s.state {
+	case slotMissing:
+		return fmt.Errorf("field %q is missing: a row needs an event time (the table's WATERMARK is on it)", c.name)
+	case slotNull:
+		return fmt.Errorf("field %q is NULL: a row needs an event time (the table's WATERMARK is on it)", c.name)
+	}
+	if d.ev.maxFuture <= 0 {
+		return nil
+	}
+	if d.rows == 0 || d.ev.limit == 0 {
+		now := d.ev.now().UnixMilli()
+		d.ev.limit = now + d.ev.maxFuture
+		if d.ev.limit < now { // overflow
+			d.ev.limit = math.MaxInt64
+		}
+	}
+	if s.i > d.ev.limit {
+		return fmt.Errorf("field %q: event time %s lies more than %s ahead of the wall clock (%s), beyond 'scan.watermark.max-future'",
+			c.name, types.FormatTimestamp(s.i), time.Duration(d.ev.maxFuture)*time.Millisecond, types.FormatTimestamp(d.ev.limit-d.ev.maxFuture))
+	}
+	return nil
 }
 
 // IgnoreParseErrors reports whether the options ask to skip malformed
@@ -144,6 +198,11 @@ func (d *Decoder) Decode(line []byte) error {
 		}
 		if s.state != slotValue && c.typ.NotNull {
 			return fmt.Errorf("field %q: NULL for a NOT NULL column", c.name)
+		}
+	}
+	if d.ev.col >= 0 {
+		if err := d.checkEventTime(); err != nil {
+			return err
 		}
 	}
 	for i := range d.cols {

@@ -54,6 +54,7 @@ func (factory) Options() []connectors.Option {
 		{Key: optDiscovery, Source: true, Default: "5 min", Help: "how often new partitions are looked for; '0' disables"},
 		{Key: optIdleTimeout, Source: true,
 			Help: "a partition without records for this long stops holding the watermark back"},
+		connectors.WatermarkMaxFuture,
 		{Key: optValueFormat, Source: true, Sink: true, Help: "alias of 'format'"},
 		{Key: optKeyFormat, Source: true, Sink: true, Help: "format of the message key: json, csv or raw"},
 		{Key: optKeyFields, Source: true, Sink: true, Help: "columns of the key, separated by ';'"},

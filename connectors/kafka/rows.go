@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/connectors/format"
+	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -97,8 +98,10 @@ type rowBuilder struct {
 }
 
 // newRowBuilder plans the columns of schema, whose column i is the
-// metadata key metadata[i] (or physical when "" or metadata is nil).
-func newRowBuilder(schema types.Schema, metadata []string, f formats, alloc memory.Allocator) (*rowBuilder, error) {
+// metadata key metadata[i] (or physical when "" or metadata is nil). With
+// et, the decoder of the event-time column checks it (a metadata
+// timestamp is never NULL, and is the broker's or producer's clock).
+func newRowBuilder(schema types.Schema, metadata []string, f formats, alloc memory.Allocator, et *exec.EventTime, clock exec.Clock) (*rowBuilder, error) {
 	rb := &rowBuilder{schema: schema.Arrow(), keyFmt: f.key}
 	var valSchema, keySchema types.Schema
 	for i, fld := range schema.Fields {
@@ -139,6 +142,21 @@ func newRowBuilder(schema types.Schema, metadata []string, f formats, alloc memo
 			return nil, fmt.Errorf("key format: %w", err)
 		}
 		rb.keyRaw = f.key == formatRaw
+	}
+	if et != nil && et.Column >= 0 && et.Column < len(rb.cols) {
+		var dec rowDecoder
+		switch c := rb.cols[et.Column]; c.kind {
+		case fromValue:
+			dec = rb.val
+		case fromKey:
+			dec = rb.key
+		}
+		if fd, ok := dec.(*format.Decoder); ok {
+			if err := fd.CheckEventTime(rb.cols[et.Column].index, et.MaxFuture, clock.Now); err != nil {
+				rb.release()
+				return nil, err
+			}
+		}
 	}
 	return rb, nil
 }

@@ -98,7 +98,7 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 	if conf.pattern != "" {
 		s.pattern, _ = compilePattern(conf.pattern)
 	}
-	if s.rb, err = newRowBuilder(cfg.Schema, cfg.Metadata, conf.formats, cfg.Alloc); err != nil {
+	if s.rb, err = newRowBuilder(cfg.Schema, cfg.Metadata, conf.formats, cfg.Alloc, cfg.EventTime, cfg.Clock); err != nil {
 		return nil, fmt.Errorf("kafka: table %q: %w", cfg.Table, err)
 	}
 	return s, nil

@@ -390,3 +390,53 @@ func TestOffsetEncoding(t *testing.T) {
 		t.Fatalf("%+v %v", h2, err)
 	}
 }
+
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time { return time.Time(c) }
+
+// TestSourceEventTimeChecks: with the table's event-time column named, a
+// message whose event time is NULL, missing, or beyond
+// 'scan.watermark.max-future' of the clock is malformed: an error naming
+// topic, partition, offset and column, or skipped and counted.
+func TestSourceEventTimeChecks(t *testing.T) {
+	b := kafkatest.StartT(t, kafkatest.Options{Topics: []string{"t"}})
+	must(t, b.ProduceJSON("t", 0,
+		`{"id":1,"ts":"2024-01-01 00:00:00.000"}`,
+		`{"id":2,"ts":null}`,
+		`{"id":3}`,
+		`{"id":4,"ts":"2024-01-01 02:00:00.001"}`,
+		`{"id":5,"ts":"2024-01-01 01:59:59.000"}`))
+	schema := types.Schema{Fields: []types.Field{{Name: "id", Type: types.Type{Kind: types.BigInt}}, {Name: "ts", Type: types.TimestampType}}}
+	clock := fixedClock(time.UnixMilli(1_704_067_200_000 + 3_600_000)) // 01:00
+	open := func(kv ...string) (*source, *exec.SourceMetrics) {
+		o := opts(b, append([]string{"topic", "t", optStartupMode, startEarliest, "scan.watermark.max-future", "1 h"}, kv...)...)
+		if err := (factory{}).Validate(o, schema, false); err != nil {
+			t.Fatalf("validate: %v", err)
+		}
+		m := new(exec.SourceMetrics)
+		s, err := newSource(exec.SourceConfig{Table: "t", Schema: schema, Options: o, BatchSize: 1, Metrics: m, Clock: clock,
+			EventTime: &exec.EventTime{Column: 1, MaxFuture: time.Hour}})
+		must(t, err)
+		must(t, s.Open(context.Background(), nil))
+		t.Cleanup(func() { s.Close() })
+		return s, m
+	}
+	s, _ := open()
+	var err error
+	for i := 0; i < 50 && err == nil; i++ {
+		var rec arrow.Record
+		rec, _, err = s.Read(context.Background())
+		if rec != nil {
+			rec.Release()
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), `topic "t" partition 0 offset 1: field "ts" is NULL: a row needs an event time`) {
+		t.Fatalf("want an error naming the position and the column, got %v", err)
+	}
+	s2, m := open("json.ignore-parse-errors", "true")
+	got := readRows(t, s2, 2)
+	if !slices.Equal(got, []string{"0|1,2024-01-01 00:00:00.000", "0|5,2024-01-01 01:59:59.000"}) || m.Malformed.Load() != 3 {
+		t.Fatalf("got %v, malformed %d (want rows 1 and 5, 3 malformed)", got, m.Malformed.Load())
+	}
+}
