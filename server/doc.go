@@ -18,8 +18,9 @@
 //	DELETE /v1/sessions/{id}        closes it (its jobs keep running)
 //	GET  /v1/jobs                   every job, with those of earlier runs that ended
 //	GET  /v1/jobs/{id}              one job: status, SQL, stats, last checkpoint, savepoint
-//	POST /v1/jobs/{id}/stop         {"savepoint": true} stops with a savepoint
-//	POST /v1/jobs/{id}/savepoints   takes a savepoint of a running job
+//	POST /v1/jobs/{id}/stop         {"savepoint": true} or {"name": "n"} stops with a savepoint
+//	POST /v1/jobs/{id}/savepoints   takes a savepoint of a running job ({"name": "n"} optional)
+//	GET  /v1/jobs/{id}/savepoints   the job's savepoints in STATE-DIR/savepoints
 //	GET  /v1/jobs/{id}/checkpoints  the job's retained checkpoints and failures
 //	GET  /v1/query?sql=...[&session=ID]  (or POST) the rows of a SELECT as they are
 //	                                emitted: NDJSON, or server-sent events with

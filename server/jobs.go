@@ -4,9 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/streamsql/streamsql/checkpoint"
 	"github.com/streamsql/streamsql/engine"
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/types"
@@ -80,14 +84,29 @@ func viewJob(j *engine.Job) jobView {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// viewEntry shows a job of an earlier server run, from the job log: it
-// has no stats.
+// viewEntry shows a job of an earlier server run, from the job log, with
+// the stats it ended with.
 func viewEntry(e entry) jobView {
 	v := jobView{ID: e.Job, Status: e.Status, Error: e.Error, SQL: e.SQL, Started: e.Submitted}
 	if !e.Ended.IsZero() {
 		v.Ended = &e.Ended
 	}
+	if f := e.Final; f != nil {
+		v.Stats, v.LastCheckpoint, v.Savepoint = f.Stats, f.LastCheckpoint, f.Savepoint
+	}
 	return v
+}
+
+// finalView is what the job log keeps of an ended job's view.
+type finalView struct {
+	Stats          statsView       `json:"stats"`
+	LastCheckpoint *checkpointView `json:"last_checkpoint,omitempty"`
+	Savepoint      string          `json:"savepoint,omitempty"`
+}
+
+func finalOf(j *engine.Job) *finalView {
+	v := viewJob(j)
+	return &finalView{Stats: v.Stats, LastCheckpoint: v.LastCheckpoint, Savepoint: v.Savepoint}
 }
 
 // handleJobs is GET /v1/jobs: the jobs of this run, then those of earlier
@@ -145,8 +164,78 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 }
 
 type savepointView struct {
-	Path         string `json:"path"`
-	CheckpointID uint64 `json:"checkpoint_id"`
+	Path         string     `json:"path"`
+	CheckpointID uint64     `json:"checkpoint_id"`
+	Time         *time.Time `json:"time,omitempty"`
+}
+
+// savepointTarget returns the directory of a savepoint of job named name
+// (default: the time), inside STATE-DIR/savepoints, or answers the
+// request: 400 for a name that is not one path element, or a job id that
+// would lead outside, 409 when it exists.
+func (s *Server) savepointTarget(w http.ResponseWriter, job, name string) (string, bool) {
+	if name == "" {
+		name = savepointName()
+	} else if !validSavepointName(name) {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("savepoint name %q: use letters, digits, '.', '_' and '-' (at most 128, not starting with '.')", name))
+		return "", false
+	}
+	root := filepath.Join(s.eng.StateDir(), "savepoints")
+	dir := engine.SavepointDir(s.eng.StateDir(), job, name)
+	if rel, err := filepath.Rel(root, dir); err != nil || rel == "." || strings.ContainsRune(rel, filepath.Separator) || strings.HasPrefix(rel, "..") {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("job %q: its id cannot name a savepoint directory inside %s", job, root))
+		return "", false
+	}
+	if _, err := os.Lstat(dir); err == nil {
+		writeError(w, http.StatusConflict, fmt.Errorf("savepoint %q of job %q already exists (%s)", name, job, dir))
+		return "", false
+	}
+	return dir, true
+}
+
+func validSavepointName(name string) bool {
+	if name == "" || len(name) > 128 || name[0] == '.' {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// handleListSavepoints is GET /v1/jobs/{id}/savepoints: the savepoints in
+// STATE-DIR/savepoints whose manifest names the job, oldest first.
+func (s *Server) handleListSavepoints(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	_, running := s.eng.Job(id)
+	_, past := s.pastJob(id)
+	known := running || past || slices.Contains(engine.Jobs(s.eng.StateDir()), id)
+	root := filepath.Join(s.eng.StateDir(), "savepoints")
+	ents, err := os.ReadDir(root)
+	if err != nil && !os.IsNotExist(err) {
+		writeError(w, http.StatusInternalServerError, fmt.Errorf("listing savepoints: %w", err))
+		return
+	}
+	out := []savepointView{}
+	for _, e := range ents {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		info, err := checkpoint.ReadSavepoint(filepath.Join(root, e.Name()))
+		if err != nil || info.Job != id {
+			continue
+		}
+		t := info.Time.UTC()
+		out = append(out, savepointView{Path: filepath.Join(root, e.Name()), CheckpointID: info.CheckpointID, Time: &t})
+	}
+	if len(out) == 0 && !known {
+		writeError(w, http.StatusNotFound, fmt.Errorf("unknown job %q (GET /v1/jobs lists them)", id))
+		return
+	}
+	slices.SortFunc(out, func(a, b savepointView) int { return a.Time.Compare(*b.Time) })
+	writeJSON(w, http.StatusOK, map[string]any{"job": id, "savepoints": out})
 }
 
 // handleStop is POST /v1/jobs/{id}/stop, with an optional body
@@ -157,7 +246,8 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		Savepoint bool `json:"savepoint"`
+		Savepoint bool   `json:"savepoint"`
+		Name      string `json:"name"` // implies savepoint
 	}
 	if !readJSON(w, r, &req) {
 		return
@@ -171,8 +261,10 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dir := ""
-	if req.Savepoint {
-		dir = engine.SavepointDir(s.eng.StateDir(), j.ID(), savepointName())
+	if req.Savepoint || req.Name != "" {
+		if dir, ok = s.savepointTarget(w, j.ID(), req.Name); !ok {
+			return
+		}
 	}
 	res, err := j.Stop(r.Context(), dir)
 	if err != nil {
@@ -196,15 +288,25 @@ func (s *Server) handleSavepoint(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	var req struct {
+		Name string `json:"name"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
 	if st := j.Status(); st != engine.Running {
 		writeError(w, http.StatusConflict, fmt.Errorf("job %q is not running (%s)", j.ID(), st))
+		return
+	}
+	dir, ok := s.savepointTarget(w, j.ID(), req.Name)
+	if !ok {
 		return
 	}
 	if err := j.AwaitStarted(r.Context()); err != nil {
 		writeError(w, http.StatusConflict, err)
 		return
 	}
-	res, err := j.Savepoint(r.Context(), engine.SavepointDir(s.eng.StateDir(), j.ID(), savepointName()))
+	res, err := j.Savepoint(r.Context(), dir)
 	if err != nil {
 		code := http.StatusInternalServerError
 		if j.Status() != engine.Running {

@@ -51,6 +51,9 @@ type entry struct {
 	Session  string            `json:"session,omitempty"`
 	Settings map[string]string `json:"settings,omitempty"`
 	Catalog  []string          `json:"catalog,omitempty"`
+	// Final is the job's stats, last checkpoint and savepoint when it
+	// ended, shown by later server runs.
+	Final *finalView `json:"final,omitempty"`
 }
 
 type journalData struct {
@@ -147,7 +150,7 @@ func (j *journal) ended(job *engine.Job) error {
 		if e.Kind != kindJob || e.Job != job.ID() || e.Status != engine.Running {
 			continue
 		}
-		e.Status, e.Ended = job.Status(), job.Ended().UTC()
+		e.Status, e.Ended, e.Final = job.Status(), job.Ended().UTC(), finalOf(job)
 		if err := job.Err(); err != nil {
 			e.Error = err.Error()
 		}

@@ -150,6 +150,7 @@ func (s *Server) routes() {
 	api("GET /v1/jobs/{id}", s.handleJob)
 	api("POST /v1/jobs/{id}/stop", s.handleStop)
 	api("POST /v1/jobs/{id}/savepoints", s.handleSavepoint)
+	api("GET /v1/jobs/{id}/savepoints", s.handleListSavepoints)
 	api("GET /v1/jobs/{id}/checkpoints", s.handleCheckpoints)
 	api("GET /v1/query", s.handleQuery)
 	api("POST /v1/query", s.handleQuery)
