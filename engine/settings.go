@@ -46,6 +46,7 @@ var settingKeys = []SettingKey{
 	{Name: "parallelism.default", Default: "1", Check: intRange(1, 256), Doc: "subtasks of keyed window aggregations (1 to 256)"},
 	{Name: "pipeline.name", Check: checkJobName, Doc: "the name of the next jobs: their identity for checkpoints"},
 	{Name: "sql-client.display.max-column-width", Default: "30", Check: intRange(1, 1<<20), Doc: "the shell's widest column, in characters; longer values are cut with an ellipsis"},
+	{Name: "sql-client.display.vertical", Default: "false", Values: []string{"true", "false"}, Check: checkBool, Doc: "the shell prints each row of a SELECT as a record of name | value lines (\\x toggles it)"},
 	{Name: "sql-client.execution.result-mode", Default: "tableau", Values: []string{"tableau", "changelog"}, Check: oneOf("tableau", "table", "changelog"), Doc: "how the shell prints a SELECT's rows: 'tableau', or 'changelog' with the row kind"},
 	{Name: "state.checkpoints.num-retained", Default: strconv.Itoa(checkpoint.DefaultNumRetained), Check: intRange(1, 1<<20), Doc: "completed checkpoints kept per job"},
 }

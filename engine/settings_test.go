@@ -71,6 +71,10 @@ func TestSetInvalidValues(t *testing.T) {
 			bad:  map[string]string{"0": "expected an integer from 1", "-1": "from 1", "wide": "from 1"},
 			good: []string{"1", "30", "200"},
 		},
+		"sql-client.display.vertical": {
+			bad:  map[string]string{"sideways": "expected true or false"},
+			good: []string{"true", "false"},
+		},
 		"sql-client.execution.result-mode": {
 			bad:  map[string]string{"chnagelog": "expected tableau or table or changelog", "": "expected"},
 			good: []string{"tableau", "changelog", "TABLE"},
@@ -134,6 +138,7 @@ func TestSetListsDefaults(t *testing.T) {
 		"execution.checkpointing.mode":        "EXACTLY_ONCE (default)",
 		"pipeline.name":                       "job (default)",
 		"sql-client.display.max-column-width": "30 (default)",
+		"sql-client.display.vertical":         "false (default)",
 		"sql-client.execution.result-mode":    "tableau (default)",
 		"state.checkpoints.num-retained":      "3 (default)",
 	} {

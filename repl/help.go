@@ -24,13 +24,16 @@ Queries and jobs
   SHOW CHECKPOINTS FOR 'id';
 
 Settings
-  SET 'key' = 'value'; SET; RESET 'key'; RESET;
+  SET 'key' = 'value'; SET; (every key, with its value or default)
+  RESET 'key'; RESET;
     'pipeline.name'                      the next job's name (and checkpoint identity)
     'execution.checkpointing.interval'   e.g. '10 s', or 'off'
     'execution.checkpointing.mode'       'EXACTLY_ONCE' or 'AT_LEAST_ONCE'
     'state.checkpoints.num-retained'     checkpoints kept per job
     'execution.savepoint.path'           the next job starts from this savepoint
     'sql-client.execution.result-mode'   'tableau' (default) or 'changelog'
+    'sql-client.display.max-column-width'  widest column (30); longer values end in …
+    'sql-client.display.vertical'        'true': each row as a record (\x toggles)
 
 Shell
   HELP; or \h                 this text

@@ -50,13 +50,14 @@ func (p piece) padded() string {
 // command is a client command: something the shell does itself rather
 // than the engine.
 type command struct {
-	name string // "help", "quit", "source", "resume"
+	name string // "help", "quit", "source", "resume", "vertical"
 	arg  string
 }
 
 // clientCommand recognises the shell's own commands: HELP, QUIT, EXIT,
-// SOURCE 'file', RESUME JOB 'id' (as statements) and their backslash forms \h, \?, \q,
-// \i file (on a line of their own, no semicolon needed).
+// SOURCE 'file', RESUME JOB 'id' (as statements), their backslash forms
+// \h, \?, \q, \i file, and \x, which toggles the vertical display (on a
+// line of their own, no semicolon needed).
 func clientCommand(text string) (command, bool) {
 	text = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(text), ";"))
 	if text == "" {
@@ -73,6 +74,10 @@ func clientCommand(text string) (command, bool) {
 	case "QUIT", "EXIT", `\Q`, `\QUIT`:
 		if rest == "" {
 			return command{name: "quit"}, true
+		}
+	case `\X`:
+		if rest == "" {
+			return command{name: "vertical"}, true
 		}
 	case "RESUME":
 		if job, id, ok := strings.Cut(rest, " "); ok && strings.EqualFold(job, "JOB") {

@@ -1,11 +1,14 @@
 package repl
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/streamsql/streamsql/internal/render"
+	"github.com/streamsql/streamsql/parser"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -33,10 +36,47 @@ func parseResultMode(v string) (resultMode, error) {
 	return 0, fmt.Errorf("SET %s: expected 'tableau' or 'changelog', got %q", resultModeKey, v)
 }
 
+// Display settings of the shell, as in Flink's SQL client (vertical is
+// ours: Flink has none; psql's \x).
+const (
+	maxColumnWidthKey = "sql-client.display.max-column-width"
+	verticalKey       = "sql-client.display.vertical"
+)
+
 // newResultWriter prints a SELECT's rows as a growing table with a line
-// of column types under the names and, in changelog mode, an op column.
-func newResultWriter(out io.Writer, schema types.Schema, mode resultMode) *render.Table {
-	return render.NewTableWith(out, schema, render.TableOptions{Types: true, Changelog: mode == changelog})
+// of column types under the names and, in changelog mode, an op column;
+// or, with 'sql-client.display.vertical', as records.
+func (s *shell) newResultWriter(schema types.Schema, mode resultMode) *render.Table {
+	opts := render.TableOptions{Types: true, Changelog: mode == changelog}
+	if v, ok := s.eng.Setting(maxColumnWidthKey); ok {
+		opts.MaxColumnWidth, _ = strconv.Atoi(strings.TrimSpace(v)) // checked by SET
+	}
+	if v, ok := s.eng.Setting(verticalKey); ok {
+		opts.Vertical, _ = strconv.ParseBool(strings.TrimSpace(v))
+	}
+	return render.NewTableWith(s.out, schema, opts)
+}
+
+// toggleVertical is \x: it flips 'sql-client.display.vertical'.
+func (s *shell) toggleVertical(ctx context.Context) error {
+	on := false
+	if v, ok := s.eng.Setting(verticalKey); ok {
+		on, _ = strconv.ParseBool(strings.TrimSpace(v))
+	}
+	value := strconv.FormatBool(!on)
+	if _, err := s.eng.Execute(ctx, &parser.SetStmt{Key: verticalKey, Value: value}); err != nil {
+		return err
+	}
+	w := s.out // a script's Out holds only results
+	if !s.interactive {
+		w = s.errw
+	}
+	if on {
+		fmt.Fprintln(w, "vertical display is off: rows print as a table")
+	} else {
+		fmt.Fprintln(w, "vertical display is on: each row prints as a record")
+	}
+	return nil
 }
 
 // printTable prints a small, complete result (SHOW, DESCRIBE, SET).

@@ -254,6 +254,8 @@ func (s *shell) command(ctx context.Context, c command) error {
 		return errQuit
 	case "resume":
 		return s.resume(c.arg)
+	case "vertical":
+		return s.toggleVertical(ctx)
 	case "source":
 		if c.arg == "" {
 			return errors.New(`SOURCE needs a file: SOURCE 'file.sql' or \i file.sql`)
@@ -379,7 +381,7 @@ func (s *shell) runSelect(ctx context.Context, q *engine.ContinuousQuery) error 
 			}
 		}()
 	}
-	w := newResultWriter(s.out, q.Schema(), mode)
+	w := s.newResultWriter(q.Schema(), mode)
 	start := time.Now()
 	if err := w.Begin(); err != nil {
 		return err

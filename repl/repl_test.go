@@ -75,3 +75,54 @@ func TestHelpAndQuit(t *testing.T) {
 		}
 	}
 }
+
+// TestWideResults: string columns are sized by their values up to
+// 'sql-client.display.max-column-width', longer values are cut with an
+// ellipsis, and \x prints rows as records, uncut.
+func TestWideResults(t *testing.T) {
+	const table = `CREATE TABLE w (k BIGINT, s STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '3',
+  'fields.k.kind' = 'sequence', 'fields.s.length' = '40');
+`
+	out, errs, err := runScript(t, table+"SELECT k, s FROM w;\nSET 'sql-client.display.max-column-width' = '12';\nSELECT k, s FROM w;\n")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errs)
+	}
+	tables := strings.Split(strings.TrimSpace(out), "\n+-")
+	lines := strings.Split(out, "\n")
+	var cut30, cut12 int
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "|") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(l, "|"), "|")
+		if len(cells) != 2 {
+			t.Fatalf("ragged row %q:\n%s", l, out)
+		}
+		switch w := len([]rune(cells[1])) - 2; {
+		case w == 30 && strings.HasSuffix(cells[1], "… "):
+			cut30++
+		case w == 12 && strings.HasSuffix(cells[1], "… "):
+			cut12++
+		case w != 30 && w != 12:
+			t.Errorf("column s is %d wide: %q", w, l)
+		}
+	}
+	if cut30 != 3 || cut12 != 3 {
+		t.Errorf("want 3 values cut at 30 and 3 at 12, got %d and %d (%d tables):\n%s", cut30, cut12, len(tables), out)
+	}
+
+	out, errs, err = runScript(t, table+"\\x\nSELECT k, s FROM w;\n\\x\n")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errs)
+	}
+	for _, want := range []string{"vertical display is on", "-[ RECORD 1 ]", "-[ RECORD 3 ]", "k | 2\n", "vertical display is off"} {
+		if !strings.Contains(out+errs, want) {
+			t.Errorf("\\x: output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, "s | "); ok && len(v) != 40 {
+			t.Errorf("\\x: value cut: %q", l)
+		}
+	}
+}

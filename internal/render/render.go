@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/streamsql/streamsql/connectors/format"
@@ -35,16 +36,25 @@ func New(format string, w io.Writer, schema types.Schema) (Writer, error) {
 	return nil, fmt.Errorf("unknown output format %q (want table or json)", format)
 }
 
-// Table prints an aligned table, one row a line, widths fixed up front
-// from the column types so that rows can be printed as they arrive.
+// Table prints an aligned table, one row a line, as rows arrive. Column
+// widths are fixed when the first batch arrives (or at End, for a result
+// without rows): the width a column's type needs, or for strings and
+// other variable-width types the widest of its name and the first batch's
+// values; never more than TableOptions.MaxColumnWidth. A longer value is
+// cut, ending with an ellipsis. With TableOptions.Vertical each row is
+// printed as a record of name | value lines instead, uncut.
 type Table struct {
 	w      io.Writer
 	schema types.Schema
 	opts   TableOptions
-	widths []int
+	widths []int // nil until the header is printed
 	rows   int64
 	buf    []byte
 }
+
+// DefaultMaxColumnWidth is the widest column of a table by default, as in
+// Flink's SQL client ('sql-client.display.max-column-width').
+const DefaultMaxColumnWidth = 30
 
 // TableOptions choose extras of a Table.
 type TableOptions struct {
@@ -53,6 +63,12 @@ type TableOptions struct {
 	// Changelog adds a first column "op" holding each row's change kind
 	// (+I: every row of an append-only query is an insert).
 	Changelog bool
+	// MaxColumnWidth caps a column's width, in characters (default
+	// DefaultMaxColumnWidth).
+	MaxColumnWidth int
+	// Vertical prints each row as a record: one "name | value" line per
+	// column under a "-[ RECORD n ]" line, for rows too wide for a table.
+	Vertical bool
 }
 
 // NewTable returns a table writer.
@@ -62,18 +78,14 @@ func NewTable(w io.Writer, schema types.Schema) *Table {
 
 // NewTableWith returns a table writer with extras.
 func NewTableWith(w io.Writer, schema types.Schema, opts TableOptions) *Table {
-	t := &Table{w: w, schema: schema, opts: opts}
-	for _, f := range schema.Fields {
-		wd := max(len(f.Name), typeWidth(f.Type))
-		if opts.Types {
-			wd = max(wd, len(f.Type.String()))
-		}
-		t.widths = append(t.widths, wd)
+	if opts.MaxColumnWidth <= 0 {
+		opts.MaxColumnWidth = DefaultMaxColumnWidth
 	}
-	return t
+	return &Table{w: w, schema: schema, opts: opts}
 }
 
-// typeWidth is the display width reserved for values of type t.
+// typeWidth is the display width reserved for values of type t, or 0 for
+// types whose values vary in width (strings): those are sized by content.
 func typeWidth(t types.Type) int {
 	switch t.Kind {
 	case types.Boolean:
@@ -91,7 +103,57 @@ func typeWidth(t types.Type) int {
 	case types.Interval:
 		return 16
 	}
-	return 12
+	return 0
+}
+
+// nullText is how a NULL prints.
+const nullText = "<NULL>"
+
+// size fixes the column widths from the first batch (rec may be nil).
+func (t *Table) size(rec arrow.Record) {
+	t.widths = make([]int, len(t.schema.Fields))
+	for i, f := range t.schema.Fields {
+		wd := max(textWidth(f.Name), typeWidth(f.Type))
+		if t.opts.Types {
+			wd = max(wd, textWidth(f.Type.String()))
+		}
+		if typeWidth(f.Type) == 0 {
+			wd = max(wd, textWidth(nullText))
+			if rec != nil && i < int(rec.NumCols()) {
+				for r := 0; r < int(rec.NumRows()); r++ {
+					if v, ok := format.FormatValue(rec.Column(i), r); ok {
+						wd = max(wd, textWidth(v))
+					}
+				}
+			}
+		}
+		t.widths[i] = min(wd, t.opts.MaxColumnWidth)
+	}
+}
+
+// textWidth is the number of characters of s (runes: close enough for a
+// terminal, short of East Asian wide characters).
+func textWidth(s string) int { return utf8.RuneCountInString(s) }
+
+// appendCell appends v right-aligned in width, cut with an ellipsis when
+// longer.
+func appendCell(b []byte, v string, width int) []byte {
+	n := textWidth(v)
+	if n > width {
+		cut := 0
+		for i := range v { // keep width-1 runes, then the ellipsis
+			if cut == width-1 {
+				v = v[:i]
+				break
+			}
+			cut++
+		}
+		return append(append(b, v...), "…"...)
+	}
+	for pad := width - n; pad > 0; pad-- {
+		b = append(b, ' ')
+	}
+	return append(b, v...)
 }
 
 func (t *Table) separator() string {
@@ -108,31 +170,49 @@ func (t *Table) separator() string {
 	return b.String()
 }
 
-// Begin prints the header.
-func (t *Table) Begin() error {
-	var b strings.Builder
-	b.WriteString(t.separator())
+// Begin implements Writer. The header waits for the first batch, whose
+// values size the columns.
+func (t *Table) Begin() error { return nil }
+
+// header prints the names (and types) once the widths are known.
+func (t *Table) header() error {
+	var b []byte
+	b = append(b, t.separator()...)
 	line := func(op string, cell func(types.Field) string) {
 		if t.opts.Changelog {
-			fmt.Fprintf(&b, "| %-2s ", op)
+			b = append(b, fmt.Sprintf("| %-2s ", op)...)
 		}
-		b.WriteByte('|')
+		b = append(b, '|')
 		for i, f := range t.schema.Fields {
-			fmt.Fprintf(&b, " %*s |", t.widths[i], cell(f))
+			b = append(b, ' ')
+			b = appendCell(b, cell(f), t.widths[i])
+			b = append(b, " |"...)
 		}
-		b.WriteByte('\n')
+		b = append(b, '\n')
 	}
 	line("op", func(f types.Field) string { return f.Name })
 	if t.opts.Types {
 		line("", func(f types.Field) string { return f.Type.String() })
 	}
-	b.WriteString(t.separator())
-	_, err := io.WriteString(t.w, b.String())
+	b = append(b, t.separator()...)
+	_, err := t.w.Write(b)
 	return err
 }
 
 // Record prints the rows of rec.
 func (t *Table) Record(rec arrow.Record) error {
+	if t.opts.Vertical {
+		return t.vertical(rec)
+	}
+	if t.widths == nil {
+		if rec.NumRows() == 0 {
+			return nil // size by the first rows, not by none
+		}
+		t.size(rec)
+		if err := t.header(); err != nil {
+			return err
+		}
+	}
 	for r := 0; r < int(rec.NumRows()); r++ {
 		b := t.buf[:0]
 		if t.opts.Changelog {
@@ -142,13 +222,10 @@ func (t *Table) Record(rec arrow.Record) error {
 		for c := 0; c < int(rec.NumCols()); c++ {
 			v, ok := format.FormatValue(rec.Column(c), r)
 			if !ok {
-				v = "<NULL>"
+				v = nullText
 			}
 			b = append(b, ' ')
-			for pad := t.widths[c] - len(v); pad > 0; pad-- {
-				b = append(b, ' ')
-			}
-			b = append(b, v...)
+			b = appendCell(b, v, t.widths[c])
 			b = append(b, " |"...)
 		}
 		b = append(b, '\n')
@@ -161,8 +238,68 @@ func (t *Table) Record(rec arrow.Record) error {
 	return nil
 }
 
-// End prints the closing line.
+// vertical prints the rows of rec as records.
+func (t *Table) vertical(rec arrow.Record) error {
+	names := make([]string, 0, len(t.schema.Fields)+1)
+	if t.opts.Changelog {
+		names = append(names, "op")
+	}
+	for _, f := range t.schema.Fields {
+		names = append(names, f.Name)
+	}
+	nameWidth := 0
+	for _, n := range names {
+		nameWidth = max(nameWidth, textWidth(n))
+	}
+	for r := 0; r < int(rec.NumRows()); r++ {
+		t.rows++
+		b := t.buf[:0]
+		title := fmt.Sprintf("-[ RECORD %d ]", t.rows)
+		b = append(b, title...)
+		for i := textWidth(title); i < nameWidth+1; i++ {
+			b = append(b, '-')
+		}
+		b = append(b, "+-------\n"...)
+		for i, n := range names {
+			v := "+I"
+			if c := i - (len(names) - int(rec.NumCols())); c >= 0 {
+				var ok bool
+				if v, ok = format.FormatValue(rec.Column(c), r); !ok {
+					v = nullText
+				}
+			}
+			b = append(b, n...)
+			for pad := nameWidth - textWidth(n); pad > 0; pad-- {
+				b = append(b, ' ')
+			}
+			b = append(b, " | "...)
+			b = append(b, v...)
+			b = append(b, '\n')
+		}
+		t.buf = b
+		if _, err := t.w.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// End prints the closing line (and the header, for a result without
+// rows).
 func (t *Table) End() error {
+	if t.opts.Vertical {
+		if t.rows == 0 {
+			_, err := io.WriteString(t.w, "(0 rows)\n")
+			return err
+		}
+		return nil
+	}
+	if t.widths == nil {
+		t.size(nil)
+		if err := t.header(); err != nil {
+			return err
+		}
+	}
 	_, err := io.WriteString(t.w, t.separator())
 	return err
 }

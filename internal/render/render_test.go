@@ -87,3 +87,99 @@ func TestPrintTable(t *testing.T) {
 		t.Fatalf("an empty table should say so:\n%s", out.String())
 	}
 }
+
+func stringRecord(t *testing.T, sc types.Schema, ks []int64, vs []string) arrow.Record {
+	t.Helper()
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sc.Arrow())
+	defer b.Release()
+	b.Field(0).(*array.Int64Builder).AppendValues(ks, nil)
+	b.Field(1).(*array.StringBuilder).AppendValues(vs, nil)
+	return b.NewRecord()
+}
+
+// TestTableWidths: a string column is as wide as its name and the first
+// rows' values, up to MaxColumnWidth; longer values, in those rows or
+// later ones, are cut with an ellipsis, and every line keeps its width.
+func TestTableWidths(t *testing.T) {
+	sc := types.Schema{Fields: []types.Field{{Name: "k", Type: types.BigIntType}, {Name: "url", Type: types.StringType}}}
+	for _, c := range []struct {
+		max  int
+		want string
+	}{
+		{0, `+----------------------+--------------------------------+
+|                    k |                            url |
++----------------------+--------------------------------+
+|                    1 |                 /a/short/path/ |
+|                    2 | /a/much/longer/path/that/does… |
+|                    3 | /this/one/comes/later/and/is/… |
+|                    4 |                      /ünï/cödé |
++----------------------+--------------------------------+
+`},
+		{14, `+----------------+----------------+
+|              k |            url |
++----------------+----------------+
+|              1 | /a/short/path/ |
+|              2 | /a/much/longe… |
+|              3 | /this/one/com… |
+|              4 |      /ünï/cödé |
++----------------+----------------+
+`},
+	} {
+		var out bytes.Buffer
+		w := NewTableWith(&out, sc, TableOptions{MaxColumnWidth: c.max})
+		r1 := stringRecord(t, sc, []int64{1, 2}, []string{"/a/short/path/", "/a/much/longer/path/that/does/not/fit"})
+		r2 := stringRecord(t, sc, []int64{3, 4}, []string{"/this/one/comes/later/and/is/long", "/ünï/cödé"})
+		if err := w.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []arrow.Record{r1, r2} {
+			if err := w.Record(r); err != nil {
+				t.Fatal(err)
+			}
+			r.Release()
+		}
+		if err := w.End(); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != c.want {
+			t.Errorf("max %d: got\n%swant\n%s", c.max, out.String(), c.want)
+		}
+	}
+}
+
+// TestTableVertical prints each row as a record, values uncut.
+func TestTableVertical(t *testing.T) {
+	sc := types.Schema{Fields: []types.Field{{Name: "k", Type: types.BigIntType}, {Name: "url", Type: types.StringType}}}
+	var out bytes.Buffer
+	w := NewTableWith(&out, sc, TableOptions{Vertical: true, Changelog: true})
+	r := stringRecord(t, sc, []int64{1, 2}, []string{"/a", "/a/much/longer/path/that/does/not/fit/in/thirty/characters"})
+	defer r.Release()
+	if err := w.Begin(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Record(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.End(); err != nil {
+		t.Fatal(err)
+	}
+	want := `-[ RECORD 1 ]+-------
+op  | +I
+k   | 1
+url | /a
+-[ RECORD 2 ]+-------
+op  | +I
+k   | 2
+url | /a/much/longer/path/that/does/not/fit/in/thirty/characters
+`
+	if out.String() != want || w.Rows() != 2 {
+		t.Errorf("got %d rows\n%swant\n%s", w.Rows(), out.String(), want)
+	}
+	out.Reset()
+	w = NewTableWith(&out, sc, TableOptions{Vertical: true})
+	_ = w.Begin()
+	_ = w.End()
+	if out.String() != "(0 rows)\n" {
+		t.Errorf("empty: got %q", out.String())
+	}
+}
