@@ -87,6 +87,7 @@ func (g *gOr) Parse(lex *lexer.PeekingLexer) error {
 type exprParser struct {
 	lex   *lexer.PeekingLexer
 	depth int
+	ops   int // operators so far, against MaxOperators
 	err   *Error
 }
 
@@ -168,6 +169,23 @@ func (p *exprParser) enter(pos Pos) error {
 	return nil
 }
 
+// MaxOperators is the most operators one expression may hold. The
+// planner and the expression compiler walk an expression recursively, a
+// chain a+a+…+a as deep as it is long, at up to ~2 KiB of stack a level:
+// this bounds their stack (a 1 MiB chain overflowed it, which kills the
+// process) while leaving room for any expression a person or a program
+// would write.
+const MaxOperators = 100_000
+
+// count counts one operator at pos against MaxOperators.
+func (p *exprParser) count(pos Pos) error {
+	p.ops++
+	if p.ops > MaxOperators {
+		return &limitError{pos: pos, msg: fmt.Sprintf("expression too long: more than %d operators", MaxOperators)}
+	}
+	return nil
+}
+
 // deeper reports whether n more levels would pass MaxNesting.
 func (p *exprParser) deeper(n int) bool { return p.depth-1+n > MaxNesting }
 
@@ -184,7 +202,10 @@ func (p *exprParser) or() (Expr, error) {
 		return nil, err
 	}
 	for isWord(p.peek(), "OR") {
-		p.next()
+		pos := p.next().Pos
+		if err := p.count(pos); err != nil {
+			return nil, err
+		}
 		r, err := p.and()
 		if err != nil {
 			return nil, err
@@ -201,7 +222,10 @@ func (p *exprParser) and() (Expr, error) {
 		return nil, err
 	}
 	for isWord(p.peek(), "AND") {
-		p.next()
+		pos := p.next().Pos
+		if err := p.count(pos); err != nil {
+			return nil, err
+		}
 		r, err := p.not()
 		if err != nil {
 			return nil, err
@@ -220,7 +244,11 @@ func (p *exprParser) not() (Expr, error) {
 	// prints it without parentheses; it counts as no nesting.
 	var nots []Pos
 	for isWord(p.peek(), "NOT") {
-		nots = append(nots, p.next().Pos)
+		pos := p.next().Pos
+		if err := p.count(pos); err != nil {
+			return nil, err
+		}
+		nots = append(nots, pos)
 	}
 	x, err := p.pred()
 	if err != nil {
@@ -246,6 +274,11 @@ func (p *exprParser) pred() (Expr, error) {
 		t := p.peek()
 		if tails > 0 && p.deeper(tails) && p.startsTail(t) {
 			return nil, tooDeep(t.Pos)
+		}
+		if p.startsTail(t) {
+			if err := p.count(t.Pos); err != nil {
+				return nil, err
+			}
 		}
 		if op, ok := cmpOps[t.Value]; ok && t.Type == tokOperator {
 			p.next()
@@ -359,7 +392,10 @@ func (p *exprParser) concat() (Expr, error) {
 		return nil, err
 	}
 	for isOp(p.peek(), "||") {
-		p.next()
+		pos := p.next().Pos
+		if err := p.count(pos); err != nil {
+			return nil, err
+		}
 		r, err := p.add()
 		if err != nil {
 			return nil, err
@@ -377,6 +413,9 @@ func (p *exprParser) add() (Expr, error) {
 	}
 	for t := p.peek(); isOp(t, "+") || isOp(t, "-"); t = p.peek() {
 		p.next()
+		if err := p.count(t.Pos); err != nil {
+			return nil, err
+		}
 		r, err := p.mul()
 		if err != nil {
 			return nil, err
@@ -394,6 +433,9 @@ func (p *exprParser) mul() (Expr, error) {
 	}
 	for t := p.peek(); isOp(t, "*") || isOp(t, "/") || isOp(t, "%"); t = p.peek() {
 		p.next()
+		if err := p.count(t.Pos); err != nil {
+			return nil, err
+		}
 		r, err := p.unary()
 		if err != nil {
 			return nil, err
@@ -411,6 +453,9 @@ func (p *exprParser) unary() (Expr, error) {
 	var ops []op // a chain, like NOT's
 	for t := p.peek(); isOp(t, "-") || isOp(t, "+"); t = p.peek() {
 		p.next()
+		if err := p.count(t.Pos); err != nil {
+			return nil, err
+		}
 		ops = append(ops, op{t.Pos, t.Value})
 	}
 	x, err := p.primary()
@@ -745,7 +790,7 @@ func (p *exprParser) selectItem() (*gSelectItem, error) {
 	if !startsExpr(t, p.lex) {
 		return nil, nil
 	}
-	p.err = nil
+	p.err, p.ops = nil, 0
 	x, err := p.or()
 	if err != nil {
 		return nil, err

@@ -130,16 +130,40 @@ func (e *Literal) String() string {
 }
 
 func (e *Call) String() string {
-	args := make([]string, len(e.Args))
+	var b strings.Builder
+	e.write(&b)
+	return b.String()
+}
+
+// write prints e into b; nested calls print into the same builder, so
+// that printing a deep expression (a chain a+a+…+a) takes linear time.
+func (e *Call) write(b *strings.Builder) {
+	arg := func(a Expr) {
+		if c, ok := a.(*Call); ok {
+			c.write(b)
+		} else {
+			b.WriteString(a.String())
+		}
+	}
+	if len(e.Args) == 2 && isInfix(e.Func) {
+		b.WriteByte('(')
+		arg(e.Args[0])
+		b.WriteByte(' ')
+		b.WriteString(e.Func)
+		b.WriteByte(' ')
+		arg(e.Args[1])
+		b.WriteByte(')')
+		return
+	}
+	b.WriteString(e.Func)
+	b.WriteByte('(')
 	for i, a := range e.Args {
-		args[i] = a.String()
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		arg(a)
 	}
-	switch {
-	case len(args) == 2 && isInfix(e.Func):
-		return "(" + args[0] + " " + e.Func + " " + args[1] + ")"
-	default:
-		return e.Func + "(" + strings.Join(args, ", ") + ")"
-	}
+	b.WriteByte(')')
 }
 
 func isInfix(f string) bool {

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -19,7 +20,7 @@ var ErrDivisionByZero = errors.New("division by zero")
 // arith is a binary arithmetic operator: + - * / %.
 type arith struct {
 	op    byte
-	src   string // the expression, for errors
+	src   plan.Expr // the expression, printed only for an error
 	l, r  Evaluator
 	t     types.Type
 	dt    arrow.DataType
@@ -94,7 +95,7 @@ func (e *arith) Eval(rec arrow.Record) (arrow.Array, error) {
 		err = fmt.Errorf("unsupported operand type %s", e.t)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("expr: %s: %w", e.src, err)
+		return nil, fmt.Errorf("expr: %s: %w", exprText(e.src), err)
 	}
 	return a, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -151,6 +152,27 @@ func BenchmarkFilter(b *testing.B) {
 				out.Release()
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchRows, "ns/row")
+		})
+	}
+}
+
+// BenchmarkCompileChain compiles a+a+…+a: the time should grow in
+// proportion to the number of terms (it once printed every subexpression,
+// in quadratic time).
+func BenchmarkCompileChain(b *testing.B) {
+	schema, _ := benchBatch(memory.NewGoAllocator())
+	col := &plan.ColumnRef{Index: 0, Name: "a", T: types.BigIntType}
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		var e plan.Expr = col
+		for i := 1; i < n; i++ {
+			e = &plan.Call{Func: "+", Args: []plan.Expr{e, col}, T: types.BigIntType}
+		}
+		b.Run(fmt.Sprintf("terms=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := Compile(e, schema, memory.NewGoAllocator()); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

@@ -151,7 +151,7 @@ func (c *compiler) arith(e *plan.Call, op byte, l, r Evaluator) (Evaluator, erro
 		return nil, fmt.Errorf("expr: %s: unsupported operand types %s %c %s giving %s", e, lt, op, rt, e.T)
 	}
 	return &arith{
-		op: op, src: e.String(), l: l, r: r, t: e.T, dt: e.T.Arrow(), ph: tp, alloc: c.alloc,
+		op: op, src: e, l: l, r: r, t: e.T, dt: e.T.Arrow(), ph: tp, alloc: c.alloc,
 		ls: lt.Scale, rs: rt.Scale, ts: e.T.Scale,
 	}, nil
 }
@@ -169,5 +169,5 @@ func (c *compiler) compare(e *plan.Call, op cmpOp, l, r Evaluator) (Evaluator, e
 	if lp != rp || (lt.Kind != rt.Kind && !(lt.IsTemporal() && rt.IsTemporal())) {
 		return nil, fmt.Errorf("expr: %s: cannot compare %s with %s", e, lt, rt)
 	}
-	return &compare{op: op, src: e.String(), l: l, r: r, ph: lp, ls: lt.Scale, rs: rt.Scale, alloc: c.alloc}, nil
+	return &compare{op: op, src: e, l: l, r: r, ph: lp, ls: lt.Scale, rs: rt.Scale, alloc: c.alloc}, nil
 }

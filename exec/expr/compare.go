@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -62,7 +63,7 @@ func (op cmpOp) holds(c int) bool {
 // when either is.
 type compare struct {
 	op     cmpOp
-	src    string
+	src    plan.Expr // printed only for an error
 	l, r   Evaluator
 	ph     phys
 	ls, rs int // DECIMAL scales
@@ -122,7 +123,7 @@ func (e *compare) Eval(rec arrow.Record) (arrow.Array, error) {
 		if valid != nil {
 			valid.Release()
 		}
-		return nil, fmt.Errorf("expr: %s: cannot compare values of this type", e.src)
+		return nil, fmt.Errorf("expr: %s: cannot compare values of this type", exprText(e.src))
 	}
 	return makeArray(arrow.FixedWidthTypes.Boolean, n, nulls, valid, buf), nil
 }

@@ -3,6 +3,7 @@ package expr
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -217,3 +218,17 @@ func fold(ev Evaluator) Evaluator {
 }
 
 func funcName(f string) string { return strings.ToUpper(f) }
+
+// maxExprText is the most runes of an expression an error message quotes.
+const maxExprText = 200
+
+// exprText prints e for an error message, cut short if long. Evaluators
+// keep the plan expression and print it only here: printing it when
+// compiling cost time quadratic in the depth of a long a+a+…+a.
+func exprText(e plan.Expr) string {
+	s := e.String()
+	if utf8.RuneCountInString(s) <= maxExprText {
+		return s
+	}
+	return string([]rune(s)[:maxExprText]) + "…"
+}
