@@ -373,7 +373,13 @@ func (c *completer) wordCandidates(toks, rest []token, partial string) []string 
 	last := toks[n-1]
 	switch {
 	case last.is("SHOW"):
-		return []string{"TABLES", "VIEWS", "FUNCTIONS", "JOBS", "CHECKPOINTS"}
+		return []string{"TABLES", "VIEWS", "FUNCTIONS", "JOBS", "CHECKPOINTS", "CREATE"}
+	case last.is("CREATE") && n >= 2 && toks[n-2].is("SHOW"):
+		return []string{"TABLE", "VIEW"}
+	case (last.is("DESCRIBE") || last.is("DESC")) && partial != "":
+		return append([]string{"EXTENDED"}, c.eng.TableNames()...)
+	case last.is("EXTENDED"):
+		return c.eng.TableNames()
 	case last.is("CREATE"):
 		return []string{"TABLE", "VIEW", "TEMPORARY"}
 	case last.is("DROP"):
