@@ -11,6 +11,8 @@ package connectors
 
 import (
 	"fmt"
+	"maps"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -114,6 +116,8 @@ type Registry struct {
 	m map[string]Factory
 	// pathPolicy, when set, must accept every path of a table's options.
 	pathPolicy func(path string) error
+	// baseDir, when set, is where relative source paths are resolved.
+	baseDir string
 }
 
 // WithPathPolicy returns a registry with the same factories (shared, so
@@ -122,7 +126,46 @@ type Registry struct {
 // PathFactory). The error becomes the message of an *OptionError for
 // that option.
 func (r *Registry) WithPathPolicy(policy func(path string) error) *Registry {
-	return &Registry{m: r.m, pathPolicy: policy}
+	c := *r
+	c.pathPolicy = policy
+	return &c
+}
+
+// WithBaseDir returns a registry with the same factories (shared) that
+// resolves a relative path in a source table's options (see PathFactory)
+// against dir, before validation, the path policy and the connector see
+// it: `streamsql run FILE` passes the directory of FILE, so that a query
+// file's input paths are relative to the file. A sink's relative path stays
+// relative to the working directory: output lands where the command runs,
+// not beside the query file.
+func (r *Registry) WithBaseDir(dir string) *Registry {
+	c := *r
+	c.baseDir = dir
+	return &c
+}
+
+// resolvePaths returns opts with the relative paths of a source table
+// resolved against the base dir (opts itself when nothing changes).
+func (r *Registry) resolvePaths(f Factory, opts map[string]string, sink bool) map[string]string {
+	pf, ok := f.(PathFactory)
+	if !ok || r.baseDir == "" || sink {
+		return opts
+	}
+	var out map[string]string
+	for _, k := range pf.PathOptions() {
+		v, ok := opts[k]
+		if !ok || strings.TrimSpace(v) == "" || filepath.IsAbs(v) {
+			continue
+		}
+		if out == nil {
+			out = maps.Clone(opts)
+		}
+		out[k] = filepath.Join(r.baseDir, v)
+	}
+	if out == nil {
+		return opts
+	}
+	return out
 }
 
 // NewRegistry returns a registry holding fs.
@@ -178,6 +221,7 @@ func (r *Registry) Validate(opts map[string]string, schema types.Schema, sink bo
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	opts = r.resolvePaths(f, opts, sink)
 	known := f.Options()
 	var names []string
 	for _, o := range known {
@@ -233,6 +277,7 @@ func (r *Registry) NewSource(connector string, cfg exec.SourceConfig) (exec.Sour
 	if !ok {
 		return nil, fmt.Errorf("connectors: unknown connector %q", connector)
 	}
+	cfg.Options = r.resolvePaths(f, cfg.Options, false)
 	return f.NewSource(cfg)
 }
 

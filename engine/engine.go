@@ -63,6 +63,12 @@ type Options struct {
 	// sink) when a query is planned; an error refuses the query, naming
 	// the table and the option. See connectors.PathFactory.
 	PathPolicy func(path string) error
+	// BaseDir, when set, is the directory against which a relative path
+	// in a source table's options (the filesystem connector's 'path') is
+	// resolved; `streamsql run FILE` sets it to FILE's directory. Relative
+	// sink paths, and all paths when it is unset, are relative to the
+	// working directory. See connectors.Registry.WithBaseDir.
+	BaseDir string
 }
 
 // Engine executes SQL statements. It is safe for concurrent use.
@@ -117,6 +123,9 @@ func New(opts Options) *Engine {
 	}
 	if opts.PathPolicy != nil {
 		reg = reg.WithPathPolicy(opts.PathPolicy)
+	}
+	if opts.BaseDir != "" {
+		reg = reg.WithBaseDir(opts.BaseDir)
 	}
 	e := &Engine{opts: opts, reg: reg, jobs: map[string]int{}, running: map[string]*Job{}, live: map[*ContinuousQuery]struct{}{}}
 	e.def = e.NewSession()

@@ -2,7 +2,10 @@
 -- form a session; each session is written to a JSON-lines file when it
 -- closes, with its length and number of distinct pages.
 --
---   go run ./cmd/streamsql run queries/sessions.sql && cat /tmp/streamsql-sessions/part-0.json
+--   go run ./cmd/streamsql run queries/sessions.sql && cat out/sessions/part-0.json
+--
+-- Run it from any directory: the input path is relative to this file
+-- (data/clicks.json next to it), the output path to the working directory.
 
 CREATE TABLE clicks (
   `user` STRING,
@@ -11,7 +14,7 @@ CREATE TABLE clicks (
   WATERMARK FOR ts AS ts - INTERVAL '5' SECOND
 ) WITH (
   'connector' = 'filesystem',
-  'path' = 'queries/data/clicks.json',
+  'path' = 'data/clicks.json',
   'format' = 'json'
 );
 
@@ -23,7 +26,7 @@ CREATE TABLE sessions (
   pages         BIGINT
 ) WITH (
   'connector' = 'filesystem',
-  'path' = '/tmp/streamsql-sessions',
+  'path' = 'out/sessions',
   'format' = 'json'
 );
 

@@ -11,7 +11,7 @@ CREATE TABLE speeds (
   WATERMARK FOR ts AS ts - INTERVAL '1' SECOND
 ) WITH (
   'connector' = 'filesystem',
-  'path' = 'queries/data/speeds.csv',
+  'path' = 'data/speeds.csv',
   'format' = 'csv'
 );
 

@@ -74,8 +74,13 @@ Flags:
 	if status != nil {
 		logTo = status
 	}
+	// A relative input path in the file is relative to the file.
+	baseDir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
 	eng := engine.New(engine.Options{
-		StateDir: *stateDir, Stdout: stdout,
+		StateDir: *stateDir, Stdout: stdout, BaseDir: baseDir,
 		DefaultJobName:        strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
 		Logger:                slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: level})),
 		CheckpointInterval:    *interval,

@@ -7,7 +7,8 @@
 // 'csv.field-delimiter', …).
 //
 // Source. 'path' is a file, or a directory whose files are read in name
-// order; names starting with '.' or '_' and subdirectories are skipped.
+// order (a relative path is relative to the working directory, or, for
+// `streamsql run FILE`, to FILE's directory: connectors.Registry.WithBaseDir); names starting with '.' or '_' and subdirectories are skipped.
 // One record per line; empty lines are skipped; a line may end in "\r\n".
 // Read returns io.EOF after the last line of the last file. The offset is
 // (file name, file index, byte offset, line number) of the next unread
