@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"slices"
 	"strings"
 
@@ -460,7 +461,8 @@ func (a *minMaxAcc[T]) decode(buf []byte, s int32) ([]byte, error) {
 }
 
 // decSumAcc is SUM or AVG over DECIMAL(p, scale); sums stay at the
-// argument's scale.
+// argument's scale. AVG's result is DECIMAL(38, max(6, scale)), as in Flink,
+// computed exactly and rounded HALF_UP (decimalAvg).
 type decSumAcc struct {
 	col    int
 	avg    bool
@@ -500,19 +502,45 @@ func (a *decSumAcc) appendTo(b array.Builder, s int32) {
 		appendAccDecimal(b, a.sums[s], a.scale)
 		return
 	}
-	// AVG: divide at the output scale (truncating), so that the quotient
-	// keeps the digits the output type asks for.
-	sum, scale := a.sums[s], a.scale
 	if db, ok := b.(*array.Decimal128Builder); ok {
-		if out := db.Type().(*arrow.Decimal128Type).Scale; out > scale {
-			sum, scale = sum.IncreaseScaleBy(out-scale), out
+		t := db.Type().(*arrow.Decimal128Type)
+		q, ok := decimalAvg(a.sums[s], a.scale, a.counts[s], t.Precision, t.Scale)
+		if !ok {
+			db.AppendNull()
+			return
 		}
-	} else if _, ok := b.(*array.Float64Builder); ok {
-		appendAccFloat(b, sum.ToFloat64(scale)/float64(a.counts[s]))
+		db.Append(q)
 		return
 	}
-	q, _ := sum.Div(decimal128.FromI64(a.counts[s]))
-	appendAccDecimal(b, q, scale)
+	appendAccFloat(b, a.sums[s].ToFloat64(a.scale)/float64(a.counts[s]))
+}
+
+// decimalAvg divides sum, a decimal at scale, by count and returns the
+// quotient as an unscaled decimal at outScale, rounded HALF_UP (ties away
+// from zero) as Flink's decimal division is. ok is false when the quotient
+// does not fit in outPrec digits: Flink's decimal overflow, which is NULL.
+func decimalAvg(sum decimal128.Num, scale int32, count int64, outPrec, outScale int32) (q decimal128.Num, ok bool) {
+	n := sum.BigInt()
+	d := big.NewInt(count)
+	if e := outScale - scale; e > 0 {
+		n.Mul(n, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(e)), nil))
+	} else if e < 0 {
+		d.Mul(d, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(-e)), nil))
+	}
+	quo, rem := n.QuoRem(n, d, new(big.Int))
+	// |rem| / d >= 1/2: round away from zero.
+	if rem.Abs(rem).Lsh(rem, 1).Cmp(d.Abs(d)) >= 0 {
+		if sum.Sign() < 0 {
+			quo.Sub(quo, big.NewInt(1))
+		} else {
+			quo.Add(quo, big.NewInt(1))
+		}
+	}
+	if quo.BitLen() > 127 {
+		return decimal128.Num{}, false
+	}
+	q = decimal128.FromBigInt(quo)
+	return q, q.FitsInPrecision(outPrec)
 }
 
 func (a *decSumAcc) encode(buf []byte, s int32) []byte {

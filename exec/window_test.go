@@ -114,6 +114,10 @@ func aggType(f plan.AggFunc, arg types.Type) types.Type {
 		case types.Decimal:
 			return types.DecimalType(38, arg.Scale)
 		}
+	case plan.Avg:
+		if arg.Kind == types.Decimal {
+			return types.DecimalType(38, max(6, arg.Scale))
+		}
 	}
 	return arg.Nullable()
 }

@@ -110,18 +110,39 @@ type Window struct {
 	Offset                 int64
 }
 
-func (w Window) String() string {
+func (w Window) String() string { return w.describe(fmt.Sprintf("#%d", w.TimeCol)) }
+
+// Describe prints the window for EXPLAIN, naming its time column as a
+// column of in.
+func (w Window) Describe(in types.Schema) string {
+	return w.describe(colName(in, w.TimeCol))
+}
+
+func (w Window) describe(timeCol string) string {
+	off := ""
+	if w.Offset != 0 {
+		off = fmt.Sprintf(", offset=%dms", w.Offset)
+	}
 	switch w.Kind {
 	case Tumble:
-		return fmt.Sprintf("TUMBLE(time=#%d, size=%dms)", w.TimeCol, w.Size)
+		return fmt.Sprintf("TUMBLE(time=%s, size=%dms%s)", timeCol, w.Size, off)
 	case Hop:
-		return fmt.Sprintf("HOP(time=#%d, slide=%dms, size=%dms)", w.TimeCol, w.Slide, w.Size)
+		return fmt.Sprintf("HOP(time=%s, slide=%dms, size=%dms%s)", timeCol, w.Slide, w.Size, off)
 	case Cumulate:
-		return fmt.Sprintf("CUMULATE(time=#%d, step=%dms, size=%dms)", w.TimeCol, w.Step, w.Size)
+		return fmt.Sprintf("CUMULATE(time=%s, step=%dms, size=%dms%s)", timeCol, w.Step, w.Size, off)
 	case Session:
-		return fmt.Sprintf("SESSION(time=#%d, gap=%dms)", w.TimeCol, w.Gap)
+		return fmt.Sprintf("SESSION(time=%s, gap=%dms)", timeCol, w.Gap)
 	}
 	return w.Kind.String()
+}
+
+// colName is the name of column i of s for EXPLAIN, or #i when s has no
+// such column.
+func colName(s types.Schema, i int) string {
+	if i >= 0 && i < s.Len() {
+		return s.Fields[i].Name
+	}
+	return fmt.Sprintf("#%d", i)
 }
 
 // AggFunc is an aggregate function.
@@ -164,7 +185,19 @@ type AggCall struct {
 	T        types.Type
 }
 
-func (a AggCall) String() string {
+func (a AggCall) String() string { return a.describe(fmt.Sprintf("#%d", a.Arg)) }
+
+// Describe prints the aggregate for EXPLAIN, naming its argument as a
+// column of in.
+func (a AggCall) Describe(in types.Schema) string {
+	s := a.describe(colName(in, a.Arg))
+	if a.Filter >= 0 {
+		s += " FILTER " + colName(in, a.Filter)
+	}
+	return s
+}
+
+func (a AggCall) describe(arg string) string {
 	if a.Func == CountStar {
 		return "COUNT(*)"
 	}
@@ -172,7 +205,7 @@ func (a AggCall) String() string {
 	if a.Distinct {
 		d = "DISTINCT "
 	}
-	return fmt.Sprintf("%s(%s#%d)", a.Func, d, a.Arg)
+	return fmt.Sprintf("%s(%s%s)", a.Func, d, arg)
 }
 
 // WindowAgg groups rows by window and key and emits one row per (window,
@@ -244,20 +277,21 @@ func (n *Calc) Describe() string {
 }
 
 func (n *WindowAgg) Describe() string {
+	in := n.Input.Schema()
 	var b strings.Builder
-	fmt.Fprintf(&b, "WindowAgg window=%s keys=[", n.Window)
+	fmt.Fprintf(&b, "WindowAgg window=%s keys=[", n.Window.Describe(in))
 	for i, k := range n.Keys {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "#%d", k)
+		b.WriteString(colName(in, k))
 	}
 	b.WriteString("] aggs=[")
 	for i, a := range n.Aggs {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(a.String())
+		b.WriteString(a.Describe(in))
 	}
 	b.WriteString("]")
 	return b.String()

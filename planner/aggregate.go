@@ -142,9 +142,7 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 		exprs = append(exprs, e)
 		out.cols = append(out.cols, col)
 	}
-	if err := checkDuplicateNames(sel, out.cols); err != nil {
-		return nil, err
-	}
+	uniquifyNames(out.cols)
 	// WHERE filters the input rows before windowing.
 	filter, err := where(sel, rel)
 	if err != nil {
@@ -380,7 +378,9 @@ func (a *aggPlan) aggregate(f *parser.FuncCall, fn plan.AggFunc) (plan.Expr, err
 }
 
 // sumType is the result type of SUM and AVG, as in Flink: SUM widens
-// integers to BIGINT and floats to DOUBLE; AVG keeps the argument's type.
+// integers to BIGINT, floats to DOUBLE and DECIMAL(p, s) to DECIMAL(38, s);
+// AVG keeps an integer argument's type and makes DECIMAL(p, s) a
+// DECIMAL(38, max(6, s)) (Flink's LogicalTypeMerging.findAvgAggType).
 func sumType(fn plan.AggFunc, t types.Type) types.Type {
 	switch t.Kind {
 	case types.Int, types.BigInt:
@@ -391,6 +391,9 @@ func sumType(fn plan.AggFunc, t types.Type) types.Type {
 	case types.Float, types.Double:
 		return types.DoubleType
 	case types.Decimal:
+		if fn == plan.Avg {
+			return types.DecimalType(38, max(6, t.Scale))
+		}
 		return types.DecimalType(38, t.Scale)
 	}
 	return t.Nullable()

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/streamsql/streamsql/parser"
@@ -502,9 +503,7 @@ func project(sel *parser.Select, rel *relation) (*relation, error) {
 		exprs = append(exprs, e)
 		out.cols = append(out.cols, col)
 	}
-	if err := checkDuplicateNames(sel, out.cols); err != nil {
-		return nil, err
-	}
+	uniquifyNames(out.cols)
 	for i, e := range exprs {
 		r, ok := e.(*plan.ColumnRef)
 		identity = identity && ok && r.Index == i && out.cols[i].name == rel.cols[i].name
@@ -518,18 +517,25 @@ func project(sel *parser.Select, rel *relation) (*relation, error) {
 	return out, nil
 }
 
-func checkDuplicateNames(sel *parser.Select, cols []scopeCol) error {
-	seen := map[string]int{}
-	for i, c := range cols {
-		k := strings.ToLower(c.name)
-		if j, dup := seen[k]; dup {
-			pos := sel.Pos
-			if i < len(sel.Items) {
-				pos = sel.Items[i].Pos
-			}
-			return errorf(pos, "duplicate output column %q (also column %d); add an alias with AS", c.name, j+1)
+// uniquifyNames renames output columns whose name an earlier column
+// already has, as Flink does (Calcite's SqlValidatorUtil.uniquify with its
+// EXPR_SUGGESTER): the second v becomes v0, a third v1, skipping names
+// already taken. Names compare case-insensitively, as column references do.
+func uniquifyNames(cols []scopeCol) {
+	used := make(map[string]bool, len(cols))
+	for i := range cols {
+		name := cols[i].name
+		if !used[strings.ToLower(name)] {
+			used[strings.ToLower(name)] = true
+			continue
 		}
-		seen[k] = i
+		for j := 0; ; j++ {
+			cand := name + strconv.Itoa(j)
+			if !used[strings.ToLower(cand)] {
+				used[strings.ToLower(cand)] = true
+				cols[i].name = cand
+				break
+			}
+		}
 	}
-	return nil
 }
