@@ -193,3 +193,49 @@ func TestDuplicateColumnNames(t *testing.T) {
 	}
 	checkRows(t, rows, []string{"a, 1, 1, 10", "b, 2, 2, 20"})
 }
+
+// TestWindowOffsetsFlinkTable reproduces, row for row, the table of
+// Flink's window TVF documentation (FLINK-23023): where a row at
+// 2021-06-30 00:00:04 lands in a 10-minute TUMBLE for each offset, through
+// the window TVF without aggregation, with aggregation, and with named
+// arguments.
+func TestWindowOffsetsFlinkTable(t *testing.T) {
+	path := writeFile(t, "one.csv", "1,2021-06-30 00:00:04\n")
+	ddl := fmt.Sprintf(`CREATE TABLE t (k BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+		WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'csv');`, path)
+	table := []struct{ offset, start, end string }{
+		{"INTERVAL '-16' MINUTE", "2021-06-29 23:54:00", "2021-06-30 00:04:00"},
+		{"-INTERVAL '6' MINUTES", "2021-06-29 23:54:00", "2021-06-30 00:04:00"},
+		{"INTERVAL '-4' MINUTE", "2021-06-29 23:56:00", "2021-06-30 00:06:00"},
+		{"INTERVAL '0' MINUTE", "2021-06-30 00:00:00", "2021-06-30 00:10:00"},
+		{"INTERVAL '4' MINUTE", "2021-06-29 23:54:00", "2021-06-30 00:04:00"},
+		{"INTERVAL '6' MINUTE", "2021-06-29 23:56:00", "2021-06-30 00:06:00"},
+		{"INTERVAL '16' MINUTE", "2021-06-29 23:56:00", "2021-06-30 00:06:00"},
+	}
+	for _, row := range table {
+		t.Run(row.offset, func(t *testing.T) {
+			want := []string{fmt.Sprintf("1, %s.000, %s.000, %s", row.start, row.end, windowTime(row.end))}
+			for _, q := range []string{
+				`SELECT k, window_start, window_end, window_time FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' MINUTE, ` + row.offset + `))`,
+				`SELECT k, window_start, window_end, window_time FROM TABLE(TUMBLE(DATA => TABLE t, TIMECOL => DESCRIPTOR(ts), SIZE => INTERVAL '10' MINUTES, OFFSET => ` + row.offset + `))`,
+				`SELECT COUNT(*), window_start, window_end, window_time FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' MINUTE, ` + row.offset + `)) GROUP BY window_start, window_end, window_time`,
+			} {
+				_, rows := queryRows(t, ddl+q+";")
+				checkRows(t, rows, want)
+			}
+		})
+	}
+	// Without an offset, the default is 0.
+	_, rows := queryRows(t, ddl+`SELECT k, window_start, window_end, window_time FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' MINUTE));`)
+	checkRows(t, rows, []string{"1, 2021-06-30 00:00:00.000, 2021-06-30 00:10:00.000, 2021-06-30 00:09:59.999"})
+}
+
+// windowTime is window_time (window_end - 1 ms) of a window ending at end
+// ("YYYY-MM-DD hh:mm:00").
+func windowTime(end string) string {
+	ts, err := types.ParseTimestamp(end)
+	if err != nil {
+		panic(err)
+	}
+	return types.FormatTimestamp(ts - 1)
+}

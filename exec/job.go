@@ -203,6 +203,8 @@ func (j *Job) buildOperator(n plan.Node, m *OperatorMetrics) (Operator, error) {
 		return newLimit(n, m, func() { j.limitReached = true }), nil
 	case *plan.Calc:
 		return newCalc(n, m, opts.Alloc)
+	case *plan.WindowAssign:
+		return newWindowAssign(n, m, opts.Alloc)
 	case *plan.WindowAgg:
 		if opts.Parallelism > 1 && len(n.Keys) > 0 {
 			return newParallelWindowAgg(n, opts.Parallelism, m, opts.Alloc)

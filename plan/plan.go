@@ -220,6 +220,23 @@ type WindowAgg struct {
 	Aggs   []AggCall
 }
 
+// WindowAssign is a window TVF consumed without aggregation: it emits each
+// input row once per window it belongs to, with window_start, window_end
+// and window_time (window_end - 1ms, a rowtime) appended to the input's
+// columns, as Flink does. Rows whose event time is NULL are dropped.
+//
+// TUMBLE, HOP and CUMULATE rows are emitted as they arrive (a row's windows
+// are listed in Flink's order: HOP latest start first, CUMULATE smallest
+// end first). SESSION rows are held, per Partition key, until the watermark
+// closes their session (its bounds are known only then); rows arriving for
+// a session that has closed are late, dropped and counted.
+type WindowAssign struct {
+	Base
+	Input     Node
+	Window    Window
+	Partition []int // SESSION: the PARTITION BY input columns
+}
+
 // Limit passes on the first N rows of its input; when they have passed,
 // the job ends.
 type Limit struct {
@@ -248,6 +265,9 @@ func (n *Calc) Inputs() []Node      { return []Node{n.Input} }
 func (n *WindowAgg) Inputs() []Node { return []Node{n.Input} }
 func (n *Sink) Inputs() []Node      { return []Node{n.Input} }
 func (n *Limit) Inputs() []Node     { return []Node{n.Input} }
+
+// Inputs implements Node.
+func (n *WindowAssign) Inputs() []Node { return []Node{n.Input} }
 
 // Describe implementations.
 
@@ -295,6 +315,20 @@ func (n *WindowAgg) Describe() string {
 	}
 	b.WriteString("]")
 	return b.String()
+}
+
+// Describe implements Node.
+func (n *WindowAssign) Describe() string {
+	in := n.Input.Schema()
+	s := "WindowAssign window=" + n.Window.Describe(in)
+	if len(n.Partition) > 0 {
+		ps := make([]string, len(n.Partition))
+		for i, p := range n.Partition {
+			ps[i] = colName(in, p)
+		}
+		s += " partition=[" + strings.Join(ps, ", ") + "]"
+	}
+	return s
 }
 
 func (n *Limit) Describe() string { return fmt.Sprintf("Limit %d", n.N) }

@@ -352,6 +352,8 @@ func assignIDs(root plan.Node) {
 			kind, b = "window-agg", &x.Base
 		case *plan.Limit:
 			kind, b = "limit", &x.Base
+		case *plan.WindowAssign:
+			kind, b = "window-assign", &x.Base
 		case *plan.Sink:
 			kind, b = "sink", &x.Base
 			if x.Table != "" {

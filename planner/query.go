@@ -259,11 +259,17 @@ func (b *builder) planWindowTVF(r *parser.WindowTVF) (*relation, error) {
 	if !tc.rowtime {
 		return nil, errorf(r.TimeCol.Pos, "column %q is not a time attribute: declare WATERMARK FOR %s AS … on its table", tc.name, tc.name)
 	}
+	// The last argument may be an offset, which may be zero or negative;
+	// the others are sizes, which must be positive.
+	sizes := map[string][]string{"TUMBLE": {"SIZE"}, "HOP": {"SLIDE", "SIZE"}, "CUMULATE": {"STEP", "SIZE"}, "SESSION": {"GAP"}}[r.Func]
 	var ms []int64
-	for _, a := range r.Args {
-		v, err := intervalArg(sc, a)
+	for i, a := range r.Args {
+		v, err := intervalLiteral(sc, a)
 		if err != nil {
 			return nil, err
+		}
+		if i < len(sizes) && v <= 0 {
+			return nil, errorf(a.Position(), "the %s of a %s window must be a positive interval, got %dms (only the offset may be zero or negative)", sizes[i], r.Func, v)
 		}
 		ms = append(ms, v)
 	}
@@ -337,13 +343,24 @@ func checkWindow(pos parser.Pos, w plan.Window) error {
 			return errorf(pos, "CUMULATE window max size (%dms) must be a multiple of its step (%dms)", w.Size, w.Step)
 		}
 	}
-	if w.Offset < 0 || (w.Kind == plan.Tumble && w.Offset >= w.Size) {
-		return errorf(pos, "window offset must be between 0 and the window size")
-	}
 	return nil
 }
 
+// intervalArg reads a window size: a positive interval literal.
 func intervalArg(sc *scope, a parser.Expr) (int64, error) {
+	v, err := intervalLiteral(sc, a)
+	if err != nil {
+		return 0, err
+	}
+	if v <= 0 {
+		return 0, errorf(a.Position(), "window intervals must be positive, got %dms", v)
+	}
+	return v, nil
+}
+
+// intervalLiteral reads a constant interval (INTERVAL '-4' MINUTE and
+// -INTERVAL '4' MINUTE fold to the same literal) in milliseconds.
+func intervalLiteral(sc *scope, a parser.Expr) (int64, error) {
 	e, err := sc.bind(a)
 	if err != nil {
 		return 0, err
@@ -352,9 +369,9 @@ func intervalArg(sc *scope, a parser.Expr) (int64, error) {
 	if !ok || l.T.Kind != types.Interval {
 		return 0, errorf(a.Position(), "expected an interval literal such as INTERVAL '10' SECOND")
 	}
-	v := l.Value.(int64)
-	if v <= 0 {
-		return 0, errorf(a.Position(), "window intervals must be positive, got %dms", v)
+	v, ok := l.Value.(int64)
+	if !ok {
+		return 0, errorf(a.Position(), "expected a non-NULL interval")
 	}
 	return v, nil
 }
@@ -409,36 +426,24 @@ func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
 	return project(sel, rel)
 }
 
-// materializeWindow turns a window TVF consumed without aggregation into a
-// Calc that appends window_start, window_end and window_time to each row.
-// Only TUMBLE assigns one window per row, so only it can be planned so.
+// materializeWindow plans a window TVF consumed without aggregation: a
+// WindowAssign that emits each row once per window it belongs to, with
+// window_start, window_end and window_time appended, as Flink does.
 func materializeWindow(rel *relation) (*relation, error) {
-	w := rel.win.w
-	if w.Kind != plan.Tumble || w.Offset != 0 {
-		return nil, errorf(rel.win.pos, "%s without an aggregation is not supported yet; GROUP BY window_start, window_end", w.Kind)
-	}
-	var exprs []plan.Expr
 	out := &relation{name: rel.name, cat: rel.cat}
 	for _, c := range rel.cols {
 		if !c.window {
-			exprs = append(exprs, &plan.ColumnRef{Index: c.index, Name: c.name, T: c.t})
 			out.cols = append(out.cols, c)
 		}
 	}
-	tc := rel.cols[w.TimeCol]
-	ts := types.TimestampType.WithNotNull(tc.t.NotNull)
-	interval := func(ms int64) plan.Expr { return &plan.Literal{Value: ms, T: types.IntervalType.WithNotNull(true)} }
-	start := &plan.Call{Func: "FLOOR_TS", Args: []plan.Expr{&plan.ColumnRef{Index: tc.index, Name: tc.name, T: tc.t}, &plan.Literal{Value: w.Size, T: types.BigIntType.WithNotNull(true)}}, T: ts}
-	end := &plan.Call{Func: "+", Args: []plan.Expr{start, interval(w.Size)}, T: ts}
-	wt := &plan.Call{Func: "-", Args: []plan.Expr{end, interval(1)}, T: ts}
-	exprs = append(exprs, start, end, wt)
+	wa := &plan.WindowAssign{Input: rel.node, Window: rel.win.w, Partition: rel.win.partition}
 	n := len(out.cols)
+	ts := types.TimestampType.WithNotNull(true)
 	for i, name := range []string{"window_start", "window_end", "window_time"} {
 		out.cols = append(out.cols, scopeCol{name: name, table: rel.cols[n+i].table, t: ts, index: n + i, rowtime: name == "window_time"})
 	}
-	calc := &plan.Calc{Input: rel.node, Exprs: exprs}
-	calc.Output = out.schema()
-	out.node = calc
+	wa.Output = out.schema()
+	out.node = wa
 	return out, nil
 }
 

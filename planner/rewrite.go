@@ -29,6 +29,10 @@ func optimize(n plan.Node) plan.Node {
 		c := *x
 		c.Input = optimize(x.Input)
 		return &c
+	case *plan.WindowAssign:
+		c := *x
+		c.Input = optimize(x.Input)
+		return &c
 	case *plan.Calc:
 		c := *x
 		c.Input = optimize(x.Input)
