@@ -175,17 +175,30 @@ func (o *windowAssignOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, o
 				idx, starts, ends = append(idx, int32(i)), append(starts, arrow.Timestamp(s)), append(ends, arrow.Timestamp(e))
 			}
 		}
+		// A row of HOP or CUMULATE is in many windows: bound the batches.
+		if w.Kind != plan.Tumble && len(idx) >= windowOutputRows {
+			if err := o.emitAligned(ctx, rec, idx, starts, ends, out); err != nil {
+				return err
+			}
+			idx, starts, ends = idx[:0], starts[:0], ends[:0]
+		}
 	}
 	o.idx, o.starts, o.ends = idx, starts, ends
 	if late > 0 {
 		o.m.LateRecords.Add(late)
 	}
+	return o.emitAligned(ctx, rec, idx, starts, ends, out)
+}
+
+// emitAligned emits the rows idx of rec with the window bounds starts and
+// ends.
+func (o *windowAssignOp) emitAligned(ctx context.Context, rec arrow.Record, idx []int32, starts, ends []arrow.Timestamp, out Emitter) error {
 	if len(idx) == 0 {
 		return nil
 	}
 	var cols arrow.Record
-	if w.Kind == plan.Tumble && len(idx) == n {
-		rec.Retain()
+	if o.w.Kind == plan.Tumble && len(idx) == int(rec.NumRows()) {
+		rec.Retain() // every row, once, in order: no copy
 		cols = rec
 	} else {
 		var err error
