@@ -32,9 +32,8 @@ type Options struct {
 	StateDir string
 	// Stdout receives the output of the print connector (default os.Stdout).
 	Stdout io.Writer
+	// Logger receives the engine's log (default: discarded).
 	Logger *slog.Logger
-	Clock  exec.Clock
-	Alloc  memory.Allocator
 	// BatchSize is the preferred number of rows per batch (default 4096).
 	BatchSize int
 	// DefaultJobName names jobs whose session has no SET 'pipeline.name'
@@ -56,8 +55,6 @@ type Options struct {
 	// (default 1). With more than one, output order across keys is not
 	// deterministic.
 	Parallelism int
-	// Registry overrides the connectors (default: the built-in ones).
-	Registry *connectors.Registry
 	// PathPolicy, when set, is asked about every local path a table's
 	// options name (the filesystem connector's 'path', as a source or a
 	// sink) when a query is planned; an error refuses the query, naming
@@ -79,8 +76,10 @@ type Options struct {
 // Job names, background jobs, UDFs registered with RegisterFunction and
 // the state directory are engine-wide.
 type Engine struct {
-	opts Options
-	reg  *connectors.Registry
+	opts  Options
+	reg   *connectors.Registry
+	clock exec.Clock
+	alloc memory.Allocator
 
 	def *Session // the default session, for Engine.Execute and friends
 
@@ -94,8 +93,9 @@ type Engine struct {
 	running map[string]*Job // background jobs by id
 }
 
-// New returns an engine.
-func New(opts Options) *Engine {
+// New returns an engine configured by opts and, rarely needed, by more
+// (WithRegistry, WithClock, WithAllocator).
+func New(opts Options, more ...Option) *Engine {
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
 	}
@@ -111,13 +111,11 @@ func New(opts Options) *Engine {
 	if opts.CheckpointInterval == 0 {
 		opts.CheckpointInterval = 10 * time.Second
 	}
-	if opts.Clock == nil {
-		opts.Clock = exec.SystemClock{}
+	adv := advanced{clock: exec.SystemClock{}, alloc: memory.DefaultAllocator}
+	for _, o := range more {
+		o(&adv)
 	}
-	if opts.Alloc == nil {
-		opts.Alloc = memory.DefaultAllocator
-	}
-	reg := opts.Registry
+	reg := adv.reg
 	if reg == nil {
 		reg = builtin.Registry(opts.Stdout)
 	}
@@ -127,10 +125,33 @@ func New(opts Options) *Engine {
 	if opts.BaseDir != "" {
 		reg = reg.WithBaseDir(opts.BaseDir)
 	}
-	e := &Engine{opts: opts, reg: reg, jobs: map[string]int{}, running: map[string]*Job{}, live: map[*ContinuousQuery]struct{}{}}
+	e := &Engine{opts: opts, reg: reg, clock: adv.clock, alloc: adv.alloc, jobs: map[string]int{}, running: map[string]*Job{}, live: map[*ContinuousQuery]struct{}{}}
 	e.def = e.NewSession()
 	return e
 }
+
+// Option configures what most embedders never need, passed to New after
+// Options: a custom connector registry, an injected clock, an Arrow
+// allocator.
+type Option func(*advanced)
+
+type advanced struct {
+	reg   *connectors.Registry
+	clock exec.Clock
+	alloc memory.Allocator
+}
+
+// WithRegistry replaces the built-in connectors by reg (start from
+// builtin.Registry to add to them).
+func WithRegistry(reg *connectors.Registry) Option { return func(a *advanced) { a.reg = reg } }
+
+// WithClock makes the engine read time from c (default: the system
+// clock), for tests that control processing time and checkpoint times.
+func WithClock(c exec.Clock) Option { return func(a *advanced) { a.clock = c } }
+
+// WithAllocator makes queries allocate their Arrow buffers from alloc
+// (default: memory.DefaultAllocator), e.g. a checked allocator in tests.
+func WithAllocator(alloc memory.Allocator) Option { return func(a *advanced) { a.alloc = alloc } }
 
 // ErrClosed is returned by statements executed after Close.
 var ErrClosed = errors.New("engine: closed")
@@ -252,7 +273,7 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 	q.cancel, q.ended = cancel, ended
 	q.mu.Unlock()
 	opts := exec.Options{
-		Name: q.name, Connectors: q.e.reg, Alloc: q.e.opts.Alloc, Clock: q.e.opts.Clock,
+		Name: q.name, Connectors: q.e.reg, Alloc: q.e.alloc, Clock: q.e.clock,
 		BatchSize: q.e.opts.BatchSize, Logger: q.e.opts.Logger,
 		AllowNonRestoredState: q.e.opts.AllowNonRestoredState || settingBool(q.settings, "execution.savepoint.ignore-unclaimed-state"),
 		Parallelism:           q.e.opts.Parallelism,

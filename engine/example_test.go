@@ -35,9 +35,9 @@ func execSQL(eng *engine.Engine, sql string) (*engine.Result, error) {
 	return res, nil
 }
 
-// printRows prints the rows of a query's batches as they come, NULL as
-// "NULL".
-func printRows(q *engine.ContinuousQuery) error {
+// printText prints the rows of a query's Arrow batches as they come, in
+// their SQL text form, NULL as "NULL".
+func printText(q *engine.ContinuousQuery) error {
 	it := q.Results(context.Background())
 	defer it.Close()
 	fmt.Println(strings.Join(it.Schema().Names(), " | "))
@@ -54,6 +54,39 @@ func printRows(q *engine.ContinuousQuery) error {
 		}
 	}
 	return it.Err()
+}
+
+// Run a script in one call, then read the SELECT's rows as Go values. An
+// INSERT in the script would start a background job instead.
+func ExampleEngine_Exec() {
+	dir, _ := os.MkdirTemp("", "streamsql-example")
+	defer os.RemoveAll(dir)
+	eng := engine.New(engine.Options{StateDir: dir, CheckpointInterval: -1})
+	defer eng.Close(context.Background())
+	results, err := eng.Exec(context.Background(), `
+		CREATE TABLE orders (id BIGINT, amount DECIMAL(10, 2), ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+		WITH ('connector' = 'datagen', 'number-of-rows' = '3', 'fields.id.kind' = 'sequence',
+		      'fields.id.start' = '1', 'fields.id.end' = '3', 'fields.ts.step' = '1 s');
+		SELECT id, CAST(id AS DECIMAL(10, 2)) * 0.25 AS quarter, ts FROM orders;`)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	q := results[len(results)-1].Result.Query
+	for row, err := range q.Rows(context.Background()) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		id := row.Values[0].(int64)
+		quarter := row.Values[1].(engine.Decimal) // exact
+		ts := row.Values[2].(time.Time)
+		fmt.Println(row.Kind, id, quarter, ts.Format(time.TimeOnly))
+	}
+	// Output:
+	// +I 1 0.2500 00:00:00
+	// +I 2 0.5000 00:00:01
+	// +I 3 0.7500 00:00:02
 }
 
 // Run a bounded windowed SELECT over generated rows and print its rows as
@@ -73,7 +106,7 @@ func ExampleContinuousQuery_Results() {
 		fmt.Println(err)
 		return
 	}
-	if err := printRows(res.Query); err != nil {
+	if err := printText(res.Query); err != nil {
 		fmt.Println(err)
 	}
 	// Output:
@@ -121,18 +154,19 @@ func ExampleEngine_Submit() {
 }
 
 // A custom connector: register it in a registry that also holds the
-// built-in ones, and give the registry to the engine in Options.Registry.
+// built-in ones, and give the registry to the engine with WithRegistry.
 // The counter source below keeps its position as an offset, so a job
 // restored from a checkpoint resumes exactly after the last row the
 // checkpoint covered (the exec.Source contract).
-func ExampleOptions_registry() {
+func ExampleWithRegistry() {
 	reg := builtin.Registry(os.Stdout)
 	reg.Register(counterConnector{})
 
 	dir, _ := os.MkdirTemp("", "streamsql-example")
 	defer os.RemoveAll(dir)
-	eng := engine.New(engine.Options{StateDir: dir, Registry: reg, CheckpointInterval: -1})
-	res, err := execSQL(eng, `
+	eng := engine.New(engine.Options{StateDir: dir, CheckpointInterval: -1}, engine.WithRegistry(reg))
+	defer eng.Close(context.Background())
+	results, err := eng.Exec(context.Background(), `
 		CREATE TABLE numbers (n BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
 		WITH ('connector' = 'counter', 'count' = '12');
 		SELECT window_start, COUNT(*) AS rows_in_window, SUM(n) AS total
@@ -142,14 +176,17 @@ func ExampleOptions_registry() {
 		fmt.Println(err)
 		return
 	}
-	if err := printRows(res.Query); err != nil {
-		fmt.Println(err)
+	for row, err := range results[1].Result.Query.Rows(context.Background()) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(row)
 	}
 	// Output:
-	// window_start | rows_in_window | total
-	// 2024-01-01 00:00:00.000 | 5 | 10
-	// 2024-01-01 00:00:05.000 | 5 | 35
-	// 2024-01-01 00:00:10.000 | 2 | 21
+	// +I[2024-01-01 00:00:00.000, 5, 10]
+	// +I[2024-01-01 00:00:05.000, 5, 35]
+	// +I[2024-01-01 00:00:10.000, 2, 21]
 }
 
 // counterConnector is the 'counter' connector: a bounded source of the

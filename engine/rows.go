@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"math/big"
@@ -11,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
+	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -100,8 +102,9 @@ func TypedRows(rec arrow.Record) []Row {
 // Rows runs the query, as Run does, and yields its rows as Go values as
 // they are emitted; leaving the loop stops the query. When the query
 // fails, the last iteration yields its error (with a zero Row). A bounded
-// query ends the loop when its sources are exhausted; a cancelled ctx
-// ends it without an error.
+// query ends the loop when its sources are exhausted; a cancelled ctx, or
+// a stop on request (Engine.Close, StopWithSavepoint), ends it without an
+// error.
 //
 //	for row, err := range q.Rows(ctx) {
 //		if err != nil { … }
@@ -118,7 +121,7 @@ func (q *ContinuousQuery) Rows(ctx context.Context) iter.Seq2[Row, error] {
 				}
 			}
 		}
-		if err := res.Err(); err != nil {
+		if err := res.Err(); err != nil && !errors.Is(err, exec.ErrStopped) {
 			yield(Row{}, err)
 		}
 	}

@@ -6,9 +6,9 @@
 //	go run ./examples/embed                  # unbounded, 1000 views/s, Ctrl-C to stop
 //	go run ./examples/embed -rows 20000      # bounded: ends after the last window
 //
-// The query checkpoints into -state-dir; run it again after Ctrl-C and it
-// resumes where it stopped (rows of a SELECT are at-least-once: a window
-// logged after the last checkpoint may be logged again).
+// It runs the script with Exec and reads the rows as Go values with Rows.
+// The query checkpoints into -state-dir; Ctrl-C closes the engine, which
+// stops the query with a final checkpoint, and a second run resumes there.
 package main
 
 import (
@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -76,29 +75,22 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		SELECT window_start, page, COUNT(*) AS views, AVG(ms) AS avg_ms
 		FROM TABLE(TUMBLE(TABLE views, DESCRIPTOR(ts), INTERVAL '%d' SECOND))
 		GROUP BY window_start, window_end, page;`, bound, cfg.Rate, int64(cfg.Window/time.Second))
-	stmts, err := engine.Parse("embed.sql", sql)
+	// Ctrl-C (ctx ends): stop the query with a final checkpoint, so that
+	// the next run resumes exactly there.
+	defer context.AfterFunc(ctx, func() { _ = eng.Close(context.Background()) })()
+	results, err := eng.Exec(ctx, sql)
 	if err != nil {
 		return err
 	}
-	var q *engine.ContinuousQuery
-	for _, st := range stmts {
-		res, err := eng.Execute(ctx, st)
+	q := results[len(results)-1].Result.Query
+	for row, err := range q.Rows(context.WithoutCancel(ctx)) {
 		if err != nil {
 			return err
 		}
-		if res.Kind == engine.Query {
-			q = res.Query
-		}
+		start := row.Values[0].(time.Time)
+		log.Info("window", "start", start.Format("2006-01-02 15:04:05.000"), "page", row.Values[1], "views", row.Values[2], "avg_ms", row.Values[3])
 	}
-	it := q.Results(ctx)
-	defer it.Close()
-	for it.Next() {
-		for _, row := range engine.Rows(it.Record()) {
-			views, _ := strconv.ParseInt(*row[2], 10, 64)
-			log.Info("window", "start", *row[0], "page", *row[1], "views", views, "avg_ms", *row[3])
-		}
-	}
-	if err := it.Err(); err != nil {
+	if err := eng.Close(context.Background()); err != nil {
 		return err
 	}
 	return ctx.Err()
