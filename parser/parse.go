@@ -7,6 +7,8 @@ import (
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/streamsql/streamsql/internal/suggest"
 )
 
 // Error is a syntax error at a position in the SQL text.
@@ -185,11 +187,39 @@ func syntaxError(filename, sql string, err error) *Error {
 	}
 	msg := "unexpected " + describe(tok)
 	if at-first <= maxProbeTokens {
-		if exp := expected(sql[start:tok.Pos.Offset]); exp != "" {
+		exp, words := expected(sql[start:tok.Pos.Offset])
+		if w := misspelt(tok, words); w != "" {
+			// A misspelt keyword: SELEC, FROMM, INSRT.
+			return &Error{Pos: tok.Pos, Msg: fmt.Sprintf("%s; did you mean %s?", msg, w)}
+		}
+		if prev := toks[max(at-1, 0)]; at > first && prev.Type == tokIdent && len(prev.Value) >= 4 {
+			// A misspelt clause keyword after a table or an expression
+			// reads as an alias (FROM t GRUOP BY), and the error comes
+			// one token late: suggest the keyword the alias may be.
+			_, before := expected(sql[start:prev.Pos.Offset])
+			if w := misspelt(prev, before); w != "" {
+				return &Error{Pos: prev.Pos, Msg: fmt.Sprintf("unexpected %s; did you mean %s?", describe(prev), w)}
+			}
+		}
+		if exp != "" {
 			msg += "; expected " + exp
 		}
 	}
 	return &Error{Pos: tok.Pos, Msg: msg}
+}
+
+// misspelt returns the keyword among words that t, a word, looks like a
+// misspelling of, or "".
+func misspelt(t lexer.Token, words []string) string {
+	if t.Type != tokIdent || len(t.Value) < 3 {
+		return ""
+	}
+	for _, w := range words {
+		if strings.EqualFold(w, t.Value) {
+			return "" // the word itself is accepted here: not a typo
+		}
+	}
+	return suggest.Closest(t.Value, words)
 }
 
 // describe names a token for an error message.
@@ -251,9 +281,11 @@ var punctuation = []string{"(", ")", ",", ".", ";", "=", "=>", "*"}
 
 // expected returns what the grammar accepts right after prefix (the text
 // of the failing statement up to the offending token), for an error
-// message: "FROM", `one of FROM, WHERE, …`, "an expression". It tries
-// each candidate token in turn and keeps those the parser gets past.
-func expected(prefix string) string {
+// message: "FROM", `one of FROM, WHERE, …`, "an expression", and the
+// keywords among it (a type name stands for every type name), for a
+// did-you-mean. It tries each candidate token in turn and keeps those the
+// parser gets past.
+func expected(prefix string) (string, []string) {
 	ok := map[string]bool{}
 	accepts := func(cand string) bool {
 		if v, seen := ok[cand]; seen {
@@ -324,6 +356,10 @@ func expected(prefix string) string {
 			add(kw)
 		}
 	}
+	words := append([]string(nil), out...)
+	if isType {
+		words = append(words, typeWords...)
+	}
 	for _, p := range punctuation {
 		if !skip[p] && accepts(p) {
 			add(fmt.Sprintf("%q", p))
@@ -358,7 +394,7 @@ func expected(prefix string) string {
 	if isOperator {
 		add("an operator")
 	}
-	return listAlternatives(out)
+	return listAlternatives(out), words
 }
 
 // listAlternatives joins alternatives for "expected …".
