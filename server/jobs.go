@@ -27,6 +27,8 @@ type jobView struct {
 	Stats          statsView        `json:"stats"`
 	LastCheckpoint *checkpointView  `json:"last_checkpoint,omitempty"`
 	Savepoint      string           `json:"savepoint,omitempty"`
+	// Plan is the job's operators, sources first, with their inputs.
+	Plan []operatorView `json:"plan,omitempty"`
 }
 
 type statsView struct {
@@ -68,7 +70,8 @@ func viewStats(st exec.Stats) statsView {
 
 func viewJob(j *engine.Job) jobView {
 	st := j.Stats()
-	v := jobView{ID: j.ID(), Status: j.Status(), SQL: j.SQL(), Started: j.Started().UTC(), Stats: viewStats(st), Savepoint: j.LastSavepoint()}
+	v := jobView{ID: j.ID(), Status: j.Status(), SQL: j.SQL(), Started: j.Started().UTC(), Stats: viewStats(st), Savepoint: j.LastSavepoint(),
+		Plan: planGraph(j.Query().Plan())}
 	if err := j.Err(); err != nil {
 		v.Error = err.Error()
 	}
@@ -92,7 +95,7 @@ func viewEntry(e entry) jobView {
 		v.Ended = &e.Ended
 	}
 	if f := e.Final; f != nil {
-		v.Stats, v.LastCheckpoint, v.Savepoint = f.Stats, f.LastCheckpoint, f.Savepoint
+		v.Stats, v.LastCheckpoint, v.Savepoint, v.Plan = f.Stats, f.LastCheckpoint, f.Savepoint, f.Plan
 	}
 	return v
 }
@@ -102,11 +105,12 @@ type finalView struct {
 	Stats          statsView       `json:"stats"`
 	LastCheckpoint *checkpointView `json:"last_checkpoint,omitempty"`
 	Savepoint      string          `json:"savepoint,omitempty"`
+	Plan           []operatorView  `json:"plan,omitempty"`
 }
 
 func finalOf(j *engine.Job) *finalView {
 	v := viewJob(j)
-	return &finalView{Stats: v.Stats, LastCheckpoint: v.LastCheckpoint, Savepoint: v.Savepoint}
+	return &finalView{Stats: v.Stats, LastCheckpoint: v.LastCheckpoint, Savepoint: v.Savepoint, Plan: v.Plan}
 }
 
 // handleJobs is GET /v1/jobs: the jobs of this run, then those of earlier

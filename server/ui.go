@@ -5,8 +5,9 @@ import (
 	"net/http"
 )
 
-// indexHTML is the web page at /: the jobs, their checkpoints and a live
-// throughput chart, polling the API (vanilla JS, no build step).
+// indexHTML is the web page at /: the jobs (a failed job's error in
+// full), the selected job's plan as a graph, its checkpoint history and a
+// live throughput chart, polling the API (vanilla JS, no build step).
 //
 //go:embed ui/index.html
 var indexHTML []byte
