@@ -116,7 +116,6 @@ func (s *Server) execute(ctx context.Context, sess *session, st parser.Statement
 		}
 		s.log.Info("server: job submitted", "job", job.ID(), "session", sid, "sql", st.String())
 		s.watch(job)
-		s.log.Info("server: job submitted", "job", job.ID(), "sql", st.String())
 		out.Kind, out.Job, out.Message = "job", job.ID(), fmt.Sprintf("job %s submitted", job.ID())
 		return out, 0, nil
 	}
