@@ -198,8 +198,18 @@ func (s *shell) addStoredJobs(res *engine.Result) {
 	}
 }
 
-// oneLine joins a statement's lines for a table cell.
-func oneLine(sql string) string { return strings.Join(strings.Fields(sql), " ") }
+// oneLine joins a statement's lines for a table cell, cut to
+// maxStatementWidth characters with an ellipsis.
+func oneLine(sql string) string {
+	s := strings.Join(strings.Fields(sql), " ")
+	if r := []rune(s); len(r) > maxStatementWidth {
+		s = string(r[:maxStatementWidth-1]) + "…"
+	}
+	return s
+}
+
+// maxStatementWidth keeps SHOW JOBS narrow enough for a terminal.
+const maxStatementWidth = 60
 
 // removeJobState deletes the checkpoint directory of a query that ended,
 // for queries nothing resumes (an ad-hoc SELECT).

@@ -126,3 +126,13 @@ func TestWideResults(t *testing.T) {
 		}
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	if got := oneLine("INSERT INTO out\n  SELECT k FROM src"); got != "INSERT INTO out SELECT k FROM src" {
+		t.Errorf("got %q", got)
+	}
+	long := "INSERT INTO out SELECT " + strings.Repeat("a + ", 40) + "a FROM src"
+	if got := oneLine(long); len([]rune(got)) != maxStatementWidth || !strings.HasSuffix(got, "…") {
+		t.Errorf("got %q (%d characters), want %d ending in …", got, len([]rune(got)), maxStatementWidth)
+	}
+}
