@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -220,7 +222,7 @@ func (e *Engine) stopJob(ctx context.Context, s *parser.StopJobStmt) (*Result, e
 
 // showJobs is SHOW JOBS.
 func (e *Engine) showJobs() *Result {
-	res := &Result{Kind: Table, Header: []string{"id", "status", "started", "last checkpoint", "records in", "records out", "late", "malformed", "lag", "watermark"}}
+	res := &Result{Kind: Table, Header: []string{"id", "status", "started", "last checkpoint", "records in", "records out", "late", "malformed", "lag", "watermark", "savepoint", "statement"}}
 	for _, j := range e.Jobs() {
 		st := j.Stats()
 		last := "-"
@@ -248,10 +250,14 @@ func (e *Engine) showJobs() *Result {
 		}
 		res.Rows = append(res.Rows, []string{j.ID(), status, j.started.Format("15:04:05"), last,
 			strconv.FormatInt(st.RecordsIn, 10), strconv.FormatInt(st.RecordsOut, 10),
-			strconv.FormatInt(st.LateRecords, 10), strconv.FormatInt(st.Malformed, 10), lag, wm})
+			strconv.FormatInt(st.LateRecords, 10), strconv.FormatInt(st.Malformed, 10), lag, wm,
+			cmp.Or(j.LastSavepoint(), "-"), oneLine(j.SQL())})
 	}
 	return res
 }
+
+// oneLine collapses the white space of a statement's text onto one line.
+func oneLine(sql string) string { return strings.Join(strings.Fields(sql), " ") }
 
 // showCheckpoints is SHOW CHECKPOINTS FOR 'id'.
 func (e *Engine) showCheckpoints(id string) (*Result, error) {

@@ -83,11 +83,17 @@ func (s *Session) Execute(ctx context.Context, stmt parser.Statement) (*Result, 
 		}
 		return &Result{Kind: Message, Message: fmt.Sprintf("%s %s dropped", what, st.Name.Name)}, nil
 	case *parser.ShowStmt:
+		if strings.HasPrefix(st.What, "CREATE ") {
+			return s.showCreate(p, st)
+		}
 		return s.show(st)
 	case *parser.DescribeStmt:
 		rows, err := p.Describe(st)
 		if err != nil {
 			return nil, err
+		}
+		if st.Extended {
+			rows = s.describeExtended(st.Name.Name, rows)
 		}
 		return &Result{Kind: Table, Header: rows[0], Rows: rows[1:]}, nil
 	case *parser.ExplainStmt:

@@ -121,18 +121,21 @@ type DropStmt struct {
 	Name      Ident
 }
 
-// ShowStmt is SHOW TABLES | VIEWS | JOBS | FUNCTIONS, or SHOW CHECKPOINTS
+// ShowStmt is SHOW TABLES | VIEWS | JOBS | FUNCTIONS, SHOW CREATE TABLE |
+// VIEW name, or SHOW CHECKPOINTS
 // FOR 'job' (What is "CHECKPOINTS", JobID set).
 type ShowStmt struct {
 	Pos   Pos
-	What  string // upper case
+	What  string // upper case; "CREATE TABLE" or "CREATE VIEW" for SHOW CREATE
 	JobID string
+	Name  Ident // of SHOW CREATE TABLE|VIEW name
 }
 
-// DescribeStmt is DESCRIBE name (or DESC name).
+// DescribeStmt is DESCRIBE [EXTENDED] name (or DESC).
 type DescribeStmt struct {
-	Pos  Pos
-	Name Ident
+	Pos      Pos
+	Extended bool
+	Name     Ident
 }
 
 // ExplainStmt is EXPLAIN [PLAN FOR] stmt, where stmt is a query or INSERT.

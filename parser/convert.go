@@ -47,9 +47,12 @@ func (c *converter) stmt(g *gStmt) Statement {
 		if s.Check {
 			return &ShowStmt{Pos: s.Pos, What: "CHECKPOINTS", JobID: c.str(s.JobID)}
 		}
+		if s.CreateWhat != "" {
+			return &ShowStmt{Pos: s.Pos, What: "CREATE " + strings.ToUpper(s.CreateWhat), Name: c.ident(s.Name)}
+		}
 		return &ShowStmt{Pos: s.Pos, What: strings.ToUpper(s.What)}
 	case g.Describe != nil:
-		return &DescribeStmt{Pos: g.Describe.Pos, Name: c.ident(g.Describe.Name)}
+		return &DescribeStmt{Pos: g.Describe.Pos, Extended: g.Describe.Extended, Name: c.ident(g.Describe.Name)}
 	case g.Explain != nil:
 		e := g.Explain
 		var inner Statement

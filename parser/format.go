@@ -221,10 +221,18 @@ func (n *ShowStmt) String() string {
 	if n.What == "CHECKPOINTS" {
 		return "SHOW CHECKPOINTS FOR " + quoteString(n.JobID)
 	}
+	if strings.HasPrefix(n.What, "CREATE ") {
+		return "SHOW " + n.What + " " + n.Name.String()
+	}
 	return "SHOW " + n.What
 }
 
-func (n *DescribeStmt) String() string { return "DESCRIBE " + n.Name.String() }
+func (n *DescribeStmt) String() string {
+	if n.Extended {
+		return "DESCRIBE EXTENDED " + n.Name.String()
+	}
+	return "DESCRIBE " + n.Name.String()
+}
 
 func (n *ExplainStmt) String() string { return "EXPLAIN " + n.Stmt.String() }
 

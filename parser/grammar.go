@@ -115,15 +115,18 @@ type gDrop struct {
 }
 
 type gShow struct {
-	Pos   lexer.Position
-	What  string   `parser:"'SHOW' ( @( 'TABLES' | 'VIEWS' | 'JOBS' | 'FUNCTIONS' )"`
-	Check bool     `parser:"       | @'CHECKPOINTS'"`
-	JobID *gString `parser:"         'FOR' @@ )"`
+	Pos        lexer.Position
+	What       string   `parser:"'SHOW' ( @( 'TABLES' | 'VIEWS' | 'JOBS' | 'FUNCTIONS' )"`
+	Check      bool     `parser:"       | @'CHECKPOINTS'"`
+	JobID      *gString `parser:"         'FOR' @@"`
+	CreateWhat string   `parser:"       | 'CREATE' @( 'TABLE' | 'VIEW' )"`
+	Name       *gIdent  `parser:"         @@ )"`
 }
 
 type gDescribe struct {
-	Pos  lexer.Position
-	Name *gIdent `parser:"( 'DESCRIBE' | 'DESC' ) @@"`
+	Pos      lexer.Position
+	Extended bool    `parser:"( 'DESCRIBE' | 'DESC' ) @'EXTENDED'?"`
+	Name     *gIdent `parser:"@@"`
 }
 
 type gExplain struct {

@@ -155,12 +155,13 @@ func (s *shell) addStoredJobs(res *engine.Result) {
 	for _, r := range recs {
 		byID[r.ID] = r
 	}
-	res.Header = append(res.Header, "savepoint", "statement")
+	// The engine's SHOW JOBS ends with the savepoint and statement
+	// columns; the job records know them across sessions.
 	seen := map[string]bool{}
-	for i, row := range res.Rows {
+	for _, row := range res.Rows {
 		id := row[0]
 		seen[id] = true
-		sp, sql := "-", "-"
+		sp, sql := row[len(row)-2], "-"
 		if r, ok := byID[id]; ok {
 			sql = r.SQL
 			if r.Savepoint != "" {
@@ -175,7 +176,7 @@ func (s *shell) addStoredJobs(res *engine.Result) {
 				sp = j.LastSavepoint()
 			}
 		}
-		res.Rows[i] = append(row, sp, oneLine(sql))
+		row[len(row)-2], row[len(row)-1] = sp, oneLine(sql)
 	}
 	for _, r := range recs {
 		if seen[r.ID] {
