@@ -882,7 +882,11 @@ func intervalMillis(e *parser.IntervalLit) (int64, error) {
 	if err != nil {
 		return 0, errorf(e.Pos, "invalid interval value %q: expected a number", e.Value)
 	}
-	return int64(math.Round(v * float64(m))), nil
+	ms := math.Round(v * float64(m))
+	if !(ms > math.MinInt64 && ms < math.MaxInt64) {
+		return 0, errorf(e.Pos, "interval %s is out of range: at most %d milliseconds", e, int64(math.MaxInt64))
+	}
+	return int64(ms), nil
 }
 
 // typeOf converts a type as written to a SQL type.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -28,6 +29,9 @@ type arith struct {
 	alloc memory.Allocator
 	// DECIMAL scales of the operands and the result.
 	ls, rs, ts int
+	// exactDivisor makes a zero divisor of a floating-point division an
+	// error: the divisor was a DECIMAL or an integer in SQL.
+	exactDivisor bool
 }
 
 func (e *arith) Type() types.Type      { return e.t }
@@ -164,8 +168,36 @@ func arithNum[T num](e *arith, rec arrow.Record) (arrow.Array, error) {
 		case []float64:
 			floatDivide(e.op == '%', any(a).([]float64), any(as).(float64), lc != nil, any(b).([]float64), any(bs).(float64), rc != nil, o)
 		}
+		if err == nil && e.exactDivisor && zeroDivisor(b, bs, rc != nil, vb, n) {
+			err = ErrDivisionByZero
+		}
 	default:
 		err = fmt.Errorf("unknown operator %q", e.op)
+	}
+	if err == nil && e.op == '/' && (rc == nil || scalar[T](rc) == -1) {
+		// MIN / -1 wraps to MIN; every other quotient fits.
+		var vb []byte
+		if valid != nil {
+			vb = valid.Bytes()
+		}
+		switch o := any(out).(type) {
+		case []int32:
+			err = divOverflow(any(a).([]int32), any(as).(int32), lc != nil, any(b).([]int32), any(bs).(int32), rc != nil, vb, o, e.t)
+		case []int64:
+			err = divOverflow(any(a).([]int64), any(as).(int64), lc != nil, any(b).([]int64), any(bs).(int64), rc != nil, vb, o, e.t)
+		}
+	}
+	if err == nil && (e.op == '+' || e.op == '-' || e.op == '*') {
+		var vb []byte
+		if valid != nil {
+			vb = valid.Bytes()
+		}
+		switch o := any(out).(type) {
+		case []int32:
+			err = intOverflow(e.op, any(a).([]int32), any(as).(int32), lc != nil, any(b).([]int32), any(bs).(int32), rc != nil, vb, o, e.t)
+		case []int64:
+			err = intOverflow(e.op, any(a).([]int64), any(as).(int64), lc != nil, any(b).([]int64), any(bs).(int64), rc != nil, vb, o, e.t)
+		}
 	}
 	if err != nil {
 		buf.Release()
@@ -175,6 +207,197 @@ func arithNum[T num](e *arith, rec arrow.Record) (arrow.Array, error) {
 		return nil, err
 	}
 	return makeArray(e.dt, n, nulls, valid, buf), nil
+}
+
+// ErrOverflow is returned (wrapped) when the result of an operation does
+// not fit its type: INT or BIGINT arithmetic, a cast, ABS or negation of
+// the smallest value, a DECIMAL beyond its precision.
+var ErrOverflow = errors.New("numeric overflow")
+
+func overflowErr(t types.Type) error {
+	return fmt.Errorf("%w: the result does not fit %s", ErrOverflow, t.Nullable())
+}
+
+// intOverflow checks the result out of op (+, - or *) on a and b (either
+// may be a scalar) for wrap-around, in rows that are not NULL (per valid,
+// nil meaning all rows). The common case costs one branch-free pass that
+// ORs a sign bit over the rows; only when it is set are the rows, and
+// their validity, looked at one by one.
+func intOverflow[T int32 | int64](op byte, a []T, as T, aConst bool, b []T, bs T, bConst bool, valid []byte, out []T, t types.Type) error {
+	n := len(out)
+	at := func(i int) (T, T) {
+		x, y := as, bs
+		if !aConst {
+			x = a[i]
+		}
+		if !bConst {
+			y = b[i]
+		}
+		return x, y
+	}
+	// bad reports whether row i wrapped.
+	bad := func(i int) bool {
+		x, y := at(i)
+		r := out[i]
+		switch op {
+		case '+':
+			return (x^r)&(y^r) < 0
+		case '-':
+			return (x^y)&(x^r) < 0
+		}
+		return mulWraps(x, y)
+	}
+	var flag T
+	switch op {
+	case '+', '-':
+		flag = addSubOverflowBits(op == '+', a, as, aConst, b, bs, bConst, out)
+		if flag >= 0 {
+			return nil
+		}
+	case '*':
+		// No product of magnitudes below 2^(w/2-1) can wrap: OR the
+		// magnitudes (one's complement is enough) and look row by row
+		// only if one is larger.
+		mag := func(x T) T { return x ^ (x >> (bitsOf[T]() - 1)) }
+		switch {
+		case aConst:
+			flag = mag(as)
+			b = b[:n]
+			for i := range out {
+				flag |= mag(b[i])
+			}
+		case bConst:
+			flag = mag(bs)
+			a = a[:n]
+			for i := range out {
+				flag |= mag(a[i])
+			}
+		default:
+			a, b = a[:n], b[:n]
+			for i := range out {
+				flag |= mag(a[i]) | mag(b[i])
+			}
+		}
+		if flag < T(1)<<(bitsOf[T]()/2-1) {
+			return nil
+		}
+	}
+	for i := 0; i < n; i++ {
+		if bad(i) && (valid == nil || valid[i/8]&(1<<(i%8)) != 0) {
+			return overflowErr(t)
+		}
+	}
+	return nil
+}
+
+// bitsOf is the width of T in bits.
+func bitsOf[T int32 | int64]() int {
+	var z T
+	if _, ok := any(z).(int32); ok {
+		return 32
+	}
+	return 64
+}
+
+// zeroDivisor reports whether a row that is not NULL (per valid) divides
+// by zero.
+func zeroDivisor[T num](b []T, bs T, bConst bool, valid []byte, n int) bool {
+	for i := 0; i < n; i++ {
+		y := bs
+		if !bConst {
+			y = b[i]
+		}
+		if y == 0 && (valid == nil || valid[i/8]&(1<<(i%8)) != 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// divOverflow finds MIN / -1 in a row that is not NULL.
+func divOverflow[T int32 | int64](a []T, as T, aConst bool, b []T, bs T, bConst bool, valid []byte, out []T, t types.Type) error {
+	minT := T(-1) << (bitsOf[T]() - 1)
+	for i := range out {
+		x, y := as, bs
+		if !aConst {
+			x = a[i]
+		}
+		if !bConst {
+			y = b[i]
+		}
+		if x == minT && y == -1 && (valid == nil || valid[i/8]&(1<<(i%8)) != 0) {
+			return overflowErr(t)
+		}
+	}
+	return nil
+}
+
+// addSubOverflowBits ORs over the rows a value whose sign bit is set when
+// some row of a + b (add) or a - b wrapped around: one loop per operator
+// and operand shape, so that each is a tight branch-free loop.
+func addSubOverflowBits[T int32 | int64](add bool, a []T, as T, aConst bool, b []T, bs T, bConst bool, out []T) T {
+	var f T
+	n := len(out)
+	switch {
+	case add && aConst:
+		b = b[:n]
+		for i, r := range out {
+			f |= (as ^ r) & (b[i] ^ r)
+		}
+	case add && bConst:
+		a = a[:n]
+		for i, r := range out {
+			f |= (a[i] ^ r) & (bs ^ r)
+		}
+	case add:
+		a, b = a[:n], b[:n]
+		for i, r := range out {
+			f |= (a[i] ^ r) & (b[i] ^ r)
+		}
+	case aConst:
+		b = b[:n]
+		for i, r := range out {
+			f |= (as ^ b[i]) & (as ^ r)
+		}
+	case bConst:
+		a = a[:n]
+		for i, r := range out {
+			f |= (a[i] ^ bs) & (a[i] ^ r)
+		}
+	default:
+		a, b = a[:n], b[:n]
+		for i, r := range out {
+			f |= (a[i] ^ b[i]) & (a[i] ^ r)
+		}
+	}
+	return f
+}
+
+// mulWraps reports whether x * y wraps around in T.
+func mulWraps[T int32 | int64](x, y T) bool {
+	if x == 0 || y == 0 {
+		return false
+	}
+	if _, is32 := any(x).(int32); is32 {
+		p := int64(x) * int64(y)
+		return p != int64(int32(p))
+	}
+	ux, uy := uint64(int64(x)), uint64(int64(y))
+	neg := (int64(x) < 0) != (int64(y) < 0)
+	if int64(x) < 0 {
+		ux = -ux
+	}
+	if int64(y) < 0 {
+		uy = -uy
+	}
+	hi, lo := bits.Mul64(ux, uy)
+	if hi != 0 {
+		return true
+	}
+	if neg {
+		return lo > 1<<63
+	}
+	return lo > 1<<63-1
 }
 
 // intDivide computes a / b or a % b (truncated, as in Java) where either

@@ -150,10 +150,19 @@ func (c *compiler) arith(e *plan.Call, op byte, l, r Evaluator) (Evaluator, erro
 	if !ok {
 		return nil, fmt.Errorf("expr: %s: unsupported operand types %s %c %s giving %s", e, lt, op, rt, e.T)
 	}
-	return &arith{
+	ar := &arith{
 		op: op, src: e, l: l, r: r, t: e.T, dt: e.T.Arrow(), ph: tp, alloc: c.alloc,
 		ls: lt.Scale, rs: rt.Scale, ts: e.T.Scale,
-	}, nil
+	}
+	// The planner divides DECIMALs (and mixes of DECIMAL and integer) as
+	// DOUBLE: a zero divisor that was exact in SQL is still a division by
+	// zero, not Infinity.
+	if op == '/' && (tp == pF32 || tp == pF64) && len(e.Args) == 2 {
+		if k := exactKind(e.Args[1]); k == types.Decimal || k == types.Int || k == types.BigInt {
+			ar.exactDivisor = true
+		}
+	}
+	return ar, nil
 }
 
 func (c *compiler) compare(e *plan.Call, op cmpOp, l, r Evaluator) (Evaluator, error) {
@@ -170,4 +179,19 @@ func (c *compiler) compare(e *plan.Call, op cmpOp, l, r Evaluator) (Evaluator, e
 		return nil, fmt.Errorf("expr: %s: cannot compare %s with %s", e, lt, rt)
 	}
 	return &compare{op: op, src: e, l: l, r: r, ph: lp, ls: lt.Scale, rs: rt.Scale, alloc: c.alloc}, nil
+}
+
+// exactKind is the kind of e before the planner's implicit casts to a
+// floating-point type.
+func exactKind(e plan.Expr) types.Kind {
+	for {
+		c, ok := e.(*plan.Cast)
+		if !ok || c.Safe {
+			return e.Type().Kind
+		}
+		if k := c.T.Kind; k != types.Float && k != types.Double {
+			return e.Type().Kind
+		}
+		e = c.Arg
+	}
 }

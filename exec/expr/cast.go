@@ -112,7 +112,47 @@ func (e *castEval) Eval(rec arrow.Record) (arrow.Array, error) {
 	case e.tp == pBool:
 		return e.toBool(a)
 	}
+	if out, ok, err := e.narrowing(a); ok {
+		return out, err
+	}
 	return convertNum(e, a), nil
+}
+
+// narrowing casts BIGINT to INT, and FLOAT or DOUBLE to INT or BIGINT,
+// where a value can fall outside the target type: such a value is an
+// error (NULL for TRY_CAST), never a wrapped or saturated number. ok is
+// false for the other numeric casts, which always fit.
+func (e *castEval) narrowing(a arrow.Array) (out arrow.Array, ok bool, err error) {
+	switch {
+	case e.fp == pI64 && e.tp == pI32:
+		v := fixedValues[int64](a)
+		out, err = rowwise(e, a, func(i int) (int32, bool) {
+			return int32(v[i]), v[i] >= math.MinInt32 && v[i] <= math.MaxInt32
+		}, func(i int) string { return strconv.FormatInt(v[i], 10) })
+	case (e.fp == pF32 || e.fp == pF64) && (e.tp == pI32 || e.tp == pI64):
+		f := func(i int) float64 {
+			if e.fp == pF32 {
+				return float64(fixedValues[float32](a)[i])
+			}
+			return fixedValues[float64](a)[i]
+		}
+		text := func(i int) string { return strconv.FormatFloat(f(i), 'g', -1, 64) }
+		// Truncation toward zero; the bounds are exact powers of two.
+		if e.tp == pI32 {
+			out, err = rowwise(e, a, func(i int) (int32, bool) {
+				x := math.Trunc(f(i))
+				return int32(x), x >= math.MinInt32 && x <= math.MaxInt32
+			}, text)
+		} else {
+			out, err = rowwise(e, a, func(i int) (int64, bool) {
+				x := math.Trunc(f(i))
+				return int64(x), x >= -(1<<63) && x < 1<<63
+			}, text)
+		}
+	default:
+		return nil, false, nil
+	}
+	return out, true, err
 }
 
 // fail reports a value that does not convert.

@@ -223,9 +223,9 @@ func (e *mathFunc) Eval(rec arrow.Record) (arrow.Array, error) {
 	}
 	switch e.ph {
 	case pI32:
-		return mapNum(e, a, intFunc[int32](e.fn, e.digits)), nil
+		return absChecked[int32](e, mapNum(e, a, intFunc[int32](e.fn, e.digits)))
 	case pI64:
-		return mapNum(e, a, intFunc[int64](e.fn, e.digits)), nil
+		return absChecked[int64](e, mapNum(e, a, intFunc[int64](e.fn, e.digits)))
 	case pF32:
 		return mapNum(e, a, floatFunc[float32](e.fn, e.digits)), nil
 	case pF64:
@@ -247,12 +247,35 @@ func mapNum[T num](e *mathFunc, a arrow.Array, f func(T) T) arrow.Array {
 	return makeArray(e.t.Arrow(), a.Len(), nulls, valid, buf)
 }
 
+// absChecked fails ABS of an integer column whose result holds the type's
+// smallest value in a row that is not NULL: its magnitude does not fit.
+func absChecked[T int32 | int64](e *mathFunc, out arrow.Array) (arrow.Array, error) {
+	if e.fn != "ABS" {
+		return out, nil
+	}
+	vals := fixedValues[T](out)[:out.Len()]
+	var neg T
+	for _, v := range vals {
+		neg |= v
+	}
+	if neg >= 0 {
+		return out, nil
+	}
+	for i, v := range vals {
+		if v < 0 && out.IsValid(i) {
+			out.Release()
+			return nil, fmt.Errorf("expr: ABS: %w", overflowErr(e.t))
+		}
+	}
+	return out, nil
+}
+
 func intFunc[T int32 | int64](fn string, digits int) func(T) T {
 	switch fn {
 	case "ABS":
 		return func(x T) T {
 			if x < 0 {
-				return -x // MIN stays MIN, as Java's Math.abs
+				return -x // MIN stays MIN here; absChecked refuses it
 			}
 			return x
 		}
