@@ -290,6 +290,7 @@ type sessionBuffer struct {
 	keyBuf   []byte
 	rowBuf   []byte
 	rb       *array.RecordBuilder
+	pending  int // rows in rb
 }
 
 // bufferedSession is one open session of one partition key.
@@ -337,36 +338,36 @@ func (b *sessionBuffer) add(rec arrow.Record) error {
 			key = encs[p](key, i)
 		}
 		b.keyBuf = key
+		// A key's sessions are disjoint and sorted by start (so by end
+		// too): the ones [start, end] intersects are a run from the first
+		// that ends at or after start.
 		list := b.sessions[string(key)]
 		start, end := ts, ts+gap
-		var into *bufferedSession
-		kept := list[:0]
-		for _, s := range list {
-			if s.start > end || s.end < start {
-				kept = append(kept, s)
-				continue
-			}
-			start, end = min(start, s.start), max(end, s.end)
-			if into == nil {
-				into = s
-				kept = append(kept, s)
-				continue
-			}
-			// s merges into into: its rows move, its state goes.
-			into.times = append(into.times, s.times...)
-			into.rows = append(into.rows, s.rows...)
-			b.forget(s)
+		lo, _ := slices.BinarySearchFunc(list, start, func(s *bufferedSession, t int64) int { return cmp.Compare(s.end, t) })
+		hi := lo
+		for hi < len(list) && list[hi].start <= end {
+			hi++
 		}
-		if into == nil {
+		var into *bufferedSession
+		if lo < hi {
+			into = list[lo]
+			start, end = min(start, into.start), max(end, list[hi-1].end)
+			for _, s := range list[lo+1 : hi] {
+				// s merges into into: its rows move, its state goes.
+				into.times = append(into.times, s.times...)
+				into.rows = append(into.rows, s.rows...)
+				b.forget(s)
+			}
+			list = slices.Delete(list, lo+1, hi)
+		} else {
 			if end-1 <= wm {
 				late++
 				continue
 			}
-			into = &bufferedSession{key: string(key)}
-			kept = append(kept, into)
-			into.start, into.end = start, end
+			into = &bufferedSession{key: string(key), start: start, end: end}
+			list = slices.Insert(list, lo, into)
 		}
-		b.sessions[into.key] = kept
+		b.sessions[into.key] = list
 		if into.start != start || into.end != end {
 			if into.persisted != nil {
 				b.deletes = append(b.deletes, into.persisted)
@@ -445,10 +446,23 @@ func (b *sessionBuffer) fire(ctx context.Context, wm Watermark, out Emitter) err
 		b.forget(s)
 	}
 	b.o.m.StateEntries.Store(b.rows)
-	return nil
+	return b.flush(ctx, out)
 }
 
-// emit emits the rows of session s in order of event time, then arrival.
+// flush emits the rows appended to the record builder, if any.
+func (b *sessionBuffer) flush(ctx context.Context, out Emitter) error {
+	if b.pending == 0 {
+		return nil
+	}
+	b.pending = 0
+	rec := b.rb.NewRecord()
+	defer rec.Release()
+	b.o.m.RecordsOut.Add(rec.NumRows())
+	return out.Emit(ctx, rec)
+}
+
+// emit appends the rows of session s, in order of event time, then
+// arrival, to the output batch, emitting it when it is full.
 func (b *sessionBuffer) emit(ctx context.Context, out Emitter, s *bufferedSession) error {
 	o := b.o
 	if b.rb == nil {
@@ -459,27 +473,21 @@ func (b *sessionBuffer) emit(ctx context.Context, out Emitter, s *bufferedSessio
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(s.times[x], s.times[y]) })
-	for len(order) > 0 {
-		chunk := order[:min(len(order), windowOutputRows)]
-		order = order[len(chunk):]
-		for _, r := range chunk {
-			row := []byte(s.rows[r])
-			for c, t := range o.inTypes {
-				var err error
-				if row, err = decodeGroupKeyColumn(b.rb.Field(c), t, row); err != nil {
-					return fmt.Errorf("exec: window assignment %q: %w", o.id, err)
-				}
+	for _, r := range order {
+		row := []byte(s.rows[r])
+		for c, t := range o.inTypes {
+			var err error
+			if row, err = decodeGroupKeyColumn(b.rb.Field(c), t, row); err != nil {
+				return fmt.Errorf("exec: window assignment %q: %w", o.id, err)
 			}
-			b.rb.Field(o.ncols).(*array.TimestampBuilder).Append(arrow.Timestamp(s.start))
-			b.rb.Field(o.ncols + 1).(*array.TimestampBuilder).Append(arrow.Timestamp(s.end))
-			b.rb.Field(o.ncols + 2).(*array.TimestampBuilder).Append(arrow.Timestamp(s.end - 1))
 		}
-		rec := b.rb.NewRecord()
-		o.m.RecordsOut.Add(rec.NumRows())
-		err := out.Emit(ctx, rec)
-		rec.Release()
-		if err != nil {
-			return err
+		b.rb.Field(o.ncols).(*array.TimestampBuilder).Append(arrow.Timestamp(s.start))
+		b.rb.Field(o.ncols + 1).(*array.TimestampBuilder).Append(arrow.Timestamp(s.end))
+		b.rb.Field(o.ncols + 2).(*array.TimestampBuilder).Append(arrow.Timestamp(s.end - 1))
+		if b.pending++; b.pending >= windowOutputRows {
+			if err := b.flush(ctx, out); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -601,6 +609,9 @@ func (b *sessionBuffer) restore(st checkpoint.StateReader) error {
 	})
 	if err != nil {
 		return err
+	}
+	for _, list := range b.sessions {
+		slices.SortFunc(list, func(x, y *bufferedSession) int { return cmp.Compare(x.start, y.start) })
 	}
 	if !sawMeta && b.rows > 0 {
 		return bad("sessions without metadata")
