@@ -154,6 +154,9 @@ func isWordByte(c byte) bool {
 // completer completes SQL from the engine's catalog, connectors and jobs.
 type completer struct {
 	eng *engine.Engine
+	// stored lists the ids of the jobs kept by earlier sessions, for
+	// RESUME JOB (nil: none).
+	stored func() []string
 }
 
 // complete returns the candidates for the word under the cursor at the
@@ -206,6 +209,9 @@ func (c *completer) stringCandidates(toks []token, partial string) []string {
 		var ids []string
 		for _, j := range c.eng.Jobs() {
 			ids = append(ids, j.ID())
+		}
+		if prev(2).is("RESUME") && c.stored != nil {
+			ids = append(ids, c.stored()...)
 		}
 		return quoted(ids)
 	case n == 1 && toks[0].is("SOURCE"):

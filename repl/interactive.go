@@ -51,7 +51,7 @@ func (s *shell) interactiveLoop(ctx context.Context) error {
 			s.cfg.HistoryFile = ""
 		}
 	}
-	comp := &lineCompleter{c: completer{eng: s.eng}}
+	comp := &lineCompleter{c: completer{eng: s.eng, stored: s.storedJobIDs}}
 	rcfg := &readline.Config{
 		Prompt:                 prompt,
 		HistoryFile:            s.cfg.HistoryFile,

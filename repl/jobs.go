@@ -199,6 +199,19 @@ func (s *shell) addStoredJobs(res *engine.Result) {
 	}
 }
 
+// storedJobIDs lists the jobs kept in the state directory, for completion.
+func (s *shell) storedJobIDs() []string {
+	if s.st == nil {
+		return nil
+	}
+	recs, _ := s.st.jobs()
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
 // oneLine joins a statement's lines for a table cell, cut to
 // maxStatementWidth characters with an ellipsis.
 func oneLine(sql string) string {

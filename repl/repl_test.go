@@ -136,3 +136,26 @@ func TestOneLine(t *testing.T) {
 		t.Errorf("got %q (%d characters), want %d ending in …", got, len([]rune(got)), maxStatementWidth)
 	}
 }
+
+// TestCompleteResume: RESUME JOB ' completes the ids of the jobs kept by
+// earlier sessions, with their quotes.
+func TestCompleteResume(t *testing.T) {
+	dir := t.TempDir()
+	eng := engine.New(engine.Options{StateDir: dir})
+	sh := &shell{eng: eng, st: newStore(dir)}
+	for _, id := range []string{"insert-into-clicks", "insert-into-clicks-2", "other"} {
+		if err := sh.st.saveJob(jobRecord{ID: id, SQL: "INSERT INTO x SELECT 1", Status: "STOPPED"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := completer{eng: eng, stored: sh.storedJobIDs}
+	line := []rune("RESUME JOB 'ins")
+	got, n := c.do("", line, len(line))
+	var words []string
+	for _, g := range got {
+		words = append(words, string(line[len(line)-n:])+string(g))
+	}
+	if strings.Join(words, " ") != "'insert-into-clicks' 'insert-into-clicks-2'" {
+		t.Errorf("got %q", words)
+	}
+}
