@@ -48,7 +48,8 @@ func (ws *writeSet) add(group []byte, tomb bool) {
 // is kept unless it is a tombstone older than R, which reads the same as
 // no version. Tombstones at R itself are kept while R is retained because
 // R's checksum covers them.
-func (s *Store) collect(prevOldest uint64, dropped []uint64, duration time.Duration) error {
+func (s *Store) collect(prevOldest uint64, dropped []uint64, duration time.Duration) (err error) {
+	defer catchFatal(&err)
 	b := s.db.NewBatch()
 	defer b.Close()
 	last := s.ids[len(s.ids)-1]

@@ -12,15 +12,17 @@ import (
 // List returns the retained checkpoints, oldest first, from their
 // metadata (it does not verify checksums; Restore does). A metadata record
 // that does not decode is logged and left out.
-func (s *Store) List() ([]CheckpointInfo, error) {
+func (s *Store) List() (_ []CheckpointInfo, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.db == nil {
-		return nil, ErrClosed
+		return nil, s.unavailable()
 	}
+	defer func() { err = s.readErr(err) }()
+	defer catchFatal(&err)
 	var out []CheckpointInfo
 	byID := map[uint64]int{}
-	err := s.scanPrefix([]byte{prefixMeta}, func(k, v []byte) error {
+	err = s.scanPrefix([]byte{prefixMeta}, func(k, v []byte) error {
 		m, err := decodeMeta(k, v)
 		if err != nil {
 			id, _ := parseIDKey(k)
@@ -95,23 +97,35 @@ type FailureStats struct {
 }
 
 // RecordFailure records that checkpoint id failed with err (a source that
-// could not snapshot, a timeout): the count and the last failure are kept
-// in the store for Failures. It does not affect committed checkpoints.
-func (s *Store) RecordFailure(id uint64, cause error) error {
+// could not snapshot, a timeout, a write the disk refused): the count and
+// the last failure are kept in memory and, when the store can be written,
+// in the store, for Failures. It does not affect committed checkpoints.
+func (s *Store) RecordFailure(id uint64, cause error) (err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.db == nil {
+	if s.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	if s.broken == ErrClosed {
 		return ErrClosed
 	}
-	f, err := s.failures()
-	if err != nil {
-		return err
-	}
+	s.loadFailures()
+	f := &s.failStats
 	f.Count++
 	f.LastID = id
 	f.LastTime = s.clock.Now().UTC()
 	f.LastError = fmt.Sprint(cause)
-	b, err := json.Marshal(f)
+	if s.db == nil {
+		return nil // the store is being reopened; the next success persists it
+	}
+	return s.persistFailures()
+}
+
+// persistFailures writes the failure statistics into the store. s.mu is
+// held.
+func (s *Store) persistFailures() (err error) {
+	defer catchFatal(&err)
+	b, err := json.Marshal(s.failStats)
 	if err != nil {
 		return err
 	}
@@ -122,25 +136,35 @@ func (s *Store) RecordFailure(id uint64, cause error) error {
 func (s *Store) Failures() (FailureStats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.db == nil {
+	if s.broken == ErrClosed {
 		return FailureStats{}, ErrClosed
 	}
-	return s.failures()
+	if err := s.loadFailures(); err != nil {
+		return FailureStats{}, err
+	}
+	return s.failStats, nil
 }
 
-func (s *Store) failures() (FailureStats, error) {
-	var f FailureStats
+// loadFailures reads the failure statistics from the store once. s.mu is
+// held.
+func (s *Store) loadFailures() (err error) {
+	if s.failLoaded || s.db == nil {
+		return nil
+	}
+	defer catchFatal(&err)
 	v, closer, err := s.db.Get([]byte{keyFailures})
 	if err == pebble.ErrNotFound {
-		return f, nil
+		s.failLoaded = true
+		return nil
 	}
 	if err != nil {
-		return f, err
+		return s.readErr(err)
 	}
 	defer closer.Close()
-	if err := json.Unmarshal(v, &f); err != nil {
+	s.failLoaded = true
+	if err := json.Unmarshal(v, &s.failStats); err != nil {
 		s.log.Warn("checkpoint: unreadable failure record, starting the count again", "err", err)
-		return FailureStats{}, nil
+		s.failStats = FailureStats{}
 	}
-	return f, nil
+	return nil
 }

@@ -239,7 +239,7 @@ func (w *opWriter) sorted() []uint32 {
 // Restore was not called, and ctx's error if ctx is done before the
 // write. After an error nothing of the checkpoint is visible. Writers
 // must not be used after Commit.
-func (p *Pending) Commit(ctx context.Context) (CheckpointInfo, error) {
+func (p *Pending) Commit(ctx context.Context) (_ CheckpointInfo, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.done {
@@ -252,8 +252,33 @@ func (p *Pending) Commit(ctx context.Context) (CheckpointInfo, error) {
 	s := p.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.db == nil {
+	if s.opts.ReadOnly {
+		return CheckpointInfo{}, ErrReadOnly
+	}
+	if s.broken == ErrClosed {
 		return CheckpointInfo{}, ErrClosed
+	}
+	// A checkpoint that fails leaves its operators' deltas to the next
+	// one: operators do not write again what they wrote at this barrier.
+	keep := func() {
+		p.takeCarry(s.carry)
+		s.carry = p.writers
+	}
+	if s.db == nil {
+		// A write failed before: reopen the database from what is on disk.
+		if err := s.reopen(ctx); err != nil {
+			keep()
+			return CheckpointInfo{}, fmt.Errorf("checkpoint: the state store of job %q cannot be reopened for checkpoint %d: %w", s.opts.JobName, p.id, err)
+		}
+		s.log.Info("checkpoint: state store reopened after a failed write", "job", s.opts.JobName, "checkpoint", p.id, "failed_with", s.broken)
+		s.broken = nil
+		if err := s.persistFailures(); err != nil {
+			keep()
+			return CheckpointInfo{}, s.writeFailed(p.id, err)
+		}
+	}
+	if err := s.corruption(); err != nil {
+		return CheckpointInfo{}, &unreadableError{job: s.opts.JobName, dir: s.dir, err: err}
 	}
 	if !s.restored {
 		return CheckpointInfo{}, ErrNotRestored
@@ -262,9 +287,61 @@ func (p *Pending) Commit(ctx context.Context) (CheckpointInfo, error) {
 		return CheckpointInfo{}, fmt.Errorf("%w: %d, newest is %d", ErrStaleID, p.id, s.maxID)
 	}
 	if err := ctx.Err(); err != nil {
+		keep()
 		return CheckpointInfo{}, err
 	}
+	p.takeCarry(s.carry)
+	s.carry = nil
+	defer func() {
+		if err != nil {
+			s.carry = p.writers
+		}
+	}()
+	return p.write()
+}
 
+// takeCarry puts the writes of a failed checkpoint before this one's.
+func (p *Pending) takeCarry(carry map[string]*opWriter) {
+	for op, old := range carry {
+		w := &opWriter{op: op, prefix: old.prefix, version: appendVersion(nil, p.id)}
+		for _, src := range []*opWriter{old, p.writers[op]} {
+			if src == nil {
+				continue
+			}
+			for _, r := range src.recs {
+				kv := src.keys[r.voff : r.voff+r.vlen]
+				// Cannot fail: the old writers held the same bytes.
+				_ = w.add(src.keys[r.koff:r.koff+r.klen], kv[1:], kv[0])
+			}
+		}
+		w.closed = true
+		p.writers[op] = w
+	}
+}
+
+// writeFailed handles a failed write to Pebble: the database is closed
+// (its commit pipeline may be unusable, and what it holds in memory may not
+// be on disk) and reopened by the next Commit. s.mu is held.
+func (s *Store) writeFailed(id uint64, err error) error {
+	s.broken = err
+	if cerr := s.closeDB(); cerr != nil {
+		s.log.Warn("checkpoint: closing the state store after a failed write", "job", s.opts.JobName, "err", cerr)
+	}
+	return fmt.Errorf("checkpoint: commit %d: %w", id, err)
+}
+
+// write commits the checkpoint; p.mu and s.mu are held.
+func (p *Pending) write() (_ CheckpointInfo, err error) {
+	s := p.s
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(*pebbleFatal)
+			if !ok {
+				panic(r)
+			}
+			err = s.writeFailed(p.id, f)
+		}
+	}()
 	ops := slices.Sorted(maps.Keys(p.writers))
 	size := 64
 	for _, op := range ops {
@@ -344,7 +421,7 @@ func (p *Pending) Commit(ctx context.Context) (CheckpointInfo, error) {
 	mk := idKey(prefixMeta, p.id)
 	b.Set(mk, m.encode(mk), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
-		return CheckpointInfo{}, fmt.Errorf("checkpoint: commit %d: %w", p.id, err)
+		return CheckpointInfo{}, s.writeFailed(p.id, err)
 	}
 	duration := s.clock.Now().Sub(p.begin)
 	prevOldest := uint64(0)

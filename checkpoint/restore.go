@@ -83,13 +83,15 @@ var _ StateReader = (*stateReader)(nil)
 // Scan implements StateReader: for each user key, the newest version at or
 // below the checkpoint, unless that is a tombstone. Every record's checksum
 // is checked again.
-func (sr *stateReader) Scan(fn func(key, value []byte) error) error {
+func (sr *stateReader) Scan(fn func(key, value []byte) error) (err error) {
 	sr.s.mu.Lock()
 	db := sr.s.db
 	sr.s.mu.Unlock()
 	if db == nil {
 		return ErrClosed
 	}
+	defer func() { err = sr.s.readErr(err) }()
+	defer catchFatal(&err)
 	upper := slices.Clone(sr.prefix)
 	upper[len(upper)-1]++
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: sr.prefix, UpperBound: upper})
@@ -163,12 +165,14 @@ func (c *candidate) fail(format string, args ...any) {
 // records but none is valid, Restore returns an error wrapping ErrCorrupt
 // and deletes nothing; reopen with Options.Fresh to start over. Restore
 // reads every state record once, so it costs a full scan.
-func (s *Store) Restore() (*Restored, error) {
+func (s *Store) Restore() (_ *Restored, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.db == nil {
-		return nil, ErrClosed
+		return nil, s.unavailable()
 	}
+	defer func() { err = s.readErr(err) }()
+	defer catchFatal(&err)
 	byID := map[uint64]*candidate{}
 	get := func(id uint64) *candidate {
 		c := byID[id]
@@ -180,7 +184,7 @@ func (s *Store) Restore() (*Restored, error) {
 		return c
 	}
 	// Metadata.
-	err := s.scanPrefix([]byte{prefixMeta}, func(k, v []byte) error {
+	err = s.scanPrefix([]byte{prefixMeta}, func(k, v []byte) error {
 		id, ok := parseIDKey(k)
 		if !ok {
 			return nil
@@ -288,7 +292,7 @@ func (s *Store) Restore() (*Restored, error) {
 		}
 		return nil, fmt.Errorf("%w: job %q has %d checkpoint(s), none intact (newest %d: %s)", ErrCorrupt, s.opts.JobName, len(all), all[0].id, all[0].problem)
 	}
-	if len(rejected) > 0 {
+	if len(rejected) > 0 && !s.opts.ReadOnly {
 		s.log.Error("checkpoint: falling back to an older checkpoint", "job", s.opts.JobName, "checkpoint", chosen.id, "skipped", len(rejected))
 		if err := s.purgeAbove(chosen.id); err != nil {
 			return nil, err

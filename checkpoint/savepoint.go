@@ -43,19 +43,21 @@ const (
 // outlives retention. Restore from it with Options.FromSavepoint. Take a
 // checkpoint first if the savepoint should hold the latest state: it
 // captures the last committed one.
-func (s *Store) Savepoint(ctx context.Context, dir string) (SavepointInfo, error) {
+func (s *Store) Savepoint(ctx context.Context, dir string) (_ SavepointInfo, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.db == nil {
-		return SavepointInfo{}, ErrClosed
+		return SavepointInfo{}, s.unavailable()
 	}
+	defer func() { err = s.readErr(err) }()
+	defer catchFatal(&err)
 	if len(s.ids) == 0 {
 		return SavepointInfo{}, fmt.Errorf("checkpoint: savepoint of job %q: no completed checkpoint", s.opts.JobName)
 	}
 	if err := ctx.Err(); err != nil {
 		return SavepointInfo{}, err
 	}
-	dir, err := filepath.Abs(dir)
+	dir, err = filepath.Abs(dir)
 	if err != nil {
 		return SavepointInfo{}, fmt.Errorf("checkpoint: %w", err)
 	}

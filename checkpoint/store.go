@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,12 @@ var (
 	ErrNotRestored = errors.New("checkpoint: Restore must be called before committing into a store with checkpoints")
 	// ErrClosed means the Store was closed.
 	ErrClosed = errors.New("checkpoint: store is closed")
+	// ErrUnreadable means Pebble found on-disk corruption (a damaged
+	// table, manifest or log) that keeps the job's state from being read.
+	ErrUnreadable = errors.New("checkpoint: state is unreadable")
+	// ErrReadOnly means a write was attempted on a store opened with
+	// Options.ReadOnly.
+	ErrReadOnly = errors.New("checkpoint: store is open read-only")
 )
 
 // Clock tells time; inject a fake one in tests. exec.Clock satisfies it.
@@ -68,6 +75,14 @@ type Options struct {
 	// Fresh discards every checkpoint of the job before opening: the job
 	// starts with empty state.
 	Fresh bool
+	// ReadOnly opens the store for List, Failures and Restore only: no
+	// file in the job's directory is created, written or removed (Pebble
+	// replays its log in memory instead of flushing it), and nothing is
+	// purged. The directory must exist.
+	ReadOnly bool
+	// FS is the filesystem Pebble and the checkpoint catalogue use; nil
+	// means the operating system's. Tests inject faults through it.
+	FS vfs.FS
 }
 
 // Store is the durable checkpoint store of one job: a Pebble database in
@@ -82,8 +97,17 @@ type Store struct {
 	lock   *pebble.Lock
 	retain int
 
+	fs         vfs.FS
+	corruptMu  sync.Mutex
+	corrupt    error // corruption Pebble reported (DataCorruption), guarded by corruptMu
+
 	mu         sync.Mutex
 	db         *pebble.DB
+	broken     error // why db was closed after a failed write; reopened by the next Commit
+	failStats  FailureStats
+	carry      map[string]*opWriter // writes of a failed checkpoint, for the next one
+	reopening  *reopening           // a reopen after a failed write, in progress
+	failLoaded bool
 	ids        []uint64 // committed checkpoints with metadata, ascending
 	maxID      uint64   // highest id with any record in the store
 	restored   bool     // Restore has run (or the store was empty)
@@ -107,7 +131,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: jobDir, opts: opts, log: opts.Logger, clock: opts.Clock, retain: opts.NumRetained}
+	s := &Store{dir: jobDir, opts: opts, log: opts.Logger, clock: opts.Clock, retain: opts.NumRetained, fs: opts.FS}
+	if s.fs == nil {
+		s.fs = vfs.Default
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -117,10 +144,17 @@ func Open(dir string, opts Options) (*Store, error) {
 	if s.retain <= 0 {
 		s.retain = DefaultNumRetained
 	}
-	if err := os.MkdirAll(jobDir, 0o755); err != nil {
+	if opts.ReadOnly {
+		if opts.Fresh || opts.FromSavepoint != "" {
+			return nil, errors.New("checkpoint: a read-only store cannot be reset (Fresh, FromSavepoint)")
+		}
+		if _, err := os.Stat(jobDir); err != nil {
+			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
+	} else if err := os.MkdirAll(jobDir, 0o755); err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	lock, err := pebble.LockDirectory(jobDir, vfs.Default)
+	lock, err := pebble.LockDirectory(jobDir, s.fs)
 	if err != nil {
 		return nil, &lockedError{dir: jobDir, err: err}
 	}
@@ -142,13 +176,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		s.maxRestore = info.CheckpointID
 	}
-	db, err := pebble.Open(jobDir, s.pebbleOptions())
-	if err != nil {
+	if err := s.openDB(); err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("checkpoint: open %q: %w", jobDir, err)
+		return nil, err
 	}
-	s.db = db
-	if err := s.loadIDs(); err != nil {
+	if err := s.loadFailures(); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -156,14 +188,155 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// openDB opens the Pebble database and loads the checkpoint ids. A
+// failure (corruption, a full disk) is an error, never a panic; the
+// database is then closed.
+func (s *Store) openDB() (err error) {
+	db, err := s.openPebble()
+	if err != nil {
+		return err
+	}
+	return s.useDB(db)
+}
+
+func (s *Store) openPebble() (_ *pebble.DB, err error) {
+	defer catchFatal(&err)
+	db, err := pebble.Open(s.dir, s.pebbleOptions())
+	if err != nil {
+		return nil, s.readErr(fmt.Errorf("checkpoint: open %q: %w", s.dir, err))
+	}
+	return db, nil
+}
+
+// backgroundErrorPause is how long a background flush or compaction that
+// failed waits before Pebble retries it.
+const backgroundErrorPause = 250 * time.Millisecond
+
+// reopenWait is how long a Commit waits for the database to reopen after
+// a failed write. Reopening replays and flushes Pebble's log, which on a
+// disk that is still full does not complete until space is freed; the
+// checkpoint fails meanwhile, and the reopening goes on in the background.
+const reopenWait = 2 * time.Second
+
+// reopening is a reopen of the database in progress.
+type reopening struct {
+	done chan struct{}
+	db   *pebble.DB
+	err  error
+}
+
+// reopen reopens the database after a failed write, waiting up to
+// reopenWait. s.mu is held.
+func (s *Store) reopen(ctx context.Context) error {
+	if s.reopening == nil {
+		r := &reopening{done: make(chan struct{})}
+		s.reopening = r
+		go func() {
+			defer close(r.done)
+			r.db, r.err = s.openPebble()
+		}()
+	}
+	r := s.reopening
+	t := time.NewTimer(reopenWait)
+	defer t.Stop()
+	select {
+	case <-r.done:
+	case <-t.C:
+		return fmt.Errorf("checkpoint: the state store of job %q is still being reopened after %w (is the disk still full?)", s.opts.JobName, s.broken)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.reopening = nil
+	if r.err != nil {
+		return r.err
+	}
+	return s.useDB(r.db)
+}
+
+// useDB makes db the store's database and loads the checkpoint ids.
+func (s *Store) useDB(db *pebble.DB) (err error) {
+	defer catchFatal(&err)
+	s.db = db
+	if err := s.loadIDs(); err != nil {
+		s.closeDB()
+		return s.readErr(err)
+	}
+	return nil
+}
+
+// closeDB closes the database, turning a panic of Pebble's into an error.
+func (s *Store) closeDB() (err error) {
+	defer catchFatal(&err)
+	db := s.db
+	s.db = nil
+	if db == nil {
+		return nil
+	}
+	return db.Close()
+}
+
+// readErr marks an error that stems from on-disk corruption with
+// ErrUnreadable and says what the user can do about it.
+func (s *Store) readErr(err error) error {
+	if err == nil || errors.Is(err, ErrUnreadable) || !pebble.IsCorruptionError(err) && !errors.Is(err, errPebbleFatal) {
+		return err
+	}
+	return &unreadableError{job: s.opts.JobName, dir: s.dir, err: err}
+}
+
+type unreadableError struct {
+	job, dir string
+	err      error
+}
+
+func (e *unreadableError) Error() string {
+	return fmt.Sprintf("checkpoint: the state of job %q in %s is unreadable: %s; start over with --fresh, or restore a savepoint with --from-savepoint", e.job, e.dir, firstLine(e.err))
+}
+
+// firstLine is the first line of err's message: Pebble's errors carry
+// details and stack traces on the lines after it.
+func firstLine(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
+}
+
+func (e *unreadableError) Unwrap() []error { return []error{ErrUnreadable, e.err} }
+
 func (s *Store) pebbleOptions() *pebble.Options {
-	return &pebble.Options{
+	o := &pebble.Options{
+		FS:                 s.fs,
 		Logger:             pebbleLogger{s.log},
 		FormatMajorVersion: pebble.FormatNewest,
 		CacheSize:          32 << 20,
 		MemTableSize:       64 << 20,
 		Lock:               s.lock,
+		ReadOnly:           s.opts.ReadOnly,
 	}
+	if s.opts.ReadOnly {
+		o.FormatMajorVersion = 0 // whatever the store has: ratcheting would write
+	}
+	// Pebble's default is to call Logger.Fatalf on corruption. Reads that
+	// hit it also return an error, which is what the store reports; a
+	// corruption found in the background (a compaction) fails the next
+	// commit instead of the process.
+	o.EventListener = &pebble.EventListener{
+		DataCorruption: func(info pebble.DataCorruptionInfo) {
+			s.log.Error("checkpoint: on-disk corruption in the state of job "+s.opts.JobName, "path", info.Path, "err", firstLine(info.Details))
+			s.corruptMu.Lock() // not s.mu: this may run on a goroutine holding it
+			if s.corrupt == nil {
+				s.corrupt = fmt.Errorf("%s: %w", info.Path, info.Details)
+			}
+			s.corruptMu.Unlock()
+		},
+		BackgroundError: func(err error) {
+			s.log.Warn("checkpoint: background error in the state store of job "+s.opts.JobName, "err", firstLine(err))
+			// Pebble retries a failed flush at once, without backing off
+			// (on a full disk: a busy loop creating empty tables). Pause
+			// the background work that failed; nothing else waits on it.
+			time.Sleep(backgroundErrorPause)
+		},
+	}
+	return o
 }
 
 // loadIDs reads the ids of the metadata records and the highest id seen.
@@ -243,16 +416,52 @@ func (s *Store) scanPrefix(prefix []byte, fn func(k, v []byte) error) error {
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var err error
-	if s.db != nil {
-		err = s.db.Close()
-		s.db = nil
+	err := s.closeDB()
+	s.broken = ErrClosed
+	if r := s.reopening; r != nil {
+		s.reopening = nil
+		select {
+		case <-r.done:
+			if r.db != nil {
+				err = errors.Join(err, r.db.Close())
+			}
+		default:
+			// Still replaying onto a full disk: finish and close it in the
+			// background, releasing the directory lock only then.
+			lock := s.lock
+			s.lock = nil
+			go func() {
+				<-r.done
+				if r.db != nil {
+					_ = r.db.Close()
+				}
+				_ = lock.Close()
+			}()
+			err = errors.Join(err, fmt.Errorf("checkpoint: the state store of job %q was still being reopened; it is closed in the background", s.opts.JobName))
+		}
 	}
 	if s.lock != nil {
 		err = errors.Join(err, s.lock.Close())
 		s.lock = nil
 	}
 	return err
+}
+
+// unavailable is the error of an operation on a store without a database:
+// closed, or closed after a failed write until the next Commit reopens it.
+// s.mu is held.
+func (s *Store) unavailable() error {
+	if s.broken == nil || s.broken == ErrClosed {
+		return ErrClosed
+	}
+	return fmt.Errorf("checkpoint: the state store of job %q failed and is not reopened yet: %w", s.opts.JobName, s.broken)
+}
+
+// corruption returns the corruption Pebble reported, if any.
+func (s *Store) corruption() error {
+	s.corruptMu.Lock()
+	defer s.corruptMu.Unlock()
+	return s.corrupt
 }
 
 // Dir returns the job's state directory.
@@ -289,10 +498,54 @@ func (p pebbleLogger) Errorf(format string, args ...any) {
 	p.l.Warn("pebble: " + fmt.Sprintf(format, args...))
 }
 
+// Fatalf is called by Pebble for errors it cannot continue from (a
+// failed write to its log on a full disk, corruption in a place it
+// cannot skip). It panics with a *pebbleFatal, which every Store method
+// that calls into Pebble recovers into an error (catchFatal), so that the
+// job fails, or the checkpoint does, instead of the process.
 func (p pebbleLogger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	p.l.Error("pebble: fatal: " + msg)
-	panic("pebble: " + msg)
+	f := &pebbleFatal{msg: msg}
+	for _, a := range args {
+		if err, ok := a.(error); ok && f.cause == nil {
+			f.cause = err
+		}
+	}
+	panic(f)
+}
+
+// errPebbleFatal is the mark of a recovered Pebble fatal error.
+var errPebbleFatal = errors.New("pebble: fatal error")
+
+type pebbleFatal struct {
+	msg   string
+	cause error // the first error among Fatalf's arguments
+}
+
+func (f *pebbleFatal) Error() string {
+	if strings.HasPrefix(f.msg, "pebble") {
+		return f.msg
+	}
+	return "pebble: " + f.msg
+}
+
+func (f *pebbleFatal) Unwrap() error { return f.cause }
+
+func (f *pebbleFatal) Is(target error) bool { return target == errPebbleFatal }
+
+// catchFatal turns a *pebbleFatal panic into *err; other panics go on.
+// Use as: defer catchFatal(&err).
+func catchFatal(err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	f, ok := r.(*pebbleFatal)
+	if !ok {
+		panic(r)
+	}
+	*err = f
 }
 
 var _ pebble.Logger = pebbleLogger{}

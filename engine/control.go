@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -47,13 +48,20 @@ type SavepointAnswer struct {
 // writeStatus records the store's checkpoints for readers in other
 // processes, atomically (write then rename).
 func writeStatus(store *checkpoint.Store, job string, running bool, stats exec.Stats) error {
-	list, err := store.List()
-	if err != nil {
-		return err
-	}
 	fails, err := store.Failures()
 	if err != nil {
 		return err
+	}
+	list, err := store.List()
+	if err != nil {
+		// The store failed (a full disk) and is not reopened yet: keep the
+		// checkpoints the status last named, with the new failures.
+		b, rerr := os.ReadFile(filepath.Join(store.Dir(), statusFile))
+		var old Status
+		if rerr != nil || json.Unmarshal(b, &old) != nil {
+			return err
+		}
+		list = old.Checkpoints
 	}
 	b, err := json.MarshalIndent(Status{Job: job, Running: running, Updated: time.Now().UTC(), Checkpoints: list, Failures: fails, Stats: stats}, "", "  ")
 	if err != nil {
@@ -113,12 +121,18 @@ func serveRequests(ctx context.Context, dir string, job *exec.Job, poll time.Dur
 }
 
 // SavepointDir returns where a savepoint of job named name goes by
-// default: DIR/savepoints/<job>-<name or UTC time>.
+// default: DIR/savepoints/<job>-<name or UTC time>, path-escaped as job
+// directories are, so that it stays inside DIR/savepoints whatever the
+// names hold ("../x", "a/b").
 func SavepointDir(stateDir, job, name string) string {
 	if name == "" {
 		name = time.Now().UTC().Format("20060102-150405")
 	}
-	return filepath.Join(stateDir, "savepoints", job+"-"+name)
+	base := url.PathEscape(job + "-" + name)
+	if base == "." || base == ".." {
+		base = url.PathEscape("_" + base)
+	}
+	return filepath.Join(stateDir, "savepoints", base)
 }
 
 // TakeSavepoint takes a savepoint of job in stateDir into target: through
@@ -215,7 +229,7 @@ func ReadStatus(stateDir, job string) (Status, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return Status{}, fmt.Errorf("no job %q in state dir %s (known: %s)", job, stateDir, strings.Join(Jobs(stateDir), ", "))
 	}
-	store, err := checkpoint.Open(stateDir, checkpoint.Options{JobName: job})
+	store, err := checkpoint.Open(stateDir, checkpoint.Options{JobName: job, ReadOnly: true})
 	if err == nil {
 		defer store.Close()
 		st := Status{Job: job}

@@ -304,6 +304,14 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 				q.e.opts.Logger.Warn("cannot write checkpoint status", "job", q.name, "err", err)
 			}
 		}
+		opts.OnCheckpointFailed = func(uint64, error) {
+			if err := writeStatus(store, q.name, true, q.Stats()); err != nil {
+				q.e.opts.Logger.Warn("cannot write checkpoint status", "job", q.name, "err", err)
+			}
+		}
+		if v, ok := q.settings[tolerableFailuresKey]; ok {
+			opts.TolerableFailedCheckpoints, _ = strconv.Atoi(v) // checked by SET
+		}
 	}
 	if !q.IsInsert() {
 		if fn == nil {

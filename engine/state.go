@@ -60,3 +60,8 @@ func (q *ContinuousQuery) checkpointInterval() (time.Duration, error) {
 	}
 	return parseDuration(v)
 }
+
+// tolerableFailuresKey is Flink's name for the number of checkpoints in a
+// row that may fail (to be written: a full disk) before the job fails;
+// the default is Flink's, 0.
+const tolerableFailuresKey = "execution.checkpointing.tolerable-failed-checkpoints"

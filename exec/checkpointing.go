@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -140,6 +141,36 @@ func (j *Job) restoreWatermarks(st checkpoint.StateReader) error {
 	})
 }
 
+// commitError is a checkpoint that could not be written to the store.
+type commitError struct {
+	id    uint64
+	final bool
+	err   error
+}
+
+func (e *commitError) Error() string { return fmt.Sprintf("checkpoint %d failed: %v", e.id, e.err) }
+
+func (e *commitError) Unwrap() error { return e.err }
+
+// tolerate returns nil for a failed checkpoint write within
+// TolerableFailedCheckpoints in a row (logging it), else err, explained.
+func (j *Job) tolerate(err error) error {
+	var ce *commitError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	n := j.opts.TolerableFailedCheckpoints
+	if !ce.final && j.failedInARow <= n {
+		j.opts.Logger.Error("checkpoint failed; retrying at the next interval", "job", j.opts.Name, "checkpoint", ce.id,
+			"failed_in_a_row", j.failedInARow, "tolerable", n, "err", ce.err)
+		return nil
+	}
+	if ce.final {
+		return fmt.Errorf("%w (the final checkpoint; the job's output is not committed, and the next run resumes from the last completed checkpoint)", err)
+	}
+	return fmt.Errorf("%w: %d checkpoint(s) in a row failed, more than execution.checkpointing.tolerable-failed-checkpoints = %d; the next run resumes from the last completed checkpoint", err, j.failedInARow, n)
+}
+
 // checkpoint takes checkpoint j.nextID at the current batch boundary: the
 // source's offset is the barrier's position; every operator snapshots the
 // rows it has seen; the sink pre-commits; all of it is committed in one
@@ -170,11 +201,23 @@ func (j *Job) checkpoint(ctx context.Context, final bool) error {
 	cp.Operator(j.sinkID)
 	cp.SetSinkHandle(j.sinkID, handle)
 	info, err := cp.Commit(ctx)
-	if err != nil {
-		_ = store.RecordFailure(id, err)
-		return fmt.Errorf("checkpoint %d: %w", id, err)
-	}
+	// Ids are never reused, even by a failed checkpoint: its write may
+	// have reached the disk after all.
 	j.nextID++
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		j.failedInARow++
+		if rerr := store.RecordFailure(id, err); rerr != nil {
+			j.opts.Logger.Warn("cannot record the checkpoint failure", "job", j.opts.Name, "checkpoint", id, "err", rerr)
+		}
+		if j.opts.OnCheckpointFailed != nil {
+			j.opts.OnCheckpointFailed(id, err)
+		}
+		return &commitError{id: id, final: final, err: err}
+	}
+	j.failedInARow = 0
 	stats := &CheckpointStats{ID: id, Duration: j.opts.Clock.Now().Sub(start), Bytes: info.Bytes, Time: info.Time}
 	if j.opts.OnCheckpoint != nil {
 		j.opts.OnCheckpoint(*stats)

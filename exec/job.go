@@ -51,6 +51,17 @@ type Options struct {
 	// OnCheckpoint, if set, is called from Run after each completed
 	// checkpoint.
 	OnCheckpoint func(CheckpointStats)
+	// OnCheckpointFailed, if set, is called from Run after a checkpoint
+	// failed to be written (it is already counted in the store's
+	// failures).
+	OnCheckpointFailed func(id uint64, err error)
+	// TolerableFailedCheckpoints is how many checkpoints in a row may fail
+	// to be written (a full disk, an I/O error) before the job fails, as
+	// Flink's execution.checkpointing.tolerable-failed-checkpoints: 0, the
+	// default, fails the job at the first failed checkpoint. A tolerated
+	// failure is logged and counted, and the next checkpoint, one interval
+	// later, retries; a final checkpoint is never tolerated.
+	TolerableFailedCheckpoints int
 }
 
 // Job is one running query: a source, a chain of operators and a sink,
@@ -77,6 +88,7 @@ type Job struct {
 	limitReached   bool        // a LIMIT passed all its rows: the job ends
 	coord          *checkpoint.Coordinator
 	nextID         uint64
+	failedInARow   int // checkpoint writes that failed since the last success
 	restoredFrom   atomic.Uint64
 	lastCheckpoint atomic.Pointer[CheckpointStats]
 	ctl            control
@@ -233,7 +245,7 @@ func (j *Job) Run(ctx context.Context) (err error) {
 			return err
 		}
 		if j.coord != nil && j.coord.Due(j.opts.Clock.Now()) {
-			if err := j.checkpoint(ctx, false); err != nil {
+			if err := j.tolerate(j.checkpoint(ctx, false)); err != nil {
 				return err
 			}
 		}
@@ -355,7 +367,7 @@ func (j *Job) finish(ctx context.Context) error {
 // a store, the sink's commit).
 func (j *Job) end(ctx context.Context) error {
 	if j.opts.Store != nil {
-		return j.checkpoint(ctx, true)
+		return j.tolerate(j.checkpoint(ctx, true))
 	}
 	if _, err := j.sink.PreCommit(ctx, 0); err != nil {
 		return fmt.Errorf("sink: %w", err)
