@@ -97,9 +97,9 @@ type Store struct {
 	lock   *pebble.Lock
 	retain int
 
-	fs         vfs.FS
-	corruptMu  sync.Mutex
-	corrupt    error // corruption Pebble reported (DataCorruption), guarded by corruptMu
+	fs        vfs.FS
+	corruptMu sync.Mutex
+	corrupt   error // corruption Pebble reported (DataCorruption), guarded by corruptMu
 
 	mu         sync.Mutex
 	db         *pebble.DB
