@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,21 +20,6 @@ func TestSavepointDirStaysInside(t *testing.T) {
 		rel, err := filepath.Rel(root, dir)
 		if err != nil || rel == "." || rel == ".." || strings.ContainsRune(rel, filepath.Separator) {
 			t.Errorf("SavepointDir(%q, %q) = %s: not one entry of %s", c.job, c.name, dir, root)
-		}
-	}
-}
-
-// TestTolerableFailuresSetting checks the validation of the SET key.
-func TestTolerableFailuresSetting(t *testing.T) {
-	e := New(Options{StateDir: t.TempDir()})
-	for v, ok := range map[string]bool{"0": true, "3": true, "-1": false, "x": false} {
-		stmts, err := Parse("q.sql", "SET 'execution.checkpointing.tolerable-failed-checkpoints' = '"+v+"'")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = e.Execute(context.Background(), stmts[0])
-		if (err == nil) != ok {
-			t.Errorf("SET ... = %q: err %v, want ok=%v", v, err, ok)
 		}
 	}
 }

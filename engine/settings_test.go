@@ -51,6 +51,10 @@ func TestSetInvalidValues(t *testing.T) {
 			bad:  map[string]string{"EXACTLY_TWICE": "expected EXACTLY_ONCE or AT_LEAST_ONCE", "": "expected"},
 			good: []string{"EXACTLY_ONCE", "at_least_once"},
 		},
+		"execution.checkpointing.tolerable-failed-checkpoints": {
+			bad:  map[string]string{"-1": "expected an integer from 0", "few": "from 0", "": "from 0"},
+			good: []string{"0", "3"},
+		},
 		"execution.savepoint.ignore-unclaimed-state": {
 			bad:  map[string]string{"yes please": "expected true or false", "": "expected true or false"},
 			good: []string{"true", "false"},
