@@ -430,6 +430,10 @@ func (p *Pending) write() (_ CheckpointInfo, err error) {
 	}
 	s.ids = all
 	s.maxID = p.id
+	if err := writeCatalog(s.fs, s.dir, s.opts.JobName, p.id, time.Now()); err != nil {
+		return CheckpointInfo{}, fmt.Errorf("checkpoint: commit %d: recording it in %s: %w", p.id, catalogFile, err)
+	}
+	s.completed = p.id
 	if ws.large {
 		ws = nil
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -285,6 +286,17 @@ func (s *Store) Restore() (_ *Restored, err error) {
 	for _, c := range rejected {
 		s.log.Error("checkpoint: CORRUPT CHECKPOINT SKIPPED", "job", s.opts.JobName, "checkpoint", c.id, "problem", c.problem)
 	}
+	trace := s.maxID
+	if len(all) > 0 {
+		trace = max(trace, all[0].id)
+	}
+	chosenID := uint64(0)
+	if chosen != nil {
+		chosenID = chosen.id
+	}
+	if err := s.checkRollback(chosenID, trace); err != nil {
+		return nil, err
+	}
 	if chosen == nil {
 		if len(all) == 0 {
 			s.restored = true
@@ -294,6 +306,15 @@ func (s *Store) Restore() (_ *Restored, err error) {
 	}
 	if len(rejected) > 0 && !s.opts.ReadOnly {
 		s.log.Error("checkpoint: falling back to an older checkpoint", "job", s.opts.JobName, "checkpoint", chosen.id, "skipped", len(rejected))
+		// The fallback is decided and logged: the catalogue follows it
+		// before the newer records go, so that a crash in between repeats
+		// the same decision instead of reporting a silent rollback.
+		if s.completed > chosen.id {
+			if err := writeCatalog(s.fs, s.dir, s.opts.JobName, chosen.id, time.Now()); err != nil {
+				return nil, fmt.Errorf("checkpoint: recording the fallback to checkpoint %d: %w", chosen.id, err)
+			}
+			s.completed = chosen.id
+		}
 		if err := s.purgeAbove(chosen.id); err != nil {
 			return nil, err
 		}

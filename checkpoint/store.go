@@ -80,6 +80,10 @@ type Options struct {
 	// replays its log in memory instead of flushing it), and nothing is
 	// purged. The directory must exist.
 	ReadOnly bool
+	// AllowRollback lets Restore return a checkpoint older than the newest
+	// one the job completed when the newer ones left no trace in the store
+	// (see ErrRollback), with a loud warning, instead of failing.
+	AllowRollback bool
 	// FS is the filesystem Pebble and the checkpoint catalogue use; nil
 	// means the operating system's. Tests inject faults through it.
 	FS vfs.FS
@@ -107,6 +111,7 @@ type Store struct {
 	failStats  FailureStats
 	carry      map[string]*opWriter // writes of a failed checkpoint, for the next one
 	reopening  *reopening           // a reopen after a failed write, in progress
+	completed  uint64               // the catalogue's newest completed checkpoint
 	failLoaded bool
 	ids        []uint64 // committed checkpoints with metadata, ascending
 	maxID      uint64   // highest id with any record in the store
@@ -175,6 +180,10 @@ func Open(dir string, opts Options) (*Store, error) {
 			s.log.Warn("checkpoint: restoring a savepoint of another job", "savepoint", opts.FromSavepoint, "savepoint_job", info.Job, "job", opts.JobName)
 		}
 		s.maxRestore = info.CheckpointID
+	}
+	if s.completed, err = readCatalog(s.fs, jobDir); err != nil {
+		lock.Close()
+		return nil, err
 	}
 	if err := s.openDB(); err != nil {
 		lock.Close()

@@ -35,7 +35,12 @@ type Status struct {
 	Updated     time.Time                   `json:"updated"`
 	Checkpoints []checkpoint.CheckpointInfo `json:"checkpoints"`
 	Failures    checkpoint.FailureStats     `json:"failures"`
-	Stats       exec.Stats                  `json:"stats"`
+	// Completed is the newest checkpoint the job completed, as recorded
+	// outside the store: newer than every listed one when the store lost
+	// some (a damaged log), which the job refuses to restore unless
+	// --allow-rollback.
+	Completed uint64     `json:"completed,omitempty"`
+	Stats     exec.Stats `json:"stats"`
 }
 
 // SavepointAnswer is the answer to a savepoint request.
@@ -63,7 +68,7 @@ func writeStatus(store *checkpoint.Store, job string, running bool, stats exec.S
 		}
 		list = old.Checkpoints
 	}
-	b, err := json.MarshalIndent(Status{Job: job, Running: running, Updated: time.Now().UTC(), Checkpoints: list, Failures: fails, Stats: stats}, "", "  ")
+	b, err := json.MarshalIndent(Status{Job: job, Running: running, Updated: time.Now().UTC(), Checkpoints: list, Failures: fails, Completed: store.Completed(), Stats: stats}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -232,7 +237,7 @@ func ReadStatus(stateDir, job string) (Status, error) {
 	store, err := checkpoint.Open(stateDir, checkpoint.Options{JobName: job, ReadOnly: true})
 	if err == nil {
 		defer store.Close()
-		st := Status{Job: job}
+		st := Status{Job: job, Completed: store.Completed()}
 		if st.Checkpoints, err = store.List(); err != nil {
 			return st, err
 		}

@@ -45,6 +45,12 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// Fresh discards existing checkpoints of a job instead of restoring.
 	Fresh bool
+	// AllowRollback restores a job whose store lost its newest checkpoints
+	// (Pebble's log truncated or deleted: the newest checkpoint the job
+	// completed is not in the store), from the newest one left, with a
+	// loud warning: the output committed after it is repeated. Without it
+	// such a job refuses to start (checkpoint.ErrRollback).
+	AllowRollback bool
 	// AllowNonRestoredState restores a checkpoint even when some of its
 	// operators' state no longer fits the plan, dropping that state.
 	AllowNonRestoredState bool

@@ -43,7 +43,7 @@ func (q *ContinuousQuery) openStore() (*checkpoint.Store, error) {
 	}
 	s, err := checkpoint.Open(q.e.opts.StateDir, checkpoint.Options{
 		JobName: q.name, Logger: q.e.opts.Logger, NumRetained: retained,
-		Clock: q.e.clock, Fresh: fresh, FromSavepoint: from,
+		Clock: q.e.clock, Fresh: fresh, FromSavepoint: from, AllowRollback: q.e.opts.AllowRollback,
 	})
 	if errors.Is(err, checkpoint.ErrLocked) {
 		return nil, fmt.Errorf("job %q is already running in another process (state dir %s)", q.name, dir)

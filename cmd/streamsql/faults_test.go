@@ -368,3 +368,56 @@ func TestFullDisk(t *testing.T) {
 		})
 	}
 }
+
+// TestDamagedLog truncates, zero-fills or deletes the Pebble log of a
+// stopped job, which holds its newest checkpoints: Pebble then opens
+// without them, and the job used to restore an older checkpoint silently
+// (repeating the output committed since). Now `run` refuses, naming both
+// checkpoints and --allow-rollback; `checkpoints list` warns; with
+// --allow-rollback the job restores the newest checkpoint left, loudly.
+func TestDamagedLog(t *testing.T) {
+	base := newFaultJob(t, "")
+	base.runUntil(3)
+	completed := base.runUntil(base.lastCheckpoint() + 4)
+	if len(base.files(".log")) == 0 {
+		t.Fatalf("no log in %s", base.jobDir())
+	}
+	damage := map[string]func(path string, b []byte) error{
+		"truncated": func(p string, b []byte) error { return os.WriteFile(p, b[:len(b)/2], 0o644) },
+		"zeroed":    func(p string, b []byte) error { return os.WriteFile(p, make([]byte, len(b)), 0o644) },
+		"deleted":   func(p string, _ []byte) error { return os.Remove(p) },
+	}
+	for name, f := range damage {
+		t.Run(name, func(t *testing.T) {
+			j := newFaultJob(t, "")
+			copyTree(t, base.state, j.state)
+			copyTree(t, filepath.Join(base.dir, "out"), filepath.Join(j.dir, "out"))
+			for _, wal := range j.files(".log") {
+				b, err := os.ReadFile(wal)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := f(wal, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, out, stderr := j.cli("checkpoints", "--state-dir", j.state, "list", "faults")
+			if code != 0 || !strings.Contains(out, fmt.Sprintf("WARNING: the job completed checkpoint %d", completed)) {
+				t.Fatalf("list: exit %d, no warning about the lost checkpoints:\n%s\n%s", code, out, stderr)
+			}
+			code, _, stderr = j.cli("run", "--state-dir", j.state, j.sql)
+			if code == 0 {
+				t.Fatalf("run restored a store that lost checkpoints:\n%s", stderr)
+			}
+			for _, want := range []string{fmt.Sprintf("completed checkpoint %d", completed), "--allow-rollback", "--fresh"} {
+				if !strings.Contains(stderr, want) {
+					t.Fatalf("run: stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+			code, _, stderr = j.cli("run", "--allow-rollback", "--state-dir", j.state, j.sql)
+			if code != 0 || !strings.Contains(stderr, "ROLLBACK ACCEPTED") {
+				t.Fatalf("run --allow-rollback: exit %d\n%s", code, stderr)
+			}
+		})
+	}
+}

@@ -28,6 +28,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	verbose := fs.Bool("v", false, "print the outcome of every statement and checkpoint events to stderr")
 	fresh := fs.Bool("fresh", false, "discard the job's checkpoints and start from scratch")
 	allowNonRestored := fs.Bool("allow-non-restored-state", false, "restore even if some checkpointed state no longer fits the query, dropping it")
+	allowRollback := fs.Bool("allow-rollback", false, "restore the newest checkpoint left when the store lost newer ones the job completed (its output since is repeated)")
 	fromSavepoint := fs.String("from-savepoint", "", "restore the job from this savepoint directory")
 	savepointOnStop := fs.Bool("savepoint-on-stop", false, "on SIGTERM or Ctrl-C, take a savepoint (in STATE-DIR/savepoints/) before stopping")
 	interval := fs.Duration("checkpoint-interval", 10*time.Second, "default time between checkpoints (SET 'execution.checkpointing.interval' overrides; 0 disables)")
@@ -86,6 +87,7 @@ Flags:
 		CheckpointInterval:    *interval,
 		Fresh:                 *fresh,
 		AllowNonRestoredState: *allowNonRestored,
+		AllowRollback:         *allowRollback,
 		FromSavepoint:         *fromSavepoint,
 	})
 	for _, st := range stmts {

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/streamsql/streamsql/checkpoint"
 	"github.com/streamsql/streamsql/engine"
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/types"
@@ -100,6 +101,10 @@ Flags:
 				fmt.Fprintf(stdout, ", last: %s", st.Failures.LastError)
 			}
 			fmt.Fprintln(stdout)
+			if n := len(st.Checkpoints); st.Completed > 0 && (n == 0 || st.Checkpoints[n-1].ID < st.Completed) {
+				fmt.Fprintf(stdout, "WARNING: the job completed checkpoint %d, but its store's newest is %s: the store lost checkpoints (a damaged log); the job refuses to restore unless run with --allow-rollback\n",
+					st.Completed, newestText(st.Checkpoints))
+			}
 			rows := [][]string{}
 			for _, c := range st.Checkpoints {
 				rows = append(rows, []string{
@@ -171,6 +176,13 @@ Flags:
 	}
 	fs.Usage()
 	return errUsage
+}
+
+func newestText(cs []checkpoint.CheckpointInfo) string {
+	if len(cs) == 0 {
+		return "none"
+	}
+	return strconv.FormatUint(cs[len(cs)-1].ID, 10)
 }
 
 func offsetsText(m map[string]map[string][]byte) string {
