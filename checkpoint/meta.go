@@ -33,6 +33,10 @@ type CheckpointInfo struct {
 	SourceOffsets map[string]map[string][]byte
 	// SinkHandles maps sink operator id → pending-commit handle, raw.
 	SinkHandles map[string][]byte
+	// Connectors maps source and sink operator ids to the connector that
+	// wrote their offsets and handles (Pending.SetConnector), so that a
+	// reader can decode them.
+	Connectors map[string]string `json:",omitempty"`
 }
 
 // OperatorStats is what one operator wrote in one checkpoint: a delta, not
@@ -47,14 +51,15 @@ type OperatorStats struct {
 
 // metaRecord is the JSON stored under 'm' | id.
 type metaRecord struct {
-	Version     int             `json:"v"`
-	ID          uint64          `json:"id"`
-	Job         string          `json:"job"`
-	TimeUnixNs  int64           `json:"time_unix_ns"`
-	DurationNs  int64           `json:"duration_ns"`
-	AlignmentNs int64           `json:"alignment_ns"`
-	Operators   []OperatorStats `json:"operators"`
-	Bytes       int64           `json:"bytes"`
+	Version     int               `json:"v"`
+	ID          uint64            `json:"id"`
+	Job         string            `json:"job"`
+	TimeUnixNs  int64             `json:"time_unix_ns"`
+	DurationNs  int64             `json:"duration_ns"`
+	AlignmentNs int64             `json:"alignment_ns"`
+	Operators   []OperatorStats   `json:"operators"`
+	Bytes       int64             `json:"bytes"`
+	Connectors  map[string]string `json:"connectors,omitempty"`
 	// Digest covers every state version, offset and handle record of this
 	// checkpoint (not this record, which has its own CRC).
 	Digest digest `json:"digest"`
@@ -90,14 +95,15 @@ func decodeMeta(key, value []byte) (*metaRecord, error) {
 
 func (m *metaRecord) info() CheckpointInfo {
 	return CheckpointInfo{
-		ID:        m.ID,
-		Job:       m.Job,
-		Time:      time.Unix(0, m.TimeUnixNs),
-		Duration:  time.Duration(m.DurationNs),
-		Alignment: time.Duration(m.AlignmentNs),
-		Bytes:     m.Bytes,
-		Records:   m.Digest.Count,
-		Operators: m.Operators,
+		ID:         m.ID,
+		Job:        m.Job,
+		Time:       time.Unix(0, m.TimeUnixNs),
+		Duration:   time.Duration(m.DurationNs),
+		Alignment:  time.Duration(m.AlignmentNs),
+		Bytes:      m.Bytes,
+		Records:    m.Digest.Count,
+		Operators:  m.Operators,
+		Connectors: m.Connectors,
 	}
 }
 

@@ -31,6 +31,7 @@ type Pending struct {
 	writers   map[string]*opWriter
 	offsets   map[string]map[string][]byte
 	handles   map[string][]byte
+	conns     map[string]string
 	alignment time.Duration
 	done      bool
 }
@@ -86,6 +87,17 @@ func (p *Pending) SetSinkHandle(opID string, handle []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.handles[opID] = slices.Clone(handle)
+}
+
+// SetConnector records that operator opID (a source or a sink) is of
+// connector name, for readers of its offsets and handles.
+func (p *Pending) SetConnector(opID, name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conns == nil {
+		p.conns = map[string]string{}
+	}
+	p.conns[opID] = name
 }
 
 // SetAlignment records how long barrier alignment took, for List.
@@ -356,6 +368,7 @@ func (p *Pending) write() (_ CheckpointInfo, err error) {
 		Job:         s.opts.JobName,
 		TimeUnixNs:  p.begin.UnixNano(),
 		AlignmentNs: int64(p.alignment),
+		Connectors:  p.conns,
 	}
 	ws := &writeSet{}
 	var kbuf, vbuf []byte

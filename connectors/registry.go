@@ -83,6 +83,43 @@ func (r *Registry) ValidateMetadata(name, key string, t types.Type) error {
 	return mf.ValidateMetadata(key, t)
 }
 
+// StateDescriber is implemented by connectors that can describe, for
+// people (`streamsql checkpoints`), the source offsets and sink handles
+// they write into checkpoints: each connector owns its encoding, so its
+// decoder lives next to its encoder.
+type StateDescriber interface {
+	// DescribeOffset describes a source offset ("topic clicks partition 0
+	// offset 1000, …").
+	DescribeOffset(offset []byte) (string, error)
+	// DescribeHandle describes a sink's pending-commit handle.
+	DescribeHandle(handle []byte) (string, error)
+}
+
+// DescribeOffset describes an offset written by a source of connector
+// name; ok is false when the connector is unknown, does not describe its
+// offsets, or cannot decode this one (the text then says why).
+func (r *Registry) DescribeOffset(name string, offset []byte) (text string, ok bool) {
+	return r.describe(name, offset, StateDescriber.DescribeOffset)
+}
+
+// DescribeHandle describes a sink handle of connector name, as
+// DescribeOffset does offsets.
+func (r *Registry) DescribeHandle(name string, handle []byte) (text string, ok bool) {
+	return r.describe(name, handle, StateDescriber.DescribeHandle)
+}
+
+func (r *Registry) describe(name string, b []byte, fn func(StateDescriber, []byte) (string, error)) (string, bool) {
+	d, ok := r.m[name].(StateDescriber)
+	if !ok {
+		return "", false
+	}
+	s, err := fn(d, b)
+	if err != nil {
+		return fmt.Sprintf("undecodable %s encoding (%v)", name, err), false
+	}
+	return s, true
+}
+
 // OptionError is a problem with one WITH option (Key) or with the column
 // Column of the table's schema; the planner adds the position.
 type OptionError struct {

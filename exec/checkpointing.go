@@ -185,6 +185,8 @@ func (j *Job) checkpoint(ctx context.Context, final bool) error {
 		return fmt.Errorf("checkpoint %d: source offset: %w", id, err)
 	}
 	cp.SetSourceOffset(j.srcNode.ID(), sourceSplit, off)
+	cp.SetConnector(j.srcNode.ID(), j.srcNode.Connector)
+	cp.SetConnector(j.sinkID, j.sinkConnector)
 	if err := j.snapshotWatermarks(cp.Operator(j.srcNode.ID())); err != nil {
 		return fmt.Errorf("checkpoint %d: %w", id, err)
 	}

@@ -67,17 +67,18 @@ type Options struct {
 // Job is one running query: a source, a chain of operators and a sink,
 // driven by one goroutine in Run.
 type Job struct {
-	opts    Options
-	srcNode *plan.Source
-	source  Source
-	wm      *watermarkGen
-	ops     []Operator
-	opIDs   []string
-	metrics []*OperatorMetrics
-	sinkID  string
-	sink    Sink
-	emit    []emitter // emit[i] feeds ops[i]; emit[len(ops)] feeds the sink
-	pollers []int     // indexes of ops that are Pollers
+	opts          Options
+	srcNode       *plan.Source
+	source        Source
+	wm            *watermarkGen
+	ops           []Operator
+	opIDs         []string
+	metrics       []*OperatorMetrics
+	sinkID        string
+	sinkConnector string
+	sink          Sink
+	emit          []emitter // emit[i] feeds ops[i]; emit[len(ops)] feeds the sink
+	pollers       []int     // indexes of ops that are Pollers
 
 	srcMetrics SourceMetrics
 	sinkRows   atomic.Int64
@@ -129,7 +130,7 @@ func Build(root *plan.Sink, opts Options) (*Job, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	j := &Job{opts: opts, sinkID: root.ID(), watermark: MinWatermark, nextID: 1}
+	j := &Job{opts: opts, sinkID: root.ID(), sinkConnector: root.Connector, watermark: MinWatermark, nextID: 1}
 	j.wmPublic.Store(int64(MinWatermark))
 	if opts.Store != nil {
 		j.coord = checkpoint.NewCoordinator(opts.CheckpointInterval, opts.Clock)

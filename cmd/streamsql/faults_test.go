@@ -382,6 +382,13 @@ func TestDamagedLog(t *testing.T) {
 	if len(base.files(".log")) == 0 {
 		t.Fatalf("no log in %s", base.jobDir())
 	}
+	// Offsets and handles are decoded by their connectors, not hex.
+	code, out, stderr := base.cli("checkpoints", "--state-dir", base.state, "inspect", "faults")
+	for _, want := range []string{"rows generated", "part file part-0.json committed length"} {
+		if code != 0 || !strings.Contains(out, want) || strings.Contains(out, "0x") {
+			t.Fatalf("inspect: exit %d, want %q and no hex:\n%s\n%s", code, want, out, stderr)
+		}
+	}
 	damage := map[string]func(path string, b []byte) error{
 		"truncated": func(p string, b []byte) error { return os.WriteFile(p, b[:len(b)/2], 0o644) },
 		"zeroed":    func(p string, b []byte) error { return os.WriteFile(p, make([]byte, len(b)), 0o644) },

@@ -13,6 +13,8 @@ import (
 	"unicode"
 
 	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/connectors"
+	"github.com/streamsql/streamsql/connectors/builtin"
 	"github.com/streamsql/streamsql/engine"
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/types"
@@ -110,7 +112,7 @@ Flags:
 				rows = append(rows, []string{
 					strconv.FormatUint(c.ID, 10), c.Time.UTC().Format("2006-01-02 15:04:05.000"),
 					c.Duration.Round(time.Microsecond).String(), strconv.FormatInt(c.Bytes, 10),
-					c.Alignment.String(), offsetsText(c.SourceOffsets),
+					c.Alignment.String(), offsetsText(c),
 				})
 			}
 			printTable(stdout, []string{"id", "time (UTC)", "duration", "bytes", "alignment", "source offsets"}, rows)
@@ -161,7 +163,7 @@ Flags:
 		rows = nil
 		for op, splits := range c.SourceOffsets {
 			for split, off := range splits {
-				rows = append(rows, []string{op, split, showBytes(off)})
+				rows = append(rows, []string{op, split, describeOffset(c, op, off)})
 			}
 		}
 		sort.Slice(rows, func(i, j int) bool { return rows[i][0]+rows[i][1] < rows[j][0]+rows[j][1] })
@@ -169,7 +171,7 @@ Flags:
 		fmt.Fprintln(stdout, "sink handles:")
 		rows = nil
 		for op, h := range c.SinkHandles {
-			rows = append(rows, []string{op, showBytes(h)})
+			rows = append(rows, []string{op, describeHandle(c, op, h)})
 		}
 		printTable(stdout, []string{"sink", "handle"}, rows)
 		return nil
@@ -185,15 +187,40 @@ func newestText(cs []checkpoint.CheckpointInfo) string {
 	return strconv.FormatUint(cs[len(cs)-1].ID, 10)
 }
 
-func offsetsText(m map[string]map[string][]byte) string {
+func offsetsText(c checkpoint.CheckpointInfo) string {
 	var parts []string
-	for op, splits := range m {
+	for op, splits := range c.SourceOffsets {
 		for split, off := range splits {
-			parts = append(parts, fmt.Sprintf("%s/%s=%s", op, split, showBytes(off)))
+			parts = append(parts, fmt.Sprintf("%s/%s: %s", op, split, describeOffset(c, op, off)))
 		}
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, " ")
+}
+
+// describers returns the registry whose connectors decode the offsets
+// and handles of the built-in connectors, each its own.
+func describers() *connectors.Registry { return builtin.Registry(io.Discard) }
+
+// describeOffset decodes source op's offset by the connector that wrote
+// it, falling back to showBytes (a checkpoint from before connectors were
+// recorded, a custom connector).
+func describeOffset(c checkpoint.CheckpointInfo, op string, b []byte) string {
+	if s, ok := describers().DescribeOffset(c.Connectors[op], b); ok {
+		return s
+	}
+	return showBytes(b)
+}
+
+// describeHandle decodes sink op's handle as describeOffset does.
+func describeHandle(c checkpoint.CheckpointInfo, op string, b []byte) string {
+	if len(b) == 0 {
+		return "-"
+	}
+	if s, ok := describers().DescribeHandle(c.Connectors[op], b); ok {
+		return s
+	}
+	return showBytes(b)
 }
 
 // showBytes prints an opaque offset or handle: as text when it is

@@ -78,3 +78,24 @@ func (factory) NewSource(cfg exec.SourceConfig) (exec.Source, error) { return ne
 
 // NewSink implements connectors.Factory.
 func (factory) NewSink(cfg exec.SinkConfig) (exec.Sink, error) { return newSink(cfg) }
+
+// DescribeOffset implements connectors.StateDescriber.
+func (factory) DescribeOffset(b []byte) (string, error) {
+	idx, pos, line, name, err := decodeOffset(b)
+	if err != nil {
+		return "", err
+	}
+	if name == "" {
+		return fmt.Sprintf("all %d file(s) read", idx), nil
+	}
+	return fmt.Sprintf("file %s (#%d): %d lines read, next at line %d (byte %d)", name, idx+1, line, line+1, pos), nil
+}
+
+// DescribeHandle implements connectors.StateDescriber.
+func (factory) DescribeHandle(b []byte) (string, error) {
+	name, n, err := decodeHandle(b)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("part file %s committed length %d bytes", name, n), nil
+}

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // offsetVersion is the first byte of an encoded source offset.
@@ -70,4 +72,36 @@ func decodeOffsets(b []byte) ([]partitionOffset, error) {
 		return nil, fmt.Errorf("%d trailing bytes in offset", len(b))
 	}
 	return out, nil
+}
+
+// DescribeOffset implements connectors.StateDescriber.
+func (factory) DescribeOffset(b []byte) (string, error) {
+	pos, err := decodeOffsets(b)
+	if err != nil {
+		return "", err
+	}
+	parts := make([]string, len(pos))
+	for i, p := range pos {
+		parts[i] = fmt.Sprintf("%s/%d@%d", p.topic, p.partition, p.offset)
+	}
+	if len(parts) == 0 {
+		return "no partitions", nil
+	}
+	return "next offsets (topic/partition@offset): " + strings.Join(parts, " "), nil
+}
+
+// DescribeHandle implements connectors.StateDescriber.
+func (factory) DescribeHandle(b []byte) (string, error) {
+	if len(b) == 0 {
+		return "none (not exactly-once)", nil
+	}
+	h, err := decodeHandle(b)
+	if err != nil {
+		return "", err
+	}
+	parts := make([]string, len(h.partitions))
+	for i, p := range h.partitions {
+		parts[i] = strconv.Itoa(int(p))
+	}
+	return fmt.Sprintf("transaction %q producer id %d epoch %d, topic %s partitions [%s]", h.txnID, h.pid, h.epoch, h.topic, strings.Join(parts, " ")), nil
 }

@@ -2,8 +2,10 @@ package nexmark
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/streamsql/streamsql/connectors"
+	"github.com/streamsql/streamsql/connectors/internal/pace"
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/types"
 )
@@ -59,4 +61,19 @@ func (factory) NewSource(cfg exec.SourceConfig) (exec.Source, error) { return ne
 // NewSink implements connectors.Factory.
 func (factory) NewSink(exec.SinkConfig) (exec.Sink, error) {
 	return nil, errors.New("nexmark: connector 'nexmark' can only be used as a source")
+}
+
+// DescribeOffset implements connectors.StateDescriber.
+func (factory) DescribeOffset(b []byte) (string, error) {
+	next, err := pace.DecodeOffset(b)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d rows generated", next), nil
+}
+
+// DescribeHandle implements connectors.StateDescriber: the connector has
+// no sink.
+func (factory) DescribeHandle([]byte) (string, error) {
+	return "", errors.New("no sink")
 }
