@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,16 +129,29 @@ func serveRequests(ctx context.Context, dir string, job *exec.Job, poll time.Dur
 // SavepointDir returns where a savepoint of job named name goes by
 // default: DIR/savepoints/<job>-<name or UTC time>, path-escaped as job
 // directories are, so that it stays inside DIR/savepoints whatever the
-// names hold ("../x", "a/b").
+// names hold ("../x", "a/b"). Without a name, the time has seconds only;
+// when that directory exists already (two savepoints in one second), a
+// counter follows it ("-2", "-3", …), so an unnamed savepoint never
+// collides with an earlier one. A given name is used as it is.
 func SavepointDir(stateDir, job, name string) string {
-	if name == "" {
-		name = time.Now().UTC().Format("20060102-150405")
+	dir := func(name string) string {
+		base := url.PathEscape(job + "-" + name)
+		if base == "." || base == ".." {
+			base = url.PathEscape("_" + base)
+		}
+		return filepath.Join(stateDir, "savepoints", base)
 	}
-	base := url.PathEscape(job + "-" + name)
-	if base == "." || base == ".." {
-		base = url.PathEscape("_" + base)
+	if name != "" {
+		return dir(name)
 	}
-	return filepath.Join(stateDir, "savepoints", base)
+	stamp := time.Now().UTC().Format("20060102-150405")
+	d := dir(stamp)
+	for n := 2; ; n++ {
+		if _, err := os.Lstat(d); err != nil {
+			return d // free (or unreadable: creating it will say why)
+		}
+		d = dir(stamp + "-" + strconv.Itoa(n))
+	}
 }
 
 // TakeSavepoint takes a savepoint of job in stateDir into target: through

@@ -55,7 +55,7 @@ func runFor(t *testing.T, stateDir, sql string, n int, opts engine.Options) erro
 		st := q.Stats()
 		if c := st.LastCheckpoint; c != nil && c.ID >= st.RestoredFrom+uint64(n) {
 			cancel()
-			if err := <-done; err != context.Canceled {
+			if err := <-done; err != context.Canceled { // the job returns ctx's error itself, unwrapped
 				return err
 			}
 			return nil

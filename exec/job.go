@@ -236,6 +236,11 @@ func (j *Job) Run(ctx context.Context) (err error) {
 		if cerr := j.Close(); err == nil {
 			err = cerr
 		}
+		// A cancelled job returns ctx's error itself, whichever operator or
+		// checkpoint noticed the cancellation first and wrapped it.
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+			err = cerr
+		}
 	}()
 	j.started = j.opts.Clock.Now()
 	if err := j.restore(ctx); err != nil {
