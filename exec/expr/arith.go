@@ -128,6 +128,8 @@ func arithNum[T num](e *arith, rec arrow.Record) (arrow.Array, error) {
 	switch e.op {
 	case '+':
 		switch {
+		case fusedInt[T]():
+			// intOverflow adds, checking as it goes.
 		case lc != nil:
 			addSV(as, b, out)
 		case rc != nil:
@@ -137,6 +139,8 @@ func arithNum[T num](e *arith, rec arrow.Record) (arrow.Array, error) {
 		}
 	case '-':
 		switch {
+		case fusedInt[T]():
+			// As for +.
 		case lc != nil:
 			subSV(as, b, out)
 		case rc != nil:
@@ -332,41 +336,64 @@ func divOverflow[T int32 | int64](a []T, as T, aConst bool, b []T, bs T, bConst 
 	return nil
 }
 
-// addSubOverflowBits ORs over the rows a value whose sign bit is set when
-// some row of a + b (add) or a - b wrapped around: one loop per operator
-// and operand shape, so that each is a tight branch-free loop.
+// fusedInt reports whether + and - on T are computed by
+// addSubOverflowBits, together with their overflow check, in one pass.
+func fusedInt[T num]() bool {
+	var z T
+	switch any(z).(type) {
+	case int32, int64:
+		return true
+	}
+	return false
+}
+
+// addSubOverflowBits computes out = a + b (add) or a - b and ORs over the
+// rows a value whose sign bit is set when some row wrapped around: one
+// loop per operator and operand shape, each tight and branch-free.
 func addSubOverflowBits[T int32 | int64](add bool, a []T, as T, aConst bool, b []T, bs T, bConst bool, out []T) T {
 	var f T
 	n := len(out)
 	switch {
 	case add && aConst:
 		b = b[:n]
-		for i, r := range out {
+		for i := range out {
+			r := as + b[i]
+			out[i] = r
 			f |= (as ^ r) & (b[i] ^ r)
 		}
 	case add && bConst:
 		a = a[:n]
-		for i, r := range out {
+		for i := range out {
+			r := a[i] + bs
+			out[i] = r
 			f |= (a[i] ^ r) & (bs ^ r)
 		}
 	case add:
 		a, b = a[:n], b[:n]
-		for i, r := range out {
+		for i := range out {
+			r := a[i] + b[i]
+			out[i] = r
 			f |= (a[i] ^ r) & (b[i] ^ r)
 		}
 	case aConst:
 		b = b[:n]
-		for i, r := range out {
+		for i := range out {
+			r := as - b[i]
+			out[i] = r
 			f |= (as ^ b[i]) & (as ^ r)
 		}
 	case bConst:
 		a = a[:n]
-		for i, r := range out {
+		for i := range out {
+			r := a[i] - bs
+			out[i] = r
 			f |= (a[i] ^ bs) & (a[i] ^ r)
 		}
 	default:
 		a, b = a[:n], b[:n]
-		for i, r := range out {
+		for i := range out {
+			r := a[i] - b[i]
+			out[i] = r
 			f |= (a[i] ^ b[i]) & (a[i] ^ r)
 		}
 	}
