@@ -92,7 +92,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // return err now: nil after --help printed the usage, errUsage after a bad
 // flag (the flag package has reported it).
 func parseFlags(fs *flag.FlagSet, args []string) (done bool, err error) {
-	switch err := fs.Parse(args); {
+	switch err := parseInterleaved(fs, args); {
 	case err == nil:
 		return false, nil
 	case errors.Is(err, flag.ErrHelp):
@@ -100,4 +100,29 @@ func parseFlags(fs *flag.FlagSet, args []string) (done bool, err error) {
 	default:
 		return true, errUsage
 	}
+}
+
+// parseInterleaved parses flags wherever they stand among the positional
+// arguments, as users type them ("checkpoints list --state-dir st", "run
+// q.sql --fresh"); the flag package alone stops at the first positional
+// one. After "--" everything is positional. fs.Args() holds the
+// positional arguments, in order.
+func parseInterleaved(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
 }

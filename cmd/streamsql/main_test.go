@@ -152,3 +152,24 @@ func TestDescribeBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagsAfterArguments: flags may follow the subcommand and its
+// arguments, as users type them; "--" ends the flags.
+func TestFlagsAfterArguments(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := Main(context.Background(), []string{"checkpoints", "list", "--state-dir", dir}, &stdout, &stderr); code != 0 {
+		t.Fatalf("checkpoints list --state-dir: exit %d: %s", code, stderr.String())
+	}
+	if want := "no jobs in " + dir; !strings.Contains(stdout.String(), want) {
+		t.Errorf("checkpoints list --state-dir %s printed %q, want %q", dir, stdout.String(), want)
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	v := fs.Bool("v", false, "")
+	if err := parseInterleaved(fs, []string{"a", "-v", "b", "--", "-x", "c"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(fs.Args(), " "); !*v || got != "a b -x c" {
+		t.Errorf("parseInterleaved: v=%v args=%q, want v=true args=\"a b -x c\"", *v, got)
+	}
+}
