@@ -596,7 +596,15 @@ func binary(pos parser.Pos, op string, l, r plan.Expr) (plan.Expr, error) {
 		if op == "%" && !t.IsInteger() {
 			return nil, errorf(pos, "operator %% needs integers, got %s and %s", lt, rt)
 		}
-		return &plan.Call{Func: op, Args: []plan.Expr{coerce(l, t), coerce(r, t)}, T: t.WithNotNull(nn)}, nil
+		rr := coerce(r, t)
+		if (op == "/" || op == "%") && isExactZero(r) && !types.Same(r.Type(), t) {
+			// Keep the cast of an exact zero divisor (d / 0 divided as
+			// DOUBLE): folded into a DOUBLE 0 it would give Infinity, while
+			// the cast tells the kernel it divides by an exact zero, a
+			// division-by-zero error for every row it reaches.
+			rr = &plan.Cast{Arg: r, T: t.WithNotNull(r.Type().NotNull)}
+		}
+		return &plan.Call{Func: op, Args: []plan.Expr{coerce(l, t), rr}, T: t.WithNotNull(nn)}, nil
 	case "=", "<>", "<", "<=", ">", ">=":
 		// A string literal compared with a timestamp is a timestamp literal.
 		if lt.IsTemporal() && rt.Kind == types.String {
@@ -760,6 +768,30 @@ func castable(from, to types.Type) bool {
 	return false
 }
 
+// fitsDigits reports whether the unscaled decimal u has at most p digits.
+// A literal that does not fit is left to the run-time cast, which fails
+// with an overflow error naming it (TRY_CAST: NULL).
+func fitsDigits(u int64, p int) bool {
+	if p >= 19 {
+		return true
+	}
+	lim := int64(1)
+	for range p {
+		lim *= 10
+	}
+	return u > -lim && u < lim
+}
+
+// isExactZero reports whether e is an integer or DECIMAL literal 0.
+func isExactZero(e plan.Expr) bool {
+	l, ok := e.(*plan.Literal)
+	if !ok || !(l.T.IsInteger() || l.T.Kind == types.Decimal) {
+		return false
+	}
+	v, ok := l.Value.(int64)
+	return ok && v == 0
+}
+
 // coerce returns e converted to t (ignoring nullability), folding literal
 // conversions at plan time.
 func coerce(e plan.Expr, t types.Type) plan.Expr {
@@ -800,7 +832,7 @@ func foldCast(l *plan.Literal, t types.Type) (*plan.Literal, bool) {
 		case types.Decimal:
 			if l.T.Kind == types.Decimal && t.Scale >= l.T.Scale {
 				m := int64(math.Pow10(t.Scale - l.T.Scale))
-				if t.Scale-l.T.Scale <= 18 && v < math.MaxInt64/m && v > math.MinInt64/m {
+				if t.Scale-l.T.Scale <= 18 && v < math.MaxInt64/m && v > math.MinInt64/m && fitsDigits(v*m, t.Precision) {
 					return &plan.Literal{Value: v * m, T: t}, true
 				}
 			}
@@ -809,7 +841,7 @@ func foldCast(l *plan.Literal, t types.Type) (*plan.Literal, bool) {
 				for i := 0; i < t.Scale; i++ {
 					m *= 10
 				}
-				if v < math.MaxInt64/m && v > math.MinInt64/m {
+				if v < math.MaxInt64/m && v > math.MinInt64/m && fitsDigits(v*m, t.Precision) {
 					return &plan.Literal{Value: v * m, T: t}, true
 				}
 			}
