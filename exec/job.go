@@ -427,6 +427,18 @@ type Stats struct {
 	// SourceLag is the records not yet read per source split, for sources
 	// that know it (Kafka partitions); nil otherwise.
 	SourceLag map[string]int64
+	// Operators has the counters of each operator between the source and
+	// the sink, in plan order (sources first).
+	Operators []OperatorStats
+}
+
+// OperatorStats are one operator's counters.
+type OperatorStats struct {
+	ID           string // the plan node id, e.g. "3-window-agg"
+	RecordsIn    int64
+	RecordsOut   int64
+	LateRecords  int64
+	StateEntries int64
 }
 
 // Stats returns the job's counters. Safe to call from any goroutine.
@@ -440,9 +452,12 @@ func (j *Job) Stats() Stats {
 		LastCheckpoint: j.lastCheckpoint.Load(),
 		SourceLag:      j.srcMetrics.Lag(),
 	}
-	for _, m := range j.metrics {
+	s.Operators = make([]OperatorStats, len(j.metrics))
+	for i, m := range j.metrics {
 		s.LateRecords += m.LateRecords.Load()
 		s.StateEntries += m.StateEntries.Load()
+		s.Operators[i] = OperatorStats{ID: j.opIDs[i], RecordsIn: m.RecordsIn.Load(), RecordsOut: m.RecordsOut.Load(),
+			LateRecords: m.LateRecords.Load(), StateEntries: m.StateEntries.Load()}
 	}
 	return s
 }

@@ -44,6 +44,17 @@ type statsView struct {
 	WatermarkMillis *int64 `json:"watermark_ms,omitempty"`
 	// RestoredFrom is the checkpoint the run started from (0: fresh).
 	RestoredFrom uint64 `json:"restored_from"`
+	// Operators are the counters of each operator of the plan between its
+	// source and its sink.
+	Operators []operatorStatsView `json:"operators,omitempty"`
+}
+
+type operatorStatsView struct {
+	ID           string `json:"id"`
+	RecordsIn    int64  `json:"records_in"`
+	RecordsOut   int64  `json:"records_out"`
+	LateRecords  int64  `json:"late_records"`
+	StateEntries int64  `json:"state_entries"`
 }
 
 type checkpointView struct {
@@ -57,6 +68,10 @@ func viewStats(st exec.Stats) statsView {
 	v := statsView{
 		RecordsIn: st.RecordsIn, RecordsOut: st.RecordsOut, LateRecords: st.LateRecords,
 		Malformed: st.Malformed, StateEntries: st.StateEntries, RestoredFrom: st.RestoredFrom,
+	}
+	for _, o := range st.Operators {
+		v.Operators = append(v.Operators, operatorStatsView{ID: o.ID, RecordsIn: o.RecordsIn, RecordsOut: o.RecordsOut,
+			LateRecords: o.LateRecords, StateEntries: o.StateEntries})
 	}
 	switch {
 	case st.Watermark == exec.MaxWatermark:

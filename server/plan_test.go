@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/streamsql/streamsql/server"
 )
@@ -65,4 +66,52 @@ func TestJobPlan(t *testing.T) {
 		t.Errorf("submission not logged:\n%s", l)
 	}
 	ts.json("POST", "/v1/jobs/graph/stop", "", http.StatusOK, nil)
+}
+
+// TestOperatorCounters: a job's stats carry each operator's rows in and
+// out and state entries, for the web page's plan boxes; the window
+// operator's rows in are the source's rows (a Calc may stand between).
+func TestOperatorCounters(t *testing.T) {
+	ts := start(t, t.TempDir(), server.Options{})
+	ts.statements(fmt.Sprintf(evDDL, "unlimited", 5000) + `
+		CREATE TABLE sink (window_start TIMESTAMP(3), k BIGINT, n BIGINT) WITH ('connector' = 'blackhole');
+		SET 'pipeline.name' = 'counters';
+		INSERT INTO sink ` + windowQuery)
+	type opStats struct {
+		ID           string `json:"id"`
+		RecordsIn    int64  `json:"records_in"`
+		RecordsOut   int64  `json:"records_out"`
+		StateEntries int64  `json:"state_entries"`
+	}
+	var j struct {
+		Status string `json:"status"`
+		Stats  struct {
+			RecordsIn  int64     `json:"records_in"`
+			RecordsOut int64     `json:"records_out"`
+			Operators  []opStats `json:"operators"`
+		} `json:"stats"`
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ts.json("GET", "/v1/jobs/counters", "", http.StatusOK, &j)
+		if j.Stats.RecordsIn == 5000 && j.Status != "RUNNING" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job did not finish reading: %+v", j)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var win *opStats
+	for i, o := range j.Stats.Operators {
+		if strings.Contains(o.ID, "window") {
+			win = &j.Stats.Operators[i]
+		}
+	}
+	if win == nil {
+		t.Fatalf("no window operator in %+v", j.Stats.Operators)
+	}
+	if win.RecordsIn != 5000 || win.RecordsOut != j.Stats.RecordsOut || win.RecordsOut == 0 {
+		t.Errorf("window operator %+v: want 5000 rows in and the sink's %d out", *win, j.Stats.RecordsOut)
+	}
 }
