@@ -8,34 +8,37 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/streamsql/streamsql/engine"
+	"github.com/streamsql/streamsql/types"
 )
 
-// queryErr runs the statements of sql and returns the rows of its query,
-// or the error planning or running it gave.
-func queryErr(t *testing.T, sql string) ([]string, error) {
+// queryErr runs the statements of sql and returns the schema and rows of
+// its query, or the error planning or running it gave.
+func queryErr(t *testing.T, sql string) (types.Schema, []string, error) {
 	t.Helper()
 	stmts, err := engine.Parse("test.sql", sql)
 	if err != nil {
 		t.Fatal(err)
 	}
 	eng := engine.New(engine.Options{StateDir: t.TempDir()})
+	var schema types.Schema
 	var rows []string
 	for _, st := range stmts {
 		res, err := eng.Execute(context.Background(), st)
 		if err != nil {
-			return nil, err
+			return schema, nil, err
 		}
 		if res.Kind != engine.Query {
 			continue
 		}
+		schema = res.Query.Schema()
 		if err := res.Query.Run(context.Background(), func(rec arrow.Record) error {
 			rows = append(rows, recordLines(rec)...)
 			return nil
 		}); err != nil {
-			return rows, err
+			return schema, rows, err
 		}
 	}
-	return rows, nil
+	return schema, rows, nil
 }
 
 // TestExactZeroDivisorAndDecimalCastOverflow: a DECIMAL divided by a
@@ -57,7 +60,7 @@ func TestExactZeroDivisorAndDecimalCastOverflow(t *testing.T) {
 		{"TRY_CAST(123456.78 AS DECIMAL(4, 2))", "NULL"},
 		{"CAST(12.5 AS DECIMAL(4, 2))", "12.50"},
 	} {
-		rows, err := queryErr(t, ddl+"SELECT "+c.expr+" AS x FROM t;")
+		_, rows, err := queryErr(t, ddl+"SELECT "+c.expr+" AS x FROM t;")
 		got := strings.Join(rows, "; ")
 		if err != nil {
 			got = "error: " + err.Error()

@@ -23,29 +23,9 @@ import (
 // schema and its rows in emission order, each "v1, v2, …".
 func queryRows(t *testing.T, sql string) (types.Schema, []string) {
 	t.Helper()
-	stmts, err := engine.Parse("test.sql", sql)
+	schema, rows, err := queryErr(t, sql)
 	if err != nil {
 		t.Fatal(err)
-	}
-	eng := engine.New(engine.Options{StateDir: t.TempDir()})
-	var schema types.Schema
-	var rows []string
-	for _, st := range stmts {
-		res, err := eng.Execute(context.Background(), st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Kind != engine.Query {
-			continue
-		}
-		schema = res.Query.Schema()
-		err = res.Query.Run(context.Background(), func(rec arrow.Record) error {
-			rows = append(rows, recordLines(rec)...)
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
 	}
 	return schema, rows
 }
