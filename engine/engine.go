@@ -292,10 +292,11 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 		return err
 	}
 	if interval >= 0 {
-		store, oerr := q.openStore()
+		store, rollbackOK, oerr := q.openStore()
 		if oerr != nil {
 			return oerr
 		}
+		opts.AllowRollback = rollbackOK
 		defer func() {
 			if cerr := store.Close(); err == nil {
 				err = cerr

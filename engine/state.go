@@ -21,16 +21,19 @@ func markFinished(dir string) error {
 }
 
 // openStore opens the job's checkpoint store in the state directory.
-func (q *ContinuousQuery) openStore() (*checkpoint.Store, error) {
+// rollbackOK tells whether this run knowingly starts from older state than
+// the output a sink may have committed already: --allow-rollback, --fresh,
+// a finished job started over, or a savepoint (see exec.SinkConfig).
+func (q *ContinuousQuery) openStore() (_ *checkpoint.Store, rollbackOK bool, _ error) {
 	dir, err := checkpoint.JobDir(q.e.opts.StateDir, q.name)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	fresh := q.e.opts.Fresh
 	if _, err := os.Stat(filepath.Join(dir, finishedMarker)); err == nil {
 		fresh = true
 		if err := os.Remove(filepath.Join(dir, finishedMarker)); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	retained := 0
@@ -46,9 +49,9 @@ func (q *ContinuousQuery) openStore() (*checkpoint.Store, error) {
 		Clock: q.e.clock, Fresh: fresh, FromSavepoint: from, AllowRollback: q.e.opts.AllowRollback,
 	})
 	if errors.Is(err, checkpoint.ErrLocked) {
-		return nil, fmt.Errorf("job %q is already running in another process (state dir %s)", q.name, dir)
+		return nil, false, fmt.Errorf("job %q is already running in another process (state dir %s)", q.name, dir)
 	}
-	return s, err
+	return s, q.e.opts.AllowRollback || fresh || from != "", err
 }
 
 // checkpointInterval returns the session's checkpoint interval; negative

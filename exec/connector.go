@@ -208,6 +208,14 @@ type SinkConfig struct {
 	JobName string
 	// Logger receives the connector's warnings (retries, reconnects).
 	Logger *slog.Logger
+	// AllowRollback is set when the run knowingly starts from older state
+	// than the output the sink may have committed already: --allow-rollback,
+	// --fresh (or a finished job started over), a savepoint, or a job
+	// without checkpoints. A sink that records the newest checkpoint whose
+	// output it committed (the Kafka exactly-once sink) refuses to open
+	// from an older checkpoint, or fresh, unless it is set: the output
+	// committed since would be repeated.
+	AllowRollback bool
 }
 
 // Connectors builds sources and sinks by connector name. The connectors

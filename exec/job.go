@@ -48,6 +48,11 @@ type Options struct {
 	// AllowNonRestoredState drops checkpointed state of operators that are
 	// no longer in the plan instead of refusing to start.
 	AllowNonRestoredState bool
+	// AllowRollback tells the sink that this run knowingly restores older
+	// state than the output it may have committed (see
+	// SinkConfig.AllowRollback). A job without a Store always starts over,
+	// which its sink is told the same way.
+	AllowRollback bool
 	// OnCheckpoint, if set, is called from Run after each completed
 	// checkpoint.
 	OnCheckpoint func(CheckpointStats)
@@ -199,6 +204,7 @@ func Build(root *plan.Sink, opts Options) (*Job, error) {
 		j.sink, err = opts.Connectors.NewSink(root.Connector, SinkConfig{
 			Table: root.Table, Schema: root.Schema(), Options: root.Options, Metadata: root.Metadata,
 			Alloc: opts.Alloc, Clock: opts.Clock, JobName: opts.Name, Logger: opts.Logger,
+			AllowRollback: opts.AllowRollback || opts.Store == nil,
 		})
 		if err != nil {
 			j.Close()

@@ -71,6 +71,20 @@
 // timeout answers PRODUCER_FENCED, which Open cannot tell from "committed
 // before" and only logs.
 //
+// Each transaction that writes output also records its checkpoint id,
+// atomically with the output: PreCommit adds an offset commit into the
+// consumer group '<transactional id>-checkpoints' (the sink topic's
+// partition 0, offset = checkpoint id, metadata "checkpoint N of job J")
+// to the open transaction. Open reads the group's committed offset before
+// committing or fencing anything: when it names a newer checkpoint than
+// the handle's (or any, on a start without a handle), the job's state was
+// lost or replaced by an older copy, and Open fails naming both ids and
+// --allow-rollback / --fresh, unless exec.SinkConfig.AllowRollback is set
+// (--allow-rollback, --fresh, a savepoint, a job without checkpoints). A
+// checkpoint whose transaction wrote nothing records nothing: restoring it
+// or a later one repeats no output. Handles of version 1 (before the id
+// was recorded) skip the check.
+//
 // 'sink.partitioner': default (murmur2 of the key as Kafka's Java client,
 // random without a key), fixed (partition 0: one sink subtask) or
 // round-robin. Key columns ('key.format', 'key.fields') are written as the

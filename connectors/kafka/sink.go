@@ -163,11 +163,21 @@ func (s *sink) Open(ctx context.Context, handle []byte) error {
 	if s.admin, err = sarama.NewClusterAdminFromClient(client); err != nil {
 		return fmt.Errorf("kafka: table %q: %w", s.cfg.Table, err)
 	}
+	var h txnHandle
 	if handle != nil {
-		h, err := decodeHandle(handle)
-		if err != nil {
+		if h, err = decodeHandle(handle); err != nil {
 			return fmt.Errorf("kafka: table %q: invalid sink handle: %w", s.cfg.Table, err)
 		}
+	}
+	// Before anything is committed or fenced: a refused rollback leaves
+	// the transactions as they are. A version 1 handle does not know its
+	// checkpoint.
+	if handle == nil || h.checkpoint > 0 {
+		if err := s.checkRollback(h.checkpoint); err != nil {
+			return err
+		}
+	}
+	if handle != nil {
 		if err := resumeCommit(ctx, client, h, loggerOf(s.cfg.Logger).With("connector", "kafka", "table", s.cfg.Table)); err != nil {
 			return fmt.Errorf("kafka: table %q: %w", s.cfg.Table, err)
 		}
@@ -417,7 +427,10 @@ func (s *sink) flush(ctx context.Context) error {
 // PreCommit implements exec.Sink: it waits until every row written is
 // acknowledged. With exactly-once the rows are in the open transaction,
 // not yet committed; the handle names that transaction.
-func (s *sink) PreCommit(ctx context.Context, _ int64) ([]byte, error) {
+//
+// A transaction that wrote output also records checkpoint id in the
+// sink's checkpoint group (see recordCheckpoint).
+func (s *sink) PreCommit(ctx context.Context, id int64) ([]byte, error) {
 	if s.producer == nil {
 		return nil, errors.New("kafka: sink not open")
 	}
@@ -430,13 +443,18 @@ func (s *sink) PreCommit(ctx context.Context, _ int64) ([]byte, error) {
 	if s.conf.guarantee != exactlyOnce {
 		return nil, nil
 	}
-	h := txnHandle{txnID: s.txnID, pid: s.pid, epoch: s.epoch, topic: s.topic}
+	h := txnHandle{txnID: s.txnID, pid: s.pid, epoch: s.epoch, topic: s.topic, checkpoint: id}
 	s.mu.Lock()
 	for p := range s.parts {
 		h.partitions = append(h.partitions, p)
 	}
 	s.mu.Unlock()
 	slices.Sort(h.partitions)
+	if len(h.partitions) > 0 && id > 0 {
+		if err := s.recordCheckpoint(id); err != nil {
+			return nil, err
+		}
+	}
 	return h.encode(), nil
 }
 

@@ -11,8 +11,9 @@ import (
 	"github.com/IBM/sarama"
 )
 
-// handleVersion is the first byte of an encoded sink handle.
-const handleVersion = 1
+// handleVersion is the first byte of an encoded sink handle. Version 1
+// handles (before the checkpoint id was recorded) are still read.
+const handleVersion = 2
 
 // txnHandle names the transaction an exactly-once sink pre-committed at a
 // checkpoint: enough to commit it after a crash without the producer that
@@ -23,6 +24,7 @@ type txnHandle struct {
 	epoch      int16
 	topic      string
 	partitions []int32 // written in the transaction; none: nothing to commit
+	checkpoint int64   // the checkpoint the transaction belongs to; 0: unknown (version 1)
 }
 
 // encode writes the handle as
@@ -32,6 +34,7 @@ type txnHandle struct {
 //	varint producer id, varint epoch
 //	uvarint len(topic), topic
 //	uvarint count, count × varint partition
+//	varint checkpoint id (not in version 1)
 func (h txnHandle) encode() []byte {
 	b := []byte{handleVersion}
 	b = binary.AppendUvarint(b, uint64(len(h.txnID)))
@@ -44,12 +47,12 @@ func (h txnHandle) encode() []byte {
 	for _, p := range h.partitions {
 		b = binary.AppendVarint(b, int64(p))
 	}
-	return b
+	return binary.AppendVarint(b, h.checkpoint)
 }
 
 func decodeHandle(b []byte) (txnHandle, error) {
 	var h txnHandle
-	if len(b) == 0 || b[0] != handleVersion {
+	if len(b) == 0 || (b[0] != 1 && b[0] != handleVersion) {
 		return h, errors.New("unknown handle version")
 	}
 	r := reader{b: b[1:]}
@@ -63,6 +66,9 @@ func decodeHandle(b []byte) (txnHandle, error) {
 	}
 	for i := uint64(0); i < n && r.err == nil; i++ {
 		h.partitions = append(h.partitions, int32(r.varint()))
+	}
+	if b[0] >= 2 {
+		h.checkpoint = r.varint()
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.err = errors.New("trailing bytes")
