@@ -2,7 +2,6 @@ package datagen
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/streamsql/streamsql/connectors"
 	"github.com/streamsql/streamsql/connectors/internal/pace"
@@ -13,7 +12,8 @@ import (
 // Name is the connector's name in WITH ('connector' = 'datagen').
 const Name = "datagen"
 
-type factory struct{}
+// factory describes its checkpointed offsets with pace.Describer.
+type factory struct{ pace.Describer }
 
 var _ connectors.Factory = factory{}
 
@@ -52,19 +52,4 @@ func (factory) NewSource(cfg exec.SourceConfig) (exec.Source, error) { return ne
 // NewSink implements connectors.Factory.
 func (factory) NewSink(exec.SinkConfig) (exec.Sink, error) {
 	return nil, errors.New("datagen: connector 'datagen' can only be used as a source")
-}
-
-// DescribeOffset implements connectors.StateDescriber.
-func (factory) DescribeOffset(b []byte) (string, error) {
-	next, err := pace.DecodeOffset(b)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%d rows generated", next), nil
-}
-
-// DescribeHandle implements connectors.StateDescriber: the connector has
-// no sink.
-func (factory) DescribeHandle([]byte) (string, error) {
-	return "", errors.New("no sink")
 }

@@ -6,6 +6,7 @@ package pace
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -96,4 +97,23 @@ func DecodeOffset(b []byte) (int64, error) {
 		return 0, fmt.Errorf("invalid offset %x", b)
 	}
 	return next, nil
+}
+
+// Describer implements connectors.StateDescriber for a generator source
+// whose offset is EncodeOffset's and which has no sink: embed it in the
+// connector's factory.
+type Describer struct{}
+
+// DescribeOffset says how many rows the generator had produced.
+func (Describer) DescribeOffset(b []byte) (string, error) {
+	next, err := DecodeOffset(b)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d rows generated", next), nil
+}
+
+// DescribeHandle fails: the connector has no sink.
+func (Describer) DescribeHandle([]byte) (string, error) {
+	return "", errors.New("no sink")
 }
