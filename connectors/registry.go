@@ -18,6 +18,7 @@ import (
 
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/internal/suggest"
+	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -333,3 +334,33 @@ func (e *OptionError) OptionKey() string { return e.Key }
 
 // ColumnName returns the column at fault.
 func (e *OptionError) ColumnName() string { return e.Column }
+
+// SourceChangelog reports the kind of rows a source table emits: a table
+// whose 'format' is a changelog format ('debezium-json') emits retractions
+// (inserts, update pairs and deletes); every other source is append-only.
+func (r *Registry) SourceChangelog(opts map[string]string) plan.Changelog {
+	if opts["format"] == "debezium-json" {
+		return plan.Retract
+	}
+	return plan.AppendOnly
+}
+
+// SinkAccepts reports whether a sink table accepts rows of changelog mode
+// c: print, blackhole and collect accept every mode; the others (kafka,
+// filesystem, …) only append-only streams.
+func (r *Registry) SinkAccepts(opts map[string]string, c plan.Changelog) bool {
+	if c == plan.AppendOnly {
+		return true
+	}
+	name := opts["connector"]
+	if name == "" {
+		name = "collect"
+	}
+	// "collect" (the client of a bare SELECT) is not a registered
+	// connector but is listed so the planner's check covers it too.
+	switch name {
+	case "print", "blackhole", "collect":
+		return true
+	}
+	return false
+}

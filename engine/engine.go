@@ -217,7 +217,7 @@ func (e *Engine) Setting(key string) (string, bool) { return e.def.Setting(key) 
 // ContinuousQuery is a planned SELECT or INSERT, ready to run.
 type ContinuousQuery struct {
 	e        *Engine
-	root     *plan.Sink
+	graph    *plan.Graph
 	stmt     parser.Statement
 	settings map[string]string
 	name     string
@@ -244,14 +244,14 @@ func (q *ContinuousQuery) execJob() *exec.Job {
 
 // Schema is the schema of the rows the query emits (for a SELECT) or
 // writes (for an INSERT).
-func (q *ContinuousQuery) Schema() types.Schema { return q.root.Schema() }
+func (q *ContinuousQuery) Schema() types.Schema { return q.graph.Sinks[0].Schema() }
 
 // IsInsert reports whether the query writes into a table rather than
 // returning rows.
-func (q *ContinuousQuery) IsInsert() bool { return q.root.Connector != "collect" }
+func (q *ContinuousQuery) IsInsert() bool { return q.graph.Sinks[0].Connector != "collect" }
 
 // Plan returns the physical plan, as EXPLAIN prints it.
-func (q *ContinuousQuery) Plan() string { return plan.Explain(q.root) }
+func (q *ContinuousQuery) Plan() string { return plan.Explain(q.graph) }
 
 // RowFunc receives the rows of a SELECT, batch by batch, as they are
 // emitted. rec is valid only during the call.
@@ -326,7 +326,7 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 		}
 		opts.Collect = &collectSink{fn: fn}
 	}
-	job, err := exec.Build(q.root, opts)
+	job, err := exec.Build(q.graph.Sinks[0], opts)
 	if err != nil {
 		return err
 	}

@@ -205,7 +205,7 @@ func (s *Session) Plan(ctx context.Context, stmt parser.Statement, opts QueryOpt
 	defer s.mu.Unlock()
 	s.syncFuncs()
 	p := planner.New(s.catalog, s.e.reg)
-	var root *plan.Sink
+	var root *plan.Graph
 	var err error
 	switch st := stmt.(type) {
 	case *parser.QueryStmt:
@@ -226,7 +226,7 @@ func (s *Session) Plan(ctx context.Context, stmt parser.Statement, opts QueryOpt
 // engine's default name; the second query of the engine with the same
 // name gets "-2" appended, and so on, so each has its own checkpoints.
 // Called with s.mu held.
-func (s *Session) newQuery(root *plan.Sink, stmt parser.Statement, extra map[string]string, name string) *ContinuousQuery {
+func (s *Session) newQuery(root *plan.Graph, stmt parser.Statement, extra map[string]string, name string) *ContinuousQuery {
 	settings := make(map[string]string, len(s.settings)+len(extra))
 	for k, v := range s.settings {
 		settings[k] = v
@@ -249,7 +249,7 @@ func (s *Session) newQuery(root *plan.Sink, stmt parser.Statement, extra map[str
 			name = fmt.Sprintf("%s-%d", name, n)
 		}
 	}
-	return &ContinuousQuery{e: e, root: root, stmt: stmt, settings: settings, name: name, started: make(chan struct{})}
+	return &ContinuousQuery{e: e, graph: root, stmt: stmt, settings: settings, name: name, started: make(chan struct{})}
 }
 
 // RegisterFunction makes f callable from SQL in this session only, in

@@ -7,7 +7,16 @@ import (
 	"github.com/streamsql/streamsql/types"
 )
 
-// Node is one operator of a physical plan. The set of nodes is closed.
+// Node is one operator of a physical plan: a vertex of a DAG whose edges
+// run from a node's Inputs to it. A node may feed several consumers (the
+// INSERTs of a statement set share the Source of a table they all read);
+// code that walks a plan visits a shared node once (see Graph.Nodes and
+// Walk). Nodes are immutable once planned: rewrites copy them with
+// WithInputs.
+//
+// Generic code (rewrites, id assignment, EXPLAIN, the runtime's builder)
+// needs only Inputs, WithInputs, Kind and Props; only the code that knows
+// a node kind's configuration switches on its type.
 type Node interface {
 	// ID is the operator's stable id, derived from its place in the plan
 	// and its kind (e.g. "2-window-agg"); checkpointed state is keyed by it,
@@ -15,17 +24,37 @@ type Node interface {
 	ID() string
 	// Schema is the schema of the rows the node emits.
 	Schema() types.Schema
-	// Inputs returns the node's children, in input order.
+	// Inputs returns the node's inputs, in input order (nil for a source).
+	// The caller must not modify the slice.
 	Inputs() []Node
+	// WithInputs returns a shallow copy of the node with its inputs
+	// replaced by inputs, which must have the length of Inputs().
+	WithInputs(inputs ...Node) Node
 	// Describe prints the node's kind and configuration on one line, for
 	// EXPLAIN.
 	Describe() string
+	// Kind names the node's kind, as its id does: "source-<table>",
+	// "calc", "window-agg", "window-assign", "limit", "union", "exchange",
+	// "sink" (the client of a bare SELECT) or "sink-<table>".
+	Kind() string
+	// Props returns the node's common properties, which the planner sets
+	// while the node is its own (before the plan is handed out).
+	Props() *Base
 }
 
-// Base holds what every node has.
+// Base holds what every node has. The planner sets it; the runtime reads
+// it.
 type Base struct {
 	OpID   string
 	Output types.Schema
+	// Parallelism is the number of subtasks the node runs as, >= 1 once
+	// planned.
+	Parallelism int
+	// Changelog is the kind of rows the node emits.
+	Changelog Changelog
+	// UpsertKey holds the output columns of the key when Changelog is
+	// Upsert.
+	UpsertKey []int
 }
 
 // ID implements Node.
@@ -33,6 +62,37 @@ func (b *Base) ID() string { return b.OpID }
 
 // Schema implements Node.
 func (b *Base) Schema() types.Schema { return b.Output }
+
+// Props implements Node.
+func (b *Base) Props() *Base { return b }
+
+// Changelog is the kind of rows a node emits: a stream of inserts only, or
+// one that also updates and deletes rows it emitted before.
+type Changelog uint8
+
+// The changelog modes.
+const (
+	// AppendOnly: every row is an insert (+I).
+	AppendOnly Changelog = iota
+	// Upsert: rows are inserts or updates (+I, +U) and deletes (-D) of the
+	// row with the same UpsertKey; no update-before rows.
+	Upsert
+	// Retract: any row kind (+I, -U, +U, -D); an update is a -U of the old
+	// row followed by a +U of the new one.
+	Retract
+)
+
+func (c Changelog) String() string {
+	switch c {
+	case AppendOnly:
+		return "append-only"
+	case Upsert:
+		return "upsert"
+	case Retract:
+		return "retract"
+	}
+	return fmt.Sprintf("Changelog(%d)", c)
+}
 
 // Watermark is the event-time declaration of a source table: the rowtime
 // column and the watermark expression over the source schema (for
@@ -245,6 +305,49 @@ type Limit struct {
 	N     int64
 }
 
+// Union is UNION ALL: it emits the rows of every input as they come. The
+// inputs' schemas are identical (the planner casts where they differ); its
+// event time is the minimum of its inputs' watermarks.
+type Union struct {
+	Base
+	Ins []Node
+}
+
+// Distribution is how an Exchange routes rows to the subtasks of its
+// consumer.
+type Distribution uint8
+
+// The distributions.
+const (
+	// Hash sends each row to the subtask that owns its key's key group.
+	Hash Distribution = iota
+	// Single sends every row to subtask 0.
+	Single
+)
+
+func (d Distribution) String() string {
+	switch d {
+	case Hash:
+		return "hash"
+	case Single:
+		return "single"
+	}
+	return fmt.Sprintf("Distribution(%d)", d)
+}
+
+// Exchange repartitions its input's rows for its consumer: Hash by Keys
+// (input columns) into key groups, each key group owned by one subtask of
+// the consumer; Single sends everything to subtask 0. Its Parallelism is
+// its consumer's; its input may run at another. It is not numbered: its id
+// is its input's id with "-exchange" appended. Between two nodes of
+// parallelism 1 it costs nothing (the runtime chains it).
+type Exchange struct {
+	Base
+	Input Node
+	Dist  Distribution
+	Keys  []int
+}
+
 // Sink writes the rows of its input. Connector "collect" is the client of
 // a bare SELECT (the CLI, the REPL or an embedding program).
 type Sink struct {
@@ -258,16 +361,109 @@ type Sink struct {
 	Metadata []string
 }
 
+// Compile-time checks that every node kind is a Node.
+var (
+	_ Node = (*Source)(nil)
+	_ Node = (*Calc)(nil)
+	_ Node = (*WindowAgg)(nil)
+	_ Node = (*WindowAssign)(nil)
+	_ Node = (*Limit)(nil)
+	_ Node = (*Union)(nil)
+	_ Node = (*Exchange)(nil)
+	_ Node = (*Sink)(nil)
+)
+
 // Inputs implementations.
 
-func (*Source) Inputs() []Node      { return nil }
-func (n *Calc) Inputs() []Node      { return []Node{n.Input} }
-func (n *WindowAgg) Inputs() []Node { return []Node{n.Input} }
-func (n *Sink) Inputs() []Node      { return []Node{n.Input} }
-func (n *Limit) Inputs() []Node     { return []Node{n.Input} }
-
-// Inputs implements Node.
+func (*Source) Inputs() []Node         { return nil }
+func (n *Calc) Inputs() []Node         { return []Node{n.Input} }
+func (n *WindowAgg) Inputs() []Node    { return []Node{n.Input} }
 func (n *WindowAssign) Inputs() []Node { return []Node{n.Input} }
+func (n *Limit) Inputs() []Node        { return []Node{n.Input} }
+func (n *Union) Inputs() []Node        { return n.Ins }
+func (n *Exchange) Inputs() []Node     { return []Node{n.Input} }
+func (n *Sink) Inputs() []Node         { return []Node{n.Input} }
+
+// WithInputs implementations.
+
+func (n *Source) WithInputs(inputs ...Node) Node {
+	checkInputs(n, inputs, 0)
+	c := *n
+	return &c
+}
+
+func (n *Calc) WithInputs(inputs ...Node) Node {
+	checkInputs(n, inputs, 1)
+	c := *n
+	c.Input = inputs[0]
+	return &c
+}
+
+func (n *WindowAgg) WithInputs(inputs ...Node) Node {
+	checkInputs(n, inputs, 1)
+	c := *n
+	c.Input = inputs[0]
+	return &c
+}
+
+func (n *WindowAssign) WithInputs(inputs ...Node) Node {
+	checkInputs(n, inputs, 1)
+	c := *n
+	c.Input = inputs[0]
+	return &c
+}
+
+func (n *Limit) WithInputs(inputs ...Node) Node {
+	checkInputs(n, inputs, 1)
+	c := *n
+	c.Input = inputs[0]
+	return &c
+}
+
+func (n *Union) WithInputs(inputs ...Node) Node {
+	checkInputs(n, inputs, len(n.Ins))
+	c := *n
+	c.Ins = append([]Node(nil), inputs...)
+	return &c
+}
+
+func (n *Exchange) WithInputs(inputs ...Node) Node {
+	checkInputs(n, inputs, 1)
+	c := *n
+	c.Input = inputs[0]
+	return &c
+}
+
+func (n *Sink) WithInputs(inputs ...Node) Node {
+	checkInputs(n, inputs, 1)
+	c := *n
+	c.Input = inputs[0]
+	return &c
+}
+
+// checkInputs panics when a WithInputs call breaks its contract: that is a
+// bug of the caller, never of the plan.
+func checkInputs(n Node, inputs []Node, want int) {
+	if len(inputs) != want {
+		panic(fmt.Sprintf("plan: %s.WithInputs: %d inputs, want %d", n.Kind(), len(inputs), want))
+	}
+}
+
+// Kind implementations.
+
+func (n *Source) Kind() string     { return "source-" + strings.ToLower(n.Table) }
+func (*Calc) Kind() string         { return "calc" }
+func (*WindowAgg) Kind() string    { return "window-agg" }
+func (*WindowAssign) Kind() string { return "window-assign" }
+func (*Limit) Kind() string        { return "limit" }
+func (*Union) Kind() string        { return "union" }
+func (*Exchange) Kind() string     { return "exchange" }
+func (n *Sink) Kind() string {
+	if n.Table == "" {
+		return "sink"
+	}
+	return "sink-" + strings.ToLower(n.Table)
+}
 
 // Describe implementations.
 
@@ -333,32 +529,23 @@ func (n *WindowAssign) Describe() string {
 
 func (n *Limit) Describe() string { return fmt.Sprintf("Limit %d", n.N) }
 
+func (n *Union) Describe() string { return fmt.Sprintf("Union all inputs=%d", len(n.Ins)) }
+
+func (n *Exchange) Describe() string {
+	if n.Dist != Hash {
+		return "Exchange dist=" + n.Dist.String()
+	}
+	in := n.Input.Schema()
+	ks := make([]string, len(n.Keys))
+	for i, k := range n.Keys {
+		ks[i] = colName(in, k)
+	}
+	return "Exchange dist=hash keys=[" + strings.Join(ks, ", ") + "]"
+}
+
 func (n *Sink) Describe() string {
 	if n.Table == "" {
 		return "Sink connector=" + n.Connector
 	}
 	return fmt.Sprintf("Sink table=%s connector=%s", n.Table, n.Connector)
-}
-
-// Explain prints the tree rooted at n, one node a line, children indented,
-// each line "id Describe() -> schema".
-func Explain(n Node) string {
-	var b strings.Builder
-	explain(&b, n, 0)
-	return b.String()
-}
-
-func explain(b *strings.Builder, n Node, depth int) {
-	fmt.Fprintf(b, "%s%s %s\n", strings.Repeat("  ", depth), n.ID(), n.Describe())
-	for _, in := range n.Inputs() {
-		explain(b, in, depth+1)
-	}
-}
-
-// Walk calls fn for n and every node below it, parents first.
-func Walk(n Node, fn func(Node)) {
-	fn(n)
-	for _, in := range n.Inputs() {
-		Walk(in, fn)
-	}
 }

@@ -19,6 +19,12 @@ type Validator interface {
 	Validate(opts map[string]string, schema types.Schema, sink bool) error
 	// ValidateMetadata checks a METADATA column of a table of the connector.
 	ValidateMetadata(connector, key string, t types.Type) error
+	// SourceChangelog reports the kind of rows a source table with these
+	// options emits.
+	SourceChangelog(opts map[string]string) plan.Changelog
+	// SinkAccepts reports whether a sink table with these options accepts
+	// rows of changelog mode c.
+	SinkAccepts(opts map[string]string, c plan.Changelog) bool
 }
 
 // Planner plans statements against a catalog. It is not safe for
@@ -26,6 +32,12 @@ type Validator interface {
 type Planner struct {
 	Catalog    *Catalog
 	Connectors Validator
+	// Parallelism is the number of subtasks of the parallel operators
+	// (keyed operators and what follows them up to a sink); 0 means 1.
+	Parallelism int
+	// MaxParallelism is the number of key groups keyed state is split
+	// into, the most subtasks a keyed operator can have; 0 means 128.
+	MaxParallelism int
 }
 
 // New returns a planner over cat that validates connector options with v.
@@ -193,9 +205,9 @@ func (p *Planner) Describe(s *parser.DescribeStmt) ([][]string, error) {
 	return nil, p.unknownRelation(s.Name, "table or view")
 }
 
-// Query plans a bare SELECT whose rows go to a client: the root is a Sink
-// with connector "collect".
-func (p *Planner) Query(s *parser.QueryStmt) (*plan.Sink, error) {
+// Query plans a bare SELECT whose rows go to a client: the graph's one
+// sink has connector "collect".
+func (p *Planner) Query(s *parser.QueryStmt) (*plan.Graph, error) {
 	b := &builder{p: p}
 	rel, err := b.planQuery(s.Query)
 	if err != nil {
@@ -203,13 +215,11 @@ func (p *Planner) Query(s *parser.QueryStmt) (*plan.Sink, error) {
 	}
 	sink := &plan.Sink{Input: rel.node, Connector: "collect", Options: map[string]string{}}
 	sink.Output = rel.schema()
-	root := optimize(sink).(*plan.Sink)
-	assignIDs(root)
-	return root, nil
+	return p.finish(&plan.Graph{Sinks: []*plan.Sink{sink}})
 }
 
 // Insert plans INSERT INTO table SELECT ….
-func (p *Planner) Insert(s *parser.InsertStmt) (*plan.Sink, error) {
+func (p *Planner) Insert(s *parser.InsertStmt) (*plan.Graph, error) {
 	t, ok := p.Catalog.Table(s.Table.Name)
 	if !ok {
 		if _, isView := p.Catalog.View(s.Table.Name); isView {
@@ -272,9 +282,15 @@ func (p *Planner) Insert(s *parser.InsertStmt) (*plan.Sink, error) {
 			break
 		}
 	}
-	root := optimize(sink).(*plan.Sink)
-	assignIDs(root)
-	return root, nil
+	return p.finish(&plan.Graph{Sinks: []*plan.Sink{sink}})
+}
+
+// finish turns the graph the builder made into the physical plan: it
+// rewrites it and numbers its nodes.
+func (p *Planner) finish(g *plan.Graph) (*plan.Graph, error) {
+	g = optimize(g)
+	assignIDs(g)
+	return g, nil
 }
 
 func itemPos(s *parser.Select, i int) parser.Pos {
@@ -286,20 +302,20 @@ func itemPos(s *parser.Select, i int) parser.Pos {
 
 // Explain plans stmt (a query or an INSERT) and prints its physical plan.
 func (p *Planner) Explain(s *parser.ExplainStmt) (string, error) {
-	var root plan.Node
+	var g *plan.Graph
 	var err error
 	switch st := s.Stmt.(type) {
 	case *parser.QueryStmt:
-		root, err = p.Query(st)
+		g, err = p.Query(st)
 	case *parser.InsertStmt:
-		root, err = p.Insert(st)
+		g, err = p.Insert(st)
 	default:
 		return "", errorf(s.Pos, "EXPLAIN works on SELECT and INSERT statements")
 	}
 	if err != nil {
 		return "", err
 	}
-	return plan.Explain(root), nil
+	return plan.Explain(g), nil
 }
 
 // validateConnector checks a table's options through the Validator and
@@ -330,39 +346,19 @@ func (p *Planner) validateConnector(t *Table, schema types.Schema, sink bool) er
 	return errorf(pos, "table %s: %v", t.Name, err)
 }
 
-// assignIDs gives every node of the tree rooted at root a stable id:
-// nodes are numbered in post-order (inputs first), so the same query gets
-// the same ids every time it is planned.
-func assignIDs(root plan.Node) {
+// assignIDs gives every node of g a stable id: nodes are numbered in
+// post-order (inputs first, see plan.Graph.Nodes) as "N-kind", so the same
+// query gets the same ids every time it is planned. An Exchange is not
+// numbered: its id is its input's with "-exchange" appended, so inserting
+// exchanges does not change the ids (and the checkpoints) of other nodes.
+func assignIDs(g *plan.Graph) {
 	n := 0
-	var visit func(plan.Node)
-	visit = func(x plan.Node) {
-		for _, in := range x.Inputs() {
-			visit(in)
+	for _, x := range g.Nodes() {
+		if _, ok := x.(*plan.Exchange); ok {
+			x.Props().OpID = x.Inputs()[0].ID() + "-exchange"
+			continue
 		}
 		n++
-		var kind string
-		var b *plan.Base
-		switch x := x.(type) {
-		case *plan.Source:
-			kind, b = "source-"+strings.ToLower(x.Table), &x.Base
-		case *plan.Calc:
-			kind, b = "calc", &x.Base
-		case *plan.WindowAgg:
-			kind, b = "window-agg", &x.Base
-		case *plan.Limit:
-			kind, b = "limit", &x.Base
-		case *plan.WindowAssign:
-			kind, b = "window-assign", &x.Base
-		case *plan.Sink:
-			kind, b = "sink", &x.Base
-			if x.Table != "" {
-				kind += "-" + strings.ToLower(x.Table)
-			}
-		default:
-			panic(fmt.Sprintf("planner: unknown node %T", x))
-		}
-		b.OpID = fmt.Sprintf("%d-%s", n, kind)
+		x.Props().OpID = fmt.Sprintf("%d-%s", n, x.Kind())
 	}
-	visit(root)
 }

@@ -15,36 +15,87 @@ import (
 //   - a Calc that only passes its input's columns through is removed.
 //
 // Rewrites copy the nodes they change; plans stay immutable.
-func optimize(n plan.Node) plan.Node {
-	switch x := n.(type) {
-	case *plan.Sink:
-		c := *x
-		c.Input = optimize(x.Input)
-		return &c
-	case *plan.WindowAgg:
-		c := *x
-		c.Input = optimize(x.Input)
-		return &c
-	case *plan.Limit:
-		c := *x
-		c.Input = optimize(x.Input)
-		return &c
-	case *plan.WindowAssign:
-		c := *x
-		c.Input = optimize(x.Input)
-		return &c
-	case *plan.Calc:
-		c := *x
-		c.Input = optimize(x.Input)
-		if inner, ok := c.Input.(*plan.Calc); ok && fusable(inner, &c) {
-			c = fuse(inner, &c)
+func optimize(g *plan.Graph) *plan.Graph {
+	return rewrite(g, func(n plan.Node, shared func(plan.Node) bool) plan.Node {
+		c, ok := n.(*plan.Calc)
+		if !ok {
+			return n
 		}
-		if isIdentity(&c) {
+		// A shared inner Calc stays: fusing it into each consumer would
+		// compute it once per consumer.
+		if inner, ok := c.Input.(*plan.Calc); ok && !shared(inner) && fusable(inner, c) {
+			f := fuse(inner, c)
+			c = &f
+		}
+		if isIdentity(c) {
 			return c.Input
 		}
-		return &c
+		return c
+	})
+}
+
+// A rule rewrites one node whose inputs have been rewritten already. It
+// returns n itself when it does not apply. shared reports whether a node
+// (one of n's inputs) has several consumers in the graph.
+type rule func(n plan.Node, shared func(plan.Node) bool) plan.Node
+
+// rewrite applies r to every node of g, inputs before consumers. It is
+// DAG-aware: a node shared by several consumers is rewritten once and the
+// consumers share the result. Nodes whose inputs did not change are kept
+// (not copied).
+func rewrite(g *plan.Graph, r rule) *plan.Graph {
+	consumers := map[plan.Node]int{}
+	for _, n := range g.Nodes() {
+		for _, in := range n.Inputs() {
+			consumers[in]++
+		}
 	}
-	return n
+	// origin maps a rewritten node back to the node of g it replaces, for
+	// shared; memo maps a node of g to its rewrite.
+	origin := map[plan.Node]plan.Node{}
+	memo := map[plan.Node]plan.Node{}
+	shared := func(n plan.Node) bool {
+		if o, ok := origin[n]; ok {
+			n = o
+		}
+		return consumers[n] > 1
+	}
+	var visit func(plan.Node) plan.Node
+	visit = func(n plan.Node) plan.Node {
+		if out, ok := memo[n]; ok {
+			return out
+		}
+		ins := n.Inputs()
+		var changed []plan.Node
+		for i, in := range ins {
+			nin := visit(in)
+			if nin != in && changed == nil {
+				changed = append([]plan.Node(nil), ins...)
+			}
+			if changed != nil {
+				changed[i] = nin
+			}
+		}
+		m := n
+		if changed != nil {
+			m = n.WithInputs(changed...)
+		}
+		out := r(m, shared)
+		memo[n] = out
+		if _, ok := origin[out]; !ok {
+			origin[out] = n
+		}
+		return out
+	}
+	sinks := make([]*plan.Sink, len(g.Sinks))
+	for i, s := range g.Sinks {
+		out, ok := visit(s).(*plan.Sink)
+		if !ok {
+			panic("planner: a rewrite rule replaced a sink")
+		}
+		sinks[i] = out
+	}
+	return &plan.Graph{Sinks: sinks}
 }
 
 // fusable reports whether outer can absorb inner: every inner expression
