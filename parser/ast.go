@@ -138,7 +138,8 @@ type DescribeStmt struct {
 	Name     Ident
 }
 
-// ExplainStmt is EXPLAIN [PLAN FOR] stmt, where stmt is a query or INSERT.
+// ExplainStmt is EXPLAIN [PLAN FOR] stmt, where stmt is a query, an INSERT
+// or a statement set (EXPLAIN STATEMENT SET BEGIN … END).
 type ExplainStmt struct {
 	Pos  Pos
 	Stmt Statement
@@ -171,6 +172,26 @@ type InsertStmt struct {
 	Query   *Select
 }
 
+// StatementSetStmt is EXECUTE STATEMENT SET BEGIN INSERT …; INSERT …; END:
+// INSERTs that run together as one job. It holds at least one INSERT and
+// nothing else.
+type StatementSetStmt struct {
+	Pos     Pos
+	Inserts []*InsertStmt
+}
+
+// BeginStatementSetStmt is the shell's BEGIN STATEMENT SET: the INSERTs
+// that follow, up to END, are collected into one statement set.
+type BeginStatementSetStmt struct {
+	Pos Pos
+}
+
+// EndStatementSetStmt is the shell's END, which submits the statement set
+// that BEGIN STATEMENT SET opened.
+type EndStatementSetStmt struct {
+	Pos Pos
+}
+
 // StopJobStmt is STOP JOB 'id' [WITH SAVEPOINT].
 type StopJobStmt struct {
 	Pos           Pos
@@ -180,7 +201,15 @@ type StopJobStmt struct {
 
 // ---- Queries ----
 
-// Select is one SELECT block.
+// Select is one SELECT block, or a UNION ALL of several: then the Select
+// is the first term and UnionAll the terms joined to it, in order.
+//
+// For a union, Limit applies to the whole union (SQL's LIMIT after the
+// last term), and the clauses other than Limit to the first term only. A
+// term of UnionAll has a Limit or a UnionAll of its own only when it was
+// parenthesised with one, as in (SELECT … LIMIT 5); other parenthesised
+// terms are flattened into the list. A first term with a LIMIT of its own
+// is wrapped as SELECT * FROM (term).
 type Select struct {
 	Pos      Pos
 	Distinct bool
@@ -190,6 +219,7 @@ type Select struct {
 	GroupBy  []Expr
 	Having   Expr   // nil when absent
 	Limit    *int64 // nil when absent
+	UnionAll []*Select
 }
 
 // SelectItem is one item of the select list: expr [AS alias], *, or t.*.
@@ -366,55 +396,61 @@ type FuncCall struct {
 
 // Position implementations.
 
-func (n *CreateTableStmt) Position() Pos { return n.Pos }
-func (n *ColumnDef) Position() Pos       { return n.Pos }
-func (n *TypeName) Position() Pos        { return n.Pos }
-func (n *WatermarkDef) Position() Pos    { return n.Pos }
-func (n *Option) Position() Pos          { return n.Pos }
-func (n *CreateViewStmt) Position() Pos  { return n.Pos }
-func (n *DropStmt) Position() Pos        { return n.Pos }
-func (n *ShowStmt) Position() Pos        { return n.Pos }
-func (n *DescribeStmt) Position() Pos    { return n.Pos }
-func (n *ExplainStmt) Position() Pos     { return n.Pos }
-func (n *SetStmt) Position() Pos         { return n.Pos }
-func (n *ResetStmt) Position() Pos       { return n.Pos }
-func (n *QueryStmt) Position() Pos       { return n.Pos }
-func (n *InsertStmt) Position() Pos      { return n.Pos }
-func (n *StopJobStmt) Position() Pos     { return n.Pos }
-func (n *Select) Position() Pos          { return n.Pos }
-func (n *SelectItem) Position() Pos      { return n.Pos }
-func (n *TableName) Position() Pos       { return n.Pos }
-func (n *SubqueryRef) Position() Pos     { return n.Pos }
-func (n *WindowTVF) Position() Pos       { return n.Pos }
-func (n *ColumnExpr) Position() Pos      { return n.Pos }
-func (n *NumberLit) Position() Pos       { return n.Pos }
-func (n *StringLit) Position() Pos       { return n.Pos }
-func (n *BoolLit) Position() Pos         { return n.Pos }
-func (n *NullLit) Position() Pos         { return n.Pos }
-func (n *IntervalLit) Position() Pos     { return n.Pos }
-func (n *TimestampLit) Position() Pos    { return n.Pos }
-func (n *BinaryExpr) Position() Pos      { return n.Pos }
-func (n *UnaryExpr) Position() Pos       { return n.Pos }
-func (n *IsExpr) Position() Pos          { return n.Pos }
-func (n *LikeExpr) Position() Pos        { return n.Pos }
-func (n *InExpr) Position() Pos          { return n.Pos }
-func (n *BetweenExpr) Position() Pos     { return n.Pos }
-func (n *CaseExpr) Position() Pos        { return n.Pos }
-func (n *When) Position() Pos            { return n.Pos }
-func (n *CastExpr) Position() Pos        { return n.Pos }
-func (n *FuncCall) Position() Pos        { return n.Pos }
+func (n *CreateTableStmt) Position() Pos       { return n.Pos }
+func (n *ColumnDef) Position() Pos             { return n.Pos }
+func (n *TypeName) Position() Pos              { return n.Pos }
+func (n *WatermarkDef) Position() Pos          { return n.Pos }
+func (n *Option) Position() Pos                { return n.Pos }
+func (n *CreateViewStmt) Position() Pos        { return n.Pos }
+func (n *DropStmt) Position() Pos              { return n.Pos }
+func (n *ShowStmt) Position() Pos              { return n.Pos }
+func (n *DescribeStmt) Position() Pos          { return n.Pos }
+func (n *ExplainStmt) Position() Pos           { return n.Pos }
+func (n *SetStmt) Position() Pos               { return n.Pos }
+func (n *ResetStmt) Position() Pos             { return n.Pos }
+func (n *QueryStmt) Position() Pos             { return n.Pos }
+func (n *InsertStmt) Position() Pos            { return n.Pos }
+func (n *StopJobStmt) Position() Pos           { return n.Pos }
+func (n *StatementSetStmt) Position() Pos      { return n.Pos }
+func (n *BeginStatementSetStmt) Position() Pos { return n.Pos }
+func (n *EndStatementSetStmt) Position() Pos   { return n.Pos }
+func (n *Select) Position() Pos                { return n.Pos }
+func (n *SelectItem) Position() Pos            { return n.Pos }
+func (n *TableName) Position() Pos             { return n.Pos }
+func (n *SubqueryRef) Position() Pos           { return n.Pos }
+func (n *WindowTVF) Position() Pos             { return n.Pos }
+func (n *ColumnExpr) Position() Pos            { return n.Pos }
+func (n *NumberLit) Position() Pos             { return n.Pos }
+func (n *StringLit) Position() Pos             { return n.Pos }
+func (n *BoolLit) Position() Pos               { return n.Pos }
+func (n *NullLit) Position() Pos               { return n.Pos }
+func (n *IntervalLit) Position() Pos           { return n.Pos }
+func (n *TimestampLit) Position() Pos          { return n.Pos }
+func (n *BinaryExpr) Position() Pos            { return n.Pos }
+func (n *UnaryExpr) Position() Pos             { return n.Pos }
+func (n *IsExpr) Position() Pos                { return n.Pos }
+func (n *LikeExpr) Position() Pos              { return n.Pos }
+func (n *InExpr) Position() Pos                { return n.Pos }
+func (n *BetweenExpr) Position() Pos           { return n.Pos }
+func (n *CaseExpr) Position() Pos              { return n.Pos }
+func (n *When) Position() Pos                  { return n.Pos }
+func (n *CastExpr) Position() Pos              { return n.Pos }
+func (n *FuncCall) Position() Pos              { return n.Pos }
 
-func (*CreateTableStmt) stmt() {}
-func (*CreateViewStmt) stmt()  {}
-func (*DropStmt) stmt()        {}
-func (*ShowStmt) stmt()        {}
-func (*DescribeStmt) stmt()    {}
-func (*ExplainStmt) stmt()     {}
-func (*SetStmt) stmt()         {}
-func (*ResetStmt) stmt()       {}
-func (*QueryStmt) stmt()       {}
-func (*InsertStmt) stmt()      {}
-func (*StopJobStmt) stmt()     {}
+func (*CreateTableStmt) stmt()       {}
+func (*CreateViewStmt) stmt()        {}
+func (*DropStmt) stmt()              {}
+func (*ShowStmt) stmt()              {}
+func (*DescribeStmt) stmt()          {}
+func (*ExplainStmt) stmt()           {}
+func (*SetStmt) stmt()               {}
+func (*ResetStmt) stmt()             {}
+func (*QueryStmt) stmt()             {}
+func (*InsertStmt) stmt()            {}
+func (*StopJobStmt) stmt()           {}
+func (*StatementSetStmt) stmt()      {}
+func (*BeginStatementSetStmt) stmt() {}
+func (*EndStatementSetStmt) stmt()   {}
 
 func (*ColumnExpr) expr()   {}
 func (*NumberLit) expr()    {}

@@ -58,6 +58,8 @@ func (c *converter) stmt(g *gStmt) Statement {
 		var inner Statement
 		if e.Insert != nil {
 			inner = c.insert(e.Insert)
+		} else if e.StmtSet != nil {
+			inner = c.stmtSet(e.StmtSet.Pos, e.StmtSet)
 		} else {
 			inner = &QueryStmt{Pos: e.Query.Pos, Query: c.selectStmt(e.Query)}
 		}
@@ -86,8 +88,63 @@ func (c *converter) stmt(g *gStmt) Statement {
 		return &StopJobStmt{Pos: g.Stop.Pos, JobID: c.str(g.Stop.JobID), WithSavepoint: g.Stop.Savepoint}
 	case g.Query != nil:
 		return &QueryStmt{Pos: g.Query.Pos, Query: c.selectStmt(g.Query)}
+	case g.StmtSet != nil:
+		return c.stmtSet(g.Pos, g.StmtSet)
+	case g.BeginSet:
+		return &BeginStatementSetStmt{Pos: g.Pos}
+	case g.EndSet:
+		return &EndStatementSetStmt{Pos: g.Pos}
 	}
 	panic("parser: empty statement alternative")
+}
+
+// stmtSet converts a statement set that starts at pos (its EXECUTE, or
+// STATEMENT after EXPLAIN). Only INSERTs may appear in it, and at least one.
+func (c *converter) stmtSet(pos Pos, g *gStmtSet) *StatementSetStmt {
+	s := &StatementSetStmt{Pos: pos}
+	for _, it := range g.Stmts {
+		if it.Insert != nil {
+			s.Inserts = append(s.Inserts, c.insert(it.Insert))
+			continue
+		}
+		c.failf(it.Pos, "only INSERT statements may appear in a statement set, not %s", setItemKind(it))
+	}
+	if len(s.Inserts) == 0 && len(g.Stmts) == 0 {
+		c.failf(g.End.Pos, "empty statement set: put one or more INSERT INTO … SELECT …; statements between BEGIN and END")
+	}
+	return s
+}
+
+// setItemKind names the kind of a statement found in a statement set.
+func setItemKind(it *gSetItem) string {
+	switch {
+	case it.Create != nil:
+		if it.Create.Table != nil {
+			return "CREATE TABLE"
+		}
+		return "CREATE VIEW"
+	case it.Drop != nil:
+		return "DROP"
+	case it.Show != nil:
+		return "SHOW"
+	case it.Describe != nil:
+		return "DESCRIBE"
+	case it.Explain != nil:
+		return "EXPLAIN"
+	case it.Set != nil:
+		return "SET"
+	case it.Reset != nil:
+		return "RESET"
+	case it.Stop != nil:
+		return "STOP JOB"
+	case it.Query != nil:
+		return "a query (SELECT); use INSERT INTO <table> SELECT …"
+	case it.StmtSet != nil:
+		return "a nested statement set"
+	case it.BeginSet:
+		return "BEGIN STATEMENT SET"
+	}
+	return "this statement"
 }
 
 func (c *converter) createTable(g *gCreate) *CreateTableStmt {
@@ -196,7 +253,73 @@ func (c *converter) insert(g *gInsert) *InsertStmt {
 	return &InsertStmt{Pos: g.Pos, Table: c.ident(g.Table), Columns: c.idents(g.Columns), Query: c.selectStmt(g.Query)}
 }
 
+// selectStmt converts a query: one SELECT block, or a UNION ALL of
+// several (see Select for the shape).
 func (c *converter) selectStmt(g *gSelect) *Select {
+	head := c.term(g.First)
+	if len(g.Rest) > 0 {
+		if head.Limit != nil {
+			head = wrapStar(head)
+		}
+		var terms []*Select
+		if len(head.UnionAll) > 0 {
+			// A parenthesised union first: (a UNION ALL b) UNION ALL c.
+			terms, head.UnionAll = head.UnionAll, nil
+		}
+		for _, op := range g.Rest {
+			switch {
+			case strings.EqualFold(op.Op, "UNION") && !op.All:
+				c.failf(op.Pos, "UNION (distinct) is not supported yet; use UNION ALL")
+			case strings.EqualFold(op.Op, "INTERSECT"):
+				c.failf(op.Pos, "INTERSECT is not supported yet; only UNION ALL is")
+			case strings.EqualFold(op.Op, "EXCEPT"):
+				c.failf(op.Pos, "EXCEPT is not supported yet; only UNION ALL is")
+			}
+			t := c.term(op.Term)
+			if t.Limit == nil && len(t.UnionAll) > 0 {
+				rest := t.UnionAll
+				t.UnionAll = nil
+				terms = append(terms, t)
+				terms = append(terms, rest...)
+				continue
+			}
+			terms = append(terms, t)
+		}
+		head.UnionAll = terms
+	}
+	if g.After != nil {
+		c.failf(g.After.Pos, "%s after LIMIT: a LIMIT applies to the whole query and comes last; put the term in parentheses to limit it alone", strings.ToUpper(g.After.Op))
+	}
+	if g.Limit != nil {
+		n, err := strconv.ParseInt(g.Limit.Value, 10, 64)
+		if err != nil || n < 0 {
+			c.failf(g.Limit.Pos, "LIMIT must be a non-negative integer, not %s", g.Limit.Value)
+		}
+		if head.Limit != nil {
+			// (SELECT … LIMIT 5) LIMIT 3: both apply.
+			head = wrapStar(head)
+		}
+		head.Limit = &n
+	}
+	return head
+}
+
+// wrapStar returns SELECT * FROM (s): a query equal to s whose own
+// clauses are free for a union or a LIMIT around it.
+func wrapStar(s *Select) *Select {
+	return &Select{Pos: s.Pos, Items: []*SelectItem{{Pos: s.Pos, Star: true}}, From: &SubqueryRef{Pos: s.Pos, Query: s}}
+}
+
+// term converts one operand of a set operator.
+func (c *converter) term(g *gTerm) *Select {
+	if g.Paren != nil {
+		return c.selectStmt(g.Paren)
+	}
+	return c.selectCore(g.Core)
+}
+
+// selectCore converts one SELECT block.
+func (c *converter) selectCore(g *gSelectCore) *Select {
 	s := &Select{Pos: g.Pos, Distinct: g.Distinct}
 	for _, it := range g.Items.Items {
 		s.Items = append(s.Items, c.selectItem(it))
@@ -217,13 +340,6 @@ func (c *converter) selectStmt(g *gSelect) *Select {
 	}
 	if g.Having != nil {
 		s.Having = c.expr(g.Having)
-	}
-	if g.Limit != nil {
-		n, err := strconv.ParseInt(g.Limit.Value, 10, 64)
-		if err != nil || n < 0 {
-			c.failf(g.Limit.Pos, "LIMIT must be a non-negative integer, not %s", g.Limit.Value)
-		}
-		s.Limit = &n
 	}
 	return s
 }

@@ -234,7 +234,12 @@ func (n *DescribeStmt) String() string {
 	return "DESCRIBE " + n.Name.String()
 }
 
-func (n *ExplainStmt) String() string { return "EXPLAIN " + n.Stmt.String() }
+func (n *ExplainStmt) String() string {
+	if set, ok := n.Stmt.(*StatementSetStmt); ok {
+		return "EXPLAIN " + set.body()
+	}
+	return "EXPLAIN " + n.Stmt.String()
+}
 
 func (n *SetStmt) String() string {
 	if n.Key == "" {
@@ -268,6 +273,24 @@ func (n *StopJobStmt) String() string {
 	return s
 }
 
+func (n *StatementSetStmt) String() string { return "EXECUTE " + n.body() }
+
+// body prints the statement set without EXECUTE.
+func (n *StatementSetStmt) body() string {
+	var b strings.Builder
+	b.WriteString("STATEMENT SET BEGIN ")
+	for _, in := range n.Inserts {
+		b.WriteString(in.String())
+		b.WriteString("; ")
+	}
+	b.WriteString("END")
+	return b.String()
+}
+
+func (n *BeginStatementSetStmt) String() string { return "BEGIN STATEMENT SET" }
+
+func (n *EndStatementSetStmt) String() string { return "END" }
+
 // ---- Queries ----
 
 func (n *Select) String() string {
@@ -297,6 +320,16 @@ func (n *Select) String() string {
 	if n.Having != nil {
 		b.WriteString(" HAVING ")
 		b.WriteString(clause(n.Having))
+	}
+	for _, u := range n.UnionAll {
+		b.WriteString(" UNION ALL ")
+		if u.Limit != nil || len(u.UnionAll) > 0 {
+			b.WriteString("(")
+			b.WriteString(u.String())
+			b.WriteString(")")
+		} else {
+			b.WriteString(u.String())
+		}
 	}
 	if n.Limit != nil {
 		b.WriteString(" LIMIT ")

@@ -34,6 +34,41 @@ type gStmt struct {
 	Insert   *gInsert   `parser:"| @@"`
 	Stop     *gStop     `parser:"| @@"`
 	Query    *gSelect   `parser:"| @@"`
+	StmtSet  *gStmtSet  `parser:"| 'EXECUTE' @@"`
+	BeginSet bool       `parser:"| @( 'BEGIN' 'STATEMENT' 'SET' )"`
+	EndSet   bool       `parser:"| @'END'"`
+}
+
+// gStmtSet is STATEMENT SET BEGIN stmt; … END, after EXECUTE or EXPLAIN.
+// Any statement but the shell's BEGIN STATEMENT SET and END is accepted
+// inside, so that convert can say that only INSERTs belong there.
+type gStmtSet struct {
+	Pos   lexer.Position
+	Stmts []*gSetItem `parser:"'STATEMENT' 'SET' 'BEGIN' ';'* ( @@ ';'+ )*"`
+	End   *gEnd       `parser:"@@"`
+}
+
+// gEnd is the END closing a statement set.
+type gEnd struct {
+	Pos lexer.Position
+	Kw  string `parser:"@'END'"`
+}
+
+// gSetItem is one statement inside a statement set.
+type gSetItem struct {
+	Pos      lexer.Position
+	Create   *gCreate   `parser:"  @@"`
+	Drop     *gDrop     `parser:"| @@"`
+	Show     *gShow     `parser:"| @@"`
+	Describe *gDescribe `parser:"| @@"`
+	Explain  *gExplain  `parser:"| @@"`
+	Set      *gSet      `parser:"| @@"`
+	Reset    *gReset    `parser:"| @@"`
+	Insert   *gInsert   `parser:"| @@"`
+	Stop     *gStop     `parser:"| @@"`
+	Query    *gSelect   `parser:"| @@"`
+	StmtSet  *gStmtSet  `parser:"| 'EXECUTE' @@"`
+	BeginSet bool       `parser:"| @( 'BEGIN' 'STATEMENT' 'SET' )"`
 }
 
 type gCreate struct {
@@ -130,9 +165,10 @@ type gDescribe struct {
 }
 
 type gExplain struct {
-	Pos    lexer.Position
-	Insert *gInsert `parser:"'EXPLAIN' ( 'PLAN' 'FOR' )? ( @@"`
-	Query  *gSelect `parser:"| @@ )"`
+	Pos     lexer.Position
+	Insert  *gInsert  `parser:"'EXPLAIN' ( 'PLAN' 'FOR' )? ( @@"`
+	StmtSet *gStmtSet `parser:"| 'EXECUTE'? @@"`
+	Query   *gSelect  `parser:"| @@ )"`
 }
 
 type gSet struct {
@@ -161,7 +197,35 @@ type gStop struct {
 
 // ---- Queries ----
 
+// gSelect is a query: SELECT blocks (or parenthesised queries) joined by
+// set operators, then a LIMIT that applies to the whole of it.
 type gSelect struct {
+	Pos   lexer.Position
+	First *gTerm    `parser:"@@"`
+	Rest  []*gSetOp `parser:"@@*"`
+	Limit *gNumber  `parser:"( 'LIMIT' @@"`
+	After *gSetOp   `parser:"  @@? )?"`
+}
+
+// gTerm is one operand of a set operator.
+type gTerm struct {
+	Pos   lexer.Position
+	Core  *gSelectCore `parser:"  @@"`
+	Paren *gSelect     `parser:"| '(' @@ ')'"`
+}
+
+// gSetOp is a set operator and its right operand. Only UNION ALL is
+// supported; the others are parsed so that convert can say so.
+type gSetOp struct {
+	Pos      lexer.Position
+	Op       string `parser:"@( 'UNION' | 'INTERSECT' | 'EXCEPT' )"`
+	All      bool   `parser:"( @'ALL'"`
+	Distinct bool   `parser:"| @'DISTINCT' )?"`
+	Term     *gTerm `parser:"@@"`
+}
+
+// gSelectCore is one SELECT block without LIMIT.
+type gSelectCore struct {
 	Pos      lexer.Position
 	Distinct bool         `parser:"'SELECT' @'DISTINCT'?"`
 	Items    *gSelectList `parser:"@@"`
@@ -170,7 +234,6 @@ type gSelect struct {
 	Where    *gOr         `parser:"( 'WHERE' @@ )?"`
 	GroupBy  *gExprList   `parser:"( 'GROUP' 'BY' @@ )?"`
 	Having   *gOr         `parser:"( 'HAVING' @@ )?"`
-	Limit    *gNumber     `parser:"( 'LIMIT' @@ )?"`
 }
 
 // gJoin matches the start of a join and swallows the rest of the

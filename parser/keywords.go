@@ -20,14 +20,14 @@ var reservedWords = []string{
 // nonReservedWords have a meaning in some statement but are ordinary
 // identifiers everywhere else (a column may be called "time" or "key").
 var nonReservedWords = []string{
-	"BIGINT", "BOOLEAN", "CHAR", "CHECKPOINTS", "COMMENT", "CREATE",
+	"BEGIN", "BIGINT", "BOOLEAN", "CHAR", "CHECKPOINTS", "COMMENT", "CREATE",
 	"CUMULATE", "DATE", "DAY", "DAYS", "DECIMAL", "DESC", "DESCRIBE",
-	"DESCRIPTOR", "DOUBLE", "DROP", "ENFORCED", "EXISTS", "EXTENDED", "EXPLAIN", "FLOAT",
+	"DESCRIPTOR", "DOUBLE", "DROP", "ENFORCED", "EXECUTE", "EXISTS", "EXTENDED", "EXPLAIN", "FLOAT",
 	"FOR", "FUNCTIONS", "HOP", "HOUR", "HOURS", "IF", "INSERT", "INT",
 	"INTEGER", "INTO", "JOB", "JOBS", "KEY", "LOCAL", "METADATA",
 	"MILLISECOND", "MILLISECONDS", "MINUTE", "MINUTES", "NUMERIC", "PLAN",
 	"PRECISION", "PRIMARY", "REAL", "RESET", "SAVEPOINT", "SECOND", "SECONDS",
-	"SESSION", "SET", "SHOW", "SMALLINT", "STOP", "STRING", "TABLES",
+	"SESSION", "SET", "SHOW", "SMALLINT", "STATEMENT", "STOP", "STRING", "TABLES",
 	"TEMPORARY", "TIME", "TIMESTAMP_LTZ", "TINYINT", "TUMBLE", "VARCHAR",
 	"VIEW", "VIEWS", "VIRTUAL", "WATERMARK", "ZONE",
 }

@@ -246,8 +246,8 @@ const (
 var probeKeywords = []string{
 	// Statements first, then clauses in the order they appear.
 	"CREATE", "DROP", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "SET", "RESET",
-	"INSERT", "STOP", "SELECT", "DISTINCT", "FROM", "WHERE", "GROUP", "BY",
-	"HAVING", "LIMIT", "AS", "TEMPORARY", "TABLE", "VIEW", "IF", "NOT",
+	"INSERT", "STOP", "EXECUTE", "BEGIN", "STATEMENT", "SELECT", "DISTINCT", "FROM", "WHERE", "GROUP", "BY",
+	"HAVING", "ALL", "LIMIT", "AS", "TEMPORARY", "TABLE", "VIEW", "IF", "NOT",
 	"EXISTS", "INTO", "PLAN", "FOR", "JOB", "WITH", "SAVEPOINT", "TABLES",
 	"VIEWS", "JOBS", "FUNCTIONS", "CHECKPOINTS", "WATERMARK", "PRIMARY", "KEY",
 	"ENFORCED", "METADATA", "VIRTUAL", "COMMENT", "LOCAL", "ZONE",
