@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
@@ -120,6 +121,8 @@ type windowAggOp struct {
 	forward map[int32]int32 // sessions: merged slot → slot it merged into
 	merged  []int32
 	encBuf  []byte
+	keyEnc  *state.KeyEncoder // general keys: encodes each row's key
+	keyArrs []arrow.Array     // the key columns of the batch keyEnc is bound to
 	firing  []int32
 	sortBuf []keySlot
 	rb      *array.RecordBuilder
@@ -185,7 +188,7 @@ func NewWindowAgg(n *plan.WindowAgg, m *OperatorMetrics, alloc memory.Allocator)
 			return nil, errf("key column #%d out of range", k)
 		}
 		t := in.Fields[k].Type
-		if !groupKeyIsInt(t) && t.Kind != types.Float && t.Kind != types.Double && t.Kind != types.Decimal && t.Kind != types.String {
+		if !state.KeyTypeSupported(t) {
 			return nil, errf("cannot group by %s", t)
 		}
 		o.keyTypes = append(o.keyTypes, t)
@@ -193,10 +196,15 @@ func NewWindowAgg(n *plan.WindowAgg, m *OperatorMetrics, alloc memory.Allocator)
 	switch {
 	case len(n.Keys) == 0:
 		o.fast = true
-	case len(n.Keys) == 1 && groupKeyIsInt(o.keyTypes[0]):
+	case len(n.Keys) == 1 && state.IsIntKey(o.keyTypes[0]):
 		o.fast, o.keyCol = true, n.Keys[0]
 	default:
 		o.intern = make(map[string]int32)
+		var err error
+		if o.keyEnc, err = state.NewKeyEncoder(o.keyTypes); err != nil {
+			return nil, errf("%v", err)
+		}
+		o.keyArrs = make([]arrow.Array, len(n.Keys))
 	}
 	keyIdx := n.Keys
 	for _, c := range n.Aggs {
@@ -256,7 +264,10 @@ func (o *windowAggOp) OnBatch(_ context.Context, _ int, rec arrow.Record, _ Emit
 			}
 		}
 	} else {
-		keys = o.internBatch(rec, n)
+		var err error
+		if keys, err = o.internBatch(rec, n); err != nil {
+			return fmt.Errorf("exec: window aggregation %q: %w", o.id, err)
+		}
 	}
 	if cap(o.slots) < n {
 		o.slots = make([]int32, n)
@@ -483,19 +494,19 @@ func (o *windowAggOp) freeSlot(s int32) {
 // internBatch returns the interned key id of every row of rec. Keys first
 // seen in this batch are listed in newKeys and released after the batch if
 // no slot took them (all their rows were late).
-func (o *windowAggOp) internBatch(rec arrow.Record, n int) []int64 {
-	encs := make([]groupKeyEncoder, len(o.keyCols))
-	scratch := make([][]int64, len(o.keyCols))
+func (o *windowAggOp) internBatch(rec arrow.Record, n int) ([]int64, error) {
 	for i, c := range o.keyCols {
-		encs[i] = newGroupKeyEncoder(rec.Column(c), o.keyTypes[i], &scratch[i])
+		o.keyArrs[i] = rec.Column(c)
+	}
+	err := o.keyEnc.Bind(o.keyArrs...)
+	clear(o.keyArrs)
+	if err != nil {
+		return nil, err
 	}
 	ids := growAccInt64(&o.ids, n)
 	buf := o.encBuf
 	for r := 0; r < n; r++ {
-		buf = buf[:0]
-		for _, e := range encs {
-			buf = e(buf, r)
-		}
+		buf = o.keyEnc.Append(buf[:0], r)
 		id, ok := o.intern[string(buf)]
 		if !ok {
 			id = o.internKey(string(buf))
@@ -504,7 +515,7 @@ func (o *windowAggOp) internBatch(rec arrow.Record, n int) []int64 {
 		ids[r] = int64(id)
 	}
 	o.encBuf = buf
-	return ids
+	return ids, nil
 }
 
 func (o *windowAggOp) internKey(key string) int32 {
@@ -633,7 +644,7 @@ func (o *windowAggOp) emit(ctx context.Context, out Emitter, ss []int32) error {
 				key := []byte(o.keyBytes[o.slotKey[s]])
 				for c, t := range o.keyTypes {
 					var err error
-					if key, err = decodeGroupKeyColumn(rb.Field(c), t, key); err != nil {
+					if key, err = state.DecodeKeyColumn(rb.Field(c), t, key); err != nil {
 						return fmt.Errorf("exec: window aggregation %q: %w", o.id, err)
 					}
 				}

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/checkpoint"
 	"github.com/streamsql/streamsql/exec/expr"
+	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
@@ -115,11 +116,16 @@ func newWindowAssign(n *plan.WindowAssign, m *OperatorMetrics, alloc memory.Allo
 			}
 		}
 		for _, f := range in.Fields {
-			if t := f.Type; !groupKeyIsInt(t) && t.Kind != types.Float && t.Kind != types.Double && t.Kind != types.Decimal && t.Kind != types.String {
+			if t := f.Type; !state.KeyTypeSupported(t) {
 				return nil, errf("cannot hold column %q of type %s in a SESSION window", f.Name, t)
 			}
 		}
 		o.sess = newSessionBuffer(o, n.Partition)
+		enc, err := state.NewKeyEncoder(o.inTypes)
+		if err != nil {
+			return nil, errf("%v", err)
+		}
+		o.sess.enc = enc
 	}
 	return o, nil
 }
@@ -286,7 +292,8 @@ type sessionBuffer struct {
 	late     int64
 	dirty    []*bufferedSession
 	deletes  [][]byte
-	scratch  [][]int64
+	enc      *state.KeyEncoder // encodes rows, column by column
+	cols     []arrow.Array     // the columns of the batch enc is bound to
 	keyBuf   []byte
 	rowBuf   []byte
 	rb       *array.RecordBuilder
@@ -311,7 +318,7 @@ func newSessionBuffer(o *windowAssignOp, part []int) *sessionBuffer {
 		ts[i] = t.Nullable().String()
 	}
 	b.layout = fmt.Sprintf("SESSION(gap=%d) columns=[%s] partition=%v", o.w.Gap, strings.Join(ts, ", "), part)
-	b.scratch = make([][]int64, len(o.inTypes))
+	b.cols = make([]arrow.Array, len(o.inTypes))
 	return b
 }
 
@@ -319,9 +326,13 @@ func newSessionBuffer(o *windowAssignOp, part []int) *sessionBuffer {
 func (b *sessionBuffer) add(rec arrow.Record) error {
 	o := b.o
 	n := int(rec.NumRows())
-	encs := make([]groupKeyEncoder, o.ncols)
-	for c := range encs {
-		encs[c] = newGroupKeyEncoder(rec.Column(c), o.inTypes[c], &b.scratch[c])
+	for c := range b.cols {
+		b.cols[c] = rec.Column(c)
+	}
+	err := b.enc.Bind(b.cols...)
+	clear(b.cols)
+	if err != nil {
+		return fmt.Errorf("exec: window assignment %q: %w", o.id, err)
 	}
 	tcol := rec.Column(o.w.TimeCol)
 	times := accInt64Values(tcol, &o.timeBuf)[:n]
@@ -335,7 +346,7 @@ func (b *sessionBuffer) add(rec arrow.Record) error {
 		}
 		key := b.keyBuf[:0]
 		for _, p := range b.part {
-			key = encs[p](key, i)
+			key = b.enc.AppendColumn(key, p, i)
 		}
 		b.keyBuf = key
 		// A key's sessions are disjoint and sorted by start (so by end
@@ -376,9 +387,7 @@ func (b *sessionBuffer) add(rec arrow.Record) error {
 			into.start, into.end = start, end
 		}
 		row := b.rowBuf[:0]
-		for _, e := range encs {
-			row = e(row, i)
-		}
+		row = b.enc.Append(row, i)
 		b.rowBuf = row
 		into.times = append(into.times, ts)
 		into.rows = append(into.rows, string(row))
@@ -477,7 +486,7 @@ func (b *sessionBuffer) emit(ctx context.Context, out Emitter, s *bufferedSessio
 		row := []byte(s.rows[r])
 		for c, t := range o.inTypes {
 			var err error
-			if row, err = decodeGroupKeyColumn(b.rb.Field(c), t, row); err != nil {
+			if row, err = state.DecodeKeyColumn(b.rb.Field(c), t, row); err != nil {
 				return fmt.Errorf("exec: window assignment %q: %w", o.id, err)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
@@ -104,7 +105,7 @@ func (o *windowAggOp) stateKey(buf []byte, s int32, start, end int64) []byte {
 	case !o.fast:
 		buf = append(buf, o.keyBytes[o.slotKey[s]]...)
 	case o.keyCol >= 0:
-		buf = appendIntGroupKey(buf, o.slotKey[s], o.slotNull[s])
+		buf = state.AppendIntKey(buf, o.slotKey[s], o.slotNull[s])
 	}
 	return buf
 }
@@ -268,7 +269,7 @@ func (o *windowAggOp) restoreAcc(key, value []byte) error {
 		rest := gk
 		for _, t := range o.keyTypes {
 			var err error
-			if rest, err = skipGroupKeyColumn(t, rest); err != nil {
+			if rest, err = state.SkipKeyColumn(t, rest); err != nil {
 				return err
 			}
 		}
