@@ -368,7 +368,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{opts: map[string]string{"format": "json"}, want: `option "path": missing required option of connector "filesystem"`},
 		{opts: map[string]string{"path": dir}, want: `option "format": missing required option of connector "filesystem"`},
-		{opts: map[string]string{"path": dir, "format": "xml"}, want: `option "format": unknown format "xml": expected 'json' or 'csv'`},
+		{opts: map[string]string{"path": dir, "format": "xml"}, want: `option "format": unknown format "xml": expected 'json', 'csv' or 'debezium-json'`},
 		{opts: map[string]string{"path": dir, "format": "json", "json.ignore-parse-errors": "1"}, want: `option "json.ignore-parse-errors": expected 'true' or 'false', got "1"`},
 		{opts: map[string]string{"path": dir, "format": "json", "json.ignore-parse-errors": "true"}, sink: true, want: `option "json.ignore-parse-errors": option does not apply to a filesystem sink`},
 		{opts: map[string]string{"path": filepath.Join(dir, "nope"), "format": "json"}, want: `option "path": cannot read "` + filepath.Join(dir, "nope") + `": no such file or directory`},

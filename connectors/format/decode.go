@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -38,6 +39,13 @@ type Decoder struct {
 	csv   []csvField
 
 	ev eventTimeCheck
+
+	// debezium-json: the kind of each row (see exec/rowkind.go), whether
+	// the batch holds any row that is not an insert, and the slots of an
+	// update's second image.
+	kinds   *array.Int8Builder
+	changes bool
+	slots2  []slot
 }
 
 // eventTimeCheck is the check of the event-time column (see CheckEventTime).
@@ -74,7 +82,8 @@ const (
 	slotValue
 )
 
-// NewDecoder returns a decoder of records in format ("json" or "csv"; ""
+// NewDecoder returns a decoder of records in format ("json", "csv" or
+// "debezium-json"; ""
 // means opts['format']) for schema, configured by the format options in
 // opts. Arrays are allocated with alloc (memory.DefaultAllocator if nil).
 func NewDecoder(format string, schema types.Schema, opts map[string]string, alloc memory.Allocator) (*Decoder, error) {
@@ -102,6 +111,10 @@ func NewDecoder(format string, schema types.Schema, opts map[string]string, allo
 		}
 	}
 	d.slots = make([]slot, len(d.cols))
+	if cfg.format == DebeziumJSON {
+		d.kinds = array.NewInt8Builder(alloc)
+		d.slots2 = make([]slot, len(d.cols))
+	}
 	return d, nil
 }
 
@@ -148,11 +161,12 @@ func (d *Decoder) checkEventTime() error {
 }
 
 // IgnoreParseErrors reports whether the options ask to skip malformed
-// records ('json.ignore-parse-errors' or 'csv.ignore-parse-errors'). The
+// records ('json.ignore-parse-errors', 'csv.ignore-parse-errors' or
+// 'debezium-json.ignore-parse-errors'). The
 // decoder returns their errors either way; the caller applies the policy.
 func (d *Decoder) IgnoreParseErrors() bool { return d.cfg.ignoreErrors }
 
-// Format returns the decoder's format, "json" or "csv".
+// Format returns the decoder's format, "json", "csv" or "debezium-json".
 func (d *Decoder) Format() string { return d.cfg.format }
 
 // Len returns the number of rows decoded since the last NewRecord.
@@ -162,11 +176,30 @@ func (d *Decoder) Len() int { return d.rows }
 // caller, and starts a new one.
 func (d *Decoder) NewRecord() arrow.Record {
 	d.rows = 0
-	return d.bld.NewRecord()
+	rec := d.bld.NewRecord()
+	if d.kinds == nil {
+		return rec
+	}
+	kinds := d.kinds.NewInt8Array()
+	changes := d.changes
+	d.changes = false
+	if !changes { // all inserts: no kind column (exec/rowkind.go)
+		kinds.Release()
+		return rec
+	}
+	out := exec.WithRowKinds(rec, kinds)
+	rec.Release()
+	kinds.Release()
+	return out
 }
 
 // Release releases the builders, dropping any rows not yet taken.
-func (d *Decoder) Release() { d.bld.Release() }
+func (d *Decoder) Release() {
+	d.bld.Release()
+	if d.kinds != nil {
+		d.kinds.Release()
+	}
+}
 
 // Decode decodes one record — a JSON object or a CSV line, without its line
 // terminator — and appends it as a row. It appends nothing and returns an
@@ -178,9 +211,12 @@ func (d *Decoder) Decode(line []byte) error {
 	}
 	d.arena = d.arena[:0]
 	var err error
-	if d.cfg.format == JSON {
+	switch d.cfg.format {
+	case JSON:
 		err = d.decodeJSON(line)
-	} else {
+	case DebeziumJSON:
+		return d.decodeDebezium(line)
+	default:
 		var skip bool
 		skip, err = d.decodeCSV(line)
 		if skip {
@@ -190,6 +226,16 @@ func (d *Decoder) Decode(line []byte) error {
 	if err != nil {
 		return err
 	}
+	if err := d.checkRow(); err != nil {
+		return err
+	}
+	d.appendRow(d.slots, line)
+	return nil
+}
+
+// checkRow checks the decoded slots of the current record against the
+// schema's constraints.
+func (d *Decoder) checkRow() error {
 	for i := range d.cols {
 		c := &d.cols[i]
 		s := &d.slots[i]
@@ -205,11 +251,16 @@ func (d *Decoder) Decode(line []byte) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// appendRow appends the checked slots, whose text lies in line (or the
+// arena), as a row.
+func (d *Decoder) appendRow(slots []slot, line []byte) {
 	for i := range d.cols {
-		d.appendSlot(&d.cols[i], &d.slots[i], line)
+		d.appendSlot(&d.cols[i], &slots[i], line)
 	}
 	d.rows++
-	return nil
 }
 
 func (d *Decoder) appendSlot(c *colDec, s *slot, line []byte) {

@@ -1,10 +1,12 @@
 // Package format converts between text records and Arrow: it decodes JSON
-// lines and CSV lines straight into Arrow builders for a table's schema
-// (Decoder), encodes the rows of a record batch as JSON lines or CSV
-// (Encoder), and prints single values in their SQL text form (FormatValue)
+// lines, CSV lines and Debezium change events (debezium-json, a changelog:
+// rows carry their kind, see exec/rowkind.go and debezium.go) straight
+// into Arrow builders for a table's schema (Decoder), encodes the rows of a
+// record batch as JSON lines, CSV or change events (Encoder), and prints single values in their SQL text form (FormatValue)
 // for the print sink, the CLI and the REPL.
 //
-// It owns the Flink format options ('format', 'json.*', 'csv.*'); the
+// It owns the Flink format options ('format', 'json.*', 'csv.*',
+// 'debezium-json.*'); the
 // connectors that read or write text (filesystem, later kafka) list Options
 // among their own and hand the table's WITH options to NewDecoder and
 // NewEncoder. It knows nothing of files, sockets or checkpoints.

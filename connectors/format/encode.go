@@ -7,22 +7,30 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/types"
 )
 
 // Encoder writes the rows of record batches as JSON lines
 // ({"a":1,"ts":"2024-01-01 00:00:00.000"}, NULL as null, every column
-// present) or as CSV lines (RFC 4180 quoting when needed, NULL as the null
-// literal or an empty field, an empty string as ""). What it writes, a
-// Decoder with the same options reads back to the same values.
+// present), as CSV lines (RFC 4180 quoting when needed, NULL as the null
+// literal or an empty field, an empty string as ""), or as debezium-json
+// change events (see debezium.go). What it writes, a Decoder with the same
+// options reads back to the same values.
+//
+// JSON and CSV hold inserts only: a batch with an update or a delete (see
+// exec/rowkind.go) is an error, since the planner lets no updating query
+// into a sink that writes them; WriteRowKinds makes a JSON encoder write
+// the kinds instead, for result streams.
 type Encoder struct {
-	cfg  config
-	keys [][]byte // JSON: `"name":` per column, with the separator
+	cfg   config
+	keys  [][]byte // JSON: `"name":` per column, with the separator
+	opKey []byte   // JSON with WriteRowKinds: `{"op":` (see WriteRowKinds)
 }
 
-// NewEncoder returns an encoder of rows of schema in format ("json" or
-// "csv"; "" means opts['format']), configured by the format options in
-// opts.
+// NewEncoder returns an encoder of rows of schema in format ("json", "csv"
+// or "debezium-json"; "" means opts['format']), configured by the format
+// options in opts.
 func NewEncoder(format string, schema types.Schema, opts map[string]string) (*Encoder, error) {
 	cfg, err := parseConfig(format, opts)
 	if err != nil {
@@ -42,26 +50,58 @@ func NewEncoder(format string, schema types.Schema, opts map[string]string) (*En
 	return e, nil
 }
 
-// Format returns the encoder's format, "json" or "csv"; it is also the
-// usual file extension.
+// WriteRowKinds makes a JSON encoder write the kind of each row that is
+// not an insert as a first field "op" ("-U", "+U" or "-D"; "$op" when the
+// schema has a column named op): {"op":"-U","a":1}. Inserts are written as
+// before, without the field, so an append-only result reads the same. It
+// is for result streams (the server, the CLI), not for sinks.
+func (e *Encoder) WriteRowKinds() error {
+	if e.cfg.format != JSON {
+		return fmt.Errorf("format: only 'json' writes row kinds, not '%s'", e.cfg.format)
+	}
+	key := "op"
+	for _, k := range e.keys {
+		if equalFoldBytes(k[1:], `"op":`) {
+			key = "$op"
+		}
+	}
+	e.opKey = appendJSONString([]byte{'{'}, key)
+	e.opKey = append(e.opKey, ':')
+	return nil
+}
+
+// Format returns the encoder's format, "json", "csv" or "debezium-json".
 func (e *Encoder) Format() string { return e.cfg.format }
 
 // AppendRecord appends the rows of rec, each ending in '\n', to dst.
 func (e *Encoder) AppendRecord(dst []byte, rec arrow.Record) ([]byte, error) {
 	cols := rec.Columns()
-	if e.cfg.format == JSON && len(cols) != len(e.keys) {
+	kinds := exec.RowKinds(rec)
+	if kinds != nil {
+		cols = cols[:len(cols)-1]
+		if e.cfg.format != DebeziumJSON && e.opKey == nil {
+			if err := exec.CheckInsertOnly(fmt.Sprintf("format: '%s'", e.cfg.format), rec); err != nil {
+				return dst, err
+			}
+		}
+	}
+	if e.cfg.format != CSV && len(cols) != len(e.keys) {
 		return dst, fmt.Errorf("format: record has %d columns, schema %d", len(cols), len(e.keys))
 	}
 	for r := 0; r < int(rec.NumRows()); r++ {
-		if e.cfg.format == JSON {
-			if len(cols) == 0 {
-				dst = append(dst, '{')
+		switch e.cfg.format {
+		case DebeziumJSON:
+			dst = e.appendDebezium(dst, cols, kinds, r)
+			continue
+		case JSON:
+			if k := exec.RowKindAt(kinds, r); k != types.Insert && e.opKey != nil {
+				dst = append(dst, e.opKey...)
+				dst = appendJSONString(dst, k.String())
+				dst = e.appendJSONFields(dst, cols, r, ',')
+			} else {
+				dst = e.appendJSONRow(dst, cols, r)
 			}
-			for i, c := range cols {
-				dst = append(dst, e.keys[i]...)
-				dst = appendJSONValue(dst, c, r)
-			}
-			dst = append(dst, '}', '\n')
+			dst = append(dst, '\n')
 			continue
 		}
 		for i, c := range cols {
@@ -73,6 +113,32 @@ func (e *Encoder) AppendRecord(dst []byte, rec arrow.Record) ([]byte, error) {
 		dst = append(dst, '\n')
 	}
 	return dst, nil
+}
+
+// appendJSONRow appends row r of cols as a JSON object.
+func (e *Encoder) appendJSONRow(dst []byte, cols []arrow.Array, r int) []byte {
+	if len(cols) == 0 {
+		return append(dst, '{', '}')
+	}
+	return e.appendJSONFields(dst, cols, r, '{')
+}
+
+// appendJSONFields appends the fields of row r of cols and the closing
+// brace; the first field is preceded by first ('{' or ',').
+func (e *Encoder) appendJSONFields(dst []byte, cols []arrow.Array, r int, first byte) []byte {
+	if len(cols) == 0 {
+		return append(dst, '}')
+	}
+	for i, c := range cols {
+		if i == 0 {
+			dst = append(dst, first)
+			dst = append(dst, e.keys[0][1:]...)
+		} else {
+			dst = append(dst, e.keys[i]...)
+		}
+		dst = appendJSONValue(dst, c, r)
+	}
+	return append(dst, '}')
 }
 
 func appendJSONValue(dst []byte, c arrow.Array, r int) []byte {

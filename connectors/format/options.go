@@ -16,19 +16,25 @@ const (
 	KeyCSVIgnoreParseErrors   = "csv.ignore-parse-errors"
 	KeyCSVAllowComments       = "csv.allow-comments"
 	KeyCSVNullLiteral         = "csv.null-literal"
+
+	KeyDebeziumSchemaInclude     = "debezium-json.schema-include"
+	KeyDebeziumIgnoreParseErrors = "debezium-json.ignore-parse-errors"
 )
 
 // The formats.
 const (
 	JSON = "json"
 	CSV  = "csv"
+	// DebeziumJSON is Debezium's change events as JSON: a changelog format
+	// (see debezium.go).
+	DebeziumJSON = "debezium-json"
 )
 
 // Options lists the format options, for connectors that read or write
 // text to include among their own. 'format' is listed as not required: a
 // connector that requires it sets Required on its copy (see WithRequired).
 var Options = []connectors.Option{
-	{Key: KeyFormat, Source: true, Sink: true, Help: "record format: 'json' (one object per line) or 'csv'"},
+	{Key: KeyFormat, Source: true, Sink: true, Help: "record format: 'json' (one object per line), 'csv', or 'debezium-json' (change events: inserts, updates, deletes)"},
 	{Key: KeyJSONIgnoreParseErrors, Default: "false", Source: true,
 		Help: "skip malformed JSON records (counted) instead of failing"},
 	{Key: KeyJSONFailOnMissingField, Default: "false", Source: true,
@@ -41,6 +47,10 @@ var Options = []connectors.Option{
 		Help: "skip CSV lines that start with '#'"},
 	{Key: KeyCSVNullLiteral, Source: true, Sink: true,
 		Help: "CSV text that stands for NULL (default: an empty unquoted field)"},
+	{Key: KeyDebeziumSchemaInclude, Default: "false", Source: true,
+		Help: "debezium-json records are {\"schema\": …, \"payload\": …} envelopes (Kafka Connect's JsonConverter with schemas enabled)"},
+	{Key: KeyDebeziumIgnoreParseErrors, Default: "false", Source: true,
+		Help: "skip malformed debezium-json records (counted) instead of failing"},
 }
 
 // WithRequired returns a copy of Options with 'format' required.
@@ -59,6 +69,7 @@ type config struct {
 	allowComments  bool
 	nullLiteral    string
 	nullLiteralSet bool
+	schemaInclude  bool // debezium-json
 }
 
 func optErr(key, format string, args ...any) error {
@@ -78,11 +89,11 @@ func parseConfig(format string, opts map[string]string) (config, error) {
 		c.format = opts[KeyFormat]
 	}
 	switch c.format {
-	case JSON, CSV:
+	case JSON, CSV, DebeziumJSON:
 	case "":
-		return c, optErr(KeyFormat, "missing: expected 'json' or 'csv'")
+		return c, optErr(KeyFormat, "missing: expected 'json', 'csv' or 'debezium-json'")
 	default:
-		return c, optErr(KeyFormat, "unknown format %q: expected 'json' or 'csv'", c.format)
+		return c, optErr(KeyFormat, "unknown format %q: expected 'json', 'csv' or 'debezium-json'", c.format)
 	}
 	boolOpt := func(key string, dst *bool) error {
 		v, ok := opts[key]
@@ -110,6 +121,8 @@ func parseConfig(format string, opts map[string]string) (config, error) {
 		{KeyJSONFailOnMissingField, &c.failOnMissing},
 		{KeyCSVIgnoreParseErrors, &c.ignoreErrors},
 		{KeyCSVAllowComments, &c.allowComments},
+		{KeyDebeziumIgnoreParseErrors, &c.ignoreErrors},
+		{KeyDebeziumSchemaInclude, &c.schemaInclude},
 	} {
 		if err := boolOpt(o.key, o.dst); err != nil {
 			return c, err

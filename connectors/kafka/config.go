@@ -421,15 +421,15 @@ func parseFormats(opts map[string]string, schema types.Schema) (formats, error) 
 		f.value = v
 	}
 	switch f.value {
-	case format.JSON, format.CSV, formatRaw:
+	case format.JSON, format.CSV, formatRaw, format.DebeziumJSON:
 	case "":
-		return f, optErr(format.KeyFormat, "missing: expected 'json', 'csv' or 'raw' ('value.format' is an alias)")
+		return f, optErr(format.KeyFormat, "missing: expected 'json', 'csv', 'raw' or 'debezium-json' ('value.format' is an alias)")
 	default:
-		return f, optErr(format.KeyFormat, "unknown format %q: expected 'json', 'csv' or 'raw'", f.value)
+		return f, optErr(format.KeyFormat, "unknown format %q: expected 'json', 'csv', 'raw' or 'debezium-json'", f.value)
 	}
 	f.valueOpts = formatOptions(f.value, opts)
 	for k := range opts {
-		if (strings.HasPrefix(k, "json.") || strings.HasPrefix(k, "csv.")) && !strings.HasPrefix(k, f.value+".") {
+		if (strings.HasPrefix(k, "json.") || strings.HasPrefix(k, "csv.") || strings.HasPrefix(k, "debezium-json.")) && !strings.HasPrefix(k, f.value+".") {
 			if _, ok := opts[optKeyFormat]; !ok || !strings.HasPrefix(k, opts[optKeyFormat]+".") {
 				return f, optErr(k, "applies to format '%s', but the value format is '%s' and the key format %q", k[:strings.IndexByte(k, '.')], f.value, opts[optKeyFormat])
 			}

@@ -33,9 +33,11 @@
 // 'properties.commit.offsets.on.checkpoint' is false) so that lag tools
 // see progress; they are never read back on restore.
 //
-// Formats: 'format' (alias 'value.format') is json, csv or raw (the whole
-// value as one STRING column); the json.* and csv.* options of package
-// format apply. With 'key.format' and 'key.fields' and
+// Formats: 'format' (alias 'value.format') is json, csv, raw (the whole
+// value as one STRING column) or debezium-json (change events: an update
+// is a -U and a +U row, a delete a -D row, both carrying the message's key
+// and metadata columns); the json.*, csv.* and debezium-json.* options of
+// package format apply. With 'key.format' and 'key.fields' and
 // 'value.fields-include' = 'EXCEPT_KEY', the key columns are decoded from
 // the message key; with ALL (the default) every column is read from the
 // value. Metadata columns: `col INT METADATA FROM 'partition'`, BIGINT

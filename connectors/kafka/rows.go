@@ -175,8 +175,9 @@ func (rb *rowBuilder) release() {
 
 // add decodes msg into a row. On error nothing is added.
 func (rb *rowBuilder) add(msg *sarama.ConsumerMessage) error {
+	var k []byte
 	if rb.key != nil {
-		k := msg.Key
+		k = msg.Key
 		if k == nil && !rb.keyRaw {
 			if rb.keyFmt != format.JSON {
 				return fmt.Errorf("the message has no key")
@@ -187,12 +188,36 @@ func (rb *rowBuilder) add(msg *sarama.ConsumerMessage) error {
 			return fmt.Errorf("key: %w", err)
 		}
 	}
+	before := rb.val.Len()
 	if err := rb.val.Decode(msg.Value); err != nil {
 		if rb.key != nil {
 			rb.badKey = append(rb.badKey, rb.key.Len()-1)
 		}
 		return err
 	}
+	// A changelog format (debezium-json) gives zero rows for a tombstone
+	// and two for an update: the key and the metadata follow.
+	switch added := rb.val.Len() - before; added {
+	case 0:
+		if rb.key != nil {
+			rb.badKey = append(rb.badKey, rb.key.Len()-1)
+		}
+		return nil
+	case 2:
+		if rb.key != nil {
+			if err := rb.key.Decode(k); err != nil {
+				return fmt.Errorf("key: %w", err) // unreachable: it decoded once
+			}
+		}
+		rb.addMeta(msg)
+	}
+	rb.addMeta(msg)
+	rb.rows = rb.val.Len()
+	return nil
+}
+
+// addMeta appends the metadata columns of msg.
+func (rb *rowBuilder) addMeta(msg *sarama.ConsumerMessage) {
 	for _, m := range rb.meta {
 		switch m.key {
 		case metaTopic:
@@ -205,8 +230,6 @@ func (rb *rowBuilder) add(msg *sarama.ConsumerMessage) error {
 			m.b.(*array.TimestampBuilder).Append(arrow.Timestamp(msg.Timestamp.UnixMilli()))
 		}
 	}
-	rb.rows++
-	return nil
 }
 
 // record returns the rows added so far and starts a new batch.
@@ -245,6 +268,11 @@ func (rb *rowBuilder) record(alloc memory.Allocator) (arrow.Record, error) {
 	rec := array.NewRecord(rb.schema, cols, int64(n))
 	for _, c := range cols {
 		c.Release()
+	}
+	if kinds := exec.RowKinds(val); kinds != nil {
+		with := exec.WithRowKinds(rec, kinds)
+		rec.Release()
+		rec = with
 	}
 	return rec, nil
 }

@@ -374,6 +374,11 @@ func (s *sink) encode(dst []byte, cuts []int, rec arrow.Record, cols []int, sch 
 		arrs[i] = rec.Column(c)
 	}
 	sub := array.NewRecord(sch, arrs, int64(n))
+	if kinds := exec.RowKinds(rec); kinds != nil { // debezium-json writes them; others refuse updates
+		with := exec.WithRowKinds(sub, kinds)
+		sub.Release()
+		sub = with
+	}
 	defer sub.Release()
 	dst, err := enc.AppendRecord(dst, sub)
 	if err != nil {
