@@ -26,7 +26,8 @@ func (e *Engine) Exec(ctx context.Context, sql string) ([]StatementResult, error
 // Exec parses sql (one or more statements separated by ';') and executes
 // the statements in order, as a script does in Flink's SQL client:
 // CREATE, DROP, SET, RESET, SHOW, DESCRIBE and EXPLAIN take effect at once;
-// each INSERT is submitted as a background job (see Submit), which Exec
+// each INSERT, and each statement set (EXECUTE STATEMENT SET, or END after
+// BEGIN STATEMENT SET), is submitted as a background job (see Submit), which Exec
 // does not wait for (use the Job's Wait, or Close); a SELECT is planned and
 // returned for the caller to run.
 //
@@ -54,5 +55,5 @@ func (s *Session) Exec(ctx context.Context, sql string) ([]StatementResult, erro
 		}
 		out = append(out, r)
 	}
-	return out, nil
+	return out, s.CheckSetClosed()
 }

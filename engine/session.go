@@ -34,7 +34,8 @@ type Session struct {
 	mu       sync.Mutex
 	catalog  *planner.Catalog
 	settings map[string]string
-	nfuncs   int // how many of the engine's functions the catalog has
+	nfuncs   int      // how many of the engine's functions the catalog has
+	set      *openSet // the statement set BEGIN STATEMENT SET opened, until END
 }
 
 // NewSession returns a new session with an empty catalog and no settings.
@@ -46,14 +47,16 @@ func (e *Engine) NewSession() *Session {
 func (s *Session) Engine() *Engine { return s.e }
 
 // Execute executes one statement. DDL, SET, SHOW, DESCRIBE and EXPLAIN
-// complete immediately; SELECT and INSERT return a ContinuousQuery that the
-// caller runs.
+// complete immediately; SELECT, INSERT and a statement set (EXECUTE
+// STATEMENT SET, or END after BEGIN STATEMENT SET) return a ContinuousQuery
+// that the caller runs. Between BEGIN STATEMENT SET and END an INSERT is
+// collected rather than planned (see sets.go).
 func (s *Session) Execute(ctx context.Context, stmt parser.Statement) (*Result, error) {
 	if err := s.e.checkOpen(); err != nil {
 		return nil, err
 	}
 	e := s.e
-	if st, ok := stmt.(*parser.StopJobStmt); ok {
+	if st, ok := stmt.(*parser.StopJobStmt); ok && !s.InStatementSet() {
 		// Not under s.mu: stopping waits for the job, and other
 		// statements may run meanwhile.
 		return e.stopJob(ctx, st)
@@ -62,6 +65,9 @@ func (s *Session) Execute(ctx context.Context, stmt parser.Statement) (*Result, 
 	defer s.mu.Unlock()
 	s.syncFuncs()
 	p := planner.New(s.catalog, e.reg)
+	if s.set != nil {
+		return s.inSet(p, stmt)
+	}
 	switch st := stmt.(type) {
 	case *parser.CreateTableStmt:
 		if err := p.CreateTable(st); err != nil {
@@ -137,6 +143,17 @@ func (s *Session) Execute(ctx context.Context, stmt parser.Statement) (*Result, 
 			return nil, err
 		}
 		return &Result{Kind: Query, Query: s.newQuery(root, st, nil, "")}, nil
+	case *parser.StatementSetStmt:
+		g, err := planStatementSet(p, st)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Kind: Query, Query: s.newQuery(g, st, nil, "")}, nil
+	case *parser.BeginStatementSetStmt:
+		s.set = &openSet{begin: st.Pos, set: &parser.StatementSetStmt{Pos: st.Pos}}
+		return &Result{Kind: Message, Message: BeganSetMessage}, nil
+	case *parser.EndStatementSetStmt:
+		return nil, &parser.Error{Pos: st.Pos, Msg: "END without BEGIN STATEMENT SET"}
 	}
 	return nil, &parser.Error{Pos: stmt.Position(), Msg: fmt.Sprintf("statement %T is not supported", stmt)}
 }
@@ -184,7 +201,7 @@ func (s *Session) Settings() map[string]string {
 	return out
 }
 
-// Plan plans a SELECT or INSERT statement into a ContinuousQuery, as
+// Plan plans a SELECT, INSERT or statement set into a ContinuousQuery, as
 // Execute does, but named and configured by opts. Any other statement is
 // an error. Execute it with Run, Results or Submit.
 func (s *Session) Plan(ctx context.Context, stmt parser.Statement, opts QueryOptions) (*ContinuousQuery, error) {
@@ -212,8 +229,10 @@ func (s *Session) Plan(ctx context.Context, stmt parser.Statement, opts QueryOpt
 		root, err = p.Query(st)
 	case *parser.InsertStmt:
 		root, err = p.Insert(st)
+	case *parser.StatementSetStmt:
+		root, err = planStatementSet(p, st)
 	default:
-		return nil, &parser.Error{Pos: stmt.Position(), Msg: "expected a SELECT or INSERT statement"}
+		return nil, &parser.Error{Pos: stmt.Position(), Msg: "expected a SELECT, INSERT or statement set"}
 	}
 	if err != nil {
 		return nil, err

@@ -44,8 +44,9 @@ func setValues(key string) []string {
 // statementStarts are the words a statement (or a client command) begins
 // with.
 var statementStarts = []string{
-	"CREATE", "DESCRIBE", "DROP", "EXIT", "EXPLAIN", "HELP", "INSERT", "QUIT",
-	"RESET", "RESUME", "SELECT", "SET", "SHOW", "SOURCE", "STOP",
+	"BEGIN", "CREATE", "DESCRIBE", "DROP", "END", "EXECUTE", "EXIT", "EXPLAIN",
+	"HELP", "INSERT", "QUIT", "RESET", "RESUME", "SELECT", "SET", "SHOW",
+	"SOURCE", "STOP",
 }
 
 // columnClauses are the clauses in which a column name is likely next.
@@ -394,6 +395,21 @@ func (c *completer) wordCandidates(toks, rest []token, partial string) []string 
 		return []string{"JOB"}
 	case last.is("INSERT"):
 		return []string{"INTO"}
+	case last.is("BEGIN") && n == 1, last.is("EXECUTE"):
+		return []string{"STATEMENT"}
+	case last.is("STATEMENT"):
+		return []string{"SET"}
+	case last.is("BEGIN"):
+		return []string{"INSERT"}
+	case last.is("SET") && n >= 2 && toks[n-2].is("STATEMENT"):
+		if toks[0].is("BEGIN") {
+			return nil // BEGIN STATEMENT SET; ends there
+		}
+		return []string{"BEGIN"}
+	case last.is("UNION"):
+		return []string{"ALL"}
+	case last.is("ALL") && n >= 2 && toks[n-2].is("UNION"):
+		return []string{"SELECT"}
 	case last.is("GROUP") || last.is("ORDER"):
 		return []string{"BY"}
 	case inWithKey(toks) && partial == "":

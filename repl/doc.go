@@ -46,6 +46,13 @@
 //     shell-<date-time>, -2, … (engine.Options.DefaultJobName); a SELECT's
 //     state directory is removed when it ends, unless SET 'pipeline.name'
 //     named it.
+//   - Statement sets: BEGIN STATEMENT SET; opens the set mode (the
+//     prompt says so), in which each INSERT is collected ("[INFO] Add SQL
+//     update statement to the statement set.") and END; submits them as
+//     one background job, statement-set-<tables> (named like an INSERT's).
+//     Any other statement, any error and Ctrl-C leave the set mode,
+//     discarding what it collected, and say so. EXECUTE STATEMENT SET
+//     BEGIN …; END; is the one-statement form.
 //   - History: each complete statement is one history line (its lines
 //     joined), unless a line comment forces keeping its lines apart.
 package repl

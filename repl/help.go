@@ -17,6 +17,10 @@ Queries and jobs
   SELECT …;                   runs until Ctrl-C (or its sources end); rows
                               appear as windows close
   INSERT INTO t SELECT …;     starts a background job, insert-into-t
+  BEGIN STATEMENT SET;        collects the INSERTs that follow; END; starts
+  INSERT …; INSERT …; END;    them as one job (one checkpoint, shared sources),
+                              statement-set-<tables>; Ctrl-C discards them
+  SELECT … UNION ALL SELECT …;  the rows of both queries (same columns)
   SHOW JOBS;                  the jobs, their statements, checkpoints, late
                               rows, savepoints (stopped jobs of earlier shells too)
   STOP JOB 'id' [WITH SAVEPOINT];

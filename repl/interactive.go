@@ -18,6 +18,8 @@ import (
 const (
 	prompt         = "streamsql> "
 	continuePrompt = "        -> "
+	// setPrompt is the prompt between BEGIN STATEMENT SET and END.
+	setPrompt = "streamsql (statement set)> "
 )
 
 // lineCompleter adapts the completer to readline, which passes only the
@@ -112,7 +114,11 @@ func (s *shell) interactiveLoop(ctx context.Context) error {
 	n := 0
 	for ctx.Err() == nil {
 		if buf.empty() {
-			rl.SetPrompt(prompt)
+			if s.eng.InStatementSet() {
+				rl.SetPrompt(setPrompt)
+			} else {
+				rl.SetPrompt(prompt)
+			}
 			comp.setPending("")
 		} else {
 			rl.SetPrompt(continuePrompt)
@@ -120,8 +126,11 @@ func (s *shell) interactiveLoop(ctx context.Context) error {
 		}
 		line, err := rl.Readline()
 		if errors.Is(err, readline.ErrInterrupt) {
-			// Ctrl-C at the prompt clears the input, never exits.
-			if buf.empty() && strings.TrimSpace(line) == "" {
+			// Ctrl-C at the prompt clears the input, never exits; in a
+			// statement set it leaves the set mode.
+			if n, ok := s.eng.DiscardStatementSet(); ok {
+				fmt.Fprintln(s.out, discardedSet(n))
+			} else if buf.empty() && strings.TrimSpace(line) == "" {
 				fmt.Fprintln(s.out, "(Ctrl-D or QUIT; leaves the shell)")
 			}
 			buf = buffer{}
@@ -157,6 +166,9 @@ func (s *shell) interactiveLoop(ctx context.Context) error {
 		}
 	}
 	closeOnce()
+	if n, ok := s.eng.DiscardStatementSet(); ok {
+		fmt.Fprintln(s.out, discardedSet(n))
+	}
 	return s.endJobs()
 }
 

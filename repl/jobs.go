@@ -31,6 +31,38 @@ func (s *shell) submitInsert(ctx context.Context, st *parser.InsertStmt, text st
 	return s.start(q, jobRecord{ID: q.Name(), SQL: text, Settings: settings})
 }
 
+// submitStatementSet is END after BEGIN STATEMENT SET at the prompt: the
+// INSERTs collected since start as one background job, named as
+// submitSet names it.
+func (s *shell) submitStatementSet(ctx context.Context, end *parser.EndStatementSetStmt) error {
+	set, err := s.eng.EndStatementSet(end.Pos)
+	if err != nil {
+		return err
+	}
+	return s.submitSet(ctx, set)
+}
+
+// submitSet starts a statement set typed at the prompt as one background
+// job. Its id is SET 'pipeline.name', else statement-set-<sinks> (see
+// statementSetJobName), made unique as an INSERT's is.
+func (s *shell) submitSet(ctx context.Context, set *parser.StatementSetStmt) error {
+	opts := engine.QueryOptions{}
+	if _, named := s.eng.Setting("pipeline.name"); !named {
+		opts.Name = s.uniqueJobName(statementSetJobName(set))
+	}
+	settings := s.eng.Settings()
+	q, err := s.eng.Plan(ctx, set, opts)
+	if err != nil {
+		return err
+	}
+	return s.start(q, jobRecord{ID: q.Name(), SQL: set.String(), Settings: settings})
+}
+
+// discardedSet says that a statement set was dropped with n INSERTs.
+func discardedSet(n int) string {
+	return fmt.Sprintf("statement set discarded: %d INSERT statement(s) not submitted; BEGIN STATEMENT SET; starts a new one", n)
+}
+
 // start submits q and records it for SHOW JOBS and RESUME JOB.
 func (s *shell) start(q *engine.ContinuousQuery, rec jobRecord) error {
 	j, err := s.eng.Submit(q, nil)

@@ -90,6 +90,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if errors.Is(err, errQuit) {
 		err = nil
 	}
+	if err == nil && ctx.Err() == nil {
+		if cerr := s.eng.CheckSetClosed(); cerr != nil {
+			err = s.report(cerr, "")
+		}
+	}
 	return unreported(err)
 }
 
@@ -241,6 +246,11 @@ func (s *shell) report(err error, src string) error {
 	if errors.As(err, &pe) && src != "" && pe.Pos.Line > 0 {
 		fmt.Fprintln(s.errw, parser.Caret(src, pe.Pos))
 	}
+	// An error leaves the set mode (the engine's own errors there have
+	// discarded the set already, and said so).
+	if n, ok := s.eng.DiscardStatementSet(); ok {
+		fmt.Fprintf(s.errw, "%s\n", discardedSet(n))
+	}
 	return errReported{err}
 }
 
@@ -288,8 +298,14 @@ func (s *shell) execute(ctx context.Context, st parser.Statement, text string) e
 			return &parser.Error{Pos: set.Pos, Msg: err.Error()}
 		}
 	}
-	if ins, ok := st.(*parser.InsertStmt); ok && s.interactive {
+	if ins, ok := st.(*parser.InsertStmt); ok && s.interactive && !s.eng.InStatementSet() {
 		return s.submitInsert(ctx, ins, text)
+	}
+	if end, ok := st.(*parser.EndStatementSetStmt); ok && s.interactive && s.eng.InStatementSet() {
+		return s.submitStatementSet(ctx, end)
+	}
+	if set, ok := st.(*parser.StatementSetStmt); ok && s.interactive {
+		return s.submitSet(ctx, set)
 	}
 	res, err := s.eng.Execute(ctx, st)
 	if err != nil {

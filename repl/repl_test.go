@@ -159,3 +159,30 @@ func TestCompleteResume(t *testing.T) {
 		t.Errorf("got %q", words)
 	}
 }
+
+// TestStatementSetScriptErrors: in a script, a statement other than
+// INSERT between BEGIN STATEMENT SET and END fails with its line, and a
+// set left open at the end of the script is an error at its BEGIN.
+func TestStatementSetScriptErrors(t *testing.T) {
+	const ddl = "CREATE TABLE src (k BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '5');\n" +
+		"CREATE TABLE snk (k BIGINT) WITH ('connector' = 'blackhole');\n"
+	cases := []struct{ src, want string }{
+		{ddl + "BEGIN STATEMENT SET;\nINSERT INTO snk SELECT k FROM src;\nSHOW TABLES;\nEND;",
+			"script.sql:5:1: only INSERT statements may appear in a statement set, not SHOW TABLES; the statement set is discarded"},
+		{ddl + "BEGIN STATEMENT SET;\nINSERT INTO snk SELECT k FROM src;\n",
+			"script.sql:3:1: BEGIN STATEMENT SET has no END: its 1 INSERT statement(s) were not run"},
+		{ddl + "END;", "script.sql:3:1: END without BEGIN STATEMENT SET"},
+		// A syntax error in the set mode leaves it too, and says so.
+		{ddl + "BEGIN STATEMENT SET;\nINSERT INTO snk SELEC k FROM src;\n",
+			"statement set discarded: 0 INSERT statement(s) not submitted"},
+	}
+	for _, c := range cases {
+		out, errs, err := runScript(t, c.src)
+		if err == nil {
+			t.Errorf("%q: no error", c.src)
+		}
+		if !strings.Contains(errs, c.want) {
+			t.Errorf("%q: stderr lacks %q:\nstdout:\n%s\nstderr:\n%s", c.src, c.want, out, errs)
+		}
+	}
+}

@@ -230,9 +230,36 @@ var nonWord = regexp.MustCompile(`[^a-z0-9_]+`)
 
 // insertJobName derives a job's id from its statement: insert-into-<sink>.
 func insertJobName(st *parser.InsertStmt) string {
-	name := strings.Trim(nonWord.ReplaceAllString(strings.ToLower(st.Table.Name), "_"), "_")
+	return "insert-into-" + sinkWord(st.Table)
+}
+
+// sinkWord is a sink table's name as a job id can hold it.
+func sinkWord(table parser.Ident) string {
+	name := strings.Trim(nonWord.ReplaceAllString(strings.ToLower(table.Name), "_"), "_")
 	if name == "" {
 		name = "sink"
 	}
-	return "insert-into-" + name
+	return name
+}
+
+// maxSetSinksInName is how many sinks a statement set's job id names.
+const maxSetSinksInName = 3
+
+// statementSetJobName derives a statement set's job id from its sinks:
+// statement-set-<sink>-<sink>, each sink once, in order; beyond
+// maxSetSinksInName of them, statement-set-a-b-c-and-2-more.
+func statementSetJobName(set *parser.StatementSetStmt) string {
+	var sinks []string
+	seen := map[string]bool{}
+	for _, in := range set.Inserts {
+		if w := sinkWord(in.Table); !seen[w] {
+			seen[w] = true
+			sinks = append(sinks, w)
+		}
+	}
+	name := "statement-set-" + strings.Join(sinks[:min(len(sinks), maxSetSinksInName)], "-")
+	if n := len(sinks) - maxSetSinksInName; n > 0 {
+		name += fmt.Sprintf("-and-%d-more", n)
+	}
+	return name
 }

@@ -74,6 +74,9 @@ func (s *Server) runStatements(w http.ResponseWriter, r *http.Request, sess *ses
 	for i, st := range stmts {
 		res, code, err := s.execute(r.Context(), sess, st)
 		if err != nil {
+			if sess == nil {
+				s.shared.DiscardStatementSet()
+			}
 			body := errorBody(err)
 			body.Statement = i + 1
 			body.Results = results
@@ -81,6 +84,16 @@ func (s *Server) runStatements(w http.ResponseWriter, r *http.Request, sess *ses
 			return
 		}
 		results = append(results, res)
+	}
+	if sess == nil {
+		// The default session lasts one request: a statement set it
+		// opened must end in it.
+		if err := s.shared.CheckSetClosed(); err != nil {
+			body := errorBody(err)
+			body.Results = results
+			writeJSON(w, http.StatusBadRequest, body)
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"results": results})
 }
@@ -93,8 +106,25 @@ func (s *Server) execute(ctx context.Context, sess *session, st parser.Statement
 	if sess != nil {
 		es, sid = sess.es, sess.id
 	}
-	if ins, ok := st.(*parser.InsertStmt); ok {
-		q, err := es.Plan(ctx, ins, engine.QueryOptions{})
+	// An INSERT, a statement set and the END of BEGIN STATEMENT SET start
+	// a job; an INSERT inside BEGIN STATEMENT SET is collected by Execute.
+	var jobStmt parser.Statement
+	switch st := st.(type) {
+	case *parser.InsertStmt:
+		if !es.InStatementSet() {
+			jobStmt = st
+		}
+	case *parser.StatementSetStmt:
+		jobStmt = st
+	case *parser.EndStatementSetStmt:
+		set, err := es.EndStatementSet(st.Pos)
+		if err != nil {
+			return out, http.StatusBadRequest, err
+		}
+		jobStmt = set
+	}
+	if jobStmt != nil {
+		q, err := es.Plan(ctx, jobStmt, engine.QueryOptions{})
 		if err != nil {
 			return out, http.StatusBadRequest, err
 		}
@@ -102,7 +132,7 @@ func (s *Server) execute(ctx context.Context, sess *session, st parser.Statement
 		if err != nil {
 			return out, http.StatusConflict, err
 		}
-		e := entry{Kind: kindJob, SQL: st.String(), Job: job.ID(), Status: engine.Running, Submitted: time.Now().UTC(),
+		e := entry{Kind: kindJob, SQL: q.SQL(), Job: job.ID(), Status: engine.Running, Submitted: time.Now().UTC(),
 			Session: sid, Settings: es.Settings()}
 		if sess != nil {
 			// The session's catalog goes with the job, which resumes
@@ -114,7 +144,7 @@ func (s *Server) execute(ctx context.Context, sess *session, st parser.Statement
 			<-job.Done()
 			return out, http.StatusInternalServerError, fmt.Errorf("job %s not submitted: %w", job.ID(), err)
 		}
-		s.log.Info("server: job submitted", "job", job.ID(), "session", sid, "sql", st.String())
+		s.log.Info("server: job submitted", "job", job.ID(), "session", sid, "sql", q.SQL())
 		s.watch(job)
 		out.Kind, out.Job, out.Message = "job", job.ID(), fmt.Sprintf("job %s submitted", job.ID())
 		return out, 0, nil

@@ -118,7 +118,7 @@ Flags:
 			}
 		}
 	}
-	return nil
+	return withCaret(eng.CheckSetClosed(), string(src))
 }
 
 // runQuery runs one query to its end; status, when not nil, shows an
