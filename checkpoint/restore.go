@@ -79,12 +79,42 @@ type stateReader struct {
 	prefix []byte
 }
 
-var _ StateReader = (*stateReader)(nil)
+var (
+	_ StateReader  = (*stateReader)(nil)
+	_ RangeScanner = (*stateReader)(nil)
+)
 
 // Scan implements StateReader: for each user key, the newest version at or
 // below the checkpoint, unless that is a tombstone. Every record's checksum
 // is checked again.
-func (sr *stateReader) Scan(fn func(key, value []byte) error) (err error) {
+func (sr *stateReader) Scan(fn func(key, value []byte) error) error {
+	upper := slices.Clone(sr.prefix)
+	upper[len(upper)-1]++
+	return sr.scan(sr.prefix, upper, fn)
+}
+
+// ScanRange implements RangeScanner as Scan does, over the user keys in
+// [lo, hi). The escaping of user keys preserves their order and is
+// prefix-free, so the escaped bounds bound exactly the versions of the
+// user keys in the range.
+func (sr *stateReader) ScanRange(lo, hi []byte, fn func(key, value []byte) error) error {
+	lower := appendEsc(slices.Clone(sr.prefix), lo)
+	var upper []byte
+	if hi == nil {
+		upper = slices.Clone(sr.prefix)
+		upper[len(upper)-1]++
+	} else {
+		upper = appendEsc(slices.Clone(sr.prefix), hi)
+	}
+	if bytes.Compare(lower, upper) >= 0 {
+		return nil
+	}
+	return sr.scan(lower, upper, fn)
+}
+
+// scan reads the visible version of every user key whose state keys lie
+// in [lower, upper).
+func (sr *stateReader) scan(lower, upper []byte, fn func(key, value []byte) error) (err error) {
 	sr.s.mu.Lock()
 	db := sr.s.db
 	sr.s.mu.Unlock()
@@ -93,9 +123,7 @@ func (sr *stateReader) Scan(fn func(key, value []byte) error) (err error) {
 	}
 	defer func() { err = sr.s.readErr(err) }()
 	defer catchFatal(&err)
-	upper := slices.Clone(sr.prefix)
-	upper[len(upper)-1]++
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: sr.prefix, UpperBound: upper})
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,7 @@
 package checkpoint
 
+import "bytes"
+
 // StateWriter receives one operator's state changes for one checkpoint.
 // Keys are opaque bytes in the operator's own namespace; the store prefixes
 // them with the operator id. Writes are buffered until the whole checkpoint
@@ -19,4 +21,30 @@ type StateReader interface {
 	// Scan calls fn for every key of the operator's state in key order. The
 	// slices are valid only during the call.
 	Scan(fn func(key, value []byte) error) error
+}
+
+// RangeScanner is implemented by StateReaders that can read part of an
+// operator's key space without reading the rest (the store's readers do,
+// with one bounded iterator): a subtask restores the key groups it owns
+// by scanning their range.
+type RangeScanner interface {
+	// ScanRange calls fn for every key k of the operator's state with
+	// lo <= k < hi, in key order; a nil hi means no upper bound. The
+	// slices are valid only during the call.
+	ScanRange(lo, hi []byte, fn func(key, value []byte) error) error
+}
+
+// ScanRange calls fn for every key k of r with lo <= k < hi (nil hi: no
+// upper bound) in key order: with r's own range scan if it is a
+// RangeScanner, else by filtering its Scan.
+func ScanRange(r StateReader, lo, hi []byte, fn func(key, value []byte) error) error {
+	if rs, ok := r.(RangeScanner); ok {
+		return rs.ScanRange(lo, hi, fn)
+	}
+	return r.Scan(func(k, v []byte) error {
+		if bytes.Compare(k, lo) < 0 || (hi != nil && bytes.Compare(k, hi) >= 0) {
+			return nil
+		}
+		return fn(k, v)
+	})
 }

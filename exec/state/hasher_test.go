@@ -1,6 +1,7 @@
 package state
 
 import (
+	"math"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -18,7 +19,7 @@ func TestKeyHasherIsHashOfEncoding(t *testing.T) {
 		{1, -5, 1.5, "a\x00b", 1234, 1000, 2.5, true},
 		{nil, nil, nil, nil, nil, nil, nil, nil},
 		{1, -5, 1.5, "a\x00b", 1234, 1000, 2.5, true},
-		{2, 3, -0.0, "zz", 1, 2, 3.0, false},
+		{2, 3, math.Copysign(0, -1), "zz", 1, 2, 3.0, false},
 	})
 	defer rec.Release()
 	for _, keys := range [][]int{{0}, {1}, {3}, {4}, {1, 3}, allCols, {}} {
