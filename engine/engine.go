@@ -250,6 +250,9 @@ func (q *ContinuousQuery) Schema() types.Schema { return q.graph.Sinks[0].Schema
 // returning rows.
 func (q *ContinuousQuery) IsInsert() bool { return q.graph.Sinks[0].Connector != "collect" }
 
+// Graph returns the physical plan.
+func (q *ContinuousQuery) Graph() *plan.Graph { return q.graph }
+
 // Plan returns the physical plan, as EXPLAIN prints it.
 func (q *ContinuousQuery) Plan() string { return plan.Explain(q.graph) }
 
@@ -326,7 +329,7 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 		}
 		opts.Collect = &collectSink{fn: fn}
 	}
-	job, err := exec.Build(q.graph.Sinks[0], opts)
+	job, err := exec.Build(linearSink(q.graph), opts)
 	if err != nil {
 		return err
 	}
@@ -383,3 +386,25 @@ func (c *collectSink) Write(_ context.Context, rec arrow.Record) error  { return
 func (c *collectSink) PreCommit(context.Context, int64) ([]byte, error) { return nil, nil }
 func (c *collectSink) Commit(context.Context, int64) error              { return nil }
 func (c *collectSink) Close() error                                     { return nil }
+
+// linearSink is the graph's one sink with the exchanges left out: today's
+// exec.Build runs one chain and repartitions keyed window aggregations
+// itself (Options.Parallelism). It goes when exec.Build takes the graph.
+func linearSink(g *plan.Graph) *plan.Sink {
+	var strip func(plan.Node) plan.Node
+	strip = func(n plan.Node) plan.Node {
+		if x, ok := n.(*plan.Exchange); ok {
+			return strip(x.Input)
+		}
+		ins := n.Inputs()
+		if len(ins) == 0 {
+			return n
+		}
+		out := make([]plan.Node, len(ins))
+		for i, in := range ins {
+			out[i] = strip(in)
+		}
+		return n.WithInputs(out...)
+	}
+	return strip(g.Sinks[0]).(*plan.Sink)
+}

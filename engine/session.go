@@ -64,7 +64,7 @@ func (s *Session) Execute(ctx context.Context, stmt parser.Statement) (*Result, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.syncFuncs()
-	p := planner.New(s.catalog, e.reg)
+	p := s.planner(nil)
 	if s.set != nil {
 		return s.inSet(p, stmt)
 	}
@@ -221,7 +221,7 @@ func (s *Session) Plan(ctx context.Context, stmt parser.Statement, opts QueryOpt
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.syncFuncs()
-	p := planner.New(s.catalog, s.e.reg)
+	p := s.planner(opts.Settings)
 	var root *plan.Graph
 	var err error
 	switch st := stmt.(type) {
@@ -238,6 +238,26 @@ func (s *Session) Plan(ctx context.Context, stmt parser.Statement, opts QueryOpt
 		return nil, err
 	}
 	return s.newQuery(root, stmt, opts.Settings, opts.Name), nil
+}
+
+// planner returns a planner over the session's catalog whose parallelism
+// and max parallelism are the settings in effect (extra over the
+// session's). Called with s.mu held.
+func (s *Session) planner(extra map[string]string) *planner.Planner {
+	settings := s.settings
+	if len(extra) > 0 {
+		settings = make(map[string]string, len(s.settings)+len(extra))
+		for k, v := range s.settings {
+			settings[k] = v
+		}
+		for k, v := range extra {
+			settings[k] = v
+		}
+	}
+	p := planner.New(s.catalog, s.e.reg)
+	p.Parallelism = s.e.settingInt(settings, "parallelism.default")
+	p.MaxParallelism = s.e.settingInt(settings, "pipeline.max-parallelism")
+	return p
 }
 
 // newQuery snapshots the session's settings (with extra on top) and names

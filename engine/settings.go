@@ -45,6 +45,7 @@ var settingKeys = []SettingKey{
 	{Name: "execution.savepoint.ignore-unclaimed-state", Default: "false", Values: []string{"true", "false"}, Check: checkBool, Doc: "restore a checkpoint or savepoint even when some of its state no longer fits the query, dropping that state"},
 	{Name: "execution.savepoint.path", Check: checkSavepointPath, Doc: "restore the next jobs from this savepoint directory"},
 	{Name: "parallelism.default", Default: "1", Check: intRange(1, 256), Doc: "subtasks of keyed window aggregations (1 to 256)"},
+	{Name: "pipeline.max-parallelism", Default: "128", Check: intRange(1, 32768), Doc: "key groups keyed state is split into: the most subtasks a keyed operator can run as (1 to 32768); parallelism.default may not exceed it"},
 	{Name: "pipeline.name", Check: checkJobName, Doc: "the name of the next jobs: their identity for checkpoints"},
 	{Name: "sql-client.display.max-column-width", Default: "30", Check: intRange(1, 1<<20), Doc: "the shell's widest column, in characters; longer values are cut with an ellipsis"},
 	{Name: "sql-client.display.vertical", Default: "false", Values: []string{"true", "false"}, Check: checkBool, Doc: "the shell prints each row of a SELECT as a record of name | value lines (\\x toggles it)"},
@@ -136,6 +137,18 @@ func checkBool(v string) error {
 		return fmt.Errorf("expected true or false, got %q", v)
 	}
 	return nil
+}
+
+// settingInt reads an integer setting checked by intRange: the value in
+// settings, else the engine's default.
+func (e *Engine) settingInt(settings map[string]string, key string) int {
+	v, ok := settings[key]
+	if !ok {
+		k, _ := settingKey(key)
+		v = e.defaultSetting(k)
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(v)) // checked by SET
+	return n
 }
 
 // settingBool reads a boolean setting checked by checkBool.

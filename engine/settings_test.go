@@ -67,6 +67,10 @@ func TestSetInvalidValues(t *testing.T) {
 			bad:  map[string]string{"0": "expected an integer from 1 to 256", "-2": "from 1 to 256", "257": "from 1 to 256", "two": "from 1 to 256"},
 			good: []string{"1", "4", "256"},
 		},
+		"pipeline.max-parallelism": {
+			bad:  map[string]string{"0": "expected an integer from 1 to 32768", "32769": "from 1 to 32768", "many": "from 1 to 32768"},
+			good: []string{"1", "128", "32768"},
+		},
 		"pipeline.name": {
 			bad:  map[string]string{"": "expected a job name", "../../x": "must not start with '.'", "a/b": "nor contain '/'", "a\\b": "nor contain", "a\x01": "control characters"},
 			good: []string{"orders-hourly", "q_1"},

@@ -1,10 +1,5 @@
 package plan
 
-import (
-	"fmt"
-	"strings"
-)
-
 // Graph is the plan of one job: a DAG whose roots are its sinks. A bare
 // SELECT or an INSERT has one sink; a statement set has one per INSERT,
 // and INSERTs that read the same table share its Source node.
@@ -64,30 +59,4 @@ func Walk(n Node, fn func(Node)) {
 		}
 	}
 	visit(n)
-}
-
-// Explain prints the graph, one tree per sink, one node a line, inputs
-// indented below their consumer, each line "id Describe()". A node shared
-// by several consumers is printed in full once; later it is referred to
-// as "id (see above)".
-func Explain(g *Graph) string {
-	var b strings.Builder
-	seen := map[Node]bool{}
-	var visit func(Node, int)
-	visit = func(n Node, depth int) {
-		indent := strings.Repeat("  ", depth)
-		if seen[n] {
-			fmt.Fprintf(&b, "%s%s (see above)\n", indent, n.ID())
-			return
-		}
-		seen[n] = true
-		fmt.Fprintf(&b, "%s%s %s\n", indent, n.ID(), n.Describe())
-		for _, in := range n.Inputs() {
-			visit(in, depth+1)
-		}
-	}
-	for _, s := range g.Sinks {
-		visit(s, 0)
-	}
-	return b.String()
 }

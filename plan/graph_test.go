@@ -65,3 +65,37 @@ func TestWithInputsCopies(t *testing.T) {
 		t.Errorf("kinds: %s %s %s", c2.Kind(), src.Kind(), g.Sinks[0].Kind())
 	}
 }
+
+// TestTasksChainAlongForwardEdges: nodes are chained while no exchange
+// and no change of parallelism separates them; a 1→1 exchange is chained;
+// a shared input ends its task.
+func TestTasksChainAlongForwardEdges(t *testing.T) {
+	schema := types.Schema{Fields: []types.Field{{Name: "a", Type: types.BigIntType}}}
+	b := func(id string, p int) plan.Base { return plan.Base{OpID: id, Output: schema, Parallelism: p} }
+	src := &plan.Source{Base: b("1-source-t", 1), Table: "t"}
+	ex1 := &plan.Exchange{Base: b("1-source-t-exchange", 1), Input: src, Keys: []int{0}}
+	agg1 := &plan.WindowAgg{Base: b("2-window-agg", 1), Input: ex1, Keys: []int{0}}
+	ex2 := &plan.Exchange{Base: b("2-window-agg-exchange", 3), Input: agg1, Keys: []int{0}}
+	agg2 := &plan.WindowAgg{Base: b("3-window-agg", 3), Input: ex2, Keys: []int{0}}
+	ex3 := &plan.Exchange{Base: b("3-window-agg-exchange", 1), Input: agg2, Dist: plan.Single}
+	s1 := &plan.Sink{Base: b("4-sink-x", 1), Input: ex3, Table: "x"}
+	s2 := &plan.Sink{Base: b("5-sink-y", 1), Input: agg1, Table: "y"}
+	g := &plan.Graph{Sinks: []*plan.Sink{s1, s2}}
+	var got []string
+	for _, task := range plan.Tasks(g) {
+		var ids []string
+		for _, n := range task.Nodes {
+			ids = append(ids, n.ID())
+		}
+		got = append(got, strings.Join(ids, ",")+"@"+string(rune('0'+task.Parallelism)))
+	}
+	want := []string{
+		"1-source-t,1-source-t-exchange,2-window-agg@1", // agg1 feeds two consumers: the chain ends there
+		"2-window-agg-exchange,3-window-agg@3",
+		"3-window-agg-exchange,4-sink-x@1",
+		"5-sink-y@1",
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("tasks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

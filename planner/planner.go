@@ -215,7 +215,7 @@ func (p *Planner) Query(s *parser.QueryStmt) (*plan.Graph, error) {
 	}
 	sink := &plan.Sink{Input: rel.node, Connector: "collect", Options: map[string]string{}}
 	sink.Output = rel.schema()
-	return p.finish(&plan.Graph{Sinks: []*plan.Sink{sink}})
+	return p.finish(&plan.Graph{Sinks: []*plan.Sink{sink}}, s.Pos)
 }
 
 // Insert plans INSERT INTO table SELECT ….
@@ -282,14 +282,22 @@ func (p *Planner) Insert(s *parser.InsertStmt) (*plan.Graph, error) {
 			break
 		}
 	}
-	return p.finish(&plan.Graph{Sinks: []*plan.Sink{sink}})
+	return p.finish(&plan.Graph{Sinks: []*plan.Sink{sink}}, s.Pos)
 }
 
 // finish turns the graph the builder made into the physical plan: it
-// rewrites it and numbers its nodes.
-func (p *Planner) finish(g *plan.Graph) (*plan.Graph, error) {
-	g = optimize(g)
+// rewrites it, distributes it (parallelism and exchanges), numbers its
+// nodes and infers and checks their changelog modes. Errors point at pos.
+func (p *Planner) finish(g *plan.Graph, pos parser.Pos) (*plan.Graph, error) {
+	par, _, err := p.parallelism(pos)
+	if err != nil {
+		return nil, err
+	}
+	g = distribute(optimize(g), par)
 	assignIDs(g)
+	if err := p.changelogs(g, pos); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 

@@ -17,8 +17,9 @@ import (
 //
 //	exec      — input: DDL statements; output: "ok" or the error.
 //	plan      — input: one SELECT or INSERT; output: its physical plan
-//	            (EXPLAIN) with each node's output schema, or the error with
-//	            a caret under its position.
+//	            (EXPLAIN), or the error with a caret under its position.
+//	            Arguments: parallelism=N and max-parallelism=N set the
+//	            planner's (as the engine does from the settings).
 func TestPlanner(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		p := planner.New(planner.NewCatalog(), builtin.Registry(io.Discard))
@@ -49,6 +50,17 @@ func TestPlanner(t *testing.T) {
 			case "plan":
 				if len(stmts) != 1 {
 					t.Fatalf("plan: want one statement, got %d", len(stmts))
+				}
+				p.Parallelism, p.MaxParallelism = 0, 0
+				for _, a := range d.CmdArgs {
+					switch a.Key {
+					case "parallelism":
+						d.ScanArgs(t, a.Key, &p.Parallelism)
+					case "max-parallelism":
+						d.ScanArgs(t, a.Key, &p.MaxParallelism)
+					default:
+						t.Fatalf("plan: unknown argument %q", a.Key)
+					}
 				}
 				out, err := p.Explain(&parser.ExplainStmt{Stmt: stmts[0]})
 				if err != nil {

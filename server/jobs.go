@@ -86,7 +86,7 @@ func viewStats(st exec.Stats) statsView {
 func viewJob(j *engine.Job) jobView {
 	st := j.Stats()
 	v := jobView{ID: j.ID(), Status: j.Status(), SQL: j.SQL(), Started: j.Started().UTC(), Stats: viewStats(st), Savepoint: j.LastSavepoint(),
-		Plan: planGraph(j.Query().Plan())}
+		Plan: planGraph(j.Query().Graph())}
 	if err := j.Err(); err != nil {
 		v.Error = err.Error()
 	}

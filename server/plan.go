@@ -2,6 +2,8 @@ package server
 
 import (
 	"strings"
+
+	"github.com/streamsql/streamsql/plan"
 )
 
 // operatorView is one operator of a job's plan, for the web page's graph.
@@ -13,34 +15,19 @@ type operatorView struct {
 	Inputs []string `json:"inputs,omitempty"`
 }
 
-// planGraph reads the operators and edges of a plan from its EXPLAIN
-// text: one operator a line ("ID Kind details"), each indented two
-// spaces under the operator it feeds. Operators come out in the order of
-// the text reversed, sources first.
-func planGraph(explain string) []operatorView {
+// planGraph lists the operators and edges of a job's plan, sources first
+// (inputs before their consumers), each once even when several consumers
+// share it. Kind and Detail split the node's EXPLAIN line ("WindowAgg",
+// "window=… keys=[…]").
+func planGraph(g *plan.Graph) []operatorView {
 	var ops []operatorView
-	var stack []int // index in ops of the last operator at each depth
-	for line := range strings.Lines(explain) {
-		line = strings.TrimRight(line, "\r\n")
-		text := strings.TrimLeft(line, " ")
-		if text == "" {
-			continue
+	for _, n := range g.Nodes() {
+		kind, detail, _ := strings.Cut(n.Describe(), " ")
+		v := operatorView{ID: n.ID(), Kind: kind, Detail: detail}
+		for _, in := range n.Inputs() {
+			v.Inputs = append(v.Inputs, in.ID())
 		}
-		depth := (len(line) - len(text)) / 2
-		id, rest, _ := strings.Cut(text, " ")
-		kind, detail, _ := strings.Cut(rest, " ")
-		ops = append(ops, operatorView{ID: id, Kind: kind, Detail: detail})
-		if depth > len(stack) {
-			depth = len(stack) // malformed indentation: attach to the deepest
-		}
-		stack = append(stack[:depth], len(ops)-1)
-		if depth > 0 {
-			p := &ops[stack[depth-1]]
-			p.Inputs = append(p.Inputs, id)
-		}
-	}
-	for i, j := 0, len(ops)-1; i < j; i, j = i+1, j-1 {
-		ops[i], ops[j] = ops[j], ops[i]
+		ops = append(ops, v)
 	}
 	return ops
 }

@@ -1,0 +1,229 @@
+package planner
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/streamsql/streamsql/parser"
+	"github.com/streamsql/streamsql/plan"
+)
+
+// defaultMaxParallelism is the number of key groups when
+// Planner.MaxParallelism is 0 (Flink's default for small jobs).
+const defaultMaxParallelism = 128
+
+// parallelism returns the planner's parallelism and max parallelism with
+// their defaults, refusing a parallelism the key groups cannot split into.
+func (p *Planner) parallelism(pos parser.Pos) (par, maxPar int, err error) {
+	par, maxPar = p.Parallelism, p.MaxParallelism
+	if par <= 0 {
+		par = 1
+	}
+	if maxPar <= 0 {
+		maxPar = defaultMaxParallelism
+	}
+	if par > maxPar {
+		return 0, 0, errorf(pos, "parallelism %d exceeds the max parallelism %d (the number of key groups); lower 'parallelism.default' or raise 'pipeline.max-parallelism'", par, maxPar)
+	}
+	return par, maxPar, nil
+}
+
+// distribute sets every node's parallelism and puts the exchanges in:
+//
+//   - sources run as one subtask;
+//   - a keyed operator (a WindowAgg with keys, a SESSION WindowAssign with
+//     partition keys) runs at par, behind a Hash exchange on its keys,
+//     even when par is 1 (the runtime chains a 1→1 exchange for free);
+//   - a WindowAgg without keys, a SESSION WindowAssign without partition
+//     keys, a Limit and a sink run as one subtask, behind a Single
+//     exchange when their input is parallel;
+//   - a Union runs at its inputs' parallelism when they agree, else as
+//     one subtask behind a Single exchange on each parallel input;
+//   - every other node (Calc, the other window assigners: stateless) runs
+//     at its input's parallelism.
+func distribute(g *plan.Graph, par int) *plan.Graph {
+	return rewrite(g, func(n plan.Node, _ func(plan.Node) bool) plan.Node {
+		ins := n.Inputs()
+		keys, keyed, single := requirement(n)
+		switch {
+		case keyed:
+			n = n.WithInputs(exchange(ins[0], plan.Hash, keys, par))
+			n.Props().Parallelism = par
+		case single:
+			changed := false
+			ex := make([]plan.Node, len(ins))
+			for i, in := range ins {
+				ex[i] = in
+				if in.Props().Parallelism > 1 {
+					ex[i], changed = exchange(in, plan.Single, nil, 1), true
+				}
+			}
+			if changed {
+				n = n.WithInputs(ex...)
+			}
+			n.Props().Parallelism = 1
+		default:
+			n.Props().Parallelism = ins[0].Props().Parallelism
+		}
+		return n
+	})
+}
+
+// requirement says how node n's input must be distributed: keyed on keys
+// (input columns), or all on one subtask (single), or neither (the node
+// runs where its input runs).
+func requirement(n plan.Node) (keys []int, keyed, single bool) {
+	switch x := n.(type) {
+	case *plan.Source, *plan.Limit, *plan.Sink:
+		return nil, false, true
+	case *plan.WindowAgg:
+		if len(x.Keys) > 0 {
+			return x.Keys, true, false
+		}
+		return nil, false, true
+	case *plan.WindowAssign:
+		if x.Window.Kind != plan.Session {
+			return nil, false, false
+		}
+		if len(x.Partition) > 0 {
+			return x.Partition, true, false
+		}
+		return nil, false, true
+	case *plan.Union:
+		p := x.Ins[0].Props().Parallelism
+		for _, in := range x.Ins[1:] {
+			if in.Props().Parallelism != p {
+				return nil, false, true
+			}
+		}
+		return nil, false, false
+	}
+	return nil, false, false
+}
+
+// exchange returns an Exchange over in for a consumer of parallelism par.
+func exchange(in plan.Node, d plan.Distribution, keys []int, par int) *plan.Exchange {
+	e := &plan.Exchange{Input: in, Dist: d, Keys: keys}
+	e.Output = in.Schema()
+	e.Parallelism = par
+	return e
+}
+
+// changelogs infers the changelog mode of every node (inputs first) and
+// checks it against what each consumer accepts: a window operator needs an
+// append-only input, and a sink table must accept its input's mode. pos is
+// where the errors point (the statement).
+func (p *Planner) changelogs(g *plan.Graph, pos parser.Pos) error {
+	for _, n := range g.Nodes() {
+		b := n.Props()
+		ins := n.Inputs()
+		switch x := n.(type) {
+		case *plan.Source:
+			b.Changelog = plan.AppendOnly
+			if p.Connectors != nil {
+				b.Changelog = p.Connectors.SourceChangelog(x.Options)
+			}
+		case *plan.WindowAgg, *plan.WindowAssign:
+			if in := ins[0]; in.Props().Changelog != plan.AppendOnly {
+				return errorf(pos, "%s %s needs an append-only input, but %s emits updates and deletes; window operators do not take updates and deletes yet", describeKind(n), n.ID(), producer(in))
+			}
+			b.Changelog = plan.AppendOnly
+		case *plan.Calc:
+			in := ins[0].Props()
+			b.Changelog = in.Changelog
+			if in.Changelog == plan.Upsert {
+				b.UpsertKey = projectKey(x, in.UpsertKey)
+				if b.UpsertKey == nil {
+					// The key is not passed through: the rows cannot be
+					// upserts on it any more.
+					b.Changelog = plan.Retract
+				}
+			}
+		default:
+			// Union, Exchange, Limit, Sink: rows pass through; the mode of
+			// several inputs is the least that covers them all.
+			b.Changelog = plan.AppendOnly
+			for i, in := range ins {
+				ip := in.Props()
+				switch {
+				case i == 0:
+					b.Changelog, b.UpsertKey = ip.Changelog, ip.UpsertKey
+				case ip.Changelog == b.Changelog && (ip.Changelog != plan.Upsert || slices.Equal(ip.UpsertKey, b.UpsertKey)):
+				case ip.Changelog == plan.AppendOnly && b.Changelog == plan.Retract,
+					ip.Changelog == plan.Retract && b.Changelog == plan.AppendOnly:
+					b.Changelog, b.UpsertKey = plan.Retract, nil
+				default:
+					return errorf(pos, "UNION ALL of %s and %s: the inputs' changelog modes (%s, %s) cannot be combined yet", ins[0].ID(), in.ID(), ins[0].Props().Changelog, ip.Changelog)
+				}
+			}
+		}
+	}
+	for _, s := range g.Sinks {
+		c := s.Props().Changelog
+		if p.Connectors == nil || p.Connectors.SinkAccepts(s.Options, c) {
+			continue
+		}
+		return errorf(pos, "table %s (connector %s) accepts only inserts (append-only), but the query produces updates and deletes: %s emits them; use a sink that accepts updates (print, blackhole)", s.Table, s.Connector, producer(s.Input))
+	}
+	return nil
+}
+
+// producer names the node that makes n's rows updating: the first node,
+// walking down from n, whose inputs are all append-only, as "node id
+// (format …)".
+func producer(n plan.Node) string {
+	for {
+		var next plan.Node
+		for _, in := range n.Inputs() {
+			if in.Props().Changelog != plan.AppendOnly {
+				next = in
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	what := "node " + n.ID()
+	if s, ok := n.(*plan.Source); ok && s.Options["format"] != "" {
+		what += fmt.Sprintf(" (format %s)", s.Options["format"])
+	}
+	return what
+}
+
+// describeKind names a node's kind in words for errors.
+func describeKind(n plan.Node) string {
+	switch n.(type) {
+	case *plan.WindowAgg:
+		return "window aggregation"
+	case *plan.WindowAssign:
+		return "window TVF"
+	}
+	return strings.ReplaceAll(n.Kind(), "-", " ")
+}
+
+// projectKey maps the upsert key columns of c's input to c's output
+// columns, or returns nil when c drops one of them or filters rows (a
+// filter may drop an update and keep its key's older row).
+func projectKey(c *plan.Calc, key []int) []int {
+	if c.Filter != nil {
+		return nil
+	}
+	out := make([]int, 0, len(key))
+	for _, k := range key {
+		found := -1
+		for i, e := range c.Exprs {
+			if r, ok := e.(*plan.ColumnRef); ok && r.Index == k {
+				found = i
+				break
+			}
+		}
+		if found < 0 {
+			return nil
+		}
+		out = append(out, found)
+	}
+	return out
+}
