@@ -112,10 +112,17 @@ func exchange(in plan.Node, d plan.Distribution, keys []int, par int) *plan.Exch
 
 // changelogs infers the changelog mode of every node (inputs first) and
 // checks it against what each consumer accepts: a window operator needs an
-// append-only input, and a sink table must accept its input's mode. pos is
-// where the errors point (the statement).
-func (p *Planner) changelogs(g *plan.Graph, pos parser.Pos) error {
+// append-only input, and a sink table must accept its input's mode. pos[i]
+// is where the errors about g.Sinks[i] and the nodes below it point (its
+// statement).
+func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
+	// posOf is the position of the first sink's statement that reads n.
+	at := map[plan.Node]parser.Pos{}
+	for i := len(g.Sinks) - 1; i >= 0; i-- {
+		plan.Walk(g.Sinks[i], func(n plan.Node) { at[n] = pos[i] })
+	}
 	for _, n := range g.Nodes() {
+		pos := at[n]
 		b := n.Props()
 		ins := n.Inputs()
 		switch x := n.(type) {
@@ -159,12 +166,12 @@ func (p *Planner) changelogs(g *plan.Graph, pos parser.Pos) error {
 			}
 		}
 	}
-	for _, s := range g.Sinks {
+	for i, s := range g.Sinks {
 		c := s.Props().Changelog
 		if p.Connectors == nil || p.Connectors.SinkAccepts(s.Options, c) {
 			continue
 		}
-		return errorf(pos, "table %s (connector %s) accepts only inserts (append-only), but the query produces updates and deletes: %s emits them; use a sink that accepts updates (print, blackhole)", s.Table, s.Connector, producer(s.Input))
+		return errorf(pos[i], "table %s (connector %s) accepts only inserts (append-only), but the query produces updates and deletes: %s emits them; use a sink that accepts updates (print, blackhole)", s.Table, s.Connector, producer(s.Input))
 	}
 	return nil
 }

@@ -215,11 +215,55 @@ func (p *Planner) Query(s *parser.QueryStmt) (*plan.Graph, error) {
 	}
 	sink := &plan.Sink{Input: rel.node, Connector: "collect", Options: map[string]string{}}
 	sink.Output = rel.schema()
-	return p.finish(&plan.Graph{Sinks: []*plan.Sink{sink}}, s.Pos)
+	return p.finish(&plan.Graph{Sinks: []*plan.Sink{sink}}, []parser.Pos{s.Pos})
 }
 
 // Insert plans INSERT INTO table SELECT ….
 func (p *Planner) Insert(s *parser.InsertStmt) (*plan.Graph, error) {
+	sink, err := p.insertSink(&builder{p: p}, s)
+	if err != nil {
+		return nil, err
+	}
+	return p.finish(&plan.Graph{Sinks: []*plan.Sink{sink}}, []parser.Pos{s.Pos})
+}
+
+// StatementSet plans the INSERTs of a statement set into one graph, one
+// job: a sink per INSERT; INSERTs that read the same table share its
+// Source node (one reader, one offset in checkpoints), and the nodes are
+// numbered over the whole graph, so ids are unique across the set. An
+// error in an INSERT names it by its position.
+func (p *Planner) StatementSet(s *parser.StatementSetStmt) (*plan.Graph, error) {
+	if len(s.Inserts) == 0 {
+		return nil, errorf(s.Pos, "empty statement set: no INSERT to run")
+	}
+	b := &builder{p: p, shared: map[string]*plan.Source{}}
+	g := &plan.Graph{}
+	var pos []parser.Pos
+	for _, ins := range s.Inserts {
+		b.read = map[string]bool{}
+		sink, err := p.insertSink(b, ins)
+		if err != nil {
+			return nil, inStatement(ins, err)
+		}
+		g.Sinks = append(g.Sinks, sink)
+		pos = append(pos, ins.Pos)
+	}
+	return p.finish(g, pos)
+}
+
+// inStatement says which INSERT of a statement set err comes from.
+func inStatement(ins *parser.InsertStmt, err error) error {
+	var pe *parser.Error
+	if errors.As(err, &pe) {
+		what := fmt.Sprintf("INSERT INTO %s", ins.Table.Name)
+		msg := strings.TrimPrefix(pe.Msg, what+": ")
+		return &parser.Error{Pos: pe.Pos, Msg: fmt.Sprintf("%s (line %d, column %d): %s", what, ins.Pos.Line, ins.Pos.Column, msg)}
+	}
+	return errorf(ins.Pos, "in INSERT INTO %s: %v", ins.Table.Name, err)
+}
+
+// insertSink plans one INSERT with b into its Sink.
+func (p *Planner) insertSink(b *builder, s *parser.InsertStmt) (*plan.Sink, error) {
 	t, ok := p.Catalog.Table(s.Table.Name)
 	if !ok {
 		if _, isView := p.Catalog.View(s.Table.Name); isView {
@@ -230,7 +274,6 @@ func (p *Planner) Insert(s *parser.InsertStmt) (*plan.Graph, error) {
 	if len(s.Columns) > 0 {
 		return nil, errorf(s.Columns[0].Pos, "INSERT with a column list is not supported yet; select the table's columns in order")
 	}
-	b := &builder{p: p}
 	rel, err := b.planQuery(s.Query)
 	if err != nil {
 		return nil, err
@@ -282,14 +325,15 @@ func (p *Planner) Insert(s *parser.InsertStmt) (*plan.Graph, error) {
 			break
 		}
 	}
-	return p.finish(&plan.Graph{Sinks: []*plan.Sink{sink}}, s.Pos)
+	return sink, nil
 }
 
 // finish turns the graph the builder made into the physical plan: it
 // rewrites it, distributes it (parallelism and exchanges), numbers its
-// nodes and infers and checks their changelog modes. Errors point at pos.
-func (p *Planner) finish(g *plan.Graph, pos parser.Pos) (*plan.Graph, error) {
-	par, _, err := p.parallelism(pos)
+// nodes and infers and checks their changelog modes. Errors point at the
+// statement of the sink they concern: pos[i] is that of g.Sinks[i].
+func (p *Planner) finish(g *plan.Graph, pos []parser.Pos) (*plan.Graph, error) {
+	par, _, err := p.parallelism(pos[0])
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +352,8 @@ func itemPos(s *parser.Select, i int) parser.Pos {
 	return s.Pos
 }
 
-// Explain plans stmt (a query or an INSERT) and prints its physical plan.
+// Explain plans stmt (a query, an INSERT or a statement set) and prints
+// its physical plan.
 func (p *Planner) Explain(s *parser.ExplainStmt) (string, error) {
 	var g *plan.Graph
 	var err error
@@ -317,8 +362,10 @@ func (p *Planner) Explain(s *parser.ExplainStmt) (string, error) {
 		g, err = p.Query(st)
 	case *parser.InsertStmt:
 		g, err = p.Insert(st)
+	case *parser.StatementSetStmt:
+		g, err = p.StatementSet(st)
 	default:
-		return "", errorf(s.Pos, "EXPLAIN works on SELECT and INSERT statements")
+		return "", errorf(s.Pos, "EXPLAIN works on SELECT, INSERT and STATEMENT SET statements")
 	}
 	if err != nil {
 		return "", err

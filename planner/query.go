@@ -50,6 +50,12 @@ type builder struct {
 	p *Planner
 	// views being expanded, to refuse a view that refers to itself.
 	expanding []string
+	// shared, in a statement set, holds the Source of each table (by
+	// key) that an INSERT read, for the later INSERTs to share; read holds
+	// the tables the current INSERT read, which it reads again through a
+	// Source of its own (a node is never twice the input of one consumer).
+	shared map[string]*plan.Source
+	read   map[string]bool
 }
 
 // physicalScope returns the scope of t's source columns (physical and
@@ -213,6 +219,16 @@ func (b *builder) planTableName(r *parser.TableName) (*relation, error) {
 				src.Metadata = append(src.Metadata, "")
 			}
 		}
+	}
+	if b.shared != nil && !b.read[key(t.Name)] {
+		if s, ok := b.shared[key(t.Name)]; ok {
+			src = s
+		} else {
+			b.shared[key(t.Name)] = src
+		}
+	}
+	if b.read != nil {
+		b.read[key(t.Name)] = true
 	}
 	rowtime := ""
 	if t.Watermark != nil {
@@ -396,8 +412,11 @@ func (b *builder) planQuery(sel *parser.Select) (*relation, error) {
 	return &relation{node: l, cols: rel.cols, name: rel.name, cat: rel.cat}, nil
 }
 
-// planSelect plans one SELECT block.
+// planSelect plans one SELECT block, or a UNION ALL of several.
 func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
+	if len(sel.UnionAll) > 0 {
+		return b.planUnion(sel)
+	}
 	if sel.From == nil {
 		return nil, errorf(sel.Pos, "SELECT without FROM is not supported yet")
 	}
@@ -543,4 +562,87 @@ func uniquifyNames(cols []scopeCol) {
 			}
 		}
 	}
+}
+
+// planUnion plans sel UNION ALL sel.UnionAll…: a Union of the terms. The
+// terms must have as many columns as the first; each column's type is the
+// common type its terms' types widen to implicitly (a Calc casts a term's
+// columns where they differ), its name the first term's. A column is a
+// time attribute when it is one in every term, with the same type (so a
+// window TVF over a view or subquery of a UNION ALL windows by it); the
+// union's event time is then the least of its inputs' watermarks.
+func (b *builder) planUnion(sel *parser.Select) (*relation, error) {
+	first := *sel
+	first.UnionAll = nil
+	terms := append([]*parser.Select{&first}, sel.UnionAll...)
+	rels := make([]*relation, len(terms))
+	for i, t := range terms {
+		r, err := b.planSelect(t)
+		if err != nil {
+			return nil, err
+		}
+		rels[i] = r
+	}
+	cols := make([]scopeCol, len(rels[0].cols))
+	copy(cols, rels[0].cols)
+	for i, r := range rels[1:] {
+		if len(r.cols) != len(cols) {
+			return nil, errorf(terms[i+1].Pos, "UNION ALL: term %d has %s but the first term has %d (%s)", i+2, plural(len(r.cols), "column"), len(cols), strings.Join(rels[0].schema().Names(), ", "))
+		}
+	}
+	for j := range cols {
+		t := cols[j].t
+		same := true
+		for i, r := range rels[1:] {
+			rt := r.cols[j].t
+			ct, ok := commonType(t, rt)
+			if !ok || !implicitly(rt, ct) || !implicitly(t, ct) {
+				return nil, errorf(itemPos(terms[i+1], j), "UNION ALL: column %d (%s) has type %s in term %d, which does not combine with %s of the terms before it; add a CAST", j+1, cols[j].name, rt, i+2, t)
+			}
+			same = same && types.Same(rt.Nullable(), t.Nullable())
+			t = ct
+		}
+		rowtime := same
+		for _, r := range rels {
+			rowtime = rowtime && r.cols[j].rowtime
+		}
+		cols[j] = scopeCol{name: cols[j].name, t: t, index: j, rowtime: rowtime}
+	}
+	out := &relation{cols: cols, name: "UNION ALL", cat: b.p.Catalog}
+	schema := out.schema()
+	u := &plan.Union{Ins: make([]plan.Node, len(rels))}
+	u.Output = schema
+	for i, r := range rels {
+		u.Ins[i] = castTo(r, schema)
+	}
+	out.node = u
+	return out, nil
+}
+
+// castTo returns r's node with its columns cast and renamed to schema's
+// (a Calc), or r's node itself when they are schema's already.
+func castTo(r *relation, schema types.Schema) plan.Node {
+	in := r.schema()
+	same := in.Len() == schema.Len()
+	for i := 0; same && i < in.Len(); i++ {
+		same = in.Fields[i].Name == schema.Fields[i].Name && types.Same(in.Fields[i].Type, schema.Fields[i].Type) && in.Fields[i].Type.NotNull == schema.Fields[i].Type.NotNull
+	}
+	if same {
+		return r.node
+	}
+	exprs := make([]plan.Expr, schema.Len())
+	for i, f := range schema.Fields {
+		exprs[i] = coerce(&plan.ColumnRef{Index: i, Name: in.Fields[i].Name, T: in.Fields[i].Type}, f.Type)
+	}
+	c := &plan.Calc{Input: r.node, Exprs: exprs}
+	c.Output = schema
+	return c
+}
+
+// plural prints n thing, with an s when n is not 1.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
