@@ -253,11 +253,26 @@ func (q *ContinuousQuery) IsInsert() bool { return q.graph.Sinks[0].Connector !=
 // Graph returns the physical plan.
 func (q *ContinuousQuery) Graph() *plan.Graph { return q.graph }
 
+// Updating reports whether the query's result is a changelog with updates
+// (rows of kind -U, +U or -D, see RowFunc), as the planner inferred it;
+// false for an append-only result, which holds inserts only.
+func (q *ContinuousQuery) Updating() bool {
+	for _, s := range q.graph.Sinks {
+		if s.Input.Props().Changelog != plan.AppendOnly {
+			return true
+		}
+	}
+	return false
+}
+
 // Plan returns the physical plan, as EXPLAIN prints it.
 func (q *ContinuousQuery) Plan() string { return plan.Explain(q.graph) }
 
 // RowFunc receives the rows of a SELECT, batch by batch, as they are
-// emitted. rec is valid only during the call.
+// emitted. rec is valid only during the call. A batch of an updating query
+// whose rows are not all inserts has one more column than the Schema, the
+// last, "$row_kind": each row's RowKind (read it with exec.RowKinds, or
+// use TypedRows, which does).
 type RowFunc func(rec arrow.Record) error
 
 // Run runs the query until its bounded sources are exhausted, an error

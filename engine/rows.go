@@ -18,31 +18,18 @@ import (
 
 // RowKind is the change a row stands for in a changelog, as Flink's
 // RowKind: an insertion, the old or new version of an update, or a
-// deletion. Queries are append-only today, so every row is an Insert.
-type RowKind int8
+// deletion. It is types.RowKind; an append-only query's rows are all
+// Inserts, an updating one's (a debezium-json source, later updating
+// aggregations) carry every kind.
+type RowKind = types.RowKind
 
 // The row kinds.
 const (
-	Insert       RowKind = iota // +I
-	UpdateBefore                // -U: the row before an update
-	UpdateAfter                 // +U: the row after an update
-	Delete                      // -D
+	Insert       = types.Insert       // +I
+	UpdateBefore = types.UpdateBefore // -U: the row before an update
+	UpdateAfter  = types.UpdateAfter  // +U: the row after an update
+	Delete       = types.Delete       // -D
 )
-
-// String returns Flink's short form: +I, -U, +U or -D.
-func (k RowKind) String() string {
-	switch k {
-	case Insert:
-		return "+I"
-	case UpdateBefore:
-		return "-U"
-	case UpdateAfter:
-		return "+U"
-	case Delete:
-		return "-D"
-	}
-	return fmt.Sprintf("RowKind(%d)", int8(k))
-}
 
 // Row is one row of a query's result as Go values, one per column in the
 // query's Schema order:
@@ -86,15 +73,18 @@ func (r Row) String() string {
 
 // TypedRows converts a record batch of a query's result to rows of Go
 // values (see Row), for callers of the Arrow path (Results, RowFunc).
+// The batch's row-kind column, when it has one (exec.RowKinds), gives each
+// row's Kind and is not a value.
 func TypedRows(rec arrow.Record) []Row {
 	out := make([]Row, rec.NumRows())
-	cols := rec.Columns()
+	kinds := exec.RowKinds(rec)
+	cols := rec.Columns()[:exec.DataColumns(rec)]
 	for r := range out {
 		vals := make([]any, len(cols))
 		for c, col := range cols {
 			vals[c] = goValue(col, r)
 		}
-		out[r] = Row{Kind: Insert, Values: vals}
+		out[r] = Row{Kind: exec.RowKindAt(kinds, r), Values: vals}
 	}
 	return out
 }

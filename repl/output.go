@@ -19,10 +19,12 @@ const resultModeKey = "sql-client.execution.result-mode"
 type resultMode uint8
 
 const (
-	// tableau: an aligned table that grows as windows close.
+	// tableau: an aligned table that grows as windows close; an updating
+	// result (e.g. a debezium-json table) is shown as in changelog mode,
+	// as Flink's tableau mode shows streaming results with an op column.
 	tableau resultMode = iota
-	// changelog: the same table with an "op" column, +I for each row
-	// (window aggregates are append-only: every row is an insert).
+	// changelog: the same table with an "op" column holding each row's
+	// kind: +I, -U, +U or -D (append-only results are all +I).
 	changelog
 )
 

@@ -397,6 +397,12 @@ func (s *shell) runSelect(ctx context.Context, q *engine.ContinuousQuery) error 
 			}
 		}()
 	}
+	if q.Updating() {
+		// Flink's tableau mode shows a streaming result's changes with
+		// their op column too: the rows of an updating result mean
+		// nothing without their kinds.
+		mode = changelog
+	}
 	w := s.newResultWriter(q.Schema(), mode)
 	start := time.Now()
 	if err := w.Begin(); err != nil {

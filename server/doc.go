@@ -24,7 +24,8 @@
 //	GET  /v1/jobs/{id}/checkpoints  the job's retained checkpoints and failures
 //	GET  /v1/query?sql=...[&session=ID]  (or POST) the rows of a SELECT as they are
 //	                                emitted: NDJSON, or server-sent events with
-//	                                Accept: text/event-stream
+//	                                Accept: text/event-stream; a row that is not
+//	                                an insert has a first field "op" ("-U", "+U", "-D")
 //	GET  /metrics                   Prometheus text exposition format
 //	GET  /healthz                   liveness (no authentication)
 //	GET  /                          a small web page over the API

@@ -75,6 +75,9 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	enc, err := format.NewEncoder(format.JSON, q.Schema(), nil)
+	if err == nil {
+		err = enc.WriteRowKinds() // {"op":"-U",…} for rows that are not inserts
+	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err)
 		return

@@ -162,7 +162,7 @@ func runQuery(ctx context.Context, q *engine.ContinuousQuery, format string, sav
 		}
 		return err
 	}
-	w, err := render.New(format, stdout, q.Schema())
+	w, err := render.New(format, stdout, q.Schema(), q.Updating())
 	if err != nil {
 		return err
 	}

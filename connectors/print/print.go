@@ -77,10 +77,12 @@ func (s *sink) Open(context.Context, []byte) error { return nil }
 // Write implements exec.Sink: it prints the batch at once.
 func (s *sink) Write(_ context.Context, rec arrow.Record) error {
 	b := s.buf[:0]
-	cols := rec.Columns()
+	kinds := exec.RowKinds(rec)
+	cols := rec.Columns()[:exec.DataColumns(rec)]
 	for r := 0; r < int(rec.NumRows()); r++ {
 		b = append(b, s.prefix...)
-		b = append(b, "+I["...)
+		b = append(b, exec.RowKindAt(kinds, r).String()...)
+		b = append(b, '[')
 		for i, c := range cols {
 			if i > 0 {
 				b = append(b, ", "...)

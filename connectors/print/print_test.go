@@ -73,6 +73,35 @@ sink1> +I[2, 2024-01-01 00:00:20.005, null, , -0.05, 0.1]
 	}
 }
 
+// TestPrintRowKinds: each line shows its row's kind, as Flink's print does.
+func TestPrintRowKinds(t *testing.T) {
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer alloc.AssertSize(t, 0)
+	sch := types.Schema{Fields: []types.Field{{Name: "id", Type: types.BigIntType}, {Name: "s", Type: types.StringType}}}
+	b := array.NewRecordBuilder(alloc, sch.Arrow())
+	defer b.Release()
+	b.Field(0).(*array.Int64Builder).AppendValues([]int64{1, 1, 1, 2}, nil)
+	b.Field(1).(*array.StringBuilder).AppendValues([]string{"a", "a", "b", "c"}, []bool{true, true, true, false})
+	data := b.NewRecord()
+	defer data.Release()
+	kinds := exec.NewRowKinds(alloc, []types.RowKind{types.Insert, types.UpdateBefore, types.UpdateAfter, types.Delete})
+	defer kinds.Release()
+	rec := exec.WithRowKinds(data, kinds)
+	defer rec.Release()
+	var out bytes.Buffer
+	s, err := New(&out).NewSink(exec.SinkConfig{Schema: sch, Options: map[string]string{"print-identifier": "p"}, Alloc: alloc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	want := "p> +I[1, a]\np> -U[1, a]\np> +U[1, b]\np> -D[2, null]\n"
+	if out.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
 func TestPrintIsSinkOnly(t *testing.T) {
 	var oe *connectors.OptionError
 	if err := New(nil).Validate(nil, schema, false); !errors.As(err, &oe) {

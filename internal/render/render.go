@@ -5,6 +5,7 @@ package render
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/streamsql/streamsql/connectors/format"
+	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -25,11 +27,14 @@ type Writer interface {
 	Rows() int64
 }
 
-// New returns a Writer for format "table" (or "tableau") or "json".
-func New(format string, w io.Writer, schema types.Schema) (Writer, error) {
+// New returns a Writer for format "table" (or "tableau") or "json". The
+// table of an updating result (one whose rows may be -U, +U or -D) has the
+// changelog "op" column, as Flink's tableau mode shows streaming results;
+// an append-only result's has none.
+func New(format string, w io.Writer, schema types.Schema, updating bool) (Writer, error) {
 	switch format {
 	case "", "table", "tableau":
-		return NewTable(w, schema), nil
+		return NewTableWith(w, schema, TableOptions{Changelog: updating}), nil
 	case "json":
 		return &jsonWriter{w: w, schema: schema}, nil
 	}
@@ -61,7 +66,8 @@ type TableOptions struct {
 	// Types adds a line with each column's SQL type under the names.
 	Types bool
 	// Changelog adds a first column "op" holding each row's change kind
-	// (+I: every row of an append-only query is an insert).
+	// (+I, -U, +U, -D: see exec/rowkind.go), as Flink's SQL client shows
+	// a streaming result.
 	Changelog bool
 	// MaxColumnWidth caps a column's width, in characters (default
 	// DefaultMaxColumnWidth).
@@ -213,13 +219,20 @@ func (t *Table) Record(rec arrow.Record) error {
 			return err
 		}
 	}
+	kinds := exec.RowKinds(rec)
+	if kinds != nil && !t.opts.Changelog {
+		return errors.New("render: an updating result (rows other than +I) needs the changelog (op) column")
+	}
+	ncols := int(exec.DataColumns(rec))
 	for r := 0; r < int(rec.NumRows()); r++ {
 		b := t.buf[:0]
 		if t.opts.Changelog {
-			b = append(b, "| +I "...)
+			b = append(b, "| "...)
+			b = append(b, exec.RowKindAt(kinds, r).String()...)
+			b = append(b, ' ')
 		}
 		b = append(b, '|')
-		for c := 0; c < int(rec.NumCols()); c++ {
+		for c := 0; c < ncols; c++ {
 			v, ok := format.FormatValue(rec.Column(c), r)
 			if !ok {
 				v = nullText
@@ -251,6 +264,11 @@ func (t *Table) vertical(rec arrow.Record) error {
 	for _, n := range names {
 		nameWidth = max(nameWidth, textWidth(n))
 	}
+	kinds := exec.RowKinds(rec)
+	if kinds != nil && !t.opts.Changelog {
+		return errors.New("render: an updating result (rows other than +I) needs the changelog (op) column")
+	}
+	ncols := int(exec.DataColumns(rec))
 	for r := 0; r < int(rec.NumRows()); r++ {
 		t.rows++
 		b := t.buf[:0]
@@ -261,8 +279,8 @@ func (t *Table) vertical(rec arrow.Record) error {
 		}
 		b = append(b, "+-------\n"...)
 		for i, n := range names {
-			v := "+I"
-			if c := i - (len(names) - int(rec.NumCols())); c >= 0 {
+			v := exec.RowKindAt(kinds, r).String()
+			if c := i - (len(names) - ncols); c >= 0 {
 				var ok bool
 				if v, ok = format.FormatValue(rec.Column(c), r); !ok {
 					v = nullText
@@ -353,7 +371,10 @@ func PrintTable(w io.Writer, header []string, rows [][]string) error {
 }
 
 // jsonWriter prints one JSON object a line; numbers and booleans as JSON
-// values, everything else as strings, NULL as null.
+// values, everything else as strings, NULL as null. A row that is not an
+// insert starts with its kind, {"op":"-U",…} ("$op" when a column is named
+// op), as format.Encoder.WriteRowKinds writes it; inserts have no "op", so
+// an append-only result reads as before.
 type jsonWriter struct {
 	w      io.Writer
 	schema types.Schema
@@ -366,8 +387,17 @@ func (j *jsonWriter) End() error   { return nil }
 func (j *jsonWriter) Rows() int64  { return j.rows }
 
 func (j *jsonWriter) Record(rec arrow.Record) error {
+	kinds := exec.RowKinds(rec)
 	for r := 0; r < int(rec.NumRows()); r++ {
 		b := append(j.buf[:0], '{')
+		if k := exec.RowKindAt(kinds, r); k != types.Insert {
+			b = append(b, `"`+opKey(j.schema)+`":"`...)
+			b = append(b, k.String()...)
+			b = append(b, '"')
+			if len(j.schema.Fields) > 0 {
+				b = append(b, ',')
+			}
+		}
 		for c, f := range j.schema.Fields {
 			if c > 0 {
 				b = append(b, ',')
@@ -402,4 +432,13 @@ func (j *jsonWriter) Record(rec arrow.Record) error {
 		j.rows++
 	}
 	return nil
+}
+
+// opKey is the JSON key of a row's kind: "op", or "$op" when the schema has
+// a column named op.
+func opKey(schema types.Schema) string {
+	if schema.Index("op") >= 0 {
+		return "$op"
+	}
+	return "op"
 }

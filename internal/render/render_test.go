@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -62,7 +63,7 @@ func TestJSON(t *testing.T) {
 	rec := record(t)
 	defer rec.Release()
 	var out bytes.Buffer
-	w, err := New("json", &out, schema)
+	w, err := New("json", &out, schema, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestJSON(t *testing.T) {
 	if out.String() != want {
 		t.Fatalf("got\n%swant\n%s", out.String(), want)
 	}
-	if _, err := New("xml", &out, schema); err == nil {
+	if _, err := New("xml", &out, schema, false); err == nil {
 		t.Fatal("unknown format accepted")
 	}
 }
@@ -181,5 +182,66 @@ url | /a/much/longer/path/that/does/not/fit/in/thirty/characters
 	_ = w.End()
 	if out.String() != "(0 rows)\n" {
 		t.Errorf("empty: got %q", out.String())
+	}
+}
+
+// updates returns record(t) as a -U and a +U row.
+func updates(t *testing.T) arrow.Record {
+	t.Helper()
+	rec := record(t)
+	defer rec.Release()
+	kinds := exec.NewRowKinds(memory.DefaultAllocator, []types.RowKind{types.UpdateBefore, types.UpdateAfter})
+	defer kinds.Release()
+	return exec.WithRowKinds(rec, kinds)
+}
+
+// TestRowKinds: tables of updating results show each row's kind in the op
+// column (vertical too); JSON gives non-inserts an "op" field; a table
+// without the op column refuses updates instead of hiding their kinds.
+func TestRowKinds(t *testing.T) {
+	rec := updates(t)
+	defer rec.Release()
+	var out bytes.Buffer
+	w, err := New("table", &out, schema, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Record(rec); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.End()
+	want := `+----+----------------------+--------+-------+
+| op |                    k |   name |    ok |
++----+----------------------+--------+-------+
+| -U |                    1 |  a "q" |  true |
+| +U |                   22 | <NULL> | false |
++----+----------------------+--------+-------+
+`
+	if out.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", out.String(), want)
+	}
+
+	out.Reset()
+	v := NewTableWith(&out, schema, TableOptions{Changelog: true, Vertical: true})
+	if err := v.Record(rec); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "op   | -U\n") || !strings.Contains(out.String(), "op   | +U\n") {
+		t.Errorf("vertical:\n%s", out.String())
+	}
+
+	out.Reset()
+	j, _ := New("json", &out, schema, true)
+	if err := j.Record(rec); err != nil {
+		t.Fatal(err)
+	}
+	want = `{"op":"-U","k":1,"name":"a \"q\"","ok":true}` + "\n" + `{"op":"+U","k":22,"name":null,"ok":false}` + "\n"
+	if out.String() != want {
+		t.Errorf("json:\n%s\nwant:\n%s", out.String(), want)
+	}
+
+	plain, _ := New("table", &out, schema, false)
+	if err := plain.Record(rec); err == nil || !strings.Contains(err.Error(), "needs the changelog (op) column") {
+		t.Errorf("a table without op printed updates: %v", err)
 	}
 }

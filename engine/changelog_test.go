@@ -1,0 +1,74 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/streamsql/streamsql/engine"
+)
+
+// debeziumEvents is a table's history as Debezium change events: two
+// inserts, an update of row 1, a delete of row 2.
+const debeziumEvents = `{"before":null,"after":{"id":1,"name":"scooter","price":3.14},"op":"c"}
+{"before":null,"after":{"id":2,"name":"battery","price":8.10},"op":"r"}
+{"before":{"id":1,"name":"scooter","price":3.14},"after":{"id":1,"name":"scooter","price":5.18},"op":"u"}
+{"before":{"id":2,"name":"battery","price":8.10},"after":null,"op":"d"}
+`
+
+// writeDebezium writes debeziumEvents to a file and returns the CREATE TABLE
+// of a debezium-json table over it.
+func writeDebezium(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "products.json")
+	if err := os.WriteFile(path, []byte(debeziumEvents), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf(`CREATE TABLE products (id BIGINT, name STRING, price DECIMAL(10, 2))
+		WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'debezium-json');`, path)
+}
+
+// TestChangelogRowsReachTheClient: the rows of a debezium-json table reach
+// a SELECT's client with their kinds (engine.Row.Kind).
+func TestChangelogRowsReachTheClient(t *testing.T) {
+	ddl := writeDebezium(t)
+	for _, tc := range []struct {
+		query string
+		want  []string
+	}{
+		{"SELECT * FROM products", []string{
+			"+I[1, scooter, 3.14]", "+I[2, battery, 8.10]", "-U[1, scooter, 3.14]", "+U[1, scooter, 5.18]", "-D[2, battery, 8.10]"}},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			stmts, err := engine.Parse("test.sql", ddl+tc.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eng := engine.New(engine.Options{StateDir: t.TempDir()})
+			defer eng.Close(context.Background())
+			var got []string
+			for _, st := range stmts {
+				res, err := eng.Execute(context.Background(), st)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Kind != engine.Query {
+					continue
+				}
+				for row, err := range res.Query.Rows(context.Background()) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, row.String())
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
