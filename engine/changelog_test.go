@@ -59,6 +59,9 @@ func TestChangelogRowsReachTheClient(t *testing.T) {
 				if res.Kind != engine.Query {
 					continue
 				}
+				if !res.Query.Updating() {
+					t.Error("a query over a debezium-json table is not Updating")
+				}
 				for row, err := range res.Query.Rows(context.Background()) {
 					if err != nil {
 						t.Fatal(err)

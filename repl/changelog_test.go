@@ -28,6 +28,15 @@ CREATE TABLE out (id BIGINT, name STRING) WITH ('connector' = 'print');
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errs)
 	}
+	// Tableau mode (the default) shows an updating result as Flink's does:
+	// with the op column.
+	tab, errs, err := runScript(t, ddl+"SELECT * FROM products;\n")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errs)
+	}
+	if !strings.Contains(tab, "| -U |                    1 |   scooter |\n") {
+		t.Errorf("tableau mode of an updating result:\n%s", tab)
+	}
 	for _, want := range []string{
 		"| op |                   id |      name |\n",
 		"| +I |                    1 |   scooter |\n",
