@@ -273,6 +273,9 @@ func (b *builder) planWindowTVF(r *parser.WindowTVF) (*relation, error) {
 		return nil, err
 	}
 	if !tc.rowtime {
+		if tc.notRowtime != "" {
+			return nil, errorf(r.TimeCol.Pos, "column %q is not a time attribute: %s", tc.name, tc.notRowtime)
+		}
 		return nil, errorf(r.TimeCol.Pos, "column %q is not a time attribute: declare WATERMARK FOR %s AS … on its table", tc.name, tc.name)
 	}
 	// The last argument may be an offset, which may be zero or negative;
@@ -522,7 +525,7 @@ func project(sel *parser.Select, rel *relation) (*relation, error) {
 		}
 		col := scopeCol{name: itemName(it, i), t: e.Type(), index: len(out.cols)}
 		if r, ok := e.(*plan.ColumnRef); ok {
-			col.rowtime = rel.cols[r.Index].rowtime
+			col.rowtime, col.notRowtime = rel.cols[r.Index].rowtime, rel.cols[r.Index].notRowtime
 		}
 		exprs = append(exprs, e)
 		out.cols = append(out.cols, col)
@@ -602,11 +605,23 @@ func (b *builder) planUnion(sel *parser.Select) (*relation, error) {
 			same = same && types.Same(rt.Nullable(), t.Nullable())
 			t = ct
 		}
-		rowtime := same
-		for _, r := range rels {
+		rowtime, some, lacking := same, false, 0
+		for i, r := range rels {
 			rowtime = rowtime && r.cols[j].rowtime
+			some = some || r.cols[j].rowtime
+			if !r.cols[j].rowtime && lacking == 0 {
+				lacking = i + 1
+			}
 		}
-		cols[j] = scopeCol{name: cols[j].name, t: t, index: j, rowtime: rowtime}
+		col := scopeCol{name: cols[j].name, t: t, index: j, rowtime: rowtime}
+		switch {
+		case rowtime || !some:
+		case lacking > 0:
+			col.notRowtime = fmt.Sprintf("in a UNION ALL a column is a time attribute only when it is one in every term, and in term %d it is not", lacking)
+		default:
+			col.notRowtime = "in a UNION ALL a time attribute must have the same type in every term"
+		}
+		cols[j] = col
 	}
 	out := &relation{cols: cols, name: "UNION ALL", cat: b.p.Catalog}
 	schema := out.schema()
