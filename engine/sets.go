@@ -156,15 +156,7 @@ func (e *Engine) EndStatementSet(pos parser.Pos) (*parser.StatementSetStmt, erro
 
 // planStatementSet plans a statement set into one graph: one job.
 func planStatementSet(p *planner.Planner, st *parser.StatementSetStmt) (*plan.Graph, error) {
-	// TODO(sets): call p.StatementSet directly once the planner has it;
-	// until then a build without it refuses statement sets.
-	ss, ok := any(p).(interface {
-		StatementSet(*parser.StatementSetStmt) (*plan.Graph, error)
-	})
-	if !ok {
-		return nil, &parser.Error{Pos: st.Pos, Msg: "statement sets are not supported by this build's planner yet"}
-	}
-	g, err := ss.StatementSet(st)
+	g, err := p.StatementSet(st)
 	if err != nil {
 		return nil, err
 	}

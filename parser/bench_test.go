@@ -51,6 +51,9 @@ func BenchmarkParseLong(b *testing.B) {
 		{"unbalanced-parens=5000", "SELECT " + strings.Repeat("(", 5000) + "a", false},
 		{"unbalanced-parens=999", "SELECT " + strings.Repeat("(", 999) + "a", false},
 		{"nested-subqueries=32", "SELECT a FROM " + strings.Repeat("(SELECT a FROM ", 32) + "x", false},
+		{"union-terms=1k", "SELECT a FROM t" + strings.Repeat(" UNION ALL SELECT a FROM t", 999), true},
+		{"union-terms=10k", "SELECT a FROM t" + strings.Repeat(" UNION ALL SELECT a FROM t", 9_999), true},
+		{"set-inserts=10k", "EXECUTE STATEMENT SET BEGIN " + strings.Repeat("INSERT INTO s SELECT a FROM t; ", 10_000) + "END", true},
 		{"hostile-12KB", fill("SELECT ", "f(a, (CASE WHEN -x IN (1, ", "", 12<<10), false},
 	}
 	for _, c := range cases {
