@@ -223,11 +223,13 @@ func (counterConnector) NewSink(exec.SinkConfig) (exec.Sink, error) {
 	return nil, errors.New("connector 'counter' can only be used as a source")
 }
 
-// counterSource produces its rows in batches; its offset is the next i.
+// counterSource produces its rows in batches; its offset, of its one
+// split "0", is the next i.
 type counterSource struct {
 	cfg   exec.SourceConfig
 	count int64
 	next  int64
+	buf   [8]byte
 }
 
 var _ exec.Source = (*counterSource)(nil)
@@ -236,8 +238,9 @@ var _ exec.Source = (*counterSource)(nil)
 const epoch = 1704067200000
 
 // Open resumes after the checkpointed offset, or starts at 0.
-func (s *counterSource) Open(_ context.Context, offset []byte) error {
-	if offset == nil {
+func (s *counterSource) Open(_ context.Context, offsets map[string][]byte) error {
+	offset, ok := offsets["0"]
+	if !ok {
 		return nil
 	}
 	if len(offset) != 8 {
@@ -263,10 +266,10 @@ func (s *counterSource) Read(ctx context.Context) (arrow.Record, int, error) {
 	return b.NewRecord(), 0, nil
 }
 
-// Offset is the next row to produce: exactly the position after the last
-// batch Read returned.
-func (s *counterSource) Offset() ([]byte, error) {
-	return binary.BigEndian.AppendUint64(nil, uint64(s.next)), nil
+// Offsets reports the next row to produce: exactly the position after the
+// last batch Read returned.
+func (s *counterSource) Offsets(fn func(split string, offset []byte) error) error {
+	return fn("0", binary.BigEndian.AppendUint64(s.buf[:0], uint64(s.next)))
 }
 
 func (s *counterSource) Close() error { return nil }

@@ -22,10 +22,6 @@ type CheckpointStats struct {
 	Time     time.Time
 }
 
-// sourceSplit names the offset blob of a source in a checkpoint. Sources
-// encode all their splits in one offset today.
-const sourceSplit = "all"
-
 // restore reads the newest valid checkpoint of the job's store, checks
 // that it fits the plan, and opens source, operators and sink from it.
 // Without a store, or without a checkpoint, everything opens fresh.
@@ -45,14 +41,14 @@ func (j *Job) restore(ctx context.Context) error {
 		j.opts.Logger.Info("restoring checkpoint", "job", j.opts.Name, "checkpoint", r.ID())
 		j.restoredFrom.Store(r.ID())
 	}
-	var offset []byte
+	var offsets map[string][]byte
 	if r != nil {
-		offset = r.SourceOffsets(j.srcNode.ID())[sourceSplit]
+		offsets = r.SourceOffsets(j.srcNode.ID())
 		if err := j.restoreWatermarks(r.Operator(j.srcNode.ID())); err != nil {
 			return err
 		}
 	}
-	if err := j.source.Open(ctx, offset); err != nil {
+	if err := j.source.Open(ctx, offsets); err != nil {
 		return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
 	}
 	if !j.opts.NoPrefetch && runtime.GOMAXPROCS(0) > 1 {
@@ -182,9 +178,15 @@ func (j *Job) checkpoint(ctx context.Context, final bool) error {
 	cp := store.Begin(id)
 	off, err := j.offset()
 	if err != nil {
-		return fmt.Errorf("checkpoint %d: source offset: %w", id, err)
+		return fmt.Errorf("checkpoint %d: source offsets: %w", id, err)
 	}
-	cp.SetSourceOffset(j.srcNode.ID(), sourceSplit, off)
+	offsets, err := off.toMap()
+	if err != nil {
+		return fmt.Errorf("checkpoint %d: source offsets: %w", id, err)
+	}
+	for split, o := range offsets {
+		cp.SetSourceOffset(j.srcNode.ID(), split, o)
+	}
 	cp.SetConnector(j.srcNode.ID(), j.srcNode.Connector)
 	cp.SetConnector(j.sinkID, j.sinkConnector)
 	if err := j.snapshotWatermarks(cp.Operator(j.srcNode.ID())); err != nil {
@@ -231,9 +233,9 @@ func (j *Job) checkpoint(ctx context.Context, final bool) error {
 		return fmt.Errorf("checkpoint %d: sink commit: %w", id, err)
 	}
 	if j.pre != nil {
-		j.pre.checkpointComplete(int64(id), off)
+		j.pre.checkpointComplete(int64(id), offsets)
 	} else if l, ok := j.source.(CheckpointListener); ok {
-		if err := l.CheckpointComplete(ctx, int64(id), off); err != nil {
+		if err := l.CheckpointComplete(ctx, int64(id), offsets); err != nil {
 			j.opts.Logger.Warn("source checkpoint callback failed", "checkpoint", id, "err", err)
 		}
 	}

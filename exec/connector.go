@@ -15,26 +15,46 @@ import (
 // Source reads one table. It is pulled by the runtime from one goroutine.
 //
 // Contract: Open once, then Read until it returns io.EOF (a bounded source
-// is exhausted) or the job stops, with Offset called only between Reads;
+// is exhausted) or the job stops, with Offsets called only between Reads;
 // then Close once, also after a failure. A batch returned by Read belongs
-// to the caller, who releases it. Offset must describe exactly the position
-// after the last batch Read returned: restoring it with Open and reading on
-// yields the rows after that batch, none before, none skipped.
+// to the caller, who releases it. Offsets must describe exactly the
+// position after the last batch Read returned: restoring them with Open
+// and reading on yields the rows after that batch, none before, none
+// skipped.
+//
+// A source's position is kept per split (a Kafka partition, the file being
+// read), each under a stable split name, so that a checkpoint stores one
+// offset record per split and a split added later (a partition discovered)
+// gets its own record.
 type Source interface {
-	// Open prepares reading. offset is the value Offset returned at the
-	// restored checkpoint, or nil on a fresh start.
-	Open(ctx context.Context, offset []byte) error
+	// Open prepares reading. offsets holds, by split name, what Offsets
+	// reported at the restored checkpoint; it is empty on a fresh start. A
+	// checkpoint written before offsets were kept per split holds the
+	// source's one offset under LegacySplit, which the source still
+	// decodes. A source restored from offsets numbers the splits it
+	// restored as it did when they were checkpointed (the runtime keeps
+	// per-split state such as watermarks by split index).
+	Open(ctx context.Context, offsets map[string][]byte) error
 	// Read returns the next batch and the index of the split it came from
 	// (0 for a source with one split), (nil, 0, nil) when no row is available
 	// right now, or io.EOF when a bounded source has no more rows. Read
 	// should not block for long: at most about 100ms when no data comes, so
 	// the runtime can inject barriers and notice cancellation.
 	Read(ctx context.Context) (rec arrow.Record, split int, err error)
-	// Offset encodes the position after the last batch returned.
-	Offset() ([]byte, error)
+	// Offsets calls fn with the name and encoded position of every split,
+	// for the position after the last batch returned, and returns the
+	// first error fn returns. The bytes are valid only during the call (a
+	// source may reuse its buffer); names are unique and non-empty. It is
+	// called at checkpoints, and after every batch when the runtime reads
+	// ahead, so it should not allocate.
+	Offsets(fn func(split string, offset []byte) error) error
 	// Close releases the source's resources.
 	Close() error
 }
+
+// LegacySplit is the split name under which checkpoints written before
+// offsets were kept per split hold a source's one offset blob.
+const LegacySplit = "all"
 
 // SplitReporter is implemented by sources with several splits (Kafka
 // partitions). Splits returns how many there are now (it may grow when
@@ -46,15 +66,18 @@ type Source interface {
 // implement it has one split.
 type SplitReporter interface {
 	Splits() int
+	// SplitName is the stable name of split i < Splits() (Kafka's
+	// "topic/partition"), the name its offset has in Offsets.
+	SplitName(i int) string
 }
 
 // CheckpointListener is implemented by sources that act when a checkpoint
 // is durable, such as committing offsets to a Kafka consumer group for lag
-// tools. offset is what Offset returned at that checkpoint's barrier.
-// Errors are logged, not fatal: the checkpoint, not the callback, is the
-// source of truth.
+// tools. offsets is what Offsets reported at that checkpoint's barrier, by
+// split name. Errors are logged, not fatal: the checkpoint, not the
+// callback, is the source of truth.
 type CheckpointListener interface {
-	CheckpointComplete(ctx context.Context, id int64, offset []byte) error
+	CheckpointComplete(ctx context.Context, id int64, offsets map[string][]byte) error
 }
 
 // Sink writes the rows of a query somewhere. It is driven from one

@@ -90,8 +90,9 @@ type Job struct {
 	watermark  Watermark
 	wmPublic   atomic.Int64 // watermark, for Stats
 
-	pre            *prefetcher // nil: the source is read in Run's goroutine
-	limitReached   bool        // a LIMIT passed all its rows: the job ends
+	pre            *prefetcher   // nil: the source is read in Run's goroutine
+	offsets        *splitOffsets // reused by offset when there is no prefetcher
+	limitReached   bool          // a LIMIT passed all its rows: the job ends
 	coord          *checkpoint.Coordinator
 	nextID         uint64
 	failedInARow   int // checkpoint writes that failed since the last success
@@ -335,12 +336,16 @@ func (j *Job) read(ctx context.Context) (arrow.Record, int, error) {
 	return j.source.Read(ctx)
 }
 
-// offset is the source's position after the last batch the job consumed.
-func (j *Job) offset() ([]byte, error) {
+// offset is the source's position after the last batch the job consumed,
+// per split; valid until the next read.
+func (j *Job) offset() (*splitOffsets, error) {
 	if j.pre != nil {
 		return j.pre.offset, nil
 	}
-	return j.source.Offset()
+	if j.offsets == nil {
+		j.offsets = newSplitOffsets()
+	}
+	return j.offsets, j.offsets.capture(j.source)
 }
 
 // splits is the number of splits of the source, 0 when it does not say.

@@ -15,41 +15,43 @@ import (
 // task, in Flink's terms). It keeps the exactly-once contract: with each
 // batch it takes the source's offset (and split count) after that batch,
 // and the job checkpoints the offset of the last batch it consumed, not of
-// the last one read. Every call into the source — Read, Offset, Splits and
+// the last one read. Every call into the source — Read, Offsets, Splits and
 // CheckpointComplete — is made from the reading goroutine, so sources need
 // not be safe for concurrent use.
 type prefetcher struct {
 	src    Source
 	ch     chan fetched
-	notify chan completed // checkpoints to report to a CheckpointListener
+	notify chan completed     // checkpoints to report to a CheckpointListener
+	free   chan *splitOffsets // consumed offsets, for the reader to reuse
 	log    *slog.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
-	offset []byte // after the last batch consumed
-	splits int    // the source's splits after the last batch consumed
+	offset *splitOffsets // after the last batch consumed
+	splits int           // the source's splits after the last batch consumed
 }
 
 type fetched struct {
 	rec    arrow.Record
 	split  int
-	offset []byte
+	offset *splitOffsets
 	splits int
 	err    error
 }
 
 type completed struct {
-	id     int64
-	offset []byte
+	id      int64
+	offsets map[string][]byte
 }
 
 // startPrefetch starts reading an opened source.
 func startPrefetch(ctx context.Context, src Source, depth int, log *slog.Logger) (*prefetcher, error) {
-	off, err := src.Offset()
-	if err != nil {
+	off := newSplitOffsets()
+	if err := off.capture(src); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	p := &prefetcher{src: src, ch: make(chan fetched, depth), notify: make(chan completed, 16), log: log,
+	p := &prefetcher{src: src, ch: make(chan fetched, depth), notify: make(chan completed, 16),
+		free: make(chan *splitOffsets, depth+2), log: log,
 		cancel: cancel, done: make(chan struct{}), offset: off, splits: splitsOf(src)}
 	go p.run(ctx)
 	return p, nil
@@ -70,7 +72,12 @@ func (p *prefetcher) run(ctx context.Context) {
 		rec, split, err := p.src.Read(ctx)
 		f := fetched{rec: rec, split: split, err: err}
 		if err == nil && rec != nil {
-			f.offset, f.err = p.src.Offset()
+			select {
+			case f.offset = <-p.free:
+			default:
+				f.offset = newSplitOffsets()
+			}
+			f.err = f.offset.capture(p.src)
 			f.splits = splitsOf(p.src)
 		}
 		if rec == nil && err == nil {
@@ -91,10 +98,10 @@ func (p *prefetcher) run(ctx context.Context) {
 }
 
 // checkpointComplete has the reading goroutine tell the source that
-// checkpoint id, whose offset was offset, is durable.
-func (p *prefetcher) checkpointComplete(id int64, offset []byte) {
+// checkpoint id, whose offsets were offsets, is durable.
+func (p *prefetcher) checkpointComplete(id int64, offsets map[string][]byte) {
 	select {
-	case p.notify <- completed{id: id, offset: offset}:
+	case p.notify <- completed{id: id, offsets: offsets}:
 	default:
 		// The reader is far behind; a later checkpoint's report covers
 		// this one (offsets only move forward).
@@ -107,7 +114,7 @@ func (p *prefetcher) reportCompleted(ctx context.Context) {
 		select {
 		case c := <-p.notify:
 			if ok {
-				if err := l.CheckpointComplete(ctx, c.id, c.offset); err != nil {
+				if err := l.CheckpointComplete(ctx, c.id, c.offsets); err != nil {
 					p.log.Warn("source checkpoint callback failed", "checkpoint", c.id, "err", err)
 				}
 			}
@@ -128,7 +135,14 @@ func (p *prefetcher) read(ctx context.Context) (arrow.Record, int, error) {
 			return nil, 0, io.EOF
 		}
 		if f.err != nil {
+			if f.rec != nil {
+				f.rec.Release()
+			}
 			return nil, 0, f.err
+		}
+		select {
+		case p.free <- p.offset: // the job is done with the previous offsets
+		default:
 		}
 		p.offset, p.splits = f.offset, f.splits
 		return f.rec, f.split, nil

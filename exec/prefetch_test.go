@@ -17,12 +17,13 @@ import (
 type seqSource struct {
 	next, n int64
 	alloc   memory.Allocator
+	buf     [8]byte
 }
 
 var seqSchema = arrow.NewSchema([]arrow.Field{{Name: "v", Type: arrow.PrimitiveTypes.Int64}}, nil)
 
-func (s *seqSource) Open(_ context.Context, off []byte) error {
-	if off != nil {
+func (s *seqSource) Open(_ context.Context, offsets map[string][]byte) error {
+	if off, ok := offsets["0"]; ok {
 		s.next = int64(binary.BigEndian.Uint64(off))
 	}
 	return nil
@@ -43,8 +44,8 @@ func (s *seqSource) Read(context.Context) (arrow.Record, int, error) {
 	return array.NewRecord(seqSchema, []arrow.Array{col}, int64(col.Len())), 0, nil
 }
 
-func (s *seqSource) Offset() ([]byte, error) {
-	return binary.BigEndian.AppendUint64(nil, uint64(s.next)), nil
+func (s *seqSource) Offsets(fn func(string, []byte) error) error {
+	return fn("0", binary.BigEndian.AppendUint64(s.buf[:0], uint64(s.next)))
 }
 
 func (s *seqSource) Close() error { return nil }
@@ -77,9 +78,12 @@ func TestPrefetchOffsets(t *testing.T) {
 		want += rec.NumRows()
 		rec.Release()
 	}
-	off := p.offset
+	off, err := p.offset.toMap()
+	if err != nil {
+		t.Fatal(err)
+	}
 	p.stop()
-	if got := int64(binary.BigEndian.Uint64(off)); got != want {
+	if got := int64(binary.BigEndian.Uint64(off["0"])); got != want {
 		t.Fatalf("offset after 7 batches = %d, want %d (the reader was ahead at %d)", got, want, src.next)
 	}
 	resumed := &seqSource{n: 1000, alloc: alloc}
@@ -112,7 +116,11 @@ func TestPrefetchOffsets(t *testing.T) {
 		}
 	}
 	p2.stop()
-	if rows != 35 || binary.BigEndian.Uint64(p2.offset) != 35 {
-		t.Fatalf("read %d rows, offset %d; want 35, 35", rows, binary.BigEndian.Uint64(p2.offset))
+	off2, err := p2.offset.toMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != 35 || binary.BigEndian.Uint64(off2["0"]) != 35 {
+		t.Fatalf("read %d rows, offset %x; want 35, 35", rows, off2["0"])
 	}
 }

@@ -40,6 +40,7 @@ type source struct {
 
 	next int64 // the row number of the next row to generate
 
+	off  pace.Offset
 	pace *pace.Pacer // nil when the rate is unlimited
 }
 
@@ -60,24 +61,21 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 }
 
 // Open implements exec.Source.
-func (s *source) Open(ctx context.Context, offset []byte) error {
-	s.next = 0
-	if offset != nil {
-		next, err := pace.DecodeOffset(offset)
-		if err != nil {
-			return fmt.Errorf("datagen: table %q: %w", s.cfg.Table, err)
-		}
-		s.next = next
+func (s *source) Open(ctx context.Context, offsets map[string][]byte) error {
+	next, err := pace.Restored(offsets)
+	if err != nil {
+		return fmt.Errorf("datagen: table %q: %w", s.cfg.Table, err)
 	}
+	s.next = next
 	if s.pace != nil {
 		s.pace.Reset()
 	}
 	return nil
 }
 
-// Offset implements exec.Source: the next row number.
-func (s *source) Offset() ([]byte, error) {
-	return pace.EncodeOffset(s.next), nil
+// Offsets implements exec.Source: the next row number, as split pace.Split.
+func (s *source) Offsets(fn func(split string, offset []byte) error) error {
+	return s.off.Report(s.next, fn)
 }
 
 // Close implements exec.Source.

@@ -79,16 +79,28 @@ func (factory) NewSource(cfg exec.SourceConfig) (exec.Source, error) { return ne
 // NewSink implements connectors.Factory.
 func (factory) NewSink(cfg exec.SinkConfig) (exec.Sink, error) { return newSink(cfg) }
 
-// DescribeOffset implements connectors.StateDescriber.
+// DescribeOffset implements connectors.StateDescriber: the offset of the
+// file being read, or of a checkpoint from before offsets were kept per
+// split.
 func (factory) DescribeOffset(b []byte) (string, error) {
-	idx, pos, line, name, err := decodeOffset(b)
+	if len(b) > 0 && b[0] == legacyOffsetVersion {
+		o, err := decodeLegacyOffset(b)
+		if err != nil {
+			return "", err
+		}
+		if o.name == "" {
+			return fmt.Sprintf("all %d file(s) read", o.idx), nil
+		}
+		return fmt.Sprintf("file %s (#%d): %d lines read, next at line %d (byte %d)", o.name, o.idx+1, o.line, o.line+1, o.pos), nil
+	}
+	o, err := decodeOffset(b)
 	if err != nil {
 		return "", err
 	}
-	if name == "" {
-		return fmt.Sprintf("all %d file(s) read", idx), nil
+	if o.done {
+		return fmt.Sprintf("read to the end, and every file before it (#%d)", o.idx+1), nil
 	}
-	return fmt.Sprintf("file %s (#%d): %d lines read, next at line %d (byte %d)", name, idx+1, line, line+1, pos), nil
+	return fmt.Sprintf("file #%d: %d lines read, next at line %d (byte %d)", o.idx+1, o.line, o.line+1, o.pos), nil
 }
 
 // DescribeHandle implements connectors.StateDescriber.

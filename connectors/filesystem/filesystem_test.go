@@ -141,7 +141,7 @@ func TestSourceResume(t *testing.T) {
 		want := writeDir(t, dir, rng, 1+rng.Intn(5))
 		opts := map[string]string{"path": dir, "format": "json"}
 		var got []string
-		var offset []byte
+		var offset map[string][]byte
 		for restarts := 0; ; restarts++ {
 			src := newSrc(t, memory.DefaultAllocator, opts, 1+rng.Intn(10), nil)
 			if err := src.Open(context.Background(), offset); err != nil {
@@ -153,7 +153,7 @@ func TestSourceResume(t *testing.T) {
 			}
 			got = append(got, part...)
 			var oerr error
-			if offset, oerr = src.Offset(); oerr != nil {
+			if offset, oerr = exec.SourceOffsets(src); oerr != nil {
 				t.Fatal(oerr)
 			}
 			// Batches read after the offset was taken are lost in the
@@ -173,6 +173,74 @@ func TestSourceResume(t *testing.T) {
 	}
 }
 
+// TestSourceOffsetPerFile checks the split the offsets name: the file
+// being read, by its path, then the last file read to the end; a restore
+// from the end reads only files added since that sort after it, even when
+// the last file is gone; and the one offset of a checkpoint written
+// before offsets were kept per split still restores.
+func TestSourceOffsetPerFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"a", "b", "c"} {
+		write(t, filepath.Join(dir, f+".json"), fmt.Sprintf(`{"id":1,"name":"%s"}`+"\n"+`{"id":2,"name":"%s"}`+"\n", f, f))
+	}
+	opts := map[string]string{"path": dir, "format": "json"}
+	src := newSrc(t, memory.DefaultAllocator, opts, 1, nil)
+	must(t, src.Open(context.Background(), nil))
+	var splits []string
+	for {
+		if _, err := readBatches(t, src, 1); err == io.EOF {
+			break
+		}
+		off, err := exec.SourceOffsets(src)
+		if err != nil || len(off) != 1 {
+			t.Fatalf("offsets %q, %v", off, err)
+		}
+		for k := range off {
+			splits = append(splits, filepath.Base(k))
+		}
+	}
+	if got := strings.Join(splits, ","); got != "a.json,a.json,b.json,b.json,c.json,c.json" {
+		t.Fatalf("splits after each batch: %s", got)
+	}
+	end, _ := exec.SourceOffsets(src)
+	src.Close()
+	if _, ok := end[filepath.Join(dir, "c.json")]; !ok || len(end) != 1 {
+		t.Fatalf("offsets at the end: %q", end)
+	}
+	os.Remove(filepath.Join(dir, "c.json"))
+	write(t, filepath.Join(dir, "0.json"), `{"id":0,"name":"early"}`+"\n")
+	write(t, filepath.Join(dir, "d.json"), `{"id":4,"name":"d"}`+"\n")
+	src = newSrc(t, memory.DefaultAllocator, opts, 10, nil)
+	must(t, src.Open(context.Background(), end))
+	if got, err := readBatches(t, src, -1); err != io.EOF || strings.Join(got, ",") != "4|d|NULL" {
+		t.Fatalf("after the end: %v, %v", got, err)
+	}
+	src.Close()
+
+	// A legacy offset: file b.json (#2), one line (20 bytes) read.
+	legacy := []byte{legacyOffsetVersion, 2, byte(len(`{"id":1,"name":"b"}`) + 1), 1, 6}
+	legacy = append(legacy, "b.json"...)
+	src = newSrc(t, memory.DefaultAllocator, opts, 10, nil)
+	must(t, src.Open(context.Background(), map[string][]byte{exec.LegacySplit: legacy}))
+	if got, err := readBatches(t, src, -1); err != io.EOF || strings.Join(got, ",") != "2|b|NULL,4|d|NULL" {
+		t.Fatalf("from a legacy offset: %v, %v", got, err)
+	}
+	src.Close()
+	src = newSrc(t, memory.DefaultAllocator, opts, 10, nil)
+	must(t, src.Open(context.Background(), map[string][]byte{exec.LegacySplit: {legacyOffsetVersion, 3, 0, 0, 0}}))
+	if got, err := readBatches(t, src, -1); err != io.EOF || len(got) != 0 {
+		t.Fatalf("from a legacy offset at the end: %v, %v", got, err)
+	}
+	src.Close()
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestSourceSingleFileCSV(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "data.csv")
@@ -188,7 +256,7 @@ func TestSourceSingleFileCSV(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 	// Restoring the offset taken at the end reads nothing more.
-	off, _ := src.Offset()
+	off, _ := exec.SourceOffsets(src)
 	src2 := newSrc(t, memory.DefaultAllocator, map[string]string{"path": path, "format": "csv"}, 0, nil)
 	src2.Open(context.Background(), off)
 	if got, err := readBatches(t, src2, -1); err != io.EOF || len(got) != 0 {
@@ -229,14 +297,23 @@ func TestSourceOffsetErrors(t *testing.T) {
 	write(t, filepath.Join(dir, "a.json"), `{"id":1}`+"\n")
 	src := newSrc(t, memory.DefaultAllocator, map[string]string{"path": dir, "format": "json"}, 0, nil)
 	src.Open(context.Background(), nil)
-	off, _ := src.Offset()
+	off, _ := exec.SourceOffsets(src)
 	os.Rename(filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json"))
 	if err := newSrc(t, memory.DefaultAllocator, map[string]string{"path": dir, "format": "json"}, 0, nil).
 		Open(context.Background(), off); err == nil || !strings.Contains(err.Error(), `file "a.json" of the restored offset no longer exists`) {
 		t.Fatalf("got %v", err)
 	}
-	if err := src.Open(context.Background(), []byte{7}); err == nil {
-		t.Fatal("garbage offset accepted")
+	for _, bad := range []map[string][]byte{
+		{filepath.Join(dir, "b.json"): {7}},
+		{exec.LegacySplit: {7}},
+		{filepath.Join(dir, "b.json"): {2, 0, 0, 0}},       // truncated
+		{filepath.Join(dir, "b.json"): {2, 9, 0, 0, 0}},    // flags
+		{filepath.Join(dir, "b.json"): {2, 0, 0, 0, 0, 0}}, // trailing
+		{"a": {2, 0, 0, 0, 0}, "b": {2, 0, 0, 0, 0}},
+	} {
+		if err := src.Open(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "invalid offset") {
+			t.Fatalf("garbage offset %v: %v", bad, err)
+		}
 	}
 }
 

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -19,7 +22,11 @@ import (
 
 const (
 	readBufferSize = 1 << 20
-	offsetVersion  = 1
+	// offsetVersion is the first byte of a file's offset; legacyOffsetVersion
+	// the one of the source's one offset in checkpoints written before
+	// offsets were kept per split.
+	offsetVersion       = 2
+	legacyOffsetVersion = 1
 )
 
 // source reads the lines of a list of files. Called from one goroutine.
@@ -39,6 +46,7 @@ type source struct {
 	f       *os.File
 	r       *bufio.Reader
 	scratch []byte
+	buf     []byte // Offsets' encoding
 }
 
 var _ exec.Source = (*source)(nil)
@@ -91,74 +99,156 @@ func listFiles(path string) ([]string, error) {
 	return out, nil
 }
 
-// Open implements exec.Source.
-func (s *source) Open(_ context.Context, offset []byte) error {
+// Open implements exec.Source. The offset is the one of the file being
+// read (see Offsets); files before it in name order were read.
+func (s *source) Open(_ context.Context, offsets map[string][]byte) error {
 	files, err := listFiles(s.path)
 	if err != nil {
 		return fmt.Errorf("filesystem: table %q: %w", s.cfg.Table, err)
 	}
 	s.files = files
 	s.idx, s.pos, s.line = 0, 0, 0
-	if offset == nil {
+	if len(offsets) == 0 {
 		return nil
 	}
-	idx, pos, line, name, err := decodeOffset(offset)
-	if err != nil {
-		return fmt.Errorf("filesystem: table %q: invalid offset: %w", s.cfg.Table, err)
+	if len(offsets) > 1 {
+		return fmt.Errorf("filesystem: table %q: invalid offset: %d splits %q, want the one file being read", s.cfg.Table, len(offsets), slices.Sorted(maps.Keys(offsets)))
 	}
-	if name == "" {
-		// The checkpoint was taken after the last file.
+	for split, b := range offsets {
+		var o fileOffset
+		if split == exec.LegacySplit {
+			o, err = decodeLegacyOffset(b)
+		} else {
+			o, err = decodeOffset(b)
+			o.name = filepath.Base(split)
+		}
+		if err != nil {
+			return fmt.Errorf("filesystem: table %q: invalid offset of split %q: %w", s.cfg.Table, split, err)
+		}
+		return s.restore(o)
+	}
+	return nil
+}
+
+// restore positions the source at o.
+func (s *source) restore(o fileOffset) error {
+	files := s.files
+	if o.name == "" {
+		// A legacy checkpoint taken after the last file.
 		s.idx = len(files)
 		return nil
 	}
 	s.idx = -1
-	if idx < len(files) && filepath.Base(files[idx]) == name {
-		s.idx = idx
+	if o.idx < len(files) && filepath.Base(files[o.idx]) == o.name {
+		s.idx = o.idx
 	} else {
 		for i, f := range files {
-			if filepath.Base(f) == name {
+			if filepath.Base(f) == o.name {
 				s.idx = i
 			}
 		}
 	}
-	if s.idx < 0 {
-		return fmt.Errorf("filesystem: table %q: file %q of the restored offset no longer exists in %q", s.cfg.Table, name, s.path)
+	if o.done {
+		// Every file up to this one was read; it need not exist any more.
+		if s.idx < 0 {
+			s.idx, _ = slices.BinarySearchFunc(files, o.name, func(f, name string) int { return strings.Compare(filepath.Base(f), name) })
+		} else {
+			s.idx++
+		}
+		return nil
 	}
-	s.pos, s.line = pos, line
+	if s.idx < 0 {
+		return fmt.Errorf("filesystem: table %q: file %q of the restored offset no longer exists in %q", s.cfg.Table, o.name, s.path)
+	}
+	s.pos, s.line = o.pos, o.line
 	return nil
 }
 
-// Offset implements exec.Source.
-func (s *source) Offset() ([]byte, error) {
-	name := ""
-	if s.idx < len(s.files) {
-		name = filepath.Base(s.files[s.idx])
+// Offsets implements exec.Source: the files are read one after the other,
+// in name order, so the one split with a position is the file being read
+// (named by its path), or, after the last file, the last file, read to
+// its end. There is none before the first file is opened or when there is
+// no file.
+func (s *source) Offsets(fn func(split string, offset []byte) error) error {
+	o := fileOffset{idx: s.idx, pos: s.pos, line: s.line}
+	switch {
+	case len(s.files) == 0:
+		return nil
+	case s.idx >= len(s.files):
+		o = fileOffset{idx: len(s.files) - 1, done: true}
 	}
-	b := []byte{offsetVersion}
-	b = binary.AppendUvarint(b, uint64(s.idx))
-	b = binary.AppendUvarint(b, uint64(s.pos))
-	b = binary.AppendUvarint(b, uint64(s.line))
-	b = binary.AppendUvarint(b, uint64(len(name)))
-	return append(b, name...), nil
+	s.buf = o.append(s.buf[:0])
+	return fn(s.files[o.idx], s.buf)
 }
 
-func decodeOffset(b []byte) (idx int, pos, line int64, name string, err error) {
-	if len(b) == 0 || b[0] != offsetVersion {
-		return 0, 0, 0, "", errors.New("unknown version")
+// fileOffset is the position in one file.
+type fileOffset struct {
+	name      string // the file's base name (from the split name)
+	idx       int    // its index in the listing (a hint: files may have come or gone)
+	pos, line int64  // the next line's byte offset, and the lines before it
+	done      bool   // the file was read to its end
+}
+
+// append encodes o: version byte (2), flags (1: done), uvarint idx, pos
+// and line. The name is the split's.
+func (o fileOffset) append(b []byte) []byte {
+	var flags byte
+	if o.done {
+		flags = 1
 	}
-	b = b[1:]
-	var vals [4]uint64
+	b = append(b, offsetVersion, flags)
+	b = binary.AppendUvarint(b, uint64(o.idx))
+	b = binary.AppendUvarint(b, uint64(o.pos))
+	return binary.AppendUvarint(b, uint64(o.line))
+}
+
+func decodeOffset(b []byte) (fileOffset, error) {
+	if len(b) < 2 || b[0] != offsetVersion {
+		return fileOffset{}, errors.New("unknown version")
+	}
+	if b[1] > 1 {
+		return fileOffset{}, fmt.Errorf("unknown flags %#x", b[1])
+	}
+	o := fileOffset{done: b[1] == 1}
+	vals, rest, err := uvarints(b[2:], 3)
+	if err != nil {
+		return fileOffset{}, err
+	}
+	if len(rest) != 0 {
+		return fileOffset{}, fmt.Errorf("%d trailing bytes", len(rest))
+	}
+	o.idx, o.pos, o.line = int(vals[0]), int64(vals[1]), int64(vals[2])
+	return o, nil
+}
+
+// decodeLegacyOffset decodes the one offset of the source that
+// checkpoints written before offsets were kept per split hold: version
+// byte (1), uvarint idx, pos, line and len(name), the file's base name ("":
+// every file was read).
+func decodeLegacyOffset(b []byte) (fileOffset, error) {
+	if len(b) == 0 || b[0] != legacyOffsetVersion {
+		return fileOffset{}, errors.New("unknown version")
+	}
+	vals, rest, err := uvarints(b[1:], 4)
+	if err != nil {
+		return fileOffset{}, err
+	}
+	if uint64(len(rest)) != vals[3] {
+		return fileOffset{}, errors.New("bad file name length")
+	}
+	return fileOffset{idx: int(vals[0]), pos: int64(vals[1]), line: int64(vals[2]), name: string(rest)}, nil
+}
+
+func uvarints(b []byte, n int) ([]uint64, []byte, error) {
+	vals := make([]uint64, n)
 	for i := range vals {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return 0, 0, 0, "", errors.New("truncated")
+		v, k := binary.Uvarint(b)
+		if k <= 0 || v > math.MaxInt64 {
+			return nil, nil, errors.New("truncated")
 		}
-		vals[i], b = v, b[n:]
+		vals[i], b = v, b[k:]
 	}
-	if uint64(len(b)) != vals[3] {
-		return 0, 0, 0, "", errors.New("bad file name length")
-	}
-	return int(vals[0]), int64(vals[1]), int64(vals[2]), string(b), nil
+	return vals, b, nil
 }
 
 // Close implements exec.Source.

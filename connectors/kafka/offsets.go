@@ -1,15 +1,25 @@
 package kafka
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/streamsql/streamsql/exec"
 )
 
-// offsetVersion is the first byte of an encoded source offset.
-const offsetVersion = 1
+const (
+	// splitOffsetVersion is the first byte of a partition's offset.
+	splitOffsetVersion = 2
+	// legacyOffsetVersion is the first byte of the source's one offset in
+	// checkpoints written before offsets were kept per split.
+	legacyOffsetVersion = 1
+)
 
 // partitionOffset is the next offset to read from one topic partition.
 type partitionOffset struct {
@@ -18,16 +28,101 @@ type partitionOffset struct {
 	offset    int64
 }
 
-// encodeOffsets encodes the offsets of every split, in split order:
+// splitName names the split of a partition in checkpoints: "topic/3".
+func splitName(topic string, partition int32) string {
+	return topic + "/" + strconv.Itoa(int(partition))
+}
+
+// parseSplitName inverts splitName (topic names cannot hold a '/').
+func parseSplitName(name string) (string, int32, error) {
+	i := strings.LastIndexByte(name, '/')
+	if i <= 0 {
+		return "", 0, fmt.Errorf("split %q is not topic/partition", name)
+	}
+	p, err := strconv.ParseInt(name[i+1:], 10, 32)
+	if err != nil || p < 0 {
+		return "", 0, fmt.Errorf("split %q is not topic/partition", name)
+	}
+	return name[:i], int32(p), nil
+}
+
+// appendSplitOffset encodes the offset of one partition, stored under its
+// split name: version byte (2), uvarint split number (the order in which
+// the source numbered its partitions, which a restored source keeps, so
+// that the runtime finds their watermarks), varint next offset.
+func appendSplitOffset(b []byte, split int, next int64) []byte {
+	b = append(b, splitOffsetVersion)
+	b = binary.AppendUvarint(b, uint64(split))
+	return binary.AppendVarint(b, next)
+}
+
+func decodeSplitOffset(b []byte) (split int, next int64, err error) {
+	if len(b) == 0 || b[0] != splitOffsetVersion {
+		return 0, 0, errors.New("unknown offset encoding version")
+	}
+	n, k := binary.Uvarint(b[1:])
+	if k <= 0 || n > math.MaxInt32 {
+		return 0, 0, errors.New("truncated offset")
+	}
+	b = b[1+k:]
+	next, k = binary.Varint(b)
+	if k <= 0 {
+		return 0, 0, errors.New("truncated offset")
+	}
+	if len(b) != k {
+		return 0, 0, fmt.Errorf("%d trailing bytes in offset", len(b)-k)
+	}
+	return int(n), next, nil
+}
+
+// restoredOffsets decodes the offsets a source is opened with, in split
+// order: one per partition, by split name, or the one blob of a
+// checkpoint from before offsets were kept per split.
+func restoredOffsets(offsets map[string][]byte) ([]partitionOffset, error) {
+	if b, ok := offsets[exec.LegacySplit]; ok {
+		if len(offsets) > 1 {
+			return nil, fmt.Errorf("split %q next to %d others", exec.LegacySplit, len(offsets)-1)
+		}
+		return decodeOffsets(b)
+	}
+	type numbered struct {
+		split int
+		partitionOffset
+	}
+	pos := make([]numbered, 0, len(offsets))
+	for name, b := range offsets {
+		topic, partition, err := parseSplitName(name)
+		if err != nil {
+			return nil, err
+		}
+		split, next, err := decodeSplitOffset(b)
+		if err != nil {
+			return nil, fmt.Errorf("split %q: %w", name, err)
+		}
+		pos = append(pos, numbered{split, partitionOffset{topic, partition, next}})
+	}
+	slices.SortFunc(pos, func(a, b numbered) int {
+		return cmp.Or(cmp.Compare(a.split, b.split), cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
+	})
+	out := make([]partitionOffset, len(pos))
+	for i, p := range pos {
+		if p.split != i {
+			return nil, fmt.Errorf("split %q has number %d, want %d (the splits of one checkpoint are numbered 0..%d)", splitName(p.topic, p.partition), p.split, i, len(pos)-1)
+		}
+		out[i] = p.partitionOffset
+	}
+	return out, nil
+}
+
+// encodeOffsets encodes the offsets of every split, in split order, as
+// one blob, the encoding of checkpoints written before offsets were kept
+// per split (decodeOffsets still reads them):
 //
 //	version byte (1)
 //	uvarint count
 //	count × (uvarint len(topic), topic, varint partition, varint offset)
-//
-// The order is the split order, so a restored source numbers its splits
-// (and the runtime finds their watermarks) as before.
 func encodeOffsets(pos []partitionOffset) []byte {
-	b := []byte{offsetVersion}
+	b := []byte{legacyOffsetVersion}
 	b = binary.AppendUvarint(b, uint64(len(pos)))
 	for _, p := range pos {
 		b = binary.AppendUvarint(b, uint64(len(p.topic)))
@@ -39,7 +134,7 @@ func encodeOffsets(pos []partitionOffset) []byte {
 }
 
 func decodeOffsets(b []byte) ([]partitionOffset, error) {
-	if len(b) == 0 || b[0] != offsetVersion {
+	if len(b) == 0 || b[0] != legacyOffsetVersion {
 		return nil, errors.New("unknown offset encoding version")
 	}
 	b = b[1:]
@@ -74,8 +169,17 @@ func decodeOffsets(b []byte) ([]partitionOffset, error) {
 	return out, nil
 }
 
-// DescribeOffset implements connectors.StateDescriber.
+// DescribeOffset implements connectors.StateDescriber: a partition's
+// offset, or the one blob of a checkpoint from before offsets were kept
+// per split.
 func (factory) DescribeOffset(b []byte) (string, error) {
+	if len(b) > 0 && b[0] == splitOffsetVersion {
+		split, next, err := decodeSplitOffset(b)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("next offset %d (split #%d)", next, split), nil
+	}
 	pos, err := decodeOffsets(b)
 	if err != nil {
 		return "", err

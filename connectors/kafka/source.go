@@ -31,7 +31,8 @@ const (
 type split struct {
 	topic     string
 	partition int32
-	next      int64 // offset after the last message in a returned batch
+	name      string // "topic/partition", its split name
+	next      int64  // offset after the last message in a returned batch
 	pc        sarama.PartitionConsumer
 	pending   *sarama.ConsumerMessage // received by the idle wait, not yet decoded
 
@@ -40,7 +41,7 @@ type split struct {
 	lastLog      time.Time
 }
 
-// source reads the partitions of one or more topics. Read, Offset and
+// source reads the partitions of one or more topics. Read, Offsets and
 // CheckpointComplete are called from one goroutine; a discovery goroutine
 // only sends partition lists over a channel.
 type source struct {
@@ -59,6 +60,7 @@ type source struct {
 	index    map[topicPartition]int
 	rr       int  // the split Read looks at first
 	ignore   bool // skip malformed records ('<format>.ignore-parse-errors')
+	buf      []byte
 
 	cases      []reflect.SelectCase // for the idle wait; rebuilt when splits change
 	discovered chan []topicPartition
@@ -107,16 +109,17 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 // Splits implements exec.SplitReporter.
 func (s *source) Splits() int { return len(s.splits) }
 
-// Open implements exec.Source. A non-nil offset (from a checkpoint) wins
-// over the startup mode and the group's offsets; partitions it does not
-// name (created since) start from the earliest offset.
-func (s *source) Open(ctx context.Context, offset []byte) error {
-	var restored []partitionOffset
-	if offset != nil {
-		var err error
-		if restored, err = decodeOffsets(offset); err != nil {
-			return fmt.Errorf("kafka: table %q: invalid checkpointed offset: %w", s.cfg.Table, err)
-		}
+// SplitName implements exec.SplitReporter: "topic/partition".
+func (s *source) SplitName(i int) string { return s.splits[i].name }
+
+// Open implements exec.Source. Offsets from a checkpoint win over the
+// startup mode and the group's offsets; partitions they do not name
+// (created since) start from the earliest offset. The restored partitions
+// keep their split numbers.
+func (s *source) Open(ctx context.Context, offsets map[string][]byte) error {
+	restored, err := restoredOffsets(offsets)
+	if err != nil {
+		return fmt.Errorf("kafka: table %q: invalid checkpointed offset: %w", s.cfg.Table, err)
 	}
 	client, err := newClientRetry(ctx, s.conf.brokers, s.sconf)
 	if err != nil {
@@ -130,7 +133,7 @@ func (s *source) Open(ctx context.Context, offset []byte) error {
 	if err != nil {
 		return err
 	}
-	if offset != nil {
+	if len(offsets) > 0 {
 		for _, po := range restored {
 			if err := s.startSplit(po.topic, po.partition, po.offset); err != nil {
 				return err
@@ -284,7 +287,7 @@ func (s *source) startSplit(topic string, partition int32, offset int64) error {
 		return fmt.Errorf("kafka: table %q: topic %q partition %d: %w", s.cfg.Table, topic, partition, err)
 	}
 	s.index[topicPartition{topic, partition}] = len(s.splits)
-	s.splits = append(s.splits, &split{topic: topic, partition: partition, next: offset, pc: pc})
+	s.splits = append(s.splits, &split{topic: topic, partition: partition, name: splitName(topic, partition), next: offset, pc: pc})
 	s.cases = nil
 	return nil
 }
@@ -409,7 +412,7 @@ func (s *source) fill(idx int) (arrow.Record, error) {
 	}
 	s.metrics.Bytes.Add(bytes)
 	if hw := sp.pc.HighWaterMarkOffset(); hw > 0 {
-		s.metrics.SetLag(fmt.Sprintf("%s/%d", sp.topic, sp.partition), hw-sp.next)
+		s.metrics.SetLag(sp.name, hw-sp.next)
 	}
 	if s.rb.rows == 0 {
 		return nil, nil
@@ -484,23 +487,25 @@ func (s *source) checkErrors() error {
 	return nil
 }
 
-// Offset implements exec.Source: every split's next offset, in split
-// order.
-func (s *source) Offset() ([]byte, error) {
-	pos := make([]partitionOffset, len(s.splits))
+// Offsets implements exec.Source: every partition's next offset, under
+// its split name, with its split number.
+func (s *source) Offsets(fn func(split string, offset []byte) error) error {
 	for i, sp := range s.splits {
-		pos[i] = partitionOffset{sp.topic, sp.partition, sp.next}
+		s.buf = appendSplitOffset(s.buf[:0], i, sp.next)
+		if err := fn(sp.name, s.buf); err != nil {
+			return err
+		}
 	}
-	return encodeOffsets(pos), nil
+	return nil
 }
 
 // CheckpointComplete implements exec.CheckpointListener: it commits the
 // checkpoint's offsets to the consumer group, for lag tools only.
-func (s *source) CheckpointComplete(_ context.Context, _ int64, offset []byte) error {
+func (s *source) CheckpointComplete(_ context.Context, _ int64, offsets map[string][]byte) error {
 	if s.conf.groupID == "" || !s.conf.commitCP || s.client == nil {
 		return nil
 	}
-	pos, err := decodeOffsets(offset)
+	pos, err := restoredOffsets(offsets)
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand"
 	"slices"
 	"strings"
@@ -38,7 +39,7 @@ func opts(b *kafkatest.Broker, kv ...string) map[string]string {
 	return m
 }
 
-func openSource(t *testing.T, schema types.Schema, meta []string, o map[string]string, offset []byte, alloc memory.Allocator) (*source, *exec.SourceMetrics) {
+func openSource(t *testing.T, schema types.Schema, meta []string, o map[string]string, offset map[string][]byte, alloc memory.Allocator) (*source, *exec.SourceMetrics) {
 	t.Helper()
 	if err := (factory{}).Validate(o, schema, false); err != nil {
 		t.Fatalf("validate: %v", err)
@@ -171,7 +172,7 @@ func TestSourceResume(t *testing.T) {
 	must(t, b.CommitOffsets("g", "t", map[int32]int64{0: per, 1: per, 2: per}))
 	o := opts(b, "topic", "t", optGroupID, "g", optStartupMode, startEarliest)
 	rng := rand.New(rand.NewSource(1))
-	var offset []byte
+	var offset map[string][]byte
 	seen := map[int64]int{}
 	lastByPart := map[int]int64{0: -1, 1: per - 1, 2: 2*per - 1}
 	restarts := 0
@@ -203,7 +204,7 @@ func TestSourceResume(t *testing.T) {
 			rec.Release()
 		}
 		var err error
-		offset, err = s.Offset()
+		offset, err = exec.SourceOffsets(s)
 		must(t, err)
 		must(t, s.Close())
 		restarts++
@@ -222,7 +223,7 @@ func TestSourceCommitsGroupOffsets(t *testing.T) {
 	s, _ := openSource(t, testSchema, nil, opts(b, "topic", "t", optGroupID, "lag", optStartupMode, startEarliest), nil, nil)
 	defer s.Close()
 	readRows(t, s, 7)
-	off, err := s.Offset()
+	off, err := exec.SourceOffsets(s)
 	must(t, err)
 	must(t, s.CheckpointComplete(context.Background(), 1, off))
 	got, err := b.CommittedOffsets("lag", "t")
@@ -234,7 +235,7 @@ func TestSourceCommitsGroupOffsets(t *testing.T) {
 	s2, _ := openSource(t, testSchema, nil, opts(b, "topic", "t", optGroupID, "off", optCommitOnCP, "false", optStartupMode, startEarliest), nil, nil)
 	defer s2.Close()
 	readRows(t, s2, 7)
-	off, _ = s2.Offset()
+	off, _ = exec.SourceOffsets(s2)
 	must(t, s2.CheckpointComplete(context.Background(), 1, off))
 	if got, _ := b.CommittedOffsets("off", "t"); len(got) != 0 {
 		t.Fatalf("committed %v with commit.offsets.on.checkpoint false", got)
@@ -263,8 +264,8 @@ func TestSourceMalformed(t *testing.T) {
 	if !slices.Equal(got, []string{"0|1,a", "0|3,c"}) || m.Malformed.Load() != 1 {
 		t.Fatalf("got %v, malformed %d", got, m.Malformed.Load())
 	}
-	off, _ := s2.Offset()
-	pos, _ := decodeOffsets(off)
+	off, _ := exec.SourceOffsets(s2)
+	pos, _ := restoredOffsets(off)
 	if pos[0].offset != 3 {
 		t.Fatalf("offset %v, want 3 (past the skipped record)", pos)
 	}
@@ -325,14 +326,32 @@ func TestSourceDiscovery(t *testing.T) {
 	if !slices.Equal(got, []string{"2|7,p2-7", "2|8,p2-8"}) || s.Splits() != 3 {
 		t.Fatalf("got %v with %d splits", got, s.Splits())
 	}
-	// A restore from an offset taken before the partition existed reads
-	// the new partition from its start.
-	off, _ := s.Offset()
-	pos, _ := decodeOffsets(off)
-	s2, _ := openSource(t, testSchema, nil, opts(b, "topic", "t", optStartupMode, startLatest), encodeOffsets(pos[:2]), nil)
+	// The new partition has its own offset record.
+	off, err := exec.SourceOffsets(s)
+	must(t, err)
+	if len(off) != 3 || off["t/2"] == nil || s.SplitName(2) != "t/2" {
+		t.Fatalf("offsets %q, split 2 named %q", slices.Sorted(maps.Keys(off)), s.SplitName(2))
+	}
+	noop := func(string, []byte) error { return nil }
+	if n := testing.AllocsPerRun(10, func() { _ = s.Offsets(noop) }); n != 0 {
+		t.Fatalf("Offsets allocates %v times", n)
+	}
+	// A restore from offsets taken before the partition existed reads the
+	// new partition from its start, as the same split.
+	delete(off, "t/2")
+	s2, _ := openSource(t, testSchema, nil, opts(b, "topic", "t", optStartupMode, startLatest), off, nil)
 	defer s2.Close()
 	if got := readRows(t, s2, 2); !slices.Equal(got, []string{"2|7,p2-7", "2|8,p2-8"}) {
 		t.Fatalf("after restore: %v", got)
+	}
+	// And so does one from the one blob of a checkpoint written before
+	// offsets were kept per split.
+	pos, err := restoredOffsets(off)
+	must(t, err)
+	s3, _ := openSource(t, testSchema, nil, opts(b, "topic", "t", optStartupMode, startLatest), map[string][]byte{exec.LegacySplit: encodeOffsets(pos)}, nil)
+	defer s3.Close()
+	if got := readRows(t, s3, 2); !slices.Equal(got, []string{"2|7,p2-7", "2|8,p2-8"}) {
+		t.Fatalf("after a legacy restore: %v", got)
 	}
 }
 

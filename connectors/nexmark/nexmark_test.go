@@ -44,7 +44,7 @@ func opts(kv ...string) map[string]string {
 	return m
 }
 
-func open(t testing.TB, alloc memory.Allocator, schema types.Schema, o map[string]string, batch int, offset []byte) exec.Source {
+func open(t testing.TB, alloc memory.Allocator, schema types.Schema, o map[string]string, batch int, offset map[string][]byte) exec.Source {
 	t.Helper()
 	src, err := New().NewSource(exec.SourceConfig{Table: "t", Schema: schema, Options: o, BatchSize: batch, Alloc: alloc})
 	if err != nil {
@@ -246,7 +246,7 @@ func TestResume(t *testing.T) {
 			all := readN(t, open(t, memory.DefaultAllocator, schemaOf(st), o, 64, nil), -1)
 			src := open(t, memory.DefaultAllocator, schemaOf(st), o, 64, nil)
 			head := readN(t, src, 130)
-			off, err := src.Offset()
+			off, err := exec.SourceOffsets(src)
 			if err != nil {
 				t.Fatal(err)
 			}

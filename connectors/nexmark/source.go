@@ -26,6 +26,7 @@ type source struct {
 
 	next int64 // the position of the next event to generate
 
+	off  pace.Offset
 	pace *pace.Pacer // paces events by event time when rate-limited
 
 	// Scratch, reused across batches.
@@ -54,25 +55,22 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 }
 
 // Open implements exec.Source.
-func (s *source) Open(ctx context.Context, offset []byte) error {
-	s.next = 0
-	if offset != nil {
-		next, err := pace.DecodeOffset(offset)
-		if err != nil {
-			return fmt.Errorf("nexmark: table %q: %w", s.cfg.Table, err)
-		}
-		s.next = next
+func (s *source) Open(ctx context.Context, offsets map[string][]byte) error {
+	next, err := pace.Restored(offsets)
+	if err != nil {
+		return fmt.Errorf("nexmark: table %q: %w", s.cfg.Table, err)
 	}
+	s.next = next
 	if s.pace != nil {
 		s.pace.Reset()
 	}
 	return nil
 }
 
-// Offset implements exec.Source: the position of the next event, of any
-// type.
-func (s *source) Offset() ([]byte, error) {
-	return pace.EncodeOffset(s.next), nil
+// Offsets implements exec.Source: the position of the next event, of any
+// type, as split pace.Split.
+func (s *source) Offsets(fn func(split string, offset []byte) error) error {
+	return s.off.Report(s.next, fn)
 }
 
 // Close implements exec.Source.

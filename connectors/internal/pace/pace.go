@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/streamsql/streamsql/exec"
@@ -78,13 +80,18 @@ func Sleep(ctx context.Context, d time.Duration) error {
 // offsetVersion tags the encoding of sequence offsets.
 const offsetVersion = 1
 
+// Split is the name of a generator's one split: its offset is checkpointed
+// under it.
+const Split = "0"
+
 // EncodeOffset encodes the sequence number of the next row: a version
 // byte and 8 bytes big-endian.
-func EncodeOffset(next int64) []byte {
-	b := make([]byte, 9)
-	b[0] = offsetVersion
-	binary.BigEndian.PutUint64(b[1:], uint64(next))
-	return b
+func EncodeOffset(next int64) []byte { return AppendOffset(nil, next) }
+
+// AppendOffset appends EncodeOffset(next) to b.
+func AppendOffset(b []byte, next int64) []byte {
+	b = append(b, offsetVersion)
+	return binary.BigEndian.AppendUint64(b, uint64(next))
 }
 
 // DecodeOffset decodes what EncodeOffset wrote.
@@ -97,6 +104,34 @@ func DecodeOffset(b []byte) (int64, error) {
 		return 0, fmt.Errorf("invalid offset %x", b)
 	}
 	return next, nil
+}
+
+// Restored returns the sequence number of the next row from the offsets a
+// generator is opened with (exec.Source.Open): the one under Split, or,
+// from a checkpoint written before offsets were kept per split, the one
+// under exec.LegacySplit (the same encoding); 0 on a fresh start.
+func Restored(offsets map[string][]byte) (int64, error) {
+	if len(offsets) == 0 {
+		return 0, nil
+	}
+	b, ok := offsets[Split]
+	if !ok {
+		b, ok = offsets[exec.LegacySplit]
+	}
+	if !ok || len(offsets) > 1 {
+		names := slices.Sorted(maps.Keys(offsets))
+		return 0, fmt.Errorf("checkpointed offsets of splits %q: a generator has one split, %q", names, Split)
+	}
+	return DecodeOffset(b)
+}
+
+// Offset keeps the buffer a generator reports its offset in, so that
+// reporting it (exec.Source.Offsets) does not allocate.
+type Offset struct{ buf [9]byte }
+
+// Report calls fn with next encoded as the offset of Split.
+func (o *Offset) Report(next int64, fn func(split string, offset []byte) error) error {
+	return fn(Split, AppendOffset(o.buf[:0], next))
 }
 
 // Describer implements connectors.StateDescriber for a generator source
