@@ -336,20 +336,29 @@ func (e *OptionError) OptionKey() string { return e.Key }
 func (e *OptionError) ColumnName() string { return e.Column }
 
 // SourceChangelog reports the kind of rows a source table emits: a table
-// whose 'format' is a changelog format ('debezium-json') emits retractions
-// (inserts, update pairs and deletes); every other source is append-only.
+// whose 'format' (or Kafka's alias 'value.format') is a changelog format
+// ('debezium-json') emits retractions (inserts, update pairs and deletes);
+// every other source is append-only.
 func (r *Registry) SourceChangelog(opts map[string]string) plan.Changelog {
-	if opts["format"] == "debezium-json" {
+	if changelogFormat(opts) {
 		return plan.Retract
 	}
 	return plan.AppendOnly
 }
 
+// changelogFormat reports whether the table's rows are written or read in
+// a changelog format, one that holds every row kind: 'debezium-json'.
+func changelogFormat(opts map[string]string) bool {
+	return opts["format"] == "debezium-json" || opts["value.format"] == "debezium-json"
+}
+
 // SinkAccepts reports whether a sink table accepts rows of changelog mode
-// c: print, blackhole and collect accept every mode; the others (kafka,
-// filesystem, …) only append-only streams.
+// c: print, blackhole and collect accept every mode, and so does a sink
+// writing a changelog format ('debezium-json': updates and deletes become
+// change events); the others (kafka, filesystem, …) only append-only
+// streams.
 func (r *Registry) SinkAccepts(opts map[string]string, c plan.Changelog) bool {
-	if c == plan.AppendOnly {
+	if c == plan.AppendOnly || changelogFormat(opts) {
 		return true
 	}
 	name := opts["connector"]

@@ -75,3 +75,37 @@ func TestChangelogRowsReachTheClient(t *testing.T) {
 		})
 	}
 }
+
+// TestChangelogSinks: an updating query may be written to a sink in the
+// debezium-json format (updates and deletes become change events, as
+// Flink writes them) but not to a JSON one, which the planner refuses.
+func TestChangelogSinks(t *testing.T) {
+	ddl := writeDebezium(t)
+	out := t.TempDir()
+	sql := ddl + fmt.Sprintf(`CREATE TABLE events (id BIGINT, name STRING, price DECIMAL(10, 2))
+		WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'debezium-json');
+	INSERT INTO events SELECT * FROM products;`, out)
+	if _, _, err := queryErr(t, sql); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "part-0.debezium-json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"before":null,"after":{"id":1,"name":"scooter","price":3.14},"op":"c"}
+{"before":null,"after":{"id":2,"name":"battery","price":8.10},"op":"c"}
+{"before":{"id":1,"name":"scooter","price":3.14},"after":null,"op":"d"}
+{"before":null,"after":{"id":1,"name":"scooter","price":5.18},"op":"c"}
+{"before":{"id":2,"name":"battery","price":8.10},"after":null,"op":"d"}
+`
+	if string(b) != want {
+		t.Errorf("debezium-json sink wrote\n%s\nwant\n%s", b, want)
+	}
+
+	sql = ddl + fmt.Sprintf(`CREATE TABLE plain (id BIGINT, name STRING, price DECIMAL(10, 2))
+		WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'json');
+	INSERT INTO plain SELECT * FROM products;`, t.TempDir())
+	if _, _, err := queryErr(t, sql); err == nil || !strings.Contains(err.Error(), "table plain (connector filesystem) accepts only inserts") {
+		t.Errorf("an updating query into a json sink: %v", err)
+	}
+}
