@@ -13,7 +13,7 @@ import (
 // TestRunChangelog: `streamsql run` prints an updating result's rows with
 // their kinds: JSON rows that are not inserts carry "op", and the table has
 // the op column; a malformed event is skipped with
-// 'debezium-json.ignore-parse-errors'.
+// 'debezium-json.ignore-parse-errors', and counted.
 func TestRunChangelog(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "p.json")
@@ -45,6 +45,9 @@ SELECT * FROM p;
 		code := Main(context.Background(), []string{"run", "--format", format, "--state-dir", filepath.Join(dir, format), sql}, &out, &errs)
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", format, code, errs.String())
+		}
+		if !strings.Contains(errs.String(), "1 malformed records skipped") {
+			t.Errorf("--format %s: the malformed event is not counted: %s", format, errs.String())
 		}
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--format %s:\n%s\nwant:\n%s", format, out.String(), want)
