@@ -45,6 +45,8 @@ const (
 //	INTERVAL                   time.Duration
 //	NULL (of any type)         nil
 type Row struct {
+	// Kind is the change the row stands for: Insert for every row of an
+	// append-only query; -U/+U pairs and -D of an updating one.
 	Kind   RowKind
 	Values []any
 }
