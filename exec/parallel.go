@@ -2,10 +2,8 @@ package exec
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -13,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/checkpoint"
 	"github.com/streamsql/streamsql/exec/expr"
+	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/plan"
 )
 
@@ -27,9 +26,11 @@ import (
 // Barriers are synchronous: OnBarrier waits until every subtask has
 // processed everything sent before it, snapshotted its state and emitted
 // its output, so the checkpoint covers exactly the rows before the
-// barrier (aligned, as EXACTLY_ONCE needs) without buffering. Each
-// subtask's state keys are prefixed with its index; a checkpoint taken
-// with one parallelism cannot be restored with another.
+// barrier (aligned, as EXACTLY_ONCE needs) without buffering. Subtask i
+// owns the key groups state.RangeFor(i, n, max) and the exchange sends it
+// the rows whose key's key group it owns; subtasks write their state under
+// the operator's own id (keyed entries carry their key group), so a
+// checkpoint taken with one parallelism restores with any other.
 //
 // Output order across subtasks is not deterministic (within a subtask it
 // is the window operator's order).
@@ -45,6 +46,8 @@ type parallelOp struct {
 	err     error
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	hasher  *state.KeyHasher
+	maxP    int
 	hashes  []uint64
 	masks   []*array.BooleanBuilder
 	started bool
@@ -79,9 +82,18 @@ type Poller interface {
 func newParallelWindowAgg(n *plan.WindowAgg, parallelism int, m *OperatorMetrics, alloc memory.Allocator) (*parallelOp, error) {
 	p := &parallelOp{id: n.ID(), node: n, m: m, alloc: alloc, out: make(chan arrow.Record, 64),
 		failed: make(chan struct{})}
+	p.maxP = state.DefaultMaxParallelism
+	var err error
+	if p.hasher, err = state.NewKeyHasher(n.Input.Schema(), n.Keys); err != nil {
+		return nil, fmt.Errorf("exec: window aggregation %q: %w", n.ID(), err)
+	}
 	for i := 0; i < parallelism; i++ {
 		sm := &OperatorMetrics{}
-		op, err := NewWindowAgg(n, sm, alloc)
+		sub, err := state.NewSubtask(i, parallelism, p.maxP)
+		if err != nil {
+			return nil, fmt.Errorf("exec: window aggregation %q: %w", n.ID(), err)
+		}
+		op, err := NewWindowAggSubtask(n, sm, alloc, sub)
 		if err != nil {
 			return nil, err
 		}
@@ -91,40 +103,14 @@ func newParallelWindowAgg(n *plan.WindowAgg, parallelism int, m *OperatorMetrics
 	return p, nil
 }
 
-// Open implements Operator: it restores each subtask's state from its
-// prefix of st and starts the subtasks.
+// Open implements Operator: each subtask restores the state of its key
+// groups (and the operator's non-keyed state) from st; then it starts the
+// subtasks.
 func (p *parallelOp) Open(ctx context.Context, st checkpoint.StateReader) error {
-	parts := make([]*memState, len(p.subs))
-	if st != nil {
-		for i := range parts {
-			parts[i] = &memState{}
-		}
-		var restoredN int64 = -1
-		err := st.Scan(func(k, v []byte) error {
-			if len(k) == 1 && k[0] == parallelMetaKey {
-				if len(v) != 9 || v[0] != parallelStateVersion {
-					return fmt.Errorf("%w: the checkpoint was taken by a window operator running as one task; this job runs it as %d subtasks (parallelism): run with parallelism 1, or start fresh", ErrWindowStateLayout, len(p.subs))
-				}
-				restoredN = int64(binary.BigEndian.Uint64(v[1:]))
-				return nil
-			}
-			if len(k) == 0 || k[0] == 0 || int(k[0]) > len(parts) {
-				return fmt.Errorf("%w: state of subtask %d, but the operator has %d (parallelism changed): start fresh", ErrWindowStateLayout, int(k[0])-1, len(parts))
-			}
-			parts[k[0]-1].add(k[1:], v)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.id, err)
-		}
-		if restoredN != int64(len(p.subs)) {
-			return fmt.Errorf("%s: the checkpoint was taken with parallelism %d, the job now has %d; rescaling window state is not supported yet: run with the old parallelism, or start fresh", p.id, restoredN, len(p.subs))
-		}
-	}
 	for i, s := range p.subs {
 		var r checkpoint.StateReader
-		if parts[i] != nil {
-			r = parts[i]
+		if st != nil {
+			r = state.SubtaskReader(st, state.RangeFor(i, len(p.subs), p.maxP))
 		}
 		if err := s.op.Open(ctx, r); err != nil {
 			return err
@@ -138,15 +124,6 @@ func (p *parallelOp) Open(ctx context.Context, st checkpoint.StateReader) error 
 	p.started = true
 	return nil
 }
-
-// The parallel operator's state: its metadata under parallelMetaKey (the
-// window operator's own metadata key, so that it sorts first and a window
-// operator running as one task reads it as a foreign version), then each
-// subtask's state under the prefix byte subtask+1.
-const (
-	parallelMetaKey      = windowTagMeta
-	parallelStateVersion = 0xFE
-)
 
 // run drives one subtask until its input closes or ctx ends.
 func (p *parallelOp) run(ctx context.Context, s *subtask) {
@@ -219,15 +196,12 @@ func (p *parallelOp) send(ctx context.Context, i int, msg subMsg, out Emitter) e
 }
 
 // sync sends a sync point to every subtask in turn and waits for each to
-// answer, passing output on meanwhile. With a barrier, subtask i writes
-// its state to w under the key prefix i.
+// answer, passing output on meanwhile. With a barrier, each subtask writes
+// its state to w (one at a time: w is used by one goroutine at a time).
 func (p *parallelOp) sync(ctx context.Context, b *Barrier, w checkpoint.StateWriter, out Emitter) error {
 	for i := range p.subs {
 		done := make(chan error, 1)
-		msg := subMsg{barrier: b, done: done}
-		if b != nil {
-			msg.w = prefixWriter{w: w, prefix: byte(i + 1)}
-		}
+		msg := subMsg{barrier: b, done: done, w: w}
 		if err := p.send(ctx, i, msg, out); err != nil {
 			return err
 		}
@@ -290,25 +264,22 @@ func (p *parallelOp) gather() {
 }
 
 // OnBatch implements Operator: the exchange. Each row goes to the subtask
-// its group key hashes to.
+// that owns its group key's key group.
 func (p *parallelOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out Emitter) error {
 	n := int(rec.NumRows())
 	if cap(p.hashes) < n {
 		p.hashes = make([]uint64, n)
 	}
 	h := p.hashes[:n]
-	for i := range h {
-		h[i] = 0
+	if err := p.hasher.Hash(rec, h); err != nil {
+		return fmt.Errorf("%s: %w", p.id, err)
 	}
-	for _, k := range p.node.Keys {
-		hashColumn(rec.Column(k), h)
-	}
-	parts := uint64(len(p.subs))
+	parts := len(p.subs)
 	for _, b := range p.masks {
 		b.Reserve(n)
 	}
 	for _, x := range h {
-		t := int(x % parts)
+		t := state.SubtaskOf(state.KeyGroupOf(x, p.maxP), parts, p.maxP)
 		for i, b := range p.masks {
 			b.UnsafeAppend(i == t)
 		}
@@ -348,10 +319,7 @@ func (p *parallelOp) OnWatermark(ctx context.Context, wm Watermark, out Emitter)
 
 // OnBarrier implements Operator.
 func (p *parallelOp) OnBarrier(ctx context.Context, b Barrier, w checkpoint.StateWriter, out Emitter) error {
-	if err := p.sync(ctx, &b, w, out); err != nil {
-		return err
-	}
-	return w.Set([]byte{parallelMetaKey}, binary.BigEndian.AppendUint64([]byte{parallelStateVersion}, uint64(len(p.subs))))
+	return p.sync(ctx, &b, w, out)
 }
 
 // Close implements Operator: it stops the subtasks and closes them.
@@ -379,99 +347,4 @@ func (p *parallelOp) Close() error {
 	}
 	p.masks = nil
 	return errors.Join(errs...)
-}
-
-// prefixWriter writes a subtask's state under its key prefix.
-type prefixWriter struct {
-	w      checkpoint.StateWriter
-	prefix byte
-}
-
-func (pw prefixWriter) Set(k, v []byte) error {
-	return pw.w.Set(append([]byte{pw.prefix}, k...), v)
-}
-
-func (pw prefixWriter) Delete(k []byte) error {
-	return pw.w.Delete(append([]byte{pw.prefix}, k...))
-}
-
-// memState is a subtask's restored state, in key order.
-type memState struct {
-	keys, vals [][]byte
-}
-
-func (m *memState) add(k, v []byte) {
-	m.keys = append(m.keys, append([]byte(nil), k...))
-	m.vals = append(m.vals, append([]byte(nil), v...))
-}
-
-// Scan implements checkpoint.StateReader.
-func (m *memState) Scan(fn func(k, v []byte) error) error {
-	for i := range m.keys {
-		if err := fn(m.keys[i], m.vals[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// hashColumn mixes the values of col into h, row by row. The hash is a
-// fixed function of the values (no per-process seed): a restored subtask
-// must get the rows of the groups whose state it holds. Values the window
-// operator groups together hash alike (-0 and 0; every NaN).
-func hashColumn(col arrow.Array, h []uint64) {
-	mix := func(i int, v uint64) {
-		x := h[i] ^ (v + 0x9e3779b97f4a7c15 + h[i]<<6 + h[i]>>2)
-		x ^= x >> 30
-		x *= 0xbf58476d1ce4e5b9
-		x ^= x >> 27
-		h[i] = x
-	}
-	float := func(f float64) uint64 {
-		switch {
-		case f == 0:
-			return 0
-		case f != f:
-			return 0x7ff8000000000001
-		}
-		return math.Float64bits(f)
-	}
-	for i := range h {
-		if col.IsNull(i) {
-			mix(i, 0x5bd1e995)
-			continue
-		}
-		switch c := col.(type) {
-		case *array.Int64:
-			mix(i, uint64(c.Value(i)))
-		case *array.Int32:
-			mix(i, uint64(c.Value(i)))
-		case *array.Timestamp:
-			mix(i, uint64(c.Value(i)))
-		case *array.Boolean:
-			if c.Value(i) {
-				mix(i, 1)
-			} else {
-				mix(i, 2)
-			}
-		case *array.Float64:
-			mix(i, float(c.Value(i)))
-		case *array.Float32:
-			mix(i, float(float64(c.Value(i))))
-		case *array.String:
-			mix(i, fnv64(c.Value(i)))
-		default:
-			mix(i, fnv64(col.ValueStr(i)))
-		}
-	}
-}
-
-// fnv64 is the 64-bit FNV-1a hash of s.
-func fnv64(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
 }

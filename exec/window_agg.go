@@ -109,7 +109,12 @@ type windowAggOp struct {
 
 	// Checkpoint dirty tracking.
 	dirtyList []int32
-	deletes   [][]byte
+	deletes   [][]byte // key group prefix and windows-table key
+	// State tables: accumulators, watermark, late count, and the values
+	// of the last two as last written.
+	tables           *state.Tables
+	accT, wmT, lateT *state.Table
+	persWM, persLate []byte
 
 	// Scratch, reused across batches.
 	slots   []int32
@@ -137,8 +142,15 @@ const windowSessionHead = math.MinInt64
 // windowOutputRows bounds the rows of one emitted batch.
 const windowOutputRows = 8192
 
-// NewWindowAgg builds the operator for n. alloc allocates output batches.
+// NewWindowAgg builds the operator for n, running as one task with
+// state.DefaultMaxParallelism key groups. alloc allocates output batches.
 func NewWindowAgg(n *plan.WindowAgg, m *OperatorMetrics, alloc memory.Allocator) (Operator, error) {
+	return NewWindowAggSubtask(n, m, alloc, state.Single(0))
+}
+
+// NewWindowAggSubtask builds the operator for n as subtask sub: it
+// restores the accumulators of sub's key groups.
+func NewWindowAggSubtask(n *plan.WindowAgg, m *OperatorMetrics, alloc memory.Allocator, sub state.Subtask) (Operator, error) {
 	in := n.Input.Schema()
 	w := n.Window
 	errf := func(format string, args ...any) error {
@@ -222,6 +234,11 @@ func NewWindowAgg(n *plan.WindowAgg, m *OperatorMetrics, alloc memory.Allocator)
 		return nil, errf("output schema has %d columns, want %d", len(o.outSchema.Fields()), want)
 	}
 	o.layout = newWindowLayout(n, in)
+	tables, err := windowTables(n.ID(), o.layout, sub)
+	if err != nil {
+		return nil, errf("%v", err)
+	}
+	o.tables, o.accT, o.wmT, o.lateT = tables, tables.Table("windows"), tables.Table("watermark"), tables.Table("late")
 	o.rb = array.NewRecordBuilder(alloc, o.outSchema)
 	o.keyCols = keyIdx
 	return o, nil
@@ -472,7 +489,7 @@ func (o *windowAggOp) freeSlot(s int32) {
 		if o.w.Kind == plan.Session {
 			start, end = o.persStart[s], o.persEnd[s]
 		}
-		o.deletes = append(o.deletes, o.stateKey(nil, s, start, end))
+		o.queueDelete(s, start, end)
 		o.persisted[s] = false
 	}
 	o.dirty[s] = false

@@ -268,7 +268,7 @@ func (o *windowAssignOp) OnBarrier(_ context.Context, _ Barrier, w checkpoint.St
 //	0x01 start end partitionkey  the rows of one open session
 //
 // start and end are 8 bytes big endian with the sign bit flipped, the
-// partition key is the group-key encoding of window_keys.go. The metadata
+// partition key is the key encoding of package state. The metadata
 // value is the version (1 byte), the layout (a uvarint-length-prefixed
 // string naming the gap and the column and partition types; state written
 // under another layout is refused), then the watermark and the late-row
@@ -278,7 +278,11 @@ func (o *windowAssignOp) OnBarrier(_ context.Context, _ Barrier, w checkpoint.St
 // writes the metadata, deletes the keys of sessions fired or merged away
 // (or whose bounds changed) since the previous barrier, then sets the
 // sessions changed since it.
-const sessionAssignStateVersion = 1
+const (
+	sessionAssignStateVersion = 1
+	sessionTagMeta            = 0x00
+	sessionTagAcc             = 0x01
+)
 
 // sessionBuffer holds the rows of open sessions.
 type sessionBuffer struct {
@@ -503,7 +507,7 @@ func (b *sessionBuffer) emit(ctx context.Context, out Emitter, s *bufferedSessio
 }
 
 func (b *sessionBuffer) stateKey(s *bufferedSession) []byte {
-	k := append([]byte{windowTagAcc}, appendWindowTimeKey(nil, s.start)...)
+	k := append([]byte{sessionTagAcc}, appendWindowTimeKey(nil, s.start)...)
 	k = appendWindowTimeKey(k, s.end)
 	return append(k, s.key...)
 }
@@ -519,7 +523,7 @@ func (b *sessionBuffer) meta() []byte {
 // snapshot writes the metadata, the deletions queued since the previous
 // barrier and the sessions changed since then.
 func (b *sessionBuffer) snapshot(w checkpoint.StateWriter) error {
-	if err := w.Set([]byte{windowTagMeta}, b.meta()); err != nil {
+	if err := w.Set([]byte{sessionTagMeta}, b.meta()); err != nil {
 		return err
 	}
 	for _, k := range b.deletes {
@@ -558,7 +562,7 @@ func (b *sessionBuffer) restore(st checkpoint.StateReader) error {
 	sawMeta := false
 	err := st.Scan(func(k, v []byte) error {
 		switch {
-		case len(k) == 1 && k[0] == windowTagMeta:
+		case len(k) == 1 && k[0] == sessionTagMeta:
 			if len(v) == 0 || v[0] != sessionAssignStateVersion {
 				return bad("unknown metadata version")
 			}
@@ -582,7 +586,7 @@ func (b *sessionBuffer) restore(st checkpoint.StateReader) error {
 			b.wm, b.late = Watermark(wm), late
 			o.m.LateRecords.Store(late)
 			sawMeta = true
-		case len(k) >= 17 && k[0] == windowTagAcc:
+		case len(k) >= 17 && k[0] == sessionTagAcc:
 			s := &bufferedSession{
 				start:     int64(binary.BigEndian.Uint64(k[1:9]) ^ (1 << 63)),
 				end:       int64(binary.BigEndian.Uint64(k[9:17]) ^ (1 << 63)),

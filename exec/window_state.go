@@ -1,10 +1,11 @@
 package exec
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/streamsql/streamsql/checkpoint"
@@ -13,23 +14,23 @@ import (
 	"github.com/streamsql/streamsql/types"
 )
 
-// Checkpointed state of the window operator, format version 1.
+// Checkpointed state of the window operator, as declared state tables
+// (package state):
 //
-// Keys (in the operator's own namespace):
-//
-//	0x00                         metadata
-//	0x01 start end groupkey      one (window, key) accumulator
+//	windows (keyed, held by the operator)   one (window, key) accumulator
+//	    key: start end groupkey, value: the aggregates' encodings
+//	watermark (non-keyed, Union, largest kept)   "wm" → zig-zag varint
+//	late (non-keyed, Split, summed)              "n" → zig-zag varint
 //
 // start and end are the window bounds as 8 bytes big endian with the sign
 // bit flipped (so keys sort by window), groupkey is the key encoding of
-// window_keys.go (empty without GROUP BY keys). Session accumulators are
-// keyed by their current bounds; when a session grows or merges, its old
-// key is deleted.
-//
-// The metadata value is: version (1 byte), then three uvarint-length-
-// prefixed strings describing the windowLayout (window, key types, aggregates;
-// see windowLayout), then the watermark and the late-row counter as zig-zag
-// varints.
+// package state (empty without GROUP BY keys), and the entry's key group
+// is that of groupkey: the one the keyed exchange routes the group's rows
+// by, so a checkpoint taken at any parallelism restores at any other.
+// The windows table's layout names the window, the key types and the
+// aggregates; state written under another layout is refused. Session
+// accumulators are keyed by their current bounds; when a session grows or
+// merges, its old key is deleted.
 //
 // An accumulator value is the concatenation, in AggCall order, of each
 // aggregate's encoding (see the aggregators' encode methods): COUNT a
@@ -38,24 +39,26 @@ import (
 // ascending order. Integers are zig-zag varints, floats 8 bytes, decimals
 // 16 bytes, strings a uvarint length and bytes.
 //
-// Each barrier writes the metadata, deletes the keys of accumulators
-// released since the previous barrier (fired, or merged into another
-// session) and then sets the accumulators changed since it.
-
-const (
-	windowStateVersion = 1
-	windowTagMeta      = 0x00
-	windowTagAcc       = 0x01
-)
+// Each barrier deletes the keys of accumulators released since the
+// previous barrier (fired, or merged into another session), sets the
+// accumulators changed since it, and the watermark and late count when
+// they changed.
+//
+// State of the previous format (version 1, before key groups) is refused
+// with an error that says to start fresh (state.ErrLayout).
 
 // ErrWindowStateLayout is wrapped by the error of a restore whose state
 // was written by a window operator with a different windowLayout.
-var ErrWindowStateLayout = errors.New("exec: window state layout does not match the plan")
+var ErrWindowStateLayout = state.ErrLayout
 
 // windowLayout describes what the operator's state means; state written under
 // one windowLayout is refused under another.
 type windowLayout struct {
 	window, keys, aggs string
+}
+
+func (l windowLayout) String() string {
+	return fmt.Sprintf("window %s, group keys %s, aggregates %s", l.window, l.keys, l.aggs)
 }
 
 func newWindowLayout(n *plan.WindowAgg, in types.Schema) windowLayout {
@@ -96,9 +99,9 @@ func appendWindowTimeKey(buf []byte, v int64) []byte {
 	return binary.BigEndian.AppendUint64(buf, uint64(v)^(1<<63))
 }
 
-// stateKey appends the state key of slot s with window bounds start, end.
+// stateKey appends the windows-table key of slot s with window bounds
+// start, end.
 func (o *windowAggOp) stateKey(buf []byte, s int32, start, end int64) []byte {
-	buf = append(buf, windowTagAcc)
 	buf = appendWindowTimeKey(buf, start)
 	buf = appendWindowTimeKey(buf, end)
 	switch {
@@ -110,15 +113,54 @@ func (o *windowAggOp) stateKey(buf []byte, s int32, start, end int64) []byte {
 	return buf
 }
 
-// OnBarrier implements Operator. It writes the metadata, the deletions of
-// accumulators released since the previous barrier and the accumulators
-// changed since then; it changes nothing else.
-func (o *windowAggOp) OnBarrier(_ context.Context, _ Barrier, w checkpoint.StateWriter, _ Emitter) error {
+// keyGroup returns the key group of slot s's group key: computed from the
+// same bytes the exchange hashes, only when a barrier or a release needs
+// it (never per row).
+func (o *windowAggOp) keyGroup(s int32) int {
+	var h uint64
+	switch {
+	case !o.fast:
+		h = state.HashKeyString(o.keyBytes[o.slotKey[s]])
+	case o.keyCol < 0:
+		h = state.HashKey(nil)
+	case o.slotNull[s]:
+		h = state.HashKey([]byte{0})
+	default:
+		h = state.HashIntKey(o.slotKey[s])
+	}
+	return state.KeyGroupOf(h, o.tables.Subtask().MaxParallelism)
+}
+
+// releaseKey queues the deletion of slot s's accumulator, written under
+// bounds start, end.
+func (o *windowAggOp) queueDelete(s int32, start, end int64) {
+	k := state.AppendKeyGroup(nil, o.keyGroup(s))
+	o.deletes = append(o.deletes, o.stateKey(k, s, start, end))
+}
+
+// OnBarrier implements Operator. It writes the deletions of accumulators
+// released since the previous barrier, the accumulators changed since
+// then, and the watermark and late count if they changed; it changes
+// nothing else.
+func (o *windowAggOp) OnBarrier(_ context.Context, _ Barrier, sw checkpoint.StateWriter, _ Emitter) error {
 	wrap := func(err error) error {
 		return fmt.Errorf("exec: window aggregation %q: checkpoint: %w", o.id, err)
 	}
+	if v := binary.AppendVarint(nil, int64(o.wm)); !bytes.Equal(v, o.persWM) {
+		o.wmT.Put([]byte("wm"), v)
+		o.persWM = v
+	}
+	if v := binary.AppendVarint(nil, o.late); !bytes.Equal(v, o.persLate) {
+		o.lateT.Put([]byte("n"), v)
+		o.persLate = v
+	}
+	w, err := o.tables.Snapshot(sw)
+	if err != nil {
+		return err
+	}
 	for _, k := range o.deletes {
-		if err := w.Delete(k); err != nil {
+		kg, _ := state.KeyGroupPrefix(k)
+		if err := w.Delete(o.accT, kg, k[state.KeyGroupPrefixLen:]); err != nil {
 			return wrap(err)
 		}
 	}
@@ -131,7 +173,7 @@ func (o *windowAggOp) OnBarrier(_ context.Context, _ Barrier, w checkpoint.State
 		for _, s := range o.dirtyList {
 			if o.dirty[s] && o.persisted[s] && (o.persStart[s] != o.slotStart[s] || o.persEnd[s] != o.slotEnd[s]) {
 				key = o.stateKey(key[:0], s, o.persStart[s], o.persEnd[s])
-				if err := w.Delete(key); err != nil {
+				if err := w.Delete(o.accT, o.keyGroup(s), key); err != nil {
 					return wrap(err)
 				}
 			}
@@ -148,7 +190,7 @@ func (o *windowAggOp) OnBarrier(_ context.Context, _ Barrier, w checkpoint.State
 		for _, a := range o.aggs {
 			val = a.encode(val, s)
 		}
-		if err := w.Set(key, val); err != nil {
+		if err := w.Set(o.accT, o.keyGroup(s), key, val); err != nil {
 			return wrap(err)
 		}
 		o.persisted[s] = true
@@ -158,90 +200,63 @@ func (o *windowAggOp) OnBarrier(_ context.Context, _ Barrier, w checkpoint.State
 	}
 	o.dirtyList = o.dirtyList[:0]
 	o.encBuf = key
-	if err := w.Set([]byte{windowTagMeta}, o.encodeMeta()); err != nil {
-		return wrap(err)
-	}
 	return nil
 }
 
-func (o *windowAggOp) encodeMeta() []byte {
-	buf := []byte{windowStateVersion}
-	for _, s := range []string{o.layout.window, o.layout.keys, o.layout.aggs} {
-		buf = appendAccStringEnc(buf, s)
+// windowTables declares the operator's state tables.
+func windowTables(id string, l windowLayout, sub state.Subtask) (*state.Tables, error) {
+	maxOf := func(_, a, b []byte) ([]byte, error) {
+		x, n := binary.Varint(a)
+		y, m := binary.Varint(b)
+		if n <= 0 || m <= 0 {
+			return nil, errWindowState
+		}
+		return binary.AppendVarint(nil, max(x, y)), nil
 	}
-	buf = binary.AppendVarint(buf, int64(o.wm))
-	return binary.AppendVarint(buf, o.late)
+	sum := func(_, a, b []byte) ([]byte, error) {
+		x, n := binary.Varint(a)
+		y, m := binary.Varint(b)
+		if n <= 0 || m <= 0 {
+			return nil, errWindowState
+		}
+		return binary.AppendVarint(nil, x+y), nil
+	}
+	return state.NewTables(id, sub,
+		state.Spec{Name: "windows", Keyed: true, Held: true, Layout: l.String()},
+		state.Spec{Name: "watermark", Layout: "BIGINT", Redistribute: state.Union, Merge: maxOf},
+		state.Spec{Name: "late", Layout: "BIGINT", Redistribute: state.Split, Merge: sum},
+	)
 }
 
 // restore rebuilds the operator's accumulators, watermark and late count
 // from st.
 func (o *windowAggOp) restore(st checkpoint.StateReader) error {
-	sawMeta := false
-	err := st.Scan(func(key, value []byte) error {
-		if len(key) == 0 {
-			return fmt.Errorf("empty state key: %w", errWindowState)
-		}
-		switch key[0] {
-		case windowTagMeta:
-			if err := o.decodeMeta(value); err != nil {
-				return err
-			}
-			sawMeta = true
-			return nil
-		case windowTagAcc:
-			if !sawMeta {
-				return fmt.Errorf("accumulator before metadata: %w", errWindowState)
-			}
-			return o.restoreAcc(key[1:], value)
-		}
-		return fmt.Errorf("unknown state key tag 0x%02x: %w", key[0], errWindowState)
+	err := o.tables.Restore(st, func(_ *state.Table, _ int, key, value []byte) error {
+		return o.restoreAcc(key, value)
 	})
 	if err != nil {
-		return fmt.Errorf("exec: window aggregation %q: restore: %w", o.id, err)
+		return err // names the operator and the table
+	}
+	if v, ok := o.wmT.Get([]byte("wm")); ok {
+		wm, n := binary.Varint(v)
+		if n <= 0 || n != len(v) {
+			return fmt.Errorf("exec: window aggregation %q: restore: watermark: %w", o.id, errWindowState)
+		}
+		o.wm, o.persWM = Watermark(wm), slices.Clone(v)
+	}
+	if v, ok := o.lateT.Get([]byte("n")); ok {
+		late, n := binary.Varint(v)
+		if n <= 0 || n != len(v) {
+			return fmt.Errorf("exec: window aggregation %q: restore: late count: %w", o.id, errWindowState)
+		}
+		o.late, o.persLate = late, slices.Clone(v)
+		o.m.LateRecords.Store(late)
 	}
 	o.m.StateEntries.Store(int64(o.nlive))
 	return nil
 }
 
-func (o *windowAggOp) decodeMeta(v []byte) error {
-	if len(v) < 1 {
-		return errWindowState
-	}
-	if v[0] == parallelStateVersion && len(v) == 9 {
-		return fmt.Errorf("%w: the checkpoint was taken with parallelism %d (keyed subtasks); this job runs the window as one task: run with that parallelism, or start fresh", ErrWindowStateLayout, binary.BigEndian.Uint64(v[1:]))
-	}
-	if v[0] != windowStateVersion {
-		return fmt.Errorf("%w: state version %d, this build reads version %d", ErrWindowStateLayout, v[0], windowStateVersion)
-	}
-	v = v[1:]
-	var got [3]string
-	for i := range got {
-		var err error
-		if got[i], v, err = decodeAccString(v); err != nil {
-			return err
-		}
-	}
-	want := [3]string{o.layout.window, o.layout.keys, o.layout.aggs}
-	for i, what := range []string{"window", "group key types", "aggregates"} {
-		if got[i] != want[i] {
-			return fmt.Errorf("%w: %s: checkpoint has %s, plan has %s", ErrWindowStateLayout, what, got[i], want[i])
-		}
-	}
-	wm, n := binary.Varint(v)
-	if n <= 0 {
-		return errWindowState
-	}
-	late, m := binary.Varint(v[n:])
-	if m <= 0 || n+m != len(v) {
-		return errWindowState
-	}
-	o.wm, o.late = Watermark(wm), late
-	o.m.LateRecords.Store(late)
-	return nil
-}
-
-// restoreAcc rebuilds one accumulator from its key (without the tag) and
-// value.
+// restoreAcc rebuilds one accumulator from its key and value.
 func (o *windowAggOp) restoreAcc(key, value []byte) error {
 	if len(key) < 16 {
 		return errWindowState

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -436,6 +437,11 @@ func HashKey(key []byte) uint64 {
 	}
 	h = bits.RotateLeft64(h^(w*prime2), 27)*prime1 + prime3
 	return mix64(h)
+}
+
+// HashKeyString returns HashKey of the bytes of key, without copying them.
+func HashKeyString(key string) uint64 {
+	return HashKey(unsafe.Slice(unsafe.StringData(key), len(key)))
 }
 
 // HashIntKey returns HashKey(AppendIntKey(nil, v, false)) without

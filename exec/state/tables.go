@@ -33,8 +33,10 @@ import (
 //
 // tag is the table's 1-based position in the declaration, recorded in the
 // catalog, so that restore finds each table by name. The catalog value is a
-// version byte (1), then per table: tag, keyed (0/1), then the name and the
-// layout as uvarint-length-prefixed strings.
+// version byte (1), the max parallelism, then per table: tag, keyed (0/1), then the name and the
+// layout as uvarint-length-prefixed strings. The catalog also records the
+// number of key groups (max parallelism, a uvarint after the version): a
+// checkpoint with keyed tables restores only with the same number.
 //
 // Rescaling. Keyed entries keep their key group, so a checkpoint taken at
 // parallelism N restores at any M: subtask i of M reads the key groups
@@ -316,7 +318,7 @@ func (ts *Tables) Snapshot(w checkpoint.StateWriter) (*Writer, error) {
 }
 
 func (ts *Tables) catalog() []byte {
-	buf := []byte{catalogVer}
+	buf := binary.AppendUvarint([]byte{catalogVer}, uint64(ts.sub.MaxParallelism))
 	for _, t := range ts.tables {
 		keyed := byte(0)
 		if t.spec.Keyed {
@@ -347,26 +349,30 @@ type storedTable struct {
 	name, layout string
 }
 
-func decodeCatalog(v []byte) (map[byte]storedTable, error) {
+func decodeCatalog(v []byte) (maxP int, _ map[byte]storedTable, _ error) {
 	if len(v) == 0 || v[0] != catalogVer {
-		return nil, fmt.Errorf("unknown state catalog version")
+		return 0, nil, fmt.Errorf("unknown state catalog version")
+	}
+	m, n := binary.Uvarint(v[1:])
+	if n <= 0 {
+		return 0, nil, fmt.Errorf("truncated state catalog")
 	}
 	out := map[byte]storedTable{}
-	for v = v[1:]; len(v) > 0; {
+	for v = v[1+n:]; len(v) > 0; {
 		if len(v) < 2 {
-			return nil, fmt.Errorf("truncated state catalog")
+			return 0, nil, fmt.Errorf("truncated state catalog")
 		}
 		tag, st := v[0], storedTable{keyed: v[1] == 1}
 		var ok bool
 		if st.name, v, ok = readString(v[2:]); !ok {
-			return nil, fmt.Errorf("truncated state catalog")
+			return 0, nil, fmt.Errorf("truncated state catalog")
 		}
 		if st.layout, v, ok = readString(v); !ok {
-			return nil, fmt.Errorf("truncated state catalog")
+			return 0, nil, fmt.Errorf("truncated state catalog")
 		}
 		out[tag] = st
 	}
-	return out, nil
+	return int(m), out, nil
 }
 
 // errStop ends a scan early.
@@ -387,9 +393,10 @@ func (ts *Tables) Restore(r checkpoint.StateReader, fn func(t *Table, kg int, ke
 		return fmt.Errorf("state: operator %q: restore: "+format, append([]any{ts.op}, args...)...)
 	}
 	var cat map[byte]storedTable
+	maxP := 0
 	err := checkpoint.ScanRange(r, []byte{nonKeyedTag, catalogTag}, []byte{nonKeyedTag, catalogTag + 1}, func(_, v []byte) error {
 		var err error
-		cat, err = decodeCatalog(v)
+		maxP, cat, err = decodeCatalog(v)
 		return err
 	})
 	if err != nil {
@@ -404,6 +411,13 @@ func (ts *Tables) Restore(r checkpoint.StateReader, fn func(t *Table, kg int, ke
 			return errf("%w: the checkpoint holds state written by an older version, without declared state tables; it cannot be restored by this version: start the job fresh", ErrLayout)
 		}
 		return nil
+	}
+	if maxP != ts.sub.MaxParallelism {
+		for _, st := range cat {
+			if st.keyed {
+				return errf("%w: the checkpoint was taken with pipeline.max-parallelism %d, the job has %d: keyed state is partitioned into that many key groups, which cannot change", ErrLayout, maxP, ts.sub.MaxParallelism)
+			}
+		}
 	}
 	byTag := map[byte]*Table{}
 	for _, tag := range slices.Sorted(maps.Keys(cat)) {

@@ -238,6 +238,11 @@ func TestTablesRefuse(t *testing.T) {
 		t.Errorf("restore of two subtasks' watermark into one without a merge: %v, want an error naming the table", err)
 	}
 
+	// Another number of key groups.
+	if _, err := w.restore(2, 16, "L1"); !errors.Is(err, ErrLayout) || !strings.Contains(err.Error(), "max-parallelism 8") {
+		t.Errorf("restore with max parallelism 16 of state of 8: %v, want ErrLayout naming both", err)
+	}
+
 	// Version-1 window state: no catalog.
 	w.id++
 	p := store.Begin(w.id)
