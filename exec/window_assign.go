@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -69,8 +70,19 @@ type windowAssignOp struct {
 
 var _ Operator = (*windowAssignOp)(nil)
 
-// newWindowAssign builds the operator of n.
+// newWindowAssign builds the operator of n, running as one task.
 func newWindowAssign(n *plan.WindowAssign, m *OperatorMetrics, alloc memory.Allocator) (*windowAssignOp, error) {
+	return newWindowAssignSubtask(n, m, alloc, state.Single(0))
+}
+
+// NewWindowAssignSubtask builds the operator of n as subtask sub: a
+// SESSION assignment restores the sessions of sub's key groups (those of
+// its partition keys).
+func NewWindowAssignSubtask(n *plan.WindowAssign, m *OperatorMetrics, alloc memory.Allocator, sub state.Subtask) (Operator, error) {
+	return newWindowAssignSubtask(n, m, alloc, sub)
+}
+
+func newWindowAssignSubtask(n *plan.WindowAssign, m *OperatorMetrics, alloc memory.Allocator, sub state.Subtask) (*windowAssignOp, error) {
 	in := n.Input.Schema()
 	w := n.Window
 	errf := func(format string, args ...any) error {
@@ -126,6 +138,10 @@ func newWindowAssign(n *plan.WindowAssign, m *OperatorMetrics, alloc memory.Allo
 			return nil, errf("%v", err)
 		}
 		o.sess.enc = enc
+		if o.sess.tables, err = sessionTables(n.ID(), o.sess.layout, sub); err != nil {
+			return nil, errf("%v", err)
+		}
+		o.sess.sessT, o.sess.wmT, o.sess.lateT = o.sess.tables.Table("sessions"), o.sess.tables.Table("watermark"), o.sess.tables.Table("late")
 	}
 	return o, nil
 }
@@ -260,29 +276,24 @@ func (o *windowAssignOp) OnBarrier(_ context.Context, _ Barrier, w checkpoint.St
 	return nil
 }
 
-// Checkpointed state of a SESSION window assignment, format version 1.
+// Checkpointed state of a SESSION window assignment, as declared state
+// tables (package state):
 //
-// Keys (in the operator's own namespace):
-//
-//	0x00                         metadata
-//	0x01 start end partitionkey  the rows of one open session
+//	sessions (keyed, held)   start end partitionkey → the session's rows
+//	watermark (non-keyed, Union, largest kept), late (non-keyed, Split,
+//	summed): as the window aggregation's (window_state.go)
 //
 // start and end are 8 bytes big endian with the sign bit flipped, the
-// partition key is the key encoding of package state. The metadata
-// value is the version (1 byte), the layout (a uvarint-length-prefixed
-// string naming the gap and the column and partition types; state written
-// under another layout is refused), then the watermark and the late-row
-// counter as zig-zag varints. A session's value is a uvarint row count,
-// then per row its event time (zig-zag varint) and its columns in the
-// group-key encoding (a uvarint length, then the bytes). Each barrier
-// writes the metadata, deletes the keys of sessions fired or merged away
-// (or whose bounds changed) since the previous barrier, then sets the
-// sessions changed since it.
-const (
-	sessionAssignStateVersion = 1
-	sessionTagMeta            = 0x00
-	sessionTagAcc             = 0x01
-)
+// partition key is the key encoding of package state, and an entry's key
+// group is the partition key's. The sessions table's layout names the gap
+// and the column and partition types; state written under another layout
+// is refused. A session's value is a uvarint row count, then per row its
+// event time (zig-zag varint) and its columns in the key encoding (a
+// uvarint length, then the bytes). Each barrier deletes the keys of
+// sessions fired or merged away (or whose bounds changed) since the
+// previous barrier, sets the sessions changed since it, and the watermark
+// and late count when they changed. State of the previous format (version
+// 1) is refused with an error that says to start fresh.
 
 // sessionBuffer holds the rows of open sessions.
 type sessionBuffer struct {
@@ -295,13 +306,17 @@ type sessionBuffer struct {
 	wm       Watermark
 	late     int64
 	dirty    []*bufferedSession
-	deletes  [][]byte
+	deletes  [][]byte          // key group prefix and sessions-table key
 	enc      *state.KeyEncoder // encodes rows, column by column
 	cols     []arrow.Array     // the columns of the batch enc is bound to
 	keyBuf   []byte
 	rowBuf   []byte
 	rb       *array.RecordBuilder
 	pending  int // rows in rb
+	// State tables, and the watermark and late count as last written.
+	tables            *state.Tables
+	sessT, wmT, lateT *state.Table
+	persWM, persLate  []byte
 }
 
 // bufferedSession is one open session of one partition key.
@@ -310,7 +325,7 @@ type bufferedSession struct {
 	start, end int64
 	times      []int64
 	rows       []string // each row's columns, group-key encoded
-	persisted  []byte   // state key it was last written under, or nil
+	persisted  []byte   // key group prefix and the sessions-table key it was last written under, or nil
 	dirty      bool
 	gone       bool // fired or merged into another session
 }
@@ -506,28 +521,42 @@ func (b *sessionBuffer) emit(ctx context.Context, out Emitter, s *bufferedSessio
 	return nil
 }
 
+// stateKey returns the key group prefix and sessions-table key of s.
 func (b *sessionBuffer) stateKey(s *bufferedSession) []byte {
-	k := append([]byte{sessionTagAcc}, appendWindowTimeKey(nil, s.start)...)
+	kg := state.KeyGroupOf(state.HashKeyString(s.key), b.tables.Subtask().MaxParallelism)
+	k := appendWindowTimeKey(state.AppendKeyGroup(nil, kg), s.start)
 	k = appendWindowTimeKey(k, s.end)
 	return append(k, s.key...)
 }
 
-func (b *sessionBuffer) meta() []byte {
-	v := []byte{sessionAssignStateVersion}
-	v = binary.AppendUvarint(v, uint64(len(b.layout)))
-	v = append(v, b.layout...)
-	v = binary.AppendVarint(v, int64(b.wm))
-	return binary.AppendVarint(v, b.late)
+// sessionTables declares the SESSION assignment's state tables.
+func sessionTables(id, layout string, sub state.Subtask) (*state.Tables, error) {
+	return state.NewTables(id, sub,
+		state.Spec{Name: "sessions", Keyed: true, Held: true, Layout: layout},
+		state.Spec{Name: "watermark", Layout: "BIGINT", Redistribute: state.Union, Merge: mergeVarints(func(a, b int64) int64 { return max(a, b) })},
+		state.Spec{Name: "late", Layout: "BIGINT", Redistribute: state.Split, Merge: mergeVarints(func(a, b int64) int64 { return a + b })},
+	)
 }
 
-// snapshot writes the metadata, the deletions queued since the previous
-// barrier and the sessions changed since then.
-func (b *sessionBuffer) snapshot(w checkpoint.StateWriter) error {
-	if err := w.Set([]byte{sessionTagMeta}, b.meta()); err != nil {
+// snapshot writes the deletions queued since the previous barrier, the
+// sessions changed since then, and the watermark and late count if they
+// changed.
+func (b *sessionBuffer) snapshot(sw checkpoint.StateWriter) error {
+	if v := binary.AppendVarint(nil, int64(b.wm)); !bytes.Equal(v, b.persWM) {
+		b.wmT.Put([]byte("wm"), v)
+		b.persWM = v
+	}
+	if v := binary.AppendVarint(nil, b.late); !bytes.Equal(v, b.persLate) {
+		b.lateT.Put([]byte("n"), v)
+		b.persLate = v
+	}
+	w, err := b.tables.Snapshot(sw)
+	if err != nil {
 		return err
 	}
 	for _, k := range b.deletes {
-		if err := w.Delete(k); err != nil {
+		kg, _ := state.KeyGroupPrefix(k)
+		if err := w.Delete(b.sessT, kg, k[state.KeyGroupPrefixLen:]); err != nil {
 			return err
 		}
 	}
@@ -544,7 +573,8 @@ func (b *sessionBuffer) snapshot(w checkpoint.StateWriter) error {
 			v = binary.AppendUvarint(v, uint64(len(r)))
 			v = append(v, r...)
 		}
-		if err := w.Set(k, v); err != nil {
+		kg, _ := state.KeyGroupPrefix(k)
+		if err := w.Set(b.sessT, kg, k[state.KeyGroupPrefixLen:], v); err != nil {
 			return err
 		}
 		s.persisted = k
@@ -559,75 +589,60 @@ func (b *sessionBuffer) restore(st checkpoint.StateReader) error {
 	bad := func(what string) error {
 		return fmt.Errorf("exec: window assignment %q: restore: %w: %s", o.id, errWindowState, what)
 	}
-	sawMeta := false
-	err := st.Scan(func(k, v []byte) error {
-		switch {
-		case len(k) == 1 && k[0] == sessionTagMeta:
-			if len(v) == 0 || v[0] != sessionAssignStateVersion {
-				return bad("unknown metadata version")
-			}
-			l, n := binary.Uvarint(v[1:])
-			if n <= 0 || uint64(len(v)-1-n) < l {
-				return bad("truncated metadata")
-			}
-			rest := v[1+n:]
-			if got := string(rest[:l]); got != b.layout {
-				return fmt.Errorf("exec: window assignment %q: restore: %w: checkpoint has %s, plan has %s", o.id, ErrWindowStateLayout, got, b.layout)
-			}
-			rest = rest[l:]
-			wm, n := binary.Varint(rest)
+	err := b.tables.Restore(st, func(_ *state.Table, kg int, k, v []byte) error {
+		if len(k) < 16 {
+			return bad(fmt.Sprintf("malformed key %x", k))
+		}
+		s := &bufferedSession{
+			start:     int64(binary.BigEndian.Uint64(k[0:8]) ^ (1 << 63)),
+			end:       int64(binary.BigEndian.Uint64(k[8:16]) ^ (1 << 63)),
+			key:       string(k[16:]),
+			persisted: append(state.AppendKeyGroup(nil, kg), k...),
+		}
+		cnt, n := binary.Uvarint(v)
+		if n <= 0 {
+			return bad("truncated session")
+		}
+		v = v[n:]
+		for range cnt {
+			ts, n := binary.Varint(v)
 			if n <= 0 {
-				return bad("truncated metadata")
-			}
-			late, m := binary.Varint(rest[n:])
-			if m <= 0 {
-				return bad("truncated metadata")
-			}
-			b.wm, b.late = Watermark(wm), late
-			o.m.LateRecords.Store(late)
-			sawMeta = true
-		case len(k) >= 17 && k[0] == sessionTagAcc:
-			s := &bufferedSession{
-				start:     int64(binary.BigEndian.Uint64(k[1:9]) ^ (1 << 63)),
-				end:       int64(binary.BigEndian.Uint64(k[9:17]) ^ (1 << 63)),
-				key:       string(k[17:]),
-				persisted: append([]byte(nil), k...),
-			}
-			cnt, n := binary.Uvarint(v)
-			if n <= 0 {
-				return bad("truncated session")
+				return bad("truncated row")
 			}
 			v = v[n:]
-			for range cnt {
-				ts, n := binary.Varint(v)
-				if n <= 0 {
-					return bad("truncated row")
-				}
-				v = v[n:]
-				l, m := binary.Uvarint(v)
-				if m <= 0 || uint64(len(v)-m) < l {
-					return bad("truncated row")
-				}
-				s.times = append(s.times, ts)
-				s.rows = append(s.rows, string(v[m:m+int(l)]))
-				v = v[m+int(l):]
+			l, m := binary.Uvarint(v)
+			if m <= 0 || uint64(len(v)-m) < l {
+				return bad("truncated row")
 			}
-			b.sessions[s.key] = append(b.sessions[s.key], s)
-			b.rows += int64(len(s.rows))
-			b.minEnd = min(b.minEnd, s.end)
-		default:
-			return bad(fmt.Sprintf("unknown key %x", k))
+			s.times = append(s.times, ts)
+			s.rows = append(s.rows, string(v[m:m+int(l)]))
+			v = v[m+int(l):]
 		}
+		b.sessions[s.key] = append(b.sessions[s.key], s)
+		b.rows += int64(len(s.rows))
+		b.minEnd = min(b.minEnd, s.end)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	if v, ok := b.wmT.Get([]byte("wm")); ok {
+		wm, n := binary.Varint(v)
+		if n <= 0 || n != len(v) {
+			return bad("malformed watermark")
+		}
+		b.wm, b.persWM = Watermark(wm), slices.Clone(v)
+	}
+	if v, ok := b.lateT.Get([]byte("n")); ok {
+		late, n := binary.Varint(v)
+		if n <= 0 || n != len(v) {
+			return bad("malformed late count")
+		}
+		b.late, b.persLate = late, slices.Clone(v)
+		o.m.LateRecords.Store(late)
+	}
 	for _, list := range b.sessions {
 		slices.SortFunc(list, func(x, y *bufferedSession) int { return cmp.Compare(x.start, y.start) })
-	}
-	if !sawMeta && b.rows > 0 {
-		return bad("sessions without metadata")
 	}
 	o.m.StateEntries.Store(b.rows)
 	return nil

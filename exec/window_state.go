@@ -205,27 +205,24 @@ func (o *windowAggOp) OnBarrier(_ context.Context, _ Barrier, sw checkpoint.Stat
 
 // windowTables declares the operator's state tables.
 func windowTables(id string, l windowLayout, sub state.Subtask) (*state.Tables, error) {
-	maxOf := func(_, a, b []byte) ([]byte, error) {
-		x, n := binary.Varint(a)
-		y, m := binary.Varint(b)
-		if n <= 0 || m <= 0 {
-			return nil, errWindowState
-		}
-		return binary.AppendVarint(nil, max(x, y)), nil
-	}
-	sum := func(_, a, b []byte) ([]byte, error) {
-		x, n := binary.Varint(a)
-		y, m := binary.Varint(b)
-		if n <= 0 || m <= 0 {
-			return nil, errWindowState
-		}
-		return binary.AppendVarint(nil, x+y), nil
-	}
 	return state.NewTables(id, sub,
 		state.Spec{Name: "windows", Keyed: true, Held: true, Layout: l.String()},
-		state.Spec{Name: "watermark", Layout: "BIGINT", Redistribute: state.Union, Merge: maxOf},
-		state.Spec{Name: "late", Layout: "BIGINT", Redistribute: state.Split, Merge: sum},
+		state.Spec{Name: "watermark", Layout: "BIGINT", Redistribute: state.Union, Merge: mergeVarints(func(a, b int64) int64 { return max(a, b) })},
+		state.Spec{Name: "late", Layout: "BIGINT", Redistribute: state.Split, Merge: mergeVarints(func(a, b int64) int64 { return a + b })},
 	)
+}
+
+// mergeVarints returns a state.Spec Merge of zig-zag varint values
+// combined by f.
+func mergeVarints(f func(a, b int64) int64) func(_, a, b []byte) ([]byte, error) {
+	return func(_, a, b []byte) ([]byte, error) {
+		x, n := binary.Varint(a)
+		y, m := binary.Varint(b)
+		if n <= 0 || m <= 0 || n != len(a) || m != len(b) {
+			return nil, errWindowState
+		}
+		return binary.AppendVarint(nil, f(x, y)), nil
+	}
 }
 
 // restore rebuilds the operator's accumulators, watermark and late count
