@@ -10,6 +10,25 @@
 // subtask must receive exactly the keys whose state it restored, so neither
 // may change without a state version change.
 //
+// How the runtime uses it, for a node of parallelism p with max key groups:
+//
+//   - The keyed exchange in front of it hashes each row with a KeyHasher on
+//     the node's keys and sends it to subtask
+//     SubtaskOf(KeyGroupOf(hash, max), p, max).
+//   - Subtask i is built with NewSubtask(i, p, max) (its KeyGroups are
+//     RangeFor(i, p, max)) and opened with
+//     SubtaskReader(restored.Operator(id), its KeyGroups): keyed entries
+//     of its key groups plus every non-keyed entry.
+//   - All subtasks of a node write their state into the node's one
+//     checkpoint.StateWriter, unprefixed (the keys already carry key
+//     groups and subtask indexes), one at a time (a writer is used by one
+//     goroutine at a time).
+//   - pipeline.max-parallelism must not change between a checkpoint and
+//     its restore: Tables.Restore refuses it.
+//
+// Operators declare their state as tables (Spec, NewTables); see
+// tables.go for the key layout and the rules of redistribution.
+//
 // state knows nothing of operators, tasks or channels; it depends only on
 // types, Arrow and checkpoint's reader and writer interfaces.
 package state
