@@ -21,6 +21,7 @@ import (
 	"github.com/streamsql/streamsql/connectors"
 	"github.com/streamsql/streamsql/connectors/builtin"
 	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/operators"
 	"github.com/streamsql/streamsql/parser"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
@@ -297,13 +298,13 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 	q.cancel, q.ended = cancel, ended
 	q.mu.Unlock()
 	opts := exec.Options{
-		Name: q.name, Connectors: q.e.reg, Alloc: q.e.alloc, Clock: q.e.clock,
+		Name: q.name, Connectors: q.e.reg, Operators: operators.New(), Alloc: q.e.alloc, Clock: q.e.clock,
 		BatchSize: q.e.opts.BatchSize, Logger: q.e.opts.Logger,
 		AllowNonRestoredState: q.e.opts.AllowNonRestoredState || settingBool(q.settings, "execution.savepoint.ignore-unclaimed-state"),
-		Parallelism:           q.e.opts.Parallelism,
+		MaxParallelism:        q.e.settingInt(q.settings, "pipeline.max-parallelism"),
 	}
-	if v, ok := q.settings["parallelism.default"]; ok {
-		opts.Parallelism, _ = strconv.Atoi(v) // checked by SET
+	if v, ok := q.settings["execution.checkpointing.mode"]; ok {
+		opts.CheckpointingMode, _ = exec.ParseCheckpointingMode(v) // checked by SET
 	}
 	interval, err := q.checkpointInterval()
 	if err != nil {
@@ -344,7 +345,7 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 		}
 		opts.Collect = &collectSink{fn: fn}
 	}
-	job, err := exec.Build(linearSink(q.graph), opts)
+	job, err := exec.Build(q.graph, opts)
 	if err != nil {
 		return err
 	}
@@ -402,24 +403,3 @@ func (c *collectSink) PreCommit(context.Context, int64) ([]byte, error) { return
 func (c *collectSink) Commit(context.Context, int64) error              { return nil }
 func (c *collectSink) Close() error                                     { return nil }
 
-// linearSink is the graph's one sink with the exchanges left out: today's
-// exec.Build runs one chain and repartitions keyed window aggregations
-// itself (Options.Parallelism). It goes when exec.Build takes the graph.
-func linearSink(g *plan.Graph) *plan.Sink {
-	var strip func(plan.Node) plan.Node
-	strip = func(n plan.Node) plan.Node {
-		if x, ok := n.(*plan.Exchange); ok {
-			return strip(x.Input)
-		}
-		ins := n.Inputs()
-		if len(ins) == 0 {
-			return n
-		}
-		out := make([]plan.Node, len(ins))
-		for i, in := range ins {
-			out[i] = strip(in)
-		}
-		return n.WithInputs(out...)
-	}
-	return strip(g.Sinks[0]).(*plan.Sink)
-}

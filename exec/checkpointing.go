@@ -5,13 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/exec/state"
 )
 
 // CheckpointStats describes the last completed checkpoint of a job.
@@ -20,10 +21,21 @@ type CheckpointStats struct {
 	Duration time.Duration
 	Bytes    int64
 	Time     time.Time
+	// Alignment is the longest time a task's barrier waited for all its
+	// inputs; Tasks has it per task (tasks with one input align at once).
+	Alignment time.Duration
+	Tasks     []TaskAlignment
+}
+
+// TaskAlignment is how long one task's barrier waited for all its inputs
+// (the longest over its subtasks).
+type TaskAlignment struct {
+	Task      string
+	Alignment time.Duration
 }
 
 // restore reads the newest valid checkpoint of the job's store, checks
-// that it fits the plan, and opens source, operators and sink from it.
+// that it fits the plan, and opens sources, operators and sinks from it.
 // Without a store, or without a checkpoint, everything opens fresh.
 func (j *Job) restore(ctx context.Context) error {
 	var r *checkpoint.Restored
@@ -41,41 +53,48 @@ func (j *Job) restore(ctx context.Context) error {
 		j.opts.Logger.Info("restoring checkpoint", "job", j.opts.Name, "checkpoint", r.ID())
 		j.restoredFrom.Store(r.ID())
 	}
-	var offsets map[string][]byte
-	if r != nil {
-		offsets = r.SourceOffsets(j.srcNode.ID())
-		if err := j.restoreWatermarks(r.Operator(j.srcNode.ID())); err != nil {
+	for _, src := range j.sources {
+		var offsets map[string][]byte
+		if r != nil {
+			offsets = r.SourceOffsets(src.node.ID())
+			if err := src.restoreWatermarks(r.Operator(src.node.ID())); err != nil {
+				return err
+			}
+		}
+		if err := src.open(ctx, offsets); err != nil {
 			return err
 		}
 	}
-	if err := j.source.Open(ctx, offsets); err != nil {
-		return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
-	}
-	if !j.opts.NoPrefetch && runtime.GOMAXPROCS(0) > 1 {
-		p, err := startPrefetch(ctx, j.source, 2, j.opts.Logger)
-		if err != nil {
-			return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
-		}
-		j.pre = p
-	}
-	for i, op := range j.ops {
-		var st checkpoint.StateReader
-		if r != nil {
-			st = r.Operator(j.opIDs[i])
-		}
-		if err := op.Open(ctx, st); err != nil {
-			if st != nil {
-				return fmt.Errorf("restoring checkpoint %d: %w; if the query changed, start fresh with --fresh", j.restoredFrom.Load(), err)
+	for _, t := range j.tasks {
+		for _, s := range t.subs {
+			for _, c := range s.nodes {
+				if c.op == nil {
+					continue
+				}
+				var st checkpoint.StateReader
+				if r != nil {
+					var err error
+					if st, err = j.subtaskState(r, t, s, c); err != nil {
+						return err
+					}
+				}
+				if err := c.op.Open(ctx, st); err != nil {
+					if st != nil {
+						return fmt.Errorf("restoring checkpoint %d: %w; if the query changed, start fresh with --fresh", j.restoredFrom.Load(), err)
+					}
+					return fmt.Errorf("%s: %w", c.id, err)
+				}
 			}
-			return fmt.Errorf("%s: %w", j.opIDs[i], err)
 		}
 	}
-	var handle []byte
-	if r != nil {
-		handle = r.SinkHandle(j.sinkID)
-	}
-	if err := j.sink.Open(ctx, handle); err != nil {
-		return fmt.Errorf("sink: %w", err)
+	for _, sk := range j.sinks {
+		var handle []byte
+		if r != nil {
+			handle = r.SinkHandle(sk.node.ID())
+		}
+		if err := sk.sink.Open(ctx, handle); err != nil {
+			return fmt.Errorf("sink: %w", err)
+		}
 	}
 	return nil
 }
@@ -84,7 +103,7 @@ func (j *Job) restore(ctx context.Context) error {
 // operators of this plan: the query changed, and its state would be lost
 // or misread. AllowNonRestoredState drops such state instead.
 func (j *Job) checkCompatible(r *checkpoint.Restored) error {
-	ids := append([]string{j.srcNode.ID(), j.sinkID}, j.opIDs...)
+	ids := j.nodeIDs
 	for _, op := range r.Operators() {
 		if slices.Contains(ids, op) {
 			continue
@@ -107,11 +126,11 @@ func (j *Job) checkCompatible(r *checkpoint.Restored) error {
 const maxSplits = 1 << 20
 
 // The source's watermark state: key "wm/<split>" → 8-byte watermark.
-func (j *Job) snapshotWatermarks(w checkpoint.StateWriter) error {
-	if j.wm == nil {
+func (r *sourceRunner) snapshotWatermarks(w checkpoint.StateWriter) error {
+	if r.wm == nil {
 		return nil
 	}
-	for split, wm := range j.wm.splitWatermarks() {
+	for split, wm := range r.wm.splitWatermarks() {
 		if err := w.Set([]byte("wm/"+strconv.Itoa(split)), binary.BigEndian.AppendUint64(nil, uint64(wm))); err != nil {
 			return err
 		}
@@ -119,20 +138,20 @@ func (j *Job) snapshotWatermarks(w checkpoint.StateWriter) error {
 	return nil
 }
 
-func (j *Job) restoreWatermarks(st checkpoint.StateReader) error {
-	if st == nil || j.wm == nil {
+func (r *sourceRunner) restoreWatermarks(st checkpoint.StateReader) error {
+	if st == nil || r.wm == nil {
 		return nil
 	}
 	return st.Scan(func(k, v []byte) error {
 		s, ok := strings.CutPrefix(string(k), "wm/")
 		split, err := strconv.Atoi(s)
 		if !ok || err != nil || len(v) != 8 {
-			return fmt.Errorf("source %s: bad watermark state %q", j.srcNode.ID(), k)
+			return fmt.Errorf("source %s: bad watermark state %q", r.node.ID(), k)
 		}
 		if split < 0 || split > maxSplits {
-			return fmt.Errorf("source %s: bad watermark state %q", j.srcNode.ID(), k)
+			return fmt.Errorf("source %s: bad watermark state %q", r.node.ID(), k)
 		}
-		j.wm.restoreSplit(split, Watermark(binary.BigEndian.Uint64(v)))
+		r.wm.restoreSplit(split, Watermark(binary.BigEndian.Uint64(v)))
 		return nil
 	})
 }
@@ -167,44 +186,100 @@ func (j *Job) tolerate(err error) error {
 	return fmt.Errorf("%w: %d checkpoint(s) in a row failed, more than execution.checkpointing.tolerable-failed-checkpoints = %d; the next run resumes from the last completed checkpoint", err, j.failedInARow, n)
 }
 
-// checkpoint takes checkpoint j.nextID at the current batch boundary: the
-// source's offset is the barrier's position; every operator snapshots the
-// rows it has seen; the sink pre-commits; all of it is committed in one
-// synced batch; then the sink commits.
-func (j *Job) checkpoint(ctx context.Context, final bool) error {
-	store := j.opts.Store
-	id := j.nextID
-	start := j.opts.Clock.Now()
-	cp := store.Begin(id)
-	off, err := j.offset()
-	if err != nil {
-		return fmt.Errorf("checkpoint %d: source offsets: %w", id, err)
+// inflight is one checkpoint on its way through the graph: the barrier
+// messages carry it, so every subtask writes into the same Pending. Its
+// counters belong to the coordinator; the rest is guarded by mu or set
+// before decided is closed.
+type inflight struct {
+	j         *Job
+	id        uint64
+	final     bool
+	savepoint bool
+	reqs      []savepointReq
+	cp        *checkpoint.Pending // nil without a store (the final commit only)
+	start     time.Time
+
+	sinks, pre, done int // coordinator: sink subtasks, pre-committed, done
+
+	decided chan struct{} // closed once the checkpoint is durable or failed
+	ok      bool          // durable: the sinks commit
+	err     error         // why not
+
+	mu      sync.Mutex
+	align   map[string]time.Duration
+	offsets map[*sourceRunner]map[string][]byte
+	locks   map[string]*sync.Mutex // per parallel node: its subtasks share one writer
+}
+
+// barrier is the barrier operators see.
+func (c *inflight) barrier() Barrier {
+	return Barrier{CheckpointID: int64(c.id), Savepoint: c.savepoint}
+}
+
+func (c *inflight) recordAlignment(s *subtask, d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.align[s.t.id] = max(c.align[s.t.id], d)
+}
+
+func (c *inflight) recordOffset(r *sourceRunner, off map[string][]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offsets[r] = off
+}
+
+// startCheckpoint asks every source to inject the barrier of a new
+// checkpoint: the next id, or, without a store, the final commit.
+func (j *Job) startCheckpoint(final bool, reqs []savepointReq) *inflight {
+	c := &inflight{j: j, final: final, reqs: reqs, start: j.opts.Clock.Now(), decided: make(chan struct{}),
+		align: map[string]time.Duration{}, offsets: map[*sourceRunner]map[string][]byte{}, locks: map[string]*sync.Mutex{}}
+	for _, r := range reqs {
+		c.savepoint = c.savepoint || r.dir != ""
 	}
-	offsets, err := off.toMap()
-	if err != nil {
-		return fmt.Errorf("checkpoint %d: source offsets: %w", id, err)
+	if j.opts.Store != nil {
+		c.id = j.nextID
+		c.cp = j.opts.Store.Begin(c.id)
 	}
-	for split, o := range offsets {
-		cp.SetSourceOffset(j.srcNode.ID(), split, o)
-	}
-	cp.SetConnector(j.srcNode.ID(), j.srcNode.Connector)
-	cp.SetConnector(j.sinkID, j.sinkConnector)
-	if err := j.snapshotWatermarks(cp.Operator(j.srcNode.ID())); err != nil {
-		return fmt.Errorf("checkpoint %d: %w", id, err)
-	}
-	b := Barrier{CheckpointID: int64(id)}
-	for i, op := range j.ops {
-		if err := op.OnBarrier(ctx, b, cp.Operator(j.opIDs[i]), j.emit[i+1]); err != nil {
-			return fmt.Errorf("checkpoint %d: %s: %w", id, j.opIDs[i], err)
+	for _, t := range j.tasks {
+		if t.parallelism > 1 {
+			for _, n := range t.nodes {
+				c.locks[n.ID()] = &sync.Mutex{}
+			}
 		}
 	}
-	handle, err := j.sink.PreCommit(ctx, int64(id))
-	if err != nil {
-		return fmt.Errorf("checkpoint %d: sink pre-commit: %w", id, err)
+	c.sinks = len(j.sinks)
+	for _, r := range j.sources {
+		r.barriers <- c // one checkpoint in flight: never full
 	}
-	cp.Operator(j.sinkID)
-	cp.SetSinkHandle(j.sinkID, handle)
-	info, err := cp.Commit(ctx)
+	return c
+}
+
+// preCommitted counts a sink's pre-commit; after the last one it commits
+// the checkpoint in one synced batch and lets the sinks commit. The error
+// is the job's failure (a failed write beyond the tolerated ones).
+func (c *inflight) preCommitted(ctx context.Context) error {
+	c.pre++
+	if c.pre < c.sinks {
+		return nil
+	}
+	j := c.j
+	defer close(c.decided)
+	if c.cp == nil {
+		c.ok = true
+		return nil
+	}
+	var tasks []TaskAlignment
+	var longest time.Duration
+	c.mu.Lock()
+	for _, t := range j.tasks {
+		if d, ok := c.align[t.id]; ok {
+			tasks = append(tasks, TaskAlignment{Task: t.id, Alignment: d})
+			longest = max(longest, d)
+		}
+	}
+	c.mu.Unlock()
+	c.cp.SetAlignment(longest)
+	info, err := c.cp.Commit(ctx)
 	// Ids are never reused, even by a failed checkpoint: its write may
 	// have reached the disk after all.
 	j.nextID++
@@ -213,32 +288,110 @@ func (j *Job) checkpoint(ctx context.Context, final bool) error {
 			return ctx.Err()
 		}
 		j.failedInARow++
-		if rerr := store.RecordFailure(id, err); rerr != nil {
-			j.opts.Logger.Warn("cannot record the checkpoint failure", "job", j.opts.Name, "checkpoint", id, "err", rerr)
+		if rerr := j.opts.Store.RecordFailure(c.id, err); rerr != nil {
+			j.opts.Logger.Warn("cannot record the checkpoint failure", "job", j.opts.Name, "checkpoint", c.id, "err", rerr)
 		}
 		if j.opts.OnCheckpointFailed != nil {
-			j.opts.OnCheckpointFailed(id, err)
+			j.opts.OnCheckpointFailed(c.id, err)
 		}
-		return &commitError{id: id, final: final, err: err}
+		c.err = &commitError{id: c.id, final: c.final, err: err}
+		if len(c.reqs) > 0 {
+			return nil // the savepoint's requester is told
+		}
+		return j.tolerate(c.err)
 	}
+	c.ok = true
 	j.failedInARow = 0
-	stats := &CheckpointStats{ID: id, Duration: j.opts.Clock.Now().Sub(start), Bytes: info.Bytes, Time: info.Time}
+	stats := &CheckpointStats{ID: c.id, Duration: j.opts.Clock.Now().Sub(c.start), Bytes: info.Bytes, Time: info.Time,
+		Alignment: longest, Tasks: tasks}
 	if j.opts.OnCheckpoint != nil {
 		j.opts.OnCheckpoint(*stats)
 	}
 	// Published after the callback, so that whoever sees the checkpoint in
 	// Stats also finds what the callback recorded.
 	j.lastCheckpoint.Store(stats)
-	if err := j.sink.Commit(ctx, int64(id)); err != nil {
-		return fmt.Errorf("checkpoint %d: sink commit: %w", id, err)
-	}
-	if j.pre != nil {
-		j.pre.checkpointComplete(int64(id), offsets)
-	} else if l, ok := j.source.(CheckpointListener); ok {
-		if err := l.CheckpointComplete(ctx, int64(id), offsets); err != nil {
-			j.opts.Logger.Warn("source checkpoint callback failed", "checkpoint", id, "err", err)
-		}
-	}
-	j.opts.Logger.Info("checkpoint complete", "job", j.opts.Name, "checkpoint", id, "final", final)
 	return nil
+}
+
+// committed counts a sink that is done with the checkpoint; it reports
+// whether all are. Then the sources hear of the durable checkpoint.
+func (c *inflight) committed(context.Context) (bool, error) {
+	c.done++
+	if c.done < c.sinks {
+		return false, nil
+	}
+	if c.ok && c.cp != nil {
+		c.mu.Lock()
+		for r, off := range c.offsets {
+			select {
+			case r.complete <- completed{id: int64(c.id), offsets: off}:
+			default:
+				// The source is far behind; a later checkpoint's report
+				// covers this one (offsets only move forward).
+			}
+		}
+		c.mu.Unlock()
+		c.j.opts.Logger.Info("checkpoint complete", "job", c.j.opts.Name, "checkpoint", c.id, "final", c.final)
+	}
+	return true, nil
+}
+
+// finish serves the savepoint requests of a completed checkpoint and
+// reports whether the job must stop.
+func (c *inflight) finish(ctx context.Context) (stop bool, err error) {
+	for _, r := range c.reqs {
+		res := SavepointResult{Err: c.err}
+		if c.err == nil && r.dir != "" { // no dir: StopWithCheckpoint
+			res.Info, res.Err = c.j.opts.Store.Savepoint(ctx, r.dir)
+			if res.Err != nil {
+				res.Err = fmt.Errorf("savepoint %s: %w", r.dir, res.Err)
+			}
+		}
+		r.done <- res
+		stop = stop || r.stop && res.Err == nil
+	}
+	return stop, nil
+}
+
+// writer is the state writer of node n of a subtask at this checkpoint.
+// The subtasks of a parallel node share the node's writer (keyed entries
+// carry their key group, so a checkpoint restores at any parallelism), one
+// write at a time.
+func (c *inflight) writer(n *chained) checkpoint.StateWriter {
+	w := c.cp.Operator(n.id)
+	mu := c.locks[n.id]
+	if mu == nil {
+		return w
+	}
+	return &sharedWriter{w: w, mu: mu}
+}
+
+// sharedWriter serializes the writes of a node's subtasks into the node's
+// one writer.
+type sharedWriter struct {
+	w  checkpoint.StateWriter
+	mu *sync.Mutex
+}
+
+func (sw *sharedWriter) Set(k, v []byte) error {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return sw.w.Set(k, v)
+}
+
+func (sw *sharedWriter) Delete(k []byte) error {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return sw.w.Delete(k)
+}
+
+// subtaskState returns the restored state of node c of subtask s: all of
+// the node's state at parallelism 1, else the part of the key groups the
+// subtask owns (and the non-keyed state, which the operator redistributes).
+func (j *Job) subtaskState(r *checkpoint.Restored, t *task, s *subtask, c *chained) (checkpoint.StateReader, error) {
+	st := r.Operator(c.id)
+	if st == nil || t.parallelism == 1 {
+		return st, nil
+	}
+	return state.SubtaskReader(st, state.RangeFor(s.index, t.parallelism, j.opts.MaxParallelism)), nil
 }

@@ -3,15 +3,15 @@ package exec
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/plan"
 )
 
@@ -21,6 +21,9 @@ type Options struct {
 	Name string
 	// Connectors builds sources and sinks.
 	Connectors Connectors
+	// Operators builds the operators of plan nodes (package operators'
+	// registry). Required.
+	Operators Operators
 	// Collect is the sink of connector "collect": the client of a bare
 	// SELECT. Required only for such plans.
 	Collect Sink
@@ -30,13 +33,16 @@ type Options struct {
 	// 4096).
 	BatchSize int
 	Logger    *slog.Logger // default: discard
-	// NoPrefetch reads the source in Run's goroutine even on a machine
-	// with several cores (see prefetcher).
+	// NoPrefetch reads each source in its task's goroutine even on a
+	// machine with several cores (see prefetcher).
 	NoPrefetch bool
-	// Parallelism is the number of subtasks of each keyed window
-	// aggregation (default 1; see parallelOp). Output order across
-	// subtasks is not deterministic.
-	Parallelism int
+	// MaxParallelism is the number of key groups of keyed state (default
+	// state.DefaultMaxParallelism), passed to operators; the hash exchange
+	// routes by it.
+	MaxParallelism int
+	// CheckpointingMode is how tasks with several inputs align barriers
+	// (default ExactlyOnce).
+	CheckpointingMode CheckpointingMode
 
 	// Store, when set, makes the job checkpointed: Run restores the newest
 	// valid checkpoint in it and takes one every CheckpointInterval (and a
@@ -69,175 +75,114 @@ type Options struct {
 	TolerableFailedCheckpoints int
 }
 
-// Job is one running query: a source, a chain of operators and a sink,
-// driven by one goroutine in Run.
+func (o Options) withDefaults() Options {
+	if o.Alloc == nil {
+		o.Alloc = memory.DefaultAllocator
+	}
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxParallelism <= 0 {
+		o.MaxParallelism = state.DefaultMaxParallelism
+	}
+	return o
+}
+
+// Job is one running dataflow: tasks of chained nodes, each running as
+// subtasks, connected by bounded channels; Run drives it.
 type Job struct {
-	opts          Options
-	srcNode       *plan.Source
-	source        Source
-	wm            *watermarkGen
-	ops           []Operator
-	opIDs         []string
-	metrics       []*OperatorMetrics
-	sinkID        string
-	sinkConnector string
-	sink          Sink
-	emit          []emitter // emit[i] feeds ops[i]; emit[len(ops)] feeds the sink
-	pollers       []int     // indexes of ops that are Pollers
+	opts    Options
+	graph   *plan.Graph
+	tasks   []*task
+	taskOf  map[plan.Node]*task
+	nodeIDs []string // every node of the plan, inputs first
+	sources []*sourceRunner
+	sinks   []*sinkRunner
+	// channels are every channel between subtasks, drained by Close.
+	channels []*channel
 
-	srcMetrics SourceMetrics
-	sinkRows   atomic.Int64
-	watermark  Watermark
-	wmPublic   atomic.Int64 // watermark, for Stats
+	metricsMu sync.Mutex
+	metrics   map[string][]*OperatorMetrics // per node id, per subtask
 
-	pre            *prefetcher   // nil: the source is read in Run's goroutine
-	offsets        *splitOffsets // reused by offset when there is no prefetcher
-	limitReached   bool          // a LIMIT passed all its rows: the job ends
+	events chan event
+	// ended holds the nodes whose branch has ended, endedSubtasks how many
+	// subtasks of a node reported so (the coordinator's).
+	ended         map[plan.Node]bool
+	endedSubtasks map[plan.Node]int
+
 	coord          *checkpoint.Coordinator
+	wake           chan struct{}
 	nextID         uint64
 	failedInARow   int // checkpoint writes that failed since the last success
 	restoredFrom   atomic.Uint64
 	lastCheckpoint atomic.Pointer[CheckpointStats]
 	ctl            control
 	started        time.Time
+	closed         bool
 }
 
-// emitter pushes batches into operator next of a job (or its sink).
-type emitter struct {
-	j    *Job
-	next int
+// metricsOf returns the metrics of subtask i of node n.
+func (j *Job) metricsOf(n plan.Node, i int) *OperatorMetrics {
+	j.metricsMu.Lock()
+	defer j.metricsMu.Unlock()
+	if j.metrics == nil {
+		j.metrics = map[string][]*OperatorMetrics{}
+	}
+	m := &OperatorMetrics{}
+	j.metrics[n.ID()] = append(j.metrics[n.ID()], m)
+	return m
 }
 
-// Emit implements Emitter.
-func (e emitter) Emit(ctx context.Context, rec arrow.Record) error {
-	return e.j.push(ctx, e.next, rec)
+func newCoordinator(opts Options) *checkpoint.Coordinator {
+	return checkpoint.NewCoordinator(opts.CheckpointInterval, opts.Clock)
 }
 
-func (j *Job) push(ctx context.Context, i int, rec arrow.Record) error {
-	if i == len(j.ops) {
-		j.sinkRows.Add(rec.NumRows())
-		return j.sink.Write(ctx, rec)
-	}
-	return j.ops[i].OnBatch(ctx, 0, rec, j.emit[i+1])
+// eventKind is the kind of an event a subtask tells the coordinator.
+type eventKind uint8
+
+const (
+	evExit         eventKind = iota // the subtask's goroutine returned err
+	evEnded                         // node's branch ended (a source exhausted, a Finisher finished)
+	evPreCommitted                  // a sink pre-committed checkpoint cp
+	evCommitted                     // a sink is done with checkpoint cp
+)
+
+type event struct {
+	kind    eventKind
+	node    plan.Node
+	subtask *subtask
+	cp      *inflight
+	err     error
 }
 
-// Build builds the operators of a plan whose root is a sink. Only linear
-// plans (one source, operators with one input) exist today.
-func Build(root *plan.Sink, opts Options) (*Job, error) {
-	if opts.Alloc == nil {
-		opts.Alloc = memory.DefaultAllocator
+// send tells the coordinator ev, unless ctx ends first.
+func (j *Job) send(ctx context.Context, ev event) error {
+	select {
+	case j.events <- ev:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	if opts.Clock == nil {
-		opts.Clock = SystemClock{}
-	}
-	if opts.BatchSize <= 0 {
-		opts.BatchSize = DefaultBatchSize
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	j := &Job{opts: opts, sinkID: root.ID(), sinkConnector: root.Connector, watermark: MinWatermark, nextID: 1}
-	j.wmPublic.Store(int64(MinWatermark))
-	if opts.Store != nil {
-		j.coord = checkpoint.NewCoordinator(opts.CheckpointInterval, opts.Clock)
-	}
-	// Walk from the sink down to the source, then build source-first.
-	var chain []plan.Node
-	n := root.Input
-	for {
-		if s, ok := n.(*plan.Source); ok {
-			j.srcNode = s
-			break
-		}
-		ins := n.Inputs()
-		if len(ins) != 1 {
-			return nil, fmt.Errorf("exec: operator %s has %d inputs; only linear plans are supported", n.ID(), len(ins))
-		}
-		chain = append(chain, n)
-		n = ins[0]
-	}
-	for i := len(chain) - 1; i >= 0; i-- {
-		m := &OperatorMetrics{}
-		op, err := j.buildOperator(chain[i], m)
-		if err != nil {
-			j.closeOps()
-			return nil, err
-		}
-		if _, ok := op.(Poller); ok {
-			j.pollers = append(j.pollers, len(j.ops))
-		}
-		j.ops = append(j.ops, op)
-		j.opIDs = append(j.opIDs, chain[i].ID())
-		j.metrics = append(j.metrics, m)
-	}
-	for i := 0; i <= len(j.ops); i++ {
-		j.emit = append(j.emit, emitter{j: j, next: i})
-	}
-	if w := j.srcNode.Watermark; w != nil {
-		g, err := newWatermarkGen(w, j.srcNode.Schema(), opts.Alloc)
-		if err != nil {
-			j.closeOps()
-			return nil, fmt.Errorf("exec: %s: %w", j.srcNode.ID(), err)
-		}
-		j.wm = g
-	}
-	var et *EventTime
-	if w := j.srcNode.Watermark; w != nil && w.TimeCol >= 0 {
-		et = &EventTime{Column: w.TimeCol, MaxFuture: time.Duration(w.MaxFuture) * time.Millisecond}
-	}
-	var err error
-	j.source, err = opts.Connectors.NewSource(j.srcNode.Connector, SourceConfig{
-		Table: j.srcNode.Table, Schema: j.srcNode.Schema(), Options: j.srcNode.Options, Metadata: j.srcNode.Metadata,
-		BatchSize: opts.BatchSize, Alloc: opts.Alloc, Clock: opts.Clock, Metrics: &j.srcMetrics,
-		Logger: opts.Logger, EventTime: et,
-	})
-	if err != nil {
-		j.closeOps()
-		return nil, fmt.Errorf("exec: source %s: %w", j.srcNode.Table, err)
-	}
-	if root.Connector == "collect" {
-		if opts.Collect == nil {
-			j.Close()
-			return nil, errors.New("exec: a query for a client needs Options.Collect")
-		}
-		j.sink = opts.Collect
-	} else {
-		j.sink, err = opts.Connectors.NewSink(root.Connector, SinkConfig{
-			Table: root.Table, Schema: root.Schema(), Options: root.Options, Metadata: root.Metadata,
-			Alloc: opts.Alloc, Clock: opts.Clock, JobName: opts.Name, Logger: opts.Logger,
-			AllowRollback: opts.AllowRollback || opts.Store == nil,
-		})
-		if err != nil {
-			j.Close()
-			return nil, fmt.Errorf("exec: sink %s: %w", root.Table, err)
-		}
-	}
-	return j, nil
 }
 
-// buildOperator is the one place that maps plan nodes to operators.
-func (j *Job) buildOperator(n plan.Node, m *OperatorMetrics) (Operator, error) {
-	opts := j.opts
-	switch n := n.(type) {
-	case *plan.Limit:
-		return newLimit(n, m, func() { j.limitReached = true }), nil
-	case *plan.Calc:
-		return newCalc(n, m, opts.Alloc)
-	case *plan.WindowAssign:
-		return newWindowAssign(n, m, opts.Alloc)
-	case *plan.WindowAgg:
-		if opts.Parallelism > 1 && len(n.Keys) > 0 {
-			return newParallelWindowAgg(n, opts.Parallelism, m, opts.Alloc)
-		}
-		return NewWindowAgg(n, m, opts.Alloc)
-	}
-	return nil, fmt.Errorf("exec: no operator for plan node %s (%T)", n.ID(), n)
-}
-
-// Run runs the job until its bounded sources are exhausted (it returns nil
-// after the final watermark fired every window and the sink committed), an
-// error occurs, or ctx is cancelled (it returns ctx's error; nothing is
-// committed beyond the last checkpoint).
+// Run runs the job until its output is complete — every source exhausted,
+// or every sink's branch ended (a satisfied LIMIT) — and a final checkpoint
+// (without a store: every sink's commit) made it durable; it then returns
+// nil. It returns an error when a task fails, ErrStopped after a requested
+// stop, and ctx's error when ctx is cancelled (nothing is committed beyond
+// the last checkpoint).
+//
+// Run's goroutine is the coordinator: it starts every subtask's goroutine,
+// triggers checkpoints at the sources, commits them once every sink
+// pre-committed, and serves savepoint and stop requests. A job of one task
+// at parallelism 1 runs in one goroutine besides it (and its source's
+// prefetcher), with no channel between its operators.
 func (j *Job) Run(ctx context.Context) (err error) {
 	defer func() {
 		if cerr := j.Close(); err == nil {
@@ -253,194 +198,185 @@ func (j *Job) Run(ctx context.Context) (err error) {
 	if err := j.restore(ctx); err != nil {
 		return err
 	}
+	tctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	running := 0
+	for _, t := range j.tasks {
+		for _, s := range t.subs {
+			running++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := s.run(tctx)
+				select {
+				case j.events <- event{kind: evExit, subtask: s, err: err}:
+				case <-tctx.Done():
+				}
+			}()
+		}
+	}
+	return j.coordinate(ctx, running)
+}
+
+// coordinate is Run's loop, until the job ends.
+func (j *Job) coordinate(ctx context.Context, running int) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var cur *inflight // the checkpoint in flight
+	final := false    // the final checkpoint was started
+	var finalErr error
 	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if j.coord != nil && j.coord.Due(j.opts.Clock.Now()) {
-			if err := j.tolerate(j.checkpoint(ctx, false)); err != nil {
-				return err
-			}
-		}
-		if j.limitReached {
-			return j.end(ctx)
-		}
-		if stop, err := j.serveControl(ctx); err != nil || stop {
-			if err == nil {
-				err = ErrStopped
-			}
-			return err
-		}
-		rec, split, err := j.read(ctx)
-		if err == io.EOF {
-			return j.finish(ctx)
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
-		}
-		if err := j.poll(ctx); err != nil {
-			return err
-		}
-		if rec == nil {
-			// Nothing to read now: an idle split may release the watermark.
-			if j.wm != nil && j.wm.idle > 0 {
-				if err := j.advance(ctx, j.wm.current(j.opts.Clock.Now(), j.splits())); err != nil {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev := <-j.events:
+			switch ev.kind {
+			case evExit:
+				if ev.err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					return ev.err
+				}
+				running--
+				if running == 0 {
+					return finalErr
+				}
+			case evEnded:
+				if j.nodeEnded(ev.node) && !final && cur == nil {
+					final = true
+					cur = j.startCheckpoint(true, nil)
+				}
+			case evPreCommitted:
+				if err := cur.preCommitted(ctx); err != nil {
 					return err
 				}
+			case evCommitted:
+				done, err := cur.committed(ctx)
+				if err != nil {
+					return err
+				}
+				if !done {
+					continue
+				}
+				c := cur
+				cur = nil
+				if c.final {
+					finalErr = c.err
+					if finalErr != nil {
+						return finalErr
+					}
+					continue
+				}
+				stop, err := c.finish(ctx)
+				if err != nil {
+					return err
+				}
+				if stop {
+					return ErrStopped
+				}
+				if j.allSinksEnded() {
+					final = true
+					cur = j.startCheckpoint(true, nil)
+				}
 			}
+		case <-tick.C:
+		case <-j.wake:
+		}
+		if cur != nil || final {
 			continue
 		}
-		err = j.onSourceBatch(ctx, rec, split)
-		rec.Release()
-		if err != nil {
-			return err
+		reqs, stop := j.ctl.take()
+		switch {
+		case len(reqs) > 0:
+			cur = j.startCheckpoint(false, reqs)
+		case stop:
+			return ErrStopped
+		case j.coord != nil && j.coord.Due(j.opts.Clock.Now()):
+			cur = j.startCheckpoint(false, nil)
 		}
 	}
 }
 
-func (j *Job) onSourceBatch(ctx context.Context, rec arrow.Record, split int) error {
-	if rec.NumRows() == 0 {
-		return nil
+// nodeEnded records that node n's branch ended (for a subtask of it; a
+// node of several subtasks ends when all did) and propagates: a node ends
+// when all its inputs have. It reports whether every sink has ended.
+func (j *Job) nodeEnded(n plan.Node) bool {
+	j.endedSubtasks[n]++
+	if j.endedSubtasks[n] < parallelismOf(n) {
+		return j.allSinksEnded()
 	}
-	if err := j.push(ctx, 0, rec); err != nil {
-		return err
-	}
-	if j.wm == nil {
-		return nil
-	}
-	wm, err := j.wm.observe(rec, split, j.opts.Clock.Now(), j.splits())
-	if err != nil {
-		return fmt.Errorf("source %s: %w", j.srcNode.Table, err)
-	}
-	return j.advance(ctx, wm)
-}
-
-// poll passes on the output of operators that produce it asynchronously.
-func (j *Job) poll(ctx context.Context) error {
-	for _, i := range j.pollers {
-		if err := j.ops[i].(Poller).Poll(ctx, j.emit[i+1]); err != nil {
-			return fmt.Errorf("%s: %w", j.opIDs[i], err)
+	j.ended[n] = true
+	for _, x := range j.graph.Nodes() {
+		if j.ended[x] || len(x.Inputs()) == 0 {
+			continue
+		}
+		all := true
+		for _, in := range x.Inputs() {
+			all = all && j.ended[in]
+		}
+		if all {
+			j.ended[x] = true
 		}
 	}
-	return nil
+	return j.allSinksEnded()
 }
 
-// read reads the next batch, from the prefetcher when there is one.
-func (j *Job) read(ctx context.Context) (arrow.Record, int, error) {
-	if j.pre != nil {
-		return j.pre.read(ctx)
-	}
-	return j.source.Read(ctx)
-}
-
-// offset is the source's position after the last batch the job consumed,
-// per split; valid until the next read.
-func (j *Job) offset() (*splitOffsets, error) {
-	if j.pre != nil {
-		return j.pre.offset, nil
-	}
-	if j.offsets == nil {
-		j.offsets = newSplitOffsets()
-	}
-	return j.offsets, j.offsets.capture(j.source)
-}
-
-// splits is the number of splits of the source, 0 when it does not say.
-func (j *Job) splits() int {
-	if j.pre != nil {
-		return j.pre.splits
-	}
-	return splitsOf(j.source)
-}
-
-// advance moves event time forward to wm through every operator in order.
-func (j *Job) advance(ctx context.Context, wm Watermark) error {
-	if wm <= j.watermark {
-		return nil
-	}
-	j.watermark = wm
-	j.wmPublic.Store(int64(wm))
-	for i, op := range j.ops {
-		if err := op.OnWatermark(ctx, wm, j.emit[i+1]); err != nil {
-			return fmt.Errorf("%s: %w", j.opIDs[i], err)
+func (j *Job) allSinksEnded() bool {
+	for _, s := range j.graph.Sinks {
+		if !j.ended[s] {
+			return false
 		}
 	}
-	return nil
-}
-
-// finish ends a job whose source is exhausted: the final watermark fires
-// every window, then the sink commits what it was given.
-func (j *Job) finish(ctx context.Context) error {
-	if err := j.advance(ctx, MaxWatermark); err != nil {
-		return err
-	}
-	return j.end(ctx)
-}
-
-// end ends a job whose output is complete: a final checkpoint (or, without
-// a store, the sink's commit).
-func (j *Job) end(ctx context.Context) error {
-	if j.opts.Store != nil {
-		return j.tolerate(j.checkpoint(ctx, true))
-	}
-	if _, err := j.sink.PreCommit(ctx, 0); err != nil {
-		return fmt.Errorf("sink: %w", err)
-	}
-	if err := j.sink.Commit(ctx, 0); err != nil {
-		return fmt.Errorf("sink: %w", err)
-	}
-	return nil
-}
-
-func (j *Job) closeOps() error {
-	var errs []error
-	for _, op := range j.ops {
-		errs = append(errs, op.Close())
-	}
-	j.ops = nil
-	return errors.Join(errs...)
+	return true
 }
 
 // Close releases the job's resources. Run calls it; call it yourself only
 // for a job that was built but never run.
 func (j *Job) Close() error {
-	errs := []error{j.closeOps()}
-	if j.pre != nil {
-		j.pre.stop()
-		j.pre = nil
+	if j.closed {
+		return nil
 	}
-	if j.source != nil {
-		errs = append(errs, j.source.Close())
-		j.source = nil
+	j.closed = true
+	var errs []error
+	for _, t := range j.tasks {
+		for _, s := range t.subs {
+			errs = append(errs, s.close())
+		}
 	}
-	if j.sink != nil {
-		errs = append(errs, j.sink.Close())
-		j.sink = nil
+	for _, c := range j.channels {
+		c.drain()
 	}
 	return errors.Join(errs...)
 }
 
 // Stats is a snapshot of a job's counters.
 type Stats struct {
-	RecordsIn   int64 // rows read by the source
+	RecordsIn   int64 // rows read by the sources
 	Malformed   int64 // source records skipped as malformed
-	RecordsOut  int64 // rows written to the sink
+	RecordsOut  int64 // rows written to the sinks
 	LateRecords int64 // rows dropped as late, over all operators
 	// StateEntries counts open (window, key) accumulators.
 	StateEntries int64
-	Watermark    Watermark
+	// Watermark is the event time the sinks have reached: the minimum
+	// over the tasks that hold a sink.
+	Watermark Watermark
 	// RestoredFrom is the checkpoint the job started from (0: fresh).
 	RestoredFrom   uint64
 	LastCheckpoint *CheckpointStats // nil before the first
 	// SourceLag is the records not yet read per source split, for sources
 	// that know it (Kafka partitions); nil otherwise.
 	SourceLag map[string]int64
-	// Operators has the counters of each operator between the source and
-	// the sink, in plan order (sources first).
+	// Operators has the counters of each node of the plan between the
+	// sources and the sinks, in plan order (inputs first), summed over its
+	// subtasks.
 	Operators []OperatorStats
+	// Tasks describes the job's tasks (see Job.Tasks).
+	Tasks []TaskInfo
 }
 
 // OperatorStats are one operator's counters.
@@ -455,20 +391,56 @@ type OperatorStats struct {
 // Stats returns the job's counters. Safe to call from any goroutine.
 func (j *Job) Stats() Stats {
 	s := Stats{
-		RecordsIn:      j.srcMetrics.Records.Load(),
-		Malformed:      j.srcMetrics.Malformed.Load(),
-		RecordsOut:     j.sinkRows.Load(),
-		Watermark:      Watermark(j.wmPublic.Load()),
 		RestoredFrom:   j.restoredFrom.Load(),
 		LastCheckpoint: j.lastCheckpoint.Load(),
-		SourceLag:      j.srcMetrics.Lag(),
+		Watermark:      MaxWatermark,
+		Tasks:          j.Tasks(),
 	}
-	s.Operators = make([]OperatorStats, len(j.metrics))
-	for i, m := range j.metrics {
-		s.LateRecords += m.LateRecords.Load()
-		s.StateEntries += m.StateEntries.Load()
-		s.Operators[i] = OperatorStats{ID: j.opIDs[i], RecordsIn: m.RecordsIn.Load(), RecordsOut: m.RecordsOut.Load(),
-			LateRecords: m.LateRecords.Load(), StateEntries: m.StateEntries.Load()}
+	for _, r := range j.sources {
+		s.RecordsIn += r.metrics.Records.Load()
+		s.Malformed += r.metrics.Malformed.Load()
+		if lag := r.metrics.Lag(); lag != nil {
+			if s.SourceLag == nil {
+				s.SourceLag = map[string]int64{}
+			}
+			for k, v := range lag {
+				s.SourceLag[k] += v
+			}
+		}
+	}
+	for _, r := range j.sinks {
+		s.RecordsOut += r.rows.Load()
+	}
+	sawSink := false
+	for _, t := range j.tasks {
+		if !slices.ContainsFunc(t.nodes, func(n plan.Node) bool { _, ok := n.(*plan.Sink); return ok }) {
+			continue
+		}
+		for _, st := range t.subs {
+			sawSink = true
+			s.Watermark = min(s.Watermark, Watermark(st.wmPublic.Load()))
+		}
+	}
+	if !sawSink {
+		s.Watermark = MinWatermark
+	}
+	j.metricsMu.Lock()
+	defer j.metricsMu.Unlock()
+	for _, n := range j.graph.Nodes() {
+		switch n.(type) {
+		case *plan.Source, *plan.Sink:
+			continue
+		}
+		o := OperatorStats{ID: n.ID()}
+		for _, m := range j.metrics[n.ID()] {
+			o.RecordsIn += m.RecordsIn.Load()
+			o.RecordsOut += m.RecordsOut.Load()
+			o.LateRecords += m.LateRecords.Load()
+			o.StateEntries += m.StateEntries.Load()
+		}
+		s.LateRecords += o.LateRecords
+		s.StateEntries += o.StateEntries
+		s.Operators = append(s.Operators, o)
 	}
 	return s
 }
@@ -478,5 +450,14 @@ func (j *Job) Stats() Stats {
 func (j *Job) TriggerCheckpoint() {
 	if c := j.coord; c != nil {
 		c.Trigger()
+		j.poke()
+	}
+}
+
+// poke wakes the coordinator.
+func (j *Job) poke() {
+	select {
+	case j.wake <- struct{}{}:
+	default:
 	}
 }

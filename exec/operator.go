@@ -2,11 +2,15 @@ package exec
 
 import (
 	"context"
+	"log/slog"
 	"math"
 	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/exec/state"
+	"github.com/streamsql/streamsql/plan"
 )
 
 // Watermark is an event-time watermark in milliseconds since the epoch: a
@@ -40,7 +44,11 @@ type Emitter interface {
 //
 // Contract: the runtime calls Open once, first; then any sequence of
 // OnBatch, OnWatermark and OnBarrier; then Close once, also after a failure
-// of any other call. All calls come from one goroutine. A batch passed to
+// of any other call. All calls come from one goroutine (its task's:
+// operators never see channels, other subtasks or barrier alignment; the
+// input of a multi-input operator is the index of the plan input the rows
+// came from, and its watermark is the runtime's minimum over its inputs).
+// A batch passed to
 // OnBatch is valid only during the call unless the operator retains it.
 // Watermarks arrive in non-decreasing order; after the operator's
 // OnWatermark returns, the runtime forwards the watermark downstream, so
@@ -94,4 +102,37 @@ type OperatorMetrics struct {
 	// StateEntries is the number of live state entries (open (window, key)
 	// accumulators), updated after each batch and watermark.
 	StateEntries atomic.Int64
+}
+
+// OperatorEnv is what the runtime gives an operator's constructor: the
+// allocator, clock and logger of the job, the operator's metrics, and
+// which subtask of how many the operator is.
+type OperatorEnv struct {
+	Alloc   memory.Allocator
+	Clock   Clock
+	Logger  *slog.Logger
+	Metrics *OperatorMetrics
+	// Subtask is the index of this instance among the node's Parallelism
+	// subtasks; MaxParallelism is the number of key groups of keyed state.
+	Subtask, Parallelism, MaxParallelism int
+	// KeyGroups is the range of key groups the subtask owns (its keyed
+	// state, and the rows a hash exchange sends it).
+	KeyGroups state.KeyGroupRange
+}
+
+// Operators builds the operator of a plan node. The operator registry
+// (package operators) implements it; exec never imports an operator
+// package, as it never imports a connector. Sources, sinks and exchanges
+// are the runtime's own and never asked for.
+type Operators interface {
+	NewOperator(n plan.Node, env OperatorEnv) (Operator, error)
+}
+
+// Finisher is implemented by operators that may be done before their
+// input is (a LIMIT that passed its rows). After each batch, and after
+// Open, the runtime asks Finished; once it returns true the operator will
+// emit nothing more, whatever it is fed, and its branch of the graph has
+// ended: a job ends when every sink's branch has (see Job.Run).
+type Finisher interface {
+	Finished() bool
 }

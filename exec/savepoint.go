@@ -1,9 +1,7 @@
 package exec
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/streamsql/streamsql/checkpoint"
@@ -19,8 +17,9 @@ type SavepointResult struct {
 	Err  error
 }
 
-// control holds requests from other goroutines, served by Run at batch
-// boundaries.
+// control holds requests from other goroutines, served by Run's
+// coordinator: a savepoint is a checkpoint whose barrier has Savepoint
+// set, copied into its directory once complete.
 type control struct {
 	mu         sync.Mutex
 	savepoints []savepointReq
@@ -49,6 +48,7 @@ func (j *Job) StopWithSavepoint(dir string) <-chan SavepointResult {
 		j.ctl.mu.Lock()
 		j.ctl.stop = true
 		j.ctl.mu.Unlock()
+		j.poke()
 		ch <- SavepointResult{}
 		return ch
 	}
@@ -76,31 +76,15 @@ func (j *Job) requestSavepoint(dir string, stop bool) <-chan SavepointResult {
 	j.ctl.mu.Lock()
 	j.ctl.savepoints = append(j.ctl.savepoints, savepointReq{dir: dir, stop: stop, done: ch})
 	j.ctl.mu.Unlock()
+	j.poke()
 	return ch
 }
 
-// serveControl takes requested savepoints and reports whether the job
-// must stop.
-func (j *Job) serveControl(ctx context.Context) (stop bool, err error) {
-	j.ctl.mu.Lock()
-	reqs := j.ctl.savepoints
-	j.ctl.savepoints = nil
-	stop = j.ctl.stop
-	j.ctl.mu.Unlock()
-	if len(reqs) == 0 {
-		return stop, nil
-	}
-	cerr := j.checkpoint(ctx, false)
-	for _, r := range reqs {
-		res := SavepointResult{Err: cerr}
-		if cerr == nil && r.dir != "" { // no dir: StopWithCheckpoint
-			res.Info, res.Err = j.opts.Store.Savepoint(ctx, r.dir)
-			if res.Err != nil {
-				res.Err = fmt.Errorf("savepoint %s: %w", r.dir, res.Err)
-			}
-		}
-		r.done <- res
-		stop = stop || r.stop && res.Err == nil
-	}
-	return stop, nil
+// take returns the requested savepoints and whether the job must stop.
+func (c *control) take() ([]savepointReq, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	reqs := c.savepoints
+	c.savepoints = nil
+	return reqs, c.stop
 }

@@ -128,3 +128,13 @@ func (v *watermarkValve) recompute() Watermark {
 	}
 	return v.out
 }
+
+// allIdle reports whether the valve has inputs and every one is idle.
+func (v *watermarkValve) allIdle() bool {
+	for _, in := range v.in {
+		if !in.idle {
+			return false
+		}
+	}
+	return len(v.in) > 0
+}

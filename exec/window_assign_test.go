@@ -278,9 +278,8 @@ func TestWindowAssignBoundedBatches(t *testing.T) {
 }
 
 // BenchmarkWindowAssign measures TUMBLE, HOP and SESSION without
-// aggregation over prebuilt 4096-row batches of (ts, k STRING, v DECIMAL);
-// "tumble/calc" is the Calc with FLOOR_TS that planned TUMBLE before the
-// operator existed, for comparison. One iteration is 64 batches.
+// aggregation over prebuilt 4096-row batches of (ts, k STRING, v DECIMAL).
+// One iteration is 64 batches.
 func BenchmarkWindowAssign(b *testing.B) {
 	const batchRows, batches = 4096, 64
 	alloc := memory.NewGoAllocator()
@@ -325,26 +324,6 @@ func BenchmarkWindowAssign(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*batches*batchRows)/b.Elapsed().Seconds(), "rows/s")
 	}
-	b.Run("tumble/calc", func(b *testing.B) {
-		col := func(i int) plan.Expr {
-			return &plan.ColumnRef{Index: i, Name: assignCols[i].Name, T: assignCols[i].Type}
-		}
-		iv := func(ms int64) plan.Expr { return &plan.Literal{Value: ms, T: types.IntervalType.WithNotNull(true)} }
-		start := &plan.Call{Func: "FLOOR_TS", Args: []plan.Expr{col(0), &plan.Literal{Value: int64(10_000), T: types.BigIntType.WithNotNull(true)}}, T: types.TimestampType}
-		end := &plan.Call{Func: "+", Args: []plan.Expr{start, iv(10_000)}, T: types.TimestampType}
-		wt := &plan.Call{Func: "-", Args: []plan.Expr{end, iv(1)}, T: types.TimestampType}
-		calcOut := types.Schema{Fields: slices.Clone(out.Fields)}
-		for i := range 3 {
-			calcOut.Fields[3+i].Type = types.TimestampType
-		}
-		run(b, func() Operator {
-			c, err := newCalc(&plan.Calc{Base: plan.Base{OpID: "2-calc", Output: calcOut}, Input: src, Exprs: []plan.Expr{col(0), col(1), col(2), start, end, wt}}, &OperatorMetrics{}, alloc)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return c
-		})
-	})
 	for _, c := range []struct {
 		name string
 		w    plan.Window

@@ -1,4 +1,7 @@
-package exec
+// Package calc is the operator of plan.Calc: it filters and projects
+// batches with vectorized expressions (package exec/expr), keeping each
+// row's kind ($row_kind) with the rows that pass. It is stateless.
+package calc
 
 import (
 	"context"
@@ -7,26 +10,35 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/exec/expr"
 	"github.com/streamsql/streamsql/plan"
 )
 
 // calcOp filters and projects: the stateless operator of plan.Calc.
 type calcOp struct {
-	Stateless
+	exec.Stateless
 	id     string
 	filter expr.Evaluator // nil when every row passes
 	exprs  []expr.Evaluator
 	schema *arrow.Schema
 	alloc  memory.Allocator
-	m      *OperatorMetrics
+	m      *exec.OperatorMetrics
 }
 
-var _ Operator = (*calcOp)(nil)
+var _ exec.Operator = (*calcOp)(nil)
 
-// newCalc compiles the expressions of n.
-func newCalc(n *plan.Calc, m *OperatorMetrics, alloc memory.Allocator) (*calcOp, error) {
+// New compiles the expressions of n.
+func New(n *plan.Calc, env exec.OperatorEnv) (exec.Operator, error) {
 	in := n.Input.Schema()
+	m := env.Metrics
+	if m == nil {
+		m = &exec.OperatorMetrics{}
+	}
+	alloc := env.Alloc
+	if alloc == nil {
+		alloc = memory.DefaultAllocator
+	}
 	op := &calcOp{id: n.ID(), schema: n.Schema().Arrow(), alloc: alloc, m: m}
 	if n.Filter != nil {
 		f, err := expr.Compile(n.Filter, in, alloc)
@@ -45,14 +57,15 @@ func newCalc(n *plan.Calc, m *OperatorMetrics, alloc memory.Allocator) (*calcOp,
 	return op, nil
 }
 
-// OnBatch implements Operator.
-func (c *calcOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out Emitter) error {
+// OnBatch implements exec.Operator.
+func (c *calcOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emitter) error {
 	c.m.RecordsIn.Add(rec.NumRows())
 	if c.filter != nil {
 		mask, err := c.filter.Eval(rec)
 		if err != nil {
 			return fmt.Errorf("%s: WHERE: %w", c.id, err)
 		}
+		// The filter selects the row-kind column with the data columns.
 		filtered, err := expr.Filter(rec, mask.(*array.Boolean), c.alloc)
 		mask.Release()
 		if err != nil {
@@ -77,6 +90,11 @@ func (c *calcOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out Emitt
 	}
 	res := expr.Project(c.schema, cols, rec.NumRows())
 	defer res.Release()
+	if kinds := exec.RowKinds(rec); kinds != nil {
+		withKinds := exec.WithRowKinds(res, kinds)
+		defer withKinds.Release()
+		res = withKinds
+	}
 	c.m.RecordsOut.Add(res.NumRows())
 	return out.Emit(ctx, res)
 }
