@@ -402,4 +402,3 @@ func (c *collectSink) Write(_ context.Context, rec arrow.Record) error  { return
 func (c *collectSink) PreCommit(context.Context, int64) ([]byte, error) { return nil, nil }
 func (c *collectSink) Commit(context.Context, int64) error              { return nil }
 func (c *collectSink) Close() error                                     { return nil }
-
