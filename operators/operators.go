@@ -42,7 +42,11 @@ func New() *Registry {
 			return exec.NewWindowAggSubtask(n, env.Metrics, env.Alloc, sub)
 		}),
 		"window-assign": typed(func(n *plan.WindowAssign, env exec.OperatorEnv) (exec.Operator, error) {
-			return exec.NewWindowAssign(n, env.Metrics, env.Alloc)
+			sub, err := state.NewSubtask(env.Subtask, max(1, env.Parallelism), env.MaxParallelism)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", n.ID(), err)
+			}
+			return exec.NewWindowAssignSubtask(n, env.Metrics, env.Alloc, sub)
 		}),
 	}}
 }
