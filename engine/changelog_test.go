@@ -33,15 +33,21 @@ func writeDebezium(t *testing.T) string {
 }
 
 // TestChangelogRowsReachTheClient: the rows of a debezium-json table reach
-// a SELECT's client with their kinds (engine.Row.Kind).
+// a SELECT's client with their kinds (engine.Row.Kind), through a filter
+// and a projection (calc keeps each row's kind) and a UNION ALL.
 func TestChangelogRowsReachTheClient(t *testing.T) {
 	ddl := writeDebezium(t)
 	for _, tc := range []struct {
-		query string
-		want  []string
+		query     string
+		want      []string
+		unordered bool // the inputs of a union interleave as they come
 	}{
 		{"SELECT * FROM products", []string{
-			"+I[1, scooter, 3.14]", "+I[2, battery, 8.10]", "-U[1, scooter, 3.14]", "+U[1, scooter, 5.18]", "-D[2, battery, 8.10]"}},
+			"+I[1, scooter, 3.14]", "+I[2, battery, 8.10]", "-U[1, scooter, 3.14]", "+U[1, scooter, 5.18]", "-D[2, battery, 8.10]"}, false},
+		{"SELECT name, price * 2 AS p2 FROM products WHERE id = 1", []string{
+			"+I[scooter, 6.28]", "-U[scooter, 6.28]", "+U[scooter, 10.36]"}, false},
+		{"SELECT id FROM products WHERE id = 2 UNION ALL SELECT id FROM products WHERE id = 2", []string{
+			"+I[2]", "+I[2]", "-D[2]", "-D[2]"}, true},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
 			stmts, err := engine.Parse("test.sql", ddl+tc.query)
@@ -68,6 +74,10 @@ func TestChangelogRowsReachTheClient(t *testing.T) {
 					}
 					got = append(got, row.String())
 				}
+			}
+			if tc.unordered {
+				slices.Sort(got)
+				slices.Sort(tc.want)
 			}
 			if !slices.Equal(got, tc.want) {
 				t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
