@@ -1,8 +1,12 @@
 package engine_test
 
 import (
+	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/streamsql/streamsql/engine"
 )
@@ -86,5 +90,60 @@ func TestExplainStatementSetSharesSource(t *testing.T) {
 	}
 	if n := strings.Count(res.Message, "1-source-ev Source"); n != 1 {
 		t.Errorf("the shared source is described %d times:\n%s", n, res.Message)
+	}
+}
+
+// TestUnionAllWindowOverTwoSources: a tumbling window over a view of a
+// UNION ALL of two tables with watermarks of their own counts every row of
+// both (the union's event time is the least of its inputs', so the slower
+// source's rows are not late), at parallelism 1 and 2; the expected counts
+// are computed here from the rows written.
+func TestUnionAllWindowOverTwoSources(t *testing.T) {
+	const n = 300
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	var a, b strings.Builder
+	type key struct {
+		win string
+		k   int
+	}
+	count := map[key]int{}
+	sum := map[key]int{}
+	add := func(w *strings.Builder, k, v int, ts time.Time) {
+		fmt.Fprintf(w, "%d,%d,%s\n", k, v, ts.Format("2006-01-02 15:04:05.000"))
+		kk := key{ts.Truncate(time.Second).Format("2006-01-02 15:04:05"), k}
+		count[kk]++
+		sum[kk] += v
+	}
+	for i := 0; i < n; i++ {
+		// a runs ahead of b in event time: a covers 0..30 s, b 0..15 s.
+		add(&a, i%3, i, base.Add(time.Duration(i)*100*time.Millisecond))
+		add(&b, i%4, 1000+i, base.Add(time.Duration(i)*50*time.Millisecond))
+	}
+	pa, pb := writeFile(t, "a.csv", a.String()), writeFile(t, "b.csv", b.String())
+	var want []string
+	for kk, c := range count {
+		want = append(want, fmt.Sprintf("%s|%d|%d|%d", kk.win, kk.k, c, sum[kk]))
+	}
+	sort.Strings(want)
+	for _, par := range []int{1, 2} {
+		sql := fmt.Sprintf(`SET 'parallelism.default' = '%d';
+		CREATE TABLE a (k INT, v INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'csv');
+		CREATE TABLE b (k BIGINT, v INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'csv');
+		CREATE VIEW ab AS SELECT k, v, ts FROM a UNION ALL SELECT k, v, ts FROM b;
+		SELECT CAST(window_start AS STRING), k, COUNT(*), SUM(v)
+		FROM TABLE(TUMBLE(TABLE ab, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+		GROUP BY window_start, window_end, k;`, par, pa, pb)
+		_, rows, err := queryErr(t, sql)
+		if err != nil {
+			t.Fatalf("parallelism %d: %v", par, err)
+		}
+		got := make([]string, len(rows))
+		for i, r := range rows {
+			got[i] = strings.ReplaceAll(strings.Replace(r, ".000, ", ", ", 1), ", ", "|")
+		}
+		sort.Strings(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("parallelism %d: %d rows, want %d:\n%s\nwant:\n%s", par, len(got), len(want), strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
 	}
 }
