@@ -2,9 +2,7 @@ package engine
 
 import (
 	"fmt"
-	"reflect"
 
-	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/parser"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/planner"
@@ -156,19 +154,8 @@ func (e *Engine) EndStatementSet(pos parser.Pos) (*parser.StatementSetStmt, erro
 
 // planStatementSet plans a statement set into one graph: one job.
 func planStatementSet(p *planner.Planner, st *parser.StatementSetStmt) (*plan.Graph, error) {
-	g, err := p.StatementSet(st)
-	if err != nil {
-		return nil, err
-	}
-	if len(g.Sinks) > 1 && !graphRuntime {
-		return nil, &parser.Error{Pos: st.Pos, Msg: "statement sets of several INSERTs are not supported by this build's runtime yet"}
-	}
-	return g, nil
+	return p.StatementSet(st)
 }
-
-// graphRuntime reports whether exec.Build runs a whole graph (several
-// sinks) rather than one sink's chain. TODO(sets): remove with the runtime.
-var graphRuntime = reflect.TypeOf(exec.Build).In(0) == reflect.TypeOf((*plan.Graph)(nil))
 
 // statementKind names a statement for an error.
 func statementKind(st parser.Statement) string {

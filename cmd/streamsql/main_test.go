@@ -16,6 +16,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden outputs of queries/ examples")
 
+// sinkFiles are the files the examples of queries/ write, by example: part
+// of their output.
+var sinkFiles = map[string][]string{
+	"sessions":      {"out/sessions/part-0.json"},
+	"statement_set": {"out/clicks_per_user/part-0.json", "out/cart_clicks/part-0.json"},
+}
+
 // TestQueries runs every example in queries/ through the CLI from another
 // working directory (cd $(mktemp -d) && streamsql run /path/to/queries/x.sql),
 // as the examples work from anywhere: their input paths are relative to
@@ -43,13 +50,19 @@ func TestQueries(t *testing.T) {
 				t.Fatalf("exit status %d\nstderr:\n%s", code, stderr.String())
 			}
 			out := stdout.String()
-			// A query writing into a file sink: its output is the file.
-			if name == "sessions" {
-				b, err := os.ReadFile("out/sessions/part-0.json")
-				if err != nil {
-					t.Fatal(err)
+			// A query writing into file sinks: its output is the files,
+			// then stdout.
+			if files := sinkFiles[name]; len(files) > 0 {
+				var b strings.Builder
+				for _, f := range files {
+					content, err := os.ReadFile(f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					b.WriteString("-- " + f + "\n")
+					b.Write(content)
 				}
-				out = "-- out/sessions/part-0.json\n" + string(b) + "-- stdout\n" + out
+				out = b.String() + "-- stdout\n" + out
 			}
 			if strings.Count(out, "\n") < 5 {
 				t.Fatalf("too little output:\n%s\nstderr:\n%s", out, stderr.String())
