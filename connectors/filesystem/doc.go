@@ -1,10 +1,13 @@
 // Package filesystem is the 'filesystem' connector: a bounded source that
-// reads JSON lines or CSV from a file or a directory of files, and an
-// exactly-once sink that writes them.
+// reads JSON lines, CSV or Debezium change events from a file or a
+// directory of files, and an exactly-once sink that writes them.
 //
-// Options: 'path' (required), 'format' (required: 'json' or 'csv') and the
-// format options of package format ('json.ignore-parse-errors',
-// 'csv.field-delimiter', …).
+// Options: 'path' (required), 'format' (required: 'json', 'csv' or
+// 'debezium-json') and the format options of package format
+// ('json.ignore-parse-errors', 'csv.field-delimiter', …). With
+// 'debezium-json' the source emits changelog rows (a line may give two
+// rows, -U and +U, or none, a tombstone; see exec/rowkind.go) and the sink
+// writes each row as a change event.
 //
 // Source. 'path' is a file, or a directory whose files are read in name
 // order (a relative path is relative to the working directory, or, for
@@ -24,7 +27,7 @@
 // lies more than 'scan.watermark.max-future' ahead of the wall clock.
 //
 // Sink. 'path' is a directory, created if missing; the sink writes one part
-// file in it, part-0.json or part-0.csv (one sink per table: there is no
+// file in it, part-0.<format> (one sink per table: there is no
 // parallel writing). The protocol of exec.Sink is kept by the file length:
 // Write appends (buffered); PreCommit flushes, fsyncs and returns a handle
 // holding the file name and its length; Commit has nothing to do (the
