@@ -14,12 +14,13 @@ import (
 
 // legacyDir holds a state directory written by the binary of the commit
 // before source offsets were kept per split (abfd277), in which each
-// source's offset is one blob under split "all": two jobs, each killed
-// with SIGKILL midway, and the output their sinks had written by then.
-// It was made with the SQL files next to it, the input of writeLegacyInput
-// in /tmp/gen/in, and:
+// source's offset is one blob under split "all": two jobs (filters, so
+// that no operator state is involved: window state of that version is
+// refused since it moved to key groups), each killed with SIGKILL midway,
+// and the output their sinks had written by then. It was made with the
+// SQL files next to it, the input of writeLegacyInput in /tmp/gen/in, and:
 //
-//	streamsql run --state-dir /tmp/gen/state fs.sql & sleep 0.3; kill -9 $!   # until inspect shows file b.csv
+//	streamsql run --state-dir /tmp/gen/state fs.sql & sleep 0.07; kill -9 $!   # until inspect shows file b.csv
 //	streamsql run --state-dir /tmp/gen/state gen.sql & sleep 1; kill -9 $!
 const legacyDir = "testdata/checkpoints-before-per-split-offsets"
 
@@ -85,7 +86,7 @@ func TestRestoreCheckpointBeforePerSplitOffsets(t *testing.T) {
 		}
 		return p
 	}
-	cli := func(args ...string) string {
+	cli := func(t *testing.T, args ...string) string {
 		t.Helper()
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		if err != nil {
@@ -101,7 +102,7 @@ func TestRestoreCheckpointBeforePerSplitOffsets(t *testing.T) {
 		job, sql, out, before, after string
 	}{
 		{"legacy-fs", "fs.sql", "out-fs/part-0.json",
-			"| all   | file b.csv (#2): 62992 lines read, next at line 62993 (byte 2078736) |",
+			"| all   | file b.csv (#2): 50704 lines read, next at line 50705 (byte 1673232) |",
 			"| " + filepath.Join(dir, "in", "c.csv") + " | read to the end, and every file before it (#3) |"},
 		{"legacy-gen", "gen.sql", "out-gen/part-0.csv",
 			"| all   | 45056 rows generated |",
@@ -109,13 +110,13 @@ func TestRestoreCheckpointBeforePerSplitOffsets(t *testing.T) {
 	} {
 		t.Run(tc.job, func(t *testing.T) {
 			state := filepath.Join(old, "state")
-			if got := cli("checkpoints", "--state-dir", state, "inspect", tc.job); !strings.Contains(got, tc.before) {
+			if got := cli(t, "checkpoints", "--state-dir", state, "inspect", tc.job); !strings.Contains(got, tc.before) {
 				t.Fatalf("inspect of the old checkpoint: want %q in\n%s", tc.before, got)
 			}
-			if got := cli("run", "-v", "--state-dir", state, sqlFile(old, tc.sql)); !strings.Contains(got, "restoring checkpoint") {
+			if got := cli(t, "run", "-v", "--state-dir", state, sqlFile(old, tc.sql)); !strings.Contains(got, "restoring checkpoint") {
 				t.Fatalf("the run did not restore the old checkpoint:\n%s", got)
 			}
-			cli("run", "--state-dir", filepath.Join(ref, "state"), sqlFile(ref, tc.sql))
+			cli(t, "run", "--state-dir", filepath.Join(ref, "state"), sqlFile(ref, tc.sql))
 			got, err := os.ReadFile(filepath.Join(old, tc.out))
 			if err != nil {
 				t.Fatal(err)
@@ -128,7 +129,7 @@ func TestRestoreCheckpointBeforePerSplitOffsets(t *testing.T) {
 				t.Fatalf("reference output too small: %d bytes", len(want))
 			}
 			compareOutput(t, got, want)
-			if got := cli("checkpoints", "--state-dir", state, "inspect", tc.job); !strings.Contains(got, tc.after) {
+			if got := cli(t, "checkpoints", "--state-dir", state, "inspect", tc.job); !strings.Contains(got, tc.after) {
 				t.Fatalf("inspect of the new checkpoint: want %q in\n%s", tc.after, got)
 			}
 		})
