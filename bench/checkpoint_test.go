@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/checkpoint"
 	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/operators/window"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
@@ -79,7 +80,7 @@ func BenchmarkWindowCheckpoint(b *testing.B) {
 		if _, err := store.Restore(); err != nil {
 			b.Fatal(err)
 		}
-		op, err := exec.NewWindowAgg(node, &exec.OperatorMetrics{}, memory.DefaultAllocator)
+		op, err := window.NewAgg(node, exec.OperatorEnv{Metrics: &exec.OperatorMetrics{}, Alloc: memory.DefaultAllocator})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -114,7 +115,7 @@ func BenchmarkWindowCheckpoint(b *testing.B) {
 			b.Fatal("restore:", err)
 		}
 		m := &exec.OperatorMetrics{}
-		op2, err := exec.NewWindowAgg(node, m, memory.DefaultAllocator)
+		op2, err := window.NewAgg(node, exec.OperatorEnv{Metrics: m, Alloc: memory.DefaultAllocator})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -146,7 +147,7 @@ func BenchmarkWindowMemory(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		op, err := exec.NewWindowAgg(node, &exec.OperatorMetrics{}, memory.DefaultAllocator)
+		op, err := window.NewAgg(node, exec.OperatorEnv{Metrics: &exec.OperatorMetrics{}, Alloc: memory.DefaultAllocator})
 		if err != nil {
 			b.Fatal(err)
 		}

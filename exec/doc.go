@@ -52,6 +52,7 @@
 // A job of one task at parallelism 1 — the common case — runs its whole
 // chain in one goroutine with no channel between its nodes.
 //
-// exec also still holds the window operators (window_*.go) until they
-// move to a package under operators/.
+// The operators themselves live in packages under operators/ (the window
+// operators in operators/window); keyed state's key groups and declared
+// state tables in exec/state.
 package exec

@@ -1,9 +1,12 @@
 package exec
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
@@ -107,7 +110,7 @@ func observeTS(t *testing.T, g *watermarkGen, schema types.Schema, split int, no
 	for _, v := range ts {
 		rows = append(rows, []any{v})
 	}
-	rec := buildWinRecord(memory.DefaultAllocator, schema.Fields, rows)
+	rec := buildTSRecord(memory.DefaultAllocator, schema.Fields, rows)
 	defer rec.Release()
 	wm, err := g.observe(rec, split, now, n)
 	if err != nil {
@@ -169,4 +172,32 @@ func TestWatermarkGenRestore(t *testing.T) {
 		t.Fatalf("split watermarks %v", got)
 	}
 	wantOut(t, "all idle", g.current(t0.Add(2*time.Second), 4), 9000)
+}
+
+// buildTSRecord builds a batch of one integer-like column per field from
+// rows of int64 values (nil is NULL).
+func buildTSRecord(alloc memory.Allocator, cols []types.Field, rows [][]any) arrow.Record {
+	rb := array.NewRecordBuilder(alloc, types.Schema{Fields: cols}.Arrow())
+	defer rb.Release()
+	for _, row := range rows {
+		for c, v := range row {
+			switch b := rb.Field(c).(type) {
+			case *array.TimestampBuilder:
+				if v == nil {
+					b.AppendNull()
+				} else {
+					b.Append(arrow.Timestamp(v.(int64)))
+				}
+			case *array.Int64Builder:
+				if v == nil {
+					b.AppendNull()
+				} else {
+					b.Append(v.(int64))
+				}
+			default:
+				panic(fmt.Sprintf("buildTSRecord: column %d is %s", c, b.Type()))
+			}
+		}
+	}
+	return rb.NewRecord()
 }

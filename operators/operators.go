@@ -14,6 +14,7 @@ import (
 	"github.com/streamsql/streamsql/operators/calc"
 	"github.com/streamsql/streamsql/operators/limit"
 	"github.com/streamsql/streamsql/operators/union"
+	"github.com/streamsql/streamsql/operators/window"
 	"github.com/streamsql/streamsql/plan"
 )
 
@@ -31,23 +32,11 @@ var _ exec.Operators = (*Registry)(nil)
 // New returns the registry of every built-in operator.
 func New() *Registry {
 	return &Registry{ctors: map[string]Constructor{
-		"calc":  typed(calc.New),
-		"limit": typed(limit.New),
-		"union": typed(union.New),
-		"window-agg": typed(func(n *plan.WindowAgg, env exec.OperatorEnv) (exec.Operator, error) {
-			sub, err := state.NewSubtask(env.Subtask, max(1, env.Parallelism), env.MaxParallelism)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", n.ID(), err)
-			}
-			return exec.NewWindowAggSubtask(n, env.Metrics, env.Alloc, sub)
-		}),
-		"window-assign": typed(func(n *plan.WindowAssign, env exec.OperatorEnv) (exec.Operator, error) {
-			sub, err := state.NewSubtask(env.Subtask, max(1, env.Parallelism), env.MaxParallelism)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", n.ID(), err)
-			}
-			return exec.NewWindowAssignSubtask(n, env.Metrics, env.Alloc, sub)
-		}),
+		"calc":          typed(calc.New),
+		"limit":         typed(limit.New),
+		"union":         typed(union.New),
+		"window-agg":    typed(window.NewAgg),
+		"window-assign": typed(window.NewAssign),
 	}}
 }
 

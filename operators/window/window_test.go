@@ -1,4 +1,4 @@
-package exec
+package window
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/cockroachdb/datadriven"
+	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
@@ -325,8 +327,8 @@ func TestWindowAggDataDriven(t *testing.T) {
 		alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		var (
 			spec  *winSpec
-			op    Operator
-			m     *OperatorMetrics
+			op    exec.Operator
+			m     *exec.OperatorMetrics
 			store = newWinStore()
 			late  int64
 		)
@@ -344,8 +346,8 @@ func TestWindowAggDataDriven(t *testing.T) {
 		}()
 		open := func(st *winStore) string {
 			closeOp()
-			m = &OperatorMetrics{}
-			o, err := NewWindowAgg(spec.plan(), m, alloc)
+			m = &exec.OperatorMetrics{}
+			o, err := NewAggSubtask(spec.plan(), m, alloc, state.Single(0))
 			if err != nil {
 				return "error: " + err.Error()
 			}
@@ -391,13 +393,13 @@ func TestWindowAggDataDriven(t *testing.T) {
 			case "watermark":
 				var arg string
 				td.ScanArgs(t, "wm", &arg)
-				wm := MaxWatermark
+				wm := exec.MaxWatermark
 				if arg != "max" {
 					v, err := strconv.ParseInt(arg, 10, 64)
 					if err != nil {
 						t.Fatal(err)
 					}
-					wm = Watermark(v)
+					wm = exec.Watermark(v)
 				}
 				c := &winCollector{}
 				if err := op.OnWatermark(ctx, wm, c); err != nil {
@@ -410,7 +412,7 @@ func TestWindowAggDataDriven(t *testing.T) {
 				return names + "\n" + strings.Join(c.rows, "\n") + fmt.Sprintf("\nstate=%d", m.StateEntries.Load())
 			case "barrier":
 				store.sets, store.deletes = 0, 0
-				if err := op.OnBarrier(ctx, Barrier{CheckpointID: 1}, store, &winCollector{}); err != nil {
+				if err := op.OnBarrier(ctx, exec.Barrier{CheckpointID: 1}, store, &winCollector{}); err != nil {
 					return "error: " + err.Error()
 				}
 				return fmt.Sprintf("set %d, deleted %d, stored %d", store.sets, store.deletes, len(store.m))

@@ -1,4 +1,4 @@
-package exec
+package window
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
@@ -30,7 +31,7 @@ import (
 // Slots are found through a slotTable keyed by (window end, key). With one
 // integer-like key column (INT, BIGINT, BOOLEAN, TIMESTAMP, INTERVAL) or no
 // key at all, the key is the column's value itself. Other keys are encoded
-// into bytes (window_keys.go) and interned into dense key ids, reference
+// into bytes (package state's key encoding) and interned into dense key ids, reference
 // counted by the slots that use them. A window's end determines its start
 // for TUMBLE, HOP and CUMULATE.
 //
@@ -61,7 +62,7 @@ import (
 type windowAggOp struct {
 	id        string
 	w         plan.Window
-	m         *OperatorMetrics
+	m         *exec.OperatorMetrics
 	alloc     memory.Allocator
 	outSchema *arrow.Schema
 	keyTypes  []types.Type
@@ -104,7 +105,7 @@ type windowAggOp struct {
 	// Sessions: a lower bound of the end of every open session.
 	minEnd int64
 
-	wm   Watermark
+	wm   exec.Watermark
 	late int64
 
 	// Checkpoint dirty tracking.
@@ -133,7 +134,7 @@ type windowAggOp struct {
 	rb      *array.RecordBuilder
 }
 
-var _ Operator = (*windowAggOp)(nil)
+var _ exec.Operator = (*windowAggOp)(nil)
 
 // windowSessionHead is the window coordinate under which the slot table keeps
 // the first session slot of a key.
@@ -142,15 +143,38 @@ const windowSessionHead = math.MinInt64
 // windowOutputRows bounds the rows of one emitted batch.
 const windowOutputRows = 8192
 
-// NewWindowAgg builds the operator for n, running as one task with
-// state.DefaultMaxParallelism key groups. alloc allocates output batches.
-func NewWindowAgg(n *plan.WindowAgg, m *OperatorMetrics, alloc memory.Allocator) (Operator, error) {
-	return NewWindowAggSubtask(n, m, alloc, state.Single(0))
+// NewAgg builds the window aggregation of n for the subtask env
+// describes (the operator registry's constructor): it owns the key groups
+// state.RangeFor(env.Subtask, env.Parallelism, env.MaxParallelism).
+// env.Alloc allocates output batches.
+func NewAgg(n *plan.WindowAgg, env exec.OperatorEnv) (exec.Operator, error) {
+	sub, err := subtaskOf(env)
+	if err != nil {
+		return nil, fmt.Errorf("window: aggregation %q: %w", n.ID(), err)
+	}
+	return NewAggSubtask(n, metricsOf(env), env.Alloc, sub)
 }
 
-// NewWindowAggSubtask builds the operator for n as subtask sub: it
+// subtaskOf returns the part of its operator env describes (one task
+// with the default key groups when env leaves them unset).
+func subtaskOf(env exec.OperatorEnv) (state.Subtask, error) {
+	maxP := env.MaxParallelism
+	if maxP == 0 {
+		maxP = state.DefaultMaxParallelism
+	}
+	return state.NewSubtask(env.Subtask, max(1, env.Parallelism), maxP)
+}
+
+func metricsOf(env exec.OperatorEnv) *exec.OperatorMetrics {
+	if env.Metrics == nil {
+		return &exec.OperatorMetrics{}
+	}
+	return env.Metrics
+}
+
+// NewAggSubtask builds the operator for n as subtask sub: it
 // restores the accumulators of sub's key groups.
-func NewWindowAggSubtask(n *plan.WindowAgg, m *OperatorMetrics, alloc memory.Allocator, sub state.Subtask) (Operator, error) {
+func NewAggSubtask(n *plan.WindowAgg, m *exec.OperatorMetrics, alloc memory.Allocator, sub state.Subtask) (exec.Operator, error) {
 	in := n.Input.Schema()
 	w := n.Window
 	errf := func(format string, args ...any) error {
@@ -166,7 +190,7 @@ func NewWindowAggSubtask(n *plan.WindowAgg, m *OperatorMetrics, alloc memory.All
 		id: n.ID(), w: w, m: m, alloc: alloc,
 		outSchema: n.Schema().Arrow(),
 		wins:      make(map[int64][]int32),
-		wm:        MinWatermark,
+		wm:        exec.MinWatermark,
 		minEnd:    math.MaxInt64,
 		keyCol:    -1,
 	}
@@ -262,7 +286,7 @@ func (o *windowAggOp) Close() error {
 }
 
 // OnBatch implements Operator.
-func (o *windowAggOp) OnBatch(_ context.Context, _ int, rec arrow.Record, _ Emitter) error {
+func (o *windowAggOp) OnBatch(_ context.Context, _ int, rec arrow.Record, _ exec.Emitter) error {
 	n := int(rec.NumRows())
 	o.m.RecordsIn.Add(int64(n))
 	if n == 0 {
@@ -566,7 +590,7 @@ func (o *windowAggOp) releaseNewKeys() {
 }
 
 // OnWatermark implements Operator.
-func (o *windowAggOp) OnWatermark(ctx context.Context, wm Watermark, out Emitter) error {
+func (o *windowAggOp) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitter) error {
 	if wm < o.wm {
 		return nil
 	}
@@ -583,7 +607,7 @@ func (o *windowAggOp) OnWatermark(ctx context.Context, wm Watermark, out Emitter
 
 // fireWindows emits and frees every time window with end - 1 <= wm, in
 // order of end.
-func (o *windowAggOp) fireWindows(ctx context.Context, out Emitter) error {
+func (o *windowAggOp) fireWindows(ctx context.Context, out exec.Emitter) error {
 	wm := int64(o.wm)
 	for len(o.winEnds) > 0 && o.winEnds[0]-1 <= wm {
 		end := o.winEnds.pop()
@@ -639,7 +663,7 @@ type keySlot struct {
 }
 
 // emit appends the rows of slots ss to output batches and emits them.
-func (o *windowAggOp) emit(ctx context.Context, out Emitter, ss []int32) error {
+func (o *windowAggOp) emit(ctx context.Context, out exec.Emitter, ss []int32) error {
 	rb := o.rb
 	nk := len(o.keyTypes)
 	for len(ss) > 0 {

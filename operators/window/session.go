@@ -1,4 +1,4 @@
-package exec
+package window
 
 import (
 	"cmp"
@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/streamsql/streamsql/exec"
 )
 
 // Session windows. The open sessions of a key form a list threaded
@@ -145,7 +146,7 @@ func (o *windowAggOp) unlinkSession(s int32) {
 // fireSessions emits and frees every session with end - 1 <= wm. It scans
 // the open sessions only when minEnd, a lower bound of their ends, says
 // that one may fire.
-func (o *windowAggOp) fireSessions(ctx context.Context, out Emitter) error {
+func (o *windowAggOp) fireSessions(ctx context.Context, out exec.Emitter) error {
 	wm := int64(o.wm)
 	if o.minEnd-1 > wm {
 		return nil

@@ -1,4 +1,4 @@
-package exec
+package window
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
@@ -33,9 +34,9 @@ func testWindowAssignNode(w plan.Window, part []int) *plan.WindowAssign {
 	return &plan.WindowAssign{Base: plan.Base{OpID: "2-window-assign", Output: out}, Input: src, Window: w, Partition: part}
 }
 
-func newTestWindowAssign(t *testing.T, w plan.Window, part []int, alloc memory.Allocator) (*windowAssignOp, *OperatorMetrics) {
+func newTestWindowAssign(t *testing.T, w plan.Window, part []int, alloc memory.Allocator) (*windowAssignOp, *exec.OperatorMetrics) {
 	t.Helper()
-	m := &OperatorMetrics{}
+	m := &exec.OperatorMetrics{}
 	op, err := newWindowAssign(testWindowAssignNode(w, part), m, alloc)
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +47,7 @@ func newTestWindowAssign(t *testing.T, w plan.Window, part []int, alloc memory.A
 	return op, m
 }
 
-func feedAssign(t *testing.T, op Operator, alloc memory.Allocator, rows string, out *winCollector) {
+func feedAssign(t *testing.T, op exec.Operator, alloc memory.Allocator, rows string, out *winCollector) {
 	t.Helper()
 	rec := buildWinRecord(alloc, assignCols, parseWinRows(t, assignCols, rows))
 	defer rec.Release()
@@ -135,7 +136,7 @@ func TestWindowAssignSession(t *testing.T) {
 	if got := m.LateRecords.Load(); got != 2 {
 		t.Errorf("late records %d, want 2", got)
 	}
-	if err := op.OnWatermark(ctx, MaxWatermark, &out); err != nil {
+	if err := op.OnWatermark(ctx, exec.MaxWatermark, &out); err != nil {
 		t.Fatal(err)
 	}
 	checkAssignRows(t, out.rows,
@@ -157,7 +158,7 @@ func TestWindowAssignSessionRestore(t *testing.T) {
 	rng := rand.New(rand.NewSource(7))
 	type step struct {
 		rows string
-		wm   Watermark
+		wm   exec.Watermark
 	}
 	var steps []step
 	ts := int64(0)
@@ -168,7 +169,7 @@ func TestWindowAssignSessionRestore(t *testing.T) {
 			k := string(rune('a' + rng.Intn(4)))
 			b.WriteString(strings.Join([]string{strconv.FormatInt(ts-rng.Int63n(15), 10), `"` + k + `"`, "1.00"}, ", ") + "\n")
 		}
-		steps = append(steps, step{rows: b.String(), wm: Watermark(ts - 3)})
+		steps = append(steps, step{rows: b.String(), wm: exec.Watermark(ts - 3)})
 	}
 	w := plan.Window{Kind: plan.Session, Gap: 8}
 	run := func(restoreAt int) ([]string, int64) {
@@ -181,7 +182,7 @@ func TestWindowAssignSessionRestore(t *testing.T) {
 				t.Fatal(err)
 			}
 			if i == restoreAt {
-				if err := op.OnBarrier(ctx, Barrier{CheckpointID: 1}, store, &out); err != nil {
+				if err := op.OnBarrier(ctx, exec.Barrier{CheckpointID: 1}, store, &out); err != nil {
 					t.Fatal(err)
 				}
 				// Crash: rows emitted after the barrier are lost with the
@@ -193,10 +194,10 @@ func TestWindowAssignSessionRestore(t *testing.T) {
 				}
 			}
 		}
-		if err := op.OnWatermark(ctx, MaxWatermark, &out); err != nil {
+		if err := op.OnWatermark(ctx, exec.MaxWatermark, &out); err != nil {
 			t.Fatal(err)
 		}
-		if err := op.OnBarrier(ctx, Barrier{CheckpointID: 2}, store, &out); err != nil {
+		if err := op.OnBarrier(ctx, exec.Barrier{CheckpointID: 2}, store, &out); err != nil {
 			t.Fatal(err)
 		}
 		sessions := 0
@@ -232,15 +233,15 @@ func TestWindowAssignSessionLayout(t *testing.T) {
 	var out winCollector
 	feedAssign(t, op, alloc, "1, \"a\", 1.00", &out)
 	store := newWinStore()
-	if err := op.OnBarrier(ctx, Barrier{CheckpointID: 1}, store, &out); err != nil {
+	if err := op.OnBarrier(ctx, exec.Barrier{CheckpointID: 1}, store, &out); err != nil {
 		t.Fatal(err)
 	}
 	op.Close()
 	other, _ := newTestWindowAssign(t, plan.Window{Kind: plan.Session, Gap: 20}, []int{1}, alloc)
 	defer other.Close()
 	err := other.Open(ctx, store)
-	if !errors.Is(err, ErrWindowStateLayout) {
-		t.Fatalf("restore with another gap: %v, want ErrWindowStateLayout", err)
+	if !errors.Is(err, ErrStateLayout) {
+		t.Fatalf("restore with another gap: %v, want ErrStateLayout", err)
 	}
 }
 
@@ -303,7 +304,7 @@ func BenchmarkWindowAssign(b *testing.B) {
 	src := &plan.Source{Base: plan.Base{OpID: "1-source", Output: in}}
 	// run feeds every batch to a fresh operator per iteration (event time
 	// starts over), each batch followed by a watermark 100ms behind.
-	run := func(b *testing.B, newOp func() Operator) {
+	run := func(b *testing.B, newOp func() exec.Operator) {
 		ctx := context.Background()
 		var d winDiscard
 		b.ReportAllocs()
@@ -313,11 +314,11 @@ func BenchmarkWindowAssign(b *testing.B) {
 				if err := op.OnBatch(ctx, 0, rec, &d); err != nil {
 					b.Fatal(err)
 				}
-				if err := op.OnWatermark(ctx, Watermark(int64(i*batchRows)/4-100), &d); err != nil {
+				if err := op.OnWatermark(ctx, exec.Watermark(int64(i*batchRows)/4-100), &d); err != nil {
 					b.Fatal(err)
 				}
 			}
-			if err := op.OnWatermark(ctx, MaxWatermark, &d); err != nil {
+			if err := op.OnWatermark(ctx, exec.MaxWatermark, &d); err != nil {
 				b.Fatal(err)
 			}
 			op.Close()
@@ -335,8 +336,8 @@ func BenchmarkWindowAssign(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			n := &plan.WindowAssign{Base: plan.Base{OpID: "2-window-assign", Output: out}, Input: src, Window: c.w, Partition: c.part}
-			run(b, func() Operator {
-				op, err := newWindowAssign(n, &OperatorMetrics{}, alloc)
+			run(b, func() exec.Operator {
+				op, err := newWindowAssign(n, &exec.OperatorMetrics{}, alloc)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,4 +1,4 @@
-package exec
+package window
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/exec/expr"
 	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/plan"
@@ -53,7 +54,7 @@ import (
 type windowAssignOp struct {
 	id      string
 	w       plan.Window
-	m       *OperatorMetrics
+	m       *exec.OperatorMetrics
 	alloc   memory.Allocator
 	schema  *arrow.Schema // output
 	inTypes []types.Type
@@ -68,21 +69,31 @@ type windowAssignOp struct {
 	sess *sessionBuffer // SESSION only
 }
 
-var _ Operator = (*windowAssignOp)(nil)
+var _ exec.Operator = (*windowAssignOp)(nil)
 
 // newWindowAssign builds the operator of n, running as one task.
-func newWindowAssign(n *plan.WindowAssign, m *OperatorMetrics, alloc memory.Allocator) (*windowAssignOp, error) {
+func newWindowAssign(n *plan.WindowAssign, m *exec.OperatorMetrics, alloc memory.Allocator) (*windowAssignOp, error) {
 	return newWindowAssignSubtask(n, m, alloc, state.Single(0))
 }
 
-// NewWindowAssignSubtask builds the operator of n as subtask sub: a
+// NewAssign builds the window assignment of n for the subtask env
+// describes (the operator registry's constructor).
+func NewAssign(n *plan.WindowAssign, env exec.OperatorEnv) (exec.Operator, error) {
+	sub, err := subtaskOf(env)
+	if err != nil {
+		return nil, fmt.Errorf("window: assignment %q: %w", n.ID(), err)
+	}
+	return NewAssignSubtask(n, metricsOf(env), env.Alloc, sub)
+}
+
+// NewAssignSubtask builds the operator of n as subtask sub: a
 // SESSION assignment restores the sessions of sub's key groups (those of
 // its partition keys).
-func NewWindowAssignSubtask(n *plan.WindowAssign, m *OperatorMetrics, alloc memory.Allocator, sub state.Subtask) (Operator, error) {
+func NewAssignSubtask(n *plan.WindowAssign, m *exec.OperatorMetrics, alloc memory.Allocator, sub state.Subtask) (exec.Operator, error) {
 	return newWindowAssignSubtask(n, m, alloc, sub)
 }
 
-func newWindowAssignSubtask(n *plan.WindowAssign, m *OperatorMetrics, alloc memory.Allocator, sub state.Subtask) (*windowAssignOp, error) {
+func newWindowAssignSubtask(n *plan.WindowAssign, m *exec.OperatorMetrics, alloc memory.Allocator, sub state.Subtask) (*windowAssignOp, error) {
 	in := n.Input.Schema()
 	w := n.Window
 	errf := func(format string, args ...any) error {
@@ -164,7 +175,7 @@ func (o *windowAssignOp) Close() error {
 }
 
 // OnBatch implements Operator.
-func (o *windowAssignOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out Emitter) error {
+func (o *windowAssignOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emitter) error {
 	n := int(rec.NumRows())
 	o.m.RecordsIn.Add(int64(n))
 	if n == 0 {
@@ -214,7 +225,7 @@ func (o *windowAssignOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, o
 
 // emitAligned emits the rows idx of rec with the window bounds starts and
 // ends.
-func (o *windowAssignOp) emitAligned(ctx context.Context, rec arrow.Record, idx []int32, starts, ends []arrow.Timestamp, out Emitter) error {
+func (o *windowAssignOp) emitAligned(ctx context.Context, rec arrow.Record, idx []int32, starts, ends []arrow.Timestamp, out exec.Emitter) error {
 	if len(idx) == 0 {
 		return nil
 	}
@@ -258,7 +269,7 @@ func (o *windowAssignOp) withWindows(rec arrow.Record, starts, ends []arrow.Time
 }
 
 // OnWatermark implements Operator.
-func (o *windowAssignOp) OnWatermark(ctx context.Context, wm Watermark, out Emitter) error {
+func (o *windowAssignOp) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitter) error {
 	if o.sess == nil {
 		return nil
 	}
@@ -266,7 +277,7 @@ func (o *windowAssignOp) OnWatermark(ctx context.Context, wm Watermark, out Emit
 }
 
 // OnBarrier implements Operator.
-func (o *windowAssignOp) OnBarrier(_ context.Context, _ Barrier, w checkpoint.StateWriter, _ Emitter) error {
+func (o *windowAssignOp) OnBarrier(_ context.Context, _ exec.Barrier, w checkpoint.StateWriter, _ exec.Emitter) error {
 	if o.sess == nil {
 		return nil
 	}
@@ -281,7 +292,7 @@ func (o *windowAssignOp) OnBarrier(_ context.Context, _ Barrier, w checkpoint.St
 //
 //	sessions (keyed, held)   start end partitionkey → the session's rows
 //	watermark (non-keyed, Union, largest kept), late (non-keyed, Split,
-//	summed): as the window aggregation's (window_state.go)
+//	summed): as the window aggregation's (state.go)
 //
 // start and end are 8 bytes big endian with the sign bit flipped, the
 // partition key is the key encoding of package state, and an entry's key
@@ -303,7 +314,7 @@ type sessionBuffer struct {
 	sessions map[string][]*bufferedSession // by partition key encoding
 	minEnd   int64                         // a lower bound of every open session's end
 	rows     int64                         // rows held
-	wm       Watermark
+	wm       exec.Watermark
 	late     int64
 	dirty    []*bufferedSession
 	deletes  [][]byte          // key group prefix and sessions-table key
@@ -331,7 +342,7 @@ type bufferedSession struct {
 }
 
 func newSessionBuffer(o *windowAssignOp, part []int) *sessionBuffer {
-	b := &sessionBuffer{o: o, part: part, sessions: map[string][]*bufferedSession{}, minEnd: math.MaxInt64, wm: MinWatermark}
+	b := &sessionBuffer{o: o, part: part, sessions: map[string][]*bufferedSession{}, minEnd: math.MaxInt64, wm: exec.MinWatermark}
 	ts := make([]string, len(o.inTypes))
 	for i, t := range o.inTypes {
 		ts[i] = t.Nullable().String()
@@ -437,7 +448,7 @@ func (b *sessionBuffer) forget(s *bufferedSession) {
 }
 
 // fire emits and drops every session with end - 1 <= wm.
-func (b *sessionBuffer) fire(ctx context.Context, wm Watermark, out Emitter) error {
+func (b *sessionBuffer) fire(ctx context.Context, wm exec.Watermark, out exec.Emitter) error {
 	if wm <= b.wm {
 		return nil
 	}
@@ -478,7 +489,7 @@ func (b *sessionBuffer) fire(ctx context.Context, wm Watermark, out Emitter) err
 }
 
 // flush emits the rows appended to the record builder, if any.
-func (b *sessionBuffer) flush(ctx context.Context, out Emitter) error {
+func (b *sessionBuffer) flush(ctx context.Context, out exec.Emitter) error {
 	if b.pending == 0 {
 		return nil
 	}
@@ -491,7 +502,7 @@ func (b *sessionBuffer) flush(ctx context.Context, out Emitter) error {
 
 // emit appends the rows of session s, in order of event time, then
 // arrival, to the output batch, emitting it when it is full.
-func (b *sessionBuffer) emit(ctx context.Context, out Emitter, s *bufferedSession) error {
+func (b *sessionBuffer) emit(ctx context.Context, out exec.Emitter, s *bufferedSession) error {
 	o := b.o
 	if b.rb == nil {
 		b.rb = array.NewRecordBuilder(o.alloc, o.schema)
@@ -631,7 +642,7 @@ func (b *sessionBuffer) restore(st checkpoint.StateReader) error {
 		if n <= 0 || n != len(v) {
 			return bad("malformed watermark")
 		}
-		b.wm, b.persWM = Watermark(wm), slices.Clone(v)
+		b.wm, b.persWM = exec.Watermark(wm), slices.Clone(v)
 	}
 	if v, ok := b.lateT.Get([]byte("n")); ok {
 		late, n := binary.Varint(v)

@@ -1,4 +1,4 @@
-package exec
+package window
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/exec/expr"
 	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/plan"
@@ -27,9 +28,9 @@ type keyedSubtasks struct {
 	t      *testing.T
 	alloc  memory.Allocator
 	maxP   int
-	newOp  func(sub state.Subtask) (Operator, *OperatorMetrics)
-	ops    []Operator
-	ms     []*OperatorMetrics
+	newOp  func(sub state.Subtask) (exec.Operator, *exec.OperatorMetrics)
+	ops    []exec.Operator
+	ms     []*exec.OperatorMetrics
 	hasher *state.KeyHasher
 }
 
@@ -56,7 +57,7 @@ func (k *keyedSubtasks) start(p int, st *winStore) {
 	}
 }
 
-func (k *keyedSubtasks) batch(rec arrow.Record, out Emitter) {
+func (k *keyedSubtasks) batch(rec arrow.Record, out exec.Emitter) {
 	k.t.Helper()
 	n := int(rec.NumRows())
 	h := make([]uint64, n)
@@ -82,7 +83,7 @@ func (k *keyedSubtasks) batch(rec arrow.Record, out Emitter) {
 	}
 }
 
-func (k *keyedSubtasks) watermark(wm Watermark, out Emitter) {
+func (k *keyedSubtasks) watermark(wm exec.Watermark, out exec.Emitter) {
 	for _, op := range k.ops {
 		if err := op.OnWatermark(context.Background(), wm, out); err != nil {
 			k.t.Fatal(err)
@@ -92,7 +93,7 @@ func (k *keyedSubtasks) watermark(wm Watermark, out Emitter) {
 
 func (k *keyedSubtasks) barrier(st *winStore) {
 	for _, op := range k.ops {
-		if err := op.OnBarrier(context.Background(), Barrier{CheckpointID: 1}, st, &winCollector{}); err != nil {
+		if err := op.OnBarrier(context.Background(), exec.Barrier{CheckpointID: 1}, st, &winCollector{}); err != nil {
 			k.t.Fatal(err)
 		}
 	}
@@ -128,7 +129,7 @@ func (k *keyedSubtasks) run(evs []winEvent, recs []arrowRecordRef, p1, at, p2 in
 			continue
 		}
 		c := &winCollector{}
-		k.watermark(Watermark(e.wm), c)
+		k.watermark(exec.Watermark(e.wm), c)
 		slices.Sort(c.rows)
 		out = append(out, strings.Join(c.rows, "\n"))
 	}
@@ -160,9 +161,9 @@ func TestWindowAggRescale(t *testing.T) {
 				t.Fatal(err)
 			}
 			k := &keyedSubtasks{t: t, alloc: alloc, maxP: 32, hasher: hasher,
-				newOp: func(sub state.Subtask) (Operator, *OperatorMetrics) {
-					m := &OperatorMetrics{}
-					op, err := NewWindowAggSubtask(spec.plan(), m, alloc, sub)
+				newOp: func(sub state.Subtask) (exec.Operator, *exec.OperatorMetrics) {
+					m := &exec.OperatorMetrics{}
+					op, err := NewAggSubtask(spec.plan(), m, alloc, sub)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -205,7 +206,7 @@ func TestWindowAssignSessionRescale(t *testing.T) {
 		wm = max(wm, int64(b*20)-5)
 		evs = append(evs, winEvent{wm: wm})
 	}
-	evs = append(evs, winEvent{wm: int64(MaxWatermark)})
+	evs = append(evs, winEvent{wm: int64(exec.MaxWatermark)})
 	recs := buildWinEventRecords(alloc, assignCols, evs)
 	defer releaseWinRecords(recs)
 	w := plan.Window{Kind: plan.Session, Gap: 15}
@@ -214,9 +215,9 @@ func TestWindowAssignSessionRescale(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := &keyedSubtasks{t: t, alloc: alloc, maxP: 16, hasher: hasher,
-		newOp: func(sub state.Subtask) (Operator, *OperatorMetrics) {
-			m := &OperatorMetrics{}
-			op, err := NewWindowAssignSubtask(testWindowAssignNode(w, []int{1}), m, alloc, sub)
+		newOp: func(sub state.Subtask) (exec.Operator, *exec.OperatorMetrics) {
+			m := &exec.OperatorMetrics{}
+			op, err := NewAssignSubtask(testWindowAssignNode(w, []int{1}), m, alloc, sub)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package exec
+package window
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
@@ -59,7 +61,7 @@ func BenchmarkWindowAgg(b *testing.B) {
 			}
 			alloc := memory.NewGoAllocator()
 			recs := make([]arrow.Record, batches)
-			wms := make([]Watermark, batches)
+			wms := make([]exec.Watermark, batches)
 			rng := uint64(42)
 			next := func() uint64 { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng }
 			for i := range recs {
@@ -78,7 +80,7 @@ func BenchmarkWindowAgg(b *testing.B) {
 				}
 				recs[i] = rb.NewRecord()
 				rb.Release()
-				wms[i] = Watermark(int64((i+1)*batchRows)/10 - 500)
+				wms[i] = exec.Watermark(int64((i+1)*batchRows)/10 - 500)
 			}
 			defer func() {
 				for _, r := range recs {
@@ -90,8 +92,8 @@ func BenchmarkWindowAgg(b *testing.B) {
 			b.ResetTimer()
 			out := &winDiscard{}
 			for it := 0; it < b.N; it++ {
-				m := &OperatorMetrics{}
-				op, err := NewWindowAgg(spec.plan(), m, alloc)
+				m := &exec.OperatorMetrics{}
+				op, err := NewAggSubtask(spec.plan(), m, alloc, state.Single(0))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -103,7 +105,7 @@ func BenchmarkWindowAgg(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				if err := op.OnWatermark(ctx, MaxWatermark, out); err != nil {
+				if err := op.OnWatermark(ctx, exec.MaxWatermark, out); err != nil {
 					b.Fatal(err)
 				}
 				op.Close()

@@ -1,4 +1,4 @@
-package exec
+package window
 
 import (
 	"cmp"

@@ -1,4 +1,4 @@
-package exec
+package window
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
@@ -47,9 +48,9 @@ import (
 // State of the previous format (version 1, before key groups) is refused
 // with an error that says to start fresh (state.ErrLayout).
 
-// ErrWindowStateLayout is wrapped by the error of a restore whose state
+// ErrStateLayout is wrapped by the error of a restore whose state
 // was written by a window operator with a different windowLayout.
-var ErrWindowStateLayout = state.ErrLayout
+var ErrStateLayout = state.ErrLayout
 
 // windowLayout describes what the operator's state means; state written under
 // one windowLayout is refused under another.
@@ -142,7 +143,7 @@ func (o *windowAggOp) queueDelete(s int32, start, end int64) {
 // released since the previous barrier, the accumulators changed since
 // then, and the watermark and late count if they changed; it changes
 // nothing else.
-func (o *windowAggOp) OnBarrier(_ context.Context, _ Barrier, sw checkpoint.StateWriter, _ Emitter) error {
+func (o *windowAggOp) OnBarrier(_ context.Context, _ exec.Barrier, sw checkpoint.StateWriter, _ exec.Emitter) error {
 	wrap := func(err error) error {
 		return fmt.Errorf("exec: window aggregation %q: checkpoint: %w", o.id, err)
 	}
@@ -239,7 +240,7 @@ func (o *windowAggOp) restore(st checkpoint.StateReader) error {
 		if n <= 0 || n != len(v) {
 			return fmt.Errorf("exec: window aggregation %q: restore: watermark: %w", o.id, errWindowState)
 		}
-		o.wm, o.persWM = Watermark(wm), slices.Clone(v)
+		o.wm, o.persWM = exec.Watermark(wm), slices.Clone(v)
 	}
 	if v, ok := o.lateT.Get([]byte("n")); ok {
 		late, n := binary.Varint(v)

@@ -1,4 +1,4 @@
-package exec
+package window
 
 // slotTable maps a (window, group key) pair to the index of its accumulator
 // slot. It is an open-addressing hash table with linear probing and

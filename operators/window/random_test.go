@@ -1,4 +1,4 @@
-package exec
+package window
 
 import (
 	"cmp"
@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
@@ -381,9 +383,9 @@ type winRun struct {
 
 func (r *winRun) run(evs []winEvent, recs []arrowRecordRef) (out []string, late int64) {
 	ctx := context.Background()
-	newOp := func(st *winStore) (Operator, *OperatorMetrics) {
-		m := &OperatorMetrics{}
-		op, err := NewWindowAgg(r.spec.plan(), m, r.alloc)
+	newOp := func(st *winStore) (exec.Operator, *exec.OperatorMetrics) {
+		m := &exec.OperatorMetrics{}
+		op, err := NewAggSubtask(r.spec.plan(), m, r.alloc, state.Single(0))
 		if err != nil {
 			r.t.Fatal(err)
 		}
@@ -409,7 +411,7 @@ func (r *winRun) run(evs []winEvent, recs []arrowRecordRef) (out []string, late 
 			if store == nil {
 				store = newWinStore()
 			}
-			if err := op.OnBarrier(ctx, Barrier{CheckpointID: int64(i)}, store, &winCollector{}); err != nil {
+			if err := op.OnBarrier(ctx, exec.Barrier{CheckpointID: int64(i)}, store, &winCollector{}); err != nil {
 				r.t.Fatal(err)
 			}
 			snap, snapAt, snapOut = store.clone(), i, len(out)
@@ -432,7 +434,7 @@ func (r *winRun) run(evs []winEvent, recs []arrowRecordRef) (out []string, late 
 			continue
 		}
 		c := &winCollector{}
-		if err := op.OnWatermark(ctx, Watermark(e.wm), c); err != nil {
+		if err := op.OnWatermark(ctx, exec.Watermark(e.wm), c); err != nil {
 			r.t.Fatal(err)
 		}
 		out = append(out, strings.Join(c.rows, "\n"))

@@ -1,4 +1,4 @@
-package exec
+package window
 
 import (
 	"github.com/apache/arrow/go/v17/arrow"
