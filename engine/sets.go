@@ -153,8 +153,29 @@ func (e *Engine) EndStatementSet(pos parser.Pos) (*parser.StatementSetStmt, erro
 }
 
 // planStatementSet plans a statement set into one graph: one job.
+//
+// Two INSERTs into one table are refused: their sinks would be two writers
+// of one output (two filesystem sinks would write the same part files), so
+// the error says to combine them with UNION ALL into one INSERT.
 func planStatementSet(p *planner.Planner, st *parser.StatementSetStmt) (*plan.Graph, error) {
-	return p.StatementSet(st)
+	g, err := p.StatementSet(st)
+	if err != nil {
+		return nil, err
+	}
+	first := map[string]int{}
+	for i, sink := range g.Sinks {
+		if i >= len(st.Inserts) {
+			break
+		}
+		if j, dup := first[sink.Table]; dup {
+			in := st.Inserts[i]
+			return nil, &parser.Error{Pos: in.Pos, Msg: fmt.Sprintf(
+				"the statement set writes into table %s twice (also its INSERT %d, at line %d, column %d): combine them into one INSERT INTO %s SELECT … UNION ALL SELECT …",
+				sink.Table, j+1, st.Inserts[j].Pos.Line, st.Inserts[j].Pos.Column, in.Table)}
+		}
+		first[sink.Table] = i
+	}
+	return g, nil
 }
 
 // statementKind names a statement for an error.

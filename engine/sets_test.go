@@ -80,6 +80,16 @@ func TestStatementSetMode(t *testing.T) {
 	mustMessage("BEGIN STATEMENT SET", engine.BeganSetMessage)
 	mustFail("END", "empty statement set")
 
+	// Two INSERTs into one table: refused at END, naming both.
+	mustMessage("BEGIN STATEMENT SET", engine.BeganSetMessage)
+	mustMessage("INSERT INTO a SELECT k FROM ev WHERE k < 3", engine.AddedToSetMessage)
+	mustMessage("INSERT INTO A SELECT k FROM ev WHERE k > 8", engine.AddedToSetMessage)
+	mustFail("END", "1:1: the statement set writes into table a twice (also its INSERT 1, at line 1, column 1): combine them into one INSERT INTO A SELECT … UNION ALL SELECT …")
+	if _, err := s.Exec(ctx, "EXECUTE STATEMENT SET BEGIN\n  INSERT INTO a SELECT k FROM ev;\n  INSERT INTO b SELECT k FROM ev;\n  INSERT INTO a SELECT k FROM ev;\nEND;"); err == nil ||
+		err.Error() != "4:3: the statement set writes into table a twice (also its INSERT 1, at line 2, column 3): combine them into one INSERT INTO a SELECT … UNION ALL SELECT …" {
+		t.Fatalf("EXECUTE STATEMENT SET with two INSERTs into a: %v", err)
+	}
+
 	// Discarding says how many INSERTs were dropped.
 	mustMessage("BEGIN STATEMENT SET", engine.BeganSetMessage)
 	mustMessage("INSERT INTO a SELECT k FROM ev", engine.AddedToSetMessage)
