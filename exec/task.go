@@ -281,7 +281,9 @@ func (s *subtask) handle(ctx context.Context, i int, m message) (done bool, err 
 		}
 		return false, s.setIdle(ctx, s.valve.allIdle())
 	case msgActive:
-		s.valve.setActive(i)
+		if err := s.advance(ctx, s.valve.setActive(i)); err != nil {
+			return false, err
+		}
 		return false, s.setIdle(ctx, false)
 	case msgBarrier:
 		complete, took, err := s.align.receive(i, m.cp, s.j.opts.Clock.Now())

@@ -67,29 +67,40 @@ func (v *watermarkValve) isIdle(i int) bool { return v.in[i].idle }
 
 // inputWatermark records watermark wm of input i (which becomes active if it
 // was idle) and returns the output. An input's watermark never goes
-// backwards: a lower wm than it had is ignored.
+// backwards: a lower wm than it had is ignored (but the input is active).
 func (v *watermarkValve) inputWatermark(i int, wm Watermark) Watermark {
-	v.setActive(i)
+	v.activate(i)
 	in := &v.in[i]
-	if wm <= in.wm {
-		return v.out
-	}
-	in.wm = wm
-	if !in.aligned && wm >= v.out {
-		in.aligned = true
+	if wm > in.wm {
+		in.wm = wm
+		if !in.aligned && wm >= v.out {
+			in.aligned = true
+		}
 	}
 	return v.recompute()
 }
 
-// setActive marks input i active; it is aligned if its watermark is not
-// behind the output.
-func (v *watermarkValve) setActive(i int) {
+// setActive marks input i active and returns the output: an input that
+// wakes up with a watermark not behind the output counts in the minimum
+// again (aligned), which may advance the output when no other active input
+// counted; one behind it waits until it catches up.
+func (v *watermarkValve) setActive(i int) Watermark {
+	if v.activate(i) {
+		return v.recompute()
+	}
+	return v.out
+}
+
+// activate marks input i active, aligned if its watermark is not behind
+// the output, and reports whether it was idle.
+func (v *watermarkValve) activate(i int) bool {
 	in := &v.in[i]
 	if !in.idle {
-		return
+		return false
 	}
 	in.idle = false
 	in.aligned = in.wm >= v.out
+	return true
 }
 
 // setIdle marks input i idle and returns the output, which may advance:

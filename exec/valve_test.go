@@ -2,6 +2,8 @@ package exec
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,4 +202,78 @@ func buildTSRecord(alloc memory.Allocator, cols []types.Field, rows [][]any) arr
 		}
 	}
 	return rb.NewRecord()
+}
+
+// TestValveRandom drives valves over 1 to 5 inputs with random events —
+// an input advancing (sometimes with a stale watermark), going idle,
+// waking up — and checks the output after every event against a reference
+// model computed from the inputs' history alone: with every input idle,
+// the maximum over all inputs; otherwise the minimum over the active
+// inputs that have caught up with the previous output (an input that woke
+// up behind it does not pull it back); never below the previous output.
+func TestValveRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 34))
+	for run := 0; run < 500; run++ {
+		n := 1 + rng.IntN(5)
+		v := newWatermarkValve(n)
+		type input struct {
+			wm   Watermark
+			idle bool
+		}
+		ins := make([]input, n)
+		for i := range ins {
+			ins[i].wm = MinWatermark
+		}
+		want := MinWatermark
+		var history []string
+		for step := 0; step < 60; step++ {
+			i := rng.IntN(n)
+			var ev string
+			switch r := rng.IntN(10); {
+			case r < 6:
+				wm := Watermark(rng.IntN(1000))
+				if ins[i].wm != MinWatermark && rng.IntN(4) > 0 {
+					wm = ins[i].wm + Watermark(rng.IntN(50)) - 10 // mostly forward, sometimes stale
+				}
+				ev = fmt.Sprintf("wm(%d, %d)", i, wm)
+				v.inputWatermark(i, wm)
+				ins[i].wm = max(ins[i].wm, wm)
+				ins[i].idle = false
+			case r < 8:
+				ev = fmt.Sprintf("idle(%d)", i)
+				v.setIdle(i)
+				ins[i].idle = true
+			default:
+				ev = fmt.Sprintf("active(%d)", i)
+				v.setActive(i)
+				ins[i].idle = false
+			}
+			history = append(history, ev)
+			// The reference model.
+			allIdle, hi := true, MinWatermark
+			lo, anyCounted := MaxWatermark, false
+			for _, in := range ins {
+				hi = max(hi, in.wm)
+				if in.idle {
+					continue
+				}
+				allIdle = false
+				if in.wm >= want {
+					lo, anyCounted = min(lo, in.wm), true
+				}
+			}
+			switch {
+			case allIdle:
+				want = max(want, hi)
+			case anyCounted:
+				want = max(want, lo)
+			}
+			if got := v.output(); got != want {
+				t.Fatalf("run %d, %d inputs, after %s: output %d, model %d", run, n, strings.Join(history, " "), got, want)
+			}
+			if got := v.allIdle(); got != allIdle {
+				t.Fatalf("run %d after %s: allIdle %v, model %v", run, strings.Join(history, " "), got, allIdle)
+			}
+		}
+	}
 }
