@@ -310,7 +310,7 @@ func TestBarrierAlignment(t *testing.T) {
 
 // TestBackpressure: a sink that blocks stops a source in another task
 // from reading more than the channels between them hold (channelCapacity
-// batches, one being sent, one being written).
+// batches, one being sent, one being written, one written before).
 func TestBackpressure(t *testing.T) {
 	const batch = 10
 	a := &testSource{id: 0, rows: 100_000, batch: batch}
@@ -324,7 +324,9 @@ func TestBackpressure(t *testing.T) {
 		_, err := run(t, g, conns, exec.Options{})
 		done <- err
 	}()
-	const bound = (4 + 2) * batch
+	// One batch written before the sink blocked, one blocked in Write, four
+	// in the channel (channelCapacity), one the source is blocked sending.
+	const bound = (1 + 1 + 4 + 1) * batch
 	waitFor(t, "the channel to fill", func() bool { return a.next.Load() >= bound-batch })
 	// The sink is blocked: the source must not get further, however long
 	// it is given.
