@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/checkpoint"
 	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/exec/expr"
 	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
@@ -67,7 +68,9 @@ type windowAggOp struct {
 	outSchema *arrow.Schema
 	keyTypes  []types.Type
 	aggs      []accumulator
-	filters   []int // per aggregate: FILTER column, or -1
+	ovfAggs   []ovfAgg // the aggregates whose sums can overflow
+	keyName   string   // the group key column's name, when there is one
+	filters   []int    // per aggregate: FILTER column, or -1
 	layout    windowLayout
 	phases    int
 
@@ -253,6 +256,9 @@ func NewAggSubtask(n *plan.WindowAgg, m *exec.OperatorMetrics, alloc memory.Allo
 		}
 		o.aggs = append(o.aggs, a)
 		o.filters = append(o.filters, c.Filter)
+		if r, ok := a.(overflowReporter); ok {
+			o.ovfAggs = append(o.ovfAggs, ovfAgg{r: r, call: c, arg: in.Fields[c.Arg].Name, argType: in.Fields[c.Arg].Type})
+		}
 	}
 	if want := len(keyIdx) + 3 + len(n.Aggs); len(o.outSchema.Fields()) != want {
 		return nil, errf("output schema has %d columns, want %d", len(o.outSchema.Fields()), want)
@@ -265,6 +271,9 @@ func NewAggSubtask(n *plan.WindowAgg, m *exec.OperatorMetrics, alloc memory.Allo
 	o.tables, o.accT, o.wmT, o.lateT = tables, tables.Table("windows"), tables.Table("watermark"), tables.Table("late")
 	o.rb = array.NewRecordBuilder(alloc, o.outSchema)
 	o.keyCols = keyIdx
+	if len(keyIdx) == 1 {
+		o.keyName = in.Fields[keyIdx[0]].Name
+	}
 	return o, nil
 }
 
@@ -329,11 +338,70 @@ func (o *windowAggOp) OnBatch(_ context.Context, _ int, rec arrow.Record, _ exec
 			o.updateAggs(rec, slots)
 		}
 	}
+	if err := o.checkOverflow(); err != nil {
+		return err
+	}
 	if !o.fast {
 		o.releaseNewKeys()
 	}
 	o.m.StateEntries.Store(int64(o.nlive))
 	return nil
+}
+
+// ovfAgg is an aggregate whose sum can overflow, with what its error names.
+type ovfAgg struct {
+	r       overflowReporter
+	call    plan.AggCall
+	arg     string // the argument column's name
+	argType types.Type
+}
+
+// checkOverflow fails the query when a sum overflowed in the last batch:
+// SQL's SUM does not wrap.
+func (o *windowAggOp) checkOverflow() error {
+	for _, a := range o.ovfAggs {
+		s, ok := a.r.overflowed()
+		if !ok {
+			continue
+		}
+		what := a.call.Func.String()
+		if a.call.Func == plan.Avg {
+			what = "the sum of AVG"
+		}
+		d := ""
+		if a.call.Distinct {
+			d = "DISTINCT "
+		}
+		hint := "cast the argument to DECIMAL(38, 0) to sum larger values"
+		if a.argType.Kind == types.Decimal {
+			hint = "DECIMAL sums are limited to 38 digits"
+		}
+		return fmt.Errorf("exec: window aggregation %q: %w: %s(%s%s) overflows %s (window %s – %s%s); %s",
+			o.id, expr.ErrOverflow, what, d, a.arg, sumTypeName(a.argType),
+			types.FormatTimestamp(o.slotStart[s]), types.FormatTimestamp(o.slotEnd[s]), o.slotKeyText(s), hint)
+	}
+	return nil
+}
+
+// sumTypeName names the type a sum of arg is computed in.
+func sumTypeName(arg types.Type) string {
+	if arg.Kind == types.Decimal {
+		return fmt.Sprintf("DECIMAL(38, %d)", arg.Scale)
+	}
+	return "BIGINT"
+}
+
+// slotKeyText describes slot s's group key for an error (", key k=v"),
+// or nothing when the key is not a single integer column.
+func (o *windowAggOp) slotKeyText(s int32) string {
+	if !o.fast || o.keyCol < 0 || len(o.keyCols) != 1 {
+		return ""
+	}
+	name := o.keyName
+	if o.slotNull[s] {
+		return fmt.Sprintf(", key %s=NULL", name)
+	}
+	return fmt.Sprintf(", key %s=%d", name, o.slotKey[s])
 }
 
 // updateAggs folds the rows of rec into their slots, applying each

@@ -103,9 +103,9 @@ func newAccumulator(c plan.AggCall, in types.Schema) (accumulator, error) {
 		switch d {
 		case accInt:
 			if c.Func == plan.Avg {
-				return &avgAcc[int64]{col: c.Arg, vals: accInt64Values}, nil
+				return &intAvgAcc{avgAcc: avgAcc[int64]{col: c.Arg, vals: accInt64Values}}, nil
 			}
-			return &sumAcc[int64]{col: c.Arg, vals: accInt64Values}, nil
+			return &intSumAcc{sumAcc: sumAcc[int64]{col: c.Arg, vals: accInt64Values}}, nil
 		case accFloat:
 			if c.Func == plan.Avg {
 				return &avgAcc[float64]{col: c.Arg, vals: accFloat64Values}, nil
@@ -246,7 +246,8 @@ func (a *countAcc) decode(buf []byte, s int32) ([]byte, error) {
 // accNumber is the domain of the generic numeric accumulators.
 type accNumber interface{ int64 | float64 }
 
-// sumAcc is SUM over integers (int64, wrapping on overflow) or floats.
+// sumAcc is SUM over floats; intSumAcc embeds it for integers, adding
+// the overflow check.
 type sumAcc[T accNumber] struct {
 	col     int
 	vals    func(arrow.Array, *[]T) []T
@@ -469,7 +470,10 @@ type decSumAcc struct {
 	scale  int32
 	sums   []decimal128.Num
 	counts []int64
+	ovf    ovfState // a sum exceeded 38 digits
 }
+
+func (a *decSumAcc) overflowed() (int32, bool) { return a.ovf.overflowed() }
 
 func (a *decSumAcc) grow(n int) {
 	a.sums = growAccSlice(a.sums, n)
@@ -478,7 +482,11 @@ func (a *decSumAcc) grow(n int) {
 func (a *decSumAcc) reset(s int32) { a.sums[s] = decimal128.Num{}; a.counts[s] = 0 }
 
 func (a *decSumAcc) merge(d, s int32) {
-	a.sums[d] = a.sums[d].Add(a.sums[s])
+	r := a.sums[d].Add(a.sums[s])
+	if decAddOverflows(a.sums[d], a.sums[s], r) {
+		a.ovf.note(d)
+	}
+	a.sums[d] = r
 	a.counts[d] += a.counts[s]
 }
 
@@ -487,7 +495,12 @@ func (a *decSumAcc) update(rec arrow.Record, slots []int32) {
 	v := arr.Values()[:len(slots)]
 	for i, s := range slots {
 		if s >= 0 && arr.IsValid(i) {
-			a.sums[s] = a.sums[s].Add(v[i])
+			x := a.sums[s]
+			r := x.Add(v[i])
+			if decAddOverflows(x, v[i], r) {
+				a.ovf.note(s)
+			}
+			a.sums[s] = r
 			a.counts[s]++
 		}
 	}

@@ -316,13 +316,10 @@ func parseWinRows(t testing.TB, cols []types.Field, input string) [][]any {
 	return rows
 }
 
-// TestWindowAggDataDriven runs the scripts in testdata/window_*; their
-// opening comment documents the command language.
+// TestWindowAggDataDriven runs the scripts in testdata/ (the first, aggs, documents
+// the command language in its opening comment).
 func TestWindowAggDataDriven(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
-		if !strings.HasPrefix(path[strings.LastIndex(path, "/")+1:], "window_") {
-			t.Skip()
-		}
 		ctx := context.Background()
 		alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		var (
