@@ -48,45 +48,53 @@ func addOverflows(x, v int64) bool {
 
 // sumInt64s folds v into sums at slots (rows with a negative slot or, when
 // valid is not nil, a NULL value skip) and returns the first slot whose
-// sum overflowed. counts, when not nil, counts the rows folded.
+// sum overflowed. Either has (SUM: marks the slots that saw a value) or
+// counts (AVG: counts the rows folded) is not nil.
 func sumInt64s(sums []int64, v []int64, slots []int32, valid arrow.Array, has []bool, counts []int64) (int32, bool) {
 	var of int64
-	if valid == nil {
+	switch {
+	case has != nil && valid == nil:
 		for i, s := range slots {
 			if s >= 0 {
 				x, y := sums[s], v[i]
 				r := x + y
 				of |= (x ^ r) & (y ^ r)
 				sums[s] = r
+				has[s] = true
 			}
 		}
-	} else {
+	case has != nil:
 		for i, s := range slots {
 			if s >= 0 && valid.IsValid(i) {
 				x, y := sums[s], v[i]
 				r := x + y
 				of |= (x ^ r) & (y ^ r)
 				sums[s] = r
+				has[s] = true
+			}
+		}
+	default:
+		for i, s := range slots {
+			if s >= 0 && (valid == nil || valid.IsValid(i)) {
+				x, y := sums[s], v[i]
+				r := x + y
+				of |= (x ^ r) & (y ^ r)
+				sums[s] = r
+				counts[s]++
 			}
 		}
 	}
 	if of >= 0 {
-		for i, s := range slots {
-			if s >= 0 && (valid == nil || valid.IsValid(i)) {
-				if has != nil {
-					has[s] = true
-				}
-				if counts != nil {
-					counts[s]++
-				}
-			}
-		}
 		return 0, false
 	}
-	// Slow path: undo the batch, then redo it checking each add.
+	// Slow path: undo the batch (has stays set: the redo sets it again),
+	// then redo it checking each add.
 	for i, s := range slots {
 		if s >= 0 && (valid == nil || valid.IsValid(i)) {
 			sums[s] -= v[i]
+			if counts != nil {
+				counts[s]--
+			}
 		}
 	}
 	first, found := int32(0), false
@@ -96,9 +104,6 @@ func sumInt64s(sums []int64, v []int64, slots []int32, valid arrow.Array, has []
 				first, found = s, true
 			}
 			sums[s] += v[i]
-			if has != nil {
-				has[s] = true
-			}
 			if counts != nil {
 				counts[s]++
 			}
