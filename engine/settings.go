@@ -40,7 +40,7 @@ const UserKeyPrefix = "user."
 // server read. Adding a key is one entry; keep them sorted by name.
 var settingKeys = []SettingKey{
 	{Name: "execution.checkpointing.interval", Default: "10 s", Check: checkInterval, Doc: "time between checkpoints (e.g. '10 s', '500 ms', '1 min'); '0' or 'off' turns checkpoints off"},
-	{Name: "execution.checkpointing.mode", Default: "EXACTLY_ONCE", Values: []string{"EXACTLY_ONCE", "AT_LEAST_ONCE"}, Check: oneOf("EXACTLY_ONCE", "AT_LEAST_ONCE"), Doc: "checkpoint guarantee (both give exactly-once state today)"},
+	{Name: "execution.checkpointing.mode", Default: "EXACTLY_ONCE", Values: []string{"EXACTLY_ONCE", "AT_LEAST_ONCE"}, Check: oneOf("EXACTLY_ONCE", "AT_LEAST_ONCE"), Doc: "barrier alignment at tasks with several inputs: EXACTLY_ONCE holds inputs until all delivered the barrier; AT_LEAST_ONCE does not (rows may be counted twice after a restore)"},
 	{Name: tolerableFailuresKey, Default: "0", Check: intRange(0, 1<<30), Doc: "checkpoints in a row that may fail to be written (a full disk) before the job fails; each is logged, counted and retried at the next interval"},
 	{Name: "execution.savepoint.ignore-unclaimed-state", Default: "false", Values: []string{"true", "false"}, Check: checkBool, Doc: "restore a checkpoint or savepoint even when some of its state no longer fits the query, dropping that state"},
 	{Name: "execution.savepoint.path", Check: checkSavepointPath, Doc: "restore the next jobs from this savepoint directory"},

@@ -49,7 +49,8 @@ type outEdge struct {
 
 	hashes []uint64
 	idx    [][]int32
-	next   int // distRebalance: the channel of the next batch
+	owner  []int32 // distHash: the consumer subtask of each key group (state.SubtaskOf), built at the first batch
+	next   int     // distRebalance: the channel of the next batch
 }
 
 // batch sends rec (which the caller keeps) to the consumer subtasks that
@@ -77,9 +78,25 @@ func (e *outEdge) batch(ctx context.Context, rec arrow.Record) error {
 	for i := range e.idx {
 		e.idx[i] = e.idx[i][:0]
 	}
-	for r, x := range h {
-		t := state.SubtaskOf(state.KeyGroupOf(x, e.maxP), parts, e.maxP)
-		e.idx[t] = append(e.idx[t], int32(r))
+	if len(e.owner) != e.maxP {
+		e.owner = make([]int32, e.maxP)
+		for kg := range e.owner {
+			e.owner[kg] = int32(state.SubtaskOf(kg, parts, e.maxP))
+		}
+	}
+	owner := e.owner
+	if m := uint64(e.maxP); m&(m-1) == 0 {
+		// A power-of-two number of key groups (the default 128): the
+		// modulo of state.KeyGroupOf is a mask.
+		for r, x := range h {
+			t := owner[x&(m-1)]
+			e.idx[t] = append(e.idx[t], int32(r))
+		}
+	} else {
+		for r, x := range h {
+			t := owner[state.KeyGroupOf(x, e.maxP)]
+			e.idx[t] = append(e.idx[t], int32(r))
+		}
 	}
 	for t, idx := range e.idx {
 		switch len(idx) {
