@@ -18,7 +18,7 @@ SET 'execution.checkpointing.interval' = '200 ms';
 SET 'pipeline.name' = 'sp-test';
 CREATE TABLE ev (k BIGINT, x BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
 WITH ('connector' = 'datagen', 'rows-per-second' = '%s', 'number-of-rows' = '60000', 'seed' = '7',
-      'fields.k.min' = '0', 'fields.k.max' = '20', 'fields.ts.step' = '1 ms', 'fields.ts.max-out-of-orderness' = '500');
+      'fields.k.min' = '0', 'fields.k.max' = '20', 'fields.x.min' = '-1000000000', 'fields.x.max' = '1000000000', 'fields.ts.step' = '1 ms', 'fields.ts.max-out-of-orderness' = '500');
 CREATE TABLE out (k BIGINT, ws TIMESTAMP(3), n BIGINT, s BIGINT) WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'csv');
 INSERT INTO out SELECT k, window_start, COUNT(*), SUM(x)
 FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '2' SECOND)) GROUP BY window_start, window_end, k;
