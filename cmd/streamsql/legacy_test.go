@@ -16,7 +16,7 @@ import (
 // before source offsets were kept per split (abfd277), in which each
 // source's offset is one blob under split "all": two jobs (filters, so
 // that no operator state is involved: window state of that version is
-// refused since it moved to key groups), each killed with SIGKILL midway,
+// TestRestoreLegacyWindowState's), each killed with SIGKILL midway,
 // and the output their sinks had written by then. It was made with the
 // SQL files next to it, the input of writeLegacyInput in /tmp/gen/in, and:
 //

@@ -390,7 +390,7 @@ var errStop = errors.New("stop")
 // the table.
 func (ts *Tables) Restore(r checkpoint.StateReader, fn func(t *Table, kg int, key, value []byte) error) error {
 	errf := func(format string, args ...any) error {
-		return fmt.Errorf("state: operator %q: restore: "+format, append([]any{ts.op}, args...)...)
+		return fmt.Errorf("operator %q: "+format, append([]any{ts.op}, args...)...)
 	}
 	var cat map[byte]storedTable
 	maxP := 0
@@ -408,7 +408,7 @@ func (ts *Tables) Restore(r checkpoint.StateReader, fn func(t *Table, kg int, ke
 			return errf("%v", err)
 		}
 		if any {
-			return errf("%w: the checkpoint holds state written by an older version, without declared state tables; it cannot be restored by this version: start the job fresh", ErrLayout)
+			return errf("%w: the checkpoint holds state of an older version, without declared state tables, which this operator cannot read: start the job fresh", ErrLayout)
 		}
 		return nil
 	}
@@ -513,6 +513,18 @@ func (ts *Tables) Restore(r checkpoint.StateReader, fn func(t *Table, kg int, ke
 	ts.wroteCatalog = true
 	ts.rewrite = true
 	return nil
+}
+
+// Unrestricted returns the whole operator state of which r is a
+// SubtaskReader's part, or r itself if it is not one. An operator that
+// reads state of a version before key groups (whose keys SubtaskReader's
+// ranges do not cover) reads it through Unrestricted and keeps the
+// entries of its own key groups.
+func Unrestricted(r checkpoint.StateReader) checkpoint.StateReader {
+	if s, ok := r.(*subtaskReader); ok {
+		return s.r
+	}
+	return r
 }
 
 // SubtaskReader returns the part of operator state r that the subtask

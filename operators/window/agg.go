@@ -114,6 +114,9 @@ type windowAggOp struct {
 	// Checkpoint dirty tracking.
 	dirtyList []int32
 	deletes   [][]byte // key group prefix and windows-table key
+	// legacyDeletes are the keys of version 1 state (legacy.go) that the
+	// next barrier deletes.
+	legacyDeletes [][]byte
 	// State tables: accumulators, watermark, late count, and the values
 	// of the last two as last written.
 	tables           *state.Tables

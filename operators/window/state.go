@@ -45,8 +45,8 @@ import (
 // accumulators changed since it, and the watermark and late count when
 // they changed.
 //
-// State of the previous format (version 1, before key groups) is refused
-// with an error that says to start fresh (state.ErrLayout).
+// State of the previous format (version 1, before key groups) written by
+// an operator running as one task is imported (legacy.go).
 
 // ErrStateLayout is wrapped by the error of a restore whose state
 // was written by a window operator with a different windowLayout.
@@ -147,6 +147,11 @@ func (o *windowAggOp) OnBarrier(_ context.Context, _ exec.Barrier, sw checkpoint
 	wrap := func(err error) error {
 		return fmt.Errorf("exec: window aggregation %q: checkpoint: %w", o.id, err)
 	}
+	if len(o.legacyDeletes) > 0 {
+		if err := o.writeLegacyDeletes(sw); err != nil {
+			return wrap(err)
+		}
+	}
 	if v := binary.AppendVarint(nil, int64(o.wm)); !bytes.Equal(v, o.persWM) {
 		o.wmT.Put([]byte("wm"), v)
 		o.persWM = v
@@ -229,8 +234,15 @@ func mergeVarints(f func(a, b int64) int64) func(_, a, b []byte) ([]byte, error)
 // restore rebuilds the operator's accumulators, watermark and late count
 // from st.
 func (o *windowAggOp) restore(st checkpoint.StateReader) error {
+	whole := state.Unrestricted(st)
+	if meta, ok, err := legacyMeta(whole); err != nil {
+		return fmt.Errorf("window aggregation %q: restore: %w", o.id, err)
+	} else if ok {
+		return o.restoreLegacy(whole, meta)
+	}
 	err := o.tables.Restore(st, func(_ *state.Table, _ int, key, value []byte) error {
-		return o.restoreAcc(key, value)
+		_, err := o.restoreAcc(key, value)
+		return err
 	})
 	if err != nil {
 		return err // names the operator and the table
@@ -254,10 +266,11 @@ func (o *windowAggOp) restore(st checkpoint.StateReader) error {
 	return nil
 }
 
-// restoreAcc rebuilds one accumulator from its key and value.
-func (o *windowAggOp) restoreAcc(key, value []byte) error {
+// restoreAcc rebuilds one accumulator from its key and value and returns
+// its slot.
+func (o *windowAggOp) restoreAcc(key, value []byte) (int32, error) {
 	if len(key) < 16 {
-		return errWindowState
+		return -1, errWindowState
 	}
 	start := int64(binary.BigEndian.Uint64(key) ^ (1 << 63))
 	end := int64(binary.BigEndian.Uint64(key[8:]) ^ (1 << 63))
@@ -267,7 +280,7 @@ func (o *windowAggOp) restoreAcc(key, value []byte) error {
 	switch {
 	case o.fast && o.keyCol < 0:
 		if len(gk) != 0 {
-			return errWindowState
+			return -1, errWindowState
 		}
 	case o.fast:
 		switch {
@@ -276,18 +289,18 @@ func (o *windowAggOp) restoreAcc(key, value []byte) error {
 		case len(gk) == 9 && gk[0] == 1:
 			k = int64(binary.BigEndian.Uint64(gk[1:]) ^ (1 << 63))
 		default:
-			return errWindowState
+			return -1, errWindowState
 		}
 	default:
 		rest := gk
 		for _, t := range o.keyTypes {
 			var err error
 			if rest, err = state.SkipKeyColumn(t, rest); err != nil {
-				return err
+				return -1, err
 			}
 		}
 		if len(rest) != 0 {
-			return errWindowState
+			return -1, errWindowState
 		}
 		id, ok := o.intern[string(gk)]
 		if !ok {
@@ -302,7 +315,7 @@ func (o *windowAggOp) restoreAcc(key, value []byte) error {
 		o.persStart[s], o.persEnd[s] = start, end
 	} else {
 		if o.table.get(end, k, null) >= 0 {
-			return fmt.Errorf("duplicate window state: %w", errWindowState)
+			return -1, fmt.Errorf("duplicate window state: %w", errWindowState)
 		}
 		s = o.newWindowSlot(start, end, k, null)
 	}
@@ -311,11 +324,11 @@ func (o *windowAggOp) restoreAcc(key, value []byte) error {
 	for _, a := range o.aggs {
 		var err error
 		if rest, err = a.decode(rest, s); err != nil {
-			return err
+			return -1, err
 		}
 	}
 	if len(rest) != 0 {
-		return errWindowState
+		return -1, errWindowState
 	}
-	return nil
+	return s, nil
 }
