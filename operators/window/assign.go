@@ -298,13 +298,13 @@ func (o *windowAssignOp) OnBarrier(_ context.Context, _ exec.Barrier, w checkpoi
 // partition key is the key encoding of package state, and an entry's key
 // group is the partition key's. The sessions table's layout names the gap
 // and the column and partition types; state written under another layout
-// is refused. A session's value is a uvarint row count, then per row its
-// event time (zig-zag varint) and its columns in the key encoding (a
-// uvarint length, then the bytes). Each barrier deletes the keys of
+// is refused; state of version 1 is imported (legacy.go). A session's
+// value is a uvarint row count, then per row its event time (zig-zag
+// varint) and its columns in the key encoding (a uvarint length, then the
+// bytes). Each barrier deletes the keys of
 // sessions fired or merged away (or whose bounds changed) since the
 // previous barrier, sets the sessions changed since it, and the watermark
-// and late count when they changed. State of the previous format (version
-// 1) is refused with an error that says to start fresh.
+// and late count when they changed.
 
 // sessionBuffer holds the rows of open sessions.
 type sessionBuffer struct {
@@ -317,13 +317,16 @@ type sessionBuffer struct {
 	wm       exec.Watermark
 	late     int64
 	dirty    []*bufferedSession
-	deletes  [][]byte          // key group prefix and sessions-table key
-	enc      *state.KeyEncoder // encodes rows, column by column
-	cols     []arrow.Array     // the columns of the batch enc is bound to
-	keyBuf   []byte
-	rowBuf   []byte
-	rb       *array.RecordBuilder
-	pending  int // rows in rb
+	deletes  [][]byte // key group prefix and sessions-table key
+	// legacyDeletes are the keys of version 1 state (legacy.go) that the
+	// next barrier deletes.
+	legacyDeletes [][]byte
+	enc           *state.KeyEncoder // encodes rows, column by column
+	cols          []arrow.Array     // the columns of the batch enc is bound to
+	keyBuf        []byte
+	rowBuf        []byte
+	rb            *array.RecordBuilder
+	pending       int // rows in rb
 	// State tables, and the watermark and late count as last written.
 	tables            *state.Tables
 	sessT, wmT, lateT *state.Table
@@ -553,6 +556,12 @@ func sessionTables(id, layout string, sub state.Subtask) (*state.Tables, error) 
 // sessions changed since then, and the watermark and late count if they
 // changed.
 func (b *sessionBuffer) snapshot(sw checkpoint.StateWriter) error {
+	if len(b.legacyDeletes) > 0 {
+		if err := writeLegacyDeletes(sw, b.legacyDeletes); err != nil {
+			return err
+		}
+		b.legacyDeletes = nil
+	}
 	if v := binary.AppendVarint(nil, int64(b.wm)); !bytes.Equal(v, b.persWM) {
 		b.wmT.Put([]byte("wm"), v)
 		b.persWM = v
@@ -599,6 +608,12 @@ func (b *sessionBuffer) restore(st checkpoint.StateReader) error {
 	o := b.o
 	bad := func(what string) error {
 		return fmt.Errorf("exec: window assignment %q: restore: %w: %s", o.id, errWindowState, what)
+	}
+	whole := state.Unrestricted(st)
+	if meta, ok, err := legacyMeta(whole); err != nil {
+		return fmt.Errorf("window assignment %q: restore: %w", o.id, err)
+	} else if ok {
+		return b.restoreLegacy(whole, meta)
 	}
 	err := b.tables.Restore(st, func(_ *state.Table, kg int, k, v []byte) error {
 		if len(k) < 16 {

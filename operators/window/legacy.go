@@ -1,6 +1,7 @@
 package window
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -149,10 +150,108 @@ func (o *windowAggOp) decodeLegacyMeta(v []byte, withLate bool) error {
 // writeLegacyDeletes deletes, at the first barrier after a restore of
 // version 1 state, the legacy keys that restore imported.
 func (o *windowAggOp) writeLegacyDeletes(w checkpoint.StateWriter) error {
+	err := writeLegacyDeletes(w, o.legacyDeletes)
+	o.legacyDeletes = nil
+	return err
+}
+
+// writeLegacyDeletes deletes keys.
+func writeLegacyDeletes(w checkpoint.StateWriter, keys [][]byte) error {
 	var errs []error
-	for _, k := range o.legacyDeletes {
+	for _, k := range keys {
 		errs = append(errs, w.Delete(k))
 	}
-	o.legacyDeletes = nil
 	return errors.Join(errs...)
+}
+
+// The SESSION window assignment of version 1 kept its state as the window
+// aggregation did: the metadata under 0x00 (the version, its layout as one
+// uvarint-length-prefixed string, the watermark and the late count as
+// zig-zag varints), each open session under 0x01 start end partitionkey,
+// its value as today's sessions table's. It is imported the same way.
+
+// restoreLegacy imports the version 1 state of st (the operator's whole
+// state) whose metadata is meta.
+func (b *sessionBuffer) restoreLegacy(st checkpoint.StateReader, meta []byte) error {
+	o := b.o
+	wrap := func(err error) error {
+		return fmt.Errorf("window assignment %q: restore of state written before key groups: %w", o.id, err)
+	}
+	sub := b.tables.Subtask()
+	if len(meta) == 0 || meta[0] != legacyVersion {
+		return wrap(fmt.Errorf("%w: unknown state version (restore it with the old version at parallelism 1, or start the job fresh)", ErrStateLayout))
+	}
+	layout, rest, err := decodeAccString(meta[1:])
+	if err != nil {
+		return wrap(fmt.Errorf("metadata: %w", err))
+	}
+	if layout != b.layout {
+		return wrap(fmt.Errorf("%w: checkpoint has %s, plan has %s", ErrStateLayout, layout, b.layout))
+	}
+	wm, n := binary.Varint(rest)
+	if n <= 0 {
+		return wrap(fmt.Errorf("metadata: watermark: %w", errWindowState))
+	}
+	late, m := binary.Varint(rest[n:])
+	if m <= 0 || n+m != len(rest) {
+		return wrap(fmt.Errorf("metadata: late count: %w", errWindowState))
+	}
+	b.wm = exec.Watermark(wm)
+	if sub.Index == 0 {
+		b.late = late
+		o.m.LateRecords.Store(late)
+	}
+	err = checkpoint.ScanRange(st, []byte{legacyTagAcc}, []byte{legacyTagAcc + 1}, func(k, v []byte) error {
+		if len(k) < 17 {
+			return fmt.Errorf("malformed session key %x: %w", k, errWindowState)
+		}
+		if kg := state.KeyGroupOf(state.HashKey(k[17:]), sub.MaxParallelism); !sub.KeyGroups.Contains(kg) {
+			return nil // another subtask's
+		}
+		s := &bufferedSession{
+			start: int64(binary.BigEndian.Uint64(k[1:9]) ^ (1 << 63)),
+			end:   int64(binary.BigEndian.Uint64(k[9:17]) ^ (1 << 63)),
+			key:   string(k[17:]),
+			dirty: true, // written into the sessions table at the next barrier
+		}
+		cnt, n := binary.Uvarint(v)
+		if n <= 0 {
+			return fmt.Errorf("truncated session: %w", errWindowState)
+		}
+		v = v[n:]
+		for range cnt {
+			ts, n := binary.Varint(v)
+			if n <= 0 {
+				return fmt.Errorf("truncated row: %w", errWindowState)
+			}
+			v = v[n:]
+			l, m := binary.Uvarint(v)
+			if m <= 0 || uint64(len(v)-m) < l {
+				return fmt.Errorf("truncated row: %w", errWindowState)
+			}
+			s.times = append(s.times, ts)
+			s.rows = append(s.rows, string(v[m:m+int(l)]))
+			v = v[m+int(l):]
+		}
+		if len(v) != 0 {
+			return fmt.Errorf("session value has %d trailing bytes: %w", len(v), errWindowState)
+		}
+		b.sessions[s.key] = append(b.sessions[s.key], s)
+		b.dirty = append(b.dirty, s)
+		b.rows += int64(len(s.rows))
+		b.minEnd = min(b.minEnd, s.end)
+		b.legacyDeletes = append(b.legacyDeletes, slices.Clone(k))
+		return nil
+	})
+	if err != nil {
+		return wrap(err)
+	}
+	if sub.Index == 0 {
+		b.legacyDeletes = append(b.legacyDeletes, []byte{legacyTagMeta})
+	}
+	for _, list := range b.sessions {
+		slices.SortFunc(list, func(x, y *bufferedSession) int { return cmp.Compare(x.start, y.start) })
+	}
+	o.m.StateEntries.Store(b.rows)
+	return nil
 }

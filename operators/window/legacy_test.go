@@ -3,6 +3,7 @@ package window
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/exec/state"
+	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
 )
 
 // toLegacy rewrites st, the state of a window aggregation with layout l
@@ -18,6 +21,11 @@ import (
 // metadata under 0x00 and each accumulator under 0x01 and its windows-table
 // key.
 func toLegacy(t *testing.T, st *winStore, l windowLayout) *winStore {
+	return toLegacyStrings(t, st, l.window, l.keys, l.aggs)
+}
+
+// toLegacyStrings is toLegacy with the metadata's layout strings.
+func toLegacyStrings(t *testing.T, st *winStore, layout ...string) *winStore {
 	t.Helper()
 	out := newWinStore()
 	var wm, late int64
@@ -35,7 +43,7 @@ func toLegacy(t *testing.T, st *winStore, l windowLayout) *winStore {
 		}
 	}
 	meta := []byte{legacyVersion}
-	for _, s := range []string{l.window, l.keys, l.aggs} {
+	for _, s := range layout {
 		meta = appendAccStringEnc(meta, s)
 	}
 	meta = binary.AppendVarint(binary.AppendVarint(meta, wm), late)
@@ -174,6 +182,87 @@ func TestWindowAggRestoreLegacyRefused(t *testing.T) {
 				}
 			}
 			op.Close()
+		}
+	}
+}
+
+// TestWindowAssignSessionRestoreLegacy: a SESSION window assignment
+// partitioned by a key runs as one task, checkpoints midway, its state is
+// rewritten in the format of version 1, restored as 1, 2 or 3 subtasks and
+// finishes with the output and late count of an uninterrupted run; the
+// first barrier leaves no legacy key.
+func TestWindowAssignSessionRestoreLegacy(t *testing.T) {
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer alloc.AssertSize(t, 0)
+	rng := rand.New(rand.NewPCG(7, 8))
+	var evs []winEvent
+	var wm int64
+	for b := range 60 {
+		var rows [][]any
+		for range 20 {
+			ts := int64(b*20) + rng.Int64N(60) - 40
+			rows = append(rows, []any{ts, fmt.Sprintf("k%d", rng.IntN(12)), int64(rng.IntN(1000))})
+		}
+		evs = append(evs, winEvent{rows: rows})
+		wm = max(wm, int64(b*20)-5)
+		evs = append(evs, winEvent{wm: wm})
+	}
+	evs = append(evs, winEvent{wm: int64(exec.MaxWatermark)})
+	recs := buildWinEventRecords(alloc, assignCols, evs)
+	defer releaseWinRecords(recs)
+	w := plan.Window{Kind: plan.Session, Gap: 15}
+	hasher, err := state.NewKeyHasher(types.Schema{Fields: assignCols}, []int{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layout string
+	k := &keyedSubtasks{t: t, alloc: alloc, maxP: 16, hasher: hasher,
+		newOp: func(sub state.Subtask) (exec.Operator, *exec.OperatorMetrics) {
+			m := &exec.OperatorMetrics{}
+			op, err := NewAssignSubtask(testWindowAssignNode(w, []int{1}), m, alloc, sub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			layout = op.(*windowAssignOp).sess.layout
+			return op, m
+		}}
+	want, wantLate := k.run(evs, recs, 1, -1, 1)
+	if wantLate == 0 || len(strings.Join(want, "")) == 0 {
+		t.Fatalf("weak input: %d late", wantLate)
+	}
+	for _, p := range []int{1, 2, 3} {
+		at := len(evs)/2 + 1
+		var out []string
+		k.start(1, nil)
+		for i, e := range evs {
+			if i == at {
+				st := newWinStore()
+				k.barrier(st)
+				legacy := toLegacyStrings(t, st, layout)
+				k.start(p, legacy)
+				k.barrier(legacy)
+				for key := range legacy.m {
+					if key[0] == legacyTagMeta && len(key) == 1 || key[0] == legacyTagAcc {
+						t.Fatalf("%d subtasks: legacy key %x left after the first barrier", p, key)
+					}
+				}
+			}
+			if !e.isWatermark() {
+				k.batch(recs[i].rec, &winCollector{})
+				continue
+			}
+			c := &winCollector{}
+			k.watermark(exec.Watermark(e.wm), c)
+			slices.Sort(c.rows)
+			out = append(out, strings.Join(c.rows, "\n"))
+		}
+		late := k.late()
+		for _, op := range k.ops {
+			op.Close()
+		}
+		k.ops = nil
+		if !slices.Equal(out, want) || late != wantLate {
+			t.Fatalf("restored as %d subtasks: output or late count (%d, want %d) differs from one operator's", p, late, wantLate)
 		}
 	}
 }
