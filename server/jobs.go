@@ -62,6 +62,16 @@ type checkpointView struct {
 	Time       time.Time `json:"time"`
 	DurationMs float64   `json:"duration_ms"`
 	Bytes      int64     `json:"bytes"`
+	// AlignmentMs is the longest time a task's barrier waited for all its
+	// inputs; Tasks has it per task.
+	AlignmentMs float64             `json:"alignment_ms"`
+	Tasks       []taskAlignmentView `json:"tasks,omitempty"`
+}
+
+// taskAlignmentView is one task's barrier alignment in a checkpoint.
+type taskAlignmentView struct {
+	Task        string  `json:"task"`
+	AlignmentMs float64 `json:"alignment_ms"`
 }
 
 func viewStats(st exec.Stats) statsView {
@@ -95,7 +105,11 @@ func viewJob(j *engine.Job) jobView {
 		v.Ended = &t
 	}
 	if c := st.LastCheckpoint; c != nil {
-		v.LastCheckpoint = &checkpointView{ID: c.ID, Time: c.Time.UTC(), DurationMs: ms(c.Duration), Bytes: c.Bytes}
+		v.LastCheckpoint = &checkpointView{ID: c.ID, Time: c.Time.UTC(), DurationMs: ms(c.Duration), Bytes: c.Bytes,
+			AlignmentMs: ms(c.Alignment)}
+		for _, t := range c.Tasks {
+			v.LastCheckpoint.Tasks = append(v.LastCheckpoint.Tasks, taskAlignmentView{Task: t.Task, AlignmentMs: ms(t.Alignment)})
+		}
 	}
 	return v
 }

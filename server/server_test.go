@@ -133,8 +133,13 @@ type job struct {
 		RestoredFrom uint64 `json:"restored_from"`
 	} `json:"stats"`
 	LastCheckpoint *struct {
-		ID    uint64 `json:"id"`
-		Bytes int64  `json:"bytes"`
+		ID          uint64  `json:"id"`
+		Bytes       int64   `json:"bytes"`
+		AlignmentMs float64 `json:"alignment_ms"`
+		Tasks       []struct {
+			Task        string  `json:"task"`
+			AlignmentMs float64 `json:"alignment_ms"`
+		} `json:"tasks"`
 	} `json:"last_checkpoint"`
 	Savepoint string `json:"savepoint"`
 }

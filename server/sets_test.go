@@ -43,6 +43,17 @@ func TestStatementSetJob(t *testing.T) {
 		if !strings.HasPrefix(j.SQL, "EXECUTE STATEMENT SET BEGIN INSERT INTO s1 SELECT k FROM ev") || j.Status != "RUNNING" {
 			t.Errorf("job %s: %+v", id, j)
 		}
+		// The checkpoint names the tasks of the set's graph that have
+		// inputs (each INSERT's branch) with their barrier alignment.
+		if tasks := j.LastCheckpoint.Tasks; len(tasks) < 2 {
+			t.Errorf("job %s: last checkpoint's tasks: %+v", id, tasks)
+		} else {
+			for _, tk := range tasks {
+				if tk.Task == "" || tk.AlignmentMs < 0 || tk.AlignmentMs > j.LastCheckpoint.AlignmentMs {
+					t.Errorf("job %s: task alignment %+v (checkpoint's %v ms)", id, tk, j.LastCheckpoint.AlignmentMs)
+				}
+			}
+		}
 		var stop struct {
 			Job       job
 			Savepoint struct {
