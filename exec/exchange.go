@@ -85,18 +85,9 @@ func (e *outEdge) batch(ctx context.Context, rec arrow.Record) error {
 		}
 	}
 	owner := e.owner
-	if m := uint64(e.maxP); m&(m-1) == 0 {
-		// A power-of-two number of key groups (the default 128): the
-		// modulo of state.KeyGroupOf is a mask.
-		for r, x := range h {
-			t := owner[x&(m-1)]
-			e.idx[t] = append(e.idx[t], int32(r))
-		}
-	} else {
-		for r, x := range h {
-			t := owner[state.KeyGroupOf(x, e.maxP)]
-			e.idx[t] = append(e.idx[t], int32(r))
-		}
+	for r, x := range h {
+		t := owner[state.KeyGroupOf(x, e.maxP)]
+		e.idx[t] = append(e.idx[t], int32(r))
 	}
 	for t, idx := range e.idx {
 		switch len(idx) {

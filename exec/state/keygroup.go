@@ -68,6 +68,11 @@ func SubtaskOf(keyGroup, parallelism, maxParallelism int) int {
 
 // KeyGroupOf returns the key group of a key whose HashKey is hash.
 func KeyGroupOf(hash uint64, maxParallelism int) int {
+	if m := uint64(maxParallelism); m&(m-1) == 0 {
+		// A power of two (the default 128): the same value as the
+		// modulo, without a division.
+		return int(hash & (m - 1))
+	}
 	return int(hash % uint64(maxParallelism))
 }
 

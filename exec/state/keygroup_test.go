@@ -1,6 +1,9 @@
 package state
 
-import "testing"
+import (
+	"math/rand/v2"
+	"testing"
+)
 
 // TestRangeForMatchesFlink checks RangeFor and SubtaskOf against Flink's
 // formulas written out independently (inclusive end), and that the
@@ -72,5 +75,20 @@ func TestKeyGroupPrefix(t *testing.T) {
 	}
 	if _, ok := KeyGroupPrefix([]byte{1}); ok {
 		t.Fatal("a 1-byte key has no key group")
+	}
+}
+
+// TestKeyGroupOfIsTheModulo: a key's group is its hash modulo the number
+// of key groups, also where KeyGroupOf masks instead of dividing (a power
+// of two), since checkpoints store keys under it.
+func TestKeyGroupOfIsTheModulo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, maxP := range []int{1, 2, 7, 100, 128, 1000, 1 << 15, 32768 - 1} {
+		for range 10000 {
+			h := rng.Uint64()
+			if got, want := KeyGroupOf(h, maxP), int(h%uint64(maxP)); got != want {
+				t.Fatalf("KeyGroupOf(%#x, %d) = %d, want %d", h, maxP, got, want)
+			}
+		}
 	}
 }
