@@ -266,8 +266,8 @@ func (r *Registry) Validate(opts map[string]string, schema types.Schema, sink bo
 		names = append(names, o.Key)
 	}
 	for _, k := range keys {
-		if k == "connector" {
-			continue
+		if k == "connector" || k == plan.PrimaryKeyOption {
+			continue // the PRIMARY KEY, set by the planner
 		}
 		o, ok := findOption(known, k)
 		if !ok {
@@ -337,10 +337,11 @@ func (e *OptionError) ColumnName() string { return e.Column }
 
 // SourceChangelog reports the kind of rows a source table emits: a table
 // whose 'format' (or Kafka's alias 'value.format') is a changelog format
-// ('debezium-json') emits retractions (inserts, update pairs and deletes);
-// every other source is append-only.
+// ('debezium-json'), and an 'upsert-kafka' table (whose source keeps the
+// last value per key to retract it), emit retractions (inserts, update
+// pairs and deletes); every other source is append-only.
 func (r *Registry) SourceChangelog(opts map[string]string) plan.Changelog {
-	if changelogFormat(opts) {
+	if changelogFormat(opts) || opts["connector"] == "upsert-kafka" {
 		return plan.Retract
 	}
 	return plan.AppendOnly
@@ -355,7 +356,8 @@ func changelogFormat(opts map[string]string) bool {
 // SinkAccepts reports whether a sink table accepts rows of changelog mode
 // c: print, blackhole and collect accept every mode, and so does a sink
 // writing a changelog format ('debezium-json': updates and deletes become
-// change events); the others (kafka, filesystem, …) only append-only
+// change events), and so does 'upsert-kafka' (updates by key, deletes as
+// tombstones); the others (kafka, filesystem, …) only append-only
 // streams.
 func (r *Registry) SinkAccepts(opts map[string]string, c plan.Changelog) bool {
 	if c == plan.AppendOnly || changelogFormat(opts) {
@@ -368,7 +370,7 @@ func (r *Registry) SinkAccepts(opts map[string]string, c plan.Changelog) bool {
 	// "collect" (the client of a bare SELECT) is not a registered
 	// connector but is listed so the planner's check covers it too.
 	switch name {
-	case "print", "blackhole", "collect":
+	case "print", "blackhole", "collect", "upsert-kafka":
 		return true
 	}
 	return false

@@ -54,9 +54,10 @@ type CreateTableStmt struct {
 	IfNotExists bool
 	Name        Ident
 	Columns     []*ColumnDef
-	Watermark   *WatermarkDef // nil when the table declares none
-	Options     []*Option     // the WITH clause, in order
-	Comment     string        // the table's COMMENT '…', "" when absent
+	Watermark   *WatermarkDef  // nil when the table declares none
+	PrimaryKey  *PrimaryKeyDef // nil when the table declares none
+	Options     []*Option      // the WITH clause, in order
+	Comment     string         // the table's COMMENT '…', "" when absent
 }
 
 // ColumnDef is one column of CREATE TABLE: a physical column, a metadata
@@ -93,6 +94,14 @@ type WatermarkDef struct {
 	Pos    Pos
 	Column Ident
 	Expr   Expr
+}
+
+// PrimaryKeyDef is PRIMARY KEY (column, …) NOT ENFORCED: not checked
+// against the rows (as in Flink); connectors that key their records by it
+// (upsert-kafka) read it.
+type PrimaryKeyDef struct {
+	Pos     Pos
+	Columns []Ident
 }
 
 // Option is one 'key' = 'value' pair of a WITH clause.

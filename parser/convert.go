@@ -166,7 +166,10 @@ func (c *converter) createTable(g *gCreate) *CreateTableStmt {
 			}
 			s.Watermark = &WatermarkDef{Pos: e.Watermark.Pos, Column: c.ident(e.Watermark.Column), Expr: c.expr(e.Watermark.Expr)}
 		case e.PrimaryKey != nil:
-			// Accepted for Flink compatibility; NOT ENFORCED keys mean nothing here.
+			if s.PrimaryKey != nil {
+				c.failf(e.PrimaryKey.Pos, "a table can declare only one primary key")
+			}
+			s.PrimaryKey = &PrimaryKeyDef{Pos: e.PrimaryKey.Pos, Columns: c.idents(e.PrimaryKey.Columns)}
 		case e.Column != nil:
 			s.Columns = append(s.Columns, c.column(e.Column))
 		}

@@ -111,6 +111,16 @@ func (n *CreateTableStmt) String() string {
 		}
 		b.WriteString(n.Watermark.String())
 	}
+	if n.PrimaryKey != nil {
+		b.WriteString(", PRIMARY KEY (")
+		for i, c := range n.PrimaryKey.Columns {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(c.String())
+		}
+		b.WriteString(") NOT ENFORCED")
+	}
 	b.WriteString(")")
 	if n.Comment != "" {
 		b.WriteString(" COMMENT ")

@@ -98,7 +98,7 @@ type gWatermark struct {
 	Expr   *gOr    `parser:"'AS' @@"`
 }
 
-// gPrimaryKey is accepted for compatibility with Flink DDL and ignored.
+// gPrimaryKey is PRIMARY KEY (…) NOT ENFORCED (see PrimaryKeyDef).
 type gPrimaryKey struct {
 	Pos     lexer.Position
 	Columns []*gIdent `parser:"'PRIMARY' 'KEY' '(' @@ ( ',' @@ )* ')' 'NOT' 'ENFORCED'"`

@@ -3,6 +3,7 @@ package planner
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/streamsql/streamsql/internal/suggest"
@@ -93,6 +94,9 @@ func (p *Planner) CreateTable(s *parser.CreateTableStmt) error {
 	if _, ok := t.Options["connector"]; !ok {
 		return errorf(s.Pos, "table %q has no 'connector' option in its WITH clause", t.Name)
 	}
+	if err := primaryKey(t, s); err != nil {
+		return err
+	}
 	// Type computed columns and the watermark now, so errors surface at
 	// CREATE time.
 	phys := physicalScope(t)
@@ -117,6 +121,34 @@ func (p *Planner) CreateTable(s *parser.CreateTableStmt) error {
 		}
 	}
 	p.Catalog.tables[key(t.Name)] = t
+	return nil
+}
+
+// primaryKey checks the table's PRIMARY KEY (physical columns, each once;
+// they become NOT NULL, as in Flink) and hands it to the connector under
+// plan.PrimaryKeyOption.
+func primaryKey(t *Table, s *parser.CreateTableStmt) error {
+	if op, ok := t.OptionPos[plan.PrimaryKeyOption]; ok {
+		return errorf(op, "option %q is reserved; declare PRIMARY KEY (…) NOT ENFORCED instead", plan.PrimaryKeyOption)
+	}
+	if s.PrimaryKey == nil {
+		return nil
+	}
+	var names []string
+	for _, id := range s.PrimaryKey.Columns {
+		i := slices.IndexFunc(t.Columns, func(c Column) bool { return strings.EqualFold(c.Name, id.Name) })
+		switch {
+		case i < 0:
+			return errorf(id.Pos, "PRIMARY KEY: table %q has no column %q", t.Name, id.Name)
+		case t.Columns[i].Kind != Physical:
+			return errorf(id.Pos, "PRIMARY KEY: column %q is not a physical column (metadata and computed columns cannot be keys)", id.Name)
+		case slices.Contains(names, t.Columns[i].Name):
+			return errorf(id.Pos, "PRIMARY KEY: column %q is named twice", id.Name)
+		}
+		names = append(names, t.Columns[i].Name)
+		t.Columns[i].Type = t.Columns[i].Type.WithNotNull(true)
+	}
+	t.Options[plan.PrimaryKeyOption] = strings.Join(names, ",")
 	return nil
 }
 
