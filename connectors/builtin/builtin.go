@@ -19,6 +19,7 @@ func Registry(stdout io.Writer) *connectors.Registry {
 		datagen.New(),
 		filesystem.New(),
 		kafka.New(),
+		kafka.NewUpsert(),
 		nexmark.New(),
 		print.New(stdout),
 		blackhole.New(),

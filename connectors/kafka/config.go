@@ -393,6 +393,7 @@ type formats struct {
 	value      string
 	key        string   // "" without a key format
 	keyFields  []string // columns of the key
+	keyPrefix  string   // 'key.fields-prefix': not part of the key format's field names
 	exceptKey  bool     // value.fields-include = EXCEPT_KEY
 	valueOpts  map[string]string
 	keyOptions map[string]string
@@ -482,5 +483,25 @@ func parseFormats(opts map[string]string, schema types.Schema) (formats, error) 
 	default:
 		return f, optErr(optValueFieldsInc, "expected ALL or EXCEPT_KEY, got %q", opts[optValueFieldsInc])
 	}
+	if p, ok := opts[optKeyPrefix]; ok {
+		switch {
+		case p == "":
+			return f, optErr(optKeyPrefix, "empty prefix")
+		case !f.exceptKey:
+			return f, optErr(optKeyPrefix, "needs 'value.fields-include' = 'EXCEPT_KEY' (as in Flink)")
+		}
+		for _, name := range f.keyFields {
+			if !strings.HasPrefix(name, p) || name == p {
+				return f, optErr(optKeyPrefix, "key column %q does not start with the prefix %q", name, p)
+			}
+		}
+		f.keyPrefix = p
+	}
 	return f, nil
+}
+
+// keyField is fld as the key format names it: without 'key.fields-prefix'.
+func (f formats) keyField(fld types.Field) types.Field {
+	fld.Name = strings.TrimPrefix(fld.Name, f.keyPrefix)
+	return fld
 }

@@ -58,6 +58,8 @@ func (factory) Options() []connectors.Option {
 		{Key: optValueFormat, Source: true, Sink: true, Help: "alias of 'format'"},
 		{Key: optKeyFormat, Source: true, Sink: true, Help: "format of the message key: json, csv or raw"},
 		{Key: optKeyFields, Source: true, Sink: true, Help: "columns of the key, separated by ';'"},
+		{Key: optKeyPrefix, Source: true, Sink: true,
+			Help: "prefix of the key columns' names, not written in the key (needs 'value.fields-include' = 'EXCEPT_KEY')"},
 		{Key: optValueFieldsInc, Source: true, Sink: true, Default: "ALL",
 			Help: "ALL (the value holds every column) or EXCEPT_KEY (key columns only in the key)"},
 		{Key: optDeliveryGuarantee, Sink: true, Default: atLeastOnce, Help: "exactly-once, at-least-once or none"},

@@ -16,6 +16,9 @@ import (
 const (
 	// splitOffsetVersion is the first byte of a partition's offset.
 	splitOffsetVersion = 2
+	// upsertOffsetVersion is the first byte of an upsert-kafka partition's
+	// offset, which holds the last value per key too.
+	upsertOffsetVersion = 3
 	// legacyOffsetVersion is the first byte of the source's one offset in
 	// checkpoints written before offsets were kept per split.
 	legacyOffsetVersion = 1
@@ -56,23 +59,61 @@ func appendSplitOffset(b []byte, split int, next int64) []byte {
 	return binary.AppendVarint(b, next)
 }
 
-func decodeSplitOffset(b []byte) (split int, next int64, err error) {
-	if len(b) == 0 || b[0] != splitOffsetVersion {
-		return 0, 0, errors.New("unknown offset encoding version")
+// appendUpsertOffset encodes the offset of one upsert-kafka partition:
+// version byte (3), uvarint split number, varint next offset, uvarint
+// count, count × (uvarint len(key), key, uvarint len(value), value): the
+// last value of every key seen up to next (unordered).
+func appendUpsertOffset(b []byte, split int, next int64, state map[string][]byte) []byte {
+	b = append(b, upsertOffsetVersion)
+	b = binary.AppendUvarint(b, uint64(split))
+	b = binary.AppendVarint(b, next)
+	b = binary.AppendUvarint(b, uint64(len(state)))
+	for k, v := range state {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
 	}
-	n, k := binary.Uvarint(b[1:])
-	if k <= 0 || n > math.MaxInt32 {
-		return 0, 0, errors.New("truncated offset")
+	return b
+}
+
+// decodeSplitOffset decodes a partition's offset (version 2, or 3 with
+// the upsert state, decoded when withState, else only counted in keys).
+func decodeSplitOffset(b []byte, withState bool) (split int, next int64, state map[string][]byte, keys int, err error) {
+	if len(b) == 0 || b[0] != splitOffsetVersion && b[0] != upsertOffsetVersion {
+		return 0, 0, nil, 0, errors.New("unknown offset encoding version")
 	}
-	b = b[1+k:]
-	next, k = binary.Varint(b)
-	if k <= 0 {
-		return 0, 0, errors.New("truncated offset")
+	version := b[0]
+	r := reader{b: b[1:]}
+	n := r.uvarint()
+	if r.err == nil && n > math.MaxInt32 {
+		r.err = errors.New("split number out of range")
 	}
-	if len(b) != k {
-		return 0, 0, fmt.Errorf("%d trailing bytes in offset", len(b)-k)
+	next = r.varint()
+	if version == upsertOffsetVersion {
+		count := r.uvarint()
+		if r.err == nil && count > uint64(len(r.b)) {
+			r.err = errors.New("truncated")
+		}
+		if withState && r.err == nil {
+			state = make(map[string][]byte, count)
+		}
+		for i := uint64(0); i < count && r.err == nil; i++ {
+			k := r.str()
+			v := r.bytes()
+			if state != nil {
+				state[k] = v
+			}
+		}
+		keys = int(count)
 	}
-	return int(n), next, nil
+	if r.err != nil {
+		return 0, 0, nil, 0, fmt.Errorf("offset: %w", r.err)
+	}
+	if len(r.b) != 0 {
+		return 0, 0, nil, 0, fmt.Errorf("%d trailing bytes in offset", len(r.b))
+	}
+	return int(n), next, state, keys, nil
 }
 
 // restoredOffsets decodes the offsets a source is opened with, in split
@@ -95,7 +136,7 @@ func restoredOffsets(offsets map[string][]byte) ([]partitionOffset, error) {
 		if err != nil {
 			return nil, err
 		}
-		split, next, err := decodeSplitOffset(b)
+		split, next, _, _, err := decodeSplitOffset(b, false)
 		if err != nil {
 			return nil, fmt.Errorf("split %q: %w", name, err)
 		}
@@ -110,6 +151,28 @@ func restoredOffsets(offsets map[string][]byte) ([]partitionOffset, error) {
 			return nil, fmt.Errorf("split %q has number %d, want %d (the splits of one checkpoint are numbered 0..%d)", splitName(p.topic, p.partition), p.split, i, len(pos)-1)
 		}
 		out[i] = p.partitionOffset
+	}
+	return out, nil
+}
+
+// restoredStates decodes the upsert state (last value per key) of every
+// partition in offsets (see appendUpsertOffset); a partition whose offset
+// holds none (a checkpoint of connector 'kafka') gets none.
+func restoredStates(offsets map[string][]byte) (map[topicPartition]map[string][]byte, error) {
+	out := map[topicPartition]map[string][]byte{}
+	for name, b := range offsets {
+		if name == exec.LegacySplit {
+			continue
+		}
+		topic, partition, err := parseSplitName(name)
+		if err != nil {
+			return nil, err
+		}
+		_, _, state, _, err := decodeSplitOffset(b, true)
+		if err != nil {
+			return nil, fmt.Errorf("split %q: %w", name, err)
+		}
+		out[topicPartition{topic, partition}] = state
 	}
 	return out, nil
 }
@@ -173,10 +236,13 @@ func decodeOffsets(b []byte) ([]partitionOffset, error) {
 // offset, or the one blob of a checkpoint from before offsets were kept
 // per split.
 func (factory) DescribeOffset(b []byte) (string, error) {
-	if len(b) > 0 && b[0] == splitOffsetVersion {
-		split, next, err := decodeSplitOffset(b)
+	if len(b) > 0 && (b[0] == splitOffsetVersion || b[0] == upsertOffsetVersion) {
+		split, next, _, keys, err := decodeSplitOffset(b, false)
 		if err != nil {
 			return "", err
+		}
+		if b[0] == upsertOffsetVersion {
+			return fmt.Sprintf("next offset %d (split #%d), last values of %d keys", next, split, keys), nil
 		}
 		return fmt.Sprintf("next offset %d (split #%d)", next, split), nil
 	}

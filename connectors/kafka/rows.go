@@ -95,6 +95,24 @@ type rowBuilder struct {
 	// badKey lists rows of the key decoder whose value failed to decode:
 	// the key decoder has them, nothing else does.
 	badKey []int
+	// upsert: the rows' kinds are kinds (see addKind), not the value
+	// format's.
+	upsert bool
+	kinds  []types.RowKind
+}
+
+// addKind decodes msg into a row of kind k (upsert-kafka). On error
+// nothing is added.
+func (rb *rowBuilder) addKind(msg *sarama.ConsumerMessage, k types.RowKind) error {
+	before := rb.rows
+	if err := rb.add(msg); err != nil {
+		return err
+	}
+	if rb.rows != before+1 {
+		return fmt.Errorf("the value decoded into %d rows, expected one", rb.rows-before) // unreachable: not a changelog format
+	}
+	rb.kinds = append(rb.kinds, k)
+	return nil
 }
 
 // newRowBuilder plans the columns of schema, whose column i is the
@@ -125,7 +143,7 @@ func newRowBuilder(schema types.Schema, metadata []string, f formats, alloc memo
 		}
 		if f.exceptKey && slices.Contains(f.keyFields, fld.Name) {
 			rb.cols = append(rb.cols, colSource{kind: fromKey, index: len(keySchema.Fields)})
-			keySchema.Fields = append(keySchema.Fields, fld)
+			keySchema.Fields = append(keySchema.Fields, f.keyField(fld))
 			continue
 		}
 		rb.cols = append(rb.cols, colSource{kind: fromValue, index: len(valSchema.Fields)})
@@ -269,7 +287,16 @@ func (rb *rowBuilder) record(alloc memory.Allocator) (arrow.Record, error) {
 	for _, c := range cols {
 		c.Release()
 	}
-	if kinds := exec.RowKinds(val); kinds != nil {
+	kinds := exec.RowKinds(val)
+	if rb.upsert {
+		kinds = nil
+		if slices.ContainsFunc(rb.kinds, func(k types.RowKind) bool { return k != types.Insert }) {
+			kinds = exec.NewRowKinds(alloc, rb.kinds)
+			defer kinds.Release()
+		}
+		rb.kinds = rb.kinds[:0]
+	}
+	if kinds != nil {
 		with := exec.WithRowKinds(rec, kinds)
 		rec.Release()
 		rec = with

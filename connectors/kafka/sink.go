@@ -34,7 +34,8 @@ type sink struct {
 	keyRaw  bool
 	keyCols []int
 	keySch  *arrow.Schema
-	tsCol   int // column written as the record timestamp, or -1
+	tsCol   int  // column written as the record timestamp, or -1
+	upsert  bool // upsert-kafka: -D and unpaired -U rows are tombstones (see Write)
 
 	client   sarama.Client
 	admin    sarama.ClusterAdmin
@@ -80,7 +81,7 @@ func newSink(cfg exec.SinkConfig) (*sink, error) {
 		isKey := slices.Contains(f.keyFields, fld.Name)
 		if isKey {
 			s.keyCols = append(s.keyCols, i)
-			keySchema.Fields = append(keySchema.Fields, fld)
+			keySchema.Fields = append(keySchema.Fields, f.keyField(fld))
 		}
 		if !isKey || !f.exceptKey {
 			s.valCols = append(s.valCols, i)
@@ -307,6 +308,13 @@ func (s *sink) Write(ctx context.Context, rec arrow.Record) error {
 	if n == 0 {
 		return nil
 	}
+	var kinds *array.Int8
+	if s.upsert {
+		// The formats write rows; the kinds decide what is sent.
+		kinds = exec.RowKinds(rec)
+		rec = exec.WithoutRowKinds(rec)
+		defer rec.Release()
+	}
 	var err error
 	s.vbuf, s.vcuts, err = s.encode(s.vbuf[:0], s.vcuts[:0], rec, s.valCols, s.valSch, s.valEnc, s.conf.formats.value)
 	if err != nil {
@@ -326,12 +334,20 @@ func (s *sink) Write(ctx context.Context, rec arrow.Record) error {
 	if s.tsCol >= 0 {
 		ts = rec.Column(s.tsCol).(*array.Timestamp)
 	}
+	sends := n
+	var skip, tomb []bool
+	if kinds != nil {
+		skip, tomb, sends = s.upsertPlan(kinds, keys)
+	}
 	s.mu.Lock()
-	s.inflight += n
+	s.inflight += sends
 	s.mu.Unlock()
 	for r := 0; r < n; r++ {
+		if skip != nil && skip[r] {
+			continue
+		}
 		msg := &sarama.ProducerMessage{Topic: s.topic}
-		if v := vals[s.vcuts[r]:s.vcuts[r+1]]; s.valEnc == nil && rec.Column(s.valCols[0]).IsNull(r) {
+		if v := vals[s.vcuts[r]:s.vcuts[r+1]]; tomb != nil && tomb[r] || s.valEnc == nil && rec.Column(s.valCols[0]).IsNull(r) {
 			msg.Value = nil
 		} else {
 			msg.Value = sarama.ByteEncoder(v)
@@ -345,8 +361,14 @@ func (s *sink) Write(ctx context.Context, rec arrow.Record) error {
 		select {
 		case s.producer.Input() <- msg:
 		case <-ctx.Done():
+			left := 0
+			for ; r < n; r++ {
+				if skip == nil || !skip[r] {
+					left++
+				}
+			}
 			s.mu.Lock()
-			s.inflight -= n - r
+			s.inflight -= left
 			s.mu.Unlock()
 			return ctx.Err()
 		}

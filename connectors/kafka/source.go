@@ -35,6 +35,9 @@ type split struct {
 	next      int64  // offset after the last message in a returned batch
 	pc        sarama.PartitionConsumer
 	pending   *sarama.ConsumerMessage // received by the idle wait, not yet decoded
+	// state is upsert-kafka's last value per record key of the partition
+	// (checkpointed with next, see appendUpsertOffset); nil otherwise.
+	state map[string][]byte
 
 	failingSince time.Time // first error of the current run of errors
 	lastErr      error
@@ -60,6 +63,7 @@ type source struct {
 	index    map[topicPartition]int
 	rr       int  // the split Read looks at first
 	ignore   bool // skip malformed records ('<format>.ignore-parse-errors')
+	upsert   bool // upsert-kafka: records are a changelog by key (see upsertAdd)
 	buf      []byte
 
 	cases      []reflect.SelectCase // for the idle wait; rebuilt when splits change
@@ -121,6 +125,12 @@ func (s *source) Open(ctx context.Context, offsets map[string][]byte) error {
 	if err != nil {
 		return fmt.Errorf("kafka: table %q: invalid checkpointed offset: %w", s.cfg.Table, err)
 	}
+	var states map[topicPartition]map[string][]byte
+	if s.upsert {
+		if states, err = restoredStates(offsets); err != nil {
+			return fmt.Errorf("kafka: table %q: invalid checkpointed upsert state: %w", s.cfg.Table, err)
+		}
+	}
 	client, err := newClientRetry(ctx, s.conf.brokers, s.sconf)
 	if err != nil {
 		return fmt.Errorf("kafka: table %q: cannot connect to %v: %w", s.cfg.Table, s.conf.brokers, err)
@@ -137,6 +147,9 @@ func (s *source) Open(ctx context.Context, offsets map[string][]byte) error {
 		for _, po := range restored {
 			if err := s.startSplit(po.topic, po.partition, po.offset); err != nil {
 				return err
+			}
+			if s.upsert {
+				s.splits[len(s.splits)-1].state = states[topicPartition{po.topic, po.partition}]
 			}
 		}
 		if err := s.addDiscovered(current); err != nil {
@@ -399,10 +412,16 @@ func (s *source) fill(idx int) (arrow.Record, error) {
 		sp.next = msg.Offset + 1
 		sp.failingSince = time.Time{}
 		bytes += int64(len(msg.Value) + len(msg.Key))
-		if msg.Value == nil && s.conf.formats.value != formatRaw {
+		var err error
+		switch {
+		case s.upsert:
+			err = s.upsertAdd(sp, msg)
+		case msg.Value == nil && s.conf.formats.value != formatRaw:
 			continue // a tombstone: no row
+		default:
+			err = s.rb.add(msg)
 		}
-		if err := s.rb.add(msg); err != nil {
+		if err != nil {
 			if s.ignoreErrors() {
 				s.metrics.Malformed.Add(1)
 				continue
@@ -491,7 +510,11 @@ func (s *source) checkErrors() error {
 // its split name, with its split number.
 func (s *source) Offsets(fn func(split string, offset []byte) error) error {
 	for i, sp := range s.splits {
-		s.buf = appendSplitOffset(s.buf[:0], i, sp.next)
+		if s.upsert {
+			s.buf = appendUpsertOffset(s.buf[:0], i, sp.next, sp.state)
+		} else {
+			s.buf = appendSplitOffset(s.buf[:0], i, sp.next)
+		}
 		if err := fn(sp.name, s.buf); err != nil {
 			return err
 		}

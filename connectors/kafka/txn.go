@@ -107,6 +107,21 @@ func (r *reader) varint() int64 {
 	return v
 }
 
+// bytes reads a uvarint length and that many bytes (a copy).
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.err = errors.New("truncated")
+		return nil
+	}
+	v := append([]byte{}, r.b[:n]...)
+	r.b = r.b[n:]
+	return v
+}
+
 func (r *reader) str() string {
 	n := r.uvarint()
 	if r.err != nil {
