@@ -124,9 +124,10 @@ func (p *Planner) CreateTable(s *parser.CreateTableStmt) error {
 	return nil
 }
 
-// primaryKey checks the table's PRIMARY KEY (physical columns, each once;
-// they become NOT NULL, as in Flink) and hands it to the connector under
-// plan.PrimaryKeyOption.
+// primaryKey checks the table's PRIMARY KEY (physical columns, each once)
+// and hands it to the connector under plan.PrimaryKeyOption. The columns'
+// types stay as declared: a connector keyed by them refuses a NULL key
+// when it meets one (as Flink's not-null enforcer does by default).
 func primaryKey(t *Table, s *parser.CreateTableStmt) error {
 	if op, ok := t.OptionPos[plan.PrimaryKeyOption]; ok {
 		return errorf(op, "option %q is reserved; declare PRIMARY KEY (…) NOT ENFORCED instead", plan.PrimaryKeyOption)
@@ -146,7 +147,6 @@ func primaryKey(t *Table, s *parser.CreateTableStmt) error {
 			return errorf(id.Pos, "PRIMARY KEY: column %q is named twice", id.Name)
 		}
 		names = append(names, t.Columns[i].Name)
-		t.Columns[i].Type = t.Columns[i].Type.WithNotNull(true)
 	}
 	t.Options[plan.PrimaryKeyOption] = strings.Join(names, ",")
 	return nil

@@ -90,7 +90,27 @@
 // 'sink.partitioner': default (murmur2 of the key as Kafka's Java client,
 // random without a key), fixed (partition 0: one sink subtask) or
 // round-robin. Key columns ('key.format', 'key.fields') are written as the
-// message key; a 'timestamp' metadata column as the record timestamp.
+// message key (named without 'key.fields-prefix', which needs
+// 'value.fields-include' = 'EXCEPT_KEY'); a 'timestamp' metadata column as
+// the record timestamp.
+//
+// # Upsert-kafka
+//
+// NewUpsert is the 'upsert-kafka' connector (upsert.go): the table's
+// PRIMARY KEY (required; the planner passes it as plan.PrimaryKeyOption)
+// becomes 'key.fields', and the kafka source and sink run with upsert set.
+// The sink writes +I/+U rows as the key's value and -D rows as tombstones;
+// a -U is dropped when the next row is a +U of the same encoded key, else
+// written as a tombstone; a NULL key column is an error. The source starts
+// from the earliest offset and keeps per split the last value bytes of
+// every key bytes: +I for a first value, -U (last) and +U for a new one,
+// nothing for a repeated one, -D (last) for a tombstone of a known key.
+// The rows of the last value carry the current record's metadata. That
+// state is part of the split's offset (version 3, appendUpsertOffset), so
+// it is checkpointed atomically with the next offset; a version 2 offset
+// (connector 'kafka') restores with no state. A value that fails to
+// decode under 'json.ignore-parse-errors' leaves the state unchanged (its
+// -U is cancelled by a +U of the last value).
 //
 // # Properties
 //

@@ -314,6 +314,9 @@ func (s *sink) Write(ctx context.Context, rec arrow.Record) error {
 		kinds = exec.RowKinds(rec)
 		rec = exec.WithoutRowKinds(rec)
 		defer rec.Release()
+		if err := s.checkKeys(rec); err != nil {
+			return err
+		}
 	}
 	var err error
 	s.vbuf, s.vcuts, err = s.encode(s.vbuf[:0], s.vcuts[:0], rec, s.valCols, s.valSch, s.valEnc, s.conf.formats.value)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/IBM/sarama"
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/streamsql/streamsql/connectors"
 	"github.com/streamsql/streamsql/connectors/format"
@@ -59,10 +60,13 @@ func (upsertFactory) Options() []connectors.Option {
 		{Key: optIdleTimeout, Source: true,
 			Help: "a partition without records for this long stops holding the watermark back"},
 		connectors.WatermarkMaxFuture,
-		{Key: optDeliveryGuarantee, Sink: true, Default: atLeastOnce, Help: "exactly-once, at-least-once or none"},
-		{Key: optTxnPrefix, Sink: true, Help: "prefix of transactional ids (required for exactly-once)"},
-		{Key: optTxnTimeout, Sink: true, Default: "15 min",
-			Help: "Kafka transaction timeout; must exceed the checkpoint interval plus the longest downtime to recover from"},
+		// The sink's options are accepted (and ignored) by the source: an
+		// upsert-kafka table is often written by one query and read by
+		// another.
+		{Key: optDeliveryGuarantee, Source: true, Sink: true, Default: atLeastOnce, Help: "sink: exactly-once, at-least-once or none"},
+		{Key: optTxnPrefix, Source: true, Sink: true, Help: "sink: prefix of transactional ids (required for exactly-once)"},
+		{Key: optTxnTimeout, Source: true, Sink: true, Default: "15 min",
+			Help: "sink: Kafka transaction timeout; must exceed the checkpoint interval plus the longest downtime to recover from"},
 	}
 	for _, o := range format.Options {
 		if o.Key != format.KeyFormat && !strings.HasPrefix(o.Key, format.DebeziumJSON+".") {
@@ -138,6 +142,9 @@ func upsertOptions(opts map[string]string, sink bool) (map[string]string, error)
 	out[optKeyFields] = strings.ReplaceAll(pk, ",", ";")
 	if !sink {
 		out[optStartupMode] = startEarliest
+		for _, k := range []string{optDeliveryGuarantee, optTxnPrefix, optTxnTimeout, propTxnTimeout} {
+			delete(out, k)
+		}
 	}
 	return out, nil
 }
@@ -219,4 +226,21 @@ func (s *sink) upsertPlan(kinds *array.Int8, keys []byte) (skip, tomb []bool, se
 		sends++
 	}
 	return skip, tomb, sends
+}
+
+// checkKeys refuses a row with a NULL in a PRIMARY KEY column: its record
+// would have no key to upsert, and a tombstone for it none to delete.
+func (s *sink) checkKeys(rec arrow.Record) error {
+	for _, c := range s.keyCols {
+		col := rec.Column(c)
+		if col.NullN() == 0 {
+			continue
+		}
+		for r := 0; r < col.Len(); r++ {
+			if col.IsNull(r) {
+				return fmt.Errorf("kafka: table %q: a row has NULL in PRIMARY KEY column %q; upsert-kafka records are keyed by it", s.cfg.Table, s.cfg.Schema.Fields[c].Name)
+			}
+		}
+	}
+	return nil
 }
