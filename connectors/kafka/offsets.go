@@ -87,7 +87,7 @@ func decodeSplitOffset(b []byte, withState bool) (split int, next int64, state m
 	r := reader{b: b[1:]}
 	n := r.uvarint()
 	if r.err == nil && n > math.MaxInt32 {
-		r.err = errors.New("split number out of range")
+		r.err = errors.New("truncated") // as before: no split has such a number
 	}
 	next = r.varint()
 	if version == upsertOffsetVersion {
@@ -108,7 +108,7 @@ func decodeSplitOffset(b []byte, withState bool) (split int, next int64, state m
 		keys = int(count)
 	}
 	if r.err != nil {
-		return 0, 0, nil, 0, fmt.Errorf("offset: %w", r.err)
+		return 0, 0, nil, 0, fmt.Errorf("%v offset", r.err)
 	}
 	if len(r.b) != 0 {
 		return 0, 0, nil, 0, fmt.Errorf("%d trailing bytes in offset", len(r.b))
