@@ -71,6 +71,22 @@ type SplitReporter interface {
 	SplitName(i int) string
 }
 
+// StatefulOffsets is implemented by sources whose offsets hold state that
+// grows with the data they read (upsert-kafka's last value per key), so
+// that taking them costs time in proportion to it. When StatefulOffsets
+// returns true the runtime takes them only at barriers: it does not
+// prefetch the source (the prefetcher takes the offsets after every
+// batch).
+type StatefulOffsets interface {
+	StatefulOffsets() bool
+}
+
+// prefetchable reports whether src may be read ahead by a prefetcher.
+func prefetchable(src Source) bool {
+	so, ok := src.(StatefulOffsets)
+	return !ok || !so.StatefulOffsets()
+}
+
 // CheckpointListener is implemented by sources that act when a checkpoint
 // is durable, such as committing offsets to a Kafka consumer group for lag
 // tools. offsets is what Offsets reported at that checkpoint's barrier, by

@@ -124,3 +124,30 @@ func TestPrefetchOffsets(t *testing.T) {
 		t.Fatalf("read %d rows, offset %x; want 35, 35", rows, off2["0"])
 	}
 }
+
+// statefulSeq is a seqSource whose offsets say they hold state.
+type statefulSeq struct {
+	seqSource
+	stateful bool
+}
+
+func (s *statefulSeq) StatefulOffsets() bool { return s.stateful }
+
+// TestPrefetchableStatefulOffsets: a source whose offsets hold state is
+// not prefetched (its offsets would be taken after every batch); others,
+// and one that says its offsets hold none, are.
+func TestPrefetchableStatefulOffsets(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		src  Source
+		want bool
+	}{
+		{"plain", &seqSource{}, true},
+		{"stateless", &statefulSeq{stateful: false}, true},
+		{"stateful", &statefulSeq{stateful: true}, false},
+	} {
+		if got := prefetchable(tc.src); got != tc.want {
+			t.Errorf("prefetchable(%s) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

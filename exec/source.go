@@ -66,7 +66,7 @@ func (r *sourceRunner) open(ctx context.Context, offsets map[string][]byte) erro
 	if err := r.source.Open(ctx, offsets); err != nil {
 		return fmt.Errorf("source %s: %w", r.node.Table, err)
 	}
-	if !r.s.j.opts.NoPrefetch && runtime.GOMAXPROCS(0) > 1 {
+	if !r.s.j.opts.NoPrefetch && runtime.GOMAXPROCS(0) > 1 && prefetchable(r.source) {
 		p, err := startPrefetch(ctx, r.source, 2, r.s.j.opts.Logger)
 		if err != nil {
 			return fmt.Errorf("source %s: %w", r.node.Table, err)

@@ -32,6 +32,7 @@ const optKeyPrefix = "key.fields-prefix"
 type upsertFactory struct{ factory }
 
 var (
+	_ exec.StatefulOffsets       = (*source)(nil)
 	_ connectors.Factory         = upsertFactory{}
 	_ connectors.MetadataFactory = upsertFactory{}
 	_ connectors.StateDescriber  = upsertFactory{}
@@ -244,3 +245,8 @@ func (s *sink) checkKeys(rec arrow.Record) error {
 	}
 	return nil
 }
+
+// StatefulOffsets implements exec.StatefulOffsets: an upsert-kafka
+// source's offsets hold the last value of every key, so the runtime takes
+// them only at barriers.
+func (s *source) StatefulOffsets() bool { return s.upsert }
