@@ -12,6 +12,7 @@ import (
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/operators/calc"
+	"github.com/streamsql/streamsql/operators/groupagg"
 	"github.com/streamsql/streamsql/operators/limit"
 	"github.com/streamsql/streamsql/operators/union"
 	"github.com/streamsql/streamsql/operators/window"
@@ -33,6 +34,7 @@ var _ exec.Operators = (*Registry)(nil)
 func New() *Registry {
 	return &Registry{ctors: map[string]Constructor{
 		"calc":          typed(calc.New),
+		"group-agg":     typed(groupagg.New),
 		"limit":         typed(limit.New),
 		"union":         typed(union.New),
 		"window-agg":    typed(window.NewAgg),

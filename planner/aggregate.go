@@ -22,6 +22,9 @@ type aggPlan struct {
 	aggKeys []string // dedup keys of aggs
 	legacy  string   // legacy window function (TUMBLE, HOP, …) or ""
 	tvf     bool
+	// group: a non-windowed aggregation (GroupAgg), whose output has no
+	// window columns.
+	group bool
 }
 
 // preIndex adds e to the pre-projection (once) and returns its index.
@@ -79,11 +82,8 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 			keyAst = append(keyAst, g)
 		}
 		if win == nil {
-			pos := sel.Pos
-			if len(sel.GroupBy) > 0 {
-				pos = sel.GroupBy[0].Position()
-			}
-			return nil, errorf(pos, "aggregations without a window are not supported yet (their results would be updating); group by a window: FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) … GROUP BY window_start, window_end, …")
+			a.group = true
+			return b.planGroupAgg(sel, rel, a, keyAst)
 		}
 		var err error
 		if w, err = legacyWindow(a.inScope, win); err != nil {
@@ -374,7 +374,11 @@ func (a *aggPlan) aggregate(f *parser.FuncCall, fn plan.AggFunc) (plan.Expr, err
 		a.aggKeys = append(a.aggKeys, k)
 		i = len(a.aggs) - 1
 	}
-	return &plan.ColumnRef{Index: len(a.keys) + 3 + i, Name: fmt.Sprintf("agg$%d", i), T: call.T}, nil
+	off := 3 // window_start, window_end, window_time
+	if a.group {
+		off = 0
+	}
+	return &plan.ColumnRef{Index: len(a.keys) + off + i, Name: fmt.Sprintf("agg$%d", i), T: call.T}, nil
 }
 
 // sumType is the result type of SUM and AVG, as in Flink: SUM widens

@@ -35,7 +35,8 @@ func (p *Planner) parallelism(pos parser.Pos) (par, maxPar int, err error) {
 //   - a keyed operator (a WindowAgg with keys, a SESSION WindowAssign with
 //     partition keys) runs at par, behind a Hash exchange on its keys,
 //     even when par is 1 (the runtime chains a 1→1 exchange for free);
-//   - a WindowAgg without keys, a SESSION WindowAssign without partition
+//   - a GroupAgg likewise, on its group keys;
+//   - a WindowAgg or GroupAgg without keys, a SESSION WindowAssign without partition
 //     keys, a Limit and a sink run as one subtask, behind a Single
 //     exchange when their input is parallel;
 //   - a Union runs at its inputs' parallelism when they agree, else as
@@ -78,6 +79,11 @@ func requirement(n plan.Node) (keys []int, keyed, single bool) {
 	case *plan.Source, *plan.Limit, *plan.Sink:
 		return nil, false, true
 	case *plan.WindowAgg:
+		if len(x.Keys) > 0 {
+			return x.Keys, true, false
+		}
+		return nil, false, true
+	case *plan.GroupAgg:
 		if len(x.Keys) > 0 {
 			return x.Keys, true, false
 		}
@@ -136,9 +142,23 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 				return errorf(pos, "%s %s needs an append-only input, but %s emits updates and deletes; window operators do not take updates and deletes yet", describeKind(n), n.ID(), producer(in))
 			}
 			b.Changelog = plan.AppendOnly
+		case *plan.GroupAgg:
+			if in := ins[0]; in.Props().Changelog == plan.Upsert {
+				return errorf(pos, "aggregation %s over %s, which emits upserts without update-before rows, is not supported yet", n.ID(), producer(in))
+			}
+			b.Changelog = plan.Retract
+			b.UpsertKey = make([]int, len(x.Keys))
+			for i := range b.UpsertKey {
+				b.UpsertKey[i] = i
+			}
 		case *plan.Calc:
 			in := ins[0].Props()
 			b.Changelog = in.Changelog
+			if in.Changelog == plan.Retract && in.UpsertKey != nil {
+				// Rows unique on a key stay unique on it where it is
+				// passed through.
+				b.UpsertKey = projectKey(x, in.UpsertKey)
+			}
 			if in.Changelog == plan.Upsert {
 				b.UpsertKey = projectKey(x, in.UpsertKey)
 				if b.UpsertKey == nil {

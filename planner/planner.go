@@ -39,6 +39,9 @@ type Planner struct {
 	// MaxParallelism is the number of key groups keyed state is split
 	// into, the most subtasks a keyed operator can have; 0 means 128.
 	MaxParallelism int
+	// Updating configures the updating operators (GroupAgg): mini-batch
+	// and state TTL, from the table.exec.* settings.
+	Updating UpdatingOptions
 }
 
 // New returns a planner over cat that validates connector options with v.

@@ -428,7 +428,9 @@ func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
 		return nil, err
 	}
 	if sel.Distinct {
-		return nil, errorf(sel.Pos, "SELECT DISTINCT is not supported yet (its result would be updating); use GROUP BY with a window")
+		if sel, err = distinctAsGroupBy(sel); err != nil {
+			return nil, err
+		}
 	}
 	if sel.Limit != nil {
 		return nil, errorf(sel.Pos, "LIMIT is only supported on the outermost query")

@@ -1,0 +1,629 @@
+package groupagg
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/exec/agg"
+	"github.com/streamsql/streamsql/exec/expr"
+	"github.com/streamsql/streamsql/exec/state"
+	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
+)
+
+// groupAggOp is the operator of plan.GroupAgg.
+//
+// Each live group key owns a slot: an index into the accumulators' dense
+// per-slot state (exec/agg) and into the operator's per-slot arrays. Rows
+// are processed in chunks in which no key appears twice: the chunk's rows
+// are mapped to slots, each touched group's current row (its "old" row) is
+// appended to the output, the chunk is folded into the accumulators in one
+// pass per aggregate, and each touched group's new row is appended; then
+// HAVING is evaluated over old and new rows together and the changelog is
+// chosen per group. Without mini-batch a chunk ends where a key repeats,
+// so each input row yields its own update, as Flink's GroupAggregate does;
+// with mini-batch the whole buffer is one chunk and a key changes once per
+// batch (Flink's MiniBatchGroupAggFunction).
+//
+// Per group the changelog is, old and new meaning "the group has rows and
+// its row satisfies HAVING":
+//
+//	old, new, rows differ   -U old, +U new
+//	old, new, rows equal    nothing
+//	old, not new            -D old
+//	not old, new            +I new
+//
+// A group whose row count drops to zero is deleted (its state too). A
+// retraction of a key without state (never seen, or expired) is ignored, as
+// in Flink.
+type groupAggOp struct {
+	id        string
+	m         *exec.OperatorMetrics
+	alloc     memory.Allocator
+	clock     exec.Clock
+	maxP      int
+	keyCols   []int
+	keyTypes  []types.Type
+	enc       *state.KeyEncoder
+	keyArrs   []arrow.Array
+	calls     []plan.AggCall
+	aggs      []agg.Accumulator
+	having    expr.Evaluator
+	outSchema *arrow.Schema
+	mini      plan.MiniBatch
+	ttl       int64
+
+	groups  map[string]int32
+	slotKey []string
+	count   []int64 // rows per group (adds minus retractions)
+	access  []int64 // last access, ms of processing time (state TTL)
+	dirty   []bool
+	pers    []bool // written by a barrier and not deleted since
+	mark    []uint32
+	nslots  int // slots the accumulators have room for
+	free    []int32
+	live    int
+	gen     uint32
+	dirties []int32
+	deletes []string // encoded keys of persisted groups deleted since the last barrier
+
+	tables  *state.Tables
+	groupsT *state.Table
+
+	// The mini-batch buffer: retained input records.
+	buffered []arrow.Record
+	bufRows  int
+	bufSince time.Time
+	nextTTL  time.Time
+
+	// Scratch.
+	segs     []segment
+	slotBufs [][]int32
+	touched  []int32
+	oldCount []int64
+	scratch  []int32
+	masked   []int32
+	keyBuf   []byte
+	rb       *array.RecordBuilder
+}
+
+// segment is the rows [lo, hi) of rec that belong to the current chunk,
+// with their slots (len rec.NumRows(); -1 for rows outside or ignored).
+type segment struct {
+	rec    arrow.Record
+	slots  []int32
+	lo, hi int
+}
+
+var _ exec.Operator = (*groupAggOp)(nil)
+
+// groupsTable is the name of the operator's state table.
+const groupsTable = "groups"
+
+// New builds the operator of n for the subtask env describes (the operator
+// registry's constructor): it owns the key groups env.KeyGroups.
+func New(n *plan.GroupAgg, env exec.OperatorEnv) (exec.Operator, error) {
+	maxP := env.MaxParallelism
+	if maxP == 0 {
+		maxP = state.DefaultMaxParallelism
+	}
+	sub, err := state.NewSubtask(env.Subtask, max(1, env.Parallelism), maxP)
+	if err != nil {
+		return nil, fmt.Errorf("groupagg: %q: %w", n.ID(), err)
+	}
+	m := env.Metrics
+	if m == nil {
+		m = &exec.OperatorMetrics{}
+	}
+	alloc := env.Alloc
+	if alloc == nil {
+		alloc = memory.DefaultAllocator
+	}
+	clock := env.Clock
+	if clock == nil {
+		clock = exec.SystemClock{}
+	}
+	return NewSubtask(n, m, alloc, clock, sub)
+}
+
+// NewSubtask builds the operator of n as subtask sub.
+func NewSubtask(n *plan.GroupAgg, m *exec.OperatorMetrics, alloc memory.Allocator, clock exec.Clock, sub state.Subtask) (exec.Operator, error) {
+	errf := func(format string, args ...any) error {
+		return fmt.Errorf("groupagg: %q: %s", n.ID(), fmt.Sprintf(format, args...))
+	}
+	in := n.Input.Schema()
+	o := &groupAggOp{
+		id: n.ID(), m: m, alloc: alloc, clock: clock, maxP: sub.MaxParallelism,
+		keyCols: n.Keys, calls: n.Aggs, outSchema: n.Schema().Arrow(),
+		mini: n.MiniBatch, ttl: n.StateTTL,
+		groups: map[string]int32{},
+	}
+	for _, k := range n.Keys {
+		if k < 0 || k >= in.Len() {
+			return nil, errf("key column #%d out of range", k)
+		}
+		o.keyTypes = append(o.keyTypes, in.Fields[k].Type)
+	}
+	var err error
+	if o.enc, err = state.NewKeyEncoder(o.keyTypes); err != nil {
+		return nil, errf("%v", err)
+	}
+	o.keyArrs = make([]arrow.Array, len(n.Keys))
+	for _, c := range n.Aggs {
+		a, err := agg.New(c, in)
+		if err != nil {
+			return nil, errf("%v", err)
+		}
+		if c.Filter >= in.Len() {
+			return nil, errf("%s: FILTER column #%d out of range", c, c.Filter)
+		}
+		o.aggs = append(o.aggs, a)
+	}
+	if n.Having != nil {
+		if o.having, err = expr.Compile(n.Having, n.Schema(), alloc); err != nil {
+			return nil, errf("HAVING: %v", err)
+		}
+	}
+	if o.tables, err = state.NewTables(n.ID(), sub, state.Spec{Name: groupsTable, Keyed: true, Held: true, Layout: layout(n, in)}); err != nil {
+		return nil, err
+	}
+	o.groupsT = o.tables.Table(groupsTable)
+	o.rb = array.NewRecordBuilder(alloc, o.outSchema)
+	return o, nil
+}
+
+// layout describes the state's encoding: the key types and the
+// aggregates; state written under another layout is refused.
+func layout(n *plan.GroupAgg, in types.Schema) string {
+	ks := make([]string, len(n.Keys))
+	for i, k := range n.Keys {
+		ks[i] = in.Fields[k].Type.Nullable().String()
+	}
+	as := make([]string, len(n.Aggs))
+	for i, a := range n.Aggs {
+		if a.Func == plan.CountStar {
+			as[i] = "COUNT(*)"
+			continue
+		}
+		d := ""
+		if a.Distinct {
+			d = "DISTINCT "
+		}
+		as[i] = fmt.Sprintf("%s(%s%s)", a.Func, d, in.Fields[a.Arg].Type.Nullable())
+	}
+	return fmt.Sprintf("v1 count access, group keys [%s], aggregates [%s]", strings.Join(ks, ", "), strings.Join(as, ", "))
+}
+
+// Open implements exec.Operator.
+func (o *groupAggOp) Open(_ context.Context, st checkpoint.StateReader) error {
+	if st == nil {
+		return nil
+	}
+	err := o.tables.Restore(st, func(_ *state.Table, _ int, key, value []byte) error {
+		if err := o.restoreGroup(key, value); err != nil {
+			return fmt.Errorf("groupagg: %q: restore: group %x: %w", o.id, key, err)
+		}
+		return nil
+	})
+	o.m.StateEntries.Store(int64(o.live))
+	return err
+}
+
+var errState = errors.New("corrupt group state")
+
+func (o *groupAggOp) restoreGroup(key, value []byte) error {
+	if err := state.CheckKey(o.keyTypes, key); err != nil {
+		return err
+	}
+	if _, dup := o.groups[string(key)]; dup {
+		return errState
+	}
+	cnt, n := binary.Varint(value)
+	if n <= 0 || cnt <= 0 {
+		return errState
+	}
+	value = value[n:]
+	acc, n := binary.Varint(value)
+	if n <= 0 {
+		return errState
+	}
+	value = value[n:]
+	s := o.newSlot(string(key))
+	o.count[s], o.access[s], o.pers[s] = cnt, acc, true
+	for _, a := range o.aggs {
+		var err error
+		if value, err = a.Decode(value, s); err != nil {
+			return err
+		}
+	}
+	if len(value) != 0 {
+		return errState
+	}
+	return nil
+}
+
+// Close implements exec.Operator.
+func (o *groupAggOp) Close() error {
+	for _, r := range o.buffered {
+		r.Release()
+	}
+	o.buffered = nil
+	if o.rb != nil {
+		o.rb.Release()
+		o.rb = nil
+	}
+	return nil
+}
+
+// newSlot gives key a fresh slot with empty accumulators.
+func (o *groupAggOp) newSlot(key string) int32 {
+	var s int32
+	if n := len(o.free); n > 0 {
+		s = o.free[n-1]
+		o.free = o.free[:n-1]
+		o.slotKey[s] = key
+	} else {
+		s = int32(len(o.slotKey))
+		o.slotKey = append(o.slotKey, key)
+		o.count = append(o.count, 0)
+		o.access = append(o.access, 0)
+		o.dirty = append(o.dirty, false)
+		o.pers = append(o.pers, false)
+		o.mark = append(o.mark, 0)
+		if len(o.slotKey) > o.nslots {
+			o.nslots = max(64, 2*o.nslots)
+			for _, a := range o.aggs {
+				a.Grow(o.nslots)
+			}
+		}
+	}
+	o.groups[key] = s
+	o.live++
+	return s
+}
+
+// dropSlot deletes slot s's group from memory; its stored state is deleted
+// at the next barrier.
+func (o *groupAggOp) dropSlot(s int32) {
+	key := o.slotKey[s]
+	delete(o.groups, key)
+	if o.pers[s] {
+		o.deletes = append(o.deletes, key)
+	}
+	for _, a := range o.aggs {
+		a.Reset(s)
+	}
+	o.count[s], o.dirty[s], o.pers[s], o.slotKey[s] = 0, false, false, ""
+	o.free = append(o.free, s)
+	o.live--
+}
+
+// OnBatch implements exec.Operator.
+func (o *groupAggOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emitter) error {
+	n := int(rec.NumRows())
+	o.m.RecordsIn.Add(int64(n))
+	if n == 0 {
+		return nil
+	}
+	now := o.clock.Now()
+	if err := o.expire(now); err != nil {
+		return err
+	}
+	if o.mini.Size <= 0 {
+		return o.process(ctx, []arrow.Record{rec}, false, now, out)
+	}
+	if len(o.buffered) == 0 {
+		o.bufSince = now
+	}
+	rec.Retain()
+	o.buffered = append(o.buffered, rec)
+	o.bufRows += n
+	if o.bufRows >= o.mini.Size || now.Sub(o.bufSince).Milliseconds() >= o.mini.Latency {
+		return o.flush(ctx, now, out)
+	}
+	return nil
+}
+
+// flush processes the mini-batch buffer as one chunk.
+func (o *groupAggOp) flush(ctx context.Context, now time.Time, out exec.Emitter) error {
+	if len(o.buffered) == 0 {
+		return nil
+	}
+	recs := o.buffered
+	o.buffered, o.bufRows = nil, 0
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	return o.process(ctx, recs, true, now, out)
+}
+
+// OnWatermark implements exec.Operator: the mini-batch buffer is flushed
+// before the watermark goes on.
+func (o *groupAggOp) OnWatermark(ctx context.Context, _ exec.Watermark, out exec.Emitter) error {
+	return o.flush(ctx, o.clock.Now(), out)
+}
+
+// process folds recs into the groups and emits the changes. whole: all of
+// recs is one chunk (mini-batch); otherwise a chunk ends where a key
+// repeats.
+func (o *groupAggOp) process(ctx context.Context, recs []arrow.Record, whole bool, now time.Time, out exec.Emitter) error {
+	nowMs := now.UnixMilli()
+	ri, row := 0, 0
+	for ri < len(recs) {
+		o.gen++
+		if o.gen == 0 { // wrapped: clear the marks once every 2^32 chunks
+			clear(o.mark)
+			o.gen = 1
+		}
+		o.segs = o.segs[:0]
+		o.touched = o.touched[:0]
+		o.oldCount = o.oldCount[:0]
+		stop := false
+		for ri < len(recs) && !stop {
+			rec := recs[ri]
+			n := int(rec.NumRows())
+			seg := segment{rec: rec, lo: row}
+			seg.slots = o.slotsBuf(len(o.segs), n)
+			for i := range seg.slots {
+				seg.slots[i] = -1
+			}
+			kinds := exec.RowKinds(rec)
+			for i, k := range o.keyCols {
+				o.keyArrs[i] = rec.Column(k)
+			}
+			if err := o.enc.Bind(o.keyArrs...); err != nil {
+				return fmt.Errorf("groupagg: %q: %w", o.id, err)
+			}
+			for ; row < n; row++ {
+				o.keyBuf = o.enc.Append(o.keyBuf[:0], row)
+				retract := kinds != nil && types.RowKind(kinds.Value(row)).IsRetraction()
+				s, ok := o.groups[string(o.keyBuf)]
+				if ok && o.mark[s] == o.gen && !whole {
+					stop = true
+					break
+				}
+				if !ok {
+					if retract {
+						continue // no state for the key: ignored, as in Flink
+					}
+					s = o.newSlot(string(o.keyBuf))
+				}
+				if o.mark[s] != o.gen {
+					o.mark[s] = o.gen
+					o.touched = append(o.touched, s)
+					o.oldCount = append(o.oldCount, o.count[s])
+				}
+				if retract {
+					if o.count[s] <= 0 {
+						continue
+					}
+					o.count[s]--
+				} else {
+					o.count[s]++
+				}
+				seg.slots[row] = s
+			}
+			seg.hi = row
+			o.segs = append(o.segs, seg)
+			if row >= n {
+				ri, row = ri+1, 0
+			}
+		}
+		clear(o.keyArrs)
+		if err := o.chunk(ctx, nowMs, out); err != nil {
+			return err
+		}
+	}
+	o.m.StateEntries.Store(int64(o.live))
+	return nil
+}
+
+// slotsBuf returns a reusable []int32 of length n for segment i.
+func (o *groupAggOp) slotsBuf(i, n int) []int32 {
+	for len(o.slotBufs) <= i {
+		o.slotBufs = append(o.slotBufs, nil)
+	}
+	if cap(o.slotBufs[i]) < n {
+		o.slotBufs[i] = make([]int32, n)
+	}
+	return o.slotBufs[i][:n]
+}
+
+// chunk folds the current chunk's segments into the accumulators and
+// emits the changes of the touched groups.
+func (o *groupAggOp) chunk(ctx context.Context, nowMs int64, out exec.Emitter) error {
+	if len(o.touched) == 0 {
+		return nil
+	}
+	// Old rows, before the fold.
+	for _, s := range o.touched {
+		o.appendRow(s)
+	}
+	for _, seg := range o.segs {
+		kinds := exec.RowKinds(seg.rec)
+		for ai, a := range o.aggs {
+			slots := seg.slots
+			if f := o.calls[ai].Filter; f >= 0 {
+				slots = o.filtered(seg.rec.Column(f), slots)
+			}
+			if err := agg.Update(a, seg.rec, slots, kinds, &o.scratch); err != nil {
+				return fmt.Errorf("groupagg: %q: %s: %w", o.id, o.calls[ai], err)
+			}
+		}
+	}
+	for _, s := range o.touched {
+		o.appendRow(s)
+	}
+	both := o.rb.NewRecord()
+	defer both.Release()
+	n := len(o.touched)
+	var pass *array.Boolean
+	if o.having != nil {
+		m, err := o.having.Eval(both)
+		if err != nil {
+			return fmt.Errorf("groupagg: %q: HAVING: %w", o.id, err)
+		}
+		defer m.Release()
+		pass = m.(*array.Boolean)
+	}
+	passes := func(i int) bool { return pass == nil || pass.IsValid(i) && pass.Value(i) }
+	idx := make([]int32, 0, 2*n)
+	kinds := make([]types.RowKind, 0, 2*n)
+	for i, s := range o.touched {
+		oldLive := o.oldCount[i] > 0 && passes(i)
+		newLive := o.count[s] > 0 && passes(n+i)
+		switch {
+		case oldLive && newLive:
+			if !o.sameAggs(both, i, n+i) {
+				idx = append(idx, int32(i), int32(n+i))
+				kinds = append(kinds, types.UpdateBefore, types.UpdateAfter)
+			}
+		case oldLive:
+			idx = append(idx, int32(i))
+			kinds = append(kinds, types.Delete)
+		case newLive:
+			idx = append(idx, int32(n+i))
+			kinds = append(kinds, types.Insert)
+		}
+		if o.count[s] <= 0 {
+			o.dropSlot(s)
+			continue
+		}
+		o.access[s] = nowMs
+		if !o.dirty[s] {
+			o.dirty[s] = true
+			o.dirties = append(o.dirties, s)
+		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	res, err := expr.Take(both, idx, o.alloc)
+	if err != nil {
+		return fmt.Errorf("groupagg: %q: %w", o.id, err)
+	}
+	defer res.Release()
+	ka := exec.NewRowKinds(o.alloc, kinds)
+	defer ka.Release()
+	withKinds := exec.WithRowKinds(res, ka)
+	defer withKinds.Release()
+	o.m.RecordsOut.Add(withKinds.NumRows())
+	return out.Emit(ctx, withKinds)
+}
+
+// filtered returns slots with -1 where the FILTER column col is not TRUE.
+func (o *groupAggOp) filtered(col arrow.Array, slots []int32) []int32 {
+	b, _ := col.(*array.Boolean)
+	o.masked = append(o.masked[:0], slots...)
+	for i := range o.masked {
+		if b == nil || !b.IsValid(i) || !b.Value(i) {
+			o.masked[i] = -1
+		}
+	}
+	return o.masked
+}
+
+// appendRow appends slot s's group row (keys, then results) to the output
+// builder.
+func (o *groupAggOp) appendRow(s int32) {
+	key := []byte(o.slotKey[s])
+	for i, t := range o.keyTypes {
+		var err error
+		if key, err = state.DecodeKeyColumn(o.rb.Field(i), t, key); err != nil {
+			// The key was encoded by this operator's encoder.
+			panic(fmt.Sprintf("groupagg: %q: own key does not decode: %v", o.id, err))
+		}
+	}
+	k := len(o.keyTypes)
+	for i, a := range o.aggs {
+		a.AppendResult(o.rb.Field(k+i), s)
+	}
+}
+
+// sameAggs reports whether rows i and j of rec have equal aggregate
+// results (their keys are equal).
+func (o *groupAggOp) sameAggs(rec arrow.Record, i, j int) bool {
+	for c := len(o.keyTypes); c < int(rec.NumCols()); c++ {
+		a := rec.Column(c)
+		if !array.SliceEqual(a, int64(i), int64(i+1), a, int64(j), int64(j+1)) {
+			return false
+		}
+	}
+	return true
+}
+
+// expire drops the groups idle for longer than the state TTL (no
+// retraction is emitted, as in Flink). The groups are scanned at most once
+// per half TTL, so a group lives at most 1.5 TTL after its last access.
+func (o *groupAggOp) expire(now time.Time) error {
+	if o.ttl <= 0 || now.Before(o.nextTTL) {
+		return nil
+	}
+	o.nextTTL = now.Add(time.Duration(max(o.ttl/2, 1)) * time.Millisecond)
+	limit := now.UnixMilli() - o.ttl
+	for _, s := range o.groups {
+		if o.access[s] < limit {
+			o.dropSlot(s)
+		}
+	}
+	o.m.StateEntries.Store(int64(o.live))
+	return nil
+}
+
+// OnBarrier implements exec.Operator: the mini-batch buffer is flushed
+// first (its changes are then covered by the checkpoint), then the groups
+// changed since the previous barrier are written and the deleted ones
+// deleted.
+func (o *groupAggOp) OnBarrier(ctx context.Context, _ exec.Barrier, sw checkpoint.StateWriter, out exec.Emitter) error {
+	now := o.clock.Now()
+	if err := o.flush(ctx, now, out); err != nil {
+		return err
+	}
+	if err := o.expire(now); err != nil {
+		return err
+	}
+	w, err := o.tables.Snapshot(sw)
+	if err != nil {
+		return err
+	}
+	wrap := func(err error) error { return fmt.Errorf("groupagg: %q: checkpoint: %w", o.id, err) }
+	for _, k := range o.deletes {
+		if s, ok := o.groups[k]; ok && o.dirty[s] {
+			continue // deleted and created again: the set below overwrites it
+		}
+		if err := w.Delete(o.groupsT, state.KeyGroupOfKey([]byte(k), o.maxP), []byte(k)); err != nil {
+			return wrap(err)
+		}
+	}
+	o.deletes = o.deletes[:0]
+	var val []byte
+	for _, s := range o.dirties {
+		if !o.dirty[s] {
+			continue // deleted since
+		}
+		o.dirty[s] = false
+		val = binary.AppendVarint(val[:0], o.count[s])
+		val = binary.AppendVarint(val, o.access[s])
+		for _, a := range o.aggs {
+			val = a.Encode(val, s)
+		}
+		key := []byte(o.slotKey[s])
+		if err := w.Set(o.groupsT, state.KeyGroupOfKey(key, o.maxP), key, val); err != nil {
+			return wrap(err)
+		}
+		o.pers[s] = true
+	}
+	o.dirties = o.dirties[:0]
+	return nil
+}
