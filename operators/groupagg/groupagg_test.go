@@ -32,7 +32,7 @@ type memStore struct {
 func newMemStore() *memStore { return &memStore{m: map[string]string{}} }
 
 func (s *memStore) Set(k, v []byte) error { s.m[string(k)] = string(v); s.sets++; return nil }
-func (s *memStore) Delete(k []byte) error  { delete(s.m, string(k)); s.deletes++; return nil }
+func (s *memStore) Delete(k []byte) error { delete(s.m, string(k)); s.deletes++; return nil }
 func (s *memStore) Scan(fn func(k, v []byte) error) error {
 	for _, k := range slices.Sorted(maps.Keys(s.m)) {
 		if err := fn([]byte(k), []byte(s.m[k])); err != nil {
