@@ -257,6 +257,7 @@ func (s *Session) planner(extra map[string]string) *planner.Planner {
 	p := planner.New(s.catalog, s.e.reg)
 	p.Parallelism = s.e.settingInt(settings, "parallelism.default")
 	p.MaxParallelism = s.e.settingInt(settings, "pipeline.max-parallelism")
+	p.Updating = s.e.updatingOptions(settings)
 	return p
 }
 

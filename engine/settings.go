@@ -50,6 +50,10 @@ var settingKeys = []SettingKey{
 	{Name: "sql-client.display.max-column-width", Default: "30", Check: intRange(1, 1<<20), Doc: "the shell's widest column, in characters; longer values are cut with an ellipsis"},
 	{Name: "sql-client.display.vertical", Default: "false", Values: []string{"true", "false"}, Check: checkBool, Doc: "the shell prints each row of a SELECT as a record of name | value lines (\\x toggles it)"},
 	{Name: "sql-client.execution.result-mode", Default: "tableau", Values: []string{"tableau", "changelog"}, Check: oneOf("tableau", "table", "changelog"), Doc: "how the shell prints a SELECT's rows: 'tableau', or 'changelog' with the row kind"},
+	{Name: "table.exec.mini-batch.allow-latency", Default: "0 ms", Check: checkInterval, Doc: "with mini-batch: the longest an input row waits in the buffer before it is aggregated (processing time, checked as rows arrive; 0: only size, watermarks and checkpoints flush)"},
+	{Name: "table.exec.mini-batch.enabled", Default: "false", Values: []string{"true", "false"}, Check: checkBool, Doc: "buffer the input of non-windowed aggregations and emit one update per key per batch"},
+	{Name: "table.exec.mini-batch.size", Default: "5000", Check: intRange(1, 1<<30), Doc: "with mini-batch: the input rows buffered before they are aggregated"},
+	{Name: "table.exec.state.ttl", Default: "0 ms", Check: checkInterval, Doc: "how long a key of a non-windowed aggregation may stay idle (processing time) before its state is dropped, without a retraction; 0 keeps state forever"},
 	{Name: "state.checkpoints.num-retained", Default: strconv.Itoa(checkpoint.DefaultNumRetained), Check: intRange(1, 1<<20), Doc: "completed checkpoints kept per job"},
 }
 

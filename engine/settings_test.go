@@ -87,6 +87,22 @@ func TestSetInvalidValues(t *testing.T) {
 			bad:  map[string]string{"chnagelog": "expected tableau or table or changelog", "": "expected"},
 			good: []string{"tableau", "changelog", "TABLE"},
 		},
+		"table.exec.mini-batch.allow-latency": {
+			bad:  map[string]string{"soon": "", "-1 s": "0 or more"},
+			good: []string{"0", "2 s", "500 ms"},
+		},
+		"table.exec.mini-batch.enabled": {
+			bad:  map[string]string{"sometimes": "expected true or false"},
+			good: []string{"true", "false"},
+		},
+		"table.exec.mini-batch.size": {
+			bad:  map[string]string{"0": "expected an integer from 1", "lots": "from 1"},
+			good: []string{"1", "5000"},
+		},
+		"table.exec.state.ttl": {
+			bad:  map[string]string{"forever": "", "-1 h": "0 or more"},
+			good: []string{"0", "1 h", "36 h"},
+		},
 		"state.checkpoints.num-retained": {
 			bad:  map[string]string{"0": "expected an integer from 1", "-3": "from 1", "many": "from 1"},
 			good: []string{"1", "10"},

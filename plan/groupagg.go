@@ -34,7 +34,8 @@ type GroupAgg struct {
 
 // MiniBatch configures the input buffering of an updating operator: the
 // buffer is flushed when it holds Size rows, when its oldest row has waited
-// Latency ms of processing time, and before every watermark and barrier.
+// Latency ms of processing time (when Latency > 0; checked as rows
+// arrive), and before every watermark and barrier.
 type MiniBatch struct {
 	Size    int
 	Latency int64

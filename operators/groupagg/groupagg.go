@@ -327,7 +327,7 @@ func (o *groupAggOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out e
 	rec.Retain()
 	o.buffered = append(o.buffered, rec)
 	o.bufRows += n
-	if o.bufRows >= o.mini.Size || now.Sub(o.bufSince).Milliseconds() >= o.mini.Latency {
+	if o.bufRows >= o.mini.Size || o.mini.Latency > 0 && now.Sub(o.bufSince).Milliseconds() >= o.mini.Latency {
 		return o.flush(ctx, now, out)
 	}
 	return nil

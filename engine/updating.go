@@ -1,0 +1,37 @@
+package engine
+
+import (
+	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/planner"
+)
+
+// updatingOptions reads the table.exec.* settings of the updating
+// operators (checked by SET): mini-batch and state TTL.
+func (e *Engine) updatingOptions(settings map[string]string) planner.UpdatingOptions {
+	var o planner.UpdatingOptions
+	if settingBool(settings, "table.exec.mini-batch.enabled") {
+		o.MiniBatch = plan.MiniBatch{Size: e.settingInt(settings, "table.exec.mini-batch.size")}
+		if d := e.settingDuration(settings, "table.exec.mini-batch.allow-latency"); d > 0 {
+			o.MiniBatch.Latency = d
+		}
+	}
+	if d := e.settingDuration(settings, "table.exec.state.ttl"); d > 0 {
+		o.StateTTL = d
+	}
+	return o
+}
+
+// settingDuration reads a duration setting checked by checkInterval, in
+// ms: the value in settings, else the default; 0 or off is -1.
+func (e *Engine) settingDuration(settings map[string]string, key string) int64 {
+	v, ok := settings[key]
+	if !ok {
+		k, _ := settingKey(key)
+		v = e.defaultSetting(k)
+	}
+	d, err := parseDuration(v)
+	if err != nil || d < 0 {
+		return -1
+	}
+	return d.Milliseconds()
+}
