@@ -438,7 +438,7 @@ func common(args []plan.Expr) ([]plan.Expr, types.Type, error) {
 	return args, t.WithNotNull(nn), nil
 }
 
-var scalarFuncs = map[string]scalarFunc{
+var scalarFuncs = withMore(map[string]scalarFunc{
 	"UPPER":       {1, 1, fixed(types.StringType, types.StringType)},
 	"LOWER":       {1, 1, fixed(types.StringType, types.StringType)},
 	"TRIM":        {1, 1, fixed(types.StringType, types.StringType)},
@@ -476,7 +476,7 @@ var scalarFuncs = map[string]scalarFunc{
 		}
 		return append([]plan.Expr{coerce(args[0], types.BooleanType)}, rest...), t.WithNotNull(rest[0].Type().NotNull && rest[1].Type().NotNull), nil
 	}},
-}
+})
 
 // ScalarFunctions returns the names of the scalar functions, for SHOW
 // FUNCTIONS and completion.

@@ -99,6 +99,9 @@ func (c *compiler) compileCall(e *plan.Call) (Evaluator, error) {
 	if ev, ok, err := c.compileFunc(f, e, args, arity, nullIn); ok || err != nil {
 		return ev, err
 	}
+	if ev, ok, err := c.compileMore(f, e, args, arity, nullIn); ok || err != nil {
+		return ev, err
+	}
 	return nil, fmt.Errorf("expr: unknown function %q", e.Func)
 }
 

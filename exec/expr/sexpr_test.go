@@ -280,7 +280,7 @@ func (b *exprBuilder) build(s *sx) (plan.Expr, error) {
 				args[0], args[1] = coerce(args[0], t), coerce(args[1], t)
 			}
 		}
-	case "COALESCE":
+	case "COALESCE", "GREATEST", "LEAST", "NULLIF":
 		t := unify(args)
 		for i := range args {
 			args[i] = coerce(args[i], t)
@@ -360,8 +360,20 @@ func inferCall(op string, args []plan.Expr) types.Type {
 		return types.DoubleType
 	case "UPPER", "LOWER", "TRIM", "SUBSTRING", "||", "CONCAT":
 		return types.StringType
-	case "CHAR_LENGTH":
+	case "CHAR_LENGTH", "INSTR", "LOCATE":
 		return types.IntType
+	case "REGEXP_EXTRACT", "REGEXP_REPLACE", "SPLIT_INDEX", "CONCAT_WS", "LPAD", "RPAD", "INITCAP",
+		"REVERSE", "REPEAT", "LEFT", "RIGHT", "LTRIM", "RTRIM", "REPLACE", "MD5", "SHA1", "SHA256",
+		"SHA512", "DATE_FORMAT", "FROM_UNIXTIME":
+		return types.StringType
+	case "REGEXP":
+		return types.BooleanType
+	case "TO_TIMESTAMP":
+		return types.TimestampType
+	case "UNIX_TIMESTAMP", "DAYOFWEEK", "DAYOFYEAR", "QUARTER", "WEEK":
+		return types.BigIntType
+	case "GREATEST", "LEAST", "NULLIF":
+		return unify(args)
 	case "IF":
 		return at(1)
 	case "COALESCE":

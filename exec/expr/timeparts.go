@@ -9,7 +9,9 @@ import (
 )
 
 // timePartFuncs are the functions that take a field of a timestamp, in
-// UTC, as BIGINT: YEAR(ts), MONTH, DAYOFMONTH, HOUR, MINUTE, SECOND.
+// UTC, as BIGINT: YEAR(ts), MONTH, DAYOFMONTH, HOUR, MINUTE, SECOND, and
+// DAYOFWEEK (1 for Sunday to 7 for Saturday), DAYOFYEAR (1 to 366),
+// QUARTER (1 to 4) and WEEK (the ISO 8601 week of the year, 1 to 53).
 var timePartFuncs = map[string]func(t time.Time) int64{
 	"YEAR":       func(t time.Time) int64 { return int64(t.Year()) },
 	"MONTH":      func(t time.Time) int64 { return int64(t.Month()) },
@@ -17,6 +19,13 @@ var timePartFuncs = map[string]func(t time.Time) int64{
 	"HOUR":       func(t time.Time) int64 { return int64(t.Hour()) },
 	"MINUTE":     func(t time.Time) int64 { return int64(t.Minute()) },
 	"SECOND":     func(t time.Time) int64 { return int64(t.Second()) },
+	"DAYOFWEEK":  func(t time.Time) int64 { return int64(t.Weekday()) + 1 },
+	"DAYOFYEAR":  func(t time.Time) int64 { return int64(t.YearDay()) },
+	"QUARTER":    func(t time.Time) int64 { return (int64(t.Month())-1)/3 + 1 },
+	"WEEK": func(t time.Time) int64 {
+		_, w := t.ISOWeek()
+		return int64(w)
+	},
 }
 
 // timePart evaluates one of timePartFuncs.
