@@ -37,6 +37,12 @@ type CheckpointInfo struct {
 	// wrote their offsets and handles (Pending.SetConnector), so that a
 	// reader can decode them.
 	Connectors map[string]string `json:",omitempty"`
+	// Uploaded is the number of bytes this checkpoint uploaded to
+	// Options.CheckpointDir (files the store had not uploaded before, and
+	// the manifest); UploadDuration how long that took. Both are zero
+	// when checkpoints are local only.
+	Uploaded       int64         `json:",omitempty"`
+	UploadDuration time.Duration `json:",omitempty"`
 }
 
 // OperatorStats is what one operator wrote in one checkpoint: a delta, not

