@@ -514,9 +514,7 @@ func parseOffset(s string) (int64, string, bool) {
 		return 0, s, false
 	}
 	m := int64(0)
-	if strings.HasPrefix(rest, ":") {
-		rest = rest[1:]
-	}
+	rest = strings.TrimPrefix(rest, ":")
 	if len(rest) >= 2 && rest[0] >= '0' && rest[0] <= '9' {
 		if m, rest, ok = digits(rest, 2, 2); !ok || m > 59 {
 			return 0, s, false
