@@ -483,6 +483,12 @@ func (p *exprParser) primary() (Expr, error) {
 		return p.column()
 	case tokIdent:
 		if isOp(peek2(p.lex), "(") {
+			switch strings.ToUpper(t.Value) {
+			case "EXTRACT":
+				return p.extract()
+			case "POSITION":
+				return p.position()
+			}
 			return p.call()
 		}
 		return p.column()
@@ -610,6 +616,59 @@ func (p *exprParser) call() (Expr, error) {
 		p.failf(name.Pos, "DISTINCT needs an argument")
 	}
 	return f, nil
+}
+
+// extractUnits maps the units of EXTRACT(unit FROM ts) to the functions
+// that compute them.
+var extractUnits = map[string]string{
+	"YEAR": "YEAR", "QUARTER": "QUARTER", "MONTH": "MONTH", "WEEK": "WEEK", "DAY": "DAYOFMONTH",
+	"DOY": "DAYOFYEAR", "DOW": "DAYOFWEEK", "HOUR": "HOUR", "MINUTE": "MINUTE", "SECOND": "SECOND",
+}
+
+// extract parses EXTRACT(unit FROM ts) into the call of the unit's
+// function (EXTRACT(DAY FROM ts) is DAYOFMONTH(ts)). The functions
+// package owns this one form; the rest of the grammar is untouched.
+func (p *exprParser) extract() (Expr, error) {
+	name := p.next()
+	p.next() // (
+	u := p.next()
+	fn, ok := extractUnits[strings.ToUpper(u.Value)]
+	if !ok || (u.Type != tokIdent && u.Type != tokKeyword) {
+		p.failf(u.Pos, "EXTRACT: unsupported unit %s; one of YEAR, QUARTER, MONTH, WEEK, DAY, DOY, DOW, HOUR, MINUTE, SECOND", u.Value)
+		fn = "EXTRACT"
+	}
+	if err := p.expectWord("FROM"); err != nil {
+		return nil, err
+	}
+	x, err := p.required()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.expectOp(")"); err != nil {
+		return nil, err
+	}
+	return &FuncCall{Pos: name.Pos, Name: fn, Args: []Expr{x}}, nil
+}
+
+// position parses POSITION(sub IN s) into LOCATE(sub, s).
+func (p *exprParser) position() (Expr, error) {
+	name := p.next()
+	p.next() // (
+	sub, err := p.concat()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.expectWord("IN"); err != nil {
+		return nil, err
+	}
+	s, err := p.required()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.expectOp(")"); err != nil {
+		return nil, err
+	}
+	return &FuncCall{Pos: name.Pos, Name: "LOCATE", Args: []Expr{sub, s}}, nil
 }
 
 func (p *exprParser) caseExpr() (Expr, error) {
