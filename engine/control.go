@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/checkpoint/objstore"
 	"github.com/streamsql/streamsql/exec"
 )
 
@@ -134,30 +133,15 @@ func serveRequests(ctx context.Context, dir string, job *exec.Job, poll time.Dur
 // counter follows it ("-2", "-3", …), so an unnamed savepoint never
 // collides with an earlier one. A given name is used as it is.
 func SavepointDir(stateDir, job, name string) string {
-	dir := func(name string) string {
-		base := url.PathEscape(job + "-" + name)
-		if base == "." || base == ".." {
-			base = url.PathEscape("_" + base)
-		}
-		return filepath.Join(stateDir, "savepoints", base)
-	}
-	if name != "" {
-		return dir(name)
-	}
-	stamp := time.Now().UTC().Format("20060102-150405")
-	d := dir(stamp)
-	for n := 2; ; n++ {
-		if _, err := os.Lstat(d); err != nil {
-			return d // free (or unreadable: creating it will say why)
-		}
-		d = dir(stamp + "-" + strconv.Itoa(n))
-	}
+	return savepointDirIn(filepath.Join(stateDir, "savepoints"), job, name)
 }
 
-// TakeSavepoint takes a savepoint of job in stateDir into target: through
-// the running job when it runs (waiting up to timeout), or from the job's
-// last completed checkpoint when it does not.
-func TakeSavepoint(ctx context.Context, stateDir, job, target string, timeout time.Duration) (SavepointAnswer, error) {
+// TakeSavepoint takes a savepoint of job in stateDir into target, a
+// directory or an "s3://bucket/prefix" location (reached with cfg when the
+// job is not running, with the job's own settings when it is): through the
+// running job when it runs (waiting up to timeout), or from the job's last
+// completed checkpoint when it does not.
+func TakeSavepoint(ctx context.Context, stateDir, job, target string, cfg objstore.Config, timeout time.Duration) (SavepointAnswer, error) {
 	dir, err := checkpoint.JobDir(stateDir, job)
 	if err != nil {
 		return SavepointAnswer{}, err
@@ -165,7 +149,11 @@ func TakeSavepoint(ctx context.Context, stateDir, job, target string, timeout ti
 	if _, err := os.Stat(dir); err != nil {
 		return SavepointAnswer{}, fmt.Errorf("no job %q in state dir %s (known: %s)", job, stateDir, strings.Join(Jobs(stateDir), ", "))
 	}
-	if abs, err := filepath.Abs(target); err == nil {
+	if objstore.IsRemote(target) {
+		if err := checkLocation(target); err != nil {
+			return SavepointAnswer{}, fmt.Errorf("savepoint target: %v", err)
+		}
+	} else if abs, err := filepath.Abs(strings.TrimPrefix(target, "file://")); err == nil {
 		target = abs
 	}
 	store, err := checkpoint.Open(stateDir, checkpoint.Options{JobName: job})

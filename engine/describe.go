@@ -10,7 +10,8 @@ import (
 
 // secretMarkers mark the table options whose values SHOW CREATE TABLE and
 // DESCRIBE EXTENDED print as '******': a key containing any of them.
-var secretMarkers = []string{"password", "secret", "sasl.jaas", "token", "credential"}
+// SET keys are masked by the same test (IsSecretKey).
+var secretMarkers = []string{"password", "secret", "sasl.jaas", "token", "credential", "access-key", "access.key"}
 
 // maskedValue is printed instead of a secret option's value.
 const maskedValue = "******"

@@ -18,6 +18,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/checkpoint/objstore"
 	"github.com/streamsql/streamsql/connectors"
 	"github.com/streamsql/streamsql/connectors/builtin"
 	"github.com/streamsql/streamsql/exec"
@@ -55,8 +56,23 @@ type Options struct {
 	// AllowNonRestoredState restores a checkpoint even when some of its
 	// operators' state no longer fits the plan, dropping that state.
 	AllowNonRestoredState bool
-	// FromSavepoint restores jobs from this savepoint directory.
+	// FromSavepoint restores jobs from this savepoint: a directory or an
+	// "s3://bucket/prefix" location.
 	FromSavepoint string
+	// CheckpointDir is the default of SET 'execution.checkpointing.dir':
+	// a location ("s3://bucket/prefix" or a directory) where every
+	// checkpoint is also made durable. Empty: the state directory only.
+	CheckpointDir string
+	// SavepointDir is the default of SET
+	// 'execution.checkpointing.savepoint-dir': where savepoints taken
+	// without a target go. Empty: the state directory's savepoints/.
+	SavepointDir string
+	// ObjectStore holds the defaults of the s3.* settings; the standard
+	// AWS environment (read through Getenv) fills what both leave empty.
+	ObjectStore objstore.Config
+	// Getenv reads the environment for the S3 credentials and endpoint
+	// (objstore.Config.FromEnv); nil means os.Getenv.
+	Getenv func(string) string
 	// Parallelism is the default number of subtasks of keyed window
 	// aggregations, for sessions without SET 'parallelism.default'
 	// (default 1). With more than one, output order across keys is not

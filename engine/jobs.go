@@ -207,7 +207,7 @@ func (e *Engine) stopJob(ctx context.Context, s *parser.StopJobStmt) (*Result, e
 	}
 	dir := ""
 	if s.WithSavepoint {
-		dir = SavepointDir(e.opts.StateDir, j.ID(), "")
+		dir = j.SavepointTarget("")
 	}
 	res, err := j.Stop(ctx, dir)
 	if err != nil {

@@ -119,8 +119,13 @@ func (s *Session) Execute(ctx context.Context, stmt parser.Statement) (*Result, 
 		if err := checkSetting(st.Key, st.Value); err != nil {
 			return nil, &parser.Error{Pos: st.Pos, Msg: err.Error()}
 		}
-		s.settings[st.Key] = st.Value
-		return &Result{Kind: Message, Message: fmt.Sprintf("set %s = %s", st.Key, st.Value)}, nil
+		key := CanonicalKey(st.Key)
+		s.settings[key] = st.Value
+		msg := fmt.Sprintf("set %s = %s", st.Key, redactSetting(key, st.Value))
+		if key != st.Key {
+			msg += fmt.Sprintf(" (an alias of %s)", key)
+		}
+		return &Result{Kind: Message, Message: msg}, nil
 	case *parser.ResetStmt:
 		if st.Key == "" {
 			s.settings = map[string]string{}
@@ -129,7 +134,7 @@ func (s *Session) Execute(ctx context.Context, stmt parser.Statement) (*Result, 
 		if err := checkKey(st.Key); err != nil {
 			return nil, &parser.Error{Pos: st.Pos, Msg: err.Error()}
 		}
-		delete(s.settings, st.Key)
+		delete(s.settings, CanonicalKey(st.Key))
 		return &Result{Kind: Message, Message: fmt.Sprintf("reset %s", st.Key)}, nil
 	case *parser.QueryStmt:
 		root, err := p.Query(st)
@@ -186,11 +191,13 @@ func (s *Session) show(st *parser.ShowStmt) (*Result, error) {
 func (s *Session) Setting(key string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.settings[key]
+	v, ok := s.settings[CanonicalKey(key)]
 	return v, ok
 }
 
-// Settings returns a copy of the session's settings (what SET set).
+// Settings returns a copy of the session's settings (what SET set, under
+// the keys' names, not their aliases), secrets included: for replaying
+// them; RedactSettings before showing them.
 func (s *Session) Settings() map[string]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -251,7 +258,7 @@ func (s *Session) planner(extra map[string]string) *planner.Planner {
 			settings[k] = v
 		}
 		for k, v := range extra {
-			settings[k] = v
+			settings[CanonicalKey(k)] = v
 		}
 	}
 	p := planner.New(s.catalog, s.e.reg)
@@ -272,7 +279,7 @@ func (s *Session) newQuery(root *plan.Graph, stmt parser.Statement, extra map[st
 		settings[k] = v
 	}
 	for k, v := range extra {
-		settings[k] = v
+		settings[CanonicalKey(k)] = v
 	}
 	e := s.e
 	e.mu.Lock()

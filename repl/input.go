@@ -4,6 +4,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/streamsql/streamsql/engine"
 	"github.com/streamsql/streamsql/parser"
 )
 
@@ -145,4 +146,29 @@ func historyEntry(lines []string) []string {
 		}
 	}
 	return []string{strings.Join(parts, " ")}
+}
+
+// maskHistory returns the history lines of a statement with the values of
+// SETs of secret keys (engine.IsSecretKey: s3.secret-key, …) replaced by
+// '******': the history file must not keep credentials.
+func maskHistory(lines []string) []string {
+	stmts, err := parser.Parse("history", strings.Join(lines, "\n"))
+	if err != nil {
+		return lines
+	}
+	masked := false
+	var out []string
+	for _, st := range stmts {
+		set, ok := st.(*parser.SetStmt)
+		if ok && set.Key != "" && engine.IsSecretKey(set.Key) {
+			masked = true
+			out = append(out, (&parser.SetStmt{Pos: set.Pos, Key: set.Key, Value: "******"}).String()+";")
+			continue
+		}
+		out = append(out, st.String()+";")
+	}
+	if !masked {
+		return lines
+	}
+	return []string{strings.Join(out, " ")}
 }

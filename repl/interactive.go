@@ -156,7 +156,7 @@ func (s *shell) interactiveLoop(ctx context.Context) error {
 		if !buf.add(line, n) {
 			continue
 		}
-		for _, h := range historyEntry(buf.lines) {
+		for _, h := range maskHistory(historyEntry(buf.lines)) {
 			_ = rl.SaveHistory(h)
 		}
 		// Line numbers in errors are those of the statement as typed.
@@ -206,7 +206,7 @@ func (s *shell) endJobs() error {
 	}
 	for _, j := range jobs {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		res, err := j.Stop(ctx, engine.SavepointDir(s.eng.StateDir(), j.ID(), ""))
+		res, err := j.Stop(ctx, j.SavepointTarget(""))
 		cancel()
 		if err != nil {
 			// No savepoint (checkpointing off?): it resumes from its last

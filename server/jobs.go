@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/checkpoint/objstore"
 	"github.com/streamsql/streamsql/engine"
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/types"
@@ -202,19 +203,30 @@ type savepointView struct {
 	Time         *time.Time `json:"time,omitempty"`
 }
 
-// savepointTarget returns the directory of a savepoint of job named name
-// (default: the time), inside STATE-DIR/savepoints, or answers the
-// request: 400 for a name that is not one path element, or a job id that
-// would lead outside, 409 when it exists.
-func (s *Server) savepointTarget(w http.ResponseWriter, job, name string) (string, bool) {
+// savepointTarget returns the location of a savepoint of j named name
+// (default: the time), inside the job's savepoint dir (SET
+// 'execution.checkpointing.savepoint-dir', default STATE-DIR/savepoints),
+// or answers the request: 400 for a name that is not one path element, or
+// a job id that would lead outside, 409 when it exists (in a directory).
+func (s *Server) savepointTarget(w http.ResponseWriter, j *engine.Job, name string) (string, bool) {
+	job := j.ID()
 	if name == "" {
 		name = savepointName()
 	} else if !validSavepointName(name) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("savepoint name %q: use letters, digits, '.', '_' and '-' (at most 128, not starting with '.')", name))
 		return "", false
 	}
+	if root := j.SavepointRoot(); objstore.IsRemote(root) {
+		// The job id and name are path-escaped into one element of the
+		// prefix; an existing object there is not probed (the savepoint's
+		// manifest is written last and names its own checkpoint).
+		return j.SavepointTarget(name), true
+	}
 	root := filepath.Join(s.eng.StateDir(), "savepoints")
-	dir := engine.SavepointDir(s.eng.StateDir(), job, name)
+	if r := j.SavepointRoot(); r != "" {
+		root = strings.TrimPrefix(r, "file://")
+	}
+	dir := j.SavepointTarget(name)
 	if rel, err := filepath.Rel(root, dir); err != nil || rel == "." || strings.ContainsRune(rel, filepath.Separator) || strings.HasPrefix(rel, "..") {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("job %q: its id cannot name a savepoint directory inside %s", job, root))
 		return "", false
@@ -295,7 +307,7 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 	}
 	dir := ""
 	if req.Savepoint || req.Name != "" {
-		if dir, ok = s.savepointTarget(w, j.ID(), req.Name); !ok {
+		if dir, ok = s.savepointTarget(w, j, req.Name); !ok {
 			return
 		}
 	}
@@ -331,7 +343,7 @@ func (s *Server) handleSavepoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, fmt.Errorf("job %q is not running (%s)", j.ID(), st))
 		return
 	}
-	dir, ok := s.savepointTarget(w, j.ID(), req.Name)
+	dir, ok := s.savepointTarget(w, j, req.Name)
 	if !ok {
 		return
 	}

@@ -105,7 +105,9 @@ func (j *journal) save() error {
 		return err
 	}
 	tmp := j.path + ".tmp"
-	f, err := os.Create(tmp)
+	// Owner only: a job's settings may hold credentials (s3.secret-key),
+	// which it needs again when it resumes.
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

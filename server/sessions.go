@@ -101,7 +101,7 @@ type sessionView struct {
 func viewSession(s *session) sessionView {
 	tables := s.es.TableNames()
 	sort.Strings(tables)
-	return sessionView{Session: s.id, Created: s.created.UTC(), Settings: s.es.Settings(), Tables: tables}
+	return sessionView{Session: s.id, Created: s.created.UTC(), Settings: engine.RedactSettings(s.es.Settings()), Tables: tables}
 }
 
 // handleOpenSession is POST /v1/sessions.

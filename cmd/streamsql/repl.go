@@ -45,6 +45,8 @@ func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	initFile := fs.String("init", "", "execute this SQL file first (table definitions, SETs)")
 	keepJobs := fs.Bool("keep-jobs", false, "on exit, wait for background jobs to finish instead of stopping them with a savepoint")
 	verbose := fs.Bool("v", false, "log checkpoint events to stderr")
+	fromSavepoint := fs.String("from-savepoint", "", "restore the jobs from this savepoint: a directory or s3://bucket/prefix (as SET 'execution.savepoint.path')")
+	remote := addRemoteFlags(fs, true)
 	fs.Usage = func() {
 		shellUsage(stderr)
 		fmt.Fprintf(stderr, "\nFlags:\n")
@@ -61,6 +63,10 @@ func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		usage(stderr)
 		return 2
 	}
+	if err := checkRemoteFlags(remote, *fromSavepoint); err != nil {
+		fmt.Fprintf(stderr, "streamsql: %v\n", err)
+		return 2
+	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelInfo
@@ -75,6 +81,10 @@ func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		StateDir:       *stateDir,
 		Stdout:         jobOut,
 		DefaultJobName: "shell-" + time.Now().Format("0102-150405"),
+		FromSavepoint:  *fromSavepoint,
+		CheckpointDir:  *remote.checkpointDir,
+		SavepointDir:   *remote.savepointDir,
+		ObjectStore:    remote.config(),
 		Logger:         slog.New(slog.NewTextHandler(jobLog, &slog.HandlerOptions{Level: level})),
 	})
 	cfg := repl.Config{Engine: eng, In: stdin, Out: stdout, Err: stderr, Init: *initFile, KeepJobs: *keepJobs,

@@ -29,8 +29,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fresh := fs.Bool("fresh", false, "discard the job's checkpoints and start from scratch")
 	allowNonRestored := fs.Bool("allow-non-restored-state", false, "restore even if some checkpointed state no longer fits the query, dropping it")
 	allowRollback := fs.Bool("allow-rollback", false, "restore the newest checkpoint left when the store lost newer ones the job completed (its output since is repeated)")
-	fromSavepoint := fs.String("from-savepoint", "", "restore the job from this savepoint directory")
-	savepointOnStop := fs.Bool("savepoint-on-stop", false, "on SIGTERM or Ctrl-C, take a savepoint (in STATE-DIR/savepoints/) before stopping")
+	fromSavepoint := fs.String("from-savepoint", "", "restore the job from this savepoint: a directory or s3://bucket/prefix")
+	savepointOnStop := fs.Bool("savepoint-on-stop", false, "on SIGTERM or Ctrl-C, take a savepoint (in the savepoint dir, default STATE-DIR/savepoints/) before stopping")
+	remote := addRemoteFlags(fs, true)
 	interval := fs.Duration("checkpoint-interval", 10*time.Second, "default time between checkpoints (SET 'execution.checkpointing.interval' overrides; 0 disables)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: streamsql run [flags] FILE.sql
@@ -68,6 +69,9 @@ Flags:
 	if *interval == 0 {
 		*interval = -1
 	}
+	if err := checkRemoteFlags(remote, *fromSavepoint); err != nil {
+		return err
+	}
 	// On a terminal an INSERT shows a live status line; log lines print
 	// above it.
 	status := newStatusLine(stderr)
@@ -89,6 +93,9 @@ Flags:
 		AllowNonRestoredState: *allowNonRestored,
 		AllowRollback:         *allowRollback,
 		FromSavepoint:         *fromSavepoint,
+		CheckpointDir:         *remote.checkpointDir,
+		SavepointDir:          *remote.savepointDir,
+		ObjectStore:           remote.config(),
 	})
 	for _, st := range stmts {
 		res, err := eng.Execute(ctx, st)
@@ -140,8 +147,7 @@ func runQuery(ctx context.Context, q *engine.ContinuousQuery, format string, sav
 			case <-qctx.Done():
 				return
 			}
-			dir := engine.SavepointDir(stateDir, q.Name(), "")
-			res, err := q.StopWithSavepoint(dir)
+			res, err := q.StopWithSavepoint(q.SavepointTarget(""))
 			if err != nil {
 				fmt.Fprintf(msgs, "streamsql: savepoint on stop failed: %v\n", err)
 				cancel()

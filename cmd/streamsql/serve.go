@@ -36,6 +36,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxConns := fs.Int("max-conns", server.DefaultMaxConns, "most connections open at once (more wait until one closes)")
 	interval := fs.Duration("checkpoint-interval", 10*time.Second, "default time between checkpoints (SET 'execution.checkpointing.interval' overrides; 0 disables)")
 	verbose := fs.Bool("v", false, "log job events and checkpoints to stderr")
+	remote := addRemoteFlags(fs, true)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: streamsql serve [flags]
 
@@ -77,6 +78,9 @@ Flags:
 	if *interval == 0 {
 		*interval = -1
 	}
+	if err := checkRemoteFlags(remote, ""); err != nil {
+		return err
+	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelInfo
@@ -86,7 +90,8 @@ Flags:
 	if err != nil {
 		return err
 	}
-	eng := engine.New(engine.Options{StateDir: *stateDir, Stdout: stdout, Logger: logger, CheckpointInterval: *interval, PathPolicy: policy})
+	eng := engine.New(engine.Options{StateDir: *stateDir, Stdout: stdout, Logger: logger, CheckpointInterval: *interval, PathPolicy: policy,
+		CheckpointDir: *remote.checkpointDir, SavepointDir: *remote.savepointDir, ObjectStore: remote.config()})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err

@@ -25,15 +25,21 @@ func savepointCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.SetOutput(stderr)
 	stateDir := fs.String("state-dir", ".streamsql", "the state directory the job runs with")
 	name := fs.String("name", "", "name of the savepoint (default: the current UTC time)")
-	path := fs.String("path", "", "directory to write the savepoint to (default STATE-DIR/savepoints/JOB-NAME)")
+	path := fs.String("path", "", "where to write the savepoint, as TARGET (default SAVEPOINT-DIR/JOB-NAME)")
 	timeout := fs.Duration("timeout", time.Minute, "how long to wait for a running job")
+	remote := addRemoteFlags(fs, false)
+	savepointDir := fs.String("savepoint-dir", "", "where savepoints without a TARGET go: s3://bucket/prefix or a directory (default STATE-DIR/savepoints)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `Usage: streamsql savepoint [flags] JOB
+		fmt.Fprintf(stderr, `Usage: streamsql savepoint [flags] JOB [TARGET]
 
 Takes a savepoint of JOB: a self-contained copy of its state that outlives
-its checkpoints. A running job takes a fresh checkpoint for it; a stopped
-job's last completed checkpoint is copied. Restore it with
-'streamsql run --from-savepoint PATH FILE.sql'.
+its checkpoints, in TARGET (a directory or s3://bucket/prefix; default a new
+JOB-NAME inside --savepoint-dir). A running job takes a fresh checkpoint for
+it (and reaches S3 with its own settings); a stopped job's last completed
+checkpoint is copied (S3 reached with the --s3-* flags and the AWS
+environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+AWS_ENDPOINT_URL_S3). Restore it with
+'streamsql run --from-savepoint TARGET FILE.sql'.
 
 Flags:
 `)
@@ -42,16 +48,25 @@ Flags:
 	if done, err := parseFlags(fs, args); done {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if fs.NArg() < 1 || fs.NArg() > 2 || (fs.NArg() == 2 && *path != "") {
 		fs.Usage()
 		return errUsage
 	}
+	if err := checkRemoteFlags(remote, ""); err != nil {
+		return err
+	}
+	if err := engine.CheckLocation(*savepointDir); err != nil {
+		return fmt.Errorf("--savepoint-dir: %v", err)
+	}
 	job := fs.Arg(0)
 	target := *path
-	if target == "" {
-		target = engine.SavepointDir(*stateDir, job, *name)
+	if fs.NArg() == 2 {
+		target = fs.Arg(1)
 	}
-	ans, err := engine.TakeSavepoint(ctx, *stateDir, job, target, *timeout)
+	if target == "" {
+		target = engine.SavepointIn(*savepointDir, *stateDir, job, *name)
+	}
+	ans, err := engine.TakeSavepoint(ctx, *stateDir, job, target, remote.config().FromEnv(nil), *timeout)
 	if err != nil {
 		return err
 	}
