@@ -117,6 +117,11 @@ func (s *Session) Execute(ctx context.Context, stmt parser.Statement) (*Result, 
 			return res, nil
 		}
 		if err := checkSetting(st.Key, st.Value); err != nil {
+			if IsSecretKey(st.Key) {
+				// Not a *parser.Error: a caret would print the line,
+				// and the secret with it.
+				return nil, fmt.Errorf("%s: %v", parser.FormatPos(st.Pos), err)
+			}
 			return nil, &parser.Error{Pos: st.Pos, Msg: err.Error()}
 		}
 		key := CanonicalKey(st.Key)

@@ -61,11 +61,11 @@ var settingKeys = []SettingKey{
 	{Name: "parallelism.default", Default: "1", Check: intRange(1, 256), Doc: "subtasks of keyed window aggregations (1 to 256)"},
 	{Name: "pipeline.max-parallelism", Default: "128", Check: intRange(1, 32768), Doc: "key groups keyed state is split into: the most subtasks a keyed operator can run as (1 to 32768); parallelism.default may not exceed it"},
 	{Name: "pipeline.name", Check: checkJobName, Doc: "the name of the next jobs: their identity for checkpoints"},
-	{Name: "s3.access-key", Secret: true, Doc: "access key of the S3 checkpoint and savepoint dirs (default: AWS_ACCESS_KEY_ID); shown as '******'"},
+	{Name: "s3.access-key", Secret: true, Check: checkCredential, Doc: "access key of the S3 checkpoint and savepoint dirs (default: AWS_ACCESS_KEY_ID); shown as '******'"},
 	{Name: "s3.endpoint", Check: checkEndpoint, Doc: "S3 endpoint, e.g. 'http://127.0.0.1:8333' (the scheme decides TLS; default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS)"},
 	{Name: "s3.path.style.access", Default: "false", Values: []string{"true", "false"}, Check: checkBool, Doc: "address buckets in the path (http://host/bucket/key), as most S3-compatible servers need, instead of the host name"},
 	{Name: "s3.region", Check: checkRegion, Doc: "S3 region (default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)"},
-	{Name: "s3.secret-key", Secret: true, Doc: "secret key of the S3 checkpoint and savepoint dirs (default: AWS_SECRET_ACCESS_KEY); shown as '******'"},
+	{Name: "s3.secret-key", Secret: true, Check: checkCredential, Doc: "secret key of the S3 checkpoint and savepoint dirs (default: AWS_SECRET_ACCESS_KEY); shown as '******'"},
 	{Name: "sql-client.display.max-column-width", Default: "30", Check: intRange(1, 1<<20), Doc: "the shell's widest column, in characters; longer values are cut with an ellipsis"},
 	{Name: "sql-client.display.vertical", Default: "false", Values: []string{"true", "false"}, Check: checkBool, Doc: "the shell prints each row of a SELECT as a record of name | value lines (\\x toggles it)"},
 	{Name: "sql-client.execution.result-mode", Default: "tableau", Values: []string{"tableau", "changelog"}, Check: oneOf("tableau", "table", "changelog"), Doc: "how the shell prints a SELECT's rows: 'tableau', or 'changelog' with the row kind"},
@@ -428,6 +428,15 @@ func checkEndpoint(v string) error {
 func checkRegion(v string) error {
 	if strings.ContainsFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 		return fmt.Errorf("expected a region such as 'eu-west-1', got %q", v)
+	}
+	return nil
+}
+
+// checkCredential refuses a credential with spaces around it or control
+// characters (a copy-and-paste slip) without ever quoting it.
+func checkCredential(v string) error {
+	if strings.TrimSpace(v) != v || strings.ContainsFunc(v, unicode.IsControl) {
+		return fmt.Errorf("expected a credential without spaces around it or control characters (the value is not shown)")
 	}
 	return nil
 }

@@ -43,6 +43,42 @@ func TestSetInvalidValues(t *testing.T) {
 		bad  map[string]string // value → part of the error
 		good []string
 	}{
+		"execution.checkpointing.dir": {
+			bad: map[string]string{
+				"hdfs://nn/x": `scheme "hdfs" is not supported`, "s3://": "with a bucket of 3 to 63", "s3://B/x": "with a bucket",
+				"s3://bkt/a/../b": "no '.', '..' or empty parts", "s3://bkt/a//b": "empty parts", "s3://bkt/x?versionId=1": "without a query",
+				"file://rel/dir": "expected 'file:///absolute/dir'", " /tmp/x": "spaces around it",
+			},
+			good: []string{"", "s3://my-bucket", "s3://my-bucket/ckpt/prod/", "s3a://b.example/p", dir, "file://" + dir, "rel/dir"},
+		},
+		"execution.checkpointing.savepoint-dir": {
+			bad:  map[string]string{"gs://b/x": `scheme "gs" is not supported`, "s3://x": "with a bucket"},
+			good: []string{"", "s3://my-bucket/savepoints", dir},
+		},
+		"execution.checkpointing.timeout": {
+			bad:  map[string]string{"0": "more than 0", "off": "more than 0", "-1 s": "0 or more", "soon": "invalid interval"},
+			good: []string{"10 min", "30 s", "1500"},
+		},
+		"s3.access-key": {
+			bad:  map[string]string{" AKIA": "without spaces around it", "AK\x01": "control characters"},
+			good: []string{"AKIAEXAMPLE", ""},
+		},
+		"s3.secret-key": {
+			bad:  map[string]string{"abc ": "(the value is not shown)"},
+			good: []string{"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+		},
+		"s3.endpoint": {
+			bad:  map[string]string{"ftp://h": "http or https", "http://": "a host", "http://h:1/bucket": "no path", "http://u:p@h": "expected an endpoint"},
+			good: []string{"", "http://127.0.0.1:8333", "https://s3.eu-west-1.amazonaws.com", "s3.eu-west-1.amazonaws.com", "minio.local:9000"},
+		},
+		"s3.path.style.access": {
+			bad:  map[string]string{"yes": "expected true or false"},
+			good: []string{"true", "false"},
+		},
+		"s3.region": {
+			bad:  map[string]string{"eu west": "expected a region"},
+			good: []string{"eu-west-1", ""},
+		},
 		"execution.checkpointing.interval": {
 			bad:  map[string]string{"-1 s": `expected a duration of 0 or more`, "-5": "0 or more", "ten seconds": `invalid interval "ten seconds"`, "": "invalid interval"},
 			good: []string{"10 s", "500 ms", "1 min", "250", "0", "off"},
