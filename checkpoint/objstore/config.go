@@ -26,7 +26,10 @@ type Config struct {
 	AccessKey    string
 	SecretKey    string
 	SessionToken string
-	// Timeout bounds each request; 0 means 30 s.
+	// Timeout bounds each request's time without progress (connecting,
+	// waiting for a response, or no bytes moving in a transfer), minio's
+	// retries of it included; 0 means 30 s. A big transfer that keeps
+	// moving is not cut; the caller's context bounds the whole call.
 	Timeout time.Duration
 }
 

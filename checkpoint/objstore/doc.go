@@ -39,7 +39,9 @@
 //
 // Errors name the operation and the object ("objstore: put
 // s3://ckpt/jobs/x/chk-3/_metadata: …"), never credentials. A missing object
-// is ErrNotExist (errors.Is). Timeouts: every S3 request is bounded by
-// Config.Timeout and the caller's context; the S3 client retries a failed
-// request at most a few times before reporting it.
+// is ErrNotExist (errors.Is). Timeouts: an S3 call that makes no progress
+// for Config.Timeout fails with an error wrapping context.DeadlineExceeded,
+// and the caller's context bounds every call; the S3 client (minio-go)
+// retries a failed request at most 3 times, with a short backoff, within
+// those bounds. A wrong key or secret is reported as "access denied".
 package objstore
