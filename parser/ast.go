@@ -219,16 +219,61 @@ type StopJobStmt struct {
 // parenthesised with one, as in (SELECT … LIMIT 5); other parenthesised
 // terms are flattened into the list. A first term with a LIMIT of its own
 // is wrapped as SELECT * FROM (term).
+//
+// With, OrderBy and Limit, like Limit alone, apply to the whole query (the
+// union, when there is one): WITH a AS (…) SELECT … UNION ALL SELECT …
+// ORDER BY x LIMIT 5. A term with clauses of its own is parenthesised.
+//
+// A Select with Values set is VALUES (…), (…): it has no Items, From,
+// Where, GroupBy or Having (it may have With, a union, ORDER BY, LIMIT).
 type Select struct {
 	Pos      Pos
+	With     []*CTE // WITH name AS (query), …; nil when absent
+	Values   []*ValuesRow
 	Distinct bool
 	Items    []*SelectItem
 	From     TableRef
 	Where    Expr // nil when absent
+	// GroupBy holds expressions and *GroupingSets (GROUPING SETS, ROLLUP,
+	// CUBE), in the order written.
 	GroupBy  []Expr
-	Having   Expr   // nil when absent
-	Limit    *int64 // nil when absent
+	Having   Expr // nil when absent
 	UnionAll []*Select
+	OrderBy  []*OrderItem
+	Limit    *int64 // nil when absent
+}
+
+// CTE is one common table expression of a WITH clause:
+// name [(column, …)] AS (query).
+type CTE struct {
+	Pos     Pos
+	Name    Ident
+	Columns []Ident // nil when absent
+	Query   *Select
+}
+
+// ValuesRow is one row (v, …) of VALUES.
+type ValuesRow struct {
+	Pos    Pos
+	Values []Expr
+}
+
+// OrderItem is one item of ORDER BY: expr [ASC | DESC].
+type OrderItem struct {
+	Pos  Pos
+	Expr Expr
+	Desc bool
+}
+
+// GroupingSets is GROUPING SETS ((a, b), (a), ()), ROLLUP (a, b) or
+// CUBE (a, b) in GROUP BY; it is only found there. Kind is "GROUPING SETS",
+// "ROLLUP" or "CUBE". For GROUPING SETS, Sets are the sets; for ROLLUP
+// and CUBE, the elements (a column, or a parenthesised composite (a, b)
+// that is rolled up as one).
+type GroupingSets struct {
+	Pos  Pos
+	Kind string
+	Sets [][]Expr
 }
 
 // SelectItem is one item of the select list: expr [AS alias], *, or t.*.
@@ -248,11 +293,14 @@ type TableName struct {
 	Alias *Ident
 }
 
-// SubqueryRef is (SELECT …) [AS] alias in FROM.
+// SubqueryRef is (SELECT …) [AS] alias [(column, …)] in FROM, or
+// (VALUES …) AS t(column, …).
 type SubqueryRef struct {
 	Pos   Pos
 	Query *Select
 	Alias *Ident
+	// Columns renames the subquery's columns; nil when absent.
+	Columns []Ident
 }
 
 // WindowTVF is a windowing table-valued function in FROM:
@@ -445,6 +493,10 @@ func (n *CaseExpr) Position() Pos              { return n.Pos }
 func (n *When) Position() Pos                  { return n.Pos }
 func (n *CastExpr) Position() Pos              { return n.Pos }
 func (n *FuncCall) Position() Pos              { return n.Pos }
+func (n *CTE) Position() Pos                   { return n.Pos }
+func (n *ValuesRow) Position() Pos             { return n.Pos }
+func (n *OrderItem) Position() Pos             { return n.Pos }
+func (n *GroupingSets) Position() Pos          { return n.Pos }
 
 func (*CreateTableStmt) stmt()       {}
 func (*CreateViewStmt) stmt()        {}
@@ -477,6 +529,7 @@ func (*BetweenExpr) expr()  {}
 func (*CaseExpr) expr()     {}
 func (*CastExpr) expr()     {}
 func (*FuncCall) expr()     {}
+func (*GroupingSets) expr() {}
 
 func (*TableName) tableRef()   {}
 func (*SubqueryRef) tableRef() {}

@@ -261,7 +261,7 @@ func (c *converter) insert(g *gInsert) *InsertStmt {
 func (c *converter) selectStmt(g *gSelect) *Select {
 	head := c.term(g.First)
 	if len(g.Rest) > 0 {
-		if head.Limit != nil {
+		if ownClauses(head) {
 			head = wrapStar(head)
 		}
 		var terms []*Select
@@ -279,7 +279,7 @@ func (c *converter) selectStmt(g *gSelect) *Select {
 				c.failf(op.Pos, "EXCEPT is not supported yet; only UNION ALL is")
 			}
 			t := c.term(op.Term)
-			if t.Limit == nil && len(t.UnionAll) > 0 {
+			if !ownClauses(t) && len(t.UnionAll) > 0 {
 				rest := t.UnionAll
 				t.UnionAll = nil
 				terms = append(terms, t)
@@ -293,18 +293,53 @@ func (c *converter) selectStmt(g *gSelect) *Select {
 	if g.After != nil {
 		c.failf(g.After.Pos, "%s after LIMIT: a LIMIT applies to the whole query and comes last; put the term in parentheses to limit it alone", strings.ToUpper(g.After.Op))
 	}
+	if len(g.OrderBy) > 0 {
+		if ownClauses(head) {
+			// (SELECT … LIMIT 5) ORDER BY x: the inner LIMIT applies first.
+			head = wrapStar(head)
+		}
+		for _, o := range g.OrderBy {
+			head.OrderBy = append(head.OrderBy, &OrderItem{Pos: o.Pos, Expr: c.expr(o.Expr), Desc: strings.EqualFold(o.Dir, "DESC")})
+		}
+	}
 	if g.Limit != nil {
 		n, err := strconv.ParseInt(g.Limit.Value, 10, 64)
 		if err != nil || n < 0 {
 			c.failf(g.Limit.Pos, "LIMIT must be a non-negative integer, not %s", g.Limit.Value)
 		}
-		if head.Limit != nil {
+		if head.Limit != nil || head.With != nil {
 			// (SELECT … LIMIT 5) LIMIT 3: both apply.
 			head = wrapStar(head)
 		}
 		head.Limit = &n
 	}
+	if g.With != nil {
+		if head.With != nil {
+			// WITH a AS (…) (WITH b AS (…) SELECT …): b is local.
+			head = wrapStar(head)
+		}
+		seen := map[string]bool{}
+		for _, w := range g.With.CTEs {
+			cte := &CTE{Pos: w.Pos, Name: c.ident(w.Name), Columns: c.idents(w.Columns), Query: c.selectStmt(w.Query)}
+			k := strings.ToLower(cte.Name.Name)
+			if cte.Name.Quoted {
+				k = "`" + cte.Name.Name
+			}
+			if seen[k] {
+				c.failf(cte.Name.Pos, "duplicate name %q in WITH: each common table expression needs a name of its own", cte.Name.Name)
+			}
+			seen[k] = true
+			head.With = append(head.With, cte)
+		}
+	}
 	return head
+}
+
+// ownClauses reports whether s has clauses that apply to the whole of it
+// (WITH, ORDER BY, LIMIT), so that s must be wrapped before it is made the
+// head of a union or given clauses of its own.
+func ownClauses(s *Select) bool {
+	return s.Limit != nil || s.With != nil || len(s.OrderBy) > 0
 }
 
 // wrapStar returns SELECT * FROM (s): a query equal to s whose own
@@ -317,6 +352,17 @@ func wrapStar(s *Select) *Select {
 func (c *converter) term(g *gTerm) *Select {
 	if g.Paren != nil {
 		return c.selectStmt(g.Paren)
+	}
+	if g.Values != nil {
+		s := &Select{Pos: g.Values.Pos}
+		for _, r := range g.Values.Rows {
+			row := &ValuesRow{Pos: r.Pos}
+			for _, e := range r.List.List {
+				row.Values = append(row.Values, c.expr(e))
+			}
+			s.Values = append(s.Values, row)
+		}
+		return s
 	}
 	return c.selectCore(g.Core)
 }
@@ -337,9 +383,10 @@ func (c *converter) selectCore(g *gSelectCore) *Select {
 		s.Where = c.expr(g.Where)
 	}
 	if g.GroupBy != nil {
-		for _, e := range g.GroupBy.List {
-			s.GroupBy = append(s.GroupBy, c.expr(e))
+		if g.GroupBy.err != nil && c.err == nil {
+			c.err = g.GroupBy.err
 		}
+		s.GroupBy = g.GroupBy.Items
 	}
 	if g.Having != nil {
 		s.Having = c.expr(g.Having)
@@ -372,15 +419,18 @@ func (c *converter) tableRef(g *gTableRef) TableRef {
 		alias = &a
 	}
 	switch {
-	case g.TVF != nil:
+	case g.Sub != nil:
+		return &SubqueryRef{Pos: g.Pos, Query: c.selectStmt(g.Sub), Alias: alias, Columns: c.idents(g.Cols)}
+	}
+	if len(g.Cols) > 0 {
+		c.failf(g.Cols[0].Pos, "column aliases (AS t(a, b, …)) are only supported on a subquery or VALUES in FROM")
+	}
+	if g.TVF != nil {
 		w := c.windowTVF(g.TVF)
 		w.Alias = alias
 		return w
-	case g.Sub != nil:
-		return &SubqueryRef{Pos: g.Pos, Query: c.selectStmt(g.Sub), Alias: alias}
-	default:
-		return &TableName{Pos: g.Pos, Name: c.ident(g.Name), Alias: alias}
 	}
+	return &TableName{Pos: g.Pos, Name: c.ident(g.Name), Alias: alias}
 }
 
 // windowParams lists the interval parameters of each window function in

@@ -305,6 +305,27 @@ func (n *EndStatementSetStmt) String() string { return "END" }
 
 func (n *Select) String() string {
 	var b strings.Builder
+	if len(n.With) > 0 {
+		b.WriteString("WITH ")
+		for i, w := range n.With {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(w.String())
+		}
+		b.WriteString(" ")
+	}
+	if n.Values != nil {
+		b.WriteString("VALUES ")
+		for i, r := range n.Values {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(r.String())
+		}
+		n.writeTail(&b)
+		return b.String()
+	}
 	b.WriteString("SELECT ")
 	if n.Distinct {
 		b.WriteString("DISTINCT ")
@@ -331,9 +352,15 @@ func (n *Select) String() string {
 		b.WriteString(" HAVING ")
 		b.WriteString(clause(n.Having))
 	}
+	n.writeTail(&b)
+	return b.String()
+}
+
+// writeTail writes the union terms, ORDER BY and LIMIT of n.
+func (n *Select) writeTail(b *strings.Builder) {
 	for _, u := range n.UnionAll {
 		b.WriteString(" UNION ALL ")
-		if u.Limit != nil || len(u.UnionAll) > 0 {
+		if ownClauses(u) || len(u.UnionAll) > 0 {
 			b.WriteString("(")
 			b.WriteString(u.String())
 			b.WriteString(")")
@@ -341,11 +368,48 @@ func (n *Select) String() string {
 			b.WriteString(u.String())
 		}
 	}
+	if len(n.OrderBy) > 0 {
+		b.WriteString(" ORDER BY ")
+		for i, o := range n.OrderBy {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(o.String())
+		}
+	}
 	if n.Limit != nil {
 		b.WriteString(" LIMIT ")
 		b.WriteString(strconv.FormatInt(*n.Limit, 10))
 	}
-	return b.String()
+}
+
+func (n *CTE) String() string {
+	s := n.Name.String()
+	if len(n.Columns) > 0 {
+		s += " (" + identList(n.Columns) + ")"
+	}
+	return s + " AS (" + n.Query.String() + ")"
+}
+
+func (n *ValuesRow) String() string { return "(" + exprList(n.Values) + ")" }
+
+func (n *OrderItem) String() string {
+	if n.Desc {
+		return clause(n.Expr) + " DESC"
+	}
+	return clause(n.Expr)
+}
+
+func (n *GroupingSets) String() string {
+	parts := make([]string, len(n.Sets))
+	for i, set := range n.Sets {
+		if n.Kind != "GROUPING SETS" && len(set) == 1 {
+			parts[i] = clause(set[0])
+		} else {
+			parts[i] = "(" + exprList(set) + ")"
+		}
+	}
+	return n.Kind + " (" + strings.Join(parts, ", ") + ")"
 }
 
 func (n *SelectItem) String() string {
@@ -371,7 +435,13 @@ func aliasSQL(a *Ident) string {
 
 func (n *TableName) String() string { return n.Name.String() + aliasSQL(n.Alias) }
 
-func (n *SubqueryRef) String() string { return "(" + n.Query.String() + ")" + aliasSQL(n.Alias) }
+func (n *SubqueryRef) String() string {
+	s := "(" + n.Query.String() + ")" + aliasSQL(n.Alias)
+	if len(n.Columns) > 0 {
+		s += " (" + identList(n.Columns) + ")"
+	}
+	return s
+}
 
 func (n *WindowTVF) String() string {
 	var b strings.Builder

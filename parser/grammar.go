@@ -200,18 +200,54 @@ type gStop struct {
 // gSelect is a query: SELECT blocks (or parenthesised queries) joined by
 // set operators, then a LIMIT that applies to the whole of it.
 type gSelect struct {
-	Pos   lexer.Position
-	First *gTerm    `parser:"@@"`
-	Rest  []*gSetOp `parser:"@@*"`
-	Limit *gNumber  `parser:"( 'LIMIT' @@"`
-	After *gSetOp   `parser:"  @@? )?"`
+	Pos     lexer.Position
+	With    *gWith        `parser:"@@?"`
+	First   *gTerm        `parser:"@@"`
+	Rest    []*gSetOp     `parser:"@@*"`
+	OrderBy []*gOrderItem `parser:"( 'ORDER' 'BY' @@ ( ',' @@ )* )?"`
+	Limit   *gNumber      `parser:"( 'LIMIT' @@"`
+	After   *gSetOp       `parser:"  @@? )?"`
+}
+
+// gWith is WITH cte, … before a query.
+type gWith struct {
+	Pos  lexer.Position
+	CTEs []*gCTE `parser:"'WITH' @@ ( ',' @@ )*"`
+}
+
+// gCTE is name [(col, …)] AS (query).
+type gCTE struct {
+	Pos     lexer.Position
+	Name    *gIdent   `parser:"@@"`
+	Columns []*gIdent `parser:"( '(' @@ ( ',' @@ )* ')' )?"`
+	Query   *gSelect  `parser:"'AS' '(' @@ ')'"`
+}
+
+// gOrderItem is expr [ASC | DESC] of ORDER BY.
+type gOrderItem struct {
+	Pos  lexer.Position
+	Expr *gOr   `parser:"@@"`
+	Dir  string `parser:"@( 'ASC' | 'DESC' )?"`
 }
 
 // gTerm is one operand of a set operator.
 type gTerm struct {
-	Pos   lexer.Position
-	Core  *gSelectCore `parser:"  @@"`
-	Paren *gSelect     `parser:"| '(' @@ ')'"`
+	Pos    lexer.Position
+	Core   *gSelectCore `parser:"  @@"`
+	Values *gValues     `parser:"| @@"`
+	Paren  *gSelect     `parser:"| '(' @@ ')'"`
+}
+
+// gValues is VALUES (…), (…).
+type gValues struct {
+	Pos  lexer.Position
+	Rows []*gValuesRow `parser:"'VALUES' @@ ( ',' @@ )*"`
+}
+
+// gValuesRow is one row of VALUES.
+type gValuesRow struct {
+	Pos  lexer.Position
+	List *gExprList `parser:"'(' @@ ')'"`
 }
 
 // gSetOp is a set operator and its right operand. Only UNION ALL is
@@ -232,7 +268,7 @@ type gSelectCore struct {
 	From     *gTableRef   `parser:"( 'FROM' @@"`
 	Join     *gJoin       `parser:"  @@? )?"`
 	Where    *gOr         `parser:"( 'WHERE' @@ )?"`
-	GroupBy  *gExprList   `parser:"( 'GROUP' 'BY' @@ )?"`
+	GroupBy  *gGroupList  `parser:"( 'GROUP' 'BY' @@ )?"`
 	Having   *gOr         `parser:"( 'HAVING' @@ )?"`
 }
 
@@ -266,7 +302,8 @@ type gTableRef struct {
 	TVF   *gTVF    `parser:"( @@"`
 	Sub   *gSelect `parser:"| '(' @@ ')'"`
 	Name  *gIdent  `parser:"| @@ )"`
-	Alias *gIdent  `parser:"( 'AS'? @@ )?"`
+	Alias *gIdent  `parser:"( 'AS'? @@"`
+	Cols  []*gIdent `parser:"  ( '(' @@ ( ',' @@ )* ')' )? )?"`
 }
 
 type gTVF struct {

@@ -107,7 +107,7 @@ func checkNesting(filename, sql string) *limitError {
 	for {
 		t, _ := s.Next()
 		if paren {
-			sub := t.Type == tokKeyword && strings.EqualFold(t.Value, "SELECT")
+			sub := t.Type == tokKeyword && (strings.EqualFold(t.Value, "SELECT") || strings.EqualFold(t.Value, "WITH") || strings.EqualFold(t.Value, "VALUES"))
 			if sub {
 				subs++
 				if subs > MaxSubqueryNesting {
