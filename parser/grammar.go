@@ -299,10 +299,10 @@ type gSelectItem struct {
 
 type gTableRef struct {
 	Pos   lexer.Position
-	TVF   *gTVF    `parser:"( @@"`
-	Sub   *gSelect `parser:"| '(' @@ ')'"`
-	Name  *gIdent  `parser:"| @@ )"`
-	Alias *gIdent  `parser:"( 'AS'? @@"`
+	TVF   *gTVF     `parser:"( @@"`
+	Sub   *gSelect  `parser:"| '(' @@ ')'"`
+	Name  *gIdent   `parser:"| @@ )"`
+	Alias *gIdent   `parser:"( 'AS'? @@"`
 	Cols  []*gIdent `parser:"  ( '(' @@ ( ',' @@ )* ')' )? )?"`
 }
 
