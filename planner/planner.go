@@ -441,11 +441,20 @@ func (p *Planner) validateConnector(t *Table, schema types.Schema, sink bool) er
 // query gets the same ids every time it is planned. An Exchange is not
 // numbered: its id is its input's with "-exchange" appended, so inserting
 // exchanges does not change the ids (and the checkpoints) of other nodes.
+// A node feeding several exchanges (the aggregations of GROUPING SETS,
+// each keyed on its own set) gives the second one the id with "-2"
+// appended, the third "-3", and so on.
 func assignIDs(g *plan.Graph) {
 	n := 0
+	exchanges := map[string]int{}
 	for _, x := range g.Nodes() {
 		if _, ok := x.(*plan.Exchange); ok {
-			x.Props().OpID = x.Inputs()[0].ID() + "-exchange"
+			id := x.Inputs()[0].ID() + "-exchange"
+			exchanges[id]++
+			if k := exchanges[id]; k > 1 {
+				id += fmt.Sprintf("-%d", k)
+			}
+			x.Props().OpID = id
 			continue
 		}
 		n++

@@ -56,6 +56,8 @@ type builder struct {
 	// Source of its own (a node is never twice the input of one consumer).
 	shared map[string]*plan.Source
 	read   map[string]bool
+	// env holds the common table expressions (WITH) in scope.
+	env *cteEnv
 }
 
 // physicalScope returns the scope of t's source columns (physical and
@@ -151,6 +153,9 @@ func (b *builder) planFrom(ref parser.TableRef) (*relation, error) {
 		if r.Alias != nil {
 			alias = r.Alias.Name
 			rel.name = "subquery " + alias
+			if err := renameColumns(rel, r.Alias, r.Columns, "subquery"); err != nil {
+				return nil, err
+			}
 		}
 		for i := range rel.cols {
 			rel.cols[i].table = alias
@@ -169,6 +174,9 @@ func (b *builder) planTableName(r *parser.TableName) (*relation, error) {
 	if r.Alias != nil {
 		alias = r.Alias.Name
 	}
+	if def := b.env.lookup(r.Name); def != nil {
+		return b.planCTE(def, r)
+	}
 	if v, ok := b.p.Catalog.View(r.Name.Name); ok {
 		for _, e := range b.expanding {
 			if strings.EqualFold(e, v.Name) {
@@ -176,7 +184,10 @@ func (b *builder) planTableName(r *parser.TableName) (*relation, error) {
 			}
 		}
 		b.expanding = append(b.expanding, v.Name)
+		env := b.env
+		b.env = nil // a view does not see the WITH queries around it
 		rel, err := b.planSelect(v.Query)
+		b.env = env
 		b.expanding = b.expanding[:len(b.expanding)-1]
 		if err != nil {
 			return nil, fmt.Errorf("in view %s: %w", v.Name, err)
@@ -192,6 +203,9 @@ func (b *builder) planTableName(r *parser.TableName) (*relation, error) {
 	}
 	t, ok := b.p.Catalog.Table(r.Name.Name)
 	if !ok {
+		if hint := b.cteHint(r.Name); hint != "" {
+			return nil, errorf(r.Name.Pos, "unknown table %q; did you mean the WITH query %q?", r.Name.Name, hint)
+		}
 		return nil, b.p.unknownRelation(r.Name, "table")
 	}
 	src := &plan.Source{Table: t.Name, Connector: t.Options["connector"], Options: t.Options}
@@ -417,14 +431,26 @@ func (b *builder) planQuery(sel *parser.Select) (*relation, error) {
 
 // planSelect plans one SELECT block, or a UNION ALL of several.
 func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
+	if len(sel.With) > 0 {
+		return b.planWith(sel)
+	}
+	if len(sel.OrderBy) > 0 {
+		return nil, errorf(sel.OrderBy[0].Pos, "ORDER BY is not supported yet: a streaming query emits its rows as they are computed (Flink sorts a streaming query only by an ascending time attribute, and ORDER BY … LIMIT n is a Top-N); remove the ORDER BY")
+	}
 	if len(sel.UnionAll) > 0 {
 		return b.planUnion(sel)
 	}
-	if sel.From == nil {
-		return nil, errorf(sel.Pos, "SELECT without FROM is not supported yet")
+	if sel.Values != nil {
+		if sel.Limit != nil {
+			return nil, errorf(sel.Pos, "LIMIT is only supported on the outermost query")
+		}
+		return b.planValues(sel)
 	}
-	rel, err := b.planFrom(sel.From)
-	if err != nil {
+	var rel *relation
+	var err error
+	if sel.From == nil {
+		rel = b.noFrom()
+	} else if rel, err = b.planFrom(sel.From); err != nil {
 		return nil, err
 	}
 	if sel.Distinct {
@@ -440,6 +466,9 @@ func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
 		agg = agg || it.Expr != nil && containsAgg(it.Expr)
 	}
 	if agg {
+		if hasGroupingSets(sel) {
+			return b.planGroupingSets(sel, rel)
+		}
 		return b.planAggregate(sel, rel)
 	}
 	if rel.win != nil {
@@ -588,6 +617,11 @@ func (b *builder) planUnion(sel *parser.Select) (*relation, error) {
 		}
 		rels[i] = r
 	}
+	return b.unionOf(terms, rels)
+}
+
+// unionOf combines the planned terms of a UNION ALL (see planUnion).
+func (b *builder) unionOf(terms []*parser.Select, rels []*relation) (*relation, error) {
 	cols := make([]scopeCol, len(rels[0].cols))
 	copy(cols, rels[0].cols)
 	for i, r := range rels[1:] {

@@ -10,10 +10,13 @@ import (
 	"github.com/streamsql/streamsql/connectors/kafka"
 	"github.com/streamsql/streamsql/connectors/nexmark"
 	"github.com/streamsql/streamsql/connectors/print"
+	"github.com/streamsql/streamsql/connectors/values"
 )
 
 // Registry returns a registry of the built-in connectors: datagen,
-// filesystem, print (writing to stdout) and blackhole.
+// filesystem, kafka, upsert-kafka, nexmark, print (writing to stdout),
+// blackhole, and values (the bounded source behind VALUES and SELECT without
+// FROM).
 func Registry(stdout io.Writer) *connectors.Registry {
 	return connectors.NewRegistry(
 		datagen.New(),
@@ -23,5 +26,6 @@ func Registry(stdout io.Writer) *connectors.Registry {
 		nexmark.New(),
 		print.New(stdout),
 		blackhole.New(),
+		values.New(),
 	)
 }
