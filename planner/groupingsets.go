@@ -136,8 +136,12 @@ func (g *groupingRewrite) expr(e parser.Expr) (parser.Expr, error) {
 		}
 	}
 	if !containsAgg(e) {
-		k := groupKey(g.sc, e)
-		if g.all[k] && !g.present[k] {
+		// A grouping expression stands whole: k % 3 in the set keeps
+		// its k even when k alone is absent.
+		if k := groupKey(g.sc, e); g.all[k] {
+			if g.present[k] {
+				return e, nil
+			}
 			return g.null(e), nil
 		}
 	}
