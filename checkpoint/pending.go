@@ -34,6 +34,7 @@ type Pending struct {
 	conns     map[string]string
 	alignment time.Duration
 	done      bool
+	meta      *metaRecord // written by Commit
 }
 
 // Begin starts checkpoint id. Ids must increase: Commit fails with
@@ -304,12 +305,30 @@ func (p *Pending) Commit(ctx context.Context) (_ CheckpointInfo, err error) {
 	}
 	p.takeCarry(s.carry)
 	s.carry = nil
-	defer func() {
-		if err != nil {
-			s.carry = p.writers
-		}
-	}()
-	return p.write()
+	info, err := p.write()
+	if err != nil {
+		s.carry = p.writers
+		return CheckpointInfo{}, err
+	}
+	if s.remote == nil {
+		return info, nil
+	}
+	// The checkpoint is in the local store; it is complete once the
+	// checkpoint dir has it. A failed upload leaves it local: the next
+	// checkpoint's upload carries its data, and Open, which trusts the
+	// checkpoint dir, never restores it.
+	start := s.clock.Now()
+	n, err := s.upload(ctx, &manifest{Format: manifestFormat, Kind: "checkpoint", Job: s.opts.JobName, ID: p.id,
+		Meta: p.meta, Offsets: p.offsets, Handles: p.handles})
+	d := s.clock.Now().Sub(start)
+	s.stats.UploadedBytes, s.stats.UploadDuration = n, d
+	if err != nil {
+		s.stats.RemoteFailures++
+		return CheckpointInfo{}, err
+	}
+	info.Uploaded, info.UploadDuration = n, d
+	info.Duration = s.clock.Now().Sub(p.begin)
+	return info, nil
 }
 
 // takeCarry puts the writes of a failed checkpoint before this one's.
@@ -431,6 +450,7 @@ func (p *Pending) write() (_ CheckpointInfo, err error) {
 	}
 
 	m.DurationNs = int64(s.clock.Now().Sub(p.begin))
+	p.meta = m
 	mk := idKey(prefixMeta, p.id)
 	b.Set(mk, m.encode(mk), nil)
 	if err := b.Commit(pebble.Sync); err != nil {

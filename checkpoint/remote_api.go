@@ -3,6 +3,9 @@ package checkpoint
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/streamsql/streamsql/checkpoint/objstore"
@@ -53,12 +56,72 @@ func InspectRemote(ctx context.Context, location, job string, id uint64, cfg obj
 	return inspectRemote(ctx, location, job, id, cfg)
 }
 
-var errNotImplemented = errors.New("checkpoint: remote checkpoints are not implemented yet")
-
-func listRemote(context.Context, string, string, objstore.Config) ([]RemoteCheckpoint, error) {
-	return nil, errNotImplemented
+func listRemote(ctx context.Context, location, job string, cfg objstore.Config) ([]RemoteCheckpoint, error) {
+	b, err := jobBucket(ctx, location, job, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ids, chkDirs, err := remoteManifests(ctx, b)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: list %s: %w", b, err)
+	}
+	var out []RemoteCheckpoint
+	for id, has := range chkDirs {
+		if !has {
+			out = append(out, RemoteCheckpoint{CheckpointInfo: CheckpointInfo{ID: id, Job: job}, Manifest: manifestLoc(b, id), Problem: "no manifest (an incomplete upload)"})
+		}
+	}
+	for _, id := range ids {
+		rc, err := remoteCheckpoint(ctx, b, job, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rc)
+	}
+	slices.SortFunc(out, func(a, b RemoteCheckpoint) int { return cmpU64(a.ID, b.ID) })
+	return out, nil
 }
 
-func inspectRemote(context.Context, string, string, uint64, objstore.Config) (RemoteCheckpoint, error) {
-	return RemoteCheckpoint{}, errNotImplemented
+func manifestLoc(b objstore.Bucket, id uint64) string {
+	return b.String() + "/" + chkPrefix + strconv.FormatUint(id, 10) + "/" + manifestKey
+}
+
+// remoteCheckpoint reads checkpoint id's manifest; an invalid one is
+// reported in Problem, an unreachable store as an error.
+func remoteCheckpoint(ctx context.Context, b objstore.Bucket, job string, id uint64) (RemoteCheckpoint, error) {
+	rc := RemoteCheckpoint{CheckpointInfo: CheckpointInfo{ID: id, Job: job}, Manifest: manifestLoc(b, id)}
+	m, err := readManifest(ctx, b, job, id)
+	var inv *invalidError
+	if errors.As(err, &inv) {
+		rc.Problem = err.Error()
+		return rc, nil
+	}
+	if err != nil {
+		return rc, fmt.Errorf("checkpoint: %s: %w", rc.Manifest, err)
+	}
+	rc.CheckpointInfo = m.info()
+	rc.Files = len(m.Files)
+	rc.Size = m.size()
+	return rc, nil
+}
+
+func inspectRemote(ctx context.Context, location, job string, id uint64, cfg objstore.Config) (RemoteCheckpoint, error) {
+	b, err := jobBucket(ctx, location, job, cfg)
+	if err != nil {
+		return RemoteCheckpoint{}, err
+	}
+	if id != 0 {
+		return remoteCheckpoint(ctx, b, job, id)
+	}
+	ids, _, err := remoteManifests(ctx, b)
+	if err != nil {
+		return RemoteCheckpoint{}, fmt.Errorf("checkpoint: list %s: %w", b, err)
+	}
+	for _, id := range ids {
+		rc, err := remoteCheckpoint(ctx, b, job, id)
+		if err != nil || rc.Problem == "" {
+			return rc, err
+		}
+	}
+	return RemoteCheckpoint{}, fmt.Errorf("checkpoint: no valid checkpoint of job %q in %s", job, b)
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/streamsql/streamsql/checkpoint/objstore"
 )
 
 // SavepointInfo describes a savepoint directory.
@@ -56,6 +58,9 @@ func (s *Store) Savepoint(ctx context.Context, dir string) (_ SavepointInfo, err
 	}
 	if err := ctx.Err(); err != nil {
 		return SavepointInfo{}, err
+	}
+	if objstore.IsRemote(dir) {
+		return s.savepointRemote(ctx, dir)
 	}
 	dir, err = filepath.Abs(dir)
 	if err != nil {
@@ -123,7 +128,10 @@ func ReadSavepoint(dir string) (SavepointInfo, error) {
 
 // copySavepoint copies the savepoint's database files into dst, which
 // holds nothing but its lock file. The savepoint is only read.
-func copySavepoint(src, dst string) (SavepointInfo, error) {
+func (s *Store) copySavepoint(ctx context.Context, src, dst string) (SavepointInfo, error) {
+	if isRemoteSavepoint(src) {
+		return downloadSavepoint(ctx, src, dst, s.opts.ObjectStore)
+	}
 	info, err := ReadSavepoint(src)
 	if err != nil {
 		return info, err

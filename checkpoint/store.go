@@ -103,6 +103,10 @@ type Options struct {
 	// while the checkpoint dir is unreachable; 0 means
 	// DefaultUploadTimeout.
 	UploadTimeout time.Duration
+
+	// wrapBucket, if set, wraps the checkpoint dir's Bucket (tests count
+	// and fail requests through it).
+	wrapBucket func(objstore.Bucket) objstore.Bucket
 }
 
 // DefaultUploadTimeout bounds a checkpoint's upload when
@@ -139,6 +143,7 @@ type Store struct {
 	maxRestore uint64   // Restore considers ids <= this (savepoint), 0 = any
 	writeSets  map[uint64]*writeSet
 	stats      Stats
+	remote     *remote // Options.CheckpointDir; nil if local only
 }
 
 // JobDir returns the directory in which Open keeps job's checkpoints.
@@ -178,10 +183,6 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 	if s.retain <= 0 {
 		s.retain = DefaultNumRetained
 	}
-	if opts.CheckpointDir != "" {
-		return nil, errNotImplemented
-	}
-	_ = ctx
 	if opts.ReadOnly {
 		if opts.Fresh || opts.FromSavepoint != "" {
 			return nil, errors.New("checkpoint: a read-only store cannot be reset (Fresh, FromSavepoint)")
@@ -197,6 +198,17 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 		return nil, &lockedError{dir: jobDir, err: err}
 	}
 	s.lock = lock
+	if opts.CheckpointDir != "" && !opts.ReadOnly {
+		b, err := jobBucket(ctx, opts.CheckpointDir, opts.JobName, opts.ObjectStore)
+		if err != nil {
+			lock.Close()
+			return nil, err
+		}
+		if opts.wrapBucket != nil {
+			b = opts.wrapBucket(b)
+		}
+		s.remote = &remote{bucket: b, uploaded: map[fileID]remoteFile{}, kept: map[uint64][]string{}}
+	}
 	if opts.Fresh || opts.FromSavepoint != "" {
 		if err := clearDir(jobDir); err != nil {
 			lock.Close()
@@ -204,7 +216,7 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 		}
 	}
 	if opts.FromSavepoint != "" {
-		info, err := copySavepoint(opts.FromSavepoint, jobDir)
+		info, err := s.copySavepoint(ctx, opts.FromSavepoint, jobDir)
 		if err != nil {
 			lock.Close()
 			return nil, err
@@ -218,7 +230,15 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 		lock.Close()
 		return nil, err
 	}
-	if err := s.openDB(); err != nil {
+	if s.remote != nil {
+		err = s.openRemote(ctx)
+	} else {
+		err = s.openDB()
+	}
+	if err != nil {
+		if s.db != nil {
+			s.closeDB()
+		}
 		lock.Close()
 		return nil, err
 	}
@@ -353,6 +373,9 @@ func (s *Store) pebbleOptions() *pebble.Options {
 		MemTableSize:       64 << 20,
 		Lock:               s.lock,
 		ReadOnly:           s.opts.ReadOnly,
+	}
+	if s.remote != nil {
+		o.MaxManifestFileSize = maxManifestFileSize
 	}
 	if s.opts.ReadOnly {
 		o.FormatMajorVersion = 0 // whatever the store has: ratcheting would write
