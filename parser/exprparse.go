@@ -488,6 +488,10 @@ func (p *exprParser) primary() (Expr, error) {
 				return p.extract()
 			case "POSITION":
 				return p.position()
+			case "TRIM":
+				if x, ok, err := p.trim(); ok || err != nil {
+					return x, err
+				}
 			}
 			return p.call()
 		}
@@ -669,6 +673,57 @@ func (p *exprParser) position() (Expr, error) {
 		return nil, err
 	}
 	return &FuncCall{Pos: name.Pos, Name: "LOCATE", Args: []Expr{sub, s}}, nil
+}
+
+// trim parses TRIM([BOTH | LEADING | TRAILING] [chars] FROM s) into
+// TRIM, LTRIM or RTRIM(s, chars) (chars ' ' if not given); ok is false,
+// with nothing consumed, for the plain call TRIM(s).
+func (p *exprParser) trim() (Expr, bool, error) {
+	cp, ops := p.lex.MakeCheckpoint(), p.ops
+	name := p.next()
+	p.next() // (
+	fn, side := "TRIM", false
+	t := p.peek()
+	switch {
+	case isWord(t, "BOTH"):
+		side = true
+	case isWord(t, "LEADING"):
+		fn, side = "LTRIM", true
+	case isWord(t, "TRAILING"):
+		fn, side = "RTRIM", true
+	}
+	if side {
+		p.next()
+		if isOp(p.peek(), ")") || isOp(p.peek(), ",") { // TRIM(leading): a column
+			p.lex.LoadCheckpoint(cp)
+			return nil, false, nil
+		}
+	}
+	var chars Expr = &StringLit{Pos: name.Pos, Value: " "}
+	if !isWord(p.peek(), "FROM") {
+		x, err := p.required()
+		if err != nil {
+			return nil, true, err
+		}
+		if !isWord(p.peek(), "FROM") {
+			if side {
+				return nil, true, p.expectWord("FROM")
+			}
+			p.lex.LoadCheckpoint(cp)
+			p.ops = ops
+			return nil, false, nil
+		}
+		chars = x
+	}
+	p.next() // FROM
+	s, err := p.required()
+	if err != nil {
+		return nil, true, err
+	}
+	if err := p.expectOp(")"); err != nil {
+		return nil, true, err
+	}
+	return &FuncCall{Pos: name.Pos, Name: fn, Args: []Expr{s, chars}}, true, nil
 }
 
 func (p *exprParser) caseExpr() (Expr, error) {

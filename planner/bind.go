@@ -441,7 +441,6 @@ func common(args []plan.Expr) ([]plan.Expr, types.Type, error) {
 var scalarFuncs = withMore(map[string]scalarFunc{
 	"UPPER":       {1, 1, fixed(types.StringType, types.StringType)},
 	"LOWER":       {1, 1, fixed(types.StringType, types.StringType)},
-	"TRIM":        {1, 1, fixed(types.StringType, types.StringType)},
 	"CHAR_LENGTH": {1, 1, fixed(types.IntType, types.StringType)},
 	"SUBSTRING":   {2, 3, fixed(types.StringType, types.StringType, types.IntType)},
 	"CONCAT":      {1, 64, fixed(types.StringType, types.StringType)},

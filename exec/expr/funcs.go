@@ -48,6 +48,9 @@ func (c *compiler) compileFunc(f string, e *plan.Call, args []Evaluator, arity f
 		}
 		return done(&caseEval{conds: args[:1], arms: []Evaluator{a, b}, t: e.T, alloc: c.alloc}, nil)
 	}
+	if f == "TRIM" && len(args) == 2 {
+		return nil, false, nil // TRIM(s, chars): compileMore
+	}
 	// The rest return NULL for a NULL argument.
 	switch f {
 	case "LIKE", "NOT_LIKE", "||", "CONCAT", "UPPER", "LOWER", "CHAR_LENGTH", "TRIM", "SUBSTRING",

@@ -73,8 +73,8 @@ func (c *compiler) compileMore(f string, e *plan.Call, args []Evaluator, arity f
 		"REGEXP": {2, 2, "s"}, "REGEXP_EXTRACT": {2, 3, "ssi"}, "REGEXP_REPLACE": {3, 3, "s"},
 		"SPLIT_INDEX": {3, 3, "ssi"}, "CONCAT_WS": {1, 250, "s"}, "LPAD": {3, 3, "sis"}, "RPAD": {3, 3, "sis"},
 		"INITCAP": {1, 1, "s"}, "REVERSE": {1, 1, "s"}, "REPEAT": {2, 2, "si"}, "INSTR": {2, 2, "s"},
-		"LOCATE": {2, 3, "ssi"}, "LEFT": {2, 2, "si"}, "RIGHT": {2, 2, "si"}, "LTRIM": {1, 1, "s"},
-		"RTRIM": {1, 1, "s"}, "REPLACE": {3, 3, "s"}, "MD5": {1, 1, "s"}, "SHA1": {1, 1, "s"},
+		"LOCATE": {2, 3, "ssi"}, "LEFT": {2, 2, "si"}, "RIGHT": {2, 2, "si"}, "LTRIM": {1, 2, "s"},
+		"RTRIM": {1, 2, "s"}, "TRIM": {2, 2, "s"}, "REPLACE": {3, 3, "s"}, "MD5": {1, 1, "s"}, "SHA1": {1, 1, "s"},
 		"SHA256": {1, 1, "s"}, "SHA512": {1, 1, "s"},
 		"DATE_FORMAT": {2, 2, "ts"}, "FROM_UNIXTIME": {1, 2, "is"}, "TO_TIMESTAMP": {1, 2, "s"},
 		"UNIX_TIMESTAMP": {1, 2, "s"},
@@ -148,10 +148,24 @@ func (c *compiler) textFunc(f string, args []Evaluator) Evaluator {
 			}
 			return dst
 		})
-	case "LTRIM":
-		ev.str = one(func(s string, dst []byte) []byte { return append(dst, strings.TrimLeft(s, " ")...) })
-	case "RTRIM":
-		ev.str = one(func(s string, dst []byte) []byte { return append(dst, strings.TrimRight(s, " ")...) })
+	case "LTRIM", "RTRIM", "TRIM":
+		// (s[, chars]): the characters of chars (default a space) removed
+		// from the start, the end or both.
+		trim := map[string]func(string, string) string{"LTRIM": strings.TrimLeft, "RTRIM": strings.TrimRight, "TRIM": strings.Trim}[f]
+		ev.str = func(cols []arrow.Array) strRow {
+			s := strs(cols[0])
+			var chars *array.String
+			if len(cols) == 2 {
+				chars = strs(cols[1])
+			}
+			return func(i int, dst []byte) ([]byte, bool, error) {
+				cut := " "
+				if chars != nil {
+					cut = chars.Value(i)
+				}
+				return append(dst, trim(s.Value(i), cut)...), true, nil
+			}
+		}
 	case "MD5", "SHA1", "SHA256", "SHA512":
 		ev.str = one(func(s string, dst []byte) []byte {
 			b := unsafe.Slice(unsafe.StringData(s), len(s))
