@@ -4,7 +4,7 @@
 -- period into partitioned log files.
 --
 -- Status: not supported yet: needs PARTITIONED BY on the filesystem sink
--- (with partition commit policies) and DATE_FORMAT. The query below is the
+-- (with partition commit policies); DATE_FORMAT exists. The query below is the
 -- original with the path made concrete; the test checks that parsing it
 -- fails with this error:
 --
