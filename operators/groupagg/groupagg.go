@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -537,7 +538,8 @@ func (o *groupAggOp) filtered(col arrow.Array, slots []int32) []int32 {
 // appendRow appends slot s's group row (keys, then results) to the output
 // builder.
 func (o *groupAggOp) appendRow(s int32) {
-	key := []byte(o.slotKey[s])
+	// Read only: the decoder does not keep or modify key.
+	key := unsafe.Slice(unsafe.StringData(o.slotKey[s]), len(o.slotKey[s]))
 	for i, t := range o.keyTypes {
 		var err error
 		if key, err = state.DecodeKeyColumn(o.rb.Field(i), t, key); err != nil {
@@ -555,12 +557,37 @@ func (o *groupAggOp) appendRow(s int32) {
 // results (their keys are equal).
 func (o *groupAggOp) sameAggs(rec arrow.Record, i, j int) bool {
 	for c := len(o.keyTypes); c < int(rec.NumCols()); c++ {
-		a := rec.Column(c)
-		if !array.SliceEqual(a, int64(i), int64(i+1), a, int64(j), int64(j+1)) {
+		if !sameValue(rec.Column(c), i, j) {
 			return false
 		}
 	}
 	return true
+}
+
+// sameValue reports whether rows i and j of a hold the same value (both
+// NULL counts as the same).
+func sameValue(a arrow.Array, i, j int) bool {
+	ni, nj := a.IsNull(i), a.IsNull(j)
+	if ni || nj {
+		return ni == nj
+	}
+	switch x := a.(type) {
+	case *array.Int64:
+		return x.Value(i) == x.Value(j)
+	case *array.Int32:
+		return x.Value(i) == x.Value(j)
+	case *array.Float64:
+		return x.Value(i) == x.Value(j)
+	case *array.String:
+		return x.Value(i) == x.Value(j)
+	case *array.Boolean:
+		return x.Value(i) == x.Value(j)
+	case *array.Decimal128:
+		return x.Value(i) == x.Value(j)
+	case *array.Timestamp:
+		return x.Value(i) == x.Value(j)
+	}
+	return array.SliceEqual(a, int64(i), int64(i+1), a, int64(j), int64(j+1))
 }
 
 // expire drops the groups idle for longer than the state TTL (no
