@@ -184,6 +184,9 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 					return errorf(pos, "UNION ALL of %s and %s: the inputs' changelog modes (%s, %s) cannot be combined yet", ins[0].ID(), in.ID(), ins[0].Props().Changelog, ip.Changelog)
 				}
 			}
+			if len(ins) > 1 && b.Changelog == plan.Retract {
+				b.UpsertKey = nil // several inputs may hold rows of one key
+			}
 		}
 	}
 	for i, s := range g.Sinks {
