@@ -19,7 +19,8 @@ import (
 //	plan      — input: one SELECT or INSERT; output: its physical plan
 //	            (EXPLAIN), or the error with a caret under its position.
 //	            Arguments: parallelism=N and max-parallelism=N set the
-//	            planner's (as the engine does from the settings).
+//	            planner's (as the engine does from the settings), and so
+//	            do mini-batch=(SIZE,LATENCY_MS) and state-ttl=MS.
 func TestPlanner(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		p := planner.New(planner.NewCatalog(), builtin.Registry(io.Discard))
@@ -52,8 +53,13 @@ func TestPlanner(t *testing.T) {
 					t.Fatalf("plan: want one statement, got %d", len(stmts))
 				}
 				p.Parallelism, p.MaxParallelism = 0, 0
+				p.Updating = planner.UpdatingOptions{}
 				for _, a := range d.CmdArgs {
 					switch a.Key {
+					case "mini-batch":
+						d.ScanArgs(t, a.Key, &p.Updating.MiniBatch.Size, &p.Updating.MiniBatch.Latency)
+					case "state-ttl":
+						d.ScanArgs(t, a.Key, &p.Updating.StateTTL)
 					case "parallelism":
 						d.ScanArgs(t, a.Key, &p.Parallelism)
 					case "max-parallelism":
