@@ -156,7 +156,7 @@ func TakeSavepoint(ctx context.Context, stateDir, job, target string, cfg objsto
 	} else if abs, err := filepath.Abs(strings.TrimPrefix(target, "file://")); err == nil {
 		target = abs
 	}
-	store, err := checkpoint.Open(stateDir, checkpoint.Options{JobName: job})
+	store, err := checkpoint.OpenContext(ctx, stateDir, checkpoint.Options{JobName: job, ObjectStore: cfg})
 	if err == nil {
 		defer store.Close()
 		r, err := store.Restore()

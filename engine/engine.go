@@ -327,7 +327,7 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 		return err
 	}
 	if interval >= 0 {
-		store, rollbackOK, oerr := q.openStore()
+		store, rollbackOK, oerr := q.openStore(ctx)
 		if oerr != nil {
 			return oerr
 		}
@@ -338,6 +338,9 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 			}
 			if err == nil {
 				err = markFinished(store.Dir())
+			}
+			if err == nil && q.checkpointDir() != "" {
+				err = q.markFinishedRemote(ctx)
 			}
 		}()
 		opts.Store, opts.CheckpointInterval = store, interval

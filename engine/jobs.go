@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/streamsql/streamsql/checkpoint"
 	"github.com/streamsql/streamsql/connectors/format"
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/parser"
@@ -266,9 +268,18 @@ func (e *Engine) showCheckpoints(id string) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Kind: Table, Header: []string{"id", "time", "duration", "bytes", "alignment"}}
+	// A job with a checkpoint dir also shows each checkpoint's upload.
+	remote := slices.ContainsFunc(st.Checkpoints, func(c checkpoint.CheckpointInfo) bool { return c.UploadDuration > 0 })
+	if remote {
+		res.Header = append(res.Header, "uploaded", "upload")
+	}
 	for _, c := range st.Checkpoints {
-		res.Rows = append(res.Rows, []string{strconv.FormatUint(c.ID, 10), c.Time.Format("2006-01-02 15:04:05.000"),
-			c.Duration.Round(time.Microsecond).String(), strconv.FormatInt(c.Bytes, 10), c.Alignment.String()})
+		row := []string{strconv.FormatUint(c.ID, 10), c.Time.Format("2006-01-02 15:04:05.000"),
+			c.Duration.Round(time.Microsecond).String(), strconv.FormatInt(c.Bytes, 10), c.Alignment.String()}
+		if remote {
+			row = append(row, strconv.FormatInt(c.Uploaded, 10), c.UploadDuration.Round(time.Microsecond).String())
+		}
+		res.Rows = append(res.Rows, row)
 	}
 	return res, nil
 }

@@ -25,6 +25,11 @@ type CheckpointStats struct {
 	// inputs; Tasks has it per task (tasks with one input align at once).
 	Alignment time.Duration
 	Tasks     []TaskAlignment
+	// Uploaded is the bytes the checkpoint uploaded to the checkpoint dir
+	// (checkpoint.Options.CheckpointDir), UploadDuration how long that
+	// took; both zero when checkpoints are local only.
+	Uploaded       int64
+	UploadDuration time.Duration
 }
 
 // TaskAlignment is how long one task's barrier waited for all its inputs
@@ -303,7 +308,7 @@ func (c *inflight) preCommitted(ctx context.Context) error {
 	c.ok = true
 	j.failedInARow = 0
 	stats := &CheckpointStats{ID: c.id, Duration: j.opts.Clock.Now().Sub(c.start), Bytes: info.Bytes, Time: info.Time,
-		Alignment: longest, Tasks: tasks}
+		Alignment: longest, Tasks: tasks, Uploaded: info.Uploaded, UploadDuration: info.UploadDuration}
 	if j.opts.OnCheckpoint != nil {
 		j.opts.OnCheckpoint(*stats)
 	}

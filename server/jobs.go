@@ -67,6 +67,11 @@ type checkpointView struct {
 	// inputs; Tasks has it per task.
 	AlignmentMs float64             `json:"alignment_ms"`
 	Tasks       []taskAlignmentView `json:"tasks,omitempty"`
+	// Uploaded is the bytes the checkpoint uploaded to the checkpoint dir
+	// (SET 'execution.checkpointing.dir'), UploadDurationMs how long that
+	// took; absent when checkpoints are local only.
+	Uploaded         int64   `json:"uploaded,omitempty"`
+	UploadDurationMs float64 `json:"upload_duration_ms,omitempty"`
 }
 
 // taskAlignmentView is one task's barrier alignment in a checkpoint.
@@ -107,7 +112,7 @@ func viewJob(j *engine.Job) jobView {
 	}
 	if c := st.LastCheckpoint; c != nil {
 		v.LastCheckpoint = &checkpointView{ID: c.ID, Time: c.Time.UTC(), DurationMs: ms(c.Duration), Bytes: c.Bytes,
-			AlignmentMs: ms(c.Alignment)}
+			AlignmentMs: ms(c.Alignment), Uploaded: c.Uploaded, UploadDurationMs: ms(c.UploadDuration)}
 		for _, t := range c.Tasks {
 			v.LastCheckpoint.Tasks = append(v.LastCheckpoint.Tasks, taskAlignmentView{Task: t.Task, AlignmentMs: ms(t.Alignment)})
 		}

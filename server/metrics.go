@@ -35,32 +35,34 @@ func (m *metric) add(v float64, labels ...string) {
 // The metric families /metrics exports, in order.
 type families struct {
 	status, recordsIn, recordsOut, late, malformed, watermark, stateEntries, restoredFrom,
-	lastID, retained, lastDuration, lastSize, lastTime, failures, lag metric
+	lastID, retained, lastDuration, lastSize, lastTime, uploaded, uploadSeconds, failures, lag metric
 }
 
 func newFamilies() *families {
 	return &families{
-		status:       metric{name: "streamsql_job_status", typ: "gauge", help: "1 for the job's current status (label status), per job."},
-		recordsIn:    metric{name: "streamsql_job_records_in_total", typ: "counter", help: "Rows read by the job's source in this run."},
-		recordsOut:   metric{name: "streamsql_job_records_out_total", typ: "counter", help: "Rows written to the job's sink in this run."},
-		late:         metric{name: "streamsql_job_late_records_total", typ: "counter", help: "Rows dropped as later than the watermark, over all operators."},
-		malformed:    metric{name: "streamsql_job_malformed_records_total", typ: "counter", help: "Source records skipped as malformed."},
-		watermark:    metric{name: "streamsql_job_watermark_seconds", typ: "gauge", help: "The job's event-time watermark, in seconds since the epoch (absent before the first; +Inf after bounded input ended)."},
-		stateEntries: metric{name: "streamsql_job_state_entries", typ: "gauge", help: "Open (window, key) accumulators."},
-		restoredFrom: metric{name: "streamsql_job_restored_from_checkpoint", typ: "gauge", help: "The checkpoint id the run restored from (0: started fresh)."},
-		lastID:       metric{name: "streamsql_job_last_checkpoint_id", typ: "gauge", help: "Id of the last completed checkpoint (ids count every checkpoint the job ever took)."},
-		retained:     metric{name: "streamsql_job_checkpoints_retained", typ: "gauge", help: "Completed checkpoints retained in the state directory."},
-		lastDuration: metric{name: "streamsql_job_last_checkpoint_duration_seconds", typ: "gauge", help: "Duration of the last completed checkpoint."},
-		lastSize:     metric{name: "streamsql_job_last_checkpoint_size_bytes", typ: "gauge", help: "Bytes the last completed checkpoint wrote."},
-		lastTime:     metric{name: "streamsql_job_last_checkpoint_timestamp_seconds", typ: "gauge", help: "When the last completed checkpoint began, in seconds since the epoch."},
-		failures:     metric{name: "streamsql_job_checkpoint_failures_total", typ: "counter", help: "Checkpoints that failed, over the job's life."},
-		lag:          metric{name: "streamsql_source_lag_records", typ: "gauge", help: "Records the job's source is behind, per partition (only for sources that report lag)."},
+		status:        metric{name: "streamsql_job_status", typ: "gauge", help: "1 for the job's current status (label status), per job."},
+		recordsIn:     metric{name: "streamsql_job_records_in_total", typ: "counter", help: "Rows read by the job's source in this run."},
+		recordsOut:    metric{name: "streamsql_job_records_out_total", typ: "counter", help: "Rows written to the job's sink in this run."},
+		late:          metric{name: "streamsql_job_late_records_total", typ: "counter", help: "Rows dropped as later than the watermark, over all operators."},
+		malformed:     metric{name: "streamsql_job_malformed_records_total", typ: "counter", help: "Source records skipped as malformed."},
+		watermark:     metric{name: "streamsql_job_watermark_seconds", typ: "gauge", help: "The job's event-time watermark, in seconds since the epoch (absent before the first; +Inf after bounded input ended)."},
+		stateEntries:  metric{name: "streamsql_job_state_entries", typ: "gauge", help: "Open (window, key) accumulators."},
+		restoredFrom:  metric{name: "streamsql_job_restored_from_checkpoint", typ: "gauge", help: "The checkpoint id the run restored from (0: started fresh)."},
+		lastID:        metric{name: "streamsql_job_last_checkpoint_id", typ: "gauge", help: "Id of the last completed checkpoint (ids count every checkpoint the job ever took)."},
+		retained:      metric{name: "streamsql_job_checkpoints_retained", typ: "gauge", help: "Completed checkpoints retained in the state directory."},
+		lastDuration:  metric{name: "streamsql_job_last_checkpoint_duration_seconds", typ: "gauge", help: "Duration of the last completed checkpoint."},
+		lastSize:      metric{name: "streamsql_job_last_checkpoint_size_bytes", typ: "gauge", help: "Bytes the last completed checkpoint wrote."},
+		lastTime:      metric{name: "streamsql_job_last_checkpoint_timestamp_seconds", typ: "gauge", help: "When the last completed checkpoint began, in seconds since the epoch."},
+		uploaded:      metric{name: "streamsql_checkpoint_uploaded_bytes", typ: "gauge", help: "Bytes the last completed checkpoint uploaded to the checkpoint dir (only for jobs with one)."},
+		uploadSeconds: metric{name: "streamsql_checkpoint_upload_seconds", typ: "gauge", help: "How long the last completed checkpoint's upload to the checkpoint dir took (only for jobs with one)."},
+		failures:      metric{name: "streamsql_job_checkpoint_failures_total", typ: "counter", help: "Checkpoints that failed, over the job's life."},
+		lag:           metric{name: "streamsql_source_lag_records", typ: "gauge", help: "Records the job's source is behind, per partition (only for sources that report lag)."},
 	}
 }
 
 func (f *families) all() []*metric {
 	return []*metric{&f.status, &f.recordsIn, &f.recordsOut, &f.late, &f.malformed, &f.watermark, &f.stateEntries,
-		&f.restoredFrom, &f.lastID, &f.retained, &f.lastDuration, &f.lastSize, &f.lastTime, &f.failures, &f.lag}
+		&f.restoredFrom, &f.lastID, &f.retained, &f.lastDuration, &f.lastSize, &f.lastTime, &f.uploaded, &f.uploadSeconds, &f.failures, &f.lag}
 }
 
 var jobStatuses = []engine.JobStatus{engine.Running, engine.Finished, engine.Failed, engine.Canceled, engine.Stopped}
@@ -97,6 +99,10 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 			f.lastDuration.add(c.Duration.Seconds(), "job", id)
 			f.lastSize.add(float64(c.Bytes), "job", id)
 			f.lastTime.add(float64(c.Time.UnixMilli())/1000, "job", id)
+			if c.UploadDuration > 0 {
+				f.uploaded.add(float64(c.Uploaded), "job", id)
+				f.uploadSeconds.add(c.UploadDuration.Seconds(), "job", id)
+			}
 		}
 		// The status file, not the store: a scrape never takes a job's
 		// store lock.

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/checkpoint/objstore"
 	"github.com/streamsql/streamsql/connectors"
 	"github.com/streamsql/streamsql/connectors/builtin"
 	"github.com/streamsql/streamsql/engine"
@@ -78,14 +79,23 @@ func checkpointsCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := flag.NewFlagSet("checkpoints", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	stateDir := fs.String("state-dir", ".streamsql", "the state directory")
+	remote := addRemoteFlags(fs, false)
+	checkpointDir := fs.String("checkpoint-dir", "", "read the checkpoints of JOB in this checkpoint dir (s3://bucket/prefix or a directory) instead of the state directory")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: streamsql checkpoints [flags] list [JOB]
        streamsql checkpoints [flags] inspect JOB [ID]
+       streamsql checkpoints --checkpoint-dir LOCATION [--s3-endpoint URL] [--s3-path-style] [--s3-region R] list|inspect JOB [ID]
 
 list shows the retained checkpoints of every job (or of JOB): id, time,
 duration, size, alignment time; and each job's checkpoint failures.
 inspect shows one checkpoint (default: the newest) in detail: what each
 operator wrote, the source offsets per split and the sink handles.
+With --checkpoint-dir they read JOB's checkpoints in that location (what
+SET 'execution.checkpointing.dir' named) from their manifests: list shows
+each one's files and total size, and the manifests that are not valid
+(skipped by restore) with the reason. S3 credentials come from the
+environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN),
+AWS_REGION, AWS_ENDPOINT_URL_S3.
 
 Flags:
 `)
@@ -93,6 +103,15 @@ Flags:
 	}
 	if done, err := parseFlags(fs, args); done {
 		return err
+	}
+	if *checkpointDir != "" {
+		if err := engine.CheckLocation(*checkpointDir); err != nil {
+			return fmt.Errorf("--checkpoint-dir: %v", err)
+		}
+		if err := checkRemoteFlags(remote, ""); err != nil {
+			return err
+		}
+		return remoteCheckpoints(ctx, fs, *checkpointDir, remote.config().FromEnv(nil), stdout)
 	}
 	switch fs.Arg(0) {
 	case "list":
@@ -147,6 +166,10 @@ Flags:
 			return fmt.Errorf("job %q has no retained checkpoint", job)
 		}
 		c := st.Checkpoints[len(st.Checkpoints)-1]
+		if fs.NArg() > 3 {
+			fs.Usage()
+			return errUsage
+		}
 		if fs.NArg() > 2 {
 			id, err := strconv.ParseUint(fs.Arg(2), 10, 64)
 			if err != nil {
@@ -162,33 +185,105 @@ Flags:
 				return fmt.Errorf("job %q has no retained checkpoint %d", job, id)
 			}
 		}
-		fmt.Fprintf(stdout, "job %s checkpoint %d\n  time:      %s\n  duration:  %v\n  alignment: %v\n  bytes:     %d in %d records\n",
-			job, c.ID, c.Time.UTC().Format(time.RFC3339Nano), c.Duration, c.Alignment, c.Bytes, c.Records)
+		printCheckpoint(stdout, job, c)
 		if st.Stats.StateEntries > 0 || st.Stats.RecordsIn > 0 {
 			fmt.Fprintf(stdout, "  job state: %d open window accumulators, %d rows read, watermark %s (at the job's last status)\n",
 				st.Stats.StateEntries, st.Stats.RecordsIn, watermarkText(st.Stats.Watermark))
 		}
+		printCheckpointDetail(stdout, c)
+		return nil
+	}
+	fs.Usage()
+	return errUsage
+}
+
+// printCheckpoint prints the head of `checkpoints inspect`.
+func printCheckpoint(stdout io.Writer, job string, c checkpoint.CheckpointInfo) {
+	fmt.Fprintf(stdout, "job %s checkpoint %d\n  time:      %s\n  duration:  %v\n  alignment: %v\n  bytes:     %d in %d records\n",
+		job, c.ID, c.Time.UTC().Format(time.RFC3339Nano), c.Duration, c.Alignment, c.Bytes, c.Records)
+	if c.UploadDuration > 0 {
+		fmt.Fprintf(stdout, "  uploaded:  %d bytes in %v\n", c.Uploaded, c.UploadDuration)
+	}
+}
+
+// printCheckpointDetail prints what each operator wrote, the source offsets
+// and the sink handles of c.
+func printCheckpointDetail(stdout io.Writer, c checkpoint.CheckpointInfo) {
+	rows := [][]string{}
+	for _, o := range c.Operators {
+		rows = append(rows, []string{o.ID, strconv.FormatInt(o.Sets, 10), strconv.FormatInt(o.Deletes, 10), strconv.FormatInt(o.Bytes, 10)})
+	}
+	fmt.Fprintln(stdout, "operators (what this checkpoint wrote):")
+	printTable(stdout, []string{"operator", "sets", "deletes", "bytes"}, rows)
+	fmt.Fprintln(stdout, "source offsets:")
+	rows = nil
+	for op, splits := range c.SourceOffsets {
+		for split, off := range splits {
+			rows = append(rows, []string{op, split, describeOffset(c, op, off)})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i][0]+rows[i][1] < rows[j][0]+rows[j][1] })
+	printTable(stdout, []string{"source", "split", "offset"}, rows)
+	fmt.Fprintln(stdout, "sink handles:")
+	rows = nil
+	for op, h := range c.SinkHandles {
+		rows = append(rows, []string{op, describeHandle(c, op, h)})
+	}
+	printTable(stdout, []string{"sink", "handle"}, rows)
+}
+
+// remoteCheckpoints is `checkpoints --checkpoint-dir LOCATION list|inspect
+// JOB [ID]`: the job's checkpoints in a checkpoint dir, from their
+// manifests.
+func remoteCheckpoints(ctx context.Context, fs *flag.FlagSet, location string, cfg objstore.Config, stdout io.Writer) error {
+	if fs.NArg() < 2 || (fs.Arg(0) == "list" && fs.NArg() != 2) || fs.NArg() > 3 {
+		fs.Usage()
+		return errUsage
+	}
+	job := fs.Arg(1)
+	switch fs.Arg(0) {
+	case "list":
+		list, err := checkpoint.ListRemote(ctx, location, job, cfg)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			fmt.Fprintf(stdout, "no checkpoints of job %s in %s\n", job, location)
+			return nil
+		}
+		fmt.Fprintf(stdout, "job %s in %s:\n", job, location)
 		rows := [][]string{}
-		for _, o := range c.Operators {
-			rows = append(rows, []string{o.ID, strconv.FormatInt(o.Sets, 10), strconv.FormatInt(o.Deletes, 10), strconv.FormatInt(o.Bytes, 10)})
-		}
-		fmt.Fprintln(stdout, "operators (what this checkpoint wrote):")
-		printTable(stdout, []string{"operator", "sets", "deletes", "bytes"}, rows)
-		fmt.Fprintln(stdout, "source offsets:")
-		rows = nil
-		for op, splits := range c.SourceOffsets {
-			for split, off := range splits {
-				rows = append(rows, []string{op, split, describeOffset(c, op, off)})
+		for _, c := range list {
+			if c.Problem != "" {
+				rows = append(rows, []string{strconv.FormatUint(c.ID, 10), "-", "-", "-", "-", "INVALID: " + c.Problem})
+				continue
 			}
+			rows = append(rows, []string{
+				strconv.FormatUint(c.ID, 10), c.Time.UTC().Format("2006-01-02 15:04:05.000"),
+				strconv.Itoa(c.Files), strconv.FormatInt(c.Size, 10), strconv.FormatInt(c.Uploaded, 10), offsetsText(c.CheckpointInfo),
+			})
 		}
-		sort.Slice(rows, func(i, j int) bool { return rows[i][0]+rows[i][1] < rows[j][0]+rows[j][1] })
-		printTable(stdout, []string{"source", "split", "offset"}, rows)
-		fmt.Fprintln(stdout, "sink handles:")
-		rows = nil
-		for op, h := range c.SinkHandles {
-			rows = append(rows, []string{op, describeHandle(c, op, h)})
+		printTable(stdout, []string{"id", "time (UTC)", "files", "size", "uploaded", "source offsets"}, rows)
+		return nil
+	case "inspect":
+		var id uint64
+		if fs.NArg() > 2 {
+			n, err := strconv.ParseUint(fs.Arg(2), 10, 64)
+			if err != nil || n == 0 {
+				return fmt.Errorf("invalid checkpoint id %q", fs.Arg(2))
+			}
+			id = n
 		}
-		printTable(stdout, []string{"sink", "handle"}, rows)
+		c, err := checkpoint.InspectRemote(ctx, location, job, id, cfg)
+		if err != nil {
+			return err
+		}
+		if c.Problem != "" {
+			return fmt.Errorf("checkpoint %d of job %q in %s is not valid: %s", c.ID, job, location, c.Problem)
+		}
+		printCheckpoint(stdout, job, c.CheckpointInfo)
+		fmt.Fprintf(stdout, "  files:     %d, %d bytes\n  manifest:  %s\n", c.Files, c.Size, c.Manifest)
+		printCheckpointDetail(stdout, c.CheckpointInfo)
 		return nil
 	}
 	fs.Usage()
