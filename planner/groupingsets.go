@@ -34,8 +34,7 @@ func (b *builder) planGroupingSets(sel *parser.Select, rel *relation) (*relation
 	}
 	sc := rel.scope("GROUP BY")
 	sets := parser.ExpandGroupBy(sel.GroupBy)
-	// all holds every grouping expression once, by its bound form.
-	var all []string
+	// seen holds every grouping expression's key (its bound form).
 	seen := map[string]bool{}
 	keysOf := make([]map[string]bool, len(sets))
 	for i, set := range sets {
@@ -46,10 +45,7 @@ func (b *builder) planGroupingSets(sel *parser.Select, rel *relation) (*relation
 			}
 			k := groupKey(sc, e)
 			keysOf[i][k] = true
-			if !seen[k] {
-				seen[k] = true
-				all = append(all, k)
-			}
+			seen[k] = true
 		}
 	}
 	if rel.win != nil {
