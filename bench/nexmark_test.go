@@ -24,6 +24,8 @@ var nexmarkQueries = []struct {
 	{"q7-part", "q7.sql", 1},
 	{"q11", "q11.sql", 1},
 	{"q11/parallelism=2", "q11.sql", 2},
+	{"q21", "q21.sql", 1},
+	{"q22", "q22.sql", 1},
 }
 
 // BenchmarkNexmark runs Nexmark queries from the nexmark generator (bids,

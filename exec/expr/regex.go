@@ -38,38 +38,38 @@ func CheckReplacement(re *regexp.Regexp, r string) error {
 // the row's own, compiled once per distinct value in the batch (nil for a
 // bad one).
 type regexSource struct {
-	fixed *regexp.Regexp
+	fixed *regexPlan
 	pats  *array.String
-	cache map[string]*regexp.Regexp
+	cache map[string]*regexPlan
 }
 
 // maxRegexCache bounds the distinct patterns kept per batch.
 const maxRegexCache = 256
 
-func newRegexSource(fixed *regexp.Regexp, col arrow.Array) *regexSource {
+func newRegexSource(fixed *regexPlan, col arrow.Array) *regexSource {
 	if fixed != nil {
 		return &regexSource{fixed: fixed}
 	}
-	return &regexSource{pats: strs(col), cache: map[string]*regexp.Regexp{}}
+	return &regexSource{pats: strs(col), cache: map[string]*regexPlan{}}
 }
 
-func (r *regexSource) at(i int) *regexp.Regexp {
+func (r *regexSource) at(i int) *regexPlan {
 	if r.fixed != nil {
 		return r.fixed
 	}
 	p := r.pats.Value(i)
-	if re, ok := r.cache[p]; ok {
-		return re
+	if rp, ok := r.cache[p]; ok {
+		return rp
 	}
-	re, err := regexp.Compile(p)
-	if err != nil {
-		re = nil
+	var rp *regexPlan
+	if re, err := regexp.Compile(p); err == nil {
+		rp = planRegex(re)
 	}
 	if len(r.cache) >= maxRegexCache {
 		clear(r.cache)
 	}
-	r.cache[p] = re
-	return re
+	r.cache[p] = rp
+	return rp
 }
 
 // constRegex compiles the pattern argument when it is a constant; a NULL
@@ -89,9 +89,13 @@ func constRegex(f string, arg Evaluator) (*regexp.Regexp, error) {
 // compileRegexp builds REGEXP(s, p), REGEXP_EXTRACT(s, p[, idx]) and
 // REGEXP_REPLACE(s, p, r); the arguments are STRING (idx BIGINT).
 func (c *compiler) compileRegexp(f string, args []Evaluator) (Evaluator, error) {
-	fixed, err := constRegex(f, args[1])
+	fixedRe, err := constRegex(f, args[1])
 	if err != nil {
 		return nil, err
+	}
+	var fixed *regexPlan
+	if fixedRe != nil {
+		fixed = planRegex(fixedRe)
 	}
 	ev := &rowFunc{name: f, args: args, alloc: c.alloc}
 	switch f {
@@ -104,15 +108,15 @@ func (c *compiler) compileRegexp(f string, args []Evaluator) (Evaluator, error) 
 				if re == nil {
 					return false, false, nil
 				}
-				return re.MatchString(s.Value(i)), true, nil
+				return re.match(s.Value(i)), true, nil
 			}
 		}
 	case "REGEXP_EXTRACT":
 		ev.t = strT
 		if fixed != nil && len(args) == 3 {
 			if l := asConst(args[2]); l != nil && !l.null {
-				if idx := scalar[int64](l); idx < 0 || idx > int64(fixed.NumSubexp()) {
-					return nil, fmt.Errorf("expr: %s: argument 3: group %d does not exist in %q (it has %d)", f, idx, fixed.String(), fixed.NumSubexp())
+				if idx := scalar[int64](l); idx < 0 || idx > int64(fixedRe.NumSubexp()) {
+					return nil, fmt.Errorf("expr: %s: argument 3: group %d does not exist in %q (it has %d)", f, idx, fixedRe.String(), fixedRe.NumSubexp())
 				}
 			}
 		}
@@ -130,18 +134,13 @@ func (c *compiler) compileRegexp(f string, args []Evaluator) (Evaluator, error) 
 				idx := 0
 				if idxs != nil {
 					x := idxs[i]
-					if x < 0 || x > int64(re.NumSubexp()) {
+					if x < 0 || x > int64(re.re.NumSubexp()) {
 						return dst, false, nil
 					}
 					idx = int(x)
 				}
 				v := s.Value(i)
-				var loc []int
-				if idx == 0 {
-					loc = re.FindStringIndex(v)
-				} else {
-					loc = re.FindStringSubmatchIndex(v)
-				}
+				loc := re.find(v, idx == 0)
 				if loc == nil || loc[2*idx] < 0 {
 					return dst, false, nil // no match, or the group took no part
 				}
@@ -153,14 +152,14 @@ func (c *compiler) compileRegexp(f string, args []Evaluator) (Evaluator, error) 
 		var fixedTmpl string
 		haveTmpl := false
 		if l := asConst(args[2]); fixed != nil && l != nil && !l.null {
-			if fixedTmpl, err = javaReplacement(fixed, l.proto.(*array.String).Value(0)); err != nil {
+			if fixedTmpl, err = javaReplacement(fixedRe, l.proto.(*array.String).Value(0)); err != nil {
 				return nil, fmt.Errorf("expr: %s: argument 3: %w", f, err)
 			}
 			haveTmpl = true
 		}
 		ev.str = func(cols []arrow.Array) strRow {
 			s, res, rep := strs(cols[0]), newRegexSource(fixed, cols[1]), strs(cols[2])
-			var lastRe *regexp.Regexp
+			var lastRe *regexPlan
 			lastRep, lastTmpl, lastOK, cached := "", "", false, false
 			return func(i int, dst []byte) ([]byte, bool, error) {
 				re := res.at(i)
@@ -170,7 +169,7 @@ func (c *compiler) compileRegexp(f string, args []Evaluator) (Evaluator, error) 
 				tmpl := fixedTmpl
 				if !haveTmpl {
 					if r := rep.Value(i); !cached || re != lastRe || r != lastRep {
-						t, err := javaReplacement(re, r)
+						t, err := javaReplacement(re.re, r)
 						lastRe, lastRep, lastTmpl, lastOK, cached = re, r, t, err == nil, true
 					}
 					if !lastOK {
@@ -178,7 +177,7 @@ func (c *compiler) compileRegexp(f string, args []Evaluator) (Evaluator, error) 
 					}
 					tmpl = lastTmpl
 				}
-				return append(dst, re.ReplaceAllString(s.Value(i), tmpl)...), true, nil
+				return append(dst, re.replaceAll(s.Value(i), tmpl)...), true, nil
 			}
 		}
 	}
