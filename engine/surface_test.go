@@ -48,6 +48,23 @@ func TestConstantSelectsAndValues(t *testing.T) {
 	}
 }
 
+// TestLargeValues runs a VALUES of 1,234 rows (more rows than one CASE
+// may have arms: the rows are picked by a CASE of ranges) and checks every
+// row comes out once with its own values.
+func TestLargeValues(t *testing.T) {
+	var rows, want []string
+	for i := range 1234 {
+		rows = append(rows, fmt.Sprintf("(%d, 'r%d')", i, i*7))
+		want = append(want, fmt.Sprintf("%d, r%d", i, i*7))
+	}
+	_, got := queryRows(t, "VALUES "+strings.Join(rows, ", ")+";")
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %d rows, want %d; first %q, want %q", len(got), len(want), first(got, 5), first(want, 5))
+	}
+}
+
 // TestInsertValues writes VALUES rows into a filesystem table and reads
 // them back.
 func TestInsertValues(t *testing.T) {

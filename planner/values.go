@@ -97,17 +97,45 @@ func (b *builder) planValues(sel *parser.Select) (*relation, error) {
 	return out, nil
 }
 
+// caseArms is the most arms pickRow puts in one CASE (the expression
+// compiler takes at most 250).
+const caseArms = 100
+
 // pickRow returns the expression whose value in row i (of the values
 // source) is vals[i]: vals[0] itself for one row, else a CASE on the row
-// number.
+// number; beyond caseArms rows, a CASE choosing among ranges of rows,
+// each a CASE of its own, so a row is found in a few comparisons per
+// level.
 func pickRow(row plan.Expr, vals []plan.Expr, t types.Type) plan.Expr {
+	return pickRange(row, 0, vals, t)
+}
+
+// pickRange is pickRow for vals, which are rows base, base+1, ….
+func pickRange(row plan.Expr, base int, vals []plan.Expr, t types.Type) plan.Expr {
 	if len(vals) == 1 {
 		return vals[0]
 	}
-	c := &plan.Case{T: t, Else: vals[len(vals)-1]}
-	for i, v := range vals[:len(vals)-1] {
-		eq := &plan.Call{Func: "=", Args: []plan.Expr{row, &plan.Literal{Value: int64(i), T: types.BigIntType.WithNotNull(true)}}, T: types.BooleanType.WithNotNull(true)}
-		c.Whens = append(c.Whens, plan.When{Cond: eq, Result: v})
+	num := func(i int) plan.Expr { return &plan.Literal{Value: int64(i), T: types.BigIntType.WithNotNull(true)} }
+	cmp := func(op string, i int) plan.Expr {
+		return &plan.Call{Func: op, Args: []plan.Expr{row, num(i)}, T: types.BooleanType.WithNotNull(true)}
+	}
+	c := &plan.Case{T: t}
+	if len(vals) <= caseArms {
+		for i, v := range vals[:len(vals)-1] {
+			c.Whens = append(c.Whens, plan.When{Cond: cmp("=", base+i), Result: v})
+		}
+		c.Else = vals[len(vals)-1]
+		return c
+	}
+	size := (len(vals) + caseArms - 1) / caseArms
+	for lo := 0; lo < len(vals); lo += size {
+		hi := min(lo+size, len(vals))
+		sub := pickRange(row, base+lo, vals[lo:hi], t)
+		if hi == len(vals) {
+			c.Else = sub
+			break
+		}
+		c.Whens = append(c.Whens, plan.When{Cond: cmp("<", base+hi), Result: sub})
 	}
 	return c
 }
