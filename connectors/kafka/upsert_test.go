@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -401,5 +402,66 @@ func TestUpsertSourceMalformed(t *testing.T) {
 	// The malformed update leaves -U/+U of the last value, which cancel.
 	if want := []string{"+I[1,a]", "-U[1,a]", "+U[1,a]", "-U[1,a]", "+U[1,c]"}; !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+// BenchmarkUpsertSource reads a topic of b.N records (one partition,
+// 10,000 keys, so most records update a key) through the upsert source:
+// events/s is records read per second (the -U/+U rows they become
+// included in nothing but the time).
+func BenchmarkUpsertSource(b *testing.B) {
+	br := kafkatest.StartT(b, kafkatest.Options{Topics: []string{"up"}, Partitions: 1})
+	p, err := br.NewProducer()
+	must(b, err)
+	for i := 0; i < b.N; i++ {
+		id := i % 10000
+		must(b, p.Send("up", kafkatest.Record{Key: fmt.Appendf(nil, `{"id":%d}`, id), Value: fmt.Appendf(nil, `{"id":%d,"name":"v%d"}`, id, i)}))
+	}
+	must(b, p.Close())
+	es, err := (upsertFactory{}).NewSource(exec.SourceConfig{Table: "t", Schema: testSchema, Options: upsertOpts(br), BatchSize: 1024})
+	must(b, err)
+	s := es.(*source)
+	must(b, s.Open(context.Background(), nil))
+	defer s.Close()
+	b.ResetTimer()
+	rows := 0
+	for s.splits[0].next < int64(b.N) {
+		rec, _, err := s.Read(context.Background())
+		must(b, err)
+		if rec != nil {
+			rows += int(rec.NumRows())
+			rec.Release()
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(rows)/float64(b.N), "rows/event")
+}
+
+// BenchmarkUpsertOffsets encodes the checkpointed state of one partition
+// with 1,000,000 keys (JSON keys and values of about 20 and 35 bytes):
+// the time per checkpoint and its bytes per key, and the state's heap
+// bytes per key.
+func BenchmarkUpsertOffsets(b *testing.B) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	state := make(map[string][]byte, 1_000_000)
+	for i := 0; i < 1_000_000; i++ {
+		state[fmt.Sprintf(`{"id":%d}`, i)] = fmt.Appendf(nil, `{"id":%d,"name":"name-%d"}`, i, i)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	heap := float64(after.HeapAlloc-before.HeapAlloc) / float64(len(state))
+	var buf []byte
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		buf = appendUpsertOffset(buf[:0], 0, 42, state)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(len(buf))/float64(len(state)), "checkpoint-bytes/key")
+	b.ReportMetric(heap, "heap-bytes/key")
+	if _, _, got, _, err := decodeSplitOffset(buf, true); err != nil || len(got) != len(state) {
+		b.Fatalf("decode: %d keys, %v", len(got), err)
 	}
 }
