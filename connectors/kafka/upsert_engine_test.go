@@ -245,3 +245,63 @@ INSERT INTO copy SELECT id, name FROM u;`, b.Addr())
 		t.Fatalf("the copy holds %v, want %v", compacted, view)
 	}
 }
+
+// TestGroupByIntoUpsertKafka: a non-windowed GROUP BY with HAVING over a
+// Kafka topic, written exactly-once into upsert-kafka: the compacted view
+// of the committed records holds each group's final aggregate, and no
+// record of a group HAVING dropped (its -D became a tombstone).
+func TestGroupByIntoUpsertKafka(t *testing.T) {
+	b := kafkatest.StartT(t, kafkatest.Options{Topics: []string{"clicks", "counts"}, Partitions: 2})
+	r := rand.New(rand.NewPCG(14, 2))
+	type agg struct{ n, sum int }
+	groups := map[int]agg{}
+	var recs []kafkatest.Record
+	const clicks = 120
+	for i := 0; i < clicks; i++ {
+		u, v := r.IntN(30), r.IntN(100)
+		g := groups[u]
+		groups[u] = agg{g.n + 1, g.sum + v}
+		recs = append(recs, kafkatest.Record{Partition: int32(i % 2), Value: fmt.Appendf(nil, `{"user_id":%d,"v":%d}`, u, v)})
+	}
+	check(t, b.Produce("clicks", recs...))
+	want := map[string]string{}
+	for u, g := range groups {
+		if g.n <= 4 {
+			want[fmt.Sprint(u)] = fmt.Sprintf(`{"user_id":%d,"cnt":%d,"total":%d}`, u, g.n, g.sum)
+		}
+	}
+	sql := fmt.Sprintf(`SET 'pipeline.name' = 'counts';
+CREATE TABLE clicks (user_id BIGINT, v BIGINT) WITH ('connector' = 'kafka', 'topic' = 'clicks',
+  'properties.bootstrap.servers' = '%[1]s', 'scan.startup.mode' = 'earliest-offset', 'format' = 'json');
+CREATE TABLE counts (user_id BIGINT, cnt BIGINT, total BIGINT, PRIMARY KEY (user_id) NOT ENFORCED) WITH ('connector' = 'upsert-kafka',
+  'topic' = 'counts', 'properties.bootstrap.servers' = '%[1]s', 'key.format' = 'json', 'value.format' = 'json',
+  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'counts');
+INSERT INTO counts SELECT user_id, COUNT(*) AS cnt, SUM(v) AS total FROM clicks GROUP BY user_id HAVING COUNT(*) <= 4;`, b.Addr())
+	eng := engine.New(engine.Options{StateDir: t.TempDir()})
+	job, err := eng.Submit(execSQL(t, eng, sql).Query, nil)
+	check(t, err)
+	waitUntil(t, "the clicks", func() bool { return job.Stats().RecordsIn >= clicks })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	check(t, eng.Close(ctx))
+
+	out, err := b.Read(context.Background(), "counts", kafkatest.ReadOptions{})
+	check(t, err)
+	compacted := map[string]string{}
+	tombstones := 0
+	for _, r := range out {
+		k := strings.TrimSuffix(strings.TrimPrefix(string(r.Key), `{"user_id":`), "}")
+		if r.Value == nil {
+			tombstones++
+			delete(compacted, k)
+			continue
+		}
+		compacted[k] = string(r.Value)
+	}
+	if !maps.Equal(compacted, want) {
+		t.Fatalf("the compacted counts (%d keys) are\n%v\nwant (%d keys)\n%v", len(compacted), compacted, len(want), want)
+	}
+	if tombstones == 0 && len(want) < len(groups) {
+		t.Errorf("no tombstones, but HAVING dropped %d groups", len(groups)-len(want))
+	}
+}
