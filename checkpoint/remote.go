@@ -41,6 +41,9 @@ const (
 	// maxManifestFileSize bounds Pebble's MANIFEST, which every remote
 	// checkpoint uploads whole.
 	maxManifestFileSize = 1 << 20
+	// remoteL0Threshold is Pebble's L0 compaction threshold with a
+	// checkpoint dir (Pebble's default is 4).
+	remoteL0Threshold = 16
 )
 
 // manifest is a checkpoint's (or a remote savepoint's) manifest.
@@ -215,6 +218,15 @@ func (s *Store) pebbleCheckpoint(flush bool) (dir string, files []os.DirEntry, e
 	return dir, files, nil
 }
 
+// isWAL reports whether a Pebble file is a write-ahead log. A remote
+// checkpoint does not carry the log: it is taken right after a flush, with
+// the store's lock held (every write to the store takes it), so the log
+// holds no record the tables do not; and Pebble reuses (recycles) log
+// files, so a log's copy can be as large as the biggest batch ever
+// written. Restore verifies every record of the checkpoint against its
+// digest regardless.
+func isWAL(name string) bool { return filepath.Ext(name) == ".log" }
+
 // isShared reports whether a Pebble file is immutable data that is
 // uploaded once, content-addressed, and shared between checkpoints.
 func isShared(name string) bool {
@@ -244,6 +256,7 @@ func (s *Store) upload(ctx context.Context, m *manifest) (uploaded int64, err er
 		chk   bool // private to the checkpoint
 		share fileID
 	}
+	ents = slices.DeleteFunc(ents, func(e os.DirEntry) bool { return isWAL(e.Name()) })
 	m.Files = make([]remoteFile, len(ents))
 	var jobs []job
 	for i, e := range ents {

@@ -376,6 +376,11 @@ func (s *Store) pebbleOptions() *pebble.Options {
 	}
 	if s.remote != nil {
 		o.MaxManifestFileSize = maxManifestFileSize
+		// Every compaction's output is uploaded again: let L0 grow
+		// (reads are rare, only at restore) so that the whole state is
+		// rewritten once per remoteL0Threshold checkpoints, not every few.
+		o.L0CompactionThreshold = remoteL0Threshold
+		o.L0StopWritesThreshold = 1000
 	}
 	if s.opts.ReadOnly {
 		o.FormatMajorVersion = 0 // whatever the store has: ratcheting would write
