@@ -63,7 +63,16 @@ type groupAggOp struct {
 	mini      plan.MiniBatch
 	ttl       int64
 
-	groups  map[string]int32
+	// Group key → slot: groups by the key's encoding, or, with one
+	// INT, BIGINT or TIMESTAMP key column (intKey), ints by its value and
+	// nullSlot for NULL (-1: none), which spares the hot path the encoding
+	// and the string hash.
+	groups   map[string]int32
+	intKey   bool
+	ints     map[int64]int32
+	nullSlot int32
+	intBuf   []int64
+	used     []bool // the slot holds a live group
 	slotKey []string
 	count   []int64 // rows per group (adds minus retractions)
 	access  []int64 // last access, ms of processing time (state TTL)
@@ -146,13 +155,19 @@ func NewSubtask(n *plan.GroupAgg, m *exec.OperatorMetrics, alloc memory.Allocato
 		id: n.ID(), m: m, alloc: alloc, clock: clock, maxP: sub.MaxParallelism,
 		keyCols: n.Keys, calls: n.Aggs, outSchema: n.Schema().Arrow(),
 		mini: n.MiniBatch, ttl: n.StateTTL,
-		groups: map[string]int32{},
+		groups: map[string]int32{}, nullSlot: -1,
 	}
 	for _, k := range n.Keys {
 		if k < 0 || k >= in.Len() {
 			return nil, errf("key column #%d out of range", k)
 		}
 		o.keyTypes = append(o.keyTypes, in.Fields[k].Type)
+	}
+	if len(o.keyTypes) == 1 {
+		switch o.keyTypes[0].Kind {
+		case types.Int, types.BigInt, types.Timestamp, types.TimestampLTZ:
+			o.intKey, o.ints, o.groups = true, map[int64]int32{}, nil
+		}
 	}
 	var err error
 	if o.enc, err = state.NewKeyEncoder(o.keyTypes); err != nil {
@@ -225,7 +240,7 @@ func (o *groupAggOp) restoreGroup(key, value []byte) error {
 	if err := state.CheckKey(o.keyTypes, key); err != nil {
 		return err
 	}
-	if _, dup := o.groups[string(key)]; dup {
+	if _, dup := o.lookup(string(key)); dup {
 		return errState
 	}
 	cnt, n := binary.Varint(value)
@@ -280,6 +295,7 @@ func (o *groupAggOp) newSlot(key string) int32 {
 		o.dirty = append(o.dirty, false)
 		o.pers = append(o.pers, false)
 		o.mark = append(o.mark, 0)
+		o.used = append(o.used, false)
 		if len(o.slotKey) > o.nslots {
 			o.nslots = max(64, 2*o.nslots)
 			for _, a := range o.aggs {
@@ -287,16 +303,59 @@ func (o *groupAggOp) newSlot(key string) int32 {
 			}
 		}
 	}
-	o.groups[key] = s
+	o.used[s] = true
+	o.index(key, s)
 	o.live++
 	return s
+}
+
+// intOfKey decodes the encoding of one integer key column.
+func intOfKey(key string) (v int64, null bool) {
+	if len(key) != 9 {
+		return 0, true
+	}
+	return int64(binary.BigEndian.Uint64([]byte(key[1:])) ^ (1 << 63)), false
+}
+
+// lookup returns the slot of the group whose key encodes as key.
+func (o *groupAggOp) lookup(key string) (int32, bool) {
+	if !o.intKey {
+		s, ok := o.groups[key]
+		return s, ok
+	}
+	if v, null := intOfKey(key); !null {
+		s, ok := o.ints[v]
+		return s, ok
+	}
+	return o.nullSlot, o.nullSlot >= 0
+}
+
+// index makes s the slot of key (-1: removes key).
+func (o *groupAggOp) index(key string, s int32) {
+	switch {
+	case !o.intKey && s >= 0:
+		o.groups[key] = s
+	case !o.intKey:
+		delete(o.groups, key)
+	default:
+		v, null := intOfKey(key)
+		switch {
+		case null:
+			o.nullSlot = s
+		case s >= 0:
+			o.ints[v] = s
+		default:
+			delete(o.ints, v)
+		}
+	}
 }
 
 // dropSlot deletes slot s's group from memory; its stored state is deleted
 // at the next barrier.
 func (o *groupAggOp) dropSlot(s int32) {
 	key := o.slotKey[s]
-	delete(o.groups, key)
+	o.index(key, -1)
+	o.used[s] = false
 	if o.pers[s] {
 		o.deletes = append(o.deletes, key)
 	}
@@ -380,16 +439,38 @@ func (o *groupAggOp) process(ctx context.Context, recs []arrow.Record, whole boo
 				seg.slots[i] = -1
 			}
 			kinds := exec.RowKinds(rec)
-			for i, k := range o.keyCols {
-				o.keyArrs[i] = rec.Column(k)
-			}
-			if err := o.enc.Bind(o.keyArrs...); err != nil {
-				return fmt.Errorf("groupagg: %q: %w", o.id, err)
+			var ints []int64
+			var intArr arrow.Array
+			if o.intKey {
+				intArr = rec.Column(o.keyCols[0])
+				var err error
+				if ints, err = o.intValues(intArr); err != nil {
+					return err
+				}
+				if intArr.NullN() == 0 {
+					intArr = nil
+				}
+			} else {
+				for i, k := range o.keyCols {
+					o.keyArrs[i] = rec.Column(k)
+				}
+				if err := o.enc.Bind(o.keyArrs...); err != nil {
+					return fmt.Errorf("groupagg: %q: %w", o.id, err)
+				}
 			}
 			for ; row < n; row++ {
-				o.keyBuf = o.enc.Append(o.keyBuf[:0], row)
 				retract := kinds != nil && types.RowKind(kinds.Value(row)).IsRetraction()
-				s, ok := o.groups[string(o.keyBuf)]
+				var s int32
+				var ok, null bool
+				switch {
+				case !o.intKey:
+					o.keyBuf = o.enc.Append(o.keyBuf[:0], row)
+					s, ok = o.groups[string(o.keyBuf)]
+				case intArr != nil && intArr.IsNull(row):
+					s, ok, null = o.nullSlot, o.nullSlot >= 0, true
+				default:
+					s, ok = o.ints[ints[row]]
+				}
 				if ok && o.mark[s] == o.gen && !whole {
 					stop = true
 					break
@@ -397,6 +478,9 @@ func (o *groupAggOp) process(ctx context.Context, recs []arrow.Record, whole boo
 				if !ok {
 					if retract {
 						continue // no state for the key: ignored, as in Flink
+					}
+					if o.intKey {
+						o.keyBuf = state.AppendIntKey(o.keyBuf[:0], ints[row], null)
 					}
 					s = o.newSlot(string(o.keyBuf))
 				}
@@ -428,6 +512,28 @@ func (o *groupAggOp) process(ctx context.Context, recs []arrow.Record, whole boo
 	}
 	o.m.StateEntries.Store(int64(o.live))
 	return nil
+}
+
+// intValues returns the values of an integer key column as int64s.
+func (o *groupAggOp) intValues(a arrow.Array) ([]int64, error) {
+	switch x := a.(type) {
+	case *array.Int64:
+		return x.Int64Values(), nil
+	case *array.Timestamp:
+		vs := x.TimestampValues()
+		o.intBuf = o.intBuf[:0]
+		for _, v := range vs {
+			o.intBuf = append(o.intBuf, int64(v))
+		}
+		return o.intBuf, nil
+	case *array.Int32:
+		o.intBuf = o.intBuf[:0]
+		for _, v := range x.Int32Values() {
+			o.intBuf = append(o.intBuf, int64(v))
+		}
+		return o.intBuf, nil
+	}
+	return nil, fmt.Errorf("groupagg: %q: key column of type %s holds Arrow %s", o.id, o.keyTypes[0], a.DataType())
 }
 
 // slotsBuf returns a reusable []int32 of length n for segment i.
@@ -599,9 +705,9 @@ func (o *groupAggOp) expire(now time.Time) error {
 	}
 	o.nextTTL = now.Add(time.Duration(max(o.ttl/2, 1)) * time.Millisecond)
 	limit := now.UnixMilli() - o.ttl
-	for _, s := range o.groups {
-		if o.access[s] < limit {
-			o.dropSlot(s)
+	for s, used := range o.used {
+		if used && o.access[s] < limit {
+			o.dropSlot(int32(s))
 		}
 	}
 	o.m.StateEntries.Store(int64(o.live))
@@ -626,7 +732,7 @@ func (o *groupAggOp) OnBarrier(ctx context.Context, _ exec.Barrier, sw checkpoin
 	}
 	wrap := func(err error) error { return fmt.Errorf("groupagg: %q: checkpoint: %w", o.id, err) }
 	for _, k := range o.deletes {
-		if s, ok := o.groups[k]; ok && o.dirty[s] {
+		if s, ok := o.lookup(k); ok && o.dirty[s] {
 			continue // deleted and created again: the set below overwrites it
 		}
 		if err := w.Delete(o.groupsT, state.KeyGroupOfKey([]byte(k), o.maxP), []byte(k)); err != nil {
