@@ -73,18 +73,18 @@ type groupAggOp struct {
 	nullSlot int32
 	intBuf   []int64
 	used     []bool // the slot holds a live group
-	slotKey []string
-	count   []int64 // rows per group (adds minus retractions)
-	access  []int64 // last access, ms of processing time (state TTL)
-	dirty   []bool
-	pers    []bool // written by a barrier and not deleted since
-	mark    []uint32
-	nslots  int // slots the accumulators have room for
-	free    []int32
-	live    int
-	gen     uint32
-	dirties []int32
-	deletes []string // encoded keys of persisted groups deleted since the last barrier
+	slotKey  []string
+	count    []int64 // rows per group (adds minus retractions)
+	access   []int64 // last access, ms of processing time (state TTL)
+	dirty    []bool
+	pers     []bool // written by a barrier and not deleted since
+	mark     []uint32
+	nslots   int // slots the accumulators have room for
+	free     []int32
+	live     int
+	gen      uint32
+	dirties  []int32
+	deletes  []string // encoded keys of persisted groups deleted since the last barrier
 
 	tables  *state.Tables
 	groupsT *state.Table
