@@ -31,6 +31,12 @@
 //     `CASE WHEN b <> 0 THEN a / b END` does not fail on the rows where b
 //     is 0.
 //
+// The string, regular-expression and date-time functions of Flink
+// (REGEXP_EXTRACT, SPLIT_INDEX, DATE_FORMAT, ...) are per-row kernels
+// bound once per batch (rowfunc.go): regular expressions are RE2, compiled
+// once when constant (regex.go, regexplan.go); date-time patterns are
+// Java DateTimeFormatter's letters, in UTC (datefmt.go).
+//
 // The package also owns the batch helpers that filtering and projection
 // operators need (Filter, Project). The text form of values (CAST to and
 // from STRING, timestamp literals) is package types'. It knows nothing of
