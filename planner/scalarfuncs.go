@@ -132,6 +132,9 @@ func withMore(base map[string]scalarFunc) map[string]scalarFunc {
 	for k, v := range moreScalarFuncs {
 		base[k] = v
 	}
+	// Flink's other names.
+	base["SUBSTR"] = base["SUBSTRING"]
+	base["CHARACTER_LENGTH"] = base["CHAR_LENGTH"]
 	return base
 }
 

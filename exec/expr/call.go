@@ -10,6 +10,9 @@ import (
 // compileCall builds the evaluator of a function or operator call.
 func (c *compiler) compileCall(e *plan.Call) (Evaluator, error) {
 	f := funcName(e.Func)
+	if canon, ok := funcAliases[f]; ok {
+		f = canon
+	}
 	args, err := c.compileAll(e.Args)
 	if err != nil {
 		return nil, err

@@ -28,6 +28,9 @@ var (
 	i64T  = types.BigIntType
 )
 
+// funcAliases are Flink's other names of functions.
+var funcAliases = map[string]string{"SUBSTR": "SUBSTRING", "CHARACTER_LENGTH": "CHAR_LENGTH"}
+
 // maxResultBytes bounds one value built by REPEAT, LPAD and RPAD: a longer
 // result is an error naming the function, not an exhausted memory.
 const maxResultBytes = 64 << 20
