@@ -15,6 +15,7 @@ import (
 	"github.com/streamsql/streamsql/checkpoint"
 	"github.com/streamsql/streamsql/checkpoint/objstore"
 	"github.com/streamsql/streamsql/internal/suggest"
+	"github.com/streamsql/streamsql/parser"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -451,4 +452,16 @@ func checkPositiveDuration(v string) error {
 		return fmt.Errorf("expected a duration of more than 0 (e.g. '10 min'), got %q", v)
 	}
 	return nil
+}
+
+// StatementText returns st as SQL text to show (the REST API's echo of a
+// statement, a log line): a SET of a secret key (IsSecretKey) has its
+// value printed as '******'.
+func StatementText(st parser.Statement) string {
+	if set, ok := st.(*parser.SetStmt); ok && set.Key != "" && IsSecretKey(set.Key) {
+		masked := *set
+		masked.Value = maskedValue
+		return masked.String()
+	}
+	return st.String()
 }

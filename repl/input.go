@@ -159,13 +159,9 @@ func maskHistory(lines []string) []string {
 	masked := false
 	var out []string
 	for _, st := range stmts {
-		set, ok := st.(*parser.SetStmt)
-		if ok && set.Key != "" && engine.IsSecretKey(set.Key) {
-			masked = true
-			out = append(out, (&parser.SetStmt{Pos: set.Pos, Key: set.Key, Value: "******"}).String()+";")
-			continue
-		}
-		out = append(out, st.String()+";")
+		text := engine.StatementText(st)
+		masked = masked || text != st.String()
+		out = append(out, text+";")
 	}
 	if !masked {
 		return lines

@@ -101,7 +101,7 @@ func (s *Server) runStatements(w http.ResponseWriter, r *http.Request, sess *ses
 // execute runs one statement in sess (nil: the default session). Called
 // with s.mu held.
 func (s *Server) execute(ctx context.Context, sess *session, st parser.Statement) (statementResult, int, error) {
-	out := statementResult{Statement: st.String()}
+	out := statementResult{Statement: engine.StatementText(st)}
 	es, sid := s.shared, defaultSession
 	if sess != nil {
 		es, sid = sess.es, sess.id
