@@ -38,6 +38,9 @@ type remoteRun struct {
 	bucket objstore.Bucket
 	// secrets must appear in no output.
 	secrets []string
+	// savepoint, if set, is where a savepoint of the running job is taken
+	// (by another process); the test restores it at the end.
+	savepoint string
 }
 
 // testRemoteResume runs the job throttled with its checkpoints in r's
@@ -106,6 +109,14 @@ func testRemoteResume(t *testing.T, r remoteRun) {
 			t.Fatalf("no two remote checkpoints in 30 s:\n%s", stderr.String())
 		}
 	}
+	if r.savepoint != "" {
+		b, err := run("savepoint", "--state-dir", state, "remote-test", r.savepoint).CombinedOutput()
+		shown.Write(b)
+		if err != nil || !strings.Contains(string(b), "savepoint of job remote-test at checkpoint") {
+			_ = cmd.Process.Kill()
+			t.Fatalf("savepoint to %s: %v\n%s", r.savepoint, err, b)
+		}
+	}
 	time.Sleep(700 * time.Millisecond) // a few more checkpoints
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -166,6 +177,21 @@ func testRemoteResume(t *testing.T, r remoteRun) {
 	if got, _ := os.ReadFile(out); !bytes.Equal(got, want) {
 		t.Fatalf("rerun of the finished job: output differs (%d vs %d bytes)", len(got), len(want))
 	}
+	if r.savepoint != "" {
+		// The savepoint on S3 is self-contained: restored onto an empty
+		// state directory, with the output of an uninterrupted run.
+		if err := os.RemoveAll(state); err != nil {
+			t.Fatal(err)
+		}
+		b, err = run(append(append([]string{"run", "-v"}, r.flags...), "--state-dir", state, "--from-savepoint", r.savepoint, sql2)...).CombinedOutput()
+		shown.Write(b)
+		if err != nil || !strings.Contains(string(b), "restoring checkpoint") {
+			t.Fatalf("restore from the savepoint %s: %v\n%s", r.savepoint, err, b)
+		}
+		if got, _ := os.ReadFile(out); !bytes.Equal(got, want) {
+			t.Fatalf("restored from the savepoint: output differs (%d vs %d bytes)", len(got), len(want))
+		}
+	}
 	for _, s := range r.secrets {
 		if strings.Contains(shown.String(), s) {
 			t.Fatalf("a secret is printed:\n%s", shown.String())
@@ -204,9 +230,10 @@ SET 's3.secret-key' = '%s';`, srv.URL("jobs"), srv.Endpoint, srv.AccessKey, srv.
 	testRemoteResume(t, remoteRun{
 		sets: sets,
 		// checkpoints list reads the credentials from the environment.
-		flags:   []string{"--checkpoint-dir", srv.URL("jobs"), "--s3-endpoint", srv.Endpoint, "--s3-path-style"},
-		env:     srv.Env(),
-		bucket:  srv.Open(t, "jobs"),
-		secrets: []string{srv.SecretKey, srv.AccessKey},
+		flags:     []string{"--checkpoint-dir", srv.URL("jobs"), "--s3-endpoint", srv.Endpoint, "--s3-path-style"},
+		env:       srv.Env(),
+		bucket:    srv.Open(t, "jobs"),
+		secrets:   []string{srv.SecretKey, srv.AccessKey},
+		savepoint: srv.URL("savepoints/sp1"),
 	})
 }
