@@ -194,7 +194,7 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 		if p.Connectors == nil || p.Connectors.SinkAccepts(s.Options, c) {
 			continue
 		}
-		return errorf(pos[i], "table %s (connector %s) accepts only inserts (append-only), but the query produces updates and deletes: %s emits them; use a sink that accepts updates (print, blackhole, or 'format' = 'debezium-json')", s.Table, s.Connector, producer(s.Input))
+		return errorf(pos[i], "table %s (connector %s) accepts only inserts (append-only), but the query produces updates and deletes: %s emits them; use a sink that accepts updates (print, blackhole, upsert-kafka with a PRIMARY KEY, or 'format' = 'debezium-json')", s.Table, s.Connector, producer(s.Input))
 	}
 	return nil
 }
