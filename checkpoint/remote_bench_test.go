@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -78,6 +79,55 @@ func BenchmarkRemoteIncremental(b *testing.B) {
 				changed += info.Bytes
 			}
 			b.ReportMetric(float64(first.Uploaded), "full-upload-B")
+			b.ReportMetric(float64(uploaded)/float64(b.N), "uploaded-B/op")
+			b.ReportMetric(float64(changed)/float64(b.N), "changed-B/op")
+			b.ReportMetric(float64(uploaded)/float64(changed), "uploaded/changed")
+		})
+	}
+}
+
+// BenchmarkRemoteIncrementalWindows: as BenchmarkRemoteIncremental, for a
+// tumbling window's pattern: each checkpoint adds dirty accumulators of
+// new windows (keys ascending in time) and deletes as many of the
+// windows that fired.
+func BenchmarkRemoteIncrementalWindows(b *testing.B) {
+	const n = 1000000
+	key := func(buf []byte, i int) []byte {
+		return append(binary.BigEndian.AppendUint64(buf[:0], uint64(i)), "auction-0000000000000000"...)
+	}
+	for _, dirty := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprintf("dirty=%d/keys=%d", dirty, n), func(b *testing.B) {
+			s := benchOpen(b, b.TempDir(), remoteBenches()[1].opts(b))
+			defer s.Close()
+			var kb, vb []byte
+			cp := s.Begin(1)
+			w := cp.Operator("3-window-agg")
+			for i := range n {
+				kb, vb = key(kb, i), accValue(vb, i, 1)
+				w.Set(kb, vb)
+			}
+			if _, err := cp.Commit(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			id := 1
+			var uploaded, changed int64
+			b.ResetTimer()
+			for b.Loop() {
+				id++
+				cp := s.Begin(uint64(id))
+				w := cp.Operator("3-window-agg")
+				for i := range dirty {
+					kb, vb = key(kb, n+(id-2)*dirty+i), accValue(vb, i, id)
+					w.Set(kb, vb)
+					w.Delete(key(kb, (id-2)*dirty+i))
+				}
+				info, err := cp.Commit(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				uploaded += info.Uploaded
+				changed += info.Bytes
+			}
 			b.ReportMetric(float64(uploaded)/float64(b.N), "uploaded-B/op")
 			b.ReportMetric(float64(changed)/float64(b.N), "changed-B/op")
 			b.ReportMetric(float64(uploaded)/float64(changed), "uploaded/changed")
