@@ -57,6 +57,7 @@ type groupAggOp struct {
 	enc       *state.KeyEncoder
 	keyArrs   []arrow.Array
 	calls     []plan.AggCall
+	in        types.Schema
 	aggs      []agg.Accumulator
 	having    expr.Evaluator
 	outSchema *arrow.Schema
@@ -153,7 +154,7 @@ func NewSubtask(n *plan.GroupAgg, m *exec.OperatorMetrics, alloc memory.Allocato
 	in := n.Input.Schema()
 	o := &groupAggOp{
 		id: n.ID(), m: m, alloc: alloc, clock: clock, maxP: sub.MaxParallelism,
-		keyCols: n.Keys, calls: n.Aggs, outSchema: n.Schema().Arrow(),
+		keyCols: n.Keys, calls: n.Aggs, in: in, outSchema: n.Schema().Arrow(),
 		mini: n.MiniBatch, ttl: n.StateTTL,
 		groups: map[string]int32{}, nullSlot: -1,
 	}
@@ -379,7 +380,7 @@ func (o *groupAggOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out e
 		return err
 	}
 	if o.mini.Size <= 0 {
-		return o.process(ctx, []arrow.Record{rec}, false, now, out)
+		return o.wrap(o.process(ctx, []arrow.Record{rec}, false, now, out))
 	}
 	if len(o.buffered) == 0 {
 		o.bufSince = now
@@ -388,9 +389,17 @@ func (o *groupAggOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out e
 	o.buffered = append(o.buffered, rec)
 	o.bufRows += n
 	if o.bufRows >= o.mini.Size || o.mini.Latency > 0 && now.Sub(o.bufSince).Milliseconds() >= o.mini.Latency {
-		return o.flush(ctx, now, out)
+		return o.wrap(o.flush(ctx, now, out))
 	}
 	return nil
+}
+
+// wrap prefixes err with the operator's package and id.
+func (o *groupAggOp) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("groupagg: %q: %w", o.id, err)
 }
 
 // flush processes the mini-batch buffer as one chunk.
@@ -411,7 +420,11 @@ func (o *groupAggOp) flush(ctx context.Context, now time.Time, out exec.Emitter)
 // OnWatermark implements exec.Operator: the mini-batch buffer is flushed
 // before the watermark goes on.
 func (o *groupAggOp) OnWatermark(ctx context.Context, _ exec.Watermark, out exec.Emitter) error {
-	return o.flush(ctx, o.clock.Now(), out)
+	// The runtime names the operator in errors of OnWatermark.
+	if err := o.flush(ctx, o.clock.Now(), out); err != nil {
+		return fmt.Errorf("groupagg: %w", err)
+	}
+	return nil
 }
 
 // process folds recs into the groups and emits the changes. whole: all of
@@ -455,7 +468,7 @@ func (o *groupAggOp) process(ctx context.Context, recs []arrow.Record, whole boo
 					o.keyArrs[i] = rec.Column(k)
 				}
 				if err := o.enc.Bind(o.keyArrs...); err != nil {
-					return fmt.Errorf("groupagg: %q: %w", o.id, err)
+					return err
 				}
 			}
 			for ; row < n; row++ {
@@ -533,7 +546,7 @@ func (o *groupAggOp) intValues(a arrow.Array) ([]int64, error) {
 		}
 		return o.intBuf, nil
 	}
-	return nil, fmt.Errorf("groupagg: %q: key column of type %s holds Arrow %s", o.id, o.keyTypes[0], a.DataType())
+	return nil, fmt.Errorf("key column of type %s holds Arrow %s", o.keyTypes[0], a.DataType())
 }
 
 // slotsBuf returns a reusable []int32 of length n for segment i.
@@ -565,7 +578,7 @@ func (o *groupAggOp) chunk(ctx context.Context, nowMs int64, out exec.Emitter) e
 				slots = o.filtered(seg.rec.Column(f), slots)
 			}
 			if err := agg.Update(a, seg.rec, slots, kinds, &o.scratch); err != nil {
-				return fmt.Errorf("groupagg: %q: %s: %w", o.id, o.calls[ai], err)
+				return fmt.Errorf("%s: %w", o.calls[ai].Describe(o.in), err)
 			}
 		}
 	}
@@ -579,7 +592,7 @@ func (o *groupAggOp) chunk(ctx context.Context, nowMs int64, out exec.Emitter) e
 	if o.having != nil {
 		m, err := o.having.Eval(both)
 		if err != nil {
-			return fmt.Errorf("groupagg: %q: HAVING: %w", o.id, err)
+			return fmt.Errorf("HAVING: %w", err)
 		}
 		defer m.Release()
 		pass = m.(*array.Boolean)
@@ -618,7 +631,7 @@ func (o *groupAggOp) chunk(ctx context.Context, nowMs int64, out exec.Emitter) e
 	}
 	res, err := expr.Take(both, idx, o.alloc)
 	if err != nil {
-		return fmt.Errorf("groupagg: %q: %w", o.id, err)
+		return err
 	}
 	defer res.Release()
 	ka := exec.NewRowKinds(o.alloc, kinds)
@@ -719,9 +732,11 @@ func (o *groupAggOp) expire(now time.Time) error {
 // changed since the previous barrier are written and the deleted ones
 // deleted.
 func (o *groupAggOp) OnBarrier(ctx context.Context, _ exec.Barrier, sw checkpoint.StateWriter, out exec.Emitter) error {
+	// The runtime names the checkpoint and the operator in errors of
+	// OnBarrier.
 	now := o.clock.Now()
 	if err := o.flush(ctx, now, out); err != nil {
-		return err
+		return fmt.Errorf("groupagg: %w", err)
 	}
 	if err := o.expire(now); err != nil {
 		return err
@@ -730,7 +745,7 @@ func (o *groupAggOp) OnBarrier(ctx context.Context, _ exec.Barrier, sw checkpoin
 	if err != nil {
 		return err
 	}
-	wrap := func(err error) error { return fmt.Errorf("groupagg: %q: checkpoint: %w", o.id, err) }
+	wrap := func(err error) error { return fmt.Errorf("groupagg: %w", err) }
 	for _, k := range o.deletes {
 		if s, ok := o.lookup(k); ok && o.dirty[s] {
 			continue // deleted and created again: the set below overwrites it
