@@ -23,9 +23,13 @@
 //   - S3: a single PUT (no multipart below 64 MiB) is atomic, there are no
 //     partial objects, and since December 2020 AWS S3 is strongly consistent
 //     for read-after-write, overwrite, delete and list. S3-compatible
-//     servers (SeaweedFS, MinIO) give the same. A failed or interrupted PUT
-//     leaves either the old object or none. Put does not check the key is
-//     absent: callers needing put-if-absent write under a fresh name and
+//     servers (SeaweedFS, MinIO) give the same. A PUT never leaves a
+//     partial object, but a Put that fails on the client (a timeout, a
+//     cancelled context, a lost connection) may still be applied by the
+//     server afterwards — a request already sent to a hung server is
+//     carried out when it resumes — so a failed Put means "unknown", not
+//     "absent", and the same holds for Delete. Put does not check the key
+//     is absent: callers needing put-if-absent write under a fresh name and
 //     verify by reading back.
 //   - Local directory: Put writes a temporary file beside the target (in the
 //     same directory, a name List never shows), fsyncs it, renames it over
