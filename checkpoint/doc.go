@@ -52,6 +52,7 @@
 //	shared/<sha256>.<ext>  an immutable Pebble table (or blob) file, content-addressed
 //	chk-<id>/<name>        the checkpoint's small private files (MANIFEST-*, OPTIONS-*, marker.*)
 //	chk-<id>/_metadata     the manifest, written last
+//	chk-<id>/_failed       marks a checkpoint whose manifest upload failed
 //
 // Pending.Commit writes the local synced batch as before, then, still
 // holding the store's lock: flushes the memtable, takes a Pebble
@@ -88,7 +89,11 @@
 // the runtime counts it against the tolerable failures, and the local
 // checkpoint stays, so the next checkpoint's upload carries its data. It
 // is never restored from the local store: with a checkpoint dir the
-// remote manifests are the source of truth.
+// remote manifests are the source of truth. A manifest PUT that failed in
+// the writer's view may still land later (a request delayed in a stalled
+// server or proxy); so the next upload first writes a chk-<id>/_failed
+// marker for it, and restore never uses a marked checkpoint. (A process
+// that dies before it can write the marker leaves that window open.)
 //
 // OpenContext finds the newest manifest that verifies (newest first;
 // every one skipped is logged as an error, and a checkpoint directory

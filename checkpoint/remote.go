@@ -32,6 +32,7 @@ import (
 // A savepoint location holds db/<name> for every file and _metadata.
 const (
 	manifestKey    = "_metadata"
+	failedKey      = "_failed"
 	manifestMagic  = "streamsql-checkpoint-manifest"
 	manifestFormat = 1
 	sharedPrefix   = "shared/"
@@ -144,6 +145,11 @@ type remote struct {
 	// kept maps the id of every valid manifest in the bucket to the keys
 	// it references (its own included): what retention keeps.
 	kept map[uint64][]string
+	// failed are checkpoints whose manifest PUT was sent but not confirmed:
+	// it may still land (a request delayed in a stalled server), so each
+	// gets a chk-<id>/_failed marker, written before the next manifest,
+	// and restore never uses a checkpoint so marked.
+	failed []uint64
 }
 
 type fileID struct {
@@ -244,6 +250,9 @@ func (s *Store) upload(ctx context.Context, m *manifest) (uploaded int64, err er
 	r := s.remote
 	ctx, cancel := context.WithTimeout(ctx, s.uploadTimeout())
 	defer cancel()
+	if err := s.markFailed(ctx); err != nil {
+		return 0, s.remoteErr(m.ID, err)
+	}
 	dir, ents, err := s.pebbleCheckpoint(true)
 	if err != nil {
 		return 0, err
@@ -302,6 +311,7 @@ func (s *Store) upload(ctx context.Context, m *manifest) (uploaded int64, err er
 	m.TimeUnixNs = s.clock.Now().UnixNano()
 	b := encodeManifest(m)
 	if err := putVerified(ctx, r.bucket, chk+manifestKey, b); err != nil {
+		r.failed = append(r.failed, m.ID)
 		return uploaded, s.remoteErr(m.ID, err)
 	}
 	uploaded += int64(len(b))
@@ -321,6 +331,20 @@ func (s *Store) upload(ctx context.Context, m *manifest) (uploaded int64, err er
 		s.log.Warn("checkpoint: remote retention failed", "job", s.opts.JobName, "location", r.bucket.String(), "err", err)
 	}
 	return uploaded, nil
+}
+
+// markFailed writes the _failed marker of every checkpoint in
+// s.remote.failed. s.mu is held.
+func (s *Store) markFailed(ctx context.Context) error {
+	r := s.remote
+	for len(r.failed) > 0 {
+		key := chkPrefix + strconv.FormatUint(r.failed[0], 10) + "/" + failedKey
+		if err := r.bucket.Put(ctx, key, strings.NewReader(""), 0); err != nil {
+			return fmt.Errorf("marking checkpoint %d failed: %w", r.failed[0], err)
+		}
+		r.failed = r.failed[1:]
+	}
+	return nil
 }
 
 func (s *Store) remoteErr(id uint64, err error) error {
@@ -500,13 +524,15 @@ func download(ctx context.Context, b objstore.Bucket, files []remoteFile, dir st
 }
 
 // remoteManifests lists the checkpoint manifests under b, newest first,
-// and whether any chk-* object exists at all.
+// leaving out checkpoints marked failed, and the ids of every chk-*
+// directory, true if it holds a usable manifest.
 func remoteManifests(ctx context.Context, b objstore.Bucket) (ids []uint64, chkDirs map[uint64]bool, err error) {
 	objs, err := b.List(ctx, chkPrefix)
 	if err != nil {
 		return nil, nil, err
 	}
 	chkDirs = map[uint64]bool{}
+	failed := map[uint64]bool{}
 	for _, o := range objs {
 		dirName, file, ok := strings.Cut(o.Key, "/")
 		if !ok {
@@ -518,6 +544,12 @@ func remoteManifests(ctx context.Context, b objstore.Bucket) (ids []uint64, chkD
 		}
 		has := chkDirs[id]
 		chkDirs[id] = has || file == manifestKey
+		failed[id] = failed[id] || file == failedKey
+	}
+	for id := range failed {
+		if failed[id] {
+			chkDirs[id] = false
+		}
 	}
 	for id, has := range chkDirs {
 		if has {
@@ -614,7 +646,7 @@ func (s *Store) openRemote(ctx context.Context) error {
 	}
 	for id, has := range chkDirs {
 		if !has && (len(ids) == 0 || id > ids[len(ids)-1]) {
-			s.log.Error("checkpoint: INCOMPLETE REMOTE CHECKPOINT SKIPPED (no manifest)", "job", s.opts.JobName, "location", r.bucket.String(), "checkpoint", id)
+			s.log.Error("checkpoint: INCOMPLETE REMOTE CHECKPOINT SKIPPED (no manifest, or its upload failed)", "job", s.opts.JobName, "location", r.bucket.String(), "checkpoint", id)
 		}
 	}
 	// The local store, if it opens, may already be the newest checkpoint.

@@ -68,7 +68,7 @@ func listRemote(ctx context.Context, location, job string, cfg objstore.Config) 
 	var out []RemoteCheckpoint
 	for id, has := range chkDirs {
 		if !has {
-			out = append(out, RemoteCheckpoint{CheckpointInfo: CheckpointInfo{ID: id, Job: job}, Manifest: manifestLoc(b, id), Problem: "no manifest (an incomplete upload)"})
+			out = append(out, RemoteCheckpoint{CheckpointInfo: CheckpointInfo{ID: id, Job: job}, Manifest: manifestLoc(b, id), Problem: "no usable manifest (an incomplete or failed upload)"})
 		}
 	}
 	for _, id := range ids {

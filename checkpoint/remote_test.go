@@ -23,6 +23,11 @@ type countingBucket struct {
 	objstore.Bucket
 	gets, puts, putBytes atomic.Int64
 	failPuts             atomic.Bool
+	// ghostManifests: a manifest Put stores the object but reports a
+	// failure (a request that timed out and landed later).
+	ghostManifests atomic.Bool
+	// onlyMarkers: every Put but a _failed marker fails.
+	onlyMarkers atomic.Bool
 }
 
 func (c *countingBucket) Get(ctx context.Context, key string) (io.ReadCloser, error) {
@@ -31,8 +36,14 @@ func (c *countingBucket) Get(ctx context.Context, key string) (io.ReadCloser, er
 }
 
 func (c *countingBucket) Put(ctx context.Context, key string, r io.Reader, size int64) error {
-	if c.failPuts.Load() {
+	if c.failPuts.Load() || c.onlyMarkers.Load() && !strings.HasSuffix(key, "/"+failedKey) {
 		return fmt.Errorf("injected failure putting %s", key)
+	}
+	if c.ghostManifests.Load() && strings.HasSuffix(key, "/"+manifestKey) {
+		if err := c.Bucket.Put(ctx, key, r, size); err != nil {
+			return err
+		}
+		return fmt.Errorf("injected timeout putting %s (it landed)", key)
 	}
 	c.puts.Add(1)
 	c.putBytes.Add(size)
@@ -308,7 +319,7 @@ func TestRemoteBadManifestsSkippedLoudly(t *testing.T) {
 	logs := rt.logs.String()
 	for _, want := range []string{
 		"checkpoint=4 problem=\"manifest checksum mismatch",
-		"INCOMPLETE REMOTE CHECKPOINT SKIPPED (no manifest)\" job=job location=" + jd + " checkpoint=3",
+		"INCOMPLETE REMOTE CHECKPOINT SKIPPED (no manifest, or its upload failed)\" job=job location=" + jd + " checkpoint=3",
 		"checkpoint=2 problem=\"file shared/",
 		"fails its checksum",
 	} {
@@ -523,4 +534,38 @@ func inodeOf(fi os.FileInfo) uint64 {
 		return st.Ino
 	}
 	return 0
+}
+
+// A manifest whose Put failed but landed anyway is never restored: the
+// next upload marks it failed before anything else.
+func TestRemoteGhostManifest(t *testing.T) {
+	rt := newRemoteTest(t)
+	c := &countingBucket{}
+	s := rt.mustOpen(t.TempDir(), func(o *Options) {
+		o.wrapBucket = func(b objstore.Bucket) objstore.Bucket { c.Bucket = b; return c }
+	})
+	restoreDump(t, s)
+	writeKeys(t, s, 1, 0, 100)
+	c.ghostManifests.Store(true)
+	p := s.Begin(2)
+	p.Operator("op").Set([]byte("ghost"), []byte("2"))
+	if _, err := p.Commit(context.Background()); err == nil {
+		t.Fatal("checkpoint 2 succeeded")
+	}
+	c.ghostManifests.Store(false)
+	c.onlyMarkers.Store(true) // the outage goes on, but the marker lands
+	p = s.Begin(3)
+	if _, err := p.Commit(context.Background()); err == nil {
+		t.Fatal("checkpoint 3 succeeded")
+	}
+	s.Close()
+	s = rt.mustOpen(t.TempDir())
+	id, state, _ := restoreDump(t, s)
+	s.Close()
+	if id != 1 || strings.Contains(state, "ghost") {
+		t.Fatalf("restored %d (%q): the failed checkpoint 2 came back", id, state)
+	}
+	if !strings.Contains(rt.logs.String(), "(no manifest, or its upload failed)\" job=job location="+filepath.Join(rt.loc, "job")+" checkpoint=2") {
+		t.Errorf("the skip is not logged:\n%s", rt.logs)
+	}
 }
