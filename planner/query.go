@@ -164,7 +164,7 @@ func (b *builder) planFrom(ref parser.TableRef) (*relation, error) {
 	case *parser.WindowTVF:
 		return b.planWindowTVF(r)
 	case nil:
-		return nil, fmt.Errorf("planner: SELECT without FROM is not supported yet")
+		return nil, fmt.Errorf("planner: missing FROM item")
 	}
 	return nil, errorf(ref.Position(), "unsupported FROM item %T", ref)
 }
