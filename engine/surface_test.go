@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"github.com/streamsql/streamsql/connectors/format"
 	"github.com/streamsql/streamsql/engine"
 	sexec "github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/types"
 )
 
 // TestConstantSelectsAndValues runs SELECT without FROM, VALUES as a
@@ -299,4 +301,45 @@ func runChangelogRows(t *testing.T, sql string) []string {
 	}
 	sort.Strings(rows)
 	return rows
+}
+
+// TestOrderByTime runs ORDER BY a time attribute over rows that arrive out
+// of order (by less than the watermark delay): every row comes out once,
+// in event-time order, rows of equal time in arrival order; with LIMIT the
+// first rows of that order.
+func TestOrderByTime(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	evs := randomEvents(rng, 2000, 10, 1500)
+	path := filepath.Join(t.TempDir(), "events.csv")
+	ddl := fmt.Sprintf(`CREATE TABLE ev (k BIGINT, v BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+		WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'csv');`, path)
+	idx := make([]int, len(evs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return evs[idx[a]].ts < evs[idx[b]].ts })
+	var want []string
+	for _, i := range idx {
+		want = append(want, fmt.Sprintf("%d, %s", i, types.FormatTimestamp(evs[i].ts)))
+	}
+	// The row number identifies each row: v is replaced by it.
+	var b strings.Builder
+	for i, e := range evs {
+		fmt.Fprintf(&b, "%d,%d,%s\n", e.key, i, types.FormatTimestamp(e.ts))
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, got := queryRows(t, ddl+`SELECT v, ts FROM ev ORDER BY ts;`)
+	if !slices.Equal(got, want) {
+		n := 0
+		for n < len(got) && n < len(want) && got[n] == want[n] {
+			n++
+		}
+		t.Fatalf("got %d rows, want %d; first difference at row %d: %q vs %q", len(got), len(want), n, first(got[min(n, len(got)):], 3), first(want[n:], 3))
+	}
+	_, got = queryRows(t, ddl+`SELECT v, ts FROM ev ORDER BY ts LIMIT 5;`)
+	if !slices.Equal(got, want[:5]) {
+		t.Fatalf("LIMIT 5: %q, want %q", got, want[:5])
+	}
 }

@@ -76,7 +76,7 @@ func distribute(g *plan.Graph, par int) *plan.Graph {
 // runs where its input runs).
 func requirement(n plan.Node) (keys []int, keyed, single bool) {
 	switch x := n.(type) {
-	case *plan.Source, *plan.Limit, *plan.Sink:
+	case *plan.Source, *plan.Limit, *plan.Sink, *plan.TimeSort:
 		return nil, false, true
 	case *plan.WindowAgg:
 		if len(x.Keys) > 0 {
@@ -137,6 +137,11 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 			if p.Connectors != nil {
 				b.Changelog = p.Connectors.SourceChangelog(x.Options)
 			}
+		case *plan.TimeSort:
+			if in := ins[0]; in.Props().Changelog != plan.AppendOnly {
+				return errorf(pos, "ORDER BY a time attribute needs an append-only input, but %s emits updates and deletes", producer(in))
+			}
+			b.Changelog = plan.AppendOnly
 		case *plan.WindowAgg, *plan.WindowAssign:
 			if in := ins[0]; in.Props().Changelog != plan.AppendOnly {
 				return errorf(pos, "%s %s needs an append-only input, but %s emits updates and deletes; window operators do not take updates and deletes yet", describeKind(n), n.ID(), producer(in))

@@ -412,6 +412,9 @@ func intervalLiteral(sc *scope, a parser.Expr) (int64, error) {
 // planQuery plans the outermost SELECT of a statement, which may have a
 // LIMIT: the job ends once that many rows have passed.
 func (b *builder) planQuery(sel *parser.Select) (*relation, error) {
+	if len(sel.OrderBy) > 0 {
+		return b.planOrderBy(sel)
+	}
 	if sel.Limit == nil {
 		return b.planSelect(sel)
 	}
@@ -435,7 +438,7 @@ func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
 		return b.planWith(sel)
 	}
 	if len(sel.OrderBy) > 0 {
-		return nil, errorf(sel.OrderBy[0].Pos, "ORDER BY is not supported yet: a streaming query emits its rows as they are computed (Flink sorts a streaming query only by an ascending time attribute, and ORDER BY … LIMIT n is a Top-N); remove the ORDER BY")
+		return nil, errorf(sel.OrderBy[0].Pos, "ORDER BY is only supported on the outermost query (by a time attribute ascending)")
 	}
 	if len(sel.UnionAll) > 0 {
 		return b.planUnion(sel)
