@@ -580,11 +580,13 @@ func readManifest(ctx context.Context, b objstore.Bucket, job string, id uint64)
 	return m, nil
 }
 
-// withRetry runs fn until it succeeds, fails with an *invalidError, or the
-// deadline (ctx or timeout) passes, backing off between attempts.
+// withRetry runs fn until it succeeds, fails with an *invalidError, ctx
+// ends, or an attempt fails after UploadTimeout has passed since the
+// first, backing off between attempts. The timeout bounds the retrying,
+// not an attempt: a large download is not cut short by it (each request
+// is bounded by the object store's own timeout).
 func (s *Store) withRetry(ctx context.Context, what string, fn func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, s.uploadTimeout())
-	defer cancel()
+	deadline := time.Now().Add(s.uploadTimeout())
 	wait := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
@@ -592,7 +594,7 @@ func (s *Store) withRetry(ctx context.Context, what string, fn func(context.Cont
 		if err == nil || errors.As(err, &inv) {
 			return err
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
 			return fmt.Errorf("checkpoint: %s: checkpoint dir %s unreachable (gave up after %d attempts): %w", what, s.remote.bucket, attempt, err)
 		}
 		s.log.Warn("checkpoint: checkpoint dir unreachable, retrying", "job", s.opts.JobName, "location", s.remote.bucket.String(), "attempt", attempt, "err", err)
