@@ -91,9 +91,14 @@
 // is never restored from the local store: with a checkpoint dir the
 // remote manifests are the source of truth. A manifest PUT that failed in
 // the writer's view may still land later (a request delayed in a stalled
-// server or proxy); so the next upload first writes a chk-<id>/_failed
-// marker for it, and restore never uses a marked checkpoint. (A process
-// that dies before it can write the marker leaves that window open.)
+// server or proxy); so Commit writes a chk-<id>/_failed marker for it
+// before it returns (retried within the upload timeout), restore never
+// uses a marked checkpoint, and the sinks, which wait for Commit, go on
+// only once the checkpoint cannot come back. If the marker cannot be
+// written either, Commit's error wraps ErrOutcomeUnknown: the runtime
+// stops the job with its sinks still at the checkpoint's barrier, so that
+// whichever checkpoint the next run restores, the sinks' transactions
+// hold exactly the output it covers.
 //
 // OpenContext finds the newest manifest that verifies (newest first;
 // every one skipped is logged as an error, and a checkpoint directory

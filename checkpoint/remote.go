@@ -246,9 +246,9 @@ func isShared(name string) bool {
 // upload makes checkpoint m durable in the checkpoint dir: new table files
 // into shared/, the other files into chk-<id>/, then the manifest, read
 // back and verified; then remote retention. s.mu is held.
-func (s *Store) upload(ctx context.Context, m *manifest) (uploaded int64, err error) {
+func (s *Store) upload(parent context.Context, m *manifest) (uploaded int64, err error) {
 	r := s.remote
-	ctx, cancel := context.WithTimeout(ctx, s.uploadTimeout())
+	ctx, cancel := context.WithTimeout(parent, s.uploadTimeout())
 	defer cancel()
 	if err := s.markFailed(ctx); err != nil {
 		return 0, s.remoteErr(m.ID, err)
@@ -312,7 +312,7 @@ func (s *Store) upload(ctx context.Context, m *manifest) (uploaded int64, err er
 	b := encodeManifest(m)
 	if err := putVerified(ctx, r.bucket, chk+manifestKey, b); err != nil {
 		r.failed = append(r.failed, m.ID)
-		return uploaded, s.remoteErr(m.ID, err)
+		return uploaded, s.manifestFailed(parent, m.ID, s.remoteErr(m.ID, err))
 	}
 	uploaded += int64(len(b))
 
@@ -331,6 +331,24 @@ func (s *Store) upload(ctx context.Context, m *manifest) (uploaded int64, err er
 		s.log.Warn("checkpoint: remote retention failed", "job", s.opts.JobName, "location", r.bucket.String(), "err", err)
 	}
 	return uploaded, nil
+}
+
+// manifestFailed settles the outcome of checkpoint id, whose manifest PUT
+// was sent but not confirmed: the server may still apply it (a request
+// delayed in a stalled server), and a later restore would then take the
+// checkpoint, committing the sinks' transactions as they are by then. So
+// the _failed marker is written now, before the job goes on (retried
+// within execution.checkpointing.timeout): then the checkpoint has
+// failed, and the job may tolerate it. If even the marker cannot be
+// written, the outcome stays unknown and the error wraps
+// ErrOutcomeUnknown: the job must fail at once, before its sinks write
+// anything past the checkpoint's barrier. s.mu is held.
+func (s *Store) manifestFailed(ctx context.Context, id uint64, err error) error {
+	merr := s.withRetry(ctx, fmt.Sprintf("marking checkpoint %d failed", id), s.markFailed)
+	if merr == nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w; and %w", ErrOutcomeUnknown, err, merr)
 }
 
 // markFailed writes the _failed marker of every checkpoint in

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/streamsql/streamsql/checkpoint/objstore"
 )
@@ -28,6 +29,8 @@ type countingBucket struct {
 	ghostManifests atomic.Bool
 	// onlyMarkers: every Put but a _failed marker fails.
 	onlyMarkers atomic.Bool
+	// failMarkers: every Put of a _failed marker fails.
+	failMarkers atomic.Bool
 }
 
 func (c *countingBucket) Get(ctx context.Context, key string) (io.ReadCloser, error) {
@@ -36,7 +39,8 @@ func (c *countingBucket) Get(ctx context.Context, key string) (io.ReadCloser, er
 }
 
 func (c *countingBucket) Put(ctx context.Context, key string, r io.Reader, size int64) error {
-	if c.failPuts.Load() || c.onlyMarkers.Load() && !strings.HasSuffix(key, "/"+failedKey) {
+	if c.failPuts.Load() || c.onlyMarkers.Load() && !strings.HasSuffix(key, "/"+failedKey) ||
+		c.failMarkers.Load() && strings.HasSuffix(key, "/"+failedKey) {
 		return fmt.Errorf("injected failure putting %s", key)
 	}
 	if c.ghostManifests.Load() && strings.HasSuffix(key, "/"+manifestKey) {
@@ -567,5 +571,64 @@ func TestRemoteGhostManifest(t *testing.T) {
 	}
 	if !strings.Contains(rt.logs.String(), "(no manifest, or its upload failed)\" job=job location="+filepath.Join(rt.loc, "job")+" checkpoint=2") {
 		t.Errorf("the skip is not logged:\n%s", rt.logs)
+	}
+}
+
+// A manifest whose PUT failed is marked failed before Commit returns, so
+// that the job's sinks go on only once the checkpoint cannot be restored:
+// a process killed right after the failure restores the previous one.
+func TestRemoteGhostManifestMarkedBeforeCommitReturns(t *testing.T) {
+	rt := newRemoteTest(t)
+	c := &countingBucket{}
+	s := rt.mustOpen(t.TempDir(), func(o *Options) {
+		o.wrapBucket = func(b objstore.Bucket) objstore.Bucket { c.Bucket = b; return c }
+	})
+	restoreDump(t, s)
+	writeKeys(t, s, 1, 0, 100)
+	c.ghostManifests.Store(true)
+	p := s.Begin(2)
+	p.Operator("op").Set([]byte("ghost"), []byte("2"))
+	_, err := p.Commit(context.Background())
+	if err == nil {
+		t.Fatal("checkpoint 2 succeeded")
+	}
+	if errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("the marker could be written, yet the outcome is unknown: %v", err)
+	}
+	s.Close() // killed: no later checkpoint writes the marker
+	s = rt.mustOpen(t.TempDir())
+	id, state, _ := restoreDump(t, s)
+	s.Close()
+	if id != 1 || strings.Contains(state, "ghost") {
+		t.Fatalf("restored %d (%q): the failed checkpoint 2 came back", id, state)
+	}
+}
+
+// When neither the manifest's PUT nor the marker's is confirmed, Commit
+// says the outcome is unknown (the job must stop), and a restore may take
+// the checkpoint: it is complete.
+func TestRemoteOutcomeUnknown(t *testing.T) {
+	rt := newRemoteTest(t)
+	c := &countingBucket{}
+	s := rt.mustOpen(t.TempDir(), func(o *Options) {
+		o.wrapBucket = func(b objstore.Bucket) objstore.Bucket { c.Bucket = b; return c }
+		o.UploadTimeout = 300 * time.Millisecond
+	})
+	restoreDump(t, s)
+	writeKeys(t, s, 1, 0, 100)
+	c.ghostManifests.Store(true)
+	c.failMarkers.Store(true)
+	p := s.Begin(2)
+	p.Operator("op").Set([]byte("ghost"), []byte("2"))
+	_, err := p.Commit(context.Background())
+	if !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("Commit = %v, want ErrOutcomeUnknown", err)
+	}
+	s.Close()
+	s = rt.mustOpen(t.TempDir())
+	id, state, _ := restoreDump(t, s)
+	s.Close()
+	if id != 2 || !strings.Contains(state, "ghost") {
+		t.Fatalf("restored %d (%q), want the landed checkpoint 2", id, state)
 	}
 }

@@ -39,6 +39,11 @@ var (
 	// ErrUnreadable means Pebble found on-disk corruption (a damaged
 	// table, manifest or log) that keeps the job's state from being read.
 	ErrUnreadable = errors.New("checkpoint: state is unreadable")
+	// ErrOutcomeUnknown means a checkpoint's manifest may or may not have
+	// reached the checkpoint dir (its PUT failed, and so did marking it
+	// failed): a later restore may take it. A job that gets it must stop
+	// without writing past the checkpoint's barrier.
+	ErrOutcomeUnknown = errors.New("checkpoint: the outcome of the checkpoint's upload is unknown")
 	// ErrReadOnly means a write was attempted on a store opened with
 	// Options.ReadOnly.
 	ErrReadOnly = errors.New("checkpoint: store is open read-only")

@@ -180,6 +180,11 @@ func (j *Job) tolerate(err error) error {
 		return err
 	}
 	n := j.opts.TolerableFailedCheckpoints
+	if errors.Is(ce.err, checkpoint.ErrOutcomeUnknown) {
+		// The checkpoint may be restored after all: the sinks must not
+		// write past its barrier, so the job stops here.
+		return fmt.Errorf("%w; the job stops so that its output stays exactly what the next run resumes from", err)
+	}
 	if !ce.final && j.failedInARow <= n {
 		j.opts.Logger.Error("checkpoint failed; retrying at the next interval", "job", j.opts.Name, "checkpoint", ce.id,
 			"failed_in_a_row", j.failedInARow, "tolerable", n, "err", ce.err)
@@ -268,7 +273,15 @@ func (c *inflight) preCommitted(ctx context.Context) error {
 		return nil
 	}
 	j := c.j
-	defer close(c.decided)
+	unknown := false
+	defer func() {
+		// A checkpoint whose outcome is unknown may be restored after
+		// all: its sinks stay blocked at its barrier until the job is
+		// cancelled, so that nothing past it enters their transactions.
+		if !unknown {
+			close(c.decided)
+		}
+	}()
 	if c.cp == nil {
 		c.ok = true
 		return nil
@@ -300,6 +313,10 @@ func (c *inflight) preCommitted(ctx context.Context) error {
 			j.opts.OnCheckpointFailed(c.id, err)
 		}
 		c.err = &commitError{id: c.id, final: c.final, err: err}
+		if errors.Is(err, checkpoint.ErrOutcomeUnknown) {
+			unknown = true
+			return j.tolerate(c.err)
+		}
 		if len(c.reqs) > 0 {
 			return nil // the savepoint's requester is told
 		}
