@@ -69,15 +69,16 @@ func (d *dirBucket) Put(ctx context.Context, key string, r io.Reader, size int64
 	}
 	parent := filepath.Dir(p)
 	var f *os.File
-	// A concurrent Delete may remove an emptied parent between MkdirAll and
-	// CreateTemp: make it again.
+	// A concurrent Delete may remove an emptied ancestor while MkdirAll
+	// makes the path (it is not atomic), or the parent between MkdirAll
+	// and CreateTemp: make it again.
 	for attempt := 0; ; attempt++ {
-		if err := os.MkdirAll(parent, 0o755); err != nil {
-			return fail(err)
-		}
-		f, err = os.CreateTemp(parent, filepath.Base(p)+tmpMarker+"*")
+		err := os.MkdirAll(parent, 0o755)
 		if err == nil {
-			break
+			f, err = os.CreateTemp(parent, filepath.Base(p)+tmpMarker+"*")
+			if err == nil {
+				break
+			}
 		}
 		if !errors.Is(err, fs.ErrNotExist) || attempt >= 5 {
 			return fail(err)
