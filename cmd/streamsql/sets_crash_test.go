@@ -121,7 +121,7 @@ func sigkillProof(t *testing.T, query string, sources int, outputs []string, ext
 			writeEvents(t, args[i].(string), proofEvents/sources, 300, int64(i+1))
 		}
 	}
-	run := func(name string) (*exec.Cmd, *bytes.Buffer, string) {
+	run := func(name string) (*exec.Cmd, *syncBuffer, string) {
 		out := filepath.Join(dir, name, "out")
 		args[2], args[3] = out, name
 		sql := filepath.Join(dir, name+".sql")
@@ -129,9 +129,9 @@ func sigkillProof(t *testing.T, query string, sources int, outputs []string, ext
 			t.Fatal(err)
 		}
 		cmd := exec.Command(bin, "run", "-v", "--state-dir", filepath.Join(dir, name, "state"), sql)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		return cmd, &stderr, out
+		stderr := &syncBuffer{} // read while the run writes it
+		cmd.Stderr = stderr
+		return cmd, stderr, out
 	}
 	files := outputs
 	read := func(name, out string) [][]byte {
