@@ -218,13 +218,25 @@ func writeFileAtomic(path string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	// Owner only: a job's settings may hold credentials (s3.secret-key).
-	_ = os.Remove(tmp)
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	// A temporary file of its own (CreateTemp makes it owner-only: a
+	// job's settings may hold credentials, s3.secret-key), so that two
+	// writers of one record never rename each other's half-written file.
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
 }
 
 // nonWord is what a job id derived from a table name cannot hold.
