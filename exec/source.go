@@ -29,6 +29,9 @@ type sourceRunner struct {
 	pre       *prefetcher
 	offsets   *splitOffsets // reused by offset when there is no prefetcher
 	exhausted bool
+	// waited is the time the runner has spent waiting in read: the source's
+	// own clock for idleness (see idleClock).
+	waited time.Duration
 
 	barriers chan *inflight // from the coordinator; one in flight
 	complete chan completed // checkpoints to report to a CheckpointListener
@@ -76,12 +79,32 @@ func (r *sourceRunner) open(ctx context.Context, offsets map[string][]byte) erro
 	return nil
 }
 
-// read reads the next batch, from the prefetcher when there is one.
+// read reads the next batch, from the prefetcher when there is one, and
+// adds the time it took to the idleness clock.
 func (r *sourceRunner) read(ctx context.Context) (arrow.Record, int, error) {
+	clock := r.s.j.opts.Clock
+	start := clock.Now()
+	defer func() { r.waited += clock.Now().Sub(start) }()
 	if r.pre != nil {
 		return r.pre.read(ctx)
 	}
 	return r.source.Read(ctx)
+}
+
+// idleClock is the time on which split idleness is measured: not the wall
+// clock but the time the runner has spent waiting for the source (as
+// Flink's idleness timer pauses while its source is backpressured). While
+// the runner is held downstream (a slow sink, a checkpoint upload the sinks
+// wait for, a full channel) the clock stands still, so a stall longer than
+// the idle timeout does not mark every split idle and advance the
+// watermark past rows still waiting in the source, which the operators
+// would then drop as late. When the runner waits in read, the source is
+// the bottleneck (with a prefetcher, it has nothing buffered), and the
+// clock runs at the wall clock's pace.
+func (r *sourceRunner) idleClock() time.Time {
+	// From any fixed, non-zero time: watermarkGen takes the zero time for
+	// "never".
+	return time.Unix(0, 0).Add(r.waited)
 }
 
 // offset is the source's position after the last batch consumed, per
@@ -158,7 +181,7 @@ func (r *sourceRunner) run(ctx context.Context) error {
 		if rec == nil {
 			// Nothing to read now: an idle split may release the watermark.
 			if r.wm != nil && r.wm.idle > 0 {
-				if err := s.advance(ctx, r.wm.current(s.j.opts.Clock.Now(), r.splits())); err != nil {
+				if err := s.advance(ctx, r.wm.current(r.idleClock(), r.splits())); err != nil {
 					return err
 				}
 				if err := s.setIdle(ctx, r.wm.valve.allIdle()); err != nil {
@@ -192,7 +215,7 @@ func (r *sourceRunner) onBatch(ctx context.Context, rec arrow.Record, split int)
 	if r.wm == nil {
 		return nil
 	}
-	wm, err := r.wm.observe(rec, split, s.j.opts.Clock.Now(), r.splits())
+	wm, err := r.wm.observe(rec, split, r.idleClock(), r.splits())
 	if err != nil {
 		return fmt.Errorf("source %s: %w", r.node.Table, err)
 	}

@@ -22,7 +22,9 @@ import (
 // one, a split counts once it has produced rows. With an idle timeout, a
 // split that produced nothing for that long is idle until it produces again
 // (so windows close on a quiet partition, and once all partitions are quiet,
-// event time advances to the most advanced one).
+// event time advances to the most advanced one). The times given to the
+// generator are on the source runner's idleness clock (sourceRunner.idleClock),
+// which stands still while the source is held downstream.
 type watermarkGen struct {
 	eval     expr.Evaluator
 	valve    *watermarkValve
