@@ -236,8 +236,10 @@ type Select struct {
 	Where    Expr // nil when absent
 	// GroupBy holds expressions and *GroupingSets (GROUPING SETS, ROLLUP,
 	// CUBE), in the order written.
-	GroupBy  []Expr
-	Having   Expr // nil when absent
+	GroupBy []Expr
+	Having  Expr // nil when absent
+	// Windows are the WINDOW name AS (…) definitions, in order.
+	Windows  []*NamedWindow
 	UnionAll []*Select
 	OrderBy  []*OrderItem
 	Limit    *int64 // nil when absent
@@ -443,12 +445,54 @@ type CastExpr struct {
 // FuncCall is name(args), including aggregates: COUNT(*) has Star set,
 // COUNT(DISTINCT x) has Distinct set. Name is upper-cased. Legacy group
 // windows appear as calls too: TUMBLE(ts, INTERVAL …), TUMBLE_START(…).
+//
+// An aggregate may carry FILTER (WHERE cond) (Filter set) and any call
+// OVER (window) or OVER name (Over set): an OVER aggregate, or a ranking
+// function such as ROW_NUMBER() OVER (PARTITION BY … ORDER BY …).
 type FuncCall struct {
 	Pos      Pos
 	Name     string
 	Args     []Expr
 	Star     bool
 	Distinct bool
+	Filter   Expr        // FILTER (WHERE cond); nil when absent
+	Over     *WindowSpec // OVER (…) or OVER name; nil when absent
+}
+
+// WindowSpec is the window of an OVER clause or of a WINDOW name AS (…)
+// definition: [PARTITION BY expr, …] [ORDER BY item, …] [frame]. OVER name
+// is a WindowSpec with only Ref set.
+type WindowSpec struct {
+	Pos         Pos
+	Ref         *Ident // OVER w: the named window; nil for an inline window
+	PartitionBy []Expr
+	OrderBy     []*OrderItem
+	Frame       *WindowFrame // nil when absent
+}
+
+// WindowFrame is ROWS|RANGE BETWEEN start AND end, or ROWS|RANGE start
+// (then End is CURRENT ROW, as SQL defines it, and Short is set).
+type WindowFrame struct {
+	Pos        Pos
+	Rows       bool // ROWS; false is RANGE
+	Start, End *FrameBound
+	Short      bool // written without BETWEEN
+}
+
+// FrameBound is one bound of a window frame.
+type FrameBound struct {
+	Pos Pos
+	// Kind is one of "UNBOUNDED PRECEDING", "PRECEDING", "CURRENT ROW",
+	// "FOLLOWING", "UNBOUNDED FOLLOWING".
+	Kind   string
+	Offset Expr // n or INTERVAL '…' of PRECEDING and FOLLOWING; nil otherwise
+}
+
+// NamedWindow is one definition name AS (spec) of a SELECT's WINDOW clause.
+type NamedWindow struct {
+	Pos  Pos
+	Name Ident
+	Spec *WindowSpec
 }
 
 // Position implementations.
@@ -493,6 +537,10 @@ func (n *CaseExpr) Position() Pos              { return n.Pos }
 func (n *When) Position() Pos                  { return n.Pos }
 func (n *CastExpr) Position() Pos              { return n.Pos }
 func (n *FuncCall) Position() Pos              { return n.Pos }
+func (n *WindowSpec) Position() Pos            { return n.Pos }
+func (n *WindowFrame) Position() Pos           { return n.Pos }
+func (n *FrameBound) Position() Pos            { return n.Pos }
+func (n *NamedWindow) Position() Pos           { return n.Pos }
 func (n *CTE) Position() Pos                   { return n.Pos }
 func (n *ValuesRow) Position() Pos             { return n.Pos }
 func (n *OrderItem) Position() Pos             { return n.Pos }

@@ -391,6 +391,12 @@ func (c *converter) selectCore(g *gSelectCore) *Select {
 	if g.Having != nil {
 		s.Having = c.expr(g.Having)
 	}
+	for _, w := range g.Windows {
+		if w.Spec.err != nil && c.err == nil {
+			c.err = w.Spec.err
+		}
+		s.Windows = append(s.Windows, &NamedWindow{Pos: w.Pos, Name: c.ident(w.Name), Spec: w.Spec.Spec})
+	}
 	return s
 }
 

@@ -29,6 +29,7 @@ import (
 //	        | INTERVAL string unit | TIMESTAMP string
 //	        | number | string | TRUE | FALSE | NULL
 //	        | name '(' ['*' | [DISTINCT] [or {',' or}]] ')'
+//	          [FILTER '(' WHERE or ')'] [OVER (name | window)]
 //	        | name ['.' name] | '(' or ')'
 //
 // Binary operators associate to the left, and chains of them are built by
@@ -619,7 +620,186 @@ func (p *exprParser) call() (Expr, error) {
 	if f.Distinct && len(f.Args) == 0 {
 		p.failf(name.Pos, "DISTINCT needs an argument")
 	}
+	// FILTER is not reserved (a column may be called filter): it is the
+	// clause only when "(" follows, which no alias is followed by.
+	if t := p.peek(); isWord(t, "FILTER") && t.Type == tokIdent && isOp(peek2(p.lex), "(") {
+		p.next()
+		p.next()
+		if err := p.expectWord("WHERE"); err != nil {
+			return nil, err
+		}
+		x, err := p.required()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expectOp(")"); err != nil {
+			return nil, err
+		}
+		f.Filter = x
+	}
+	if t := p.peek(); isWord(t, "OVER") {
+		p.next()
+		w := p.peek()
+		switch {
+		case w.Type == tokIdent || w.Type == tokQuotedIdent:
+			p.next()
+			id := p.ident(w)
+			f.Over = &WindowSpec{Pos: w.Pos, Ref: &id}
+		case isOp(w, "("):
+			spec, err := p.windowSpec()
+			if err != nil {
+				return nil, err
+			}
+			f.Over = spec
+		default:
+			return nil, p.unexpected()
+		}
+	}
 	return f, nil
+}
+
+// windowSpec parses '(' [PARTITION BY or {',' or}] [ORDER BY item {','
+// item}] [(ROWS|RANGE) (BETWEEN bound AND bound | bound)] ')'.
+func (p *exprParser) windowSpec() (*WindowSpec, error) {
+	open := p.next() // (
+	if err := p.enter(open.Pos); err != nil {
+		return nil, err
+	}
+	defer p.leave()
+	spec := &WindowSpec{Pos: open.Pos}
+	if isWord(p.peek(), "PARTITION") {
+		p.next()
+		if err := p.expectWord("BY"); err != nil {
+			return nil, err
+		}
+		for {
+			x, err := p.required()
+			if err != nil {
+				return nil, err
+			}
+			spec.PartitionBy = append(spec.PartitionBy, x)
+			if !isOp(p.peek(), ",") {
+				break
+			}
+			p.next()
+		}
+	}
+	if isWord(p.peek(), "ORDER") {
+		p.next()
+		if err := p.expectWord("BY"); err != nil {
+			return nil, err
+		}
+		for {
+			t := p.peek()
+			x, err := p.required()
+			if err != nil {
+				return nil, err
+			}
+			o := &OrderItem{Pos: t.Pos, Expr: x}
+			if d := p.peek(); isWord(d, "ASC") || isWord(d, "DESC") {
+				p.next()
+				o.Desc = isWord(d, "DESC")
+			}
+			spec.OrderBy = append(spec.OrderBy, o)
+			if !isOp(p.peek(), ",") {
+				break
+			}
+			p.next()
+		}
+	}
+	if t := p.peek(); isWord(t, "ROWS") || isWord(t, "RANGE") {
+		p.next()
+		fr := &WindowFrame{Pos: t.Pos, Rows: isWord(t, "ROWS")}
+		var err error
+		if isWord(p.peek(), "BETWEEN") {
+			p.next()
+			if fr.Start, err = p.frameBound(); err != nil {
+				return nil, err
+			}
+			if err := p.expectWord("AND"); err != nil {
+				return nil, err
+			}
+			if fr.End, err = p.frameBound(); err != nil {
+				return nil, err
+			}
+		} else {
+			if fr.Start, err = p.frameBound(); err != nil {
+				return nil, err
+			}
+			fr.End = &FrameBound{Pos: fr.Start.Pos, Kind: "CURRENT ROW"}
+			fr.Short = true
+		}
+		spec.Frame = fr
+	}
+	if err := p.expectOp(")"); err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
+// frameBound parses UNBOUNDED (PRECEDING|FOLLOWING) | CURRENT ROW |
+// offset (PRECEDING|FOLLOWING), where offset is an additive expression (a
+// number or an INTERVAL literal, checked by the planner).
+func (p *exprParser) frameBound() (*FrameBound, error) {
+	t := p.peek()
+	b := &FrameBound{Pos: t.Pos}
+	switch {
+	case isWord(t, "UNBOUNDED") && t.Type == tokIdent:
+		p.next()
+		d := p.peek()
+		if !isWord(d, "PRECEDING") && !isWord(d, "FOLLOWING") {
+			return nil, p.unexpected()
+		}
+		p.next()
+		b.Kind = "UNBOUNDED " + strings.ToUpper(d.Value)
+		return b, nil
+	case isWord(t, "CURRENT") && t.Type == tokIdent:
+		p.next()
+		if err := p.expectWord("ROW"); err != nil {
+			return nil, err
+		}
+		b.Kind = "CURRENT ROW"
+		return b, nil
+	}
+	if !startsExpr(t, p.lex) {
+		return nil, p.unexpected()
+	}
+	x, err := p.add()
+	if err != nil {
+		return nil, err
+	}
+	d := p.peek()
+	if !isWord(d, "PRECEDING") && !isWord(d, "FOLLOWING") {
+		// The words are not reserved, so the syntax error would say
+		// "expected an operator": say what the frame needs instead.
+		p.failf(d.Pos, "unexpected %q; expected PRECEDING or FOLLOWING after the frame offset", d.Value)
+		b.Kind, b.Offset = "PRECEDING", x
+		return b, nil
+	}
+	p.next()
+	b.Kind, b.Offset = strings.ToUpper(d.Value), x
+	return b, nil
+}
+
+// gWindowSpec is the '(' … ')' of a WINDOW name AS (…) definition, parsed
+// by hand as OVER (…) is.
+type gWindowSpec struct {
+	Spec *WindowSpec
+	err  *Error
+}
+
+// Parse implements participle.Parseable.
+func (g *gWindowSpec) Parse(lex *lexer.PeekingLexer) error {
+	if !isOp(lex.Peek(), "(") {
+		return participle.NextMatch
+	}
+	p := exprParser{lex: lex}
+	spec, err := p.windowSpec()
+	if err != nil {
+		return err
+	}
+	g.Spec, g.err = spec, p.err
+	return nil
 }
 
 // extractUnits maps the units of EXTRACT(unit FROM ts) to the functions

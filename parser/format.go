@@ -352,6 +352,14 @@ func (n *Select) String() string {
 		b.WriteString(" HAVING ")
 		b.WriteString(clause(n.Having))
 	}
+	for i, w := range n.Windows {
+		if i == 0 {
+			b.WriteString(" WINDOW ")
+		} else {
+			b.WriteString(", ")
+		}
+		b.WriteString(w.String())
+	}
 	n.writeTail(&b)
 	return b.String()
 }
@@ -628,11 +636,62 @@ func (n *CastExpr) String() string {
 }
 
 func (n *FuncCall) String() string {
+	var s string
 	switch {
 	case n.Star:
-		return n.Name + "(*)"
+		s = n.Name + "(*)"
 	case n.Distinct:
-		return n.Name + "(DISTINCT " + exprList(n.Args) + ")"
+		s = n.Name + "(DISTINCT " + exprList(n.Args) + ")"
+	default:
+		s = n.Name + "(" + exprList(n.Args) + ")"
 	}
-	return n.Name + "(" + exprList(n.Args) + ")"
+	if n.Filter != nil {
+		s += " FILTER (WHERE " + clause(n.Filter) + ")"
+	}
+	if n.Over != nil {
+		s += " OVER " + n.Over.String()
+	}
+	return s
 }
+
+// String prints the window as (…), or the name it refers to.
+func (n *WindowSpec) String() string {
+	if n.Ref != nil {
+		return n.Ref.String()
+	}
+	var parts []string
+	if len(n.PartitionBy) > 0 {
+		parts = append(parts, "PARTITION BY "+exprList(n.PartitionBy))
+	}
+	if len(n.OrderBy) > 0 {
+		items := make([]string, len(n.OrderBy))
+		for i, o := range n.OrderBy {
+			items[i] = o.String()
+		}
+		parts = append(parts, "ORDER BY "+strings.Join(items, ", "))
+	}
+	if n.Frame != nil {
+		parts = append(parts, n.Frame.String())
+	}
+	return "(" + strings.Join(parts, " ") + ")"
+}
+
+func (n *WindowFrame) String() string {
+	kw := "RANGE"
+	if n.Rows {
+		kw = "ROWS"
+	}
+	if n.Short {
+		return kw + " " + n.Start.String()
+	}
+	return kw + " BETWEEN " + n.Start.String() + " AND " + n.End.String()
+}
+
+func (n *FrameBound) String() string {
+	if n.Offset != nil {
+		return clause(n.Offset) + " " + n.Kind
+	}
+	return n.Kind
+}
+
+func (n *NamedWindow) String() string { return n.Name.String() + " AS " + n.Spec.String() }

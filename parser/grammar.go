@@ -263,13 +263,21 @@ type gSetOp struct {
 // gSelectCore is one SELECT block without LIMIT.
 type gSelectCore struct {
 	Pos      lexer.Position
-	Distinct bool         `parser:"'SELECT' @'DISTINCT'?"`
-	Items    *gSelectList `parser:"@@"`
-	From     *gTableRef   `parser:"( 'FROM' @@"`
-	Join     *gJoin       `parser:"  @@? )?"`
-	Where    *gOr         `parser:"( 'WHERE' @@ )?"`
-	GroupBy  *gGroupList  `parser:"( 'GROUP' 'BY' @@ )?"`
-	Having   *gOr         `parser:"( 'HAVING' @@ )?"`
+	Distinct bool            `parser:"'SELECT' @'DISTINCT'?"`
+	Items    *gSelectList    `parser:"@@"`
+	From     *gTableRef      `parser:"( 'FROM' @@"`
+	Join     *gJoin          `parser:"  @@? )?"`
+	Where    *gOr            `parser:"( 'WHERE' @@ )?"`
+	GroupBy  *gGroupList     `parser:"( 'GROUP' 'BY' @@ )?"`
+	Having   *gOr            `parser:"( 'HAVING' @@ )?"`
+	Windows  []*gNamedWindow `parser:"( 'WINDOW' @@ ( ',' @@ )* )?"`
+}
+
+// gNamedWindow is name AS (window) of a WINDOW clause.
+type gNamedWindow struct {
+	Pos  lexer.Position
+	Name *gIdent      `parser:"@@ 'AS'"`
+	Spec *gWindowSpec `parser:"@@"`
 }
 
 // gJoin matches the start of a join and swallows the rest of the

@@ -320,6 +320,9 @@ func (a *aggPlan) intercept(as *scope, e parser.Expr) (plan.Expr, bool, error) {
 // output column.
 func (a *aggPlan) aggregate(f *parser.FuncCall, fn plan.AggFunc) (plan.Expr, error) {
 	call := plan.AggCall{Func: fn, Arg: -1, Filter: -1, Distinct: f.Distinct}
+	if f.Filter != nil {
+		return nil, errorf(f.Filter.Position(), "%s(…) FILTER (WHERE …) is not supported yet", f.Name)
+	}
 	switch {
 	case f.Star:
 		if fn != plan.Count {

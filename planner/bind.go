@@ -488,6 +488,14 @@ func ScalarFunctions() []string {
 }
 
 func (s *scope) bindFunc(e *parser.FuncCall) (plan.Expr, error) {
+	if e.Over != nil {
+		return nil, errorf(e.Pos, "%s … OVER is not supported yet", e.Name)
+	}
+	if e.Filter != nil {
+		if _, ok := aggregateFuncs[e.Name]; !ok {
+			return nil, errorf(e.Filter.Position(), "FILTER (WHERE …) is only allowed on aggregate functions, not on %s", e.Name)
+		}
+	}
 	if _, ok := aggregateFuncs[e.Name]; ok {
 		return nil, errorf(e.Pos, "aggregate function %s is not allowed in %s", e.Name, s.what)
 	}
@@ -966,7 +974,7 @@ func typeOf(n *parser.TypeName) (types.Type, error) {
 func containsAgg(e parser.Expr) bool {
 	found := false
 	walkExpr(e, func(x parser.Expr) {
-		if f, ok := x.(*parser.FuncCall); ok {
+		if f, ok := x.(*parser.FuncCall); ok && f.Over == nil {
 			if _, ok := aggregateFuncs[f.Name]; ok {
 				found = true
 			}

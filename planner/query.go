@@ -464,6 +464,9 @@ func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
 	if sel.Limit != nil {
 		return nil, errorf(sel.Pos, "LIMIT is only supported on the outermost query")
 	}
+	if len(sel.Windows) > 0 {
+		return nil, errorf(sel.Windows[0].Pos, "WINDOW clauses (OVER aggregation) are not supported yet")
+	}
 	agg := len(sel.GroupBy) > 0 || sel.Having != nil
 	for _, it := range sel.Items {
 		agg = agg || it.Expr != nil && containsAgg(it.Expr)

@@ -5,7 +5,7 @@
 -- below is the original; the test checks that parsing it fails with this
 -- error:
 --
--- error: unexpected "OVER"
+-- error: ROW_NUMBER … OVER is not supported yet
 
 CREATE TABLE bid (
   auction  BIGINT,
