@@ -53,6 +53,23 @@ func (s *Store) Begin(id uint64) *Pending {
 // ID returns the checkpoint's id.
 func (p *Pending) ID() uint64 { return p.id }
 
+// NextID returns the id the job's next checkpoint should take: above every
+// checkpoint in the store and, with a checkpoint dir, above every chk-<id>
+// attempt found there when the store opened, restored or not. A run that
+// restores checkpoint n after an earlier run's attempt n+1 failed (its
+// _failed marker written) or died half-uploaded must not write its own
+// checkpoint n+1 into that directory: the marker would make it
+// unrestorable after its sinks had committed.
+func (s *Store) NextID() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := s.maxID + 1
+	if s.remote != nil {
+		next = max(next, s.remote.highest+1)
+	}
+	return next
+}
+
 // Operator returns the StateWriter for operator opID, creating it on the
 // first call; later calls return the same writer. Calling it for every
 // operator of the plan, even stateless ones, records the plan in the

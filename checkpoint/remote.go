@@ -150,6 +150,11 @@ type remote struct {
 	// gets a chk-<id>/_failed marker, written before the next manifest,
 	// and restore never uses a checkpoint so marked.
 	failed []uint64
+	// highest is the highest id of any chk-<id> directory in the bucket
+	// when the store opened: attempts of earlier runs that never became a
+	// checkpoint (no manifest, a _failed marker) keep their ids, so that a
+	// new checkpoint never writes into such a directory (see NextID).
+	highest uint64
 }
 
 type fileID struct {
@@ -665,6 +670,7 @@ func (s *Store) openRemote(ctx context.Context) error {
 		return err
 	}
 	for id, has := range chkDirs {
+		r.highest = max(r.highest, id)
 		if !has && (len(ids) == 0 || id > ids[len(ids)-1]) {
 			s.log.Error("checkpoint: INCOMPLETE REMOTE CHECKPOINT SKIPPED (no manifest, or its upload failed)", "job", s.opts.JobName, "location", r.bucket.String(), "checkpoint", id)
 		}

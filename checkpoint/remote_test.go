@@ -632,3 +632,48 @@ func TestRemoteOutcomeUnknown(t *testing.T) {
 		t.Fatalf("restored %d (%q), want the landed checkpoint 2", id, state)
 	}
 }
+
+// A run that restores checkpoint 1 after an earlier run's attempt 2 was
+// marked failed must not take id 2 again: its own checkpoint 2 would sit
+// beside the marker and never be restored, although its sinks committed.
+// The same holds with no checkpoint restored at all (attempt 1 failed).
+func TestRemoteNextIDSkipsFailedAttempts(t *testing.T) {
+	for _, restored := range []bool{true, false} {
+		t.Run(fmt.Sprint("restored=", restored), func(t *testing.T) {
+			rt := newRemoteTest(t)
+			c := &countingBucket{}
+			s := rt.mustOpen(t.TempDir(), func(o *Options) {
+				o.wrapBucket = func(b objstore.Bucket) objstore.Bucket { c.Bucket = b; return c }
+			})
+			restoreDump(t, s)
+			next := uint64(1)
+			if restored {
+				writeKeys(t, s, 1, 0, 100)
+				next = 2
+			}
+			c.ghostManifests.Store(true)
+			p := s.Begin(next)
+			p.Operator("op").Set([]byte("ghost"), []byte("x"))
+			if _, err := p.Commit(context.Background()); err == nil || errors.Is(err, ErrOutcomeUnknown) {
+				t.Fatalf("checkpoint %d: want a failed (marked) checkpoint, got %v", next, err)
+			}
+			s.Close()
+
+			s = rt.mustOpen(t.TempDir())
+			id, _, _ := restoreDump(t, s)
+			if id != next-1 {
+				t.Fatalf("restored %d, want %d", id, next-1)
+			}
+			if got := s.NextID(); got != next+1 {
+				t.Fatalf("NextID = %d after the failed attempt %d, want %d", got, next, next+1)
+			}
+			writeKeys(t, s, s.NextID(), 0, 10)
+			s.Close()
+			s = rt.mustOpen(t.TempDir())
+			defer s.Close()
+			if id, _, _ := restoreDump(t, s); id != next+1 {
+				t.Fatalf("the checkpoint after the failed attempt was not restored: restored %d, want %d", id, next+1)
+			}
+		})
+	}
+}

@@ -49,12 +49,12 @@ func (j *Job) restore(ctx context.Context) error {
 		if r, err = j.opts.Store.Restore(); err != nil {
 			return err
 		}
+		j.nextID = j.opts.Store.NextID()
 	}
 	if r != nil {
 		if err := j.checkCompatible(r); err != nil {
 			return err
 		}
-		j.nextID = r.ID() + 1
 		j.opts.Logger.Info("restoring checkpoint", "job", j.opts.Name, "checkpoint", r.ID())
 		j.restoredFrom.Store(r.ID())
 	}
