@@ -61,6 +61,9 @@ type manifest struct {
 	Offsets map[string]map[string][]byte `json:"offsets,omitempty"`
 	Handles map[string][]byte            `json:"handles,omitempty"`
 	Files   []remoteFile                 `json:"files"`
+	// Uploaded is the bytes of files this checkpoint uploaded (those not
+	// uploaded before), the manifest not counted.
+	Uploaded int64 `json:"uploaded,omitempty"`
 }
 
 // remoteFile is one file of a checkpoint: its name in the Pebble
@@ -123,6 +126,7 @@ func (m *manifest) info() CheckpointInfo {
 	info := m.Meta.info()
 	info.SourceOffsets = m.Offsets
 	info.SinkHandles = m.Handles
+	info.Uploaded = m.Uploaded
 	return info
 }
 
@@ -314,6 +318,7 @@ func (s *Store) upload(parent context.Context, m *manifest) (uploaded int64, err
 		return uploaded, s.remoteErr(m.ID, err)
 	}
 	m.TimeUnixNs = s.clock.Now().UnixNano()
+	m.Uploaded = uploaded
 	b := encodeManifest(m)
 	if err := putVerified(ctx, r.bucket, chk+manifestKey, b); err != nil {
 		r.failed = append(r.failed, m.ID)
@@ -332,7 +337,9 @@ func (s *Store) upload(parent context.Context, m *manifest) (uploaded int64, err
 		keys = append(keys, f.Key)
 	}
 	r.kept[m.ID] = keys
-	if err := s.remoteRetain(ctx); err != nil {
+	// A job that stops cancels ctx; then the next run's first checkpoint
+	// deletes what this one would have.
+	if err := s.remoteRetain(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("checkpoint: remote retention failed", "job", s.opts.JobName, "location", r.bucket.String(), "err", err)
 	}
 	return uploaded, nil

@@ -447,7 +447,8 @@ func TestRemoteRetention(t *testing.T) {
 		t.Fatalf("manifests %v %v", ids, err)
 	}
 	list, err := ListRemote(context.Background(), rt.loc, "job", objstore.Config{})
-	if err != nil || len(list) != 3 || list[2].ID != 50 || list[2].Files == 0 || list[2].Size == 0 || string(list[2].SourceOffsets["src"]["topic/0"]) != "50" {
+	if err != nil || len(list) != 3 || list[2].ID != 50 || list[2].Files == 0 || list[2].Size == 0 ||
+		list[2].Uploaded <= 0 || list[2].Uploaded > list[2].Size || string(list[2].SourceOffsets["src"]["topic/0"]) != "50" {
 		t.Fatalf("ListRemote: %+v %v", list, err)
 	}
 	rc, err := InspectRemote(context.Background(), rt.loc, "job", 0, objstore.Config{})
