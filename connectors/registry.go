@@ -357,7 +357,8 @@ func changelogFormat(opts map[string]string) bool {
 // c: print, blackhole and collect accept every mode, and so does a sink
 // writing a changelog format ('debezium-json': updates and deletes become
 // change events), and so does 'upsert-kafka' (updates by key, deletes as
-// tombstones); the others (kafka, filesystem, …) only append-only
+// tombstones), and so does a 'jdbc' table with a PRIMARY KEY (upserts and
+// deletes by the key); the others (kafka, filesystem, …) only append-only
 // streams.
 func (r *Registry) SinkAccepts(opts map[string]string, c plan.Changelog) bool {
 	if c == plan.AppendOnly || changelogFormat(opts) {
@@ -372,6 +373,8 @@ func (r *Registry) SinkAccepts(opts map[string]string, c plan.Changelog) bool {
 	switch name {
 	case "print", "blackhole", "collect", "upsert-kafka":
 		return true
+	case "jdbc":
+		return opts[plan.PrimaryKeyOption] != ""
 	}
 	return false
 }

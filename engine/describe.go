@@ -29,10 +29,14 @@ func isSecretOption(key string) bool {
 
 // maskedDDL returns a copy of the table's CREATE TABLE with the values of
 // secret options masked.
-func maskedDDL(t *planner.Table) *parser.CreateTableStmt {
-	ddl := *t.DDL
-	ddl.Options = make([]*parser.Option, len(t.DDL.Options))
-	for i, o := range t.DDL.Options {
+func maskedDDL(t *planner.Table) *parser.CreateTableStmt { return maskDDL(t.DDL) }
+
+// maskDDL returns a copy of a CREATE TABLE with the values of secret
+// options ('password', …) masked.
+func maskDDL(s *parser.CreateTableStmt) *parser.CreateTableStmt {
+	ddl := *s
+	ddl.Options = make([]*parser.Option, len(s.Options))
+	for i, o := range s.Options {
 		c := *o
 		if isSecretOption(c.Key) {
 			c.Value = maskedValue

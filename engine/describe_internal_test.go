@@ -1,6 +1,11 @@
 package engine
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/streamsql/streamsql/parser"
+)
 
 func TestSecretOptions(t *testing.T) {
 	for key, secret := range map[string]bool{
@@ -11,5 +16,18 @@ func TestSecretOptions(t *testing.T) {
 		if got := isSecretOption(key); got != secret {
 			t.Errorf("isSecretOption(%q) = %v, want %v", key, got, secret)
 		}
+	}
+}
+
+// TestStatementTextMasksOptions: the echo of a CREATE TABLE (REST, logs,
+// REPL history) masks its secret options, as SHOW CREATE TABLE does.
+func TestStatementTextMasksOptions(t *testing.T) {
+	stmts, err := parser.Parse("t", `CREATE TABLE t (k INT) WITH ('connector' = 'jdbc', 'url' = 'postgres://h/db', 'table-name' = 't', 'password' = 'hunter2')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := StatementText(stmts[0])
+	if strings.Contains(got, "hunter2") || !strings.Contains(got, "'password' = '******'") || !strings.Contains(got, "'url' = 'postgres://h/db'") {
+		t.Fatalf("StatementText: %s", got)
 	}
 }

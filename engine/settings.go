@@ -455,13 +455,17 @@ func checkPositiveDuration(v string) error {
 }
 
 // StatementText returns st as SQL text to show (the REST API's echo of a
-// statement, a log line): a SET of a secret key (IsSecretKey) has its
-// value printed as '******'.
+// statement, a log line, the REPL's history): a SET of a secret key
+// (IsSecretKey) has its value printed as '******', and so have the secret
+// options of a CREATE TABLE (a jdbc table's 'password').
 func StatementText(st parser.Statement) string {
 	if set, ok := st.(*parser.SetStmt); ok && set.Key != "" && IsSecretKey(set.Key) {
 		masked := *set
 		masked.Value = maskedValue
 		return masked.String()
+	}
+	if ct, ok := st.(*parser.CreateTableStmt); ok {
+		return maskDDL(ct).String()
 	}
 	return st.String()
 }
