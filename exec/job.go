@@ -223,11 +223,18 @@ func (j *Job) Run(ctx context.Context) (err error) {
 }
 
 // coordinate is Run's loop, until the job ends.
-func (j *Job) coordinate(ctx context.Context, running int) error {
+func (j *Job) coordinate(ctx context.Context, running int) (err error) {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	var cur *inflight // the checkpoint in flight
-	final := false    // the final checkpoint was started
+	defer func() {
+		var reqs []savepointReq
+		if cur != nil {
+			reqs = cur.reqs
+		}
+		j.ctl.end(err, reqs)
+	}()
+	final := false // the final checkpoint was started
 	var finalErr error
 	for {
 		select {

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/streamsql/streamsql/checkpoint"
@@ -24,6 +25,7 @@ type control struct {
 	mu         sync.Mutex
 	savepoints []savepointReq
 	stop       bool
+	ended      error // why the coordinator ended; set once it has
 }
 
 type savepointReq struct {
@@ -74,10 +76,33 @@ func (j *Job) requestSavepoint(dir string, stop bool) <-chan SavepointResult {
 		return ch
 	}
 	j.ctl.mu.Lock()
+	defer j.ctl.mu.Unlock()
+	if j.ctl.ended != nil {
+		ch <- SavepointResult{Err: j.ctl.ended}
+		return ch
+	}
 	j.ctl.savepoints = append(j.ctl.savepoints, savepointReq{dir: dir, stop: stop, done: ch})
-	j.ctl.mu.Unlock()
 	j.poke()
 	return ch
+}
+
+// end answers every savepoint request not served, those of the checkpoint
+// in flight (inflight) and those still queued, with the reason the job
+// ended, and every later request at once: a caller waiting for a savepoint
+// of a job that failed (say, when a checkpoint's outcome is unknown) gets
+// an error instead of waiting forever.
+func (c *control) end(why error, inflight []savepointReq) {
+	if why == nil {
+		why = errors.New("the job has finished")
+	}
+	err := fmt.Errorf("exec: no savepoint: %w", why)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ended = err
+	for _, r := range append(inflight, c.savepoints...) {
+		r.done <- SavepointResult{Err: err}
+	}
+	c.savepoints = nil
 }
 
 // take returns the requested savepoints and whether the job must stop.
