@@ -206,6 +206,18 @@ func TestDifferentialWindows(t *testing.T) {
 				GROUP BY k, sid`,
 		},
 		{
+			// SUM/AVG(DISTINCT …) and FILTER (WHERE …); AVG of BIGINT
+			// truncates toward zero, as SQLite's integer division does.
+			name: "tumble-distinct-filter",
+			engine: `SELECT window_start, window_end, k, SUM(DISTINCT v), AVG(DISTINCT v), COUNT(*) FILTER (WHERE v > 0),
+					SUM(v) FILTER (WHERE k % 2 = 0), MAX(v) FILTER (WHERE v < 1000)
+				FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '5' SECOND))
+				GROUP BY window_start, window_end, k`,
+			sqlite: `SELECT ` + tsText("ws") + `, ` + tsText("ws+5000") + `, k, SUM(DISTINCT v), SUM(DISTINCT v) / COUNT(DISTINCT v),
+					COUNT(*) FILTER (WHERE v > 0), SUM(v) FILTER (WHERE k % 2 = 0), MAX(v) FILTER (WHERE v < 1000)
+				FROM (SELECT (ts/5000)*5000 AS ws, k, v FROM ev) GROUP BY ws, k`,
+		},
+		{
 			name: "legacy-tumble-having",
 			engine: `SELECT k, TUMBLE_START(ts, INTERVAL '10' SECOND), TUMBLE_END(ts, INTERVAL '10' SECOND), SUM(v) * 2, COUNT(*)
 				FROM ev WHERE v IS NOT NULL AND v > 0

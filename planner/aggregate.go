@@ -174,6 +174,9 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 		if ag.Arg >= 0 {
 			ag.Arg = remap(ag.Arg)
 		}
+		if ag.Filter >= 0 {
+			ag.Filter = remap(ag.Filter)
+		}
 		wa.Aggs = append(wa.Aggs, ag)
 	}
 	for i, k := range a.keys {
@@ -321,7 +324,19 @@ func (a *aggPlan) intercept(as *scope, e parser.Expr) (plan.Expr, bool, error) {
 func (a *aggPlan) aggregate(f *parser.FuncCall, fn plan.AggFunc) (plan.Expr, error) {
 	call := plan.AggCall{Func: fn, Arg: -1, Filter: -1, Distinct: f.Distinct}
 	if f.Filter != nil {
-		return nil, errorf(f.Filter.Position(), "%s(…) FILTER (WHERE …) is not supported yet", f.Name)
+		if containsAgg(f.Filter) {
+			return nil, errorf(f.Filter.Position(), "aggregate functions are not allowed in FILTER (WHERE …)")
+		}
+		sc := *a.inScope
+		sc.what = "FILTER (WHERE …)"
+		cond, err := sc.bind(f.Filter)
+		if err != nil {
+			return nil, err
+		}
+		if cond, err = toBool(f.Filter.Position(), cond, "FILTER (WHERE …)"); err != nil {
+			return nil, err
+		}
+		call.Filter = a.preIndex(cond)
 	}
 	switch {
 	case f.Star:
@@ -357,15 +372,12 @@ func (a *aggPlan) aggregate(f *parser.FuncCall, fn plan.AggFunc) (plan.Expr, err
 			}
 			call.T = t.Nullable()
 		}
-		if f.Distinct && fn != plan.Count && fn != plan.Min && fn != plan.Max {
-			return nil, errorf(f.Pos, "%s(DISTINCT …) is not supported yet; only COUNT(DISTINCT …)", f.Name)
-		}
-		if f.Distinct && fn != plan.Count {
+		if f.Distinct && (fn == plan.Min || fn == plan.Max) {
 			call.Distinct = false // MIN/MAX(DISTINCT x) = MIN/MAX(x)
 		}
 		call.Arg = a.preIndex(arg)
 	}
-	k := fmt.Sprintf("%d/%d/%v", call.Func, call.Arg, call.Distinct)
+	k := fmt.Sprintf("%d/%d/%v/%d", call.Func, call.Arg, call.Distinct, call.Filter)
 	i := -1
 	for j, ak := range a.aggKeys {
 		if ak == k {

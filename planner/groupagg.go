@@ -99,6 +99,9 @@ func (b *builder) planGroupAgg(sel *parser.Select, rel *relation, a *aggPlan, ke
 		if ag.Arg >= 0 {
 			ag.Arg = remap(ag.Arg)
 		}
+		if ag.Filter >= 0 {
+			ag.Filter = remap(ag.Filter)
+		}
 		ga.Aggs = append(ga.Aggs, ag)
 	}
 	for i, k := range a.keys {
@@ -124,21 +127,49 @@ func groupKeyType(t types.Type) bool {
 	return false
 }
 
+// distinctOfAggregate reports whether sel is SELECT DISTINCT over an
+// aggregation (GROUP BY, HAVING or aggregate calls in the select list),
+// which is planned as the aggregation followed by distinctRows.
+func distinctOfAggregate(sel *parser.Select) bool {
+	if len(sel.GroupBy) > 0 || sel.Having != nil {
+		return true
+	}
+	for _, it := range sel.Items {
+		if it.Expr != nil && containsAgg(it.Expr) {
+			return true
+		}
+	}
+	return false
+}
+
+// distinctRows plans SELECT DISTINCT over the rows of rel (an
+// aggregation's result, possibly updating): a GroupAgg keyed on every
+// column with no aggregates, as Flink plans it.
+func (b *builder) distinctRows(pos parser.Pos, rel *relation) (*relation, error) {
+	ga := &plan.GroupAgg{Input: rel.node, MiniBatch: b.p.Updating.MiniBatch, StateTTL: b.p.Updating.StateTTL}
+	for i, c := range rel.cols {
+		if !groupKeyType(c.t) {
+			return nil, errorf(pos, "SELECT DISTINCT cannot compare values of type %s (column %q)", c.t, c.name)
+		}
+		ga.Keys = append(ga.Keys, i)
+	}
+	ga.Output = rel.schema()
+	out := &relation{node: ga, name: rel.name, cat: rel.cat}
+	for _, c := range rel.cols {
+		out.cols = append(out.cols, scopeCol{name: c.name, t: c.t, index: c.index})
+	}
+	return out, nil
+}
+
 // distinctAsGroupBy rewrites SELECT DISTINCT a, b … as SELECT a, b …
 // GROUP BY a, b, as Flink plans it.
 func distinctAsGroupBy(sel *parser.Select) (*parser.Select, error) {
-	if len(sel.GroupBy) > 0 || sel.Having != nil {
-		return nil, errorf(sel.Pos, "SELECT DISTINCT with GROUP BY or HAVING is not supported yet; group by the selected columns instead")
-	}
 	d := *sel
 	d.Distinct = false
 	d.GroupBy = nil
 	for _, it := range sel.Items {
 		if it.Star {
 			return nil, errorf(it.Pos, "SELECT DISTINCT * is not supported yet; list the columns")
-		}
-		if containsAgg(it.Expr) {
-			return nil, errorf(it.Expr.Position(), "SELECT DISTINCT with aggregate functions is not supported yet")
 		}
 		d.GroupBy = append(d.GroupBy, it.Expr)
 	}

@@ -456,6 +456,19 @@ func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
 	} else if rel, err = b.planFrom(sel.From); err != nil {
 		return nil, err
 	}
+	if sel.Distinct && distinctOfAggregate(sel) {
+		inner := *sel
+		inner.Distinct = false
+		plan := b.planAggregate
+		if hasGroupingSets(&inner) {
+			plan = b.planGroupingSets
+		}
+		r, err := plan(&inner, rel)
+		if err != nil {
+			return nil, err
+		}
+		return b.distinctRows(sel.Pos, r)
+	}
 	if sel.Distinct {
 		if sel, err = distinctAsGroupBy(sel); err != nil {
 			return nil, err

@@ -92,7 +92,7 @@ func domainOf(t types.Type) (domain, bool) {
 }
 
 // New returns the accumulator of c over rows of schema in. c.T is the
-// result type (see package doc); DISTINCT is supported for COUNT and SUM,
+// result type (see package doc); DISTINCT is supported for COUNT, SUM and AVG,
 // and ignored by MIN and MAX, which it does not change.
 func New(c plan.AggCall, in types.Schema) (Accumulator, error) {
 	if c.Func == plan.CountStar {
@@ -111,7 +111,7 @@ func New(c plan.AggCall, in types.Schema) (Accumulator, error) {
 	switch c.Func {
 	case plan.Count:
 		if c.Distinct {
-			return newDistinct(c.Arg, d, false, scale, c.T), nil
+			return newDistinct(c.Arg, d, false, false, scale, c.T), nil
 		}
 		return &countAcc{col: c.Arg}, nil
 	case plan.Sum, plan.Avg:
@@ -120,10 +120,7 @@ func New(c plan.AggCall, in types.Schema) (Accumulator, error) {
 		}
 		avg := c.Func == plan.Avg
 		if c.Distinct {
-			if avg {
-				return nil, fmt.Errorf("agg: %s: AVG(DISTINCT …) is not supported", c)
-			}
-			return newDistinct(c.Arg, d, true, scale, c.T), nil
+			return newDistinct(c.Arg, d, !avg, avg, scale, c.T), nil
 		}
 		switch d {
 		case dInt:

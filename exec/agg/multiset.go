@@ -240,6 +240,7 @@ func (a *minMaxAcc[T]) Decode(buf []byte, s int32) ([]byte, error) {
 type distinctAcc[T comparable] struct {
 	m     multiset[T]
 	sum   bool
+	avg   bool // AVG(DISTINCT …): the sum divided by the number of values
 	scale int32
 	n     []int64
 	isums []int64
@@ -248,10 +249,11 @@ type distinctAcc[T comparable] struct {
 
 var _ Accumulator = (*distinctAcc[int64])(nil)
 
-func newDistinct(col int, d domain, sum bool, scale int32, t types.Type) Accumulator {
+func newDistinct(col int, d domain, sum, avg bool, scale int32, t types.Type) Accumulator {
+	sum = sum || avg
 	switch d {
 	case dInt:
-		a := &distinctAcc[int64]{sum: sum}
+		a := &distinctAcc[int64]{sum: sum, avg: avg}
 		a.m = multiset[int64]{col: col, ops: intOps(), change: func(s int32, v int64, present bool) error {
 			var ok bool
 			if present {
@@ -268,11 +270,11 @@ func newDistinct(col int, d domain, sum bool, scale int32, t types.Type) Accumul
 		}}
 		return a
 	case dFloat:
-		a := &distinctAcc[float64]{sum: sum}
+		a := &distinctAcc[float64]{sum: sum, avg: avg}
 		a.m = multiset[float64]{col: col, ops: floatOps(), change: a.count}
 		return a
 	case dDecimal:
-		a := &distinctAcc[decimal128.Num]{sum: sum, scale: scale}
+		a := &distinctAcc[decimal128.Num]{sum: sum, avg: avg, scale: scale}
 		a.m = multiset[decimal128.Num]{col: col, ops: decimalOps(scale), change: func(s int32, v decimal128.Num, present bool) error {
 			if present {
 				a.n[s]++
@@ -329,9 +331,13 @@ func (a *distinctAcc[T]) AppendResult(b array.Builder, s int32) {
 	default:
 		switch set := any(a.m.sets[s]).(type) {
 		case map[int64]int64:
+			if a.avg {
+				appendInt(b, a.isums[s]/a.n[s]) // truncates toward zero, as AVG does
+				return
+			}
 			appendInt(b, a.isums[s])
 		case map[decimal128.Num]int64:
-			appendDecimal(b, a.dsums[s], a.scale)
+			appendDecSum(b, a.dsums[s], a.scale, a.n[s], a.avg)
 		case map[float64]int64:
 			vs := make([]float64, 0, len(set))
 			for v, c := range set {
@@ -343,6 +349,9 @@ func (a *distinctAcc[T]) AppendResult(b array.Builder, s int32) {
 			var sum float64
 			for _, v := range vs {
 				sum += v
+			}
+			if a.avg {
+				sum /= float64(len(vs))
 			}
 			appendFloat(b, sum)
 		}

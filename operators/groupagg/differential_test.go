@@ -228,6 +228,14 @@ var differentialQueries = []struct{ engine, sqlite string }{
 		"SELECT n, COUNT(*) FROM (SELECT k, COUNT(*) AS n FROM fin GROUP BY k) GROUP BY n"},
 	{"SELECT k % 3, MAX(v) - MIN(v) FROM ev GROUP BY k % 3",
 		"SELECT k % 3, MAX(v) - MIN(v) FROM fin GROUP BY k % 3"},
+	// SUM/AVG(DISTINCT …) and FILTER (WHERE …); AVG of BIGINT truncates
+	// toward zero, as SQLite's integer division does.
+	{"SELECT k, SUM(DISTINCT v), AVG(DISTINCT v), AVG(v), COUNT(DISTINCT v) FILTER (WHERE v > 0) FROM ev GROUP BY k",
+		"SELECT k, SUM(DISTINCT v), SUM(DISTINCT v) / COUNT(DISTINCT v), SUM(v) / COUNT(v), COUNT(DISTINCT v) FILTER (WHERE v > 0) FROM fin GROUP BY k"},
+	{"SELECT k, COUNT(*) FILTER (WHERE v > 5), SUM(v) FILTER (WHERE v % 2 = 0), MIN(v) FILTER (WHERE id % 3 = 0), MAX(v) FILTER (WHERE v < 20), SUM(v) FROM ev GROUP BY k HAVING COUNT(*) FILTER (WHERE v IS NULL) < 3",
+		"SELECT k, COUNT(*) FILTER (WHERE v > 5), SUM(v) FILTER (WHERE v % 2 = 0), MIN(v) FILTER (WHERE id % 3 = 0), MAX(v) FILTER (WHERE v < 20), SUM(v) FROM fin GROUP BY k HAVING COUNT(*) FILTER (WHERE v IS NULL) < 3"},
+	{"SELECT COUNT(*) FILTER (WHERE k < 5), SUM(DISTINCT k) FROM ev", "SELECT COUNT(*) FILTER (WHERE k < 5), SUM(DISTINCT k) FROM fin"},
+	{"SELECT DISTINCT COUNT(*) % 4, MAX(v) > 20 FROM ev GROUP BY k", "SELECT DISTINCT COUNT(*) % 4, CASE WHEN MAX(v) IS NULL THEN 'NULL' WHEN MAX(v) > 20 THEN 'true' ELSE 'false' END FROM fin GROUP BY k"},
 }
 
 // TestDifferential: for random changelogs, each query's emitted changelog,
