@@ -356,7 +356,7 @@ func (s *Store) upload(parent context.Context, m *manifest) (uploaded int64, err
 // ErrOutcomeUnknown: the job must fail at once, before its sinks write
 // anything past the checkpoint's barrier. s.mu is held.
 func (s *Store) manifestFailed(ctx context.Context, id uint64, err error) error {
-	merr := s.withRetry(ctx, fmt.Sprintf("marking checkpoint %d failed", id), s.markFailed)
+	merr := s.withRetry(ctx, s.uploadTimeout(), fmt.Sprintf("marking checkpoint %d failed", id), s.markFailed)
 	if merr == nil {
 		return err
 	}
@@ -610,13 +610,21 @@ func readManifest(ctx context.Context, b objstore.Bucket, job string, id uint64)
 	return m, nil
 }
 
+// openRetry is how long Open retries an unreachable checkpoint dir.
+func (s *Store) openRetry() time.Duration {
+	if s.opts.OpenRetry > 0 {
+		return s.opts.OpenRetry
+	}
+	return max(s.uploadTimeout(), DefaultOpenRetry)
+}
+
 // withRetry runs fn until it succeeds, fails with an *invalidError, ctx
-// ends, or an attempt fails after UploadTimeout has passed since the
-// first, backing off between attempts. The timeout bounds the retrying,
-// not an attempt: a large download is not cut short by it (each request
-// is bounded by the object store's own timeout).
-func (s *Store) withRetry(ctx context.Context, what string, fn func(context.Context) error) error {
-	deadline := time.Now().Add(s.uploadTimeout())
+// ends, or an attempt fails after window has passed since the first,
+// backing off between attempts. The window bounds the retrying, not an
+// attempt: a large download is not cut short by it (each request is
+// bounded by the object store's own timeout).
+func (s *Store) withRetry(ctx context.Context, window time.Duration, what string, fn func(context.Context) error) error {
+	deadline := time.Now().Add(window)
 	wait := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
@@ -648,7 +656,7 @@ func (s *Store) openRemote(ctx context.Context) error {
 	if s.opts.Fresh || s.opts.FromSavepoint != "" {
 		// The job's lineage starts again: checkpoints of the old one must
 		// never be restored.
-		err := s.withRetry(ctx, "discarding the job's checkpoints", func(ctx context.Context) error {
+		err := s.withRetry(ctx, s.openRetry(), "discarding the job's checkpoints", func(ctx context.Context) error {
 			objs, err := r.bucket.List(ctx, "")
 			if err != nil {
 				return err
@@ -669,7 +677,7 @@ func (s *Store) openRemote(ctx context.Context) error {
 	}
 	var ids []uint64
 	var chkDirs map[uint64]bool
-	err := s.withRetry(ctx, "listing checkpoints", func(ctx context.Context) (err error) {
+	err := s.withRetry(ctx, s.openRetry(), "listing checkpoints", func(ctx context.Context) (err error) {
 		ids, chkDirs, err = remoteManifests(ctx, r.bucket)
 		return err
 	})
@@ -687,7 +695,7 @@ func (s *Store) openRemote(ctx context.Context) error {
 	var problems []string
 	for _, id := range ids {
 		var m *manifest
-		err := s.withRetry(ctx, fmt.Sprintf("reading checkpoint %d", id), func(ctx context.Context) (err error) {
+		err := s.withRetry(ctx, s.openRetry(), fmt.Sprintf("reading checkpoint %d", id), func(ctx context.Context) (err error) {
 			m, err = readManifest(ctx, r.bucket, s.opts.JobName, id)
 			return err
 		})
@@ -748,7 +756,7 @@ func (s *Store) fetch(ctx context.Context, m *manifest) error {
 	if err := clearDir(s.dir); err != nil {
 		return err
 	}
-	err := s.withRetry(ctx, fmt.Sprintf("downloading checkpoint %d", m.ID), func(ctx context.Context) error {
+	err := s.withRetry(ctx, s.openRetry(), fmt.Sprintf("downloading checkpoint %d", m.ID), func(ctx context.Context) error {
 		return download(ctx, s.remote.bucket, m.Files, s.dir)
 	})
 	if err != nil {

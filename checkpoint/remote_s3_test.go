@@ -87,13 +87,14 @@ func TestRemoteS3(t *testing.T) {
 		t.Fatalf("restored %d from the S3 savepoint", id)
 	}
 
-	// Open while the server is down waits for it.
+	// Open while the server is down waits for it (longer than the upload
+	// timeout).
 	srv.Pause(t)
 	go func() {
 		time.Sleep(1500 * time.Millisecond)
 		srv.Resume(t)
 	}()
-	s4, err := OpenContext(ctx, t.TempDir(), opts(func(o *Options) { o.UploadTimeout = 40 * time.Second }))
+	s4, err := OpenContext(ctx, t.TempDir(), opts(func(o *Options) { o.UploadTimeout = time.Second }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestRemoteS3(t *testing.T) {
 	// And gives up, naming the location.
 	srv.Pause(t)
 	defer srv.Resume(t)
-	_, err = OpenContext(ctx, t.TempDir(), opts(func(o *Options) { o.UploadTimeout = time.Second }))
+	_, err = OpenContext(ctx, t.TempDir(), opts(func(o *Options) { o.OpenRetry = time.Second }))
 	if err == nil || !strings.Contains(err.Error(), "unreachable") || !strings.Contains(err.Error(), srv.URL("ckpt")) {
 		t.Fatalf("open with the server down: %v", err)
 	}

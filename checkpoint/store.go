@@ -104,10 +104,15 @@ type Options struct {
 	// ObjectStore reaches s3:// locations: CheckpointDir, FromSavepoint
 	// and Savepoint targets.
 	ObjectStore objstore.Config
-	// UploadTimeout bounds one checkpoint's upload, and Open's retries
-	// while the checkpoint dir is unreachable; 0 means
-	// DefaultUploadTimeout.
+	// UploadTimeout bounds one checkpoint's upload (its retries while the
+	// checkpoint dir is unreachable); 0 means DefaultUploadTimeout.
 	UploadTimeout time.Duration
+	// OpenRetry bounds Open's retries while the checkpoint dir is
+	// unreachable; 0 means the larger of UploadTimeout and
+	// DefaultOpenRetry, so that a job restarted while its object store is
+	// briefly down (a restarting server, a network blip) waits for it
+	// rather than failing at once.
+	OpenRetry time.Duration
 
 	// wrapBucket, if set, wraps the checkpoint dir's Bucket (tests count
 	// and fail requests through it).
@@ -117,6 +122,10 @@ type Options struct {
 // DefaultUploadTimeout bounds a checkpoint's upload when
 // Options.UploadTimeout is zero.
 const DefaultUploadTimeout = 10 * time.Minute
+
+// DefaultOpenRetry is how long Open at least retries an unreachable
+// checkpoint dir when Options.OpenRetry is zero.
+const DefaultOpenRetry = 2 * time.Minute
 
 // Store is the durable checkpoint store of one job: a Pebble database in
 // DIR/<job>/ holding the retained checkpoints. A Store is safe for
