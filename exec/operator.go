@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -135,4 +136,22 @@ type Operators interface {
 // ended: a job ends when every sink's branch has (see Job.Run).
 type Finisher interface {
 	Finished() bool
+}
+
+// ProcessingTimer is implemented by operators that act on processing time
+// (windows over a PROCTIME() attribute, early firing): the runtime asks
+// NextTimer after every call into the operator and calls OnTimer, from the
+// operator's goroutine and between other calls, once the job's Clock has
+// reached the time NextTimer returned. Time comes only from the Clock, so
+// a test that injects one drives the timers; the runtime checks the clock
+// at least every timerPoll while a timer is pending. What OnTimer emits
+// reaches the consumers before anything the operator's next input causes.
+// Processing-time results depend on when rows arrive: they are not
+// replayable.
+type ProcessingTimer interface {
+	// NextTimer returns the earliest processing time at which the
+	// operator wants OnTimer; ok is false when it wants none.
+	NextTimer() (at time.Time, ok bool)
+	// OnTimer advances processing time to now, emitting what it completes.
+	OnTimer(ctx context.Context, now time.Time, out Emitter) error
 }

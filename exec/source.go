@@ -143,6 +143,11 @@ func (r *sourceRunner) run(ctx context.Context) error {
 		default:
 		}
 		r.reportCompleted(ctx)
+		// Read returns within about 100ms when nothing comes, so timers
+		// are looked at often enough.
+		if err := s.fireTimers(ctx); err != nil {
+			return err
+		}
 		if r.exhausted {
 			select {
 			case cp := <-r.barriers:

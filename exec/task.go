@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/streamsql/streamsql/exec/state"
@@ -29,6 +30,12 @@ type subtask struct {
 	wm      Watermark // event time of the subtask's nodes
 	idleOut bool      // the subtask told its consumers it is idle
 
+	// Processing-time timers (see ProcessingTimer): timers is set when a
+	// node has them; wake fires while one is pending.
+	timers bool
+	wake   *time.Timer
+	armed  bool
+
 	wmPublic  atomic.Int64 // wm, for Stats
 	alignment atomic.Int64 // ns the last completed barrier waited
 }
@@ -48,6 +55,7 @@ type chained struct {
 	id    string
 	op    Operator
 	fin   Finisher
+	timer ProcessingTimer
 	sink  *sinkRunner
 	m     *OperatorMetrics
 	outs  []link     // chained consumers in the same subtask
@@ -101,6 +109,8 @@ func (j *Job) newSubtask(t *task, i int) (*subtask, error) {
 			}
 			c.op = op
 			c.fin, _ = op.(Finisher)
+			c.timer, _ = op.(ProcessingTimer)
+			s.timers = s.timers || c.timer != nil
 		}
 		if k > 0 {
 			in := s.node(n.Inputs()[0])
@@ -215,11 +225,16 @@ func (s *subtask) run(ctx context.Context) error {
 	if len(s.inputs) == 1 {
 		ch := s.inputs[0].ch.ch
 		for {
+			if err := s.fireTimers(ctx); err != nil {
+				return err
+			}
 			select {
 			case m := <-ch:
 				if done, err := s.handle(ctx, 0, m); done || err != nil {
 					return err
 				}
+			case <-s.wakeup():
+				s.armed = false
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -229,6 +244,9 @@ func (s *subtask) run(ctx context.Context) error {
 	// held by barrier alignment, and wait for a poke when none has.
 	next := 0
 	for {
+		if err := s.fireTimers(ctx); err != nil {
+			return err
+		}
 		got := false
 		for k := range s.inputs {
 			i := (next + k) % len(s.inputs)
@@ -252,10 +270,77 @@ func (s *subtask) run(ctx context.Context) error {
 		}
 		select {
 		case <-s.notify:
+		case <-s.wakeup():
+			s.armed = false
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+}
+
+// timerPoll bounds how long a subtask waits before looking at its clock
+// again while a processing-time timer is pending: an injected clock may
+// jump at any moment.
+const timerPoll = 50 * time.Millisecond
+
+// fireTimers calls OnTimer on the nodes whose processing-time timer is
+// due, in chain order, so that what a node emits reaches its chained
+// consumers before their own timers fire.
+func (s *subtask) fireTimers(ctx context.Context) error {
+	if !s.timers {
+		return nil
+	}
+	var now time.Time
+	for _, c := range s.nodes {
+		if c.timer == nil || c.op == nil {
+			continue
+		}
+		at, ok := c.timer.NextTimer()
+		if !ok {
+			continue
+		}
+		if now.IsZero() {
+			now = s.j.opts.Clock.Now()
+		}
+		if now.Before(at) {
+			continue
+		}
+		if err := c.timer.OnTimer(ctx, now, c); err != nil {
+			return fmt.Errorf("%s: %w", c.id, err)
+		}
+	}
+	return s.checkFinished(ctx)
+}
+
+// wakeup returns a channel that delivers when the subtask should look at
+// its timers again, or nil (never) when no timer is pending.
+func (s *subtask) wakeup() <-chan time.Time {
+	if !s.timers {
+		return nil
+	}
+	var next time.Time
+	for _, c := range s.nodes {
+		if c.timer == nil || c.op == nil {
+			continue
+		}
+		if at, ok := c.timer.NextTimer(); ok && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	if next.IsZero() {
+		return nil
+	}
+	if s.armed {
+		return s.wake.C
+	}
+	d := min(max(next.Sub(s.j.opts.Clock.Now()), time.Millisecond), timerPoll)
+	if s.wake == nil {
+		s.wake = time.NewTimer(d)
+	} else {
+		s.wake.Reset(d)
+	}
+	s.armed = true
+	return s.wake.C
 }
 
 // handle processes message m from input channel i. done is set after the
@@ -330,6 +415,9 @@ func (s *subtask) barrier(ctx context.Context, cp *inflight) error {
 // close closes the subtask's operators, source and sink.
 func (s *subtask) close() error {
 	var errs []error
+	if s.wake != nil {
+		s.wake.Stop()
+	}
 	for _, c := range s.nodes {
 		if c.op != nil {
 			errs = append(errs, c.op.Close())

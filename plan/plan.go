@@ -163,11 +163,18 @@ func (k WindowKind) String() string {
 // milliseconds. Tumble uses Size; Hop uses Size and Slide; Cumulate uses
 // Size (the max size) and Step; Session uses Gap. Offset shifts window
 // starts (0 aligns them to the epoch).
+//
+// ProcTime marks a window over a processing-time attribute (a PROCTIME()
+// column): a row belongs to the windows of the operator's clock when it
+// arrives, whatever TimeCol holds, and windows fire when the clock passes
+// their end (exec.ProcessingTimer), not on watermarks; at the end of a
+// bounded input every open window fires.
 type Window struct {
 	Kind                   WindowKind
 	TimeCol                int // input column holding the event time
 	Size, Slide, Step, Gap int64
 	Offset                 int64
+	ProcTime               bool
 }
 
 func (w Window) String() string { return w.describe(fmt.Sprintf("#%d", w.TimeCol)) }
@@ -183,6 +190,9 @@ func (w Window) describe(timeCol string) string {
 	if w.Offset != 0 {
 		off = fmt.Sprintf(", offset=%dms", w.Offset)
 	}
+	if w.ProcTime {
+		off += ", proctime"
+	}
 	switch w.Kind {
 	case Tumble:
 		return fmt.Sprintf("TUMBLE(time=%s, size=%dms%s)", timeCol, w.Size, off)
@@ -191,7 +201,7 @@ func (w Window) describe(timeCol string) string {
 	case Cumulate:
 		return fmt.Sprintf("CUMULATE(time=%s, step=%dms, size=%dms%s)", timeCol, w.Step, w.Size, off)
 	case Session:
-		return fmt.Sprintf("SESSION(time=%s, gap=%dms)", timeCol, w.Gap)
+		return fmt.Sprintf("SESSION(time=%s, gap=%dms%s)", timeCol, w.Gap, off)
 	}
 	return w.Kind.String()
 }

@@ -22,6 +22,7 @@ type aggPlan struct {
 	aggKeys []string // dedup keys of aggs
 	legacy  string   // legacy window function (TUMBLE, HOP, …) or ""
 	tvf     bool
+	w       plan.Window // the window, once known
 	// group: a non-windowed aggregation (GroupAgg), whose output has no
 	// window columns.
 	group bool
@@ -91,6 +92,7 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 		}
 		a.legacy = win.Name
 	}
+	a.w = w
 	// The time column comes first in the pre-projection.
 	tc := rel.cols[w.TimeCol]
 	a.preIndex(&plan.ColumnRef{Index: tc.index, Name: tc.name, T: tc.t})
@@ -137,7 +139,7 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 		}
 		col := scopeCol{name: itemName(it, i), t: e.Type(), index: len(out.cols)}
 		if r, ok := e.(*plan.ColumnRef); ok && r.Index == a.windowCol("window_time") {
-			col.rowtime = true
+			col.rowtime, col.proctime = !a.w.ProcTime, a.w.ProcTime
 		}
 		exprs = append(exprs, e)
 		out.cols = append(out.cols, col)
@@ -182,11 +184,9 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 	for i, k := range a.keys {
 		wa.Output.Fields = append(wa.Output.Fields, types.Field{Name: preName(k, i+1), Type: k.Type()})
 	}
-	ts := types.TimestampType.WithNotNull(true)
-	wa.Output.Fields = append(wa.Output.Fields,
-		types.Field{Name: "window_start", Type: ts},
-		types.Field{Name: "window_end", Type: ts},
-		types.Field{Name: "window_time", Type: ts})
+	for _, name := range []string{"window_start", "window_end", "window_time"} {
+		wa.Output.Fields = append(wa.Output.Fields, types.Field{Name: name, Type: windowColType(w, name)})
+	}
 	for i, ag := range a.aggs {
 		wa.Output.Fields = append(wa.Output.Fields, types.Field{Name: fmt.Sprintf("agg$%d", i), Type: ag.T})
 	}
@@ -246,9 +246,10 @@ func legacyWindow(sc *scope, f *parser.FuncCall) (plan.Window, error) {
 	if err != nil {
 		return w, err
 	}
-	if !col.rowtime {
+	if !col.rowtime && !col.proctime {
 		return w, errorf(c.Pos, "column %q is not a time attribute: declare WATERMARK FOR %s AS … on its table", col.name, col.name)
 	}
+	w.ProcTime = col.proctime
 	var ms []int64
 	for _, a := range f.Args[1:] {
 		v, err := intervalArg(sc, a)
@@ -275,7 +276,6 @@ func legacyWindow(sc *scope, f *parser.FuncCall) (plan.Window, error) {
 // aggregate calls, window properties and GROUP BY expressions to columns of
 // the WindowAgg's output; other nodes are bound by the scope as usual.
 func (a *aggPlan) intercept(as *scope, e parser.Expr) (plan.Expr, bool, error) {
-	ts := types.TimestampType.WithNotNull(true)
 	switch x := e.(type) {
 	case *parser.FuncCall:
 		if fn, ok := aggregateFuncs[x.Name]; ok {
@@ -287,7 +287,7 @@ func (a *aggPlan) intercept(as *scope, e parser.Expr) (plan.Expr, bool, error) {
 			if a.legacy != prefix {
 				return nil, true, errorf(x.Pos, "%s needs GROUP BY %s(…)", x.Name, prefix)
 			}
-			return &plan.ColumnRef{Index: a.windowCol(prop), Name: prop, T: ts}, true, nil
+			return &plan.ColumnRef{Index: a.windowCol(prop), Name: prop, T: windowColType(a.w, prop)}, true, nil
 		}
 	case *parser.ColumnExpr:
 		c, err := as.resolve(x)
@@ -295,7 +295,7 @@ func (a *aggPlan) intercept(as *scope, e parser.Expr) (plan.Expr, bool, error) {
 			return nil, true, err
 		}
 		if c.window {
-			return &plan.ColumnRef{Index: a.windowCol(c.name), Name: c.name, T: ts}, true, nil
+			return &plan.ColumnRef{Index: a.windowCol(c.name), Name: c.name, T: windowColType(a.w, c.name)}, true, nil
 		}
 	}
 	if containsAgg(e) {

@@ -25,6 +25,9 @@ type scopeCol struct {
 	// rowtime marks an event-time attribute (a column with a watermark),
 	// usable as a window's DESCRIPTOR.
 	rowtime bool
+	// proctime marks a processing-time attribute (a PROCTIME() column),
+	// usable as a window's DESCRIPTOR too; it is never also rowtime.
+	proctime bool
 	// notRowtime, when set, says why a column that looks like one is not
 	// a time attribute (a UNION ALL whose terms do not all have one there).
 	notRowtime string

@@ -28,7 +28,11 @@ type Column struct {
 	MetadataKey string
 	Virtual     bool
 	Expr        parser.Expr // for a computed column
-	Pos         parser.Pos
+	// ProcTime marks a processing-time attribute: a computed column
+	// `name AS PROCTIME()`, of type TIMESTAMP_LTZ(3) NOT NULL, which
+	// windows (and lookup joins) may use as their time.
+	ProcTime bool
+	Pos      parser.Pos
 }
 
 // Table is a table declared with CREATE TABLE.
@@ -200,6 +204,9 @@ func (t *Table) Describe() [][]string {
 		switch c.Kind {
 		case Computed:
 			extras = append(extras, "AS "+exprString(c.Expr))
+			if c.ProcTime {
+				extras = append(extras, "PROCTIME")
+			}
 		case Metadata:
 			k := c.MetadataKey
 			if k == "" {

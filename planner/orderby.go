@@ -39,6 +39,8 @@ func (b *builder) planOrderBy(sel *parser.Select) (*relation, error) {
 	}
 	c := rel.cols[col]
 	switch {
+	case c.proctime:
+		return nil, errorf(o.Pos, "ORDER BY %s: %s is a processing-time attribute: rows already come in processing-time order; drop the ORDER BY, or order by an event-time attribute", c.name, c.name)
 	case !c.rowtime:
 		why := "it is not a column declared by WATERMARK FOR, nor a window's window_time"
 		if c.notRowtime != "" {

@@ -112,6 +112,7 @@ func (p *Planner) CreateTable(s *parser.CreateTableStmt) error {
 			return err
 		}
 		t.Columns[i].Type = e.Type()
+		t.Columns[i].ProcTime = isProcTime(e)
 	}
 	if _, err := p.watermark(t); err != nil {
 		return err

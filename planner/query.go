@@ -109,6 +109,9 @@ func (p *Planner) watermark(t *Table) (*plan.Watermark, error) {
 	if err != nil {
 		return nil, err
 	}
+	if col.expr != nil && isProcTime(col.expr) {
+		return nil, errorf(wd.Column.Pos, "WATERMARK FOR %s: %s is a processing-time attribute (PROCTIME()), which has no watermark; declare the watermark on an event-time column", col.name, col.name)
+	}
 	if !col.t.IsTemporal() {
 		return nil, errorf(wd.Column.Pos, "WATERMARK FOR %s: the rowtime column must be TIMESTAMP(3) or TIMESTAMP_LTZ(3), not %s", col.name, col.t)
 	}
@@ -263,7 +266,7 @@ func (b *builder) planTableName(r *parser.TableName) (*relation, error) {
 			computed = true
 		}
 		exprs = append(exprs, e)
-		rel.cols = append(rel.cols, scopeCol{name: c.name, table: alias, t: c.t, index: i, rowtime: strings.EqualFold(c.name, rowtime)})
+		rel.cols = append(rel.cols, scopeCol{name: c.name, table: alias, t: c.t, index: i, rowtime: strings.EqualFold(c.name, rowtime), proctime: t.Columns[i].ProcTime})
 	}
 	if computed {
 		calc := &plan.Calc{Input: src, Exprs: exprs}
@@ -286,7 +289,7 @@ func (b *builder) planWindowTVF(r *parser.WindowTVF) (*relation, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !tc.rowtime {
+	if !tc.rowtime && !tc.proctime {
 		if tc.notRowtime != "" {
 			return nil, errorf(r.TimeCol.Pos, "column %q is not a time attribute: %s", tc.name, tc.notRowtime)
 		}
@@ -306,7 +309,7 @@ func (b *builder) planWindowTVF(r *parser.WindowTVF) (*relation, error) {
 		}
 		ms = append(ms, v)
 	}
-	w := plan.Window{TimeCol: tc.index}
+	w := plan.Window{TimeCol: tc.index, ProcTime: tc.proctime}
 	want := map[string][2]int{"TUMBLE": {1, 2}, "HOP": {2, 3}, "CUMULATE": {2, 3}, "SESSION": {1, 1}}[r.Func]
 	if len(ms) < want[0] || len(ms) > want[1] {
 		return nil, errorf(r.Pos, "%s takes %d interval arguments after DESCRIPTOR, got %d", r.Func, want[0], len(ms))
@@ -358,11 +361,37 @@ func (b *builder) planWindowTVF(r *parser.WindowTVF) (*relation, error) {
 		rel.cols = append(rel.cols, c)
 	}
 	n := len(in.cols)
-	ts := types.TimestampType.WithNotNull(true)
 	for i, name := range []string{"window_start", "window_end", "window_time"} {
-		rel.cols = append(rel.cols, scopeCol{name: name, table: alias, t: ts, index: n + i, window: true, rowtime: name == "window_time"})
+		rel.cols = append(rel.cols, windowCol(w, name, alias, n+i, true))
 	}
 	return rel, nil
+}
+
+// isProcTime reports whether e is PROCTIME().
+func isProcTime(e plan.Expr) bool {
+	c, ok := e.(*plan.Call)
+	return ok && c.Func == "PROCTIME"
+}
+
+// windowCol is the scope column of window property name (window_start,
+// window_end, window_time) of window w at index i: window_start and
+// window_end are TIMESTAMP(3); window_time is the window's time attribute,
+// a rowtime, or over a processing-time attribute a proctime of type
+// TIMESTAMP_LTZ(3), as Flink gives them.
+func windowCol(w plan.Window, name, table string, i int, virtual bool) scopeCol {
+	c := scopeCol{name: name, table: table, t: windowColType(w, name), index: i, window: virtual}
+	if name == "window_time" {
+		c.rowtime, c.proctime = !w.ProcTime, w.ProcTime
+	}
+	return c
+}
+
+// windowColType is the type of window property name of w.
+func windowColType(w plan.Window, name string) types.Type {
+	if name == "window_time" && w.ProcTime {
+		return types.LTZType.WithNotNull(true)
+	}
+	return types.TimestampType.WithNotNull(true)
 }
 
 func checkWindow(pos parser.Pos, w plan.Window) error {
@@ -508,11 +537,13 @@ func materializeWindow(rel *relation) (*relation, error) {
 			out.cols = append(out.cols, c)
 		}
 	}
+	if w := rel.win.w; w.ProcTime && w.Kind == plan.Session {
+		return nil, errorf(rel.win.pos, "a SESSION window over a processing-time attribute is only supported in a window aggregation (GROUP BY window_start, window_end, …)")
+	}
 	wa := &plan.WindowAssign{Input: rel.node, Window: rel.win.w, Partition: rel.win.partition}
 	n := len(out.cols)
-	ts := types.TimestampType.WithNotNull(true)
 	for i, name := range []string{"window_start", "window_end", "window_time"} {
-		out.cols = append(out.cols, scopeCol{name: name, table: rel.cols[n+i].table, t: ts, index: n + i, rowtime: name == "window_time"})
+		out.cols = append(out.cols, windowCol(rel.win.w, name, rel.cols[n+i].table, n+i, false))
 	}
 	wa.Output = out.schema()
 	out.node = wa
@@ -573,9 +604,10 @@ func project(sel *parser.Select, rel *relation) (*relation, error) {
 		if err != nil {
 			return nil, err
 		}
-		col := scopeCol{name: itemName(it, i), t: e.Type(), index: len(out.cols)}
+		col := scopeCol{name: itemName(it, i), t: e.Type(), index: len(out.cols), proctime: isProcTime(e)}
 		if r, ok := e.(*plan.ColumnRef); ok {
 			col.rowtime, col.notRowtime = rel.cols[r.Index].rowtime, rel.cols[r.Index].notRowtime
+			col.proctime = rel.cols[r.Index].proctime
 		}
 		exprs = append(exprs, e)
 		out.cols = append(out.cols, col)
@@ -660,15 +692,16 @@ func (b *builder) unionOf(terms []*parser.Select, rels []*relation) (*relation, 
 			same = same && types.Same(rt.Nullable(), t.Nullable())
 			t = ct
 		}
-		rowtime, some, lacking := same, false, 0
+		rowtime, some, lacking, proctime := same, false, 0, true
 		for i, r := range rels {
+			proctime = proctime && r.cols[j].proctime
 			rowtime = rowtime && r.cols[j].rowtime
 			some = some || r.cols[j].rowtime
 			if !r.cols[j].rowtime && lacking == 0 {
 				lacking = i + 1
 			}
 		}
-		col := scopeCol{name: cols[j].name, t: t, index: j, rowtime: rowtime}
+		col := scopeCol{name: cols[j].name, t: t, index: j, rowtime: rowtime, proctime: proctime}
 		switch {
 		case rowtime || !some:
 		case lacking > 0:

@@ -171,6 +171,11 @@ var moreScalarFuncs = map[string]scalarFunc{
 	"QUARTER":        {1, 1, fixed(bigintOf, tsOf)},
 	"WEEK":           {1, 1, fixed(bigintOf, tsOf)},
 	"NULLIF":         {2, 2, nullIfSig},
-	"GREATEST":       {1, 64, greatestSig},
-	"LEAST":          {1, 64, greatestSig},
+	// PROCTIME() is the processing time: a computed column declared with
+	// it is a processing-time attribute (see Column.ProcTime).
+	"PROCTIME": {0, 0, func(args []plan.Expr) ([]plan.Expr, types.Type, error) {
+		return args, types.LTZType.WithNotNull(true), nil
+	}},
+	"GREATEST": {1, 64, greatestSig},
+	"LEAST":    {1, 64, greatestSig},
 }

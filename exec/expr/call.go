@@ -39,6 +39,11 @@ func (c *compiler) compileCall(e *plan.Call) (Evaluator, error) {
 	nullOf := func(t types.Type) (Evaluator, error) { return newLiteral(nil, t) }
 
 	switch f {
+	case "PROCTIME":
+		if err := arity(0, 0); err != nil {
+			return nil, err
+		}
+		return &proctime{now: c.opts.Now, alloc: c.alloc}, nil
 	case "+", "-", "*", "/", "%", "MOD":
 		if err := arity(2, 2); err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package expr
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -78,10 +79,27 @@ func physOf(t types.Type) (phys, error) {
 // unknown functions, unsupported operand types and column references that
 // do not match input.
 func Compile(e plan.Expr, input types.Schema, alloc memory.Allocator) (Evaluator, error) {
+	return CompileWith(e, input, alloc, Options{})
+}
+
+// Options holds what expressions that read the running job's context
+// need.
+type Options struct {
+	// Now is the processing time, read by PROCTIME() once per batch (every
+	// row of a batch gets the same value). Nil means the wall clock; the
+	// runtime passes its injected clock.
+	Now func() time.Time
+}
+
+// CompileWith is Compile with the job's context in opts.
+func CompileWith(e plan.Expr, input types.Schema, alloc memory.Allocator, opts Options) (Evaluator, error) {
 	if alloc == nil {
 		alloc = memory.DefaultAllocator
 	}
-	c := &compiler{input: input, alloc: alloc}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	c := &compiler{input: input, alloc: alloc, opts: opts}
 	ev, err := c.compile(e)
 	if err != nil {
 		return nil, err
@@ -92,6 +110,7 @@ func Compile(e plan.Expr, input types.Schema, alloc memory.Allocator) (Evaluator
 type compiler struct {
 	input types.Schema
 	alloc memory.Allocator
+	opts  Options
 }
 
 func (c *compiler) compile(e plan.Expr) (Evaluator, error) {

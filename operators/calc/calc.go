@@ -40,15 +40,19 @@ func New(n *plan.Calc, env exec.OperatorEnv) (exec.Operator, error) {
 		alloc = memory.DefaultAllocator
 	}
 	op := &calcOp{id: n.ID(), schema: n.Schema().Arrow(), alloc: alloc, m: m}
+	var opts expr.Options
+	if env.Clock != nil {
+		opts.Now = env.Clock.Now // PROCTIME()
+	}
 	if n.Filter != nil {
-		f, err := expr.Compile(n.Filter, in, alloc)
+		f, err := expr.CompileWith(n.Filter, in, alloc, opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: filter: %w", n.ID(), err)
 		}
 		op.filter = f
 	}
 	for i, e := range n.Exprs {
-		ev, err := expr.Compile(e, in, alloc)
+		ev, err := expr.CompileWith(e, in, alloc, opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: column %q: %w", n.ID(), n.Schema().Fields[i].Name, err)
 		}

@@ -110,6 +110,9 @@ type windowAggOp struct {
 
 	wm   exec.Watermark
 	late int64
+	// procTime, for a window over processing time (procAgg), is the
+	// clock's time (ms) that every row of the batch gets; -1 otherwise.
+	procTime int64
 
 	// Checkpoint dirty tracking.
 	dirtyList []int32
@@ -158,7 +161,15 @@ func NewAgg(n *plan.WindowAgg, env exec.OperatorEnv) (exec.Operator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("window: aggregation %q: %w", n.ID(), err)
 	}
-	return NewAggSubtask(n, metricsOf(env), env.Alloc, sub)
+	op, err := NewAggSubtask(n, metricsOf(env), env.Alloc, sub)
+	if err != nil || !n.Window.ProcTime {
+		return op, err
+	}
+	clock := env.Clock
+	if clock == nil {
+		clock = exec.SystemClock{}
+	}
+	return &procAgg{windowAggOp: op.(*windowAggOp), clock: clock}, nil
 }
 
 // subtaskOf returns the part of its operator env describes (one task
@@ -199,6 +210,7 @@ func NewAggSubtask(n *plan.WindowAgg, m *exec.OperatorMetrics, alloc memory.Allo
 		wm:        exec.MinWatermark,
 		minEnd:    math.MaxInt64,
 		keyCol:    -1,
+		procTime:  -1,
 	}
 	o.table = newSlotTable(o, 1024)
 	switch w.Kind {
@@ -305,7 +317,15 @@ func (o *windowAggOp) OnBatch(_ context.Context, _ int, rec arrow.Record, _ exec
 		return nil
 	}
 	tcol := rec.Column(o.w.TimeCol)
-	times := accInt64Values(tcol, &o.timeBuf)[:n]
+	var times []int64
+	if o.procTime >= 0 {
+		times = growAccInt64(&o.timeBuf, n)
+		for i := range times {
+			times[i] = o.procTime
+		}
+	} else {
+		times = accInt64Values(tcol, &o.timeBuf)[:n]
+	}
 	var keys []int64
 	var keyArr arrow.Array
 	if o.fast {
@@ -328,7 +348,7 @@ func (o *windowAggOp) OnBatch(_ context.Context, _ int, rec arrow.Record, _ exec
 	}
 	slots := o.slots[:n]
 	var timeNulls arrow.Array
-	if tcol.NullN() > 0 {
+	if tcol.NullN() > 0 && o.procTime < 0 {
 		timeNulls = tcol
 	}
 	if o.w.Kind == plan.Session {
