@@ -278,7 +278,7 @@ func legacyWindow(sc *scope, f *parser.FuncCall) (plan.Window, error) {
 func (a *aggPlan) intercept(as *scope, e parser.Expr) (plan.Expr, bool, error) {
 	switch x := e.(type) {
 	case *parser.FuncCall:
-		if fn, ok := aggregateFuncs[x.Name]; ok {
+		if fn, ok := aggregateFuncs[x.Name]; ok && x.Over == nil {
 			ref, err := a.aggregate(x, fn)
 			return ref, true, err
 		}

@@ -39,6 +39,9 @@ type scopeCol struct {
 	// window marks the virtual window_start/window_end/window_time columns
 	// of a window TVF: they exist only once the window is planned.
 	window bool
+	// hidden columns are not expanded by * (a Top-N's rank number before
+	// its select list names it).
+	hidden bool
 }
 
 // scope resolves names for expression binding.
@@ -492,6 +495,11 @@ func ScalarFunctions() []string {
 
 func (s *scope) bindFunc(e *parser.FuncCall) (plan.Expr, error) {
 	if e.Over != nil {
+		// Calls with OVER that a query shape supports are planned
+		// before binding and never reach here.
+		if _, ok := rankFuncs[e.Name]; ok {
+			return nil, errorf(e.Pos, "%s() OVER (…) is only supported in a Top-N query: SELECT … FROM (SELECT …, %s() OVER (…) AS rn FROM …) WHERE rn <= N", e.Name, e.Name)
+		}
 		return nil, errorf(e.Pos, "%s … OVER is not supported yet", e.Name)
 	}
 	if e.Filter != nil {

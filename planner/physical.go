@@ -88,6 +88,11 @@ func requirement(n plan.Node) (keys []int, keyed, single bool) {
 			return x.Keys, true, false
 		}
 		return nil, false, true
+	case *plan.Rank:
+		if len(x.Partition) > 0 {
+			return x.Partition, true, false
+		}
+		return nil, false, true
 	case *plan.WindowAssign:
 		if x.Window.Kind != plan.Session {
 			return nil, false, false
@@ -155,6 +160,15 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 			b.UpsertKey = make([]int, len(x.Keys))
 			for i := range b.UpsertKey {
 				b.UpsertKey[i] = i
+			}
+		case *plan.Rank:
+			if in := ins[0]; in.Props().Changelog == plan.Upsert {
+				return errorf(pos, "Top-N %s over %s, which emits upserts without update-before rows, is not supported yet", n.ID(), producer(in))
+			}
+			b.Changelog = plan.Retract
+			if x.OutputRank && x.Func == plan.RowNumber {
+				// One row per partition and number.
+				b.UpsertKey = append(slices.Clone(x.Partition), x.Schema().Len()-1)
 			}
 		case *plan.Calc:
 			in := ins[0].Props()

@@ -148,20 +148,16 @@ func (b *builder) planFrom(ref parser.TableRef) (*relation, error) {
 	case *parser.TableName:
 		return b.planTableName(r)
 	case *parser.SubqueryRef:
+		if i := rankItem(r.Query); i >= 0 {
+			f := r.Query.Items[i].Expr.(*parser.FuncCall)
+			return nil, errorf(f.Pos, "%s() OVER (…) is only supported in a Top-N query: SELECT … FROM (SELECT …, %s() OVER (…) AS rn FROM …) WHERE rn <= N", f.Name, f.Name)
+		}
 		rel, err := b.planSelect(r.Query)
 		if err != nil {
 			return nil, err
 		}
-		alias := ""
-		if r.Alias != nil {
-			alias = r.Alias.Name
-			rel.name = "subquery " + alias
-			if err := renameColumns(rel, r.Alias, r.Columns, "subquery"); err != nil {
-				return nil, err
-			}
-		}
-		for i := range rel.cols {
-			rel.cols[i].table = alias
+		if err := b.nameSubquery(rel, r); err != nil {
+			return nil, err
 		}
 		return rel, nil
 	case *parser.WindowTVF:
@@ -170,6 +166,23 @@ func (b *builder) planFrom(ref parser.TableRef) (*relation, error) {
 		return nil, fmt.Errorf("planner: missing FROM item")
 	}
 	return nil, errorf(ref.Position(), "unsupported FROM item %T", ref)
+}
+
+// nameSubquery names the columns of rel, the relation of the subquery r,
+// by r's alias (and its column list).
+func (b *builder) nameSubquery(rel *relation, r *parser.SubqueryRef) error {
+	alias := ""
+	if r.Alias != nil {
+		alias = r.Alias.Name
+		rel.name = "subquery " + alias
+		if err := renameColumns(rel, r.Alias, r.Columns, "subquery"); err != nil {
+			return err
+		}
+	}
+	for i := range rel.cols {
+		rel.cols[i].table = alias
+	}
+	return nil
 }
 
 func (b *builder) planTableName(r *parser.TableName) (*relation, error) {
@@ -480,7 +493,11 @@ func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
 	}
 	var rel *relation
 	var err error
-	if sel.From == nil {
+	if sq, ri, ok := rankSubquery(sel); ok {
+		if rel, sel, err = b.planRank(sel, sq, ri); err != nil {
+			return nil, err
+		}
+	} else if sel.From == nil {
 		rel = b.noFrom()
 	} else if rel, err = b.planFrom(sel.From); err != nil {
 		return nil, err
@@ -587,7 +604,7 @@ func project(sel *parser.Select, rel *relation) (*relation, error) {
 		if it.Star {
 			matched := false
 			for _, c := range rel.cols {
-				if it.StarTable != "" && !strings.EqualFold(it.StarTable, c.table) {
+				if c.hidden || it.StarTable != "" && !strings.EqualFold(it.StarTable, c.table) {
 					continue
 				}
 				matched = true
