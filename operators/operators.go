@@ -14,6 +14,7 @@ import (
 	"github.com/streamsql/streamsql/operators/calc"
 	"github.com/streamsql/streamsql/operators/groupagg"
 	"github.com/streamsql/streamsql/operators/limit"
+	"github.com/streamsql/streamsql/operators/rank"
 	"github.com/streamsql/streamsql/operators/timesort"
 	"github.com/streamsql/streamsql/operators/union"
 	"github.com/streamsql/streamsql/operators/window"
@@ -37,6 +38,7 @@ func New() *Registry {
 		"calc":          typed(calc.New),
 		"group-agg":     typed(groupagg.New),
 		"limit":         typed(limit.New),
+		"rank":          typed(rank.New),
 		"time-sort":     typed(timesort.New),
 		"union":         typed(union.New),
 		"window-agg":    typed(window.NewAgg),

@@ -61,6 +61,10 @@ type Rank struct {
 	Start, End int64
 	// OutputRank appends the rank number as the last column.
 	OutputRank bool
+	// InputUpdating is set (by the planner's changelog inference) when
+	// the input may retract rows: then every row of a partition is kept,
+	// not only those that may still rank within End.
+	InputUpdating bool
 	// StateTTL, when positive, is how long (ms of processing time) a
 	// partition may stay idle before its state is dropped
 	// (table.exec.state.ttl).

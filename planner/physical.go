@@ -165,6 +165,7 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 			if in := ins[0]; in.Props().Changelog == plan.Upsert {
 				return errorf(pos, "Top-N %s over %s, which emits upserts without update-before rows, is not supported yet", n.ID(), producer(in))
 			}
+			x.InputUpdating = ins[0].Props().Changelog != plan.AppendOnly
 			b.Changelog = plan.Retract
 			if x.OutputRank && x.Func == plan.RowNumber {
 				// One row per partition and number.

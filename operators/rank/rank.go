@@ -1,0 +1,585 @@
+// Package rank is the operator of plan.Rank (Top-N): it keeps the rows of
+// each partition in sort order and emits the changes of the rows whose
+// rank number lies in the node's range, as Flink's rank operators do.
+//
+// State is one keyed table: per partition (its key the partition key's
+// encoding) the rows it holds, written at a barrier when the partition
+// changed since the last one. Rescaling restores each key group's
+// partitions where the key group now lives.
+package rank
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/exec/state"
+	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
+)
+
+// entry is one row of a partition: its sort key (the ORDER BY columns
+// encoded as state keys are, which sort like the values, each byte
+// complemented for a DESC column) and the row's columns, encoded alike.
+// Entries sort by sort key, then by row, so equal rows are neighbours and
+// the order of ties does not depend on arrival.
+type entry struct {
+	sort []byte
+	row  []byte
+}
+
+func compareEntries(a, b entry) int {
+	if c := bytes.Compare(a.sort, b.sort); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.row, b.row)
+}
+
+// partition is the state of one partition key.
+type partition struct {
+	key    string
+	rows   []entry // sorted
+	access int64   // ms of processing time of the last change (state TTL)
+	dirty  bool    // changed since the last barrier
+}
+
+// op is the operator of plan.Rank.
+//
+// For each input row the partition's visible rows (rank in [start, end],
+// with their numbers) before and after the change are compared; rows that
+// left are retracted and rows that arrived are inserted: paired as -U/+U
+// when the number is output (one update per rank position, as Flink's
+// operators emit), -D and +I otherwise. With an append-only input a
+// partition keeps only the rows that can still rank within end (later
+// rows only push rows down); with an updating input it keeps every row, so
+// that a retracted row's successor can move up.
+type op struct {
+	id       string
+	m        *exec.OperatorMetrics
+	alloc    memory.Allocator
+	clock    exec.Clock
+	maxP     int
+	fn       plan.RankFunc
+	start    int64
+	end      int64
+	output   bool
+	updating bool
+	ttl      int64
+
+	ncols    int
+	colTypes []types.Type
+	partEnc  *state.KeyEncoder
+	sortEnc  *state.KeyEncoder
+	rowEnc   *state.KeyEncoder
+	partCols []int
+	order    []plan.SortKey
+	outSch   *arrow.Schema
+
+	parts   map[string]*partition
+	rows    int // rows held, all partitions
+	deletes []string
+	dirties []*partition
+	nextTTL time.Time
+
+	tables *state.Tables
+	table  *state.Table
+
+	// Scratch.
+	keyBuf       []byte
+	oldV, newV   []visible
+	partArrs     []arrow.Array
+	sortArrs     []arrow.Array
+	rowArrs      []arrow.Array
+	rb           *array.RecordBuilder
+	kinds        []types.RowKind
+	oldUsed      []bool
+	newUsed      []bool
+	removed, add []visible
+}
+
+// visible is a row in the rank range and its number.
+type visible struct {
+	row  []byte
+	rank int64
+}
+
+var _ exec.Operator = (*op)(nil)
+
+const tableName = "partitions"
+
+// New builds the operator of n for the subtask env describes.
+func New(n *plan.Rank, env exec.OperatorEnv) (exec.Operator, error) {
+	errf := func(format string, args ...any) error {
+		return fmt.Errorf("rank: %q: %s", n.ID(), fmt.Sprintf(format, args...))
+	}
+	maxP := env.MaxParallelism
+	if maxP == 0 {
+		maxP = state.DefaultMaxParallelism
+	}
+	sub, err := state.NewSubtask(env.Subtask, max(1, env.Parallelism), maxP)
+	if err != nil {
+		return nil, errf("%v", err)
+	}
+	o := &op{
+		id: n.ID(), m: env.Metrics, alloc: env.Alloc, clock: env.Clock, maxP: maxP,
+		fn: n.Func, start: n.Start, end: n.End, output: n.OutputRank, updating: n.InputUpdating, ttl: n.StateTTL,
+		partCols: n.Partition, order: n.Order, outSch: n.Schema().Arrow(), parts: map[string]*partition{},
+	}
+	if o.m == nil {
+		o.m = &exec.OperatorMetrics{}
+	}
+	if o.alloc == nil {
+		o.alloc = memory.DefaultAllocator
+	}
+	if o.clock == nil {
+		o.clock = exec.SystemClock{}
+	}
+	if n.Start < 1 || n.End < n.Start {
+		return nil, errf("rank range [%d, %d]", n.Start, n.End)
+	}
+	in := n.Input.Schema()
+	o.ncols = in.Len()
+	for _, f := range in.Fields {
+		o.colTypes = append(o.colTypes, f.Type)
+	}
+	pick := func(cols []int) ([]types.Type, error) {
+		var ts []types.Type
+		for _, c := range cols {
+			if c < 0 || c >= in.Len() {
+				return nil, errf("column #%d out of range", c)
+			}
+			ts = append(ts, in.Fields[c].Type)
+		}
+		return ts, nil
+	}
+	pt, err := pick(n.Partition)
+	if err != nil {
+		return nil, err
+	}
+	var sortCols []int
+	for _, k := range n.Order {
+		sortCols = append(sortCols, k.Col)
+	}
+	st, err := pick(sortCols)
+	if err != nil {
+		return nil, err
+	}
+	if o.partEnc, err = state.NewKeyEncoder(pt); err != nil {
+		return nil, errf("%v", err)
+	}
+	if o.sortEnc, err = state.NewKeyEncoder(st); err != nil {
+		return nil, errf("%v", err)
+	}
+	if o.rowEnc, err = state.NewKeyEncoder(o.colTypes); err != nil {
+		return nil, errf("%v", err)
+	}
+	o.partArrs = make([]arrow.Array, len(n.Partition))
+	o.sortArrs = make([]arrow.Array, len(sortCols))
+	o.rowArrs = make([]arrow.Array, o.ncols)
+	if o.tables, err = state.NewTables(n.ID(), sub, state.Spec{Name: tableName, Keyed: true, Held: true, Layout: layout(n)}); err != nil {
+		return nil, err
+	}
+	o.table = o.tables.Table(tableName)
+	o.rb = array.NewRecordBuilder(o.alloc, o.outSch)
+	return o, nil
+}
+
+// layout describes the state's encoding; state written under another
+// layout is refused.
+func layout(n *plan.Rank) string {
+	in := n.Input.Schema()
+	var b bytes.Buffer
+	b.WriteString("v1 rows [")
+	for i, f := range in.Fields {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(f.Type.Nullable().String())
+	}
+	fmt.Fprintf(&b, "], partition %v, order %v", n.Partition, n.Order)
+	return b.String()
+}
+
+var errState = errors.New("corrupt rank state")
+
+// Open implements exec.Operator.
+func (o *op) Open(_ context.Context, st checkpoint.StateReader) error {
+	if st == nil {
+		return nil
+	}
+	err := o.tables.Restore(st, func(_ *state.Table, _ int, key, value []byte) error {
+		if err := o.restore(key, value); err != nil {
+			return fmt.Errorf("rank: %q: restore: partition %x: %w", o.id, key, err)
+		}
+		return nil
+	})
+	o.m.StateEntries.Store(int64(o.rows))
+	return err
+}
+
+// A partition's value: access (varint), the number of rows (uvarint),
+// then per row its sort key and its row, each uvarint-length-prefixed.
+func (o *op) restore(key, value []byte) error {
+	if _, dup := o.parts[string(key)]; dup {
+		return errState
+	}
+	acc, n := binary.Varint(value)
+	if n <= 0 {
+		return errState
+	}
+	value = value[n:]
+	cnt, n := binary.Uvarint(value)
+	if n <= 0 || cnt > uint64(len(value)) {
+		return errState
+	}
+	value = value[n:]
+	p := &partition{key: string(key), access: acc, rows: make([]entry, 0, cnt)}
+	field := func() ([]byte, error) {
+		l, n := binary.Uvarint(value)
+		if n <= 0 || l > uint64(len(value)-n) {
+			return nil, errState
+		}
+		f := slices.Clone(value[n : n+int(l)])
+		value = value[n+int(l):]
+		return f, nil
+	}
+	for range cnt {
+		s, err := field()
+		if err != nil {
+			return err
+		}
+		r, err := field()
+		if err != nil {
+			return err
+		}
+		if err := state.CheckKey(o.colTypes, r); err != nil {
+			return err
+		}
+		p.rows = append(p.rows, entry{sort: s, row: r})
+	}
+	if len(value) != 0 || !slices.IsSortedFunc(p.rows, compareEntries) {
+		return errState
+	}
+	o.parts[p.key] = p
+	o.rows += len(p.rows)
+	return nil
+}
+
+// Close implements exec.Operator.
+func (o *op) Close() error {
+	if o.rb != nil {
+		o.rb.Release()
+		o.rb = nil
+	}
+	return nil
+}
+
+// OnBatch implements exec.Operator.
+func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emitter) error {
+	n := int(rec.NumRows())
+	o.m.RecordsIn.Add(int64(n))
+	if n == 0 {
+		return nil
+	}
+	now := o.clock.Now()
+	o.expire(now)
+	nowMs := now.UnixMilli()
+	if int(exec.DataColumns(rec)) != o.ncols {
+		return fmt.Errorf("rank: %q: batch has %d columns, want %d", o.id, exec.DataColumns(rec), o.ncols)
+	}
+	for i, c := range o.partCols {
+		o.partArrs[i] = rec.Column(c)
+	}
+	for i, k := range o.order {
+		o.sortArrs[i] = rec.Column(k.Col)
+	}
+	for i := range o.rowArrs {
+		o.rowArrs[i] = rec.Column(i)
+	}
+	defer func() { clear(o.partArrs); clear(o.sortArrs); clear(o.rowArrs) }()
+	if err := o.partEnc.Bind(o.partArrs...); err != nil {
+		return o.wrap(err)
+	}
+	if err := o.sortEnc.Bind(o.sortArrs...); err != nil {
+		return o.wrap(err)
+	}
+	if err := o.rowEnc.Bind(o.rowArrs...); err != nil {
+		return o.wrap(err)
+	}
+	kinds := exec.RowKinds(rec)
+	o.kinds = o.kinds[:0]
+	for i := 0; i < n; i++ {
+		retract := kinds != nil && exec.RowKindAt(kinds, i).IsRetraction()
+		o.keyBuf = o.partEnc.Append(o.keyBuf[:0], i)
+		p := o.parts[string(o.keyBuf)]
+		if p == nil {
+			if retract {
+				continue // no state for the partition: ignored, as in Flink
+			}
+			p = &partition{key: string(o.keyBuf)}
+			o.parts[p.key] = p
+		}
+		e := entry{row: o.rowEnc.Append(nil, i)}
+		for c, k := range o.order {
+			from := len(e.sort)
+			e.sort = o.sortEnc.AppendColumn(e.sort, c, i)
+			if k.Desc {
+				for j := from; j < len(e.sort); j++ {
+					e.sort[j] = ^e.sort[j]
+				}
+			}
+		}
+		o.oldV = o.visibleRows(p, o.oldV[:0])
+		at, found := slices.BinarySearchFunc(p.rows, e, compareEntries)
+		switch {
+		case retract && !found:
+			continue // not held (trimmed, or expired): ignored
+		case retract:
+			p.rows = slices.Delete(p.rows, at, at+1)
+			o.rows--
+		default:
+			p.rows = slices.Insert(p.rows, at, e)
+			o.rows++
+			if !o.updating {
+				o.trim(p)
+			}
+		}
+		o.newV = o.visibleRows(p, o.newV[:0])
+		if err := o.diff(); err != nil {
+			return o.wrap(err)
+		}
+		p.access = nowMs
+		if !p.dirty {
+			p.dirty = true
+			o.dirties = append(o.dirties, p)
+		}
+		if len(p.rows) == 0 {
+			delete(o.parts, p.key)
+			o.deletes = append(o.deletes, p.key)
+		}
+	}
+	o.m.StateEntries.Store(int64(o.rows))
+	return o.wrap(o.emit(ctx, out))
+}
+
+func (o *op) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("rank: %q: %w", o.id, err)
+}
+
+// rankOf numbers the rows of p in order: it calls fn with each row's
+// index and number until fn returns false.
+func (o *op) rankOf(p *partition, fn func(i int, rank int64) bool) {
+	var rank, dense int64
+	for i := range p.rows {
+		tie := i > 0 && bytes.Equal(p.rows[i].sort, p.rows[i-1].sort)
+		switch {
+		case o.fn == plan.RowNumber:
+			rank = int64(i + 1)
+		case o.fn == plan.RankNumber && !tie:
+			rank = int64(i + 1)
+		case o.fn == plan.DenseRank && !tie:
+			dense++
+			rank = dense
+		}
+		if !fn(i, rank) {
+			return
+		}
+	}
+}
+
+// visibleRows appends the rows of p whose number is in the range.
+func (o *op) visibleRows(p *partition, dst []visible) []visible {
+	o.rankOf(p, func(i int, rank int64) bool {
+		if rank > o.end {
+			return false
+		}
+		if rank >= o.start {
+			dst = append(dst, visible{row: p.rows[i].row, rank: rank})
+		}
+		return true
+	})
+	return dst
+}
+
+// trim drops the rows of p whose number is past the range: with an
+// append-only input they can never rank within it again.
+func (o *op) trim(p *partition) {
+	keep := len(p.rows)
+	o.rankOf(p, func(i int, rank int64) bool {
+		if rank > o.end {
+			keep = i
+			return false
+		}
+		return true
+	})
+	if keep < len(p.rows) {
+		o.rows -= len(p.rows) - keep
+		clear(p.rows[keep:])
+		p.rows = p.rows[:keep]
+	}
+}
+
+// diff appends the changes from oldV to newV to the output.
+func (o *op) diff() error {
+	same := func(a, b visible) bool {
+		return (!o.output || a.rank == b.rank) && bytes.Equal(a.row, b.row)
+	}
+	o.oldUsed = slices.Grow(o.oldUsed[:0], len(o.oldV))[:len(o.oldV)]
+	o.newUsed = slices.Grow(o.newUsed[:0], len(o.newV))[:len(o.newV)]
+	clear(o.oldUsed)
+	clear(o.newUsed)
+	// The lists are short (the range) and mostly shifted copies of each
+	// other: match each old row with an equal new one.
+	for i, a := range o.oldV {
+		for j, b := range o.newV {
+			if !o.newUsed[j] && same(a, b) {
+				o.oldUsed[i], o.newUsed[j] = true, true
+				break
+			}
+		}
+	}
+	o.removed, o.add = o.removed[:0], o.add[:0]
+	for i, a := range o.oldV {
+		if !o.oldUsed[i] {
+			o.removed = append(o.removed, a)
+		}
+	}
+	for j, b := range o.newV {
+		if !o.newUsed[j] {
+			o.add = append(o.add, b)
+		}
+	}
+	pairs := 0
+	if o.output {
+		pairs = min(len(o.removed), len(o.add))
+	}
+	for i := 0; i < pairs; i++ {
+		if err := o.appendRow(o.removed[i], types.UpdateBefore); err != nil {
+			return err
+		}
+		if err := o.appendRow(o.add[i], types.UpdateAfter); err != nil {
+			return err
+		}
+	}
+	for _, v := range o.removed[pairs:] {
+		if err := o.appendRow(v, types.Delete); err != nil {
+			return err
+		}
+	}
+	for _, v := range o.add[pairs:] {
+		if err := o.appendRow(v, types.Insert); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *op) appendRow(v visible, kind types.RowKind) error {
+	rest := v.row
+	for c, t := range o.colTypes {
+		var err error
+		if rest, err = state.DecodeKeyColumn(o.rb.Field(c), t, rest); err != nil {
+			return fmt.Errorf("held row: %w", err)
+		}
+	}
+	if o.output {
+		o.rb.Field(o.ncols).(*array.Int64Builder).Append(v.rank)
+	}
+	o.kinds = append(o.kinds, kind)
+	return nil
+}
+
+// emit sends the rows appended since the last emit.
+func (o *op) emit(ctx context.Context, out exec.Emitter) error {
+	if len(o.kinds) == 0 {
+		return nil
+	}
+	rec := o.rb.NewRecord()
+	defer rec.Release()
+	ka := exec.NewRowKinds(o.alloc, o.kinds)
+	defer ka.Release()
+	with := exec.WithRowKinds(rec, ka)
+	defer with.Release()
+	o.kinds = o.kinds[:0]
+	o.m.RecordsOut.Add(with.NumRows())
+	return out.Emit(ctx, with)
+}
+
+// expire drops the partitions idle for longer than the state TTL (no
+// retraction is emitted, as in Flink). The partitions are scanned at most
+// once per half TTL.
+func (o *op) expire(now time.Time) {
+	if o.ttl <= 0 || now.Before(o.nextTTL) {
+		return
+	}
+	o.nextTTL = now.Add(time.Duration(max(o.ttl/2, 1)) * time.Millisecond)
+	limit := now.UnixMilli() - o.ttl
+	for k, p := range o.parts {
+		if p.access < limit {
+			delete(o.parts, k)
+			o.rows -= len(p.rows)
+			p.rows, p.dirty = nil, false
+			o.deletes = append(o.deletes, k)
+		}
+	}
+	o.m.StateEntries.Store(int64(o.rows))
+}
+
+// OnWatermark implements exec.Operator.
+func (o *op) OnWatermark(context.Context, exec.Watermark, exec.Emitter) error { return nil }
+
+// OnBarrier implements exec.Operator: the partitions changed since the
+// previous barrier are written, the emptied and expired ones deleted.
+func (o *op) OnBarrier(_ context.Context, _ exec.Barrier, sw checkpoint.StateWriter, _ exec.Emitter) error {
+	o.expire(o.clock.Now())
+	w, err := o.tables.Snapshot(sw)
+	if err != nil {
+		return err
+	}
+	wrap := func(err error) error { return fmt.Errorf("rank: %w", err) }
+	for _, k := range o.deletes {
+		if _, live := o.parts[k]; live {
+			continue // emptied and filled again: the set below overwrites it
+		}
+		if err := w.Delete(o.table, state.KeyGroupOfKey([]byte(k), o.maxP), []byte(k)); err != nil {
+			return wrap(err)
+		}
+	}
+	o.deletes = o.deletes[:0]
+	var val []byte
+	for _, p := range o.dirties {
+		if !p.dirty {
+			continue // expired since
+		}
+		p.dirty = false
+		if o.parts[p.key] != p {
+			continue // emptied since
+		}
+		val = binary.AppendVarint(val[:0], p.access)
+		val = binary.AppendUvarint(val, uint64(len(p.rows)))
+		for _, e := range p.rows {
+			val = binary.AppendUvarint(val, uint64(len(e.sort)))
+			val = append(val, e.sort...)
+			val = binary.AppendUvarint(val, uint64(len(e.row)))
+			val = append(val, e.row...)
+		}
+		key := []byte(p.key)
+		if err := w.Set(o.table, state.KeyGroupOfKey(key, o.maxP), key, val); err != nil {
+			return wrap(err)
+		}
+	}
+	o.dirties = o.dirties[:0]
+	return nil
+}
