@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/streamsql/streamsql/connectors/format"
@@ -186,6 +187,14 @@ CREATE TABLE fin AS SELECT id, k, CASE WHEN v = '' THEN NULL ELSE CAST(v AS INTE
 .nullvalue NULL
 %s;
 `, path, query)
+	return SQLite(t, script)
+}
+
+// SQLite runs script in an in-memory sqlite3 and returns its output lines
+// (read as CSV, so the script's last query should print in list mode with
+// a comma separator, as RunSQLite's does), sorted.
+func SQLite(t testing.TB, script string) []string {
+	t.Helper()
 	cmd := exec.Command("sqlite3", ":memory:")
 	cmd.Stdin = strings.NewReader(script)
 	var out, stderr bytes.Buffer
@@ -215,3 +224,53 @@ func NeedSQLite(t testing.TB) {
 	}
 }
 
+// RunJob runs sql's INSERT on a fresh engine over stateDir at parallelism
+// p: to the end (checkpoints == 0), or until it completed checkpoints of
+// its own, when it is cancelled as a crash would stop it.
+func RunJob(t testing.TB, stateDir, sql string, p, checkpoints int) (restoredFrom uint64) {
+	t.Helper()
+	eng := engine.New(engine.Options{StateDir: stateDir, Parallelism: p})
+	defer eng.Close(context.Background())
+	stmts, err := engine.Parse("q.sql", sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q *engine.ContinuousQuery
+	for _, st := range stmts {
+		res, err := eng.Execute(context.Background(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Kind == engine.Query {
+			q = res.Query
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx, nil) }()
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("parallelism %d: %v", p, err)
+			}
+			if checkpoints > 0 {
+				t.Fatalf("parallelism %d: the job finished before %d checkpoints; slow it down", p, checkpoints)
+			}
+			return q.Stats().RestoredFrom
+		case <-deadline:
+			t.Fatalf("parallelism %d: not done within 60 s: %+v", p, q.Stats())
+		case <-time.After(5 * time.Millisecond):
+		}
+		st := q.Stats()
+		if c := st.LastCheckpoint; checkpoints > 0 && c != nil && c.ID >= st.RestoredFrom+uint64(checkpoints) {
+			cancel()
+			if err := <-done; err != context.Canceled {
+				t.Fatalf("parallelism %d: %v", p, err)
+			}
+			return st.RestoredFrom
+		}
+	}
+}

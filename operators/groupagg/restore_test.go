@@ -3,7 +3,6 @@ package groupagg_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -11,9 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
-	"github.com/streamsql/streamsql/engine"
+	"github.com/streamsql/streamsql/internal/difftest"
 )
 
 // restoreQuery is a keyed non-windowed aggregation from a throttled
@@ -30,57 +28,6 @@ CREATE TABLE out (k BIGINT, n BIGINT, s BIGINT, mn BIGINT, mx BIGINT)
 WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'debezium-json');
 INSERT INTO out SELECT k, COUNT(*), SUM(x), MIN(x), MAX(x) FROM ev GROUP BY k HAVING MAX(x) - MIN(x) > 100;
 `
-
-// runJob runs sql's INSERT on a fresh engine over stateDir at parallelism
-// p: to the end (checkpoints == 0), or until it completed checkpoints of
-// its own, when it is cancelled as a crash would stop it.
-func runJob(t *testing.T, stateDir, sql string, p, checkpoints int) (restoredFrom uint64) {
-	t.Helper()
-	eng := engine.New(engine.Options{StateDir: stateDir, Parallelism: p})
-	defer eng.Close(context.Background())
-	stmts, err := engine.Parse("q.sql", sql)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var q *engine.ContinuousQuery
-	for _, st := range stmts {
-		res, err := eng.Execute(context.Background(), st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Kind == engine.Query {
-			q = res.Query
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- q.Run(ctx, nil) }()
-	deadline := time.After(60 * time.Second)
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("parallelism %d: %v", p, err)
-			}
-			if checkpoints > 0 {
-				t.Fatalf("parallelism %d: the job finished before %d checkpoints; slow it down", p, checkpoints)
-			}
-			return q.Stats().RestoredFrom
-		case <-deadline:
-			t.Fatalf("parallelism %d: not done within 60 s: %+v", p, q.Stats())
-		case <-time.After(5 * time.Millisecond):
-		}
-		st := q.Stats()
-		if c := st.LastCheckpoint; checkpoints > 0 && c != nil && c.ID >= st.RestoredFrom+uint64(checkpoints) {
-			cancel()
-			if err := <-done; err != context.Canceled {
-				t.Fatalf("parallelism %d: %v", p, err)
-			}
-			return st.RestoredFrom
-		}
-	}
-}
 
 // changelogs reads the debezium-json files of dir and returns each key's
 // sequence of changes, and the final table.
@@ -136,7 +83,7 @@ func changelogs(t *testing.T, dir string) (map[float64][]string, map[float64]str
 func TestRestoreAndRescale(t *testing.T) {
 	dir := t.TempDir()
 	refOut := filepath.Join(dir, "ref")
-	runJob(t, filepath.Join(dir, "ref-state"), fmt.Sprintf(restoreQuery, "", "unlimited", refOut), 1, 0)
+	difftest.RunJob(t, filepath.Join(dir, "ref-state"), fmt.Sprintf(restoreQuery, "", "unlimited", refOut), 1, 0)
 	wantSeq, wantFinal := changelogs(t, refOut)
 	if len(wantFinal) < 10 {
 		t.Fatalf("the reference run's result has %d keys", len(wantFinal))
@@ -158,7 +105,7 @@ func TestRestoreAndRescale(t *testing.T) {
 				if i == len(tc.ps)-1 {
 					rate, cps = "unlimited", 0
 				}
-				from := runJob(t, state, fmt.Sprintf(restoreQuery, tc.sets, rate, out), p, cps)
+				from := difftest.RunJob(t, state, fmt.Sprintf(restoreQuery, tc.sets, rate, out), p, cps)
 				if (i > 0) != (from > 0) {
 					t.Fatalf("run %d (parallelism %d) restored from checkpoint %d", i+1, p, from)
 				}

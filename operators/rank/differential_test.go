@@ -31,6 +31,9 @@ var differentialQueries = []struct{ engine, sqlite string }{
 		"SELECT * FROM (SELECT k, v, id, DENSE_RANK() OVER (PARTITION BY k ORDER BY v) AS r FROM fin WHERE v IS NOT NULL) WHERE r BETWEEN 2 AND 4"},
 	{"SELECT id, v, rn FROM (SELECT id, v, ROW_NUMBER() OVER (ORDER BY v DESC) AS rn FROM ev) WHERE rn <= 5",
 		"SELECT id, v, rn FROM (SELECT id, v, ROW_NUMBER() OVER (ORDER BY v DESC, id) AS rn FROM fin) WHERE rn <= 5"},
+	// ORDER BY … LIMIT: a Top-N without partition.
+	{"SELECT id, v FROM ev WHERE v IS NOT NULL ORDER BY v DESC LIMIT 4",
+		"SELECT id, v FROM fin WHERE v IS NOT NULL ORDER BY v DESC, id LIMIT 4"},
 	// Over an updating aggregate.
 	{"SELECT b, k, n, rn FROM (SELECT b, k, n, ROW_NUMBER() OVER (PARTITION BY b ORDER BY n DESC) AS rn FROM (SELECT k % 3 AS b, k, COUNT(*) AS n FROM ev GROUP BY k % 3, k)) WHERE rn <= 2",
 		"SELECT b, k, n, rn FROM (SELECT b, k, n, ROW_NUMBER() OVER (PARTITION BY b ORDER BY n DESC, k) AS rn FROM (SELECT k % 3 AS b, k, COUNT(*) AS n FROM fin GROUP BY k % 3, k)) WHERE rn <= 2"},

@@ -2,11 +2,12 @@
 -- What's a's last bid for bidder to auction? Illustrates a Deduplicate
 -- query.
 --
--- Status: not supported yet: needs ROW_NUMBER() OVER (deduplication). The
--- query below is the original; the test checks that parsing it fails with
--- this error:
+-- Status: runs unmodified: a Top-1 per (bidder, auction) by dateTime
+-- descending (keep the last row: updating). The sink counts changelog rows
+-- (+I, -U, +U): the first bid of each pair is an insert, each bid later in
+-- event time than the pair's last an update (two rows).
 --
--- error: ROW_NUMBER … OVER is not supported yet
+-- rows: 122959
 
 CREATE TABLE bid (
   auction  BIGINT,
