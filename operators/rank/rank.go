@@ -95,6 +95,7 @@ type op struct {
 
 	// Scratch.
 	keyBuf       []byte
+	sortBuf      []byte
 	oldV, newV   []visible
 	partArrs     []arrow.Array
 	sortArrs     []arrow.Array
@@ -328,16 +329,24 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 			p = &partition{key: string(o.keyBuf)}
 			o.parts[p.key] = p
 		}
-		e := entry{row: o.rowEnc.Append(nil, i)}
+		o.sortBuf = o.sortBuf[:0]
 		for c, k := range o.order {
-			from := len(e.sort)
-			e.sort = o.sortEnc.AppendColumn(e.sort, c, i)
+			from := len(o.sortBuf)
+			o.sortBuf = o.sortEnc.AppendColumn(o.sortBuf, c, i)
 			if k.Desc {
-				for j := from; j < len(e.sort); j++ {
-					e.sort[j] = ^e.sort[j]
+				for j := from; j < len(o.sortBuf); j++ {
+					o.sortBuf[j] = ^o.sortBuf[j]
 				}
 			}
 		}
+		if !retract && !o.updating && o.fn != plan.DenseRank && int64(len(p.rows)) >= o.end &&
+			bytes.Compare(o.sortBuf, p.rows[len(p.rows)-1].sort) > 0 {
+			// Behind a full range of an append-only input: its number
+			// would be past the range (the common case, without copying
+			// the row).
+			continue
+		}
+		e := entry{sort: slices.Clone(o.sortBuf), row: o.rowEnc.Append(nil, i)}
 		o.oldV = o.visibleRows(p, o.oldV[:0])
 		at, found := slices.BinarySearchFunc(p.rows, e, compareEntries)
 		switch {
