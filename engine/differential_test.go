@@ -279,3 +279,65 @@ func diffRows(a, b []string) string {
 	}
 	return strings.Join(append(onlyA, onlyB...), "\n")
 }
+
+// TestDifferentialWindowTopN: window Top-N and window deduplication (the
+// rank partitioned by window_start, window_end) over random out-of-order
+// events, emitted when their windows close, against SQLite's window
+// functions over the same windows. ROW_NUMBER's ties are broken by the
+// ranked row's columns in order, as SQLite is told with the last ORDER BY
+// items.
+func TestDifferentialWindowTopN(t *testing.T) {
+	needSQLite(t)
+	const delay = 3000
+	ddl := func(path string) string {
+		return fmt.Sprintf(`CREATE TABLE ev (k BIGINT, v BIGINT, ts TIMESTAMP(3),
+			WATERMARK FOR ts AS ts - INTERVAL '%d' MILLISECOND)
+			WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'csv');`, delay, path)
+	}
+	cases := []struct{ name, engine, sqlite string }{
+		{
+			name: "top3-of-window-agg",
+			engine: `SELECT * FROM (SELECT window_start, window_end, k, n, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC) AS rn
+				FROM (SELECT window_start, window_end, k, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '5' SECOND))
+				      GROUP BY window_start, window_end, k)) WHERE rn <= 3`,
+			sqlite: `SELECT ` + tsText("ws") + `, ` + tsText("ws+5000") + `, k, n, rn FROM
+				(SELECT ws, k, n, ROW_NUMBER() OVER (PARTITION BY ws ORDER BY n DESC, k) AS rn
+				 FROM (SELECT (ts/5000)*5000 AS ws, k, COUNT(*) AS n FROM ev GROUP BY ws, k)) WHERE rn <= 3`,
+		},
+		{
+			name: "dedup-first-per-key",
+			engine: `SELECT k, v, ts, window_start FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, k ORDER BY ts) AS rn
+				FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '5' SECOND))) WHERE rn = 1`,
+			sqlite: `SELECT k, v, ` + tsText("ts") + `, ` + tsText("ws") + ` FROM
+				(SELECT k, v, ts, (ts/5000)*5000 AS ws, ROW_NUMBER() OVER (PARTITION BY (ts/5000)*5000, k ORDER BY ts, v) AS rn FROM ev) WHERE rn = 1`,
+		},
+		{
+			name: "rank-hop",
+			engine: `SELECT window_start, k, v, r FROM (SELECT *, RANK() OVER (PARTITION BY window_start, window_end ORDER BY v DESC) AS r
+				FROM TABLE(HOP(TABLE ev, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND))) WHERE r <= 2`,
+			sqlite: `WITH j(n) AS (VALUES (0), (1))
+				SELECT ` + tsText("ws") + `, k, v, r FROM
+				(SELECT ws, k, v, RANK() OVER (PARTITION BY ws ORDER BY v DESC) AS r
+				 FROM (SELECT (ts/5000)*5000 - n*5000 AS ws, k, v FROM ev, j)) WHERE r <= 2`,
+		},
+	}
+	for seed := int64(1); seed <= 2; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		evs := randomEvents(rng, 4000, []int{40, 7}[seed-1], delay)
+		path := filepath.Join(t.TempDir(), "events.csv")
+		writeCSV(t, path, evs)
+		parallelism := []int{1, 3}[seed-1]
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%s/seed=%d/parallelism=%d", c.name, seed, parallelism), func(t *testing.T) {
+				got := runEngine(t, fmt.Sprintf("SET 'parallelism.default' = '%d';\n", parallelism)+ddl(path)+c.engine+";")
+				want := runSQLite(t, path, c.sqlite)
+				if len(want) == 0 {
+					t.Fatal("the reference query returned no rows")
+				}
+				if d := diffRows(got, want); d != "" {
+					t.Fatalf("engine and SQLite disagree (%d vs %d rows):\n%s", len(got), len(want), d)
+				}
+			})
+		}
+	}
+}

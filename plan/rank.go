@@ -49,8 +49,9 @@ type SortKey struct {
 // partition and the next row moves up).
 //
 // Its output is its input's columns, then, when OutputRank is set, the
-// rank number (BIGINT NOT NULL). Changelog is Retract; with OutputRank
-// and RowNumber, the rows are unique on the partition keys and the number.
+// rank number (BIGINT NOT NULL). Changelog is Retract (AppendOnly for a
+// window Top-N); with OutputRank and RowNumber, the rows are unique on the
+// partition keys and the number.
 type Rank struct {
 	Base
 	Input     Node
@@ -65,6 +66,15 @@ type Rank struct {
 	// the input may retract rows: then every row of a partition is kept,
 	// not only those that may still rank within End.
 	InputUpdating bool
+	// Window, for a window Top-N (the partition holds the window_start
+	// and window_end of a window TVF or window aggregation), is set with
+	// WindowEnd the input column of window_end: then a partition's rows
+	// are emitted once, as inserts, when the watermark passes its window's
+	// end, and its state dropped (append-only, as Flink's WindowRank). A
+	// row whose window the watermark has passed is late: dropped and
+	// counted.
+	Window    bool
+	WindowEnd int
 	// StateTTL, when positive, is how long (ms of processing time) a
 	// partition may stay idle before its state is dropped
 	// (table.exec.state.ttl).
@@ -113,6 +123,9 @@ func (n *Rank) Describe() string {
 	fmt.Fprintf(&b, "] range=[%d, %d]", n.Start, n.End)
 	if n.OutputRank {
 		b.WriteString(" output-rank")
+	}
+	if n.Window {
+		fmt.Fprintf(&b, " window-end=%s", colName(in, n.WindowEnd))
 	}
 	if n.StateTTL > 0 {
 		fmt.Fprintf(&b, " state-ttl=%dms", n.StateTTL)

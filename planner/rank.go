@@ -19,7 +19,10 @@ import (
 // is a plan.Rank over t (after the inner WHERE) numbering each partition's
 // rows, keeping those with rn in the range the outer WHERE bounds
 // (rn <= N, rn < N, rn = N, rn BETWEEN M AND N, and lower bounds with
-// them). RANK() and DENSE_RANK() are planned alike. The number is an
+// them). RANK() and DENSE_RANK() are planned alike. When the partition
+// holds window_start and window_end (the rows of a window TVF or window
+// aggregation), it is a window Top-N: append-only, emitted when the
+// window closes. The number is an
 // output column of the Rank only when the outer query reads it (as Flink
 // drops an unused rank number). ORDER BY … LIMIT N on a streaming query is
 // a Rank without partition (planOrderBy).
@@ -101,10 +104,10 @@ func (b *builder) planRank(sel *parser.Select, sq *parser.SubqueryRef, ri int) (
 		return ok && (c.Table == "" || strings.EqualFold(c.Table, alias)) &&
 			(c.Name.Name == name || !c.Name.Quoted && strings.EqualFold(c.Name.Name, name))
 	}
-	start, end := int64(1), int64(-1)
+	lo, hi := int64(1), int64(-1)
 	var rest []parser.Expr
 	for _, c := range conjuncts(sel.Where) {
-		lo, hi, ok, err := rankBound(c, isRank)
+		clo, chi, ok, err := rankBound(c, isRank)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -112,16 +115,16 @@ func (b *builder) planRank(sel *parser.Select, sq *parser.SubqueryRef, ri int) (
 			rest = append(rest, c)
 			continue
 		}
-		start = max(start, lo)
-		if hi >= 0 && (end < 0 || hi < end) {
-			end = hi
+		lo = max(lo, clo)
+		if chi >= 0 && (hi < 0 || chi < hi) {
+			hi = chi
 		}
 	}
-	if end < 0 {
+	if hi < 0 {
 		return nil, nil, errorf(f.Pos, "%s() OVER (…) is only supported in a Top-N query: the enclosing query must filter %s by an upper bound (WHERE %s <= N); OVER windows other than these and OVER aggregation over time are not supported on streams", f.Name, name, name)
 	}
-	if start > end {
-		return nil, nil, errorf(sel.Where.Position(), "the bounds on %s select no rows (%d to %d)", name, start, end)
+	if lo > hi {
+		return nil, nil, errorf(sel.Where.Position(), "the bounds on %s select no rows (%d to %d)", name, lo, hi)
 	}
 	outSel := *sel
 	outSel.Where = andAll(rest)
@@ -152,7 +155,7 @@ func (b *builder) planRank(sel *parser.Select, sq *parser.SubqueryRef, ri int) (
 		calc.Output = rel.schema()
 		rel = &relation{node: calc, cols: rel.cols, name: rel.name, cat: rel.cat}
 	}
-	r := &plan.Rank{Input: rel.node, Func: rankFuncs[f.Name], Start: start, End: end, OutputRank: output, StateTTL: b.p.Updating.StateTTL}
+	r := &plan.Rank{Input: rel.node, Func: rankFuncs[f.Name], Start: lo, End: hi, OutputRank: output, StateTTL: b.p.Updating.StateTTL}
 	column := func(e parser.Expr, what string) (int, error) {
 		c, ok := e.(*parser.ColumnExpr)
 		if !ok {
@@ -174,6 +177,20 @@ func (b *builder) planRank(sel *parser.Select, sq *parser.SubqueryRef, ri int) (
 		}
 		r.Partition = append(r.Partition, i)
 	}
+	// A window Top-N: the partition holds a window's bounds.
+	start, end := -1, -1
+	for _, c := range r.Partition {
+		switch sc := rel.cols[c]; {
+		case sc.t.Kind != types.Timestamp && sc.t.Kind != types.TimestampLTZ:
+		case strings.EqualFold(sc.name, "window_start"):
+			start = c
+		case strings.EqualFold(sc.name, "window_end"):
+			end = c
+		}
+	}
+	if start >= 0 && end >= 0 {
+		r.Window, r.WindowEnd = true, end
+	}
 	for _, o := range over.OrderBy {
 		i, err := column(o.Expr, "ORDER BY")
 		if err != nil {
@@ -182,9 +199,11 @@ func (b *builder) planRank(sel *parser.Select, sq *parser.SubqueryRef, ri int) (
 		r.Order = append(r.Order, plan.SortKey{Col: i, Desc: o.Desc})
 	}
 	ranked := &relation{cols: append([]scopeCol(nil), rel.cols...), name: rel.name, cat: rel.cat}
-	for i := range ranked.cols {
-		ranked.cols[i].rowtime = false // a Top-N's output is updating
-		ranked.cols[i].notRowtime = "a Top-N's output is not a time attribute"
+	if !r.Window {
+		for i := range ranked.cols {
+			ranked.cols[i].rowtime = false // a Top-N's output is updating
+			ranked.cols[i].notRowtime = "a Top-N's output is not a time attribute"
+		}
 	}
 	bigint := types.BigIntType.WithNotNull(true)
 	if output {

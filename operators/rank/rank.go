@@ -10,11 +10,13 @@ package rank
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -50,6 +52,7 @@ type partition struct {
 	rows   []entry // sorted
 	access int64   // ms of processing time of the last change (state TTL)
 	dirty  bool    // changed since the last barrier
+	wend   int64   // a window Top-N's window end (ms)
 }
 
 // op is the operator of plan.Rank.
@@ -74,6 +77,9 @@ type op struct {
 	output   bool
 	updating bool
 	ttl      int64
+	window   bool
+	wendCol  int
+	wm       exec.Watermark
 
 	ncols    int
 	colTypes []types.Type
@@ -133,6 +139,7 @@ func New(n *plan.Rank, env exec.OperatorEnv) (exec.Operator, error) {
 	o := &op{
 		id: n.ID(), m: env.Metrics, alloc: env.Alloc, clock: env.Clock, maxP: maxP,
 		fn: n.Func, start: n.Start, end: n.End, output: n.OutputRank, updating: n.InputUpdating, ttl: n.StateTTL,
+		window: n.Window, wendCol: n.WindowEnd, wm: exec.MinWatermark,
 		partCols: n.Partition, order: n.Order, outSch: n.Schema().Arrow(), parts: map[string]*partition{},
 	}
 	if o.m == nil {
@@ -199,14 +206,14 @@ func New(n *plan.Rank, env exec.OperatorEnv) (exec.Operator, error) {
 func layout(n *plan.Rank) string {
 	in := n.Input.Schema()
 	var b bytes.Buffer
-	b.WriteString("v1 rows [")
+	b.WriteString("v1 access wend rows [")
 	for i, f := range in.Fields {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString(f.Type.Nullable().String())
 	}
-	fmt.Fprintf(&b, "], partition %v, order %v", n.Partition, n.Order)
+	fmt.Fprintf(&b, "], partition %v, order %v, window %v", n.Partition, n.Order, n.Window)
 	return b.String()
 }
 
@@ -227,8 +234,9 @@ func (o *op) Open(_ context.Context, st checkpoint.StateReader) error {
 	return err
 }
 
-// A partition's value: access (varint), the number of rows (uvarint),
-// then per row its sort key and its row, each uvarint-length-prefixed.
+// A partition's value: access (varint), window end (varint, 0 outside a
+// window Top-N), the number of rows (uvarint), then per row its sort key
+// and its row, each uvarint-length-prefixed.
 func (o *op) restore(key, value []byte) error {
 	if _, dup := o.parts[string(key)]; dup {
 		return errState
@@ -238,12 +246,17 @@ func (o *op) restore(key, value []byte) error {
 		return errState
 	}
 	value = value[n:]
+	wend, n := binary.Varint(value)
+	if n <= 0 {
+		return errState
+	}
+	value = value[n:]
 	cnt, n := binary.Uvarint(value)
 	if n <= 0 || cnt > uint64(len(value)) {
 		return errState
 	}
 	value = value[n:]
-	p := &partition{key: string(key), access: acc, rows: make([]entry, 0, cnt)}
+	p := &partition{key: string(key), access: acc, wend: wend, rows: make([]entry, 0, cnt)}
 	field := func() ([]byte, error) {
 		l, n := binary.Uvarint(value)
 		if n <= 0 || l > uint64(len(value)-n) {
@@ -317,9 +330,20 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 		return o.wrap(err)
 	}
 	kinds := exec.RowKinds(rec)
+	var wends *array.Timestamp
+	if o.window {
+		var ok bool
+		if wends, ok = rec.Column(o.wendCol).(*array.Timestamp); !ok {
+			return fmt.Errorf("rank: %q: window_end column is %s, not a timestamp", o.id, rec.Column(o.wendCol).DataType())
+		}
+	}
 	o.kinds = o.kinds[:0]
 	for i := 0; i < n; i++ {
 		retract := kinds != nil && exec.RowKindAt(kinds, i).IsRetraction()
+		if wends != nil && (wends.IsNull(i) || exec.Watermark(wends.Value(i)) <= o.wm) {
+			o.m.LateRecords.Add(1) // its window has been emitted
+			continue
+		}
 		o.keyBuf = o.partEnc.Append(o.keyBuf[:0], i)
 		p := o.parts[string(o.keyBuf)]
 		if p == nil {
@@ -327,6 +351,9 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 				continue // no state for the partition: ignored, as in Flink
 			}
 			p = &partition{key: string(o.keyBuf)}
+			if wends != nil {
+				p.wend = int64(wends.Value(i))
+			}
 			o.parts[p.key] = p
 		}
 		o.sortBuf = o.sortBuf[:0]
@@ -347,7 +374,9 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 			continue
 		}
 		e := entry{sort: slices.Clone(o.sortBuf), row: o.rowEnc.Append(nil, i)}
-		o.oldV = o.visibleRows(p, o.oldV[:0])
+		if !o.window {
+			o.oldV = o.visibleRows(p, o.oldV[:0])
+		}
 		at, found := slices.BinarySearchFunc(p.rows, e, compareEntries)
 		switch {
 		case retract && !found:
@@ -362,9 +391,11 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 				o.trim(p)
 			}
 		}
-		o.newV = o.visibleRows(p, o.newV[:0])
-		if err := o.diff(); err != nil {
-			return o.wrap(err)
+		if !o.window {
+			o.newV = o.visibleRows(p, o.newV[:0])
+			if err := o.diff(); err != nil {
+				return o.wrap(err)
+			}
 		}
 		p.access = nowMs
 		if !p.dirty {
@@ -546,8 +577,51 @@ func (o *op) expire(now time.Time) {
 	o.m.StateEntries.Store(int64(o.rows))
 }
 
-// OnWatermark implements exec.Operator.
-func (o *op) OnWatermark(context.Context, exec.Watermark, exec.Emitter) error { return nil }
+// OnWatermark implements exec.Operator: a window Top-N emits the
+// partitions of the windows the watermark closed, in window-end then key
+// order, and drops them.
+func (o *op) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitter) error {
+	if !o.window {
+		return nil
+	}
+	o.wm = wm
+	var due []*partition
+	for _, p := range o.parts {
+		if exec.Watermark(p.wend) <= wm {
+			due = append(due, p)
+		}
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	slices.SortFunc(due, func(a, b *partition) int {
+		if a.wend != b.wend {
+			return cmp.Compare(a.wend, b.wend)
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	o.kinds = o.kinds[:0]
+	for _, p := range due {
+		for _, v := range o.visibleRows(p, o.newV[:0]) {
+			if err := o.appendRow(v, types.Insert); err != nil {
+				return fmt.Errorf("rank: %w", err)
+			}
+		}
+		delete(o.parts, p.key)
+		o.rows -= len(p.rows)
+		o.deletes = append(o.deletes, p.key)
+	}
+	o.m.StateEntries.Store(int64(o.rows))
+	// Without kinds: the output is append-only.
+	if len(o.kinds) == 0 {
+		return nil
+	}
+	rec := o.rb.NewRecord()
+	defer rec.Release()
+	o.kinds = o.kinds[:0]
+	o.m.RecordsOut.Add(rec.NumRows())
+	return out.Emit(ctx, rec)
+}
 
 // OnBarrier implements exec.Operator: the partitions changed since the
 // previous barrier are written, the emptied and expired ones deleted.
@@ -577,6 +651,7 @@ func (o *op) OnBarrier(_ context.Context, _ exec.Barrier, sw checkpoint.StateWri
 			continue // emptied since
 		}
 		val = binary.AppendVarint(val[:0], p.access)
+		val = binary.AppendVarint(val, p.wend)
 		val = binary.AppendUvarint(val, uint64(len(p.rows)))
 		for _, e := range p.rows {
 			val = binary.AppendUvarint(val, uint64(len(e.sort)))
