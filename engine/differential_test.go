@@ -312,6 +312,15 @@ func TestDifferentialWindowTopN(t *testing.T) {
 				(SELECT k, v, ts, (ts/5000)*5000 AS ws, ROW_NUMBER() OVER (PARTITION BY (ts/5000)*5000, k ORDER BY ts, v) AS rn FROM ev) WHERE rn = 1`,
 		},
 		{
+			// Keep-first deduplication on event time (not windowed):
+			// append-only, each key's first row emitted once the
+			// watermark passes it.
+			name: "dedup-keep-first",
+			engine: `SELECT k, v, ts FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts ASC) AS rn FROM ev) WHERE rn = 1`,
+			sqlite: `SELECT k, v, ` + tsText("ts") + ` FROM
+				(SELECT k, v, ts, ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts, v) AS rn FROM ev) WHERE rn = 1`,
+		},
+		{
 			name: "rank-hop",
 			engine: `SELECT window_start, k, v, r FROM (SELECT *, RANK() OVER (PARTITION BY window_start, window_end ORDER BY v DESC) AS r
 				FROM TABLE(HOP(TABLE ev, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND))) WHERE r <= 2`,

@@ -75,6 +75,12 @@ type Rank struct {
 	// counted.
 	Window    bool
 	WindowEnd int
+	// KeepFirst is Flink's keep-first deduplication on event time
+	// (ROW_NUMBER() … ORDER BY a time attribute ASC, rn = 1, over an
+	// append-only input): a partition's earliest row is emitted once,
+	// when the watermark passes it (at once if it already has), and the
+	// partition's later rows are ignored: append-only.
+	KeepFirst bool
 	// StateTTL, when positive, is how long (ms of processing time) a
 	// partition may stay idle before its state is dropped
 	// (table.exec.state.ttl).
@@ -126,6 +132,9 @@ func (n *Rank) Describe() string {
 	}
 	if n.Window {
 		fmt.Fprintf(&b, " window-end=%s", colName(in, n.WindowEnd))
+	}
+	if n.KeepFirst {
+		b.WriteString(" keep-first")
 	}
 	if n.StateTTL > 0 {
 		fmt.Fprintf(&b, " state-ttl=%dms", n.StateTTL)

@@ -166,6 +166,13 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 				return errorf(pos, "Top-N %s over %s, which emits upserts without update-before rows, is not supported yet", n.ID(), producer(in))
 			}
 			x.InputUpdating = ins[0].Props().Changelog != plan.AppendOnly
+			if x.KeepFirst && x.InputUpdating {
+				x.KeepFirst = false // an updating Top-1 instead
+			}
+			if x.KeepFirst {
+				b.Changelog = plan.AppendOnly
+				break
+			}
 			if x.Window {
 				if x.InputUpdating {
 					return errorf(pos, "window Top-N %s needs an append-only input, but %s emits updates and deletes", n.ID(), producer(ins[0]))

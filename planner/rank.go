@@ -191,6 +191,15 @@ func (b *builder) planRank(sel *parser.Select, sq *parser.SubqueryRef, ri int) (
 	if start >= 0 && end >= 0 {
 		r.Window, r.WindowEnd = true, end
 	}
+	if o := over.OrderBy; !r.Window && r.Func == plan.RowNumber && lo == 1 && hi == 1 && len(o) == 1 && !o[0].Desc {
+		// rn = 1 by a time attribute ascending: keep-first deduplication
+		// (append-only, unless the input is updating: see changelogs).
+		if c, ok := o[0].Expr.(*parser.ColumnExpr); ok {
+			if sc, err := rel.scope("ORDER BY").resolve(c); err == nil && sc.rowtime {
+				r.KeepFirst = true
+			}
+		}
+	}
 	for _, o := range over.OrderBy {
 		i, err := column(o.Expr, "ORDER BY")
 		if err != nil {

@@ -52,7 +52,11 @@ type partition struct {
 	rows   []entry // sorted
 	access int64   // ms of processing time of the last change (state TTL)
 	dirty  bool    // changed since the last barrier
-	wend   int64   // a window Top-N's window end (ms)
+	// due is the event time (ms) at which the watermark emits the
+	// partition: a window Top-N's window end, a keep-first
+	// deduplication's candidate's time.
+	due  int64
+	done bool // a keep-first deduplication emitted the partition's row
 }
 
 // op is the operator of plan.Rank.
@@ -79,6 +83,8 @@ type op struct {
 	ttl      int64
 	window   bool
 	wendCol  int
+	first    bool
+	timeCol  int
 	wm       exec.Watermark
 
 	ncols    int
@@ -139,7 +145,7 @@ func New(n *plan.Rank, env exec.OperatorEnv) (exec.Operator, error) {
 	o := &op{
 		id: n.ID(), m: env.Metrics, alloc: env.Alloc, clock: env.Clock, maxP: maxP,
 		fn: n.Func, start: n.Start, end: n.End, output: n.OutputRank, updating: n.InputUpdating, ttl: n.StateTTL,
-		window: n.Window, wendCol: n.WindowEnd, wm: exec.MinWatermark,
+		window: n.Window, wendCol: n.WindowEnd, first: n.KeepFirst, wm: exec.MinWatermark,
 		partCols: n.Partition, order: n.Order, outSch: n.Schema().Arrow(), parts: map[string]*partition{},
 	}
 	if o.m == nil {
@@ -206,14 +212,14 @@ func New(n *plan.Rank, env exec.OperatorEnv) (exec.Operator, error) {
 func layout(n *plan.Rank) string {
 	in := n.Input.Schema()
 	var b bytes.Buffer
-	b.WriteString("v1 access wend rows [")
+	b.WriteString("v1 access due done rows [")
 	for i, f := range in.Fields {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString(f.Type.Nullable().String())
 	}
-	fmt.Fprintf(&b, "], partition %v, order %v, window %v", n.Partition, n.Order, n.Window)
+	fmt.Fprintf(&b, "], partition %v, order %v, window %v, keep-first %v", n.Partition, n.Order, n.Window, n.KeepFirst)
 	return b.String()
 }
 
@@ -234,9 +240,9 @@ func (o *op) Open(_ context.Context, st checkpoint.StateReader) error {
 	return err
 }
 
-// A partition's value: access (varint), window end (varint, 0 outside a
-// window Top-N), the number of rows (uvarint), then per row its sort key
-// and its row, each uvarint-length-prefixed.
+// A partition's value: access (varint), due (varint), done (a byte, 0 or
+// 1), the number of rows (uvarint), then per row its sort key and its row,
+// each uvarint-length-prefixed.
 func (o *op) restore(key, value []byte) error {
 	if _, dup := o.parts[string(key)]; dup {
 		return errState
@@ -246,17 +252,18 @@ func (o *op) restore(key, value []byte) error {
 		return errState
 	}
 	value = value[n:]
-	wend, n := binary.Varint(value)
-	if n <= 0 {
+	due, n := binary.Varint(value)
+	if n <= 0 || len(value) <= n || value[n] > 1 {
 		return errState
 	}
-	value = value[n:]
+	done := value[n] == 1
+	value = value[n+1:]
 	cnt, n := binary.Uvarint(value)
 	if n <= 0 || cnt > uint64(len(value)) {
 		return errState
 	}
 	value = value[n:]
-	p := &partition{key: string(key), access: acc, wend: wend, rows: make([]entry, 0, cnt)}
+	p := &partition{key: string(key), access: acc, due: due, done: done, rows: make([]entry, 0, cnt)}
 	field := func() ([]byte, error) {
 		l, n := binary.Uvarint(value)
 		if n <= 0 || l > uint64(len(value)-n) {
@@ -337,6 +344,13 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 			return fmt.Errorf("rank: %q: window_end column is %s, not a timestamp", o.id, rec.Column(o.wendCol).DataType())
 		}
 	}
+	var times *array.Timestamp
+	if o.first {
+		var ok bool
+		if times, ok = rec.Column(o.order[0].Col).(*array.Timestamp); !ok {
+			return fmt.Errorf("rank: %q: time column is %s, not a timestamp", o.id, rec.Column(o.order[0].Col).DataType())
+		}
+	}
 	o.kinds = o.kinds[:0]
 	for i := 0; i < n; i++ {
 		retract := kinds != nil && exec.RowKindAt(kinds, i).IsRetraction()
@@ -352,7 +366,7 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 			}
 			p = &partition{key: string(o.keyBuf)}
 			if wends != nil {
-				p.wend = int64(wends.Value(i))
+				p.due = int64(wends.Value(i))
 			}
 			o.parts[p.key] = p
 		}
@@ -365,6 +379,13 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 					o.sortBuf[j] = ^o.sortBuf[j]
 				}
 			}
+		}
+		if times != nil {
+			if err := o.keepFirst(p, i, times); err != nil {
+				return o.wrap(err)
+			}
+			o.touch(p, nowMs)
+			continue
 		}
 		if !retract && !o.updating && o.fn != plan.DenseRank && int64(len(p.rows)) >= o.end &&
 			bytes.Compare(o.sortBuf, p.rows[len(p.rows)-1].sort) > 0 {
@@ -397,11 +418,7 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 				return o.wrap(err)
 			}
 		}
-		p.access = nowMs
-		if !p.dirty {
-			p.dirty = true
-			o.dirties = append(o.dirties, p)
-		}
+		o.touch(p, nowMs)
 		if len(p.rows) == 0 {
 			delete(o.parts, p.key)
 			o.deletes = append(o.deletes, p.key)
@@ -409,6 +426,39 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 	}
 	o.m.StateEntries.Store(int64(o.rows))
 	return o.wrap(o.emit(ctx, out))
+}
+
+// touch records a change of p at nowMs.
+func (o *op) touch(p *partition, nowMs int64) {
+	p.access = nowMs
+	if !p.dirty {
+		p.dirty = true
+		o.dirties = append(o.dirties, p)
+	}
+}
+
+// keepFirst folds row i into the keep-first deduplication's partition p:
+// the earliest row (in event time, then by its columns) is held until the
+// watermark passes it, then emitted once; later rows of the partition are
+// ignored. The first row of a partition that is already behind the
+// watermark is emitted at once (no earlier row can come but late).
+func (o *op) keepFirst(p *partition, i int, times *array.Timestamp) error {
+	if p.done || times.IsNull(i) {
+		return nil
+	}
+	t := int64(times.Value(i))
+	e := entry{sort: slices.Clone(o.sortBuf), row: o.rowEnc.Append(nil, i)}
+	switch {
+	case len(p.rows) == 0 && exec.Watermark(t) <= o.wm:
+		p.done = true
+		return o.appendRow(visible{row: e.row, rank: 1}, types.Insert)
+	case len(p.rows) == 0:
+		p.rows, p.due = []entry{e}, t
+		o.rows++
+	case compareEntries(e, p.rows[0]) < 0:
+		p.rows[0], p.due = e, t
+	}
+	return nil
 }
 
 func (o *op) wrap(err error) error {
@@ -548,6 +598,12 @@ func (o *op) emit(ctx context.Context, out exec.Emitter) error {
 	}
 	rec := o.rb.NewRecord()
 	defer rec.Release()
+	if o.first {
+		// Only inserts: no kinds column, as append-only streams carry.
+		o.kinds = o.kinds[:0]
+		o.m.RecordsOut.Add(rec.NumRows())
+		return out.Emit(ctx, rec)
+	}
 	ka := exec.NewRowKinds(o.alloc, o.kinds)
 	defer ka.Release()
 	with := exec.WithRowKinds(rec, ka)
@@ -581,13 +637,13 @@ func (o *op) expire(now time.Time) {
 // partitions of the windows the watermark closed, in window-end then key
 // order, and drops them.
 func (o *op) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitter) error {
-	if !o.window {
+	if !o.window && !o.first {
 		return nil
 	}
 	o.wm = wm
 	var due []*partition
 	for _, p := range o.parts {
-		if exec.Watermark(p.wend) <= wm {
+		if len(p.rows) > 0 && exec.Watermark(p.due) <= wm {
 			due = append(due, p)
 		}
 	}
@@ -595,8 +651,8 @@ func (o *op) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitte
 		return nil
 	}
 	slices.SortFunc(due, func(a, b *partition) int {
-		if a.wend != b.wend {
-			return cmp.Compare(a.wend, b.wend)
+		if a.due != b.due {
+			return cmp.Compare(a.due, b.due)
 		}
 		return strings.Compare(a.key, b.key)
 	})
@@ -607,8 +663,14 @@ func (o *op) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitte
 				return fmt.Errorf("rank: %w", err)
 			}
 		}
-		delete(o.parts, p.key)
 		o.rows -= len(p.rows)
+		if o.first {
+			// The key stays, done: its later rows are not first.
+			p.rows, p.done = nil, true
+			o.touch(p, p.access)
+			continue
+		}
+		delete(o.parts, p.key)
 		o.deletes = append(o.deletes, p.key)
 	}
 	o.m.StateEntries.Store(int64(o.rows))
@@ -651,7 +713,12 @@ func (o *op) OnBarrier(_ context.Context, _ exec.Barrier, sw checkpoint.StateWri
 			continue // emptied since
 		}
 		val = binary.AppendVarint(val[:0], p.access)
-		val = binary.AppendVarint(val, p.wend)
+		val = binary.AppendVarint(val, p.due)
+		if p.done {
+			val = append(val, 1)
+		} else {
+			val = append(val, 0)
+		}
 		val = binary.AppendUvarint(val, uint64(len(p.rows)))
 		for _, e := range p.rows {
 			val = binary.AppendUvarint(val, uint64(len(e.sort)))
