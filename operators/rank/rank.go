@@ -84,7 +84,6 @@ type op struct {
 	window   bool
 	wendCol  int
 	first    bool
-	timeCol  int
 	wm       exec.Watermark
 
 	ncols    int
