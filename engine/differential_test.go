@@ -315,7 +315,7 @@ func TestDifferentialWindowTopN(t *testing.T) {
 			// Keep-first deduplication on event time (not windowed):
 			// append-only, each key's first row emitted once the
 			// watermark passes it.
-			name: "dedup-keep-first",
+			name:   "dedup-keep-first",
 			engine: `SELECT k, v, ts FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts ASC) AS rn FROM ev) WHERE rn = 1`,
 			sqlite: `SELECT k, v, ` + tsText("ts") + ` FROM
 				(SELECT k, v, ts, ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts, v) AS rn FROM ev) WHERE rn = 1`,
