@@ -1,6 +1,6 @@
 // Package operators is the operator registry: one table mapping plan node
 // kinds to the constructors of their operators (packages calc, limit,
-// union, and the window operators). The engine passes New() to the
+// union, over, and the window operators). The engine passes New() to the
 // runtime as exec.Options.Operators; exec itself never imports an
 // operator package. A new operator is a package of its own and one line
 // here.
@@ -14,6 +14,7 @@ import (
 	"github.com/streamsql/streamsql/operators/calc"
 	"github.com/streamsql/streamsql/operators/groupagg"
 	"github.com/streamsql/streamsql/operators/limit"
+	"github.com/streamsql/streamsql/operators/over"
 	"github.com/streamsql/streamsql/operators/rank"
 	"github.com/streamsql/streamsql/operators/timesort"
 	"github.com/streamsql/streamsql/operators/union"
@@ -39,6 +40,7 @@ func New() *Registry {
 		"group-agg":     typed(groupagg.New),
 		"limit":         typed(limit.New),
 		"rank":          typed(rank.New),
+		"over-agg":      typed(over.New),
 		"time-sort":     typed(timesort.New),
 		"union":         typed(union.New),
 		"window-agg":    typed(window.NewAgg),

@@ -93,6 +93,11 @@ func requirement(n plan.Node) (keys []int, keyed, single bool) {
 			return x.Partition, true, false
 		}
 		return nil, false, true
+	case *plan.OverAgg:
+		if len(x.Partition) > 0 {
+			return x.Partition, true, false
+		}
+		return nil, false, true
 	case *plan.WindowAssign:
 		if x.Window.Kind != plan.Session {
 			return nil, false, false
@@ -145,6 +150,11 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 		case *plan.TimeSort:
 			if in := ins[0]; in.Props().Changelog != plan.AppendOnly {
 				return errorf(pos, "ORDER BY a time attribute needs an append-only input, but %s emits updates and deletes", producer(in))
+			}
+			b.Changelog = plan.AppendOnly
+		case *plan.OverAgg:
+			if in := ins[0]; in.Props().Changelog != plan.AppendOnly {
+				return errorf(pos, "OVER aggregation %s needs an append-only input, as in Flink, but %s emits updates and deletes", n.ID(), producer(in))
 			}
 			b.Changelog = plan.AppendOnly
 		case *plan.WindowAgg, *plan.WindowAssign:

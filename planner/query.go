@@ -502,6 +502,12 @@ func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
 	} else if rel, err = b.planFrom(sel.From); err != nil {
 		return nil, err
 	}
+	if calls := overCalls(sel); len(calls) > 0 {
+		if sel.Distinct {
+			return nil, errorf(sel.Pos, "SELECT DISTINCT with OVER aggregates is not supported yet; select from a subquery")
+		}
+		return b.planOver(sel, rel, calls)
+	}
 	if sel.Distinct && distinctOfAggregate(sel) {
 		inner := *sel
 		inner.Distinct = false
@@ -522,9 +528,6 @@ func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
 	}
 	if sel.Limit != nil {
 		return nil, errorf(sel.Pos, "LIMIT is only supported on the outermost query")
-	}
-	if len(sel.Windows) > 0 {
-		return nil, errorf(sel.Windows[0].Pos, "WINDOW clauses (OVER aggregation) are not supported yet")
 	}
 	agg := len(sel.GroupBy) > 0 || sel.Having != nil
 	for _, it := range sel.Items {
@@ -592,11 +595,18 @@ func where(sel *parser.Select, rel *relation) (plan.Expr, error) {
 
 // project plans WHERE and the select list of a query without aggregation.
 func project(sel *parser.Select, rel *relation) (*relation, error) {
+	return projectWith(sel, rel, nil)
+}
+
+// projectWith is project with an intercept for the select list's scope
+// (nil for none).
+func projectWith(sel *parser.Select, rel *relation, intercept func(parser.Expr) (plan.Expr, bool, error)) (*relation, error) {
 	filter, err := where(sel, rel)
 	if err != nil {
 		return nil, err
 	}
 	sc := rel.scope("the select list")
+	sc.intercept = intercept
 	out := &relation{name: rel.name, cat: rel.cat}
 	var exprs []plan.Expr
 	identity := filter == nil
@@ -622,7 +632,7 @@ func project(sel *parser.Select, rel *relation) (*relation, error) {
 			return nil, err
 		}
 		col := scopeCol{name: itemName(it, i), t: e.Type(), index: len(out.cols), proctime: isProcTime(e)}
-		if r, ok := e.(*plan.ColumnRef); ok {
+		if r, ok := e.(*plan.ColumnRef); ok && r.Index < len(rel.cols) {
 			col.rowtime, col.notRowtime = rel.cols[r.Index].rowtime, rel.cols[r.Index].notRowtime
 			col.proctime = rel.cols[r.Index].proctime
 		}
@@ -632,7 +642,7 @@ func project(sel *parser.Select, rel *relation) (*relation, error) {
 	uniquifyNames(out.cols)
 	for i, e := range exprs {
 		r, ok := e.(*plan.ColumnRef)
-		identity = identity && ok && r.Index == i && out.cols[i].name == rel.cols[i].name
+		identity = identity && ok && r.Index == i && i < len(rel.cols) && out.cols[i].name == rel.cols[i].name
 	}
 	if identity && len(exprs) == len(rel.schema().Fields) {
 		return &relation{node: rel.node, cols: out.cols, name: rel.name, cat: rel.cat}, nil
