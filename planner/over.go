@@ -55,8 +55,14 @@ func (b *builder) planOver(sel *parser.Select, rel *relation, calls []*parser.Fu
 	}
 	var spec *parser.WindowSpec
 	var first *parser.FuncCall
+	sc0 := rel.scope("the select list")
 	for _, f := range calls {
 		if _, ok := aggregateFuncs[f.Name]; !ok {
+			// Not an aggregate: the binder says what the call is (a rank
+			// function outside a Top-N, a scalar function).
+			if _, err := sc0.bindFunc(f); err != nil {
+				return nil, err
+			}
 			return nil, errorf(f.Pos, "%s … OVER is not supported yet", f.Name)
 		}
 		s := f.Over
