@@ -436,13 +436,21 @@ func (o *op) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitte
 	o.wm = wm
 	var rows []due
 	var touched []*part
+	var dueN []int     // per touched partition: rows due
+	var dueMax []int64 // per touched partition: the latest due time
 	for _, p := range o.parts {
 		keep := p.pending[:0]
 		hit := false
+		cnt, last := 0, int64(0)
 		for _, r := range p.pending {
 			if exec.Watermark(r.ts) <= wm {
 				rows = append(rows, due{p, r})
 				hit = true
+				cnt++
+				last = max(last, r.ts)
+				if cnt == 1 {
+					last = r.ts
+				}
 			} else {
 				keep = append(keep, r)
 			}
@@ -452,6 +460,7 @@ func (o *op) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitte
 			p.pending = keep
 			p.dirty = true
 			touched = append(touched, p)
+			dueN, dueMax = append(dueN, cnt), append(dueMax, last)
 		}
 	}
 	if len(rows) == 0 {
@@ -466,8 +475,8 @@ func (o *op) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitte
 		}
 		return cmpInt(int64(a.r.seq), int64(b.r.seq))
 	})
-	// The work record: every touched partition's frame rows (which may be
-	// retracted), then the due rows in order.
+	// The work record: the frame rows of the touched partitions that this
+	// firing may retract (the oldest ones), then the due rows in order.
 	wb := array.NewRecordBuilder(o.alloc, o.inArrow)
 	defer wb.Release()
 	pos := 0
@@ -482,8 +491,20 @@ func (o *op) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitte
 		pos++
 		return nil
 	}
-	for _, p := range touched {
-		for i := range p.frame {
+	for ti, p := range touched {
+		retract := len(p.frame)
+		if o.n.Rows {
+			retract = min(retract, max(0, len(p.frame)+dueN[ti]-int(o.n.Preceding)-1))
+		} else {
+			retract = 0
+			for retract < len(p.frame) && p.frame[retract].ts < dueMax[ti]-o.n.Preceding {
+				retract++
+			}
+		}
+		for i := retract; i < len(p.frame); i++ {
+			p.frame[i].pos = -1 // stays in the frame: never folded now
+		}
+		for i := range p.frame[:retract] {
 			p.frame[i].pos = pos
 			if err := decode(p.frame[i].data); err != nil {
 				return err
@@ -514,6 +535,9 @@ func (o *op) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitte
 		return views[i]
 	}
 	fold := func(p *part, r hrow, retract bool) error {
+		if r.pos < 0 {
+			return fmt.Errorf("over: %q: a frame row to fold is not in the firing's work record", o.id)
+		}
 		v := view(r.pos)
 		one := []int32{p.slot}
 		for ai, a := range o.aggs {
