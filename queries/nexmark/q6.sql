@@ -3,10 +3,10 @@
 -- auctions. Shares the same 'winning bids' core as Query 4, and
 -- illustrates a specialized combiner.
 --
--- Status: not supported yet: needs a join (auction with bid), ROW_NUMBER()
--- OVER for the winning bid and an OVER window (AVG over the last 10 rows).
--- Flink does not run it either (its OVER window cannot consume
--- retractions). The query below is the original; the test checks that
+-- Status: not supported yet: needs a join (auction with bid); the OVER
+-- window (AVG over the last 10 rows) and ROW_NUMBER() OVER are supported,
+-- but the OVER window would consume the Top-N's retractions, which Flink
+-- refuses too (its OVER window cannot consume retractions). The query below is the original; the test checks that
 -- planning it fails with this error:
 --
 -- error: joins are not supported yet
