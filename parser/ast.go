@@ -295,6 +295,19 @@ type TableName struct {
 	Alias *Ident
 }
 
+// JoinRef is a join in FROM: Left [INNER | LEFT | RIGHT | FULL] JOIN
+// Right ON On, Left CROSS JOIN Right, or Left, Right (Comma: a cross join
+// whose condition, if any, is in WHERE). Joins nest to the left: a JOIN b
+// JOIN c is (a JOIN b) JOIN c.
+type JoinRef struct {
+	Pos   Pos    // where the join keyword (or the comma) is
+	Kind  string // INNER, LEFT, RIGHT, FULL or CROSS (upper case)
+	Comma bool
+	Left  TableRef
+	Right TableRef
+	On    Expr // nil for a cross join
+}
+
 // SubqueryRef is (SELECT …) [AS] alias [(column, …)] in FROM, or
 // (VALUES …) AS t(column, …).
 type SubqueryRef struct {
@@ -518,6 +531,7 @@ func (n *EndStatementSetStmt) Position() Pos   { return n.Pos }
 func (n *Select) Position() Pos                { return n.Pos }
 func (n *SelectItem) Position() Pos            { return n.Pos }
 func (n *TableName) Position() Pos             { return n.Pos }
+func (n *JoinRef) Position() Pos               { return n.Pos }
 func (n *SubqueryRef) Position() Pos           { return n.Pos }
 func (n *WindowTVF) Position() Pos             { return n.Pos }
 func (n *ColumnExpr) Position() Pos            { return n.Pos }
@@ -580,5 +594,6 @@ func (*FuncCall) expr()     {}
 func (*GroupingSets) expr() {}
 
 func (*TableName) tableRef()   {}
+func (*JoinRef) tableRef()     {}
 func (*SubqueryRef) tableRef() {}
 func (*WindowTVF) tableRef()   {}

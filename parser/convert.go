@@ -375,9 +375,9 @@ func (c *converter) selectCore(g *gSelectCore) *Select {
 	}
 	if g.From != nil {
 		s.From = c.tableRef(g.From)
-	}
-	if g.Join != nil {
-		c.failf(g.Join.Pos, "joins are not supported yet")
+		for _, j := range g.Joins {
+			s.From = c.join(s.From, j)
+		}
 	}
 	if g.Where != nil {
 		s.Where = c.expr(g.Where)
@@ -416,6 +416,33 @@ func (c *converter) selectItem(g *gSelectItem) *SelectItem {
 		}
 	}
 	return it
+}
+
+// join converts one join of a FROM clause, left being the items before it.
+func (c *converter) join(left TableRef, g *gJoin) TableRef {
+	j := &JoinRef{Pos: g.Pos, Kind: strings.ToUpper(g.Kind), Comma: g.Comma, Left: left, Right: c.tableRef(g.Right)}
+	switch {
+	case g.Comma:
+		j.Kind = "CROSS"
+	case j.Kind == "NATURAL":
+		c.failf(g.Pos, "NATURAL JOIN is not supported; write the join condition with ON")
+	case j.Kind == "":
+		j.Kind = "INNER"
+	}
+	if g.Outer && (j.Kind == "INNER" || j.Kind == "CROSS") {
+		c.failf(g.Pos, "OUTER needs LEFT, RIGHT or FULL before it")
+	}
+	switch {
+	case len(g.Using) > 0:
+		c.failf(g.Using[0].Pos, "JOIN … USING is not supported yet; write the join condition with ON")
+	case g.On != nil && (g.Comma || j.Kind == "CROSS"):
+		c.failf(g.On.Pos, "a cross join has no ON condition; use JOIN … ON or put the condition in WHERE")
+	case g.On != nil:
+		j.On = c.expr(g.On)
+	case !g.Comma && j.Kind != "CROSS":
+		c.failf(g.Pos, "%s JOIN needs an ON condition", j.Kind)
+	}
+	return j
 }
 
 func (c *converter) tableRef(g *gTableRef) TableRef {

@@ -443,6 +443,17 @@ func aliasSQL(a *Ident) string {
 
 func (n *TableName) String() string { return n.Name.String() + aliasSQL(n.Alias) }
 
+func (n *JoinRef) String() string {
+	if n.Comma {
+		return n.Left.String() + ", " + n.Right.String()
+	}
+	s := n.Left.String() + " " + n.Kind + " JOIN " + n.Right.String()
+	if n.On != nil {
+		s += " ON " + clause(n.On)
+	}
+	return s
+}
+
 func (n *SubqueryRef) String() string {
 	s := "(" + n.Query.String() + ")" + aliasSQL(n.Alias)
 	if len(n.Columns) > 0 {

@@ -266,7 +266,7 @@ type gSelectCore struct {
 	Distinct bool            `parser:"'SELECT' @'DISTINCT'?"`
 	Items    *gSelectList    `parser:"@@"`
 	From     *gTableRef      `parser:"( 'FROM' @@"`
-	Join     *gJoin          `parser:"  @@? )?"`
+	Joins    []*gJoin        `parser:"  @@* )?"`
 	Where    *gOr            `parser:"( 'WHERE' @@ )?"`
 	GroupBy  *gGroupList     `parser:"( 'GROUP' 'BY' @@ )?"`
 	Having   *gOr            `parser:"( 'HAVING' @@ )?"`
@@ -280,20 +280,17 @@ type gNamedWindow struct {
 	Spec *gWindowSpec `parser:"@@"`
 }
 
-// gJoin matches the start of a join and swallows the rest of the
-// statement, so that convert can report "joins are not supported yet"
-// instead of a confusing syntax error further on.
+// gJoin is one join of a FROM clause after its first item: a comma, or
+// [INNER | LEFT [OUTER] | RIGHT [OUTER] | FULL [OUTER] | CROSS] JOIN,
+// then the item joined and, for a JOIN, its ON condition.
 type gJoin struct {
-	Pos  lexer.Position
-	Kw   string      `parser:"@( ',' | 'JOIN' | 'INNER' | 'LEFT' | 'RIGHT' | 'FULL' | 'CROSS' | 'NATURAL' )"`
-	Rest []*gJoinTok `parser:"@@*"`
-}
-
-// gJoinTok is one token of a swallowed join, parentheses balanced so that
-// a join inside a subquery stops at the subquery's closing parenthesis.
-type gJoinTok struct {
-	Tok    string      `parser:"  @~( ';' | '(' | ')' )"`
-	Nested []*gJoinTok `parser:"| '(' @@* ')'"`
+	Pos   lexer.Position
+	Comma bool       `parser:"( @','"`
+	Kind  string     `parser:"| @( 'NATURAL' | 'CROSS' | 'INNER' | 'LEFT' | 'RIGHT' | 'FULL' )?"`
+	Outer bool       `parser:"  @'OUTER'? 'JOIN' )"`
+	Right *gTableRef `parser:"@@"`
+	On    *gOr       `parser:"( 'ON' @@"`
+	Using []*gIdent  `parser:"| 'USING' '(' @@ ( ',' @@ )* ')' )?"`
 }
 
 // gSelectItem is one item of a select list, parsed by gSelectList.

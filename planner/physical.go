@@ -47,6 +47,13 @@ func distribute(g *plan.Graph, par int) *plan.Graph {
 	return rewrite(g, func(n plan.Node, _ func(plan.Node) bool) plan.Node {
 		ins := n.Inputs()
 		keys, keyed, single := requirement(n)
+		if j, ok := n.(*plan.Join); ok {
+			// Both inputs are hashed by their join keys, which encode
+			// alike, so that matching rows meet in one subtask.
+			n = n.WithInputs(exchange(ins[0], plan.Hash, j.LeftKeys, par), exchange(ins[1], plan.Hash, j.RightKeys, par))
+			n.Props().Parallelism = par
+			return n
+		}
 		switch {
 		case keyed:
 			n = n.WithInputs(exchange(ins[0], plan.Hash, keys, par))
@@ -194,6 +201,19 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 			if x.OutputRank && x.Func == plan.RowNumber {
 				// One row per partition and number.
 				b.UpsertKey = append(slices.Clone(x.Partition), x.Schema().Len()-1)
+			}
+		case *plan.Join:
+			b.Changelog = plan.AppendOnly
+			if x.Type != plan.InnerJoin {
+				b.Changelog = plan.Retract
+			}
+			for _, in := range ins {
+				switch in.Props().Changelog {
+				case plan.Upsert:
+					return errorf(pos, "join %s over %s, which emits upserts without update-before rows, is not supported yet", n.ID(), producer(in))
+				case plan.Retract:
+					b.Changelog = plan.Retract
+				}
 			}
 		case *plan.Calc:
 			in := ins[0].Props()

@@ -162,6 +162,9 @@ func (b *builder) planFrom(ref parser.TableRef) (*relation, error) {
 		return rel, nil
 	case *parser.WindowTVF:
 		return b.planWindowTVF(r)
+	case *parser.JoinRef:
+		rel, _, err := b.planJoinFrom(r, nil)
+		return rel, err
 	case nil:
 		return nil, fmt.Errorf("planner: missing FROM item")
 	}
@@ -499,6 +502,16 @@ func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
 		}
 	} else if sel.From == nil {
 		rel = b.noFrom()
+	} else if j, ok := sel.From.(*parser.JoinRef); ok {
+		var rest []parser.Expr
+		if rel, rest, err = b.planJoinFrom(j, conjuncts(sel.Where)); err != nil {
+			return nil, err
+		}
+		if len(rest) != len(conjuncts(sel.Where)) {
+			s := *sel
+			s.Where = andAll(rest)
+			sel = &s
+		}
 	} else if rel, err = b.planFrom(sel.From); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,100 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+)
+
+// JoinKind is the kind of a join: which sides keep their rows without a
+// match (padded with NULLs).
+type JoinKind uint8
+
+// The join kinds.
+const (
+	InnerJoin JoinKind = iota
+	LeftJoin
+	RightJoin
+	FullJoin
+)
+
+func (k JoinKind) String() string {
+	switch k {
+	case InnerJoin:
+		return "INNER"
+	case LeftJoin:
+		return "LEFT"
+	case RightJoin:
+		return "RIGHT"
+	case FullJoin:
+		return "FULL"
+	}
+	return fmt.Sprintf("JoinKind(%d)", k)
+}
+
+// LeftOuter reports whether left rows without a match are emitted.
+func (k JoinKind) LeftOuter() bool { return k == LeftJoin || k == FullJoin }
+
+// RightOuter reports whether right rows without a match are emitted.
+func (k JoinKind) RightOuter() bool { return k == RightJoin || k == FullJoin }
+
+// Join is a regular equi-join (Flink's StreamingJoinOperator): both
+// inputs' rows are kept in keyed state by the join key (LeftKeys of the
+// left input equal RightKeys of the right, pairwise, of the same types),
+// each arriving row is joined with the other side's rows of its key for
+// which Residual is TRUE. Rows whose key has a NULL match nothing.
+//
+// Type says which sides are outer. Its output columns are the left input's, then the right input's (those
+// of an outer side's partner nullable). Inputs may be updating: a
+// retraction retracts the rows it had joined. An outer side's row without
+// a match is emitted padded with NULLs (+I) and retracted (-D) when its
+// first match arrives, re-inserted when its last match is retracted, as
+// Flink does; the output is then a retraction stream even over
+// append-only inputs. StateTTL, when positive, drops rows idle for that
+// many ms of processing time (table.exec.state.ttl), emitting nothing.
+type Join struct {
+	Base
+	Left, Right         Node
+	Type                JoinKind
+	LeftKeys, RightKeys []int
+	// Residual is the rest of the join condition, over the output schema
+	// (left columns, then right columns); nil when there is none.
+	Residual Expr
+	StateTTL int64
+}
+
+var _ Node = (*Join)(nil)
+
+// Inputs implements Node.
+func (n *Join) Inputs() []Node { return []Node{n.Left, n.Right} }
+
+// WithInputs implements Node.
+func (n *Join) WithInputs(inputs ...Node) Node {
+	checkInputs(n, inputs, 2)
+	c := *n
+	c.Left, c.Right = inputs[0], inputs[1]
+	return &c
+}
+
+// Kind implements Node.
+func (*Join) Kind() string { return "join" }
+
+// Describe implements Node.
+func (n *Join) Describe() string {
+	l, r := n.Left.Schema(), n.Right.Schema()
+	var b strings.Builder
+	fmt.Fprintf(&b, "Join type=%s on=[", n.Type)
+	for i := range n.LeftKeys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s = %s", colName(l, n.LeftKeys[i]), colName(r, n.RightKeys[i]))
+	}
+	b.WriteString("]")
+	if n.Residual != nil {
+		fmt.Fprintf(&b, " residual=%s", n.Residual)
+	}
+	if n.StateTTL > 0 {
+		fmt.Fprintf(&b, " state-ttl=%dms", n.StateTTL)
+	}
+	return b.String()
+}

@@ -1,0 +1,282 @@
+package planner
+
+import (
+	"fmt"
+
+	"github.com/streamsql/streamsql/parser"
+	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
+)
+
+// Joins.
+//
+// A join in FROM is planned as a plan.Join over its two sides: the
+// conjuncts of its condition that equate an expression of the left side
+// with one of the right are the join key (a side whose key is not a plain
+// column gets a Calc computing it, dropped again after the join); the
+// other conjuncts are the residual condition. A join without any such
+// equality is refused, as Flink refuses it over unbounded streams. A
+// comma join (FROM a, b WHERE …) or CROSS JOIN takes its condition from
+// the WHERE conjuncts that refer only to the columns of its two sides;
+// the other conjuncts stay in WHERE.
+//
+// The output of a regular join has no time attributes (Flink materializes
+// them: a row may be emitted long after the watermark passed its time).
+
+// notRowtimeJoin says why a column of a regular join's output is not a
+// time attribute.
+const notRowtimeJoin = "the output of a regular join has no time attributes (its rows may come long after the watermark passed them)"
+
+// planJoinFrom plans a FROM item that is a join, with where the WHERE
+// conjuncts a comma join may take its condition from; it returns those
+// left over.
+func (b *builder) planJoinFrom(j *parser.JoinRef, where []parser.Expr) (*relation, []parser.Expr, error) {
+	var left *relation
+	var err error
+	if lj, ok := j.Left.(*parser.JoinRef); ok {
+		left, where, err = b.planJoinFrom(lj, where)
+	} else {
+		left, err = b.planFrom(j.Left)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	right, err := b.planFrom(j.Right)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, side := range []struct {
+		rel *relation
+		ref parser.TableRef
+	}{{left, j.Left}, {right, j.Right}} {
+		if side.rel.win != nil {
+			return nil, nil, errorf(side.ref.Position(), "a join of window TVFs (a window join) is not supported yet")
+		}
+	}
+	sc := joinScope(left, right)
+	var cond []parser.Expr
+	kind := map[string]plan.JoinKind{"INNER": plan.InnerJoin, "CROSS": plan.InnerJoin, "LEFT": plan.LeftJoin, "RIGHT": plan.RightJoin, "FULL": plan.FullJoin}[j.Kind]
+	if j.On != nil {
+		cond = conjuncts(j.On)
+	} else {
+		// A cross join takes the WHERE conjuncts over its columns alone.
+		var rest []parser.Expr
+		for _, w := range where {
+			if _, err := sc.bind(w); err == nil && !containsAgg(w) {
+				cond = append(cond, w)
+			} else {
+				rest = append(rest, w)
+			}
+		}
+		where = rest
+	}
+	rel, err := b.join(j, kind, left, right, sc, cond)
+	return rel, where, err
+}
+
+// joinScope is the scope of a join's condition: the left side's columns,
+// then the right side's.
+func joinScope(left, right *relation) *scope {
+	sc := &scope{table: "the join", what: "a join condition", cat: left.cat}
+	for _, c := range left.cols {
+		sc.cols = append(sc.cols, c)
+	}
+	n := len(left.cols)
+	for _, c := range right.cols {
+		c.index += n
+		sc.cols = append(sc.cols, c)
+	}
+	return sc
+}
+
+// side says which sides of a join (of nLeft left columns) expression e
+// refers to.
+func side(e plan.Expr, nLeft int) (l, r bool) {
+	walkPlanExpr(e, func(x plan.Expr) {
+		if c, ok := x.(*plan.ColumnRef); ok {
+			if c.Index < nLeft {
+				l = true
+			} else {
+				r = true
+			}
+		}
+	})
+	return l, r
+}
+
+// shiftRefs returns e with every column index i replaced by f(i).
+func shiftRefs(e plan.Expr, f func(int) int) plan.Expr {
+	switch x := e.(type) {
+	case *plan.ColumnRef:
+		c := *x
+		c.Index = f(x.Index)
+		return &c
+	case *plan.Call:
+		c := *x
+		c.Args = make([]plan.Expr, len(x.Args))
+		for i, a := range x.Args {
+			c.Args[i] = shiftRefs(a, f)
+		}
+		return &c
+	case *plan.UDFCall:
+		c := *x
+		c.Args = make([]plan.Expr, len(x.Args))
+		for i, a := range x.Args {
+			c.Args[i] = shiftRefs(a, f)
+		}
+		return &c
+	case *plan.Cast:
+		c := *x
+		c.Arg = shiftRefs(x.Arg, f)
+		return &c
+	case *plan.Case:
+		c := *x
+		c.Whens = make([]plan.When, len(x.Whens))
+		for i, w := range x.Whens {
+			c.Whens[i] = plan.When{Cond: shiftRefs(w.Cond, f), Result: shiftRefs(w.Result, f)}
+		}
+		if x.Else != nil {
+			c.Else = shiftRefs(x.Else, f)
+		}
+		return &c
+	}
+	return e
+}
+
+// join plans the join of left and right on the conjuncts cond (bound in
+// sc).
+func (b *builder) join(j *parser.JoinRef, kind plan.JoinKind, left, right *relation, sc *scope, cond []parser.Expr) (*relation, error) {
+	nl := len(left.cols)
+	var lkeys, rkeys []plan.Expr // over each side's own columns
+	var residual []plan.Expr     // over the combined columns
+	for _, c := range cond {
+		if containsAgg(c) {
+			return nil, errorf(c.Position(), "aggregate functions are not allowed in a join condition")
+		}
+		e, err := sc.bind(c)
+		if err != nil {
+			return nil, err
+		}
+		if e, err = toBool(c.Position(), e, "a join condition"); err != nil {
+			return nil, err
+		}
+		if call, ok := e.(*plan.Call); ok && call.Func == "=" {
+			a, bb := call.Args[0], call.Args[1]
+			al, ar := side(a, nl)
+			bl, br := side(bb, nl)
+			if al && !ar && br && !bl {
+				// a is the left key, bb the right
+			} else if bl && !br && ar && !al {
+				a, bb = bb, a
+			} else {
+				residual = append(residual, e)
+				continue
+			}
+			if !groupKeyType(a.Type()) {
+				return nil, errorf(c.Position(), "cannot join on a value of type %s", a.Type())
+			}
+			lkeys = append(lkeys, a)
+			rkeys = append(rkeys, shiftRefs(bb, func(i int) int { return i - nl }))
+			continue
+		}
+		residual = append(residual, e)
+	}
+	if len(lkeys) == 0 {
+		return nil, errorf(j.Pos, "the join has no equality condition between its two sides (such as a.k = b.k): a join of two streams without one would keep every row of both in state and match each with all of the other's; Flink refuses it too")
+	}
+	lnode, lidx, lextra := keyColumns(left, lkeys)
+	rnode, ridx, rextra := keyColumns(right, rkeys)
+	nlOut := nl + lextra
+	jn := &plan.Join{Left: lnode, Right: rnode, Type: kind, LeftKeys: lidx, RightKeys: ridx, StateTTL: b.p.Updating.StateTTL}
+	for _, f := range lnode.Schema().Fields {
+		if kind.RightOuter() {
+			f.Type = f.Type.Nullable()
+		}
+		jn.Output.Fields = append(jn.Output.Fields, f)
+	}
+	for _, f := range rnode.Schema().Fields {
+		if kind.LeftOuter() {
+			f.Type = f.Type.Nullable()
+		}
+		jn.Output.Fields = append(jn.Output.Fields, f)
+	}
+	uniq := make([]scopeCol, len(jn.Output.Fields))
+	for i, f := range jn.Output.Fields {
+		uniq[i] = scopeCol{name: f.Name}
+	}
+	uniquifyNames(uniq)
+	for i := range uniq {
+		jn.Output.Fields[i].Name = uniq[i].name
+	}
+	var res plan.Expr
+	for _, e := range residual {
+		e = shiftRefs(e, func(i int) int {
+			if i >= nl {
+				return i + lextra
+			}
+			return i
+		})
+		if res == nil {
+			res = e
+		} else {
+			res = &plan.Call{Func: "AND", Args: []plan.Expr{res, e}, T: boolOf(res, e)}
+		}
+	}
+	jn.Residual = res
+	out := &relation{node: jn, name: "the join", cat: left.cat}
+	var exprs []plan.Expr
+	add := func(c scopeCol, at int) {
+		c.t = jn.Output.Fields[at].Type
+		if c.rowtime {
+			c.rowtime, c.notRowtime = false, notRowtimeJoin
+		}
+		exprs = append(exprs, &plan.ColumnRef{Index: at, Name: jn.Output.Fields[at].Name, T: c.t})
+		c.index = len(out.cols)
+		out.cols = append(out.cols, c)
+	}
+	for i, c := range left.cols {
+		add(c, i)
+	}
+	for i, c := range right.cols {
+		add(c, nlOut+i)
+	}
+	if lextra+rextra > 0 {
+		calc := &plan.Calc{Input: jn, Exprs: exprs}
+		for i, e := range exprs {
+			calc.Output.Fields = append(calc.Output.Fields, types.Field{Name: jn.Output.Fields[e.(*plan.ColumnRef).Index].Name, Type: out.cols[i].t})
+		}
+		out.node = calc
+	}
+	return out, nil
+}
+
+// keyColumns returns the node of rel with the key expressions keys as
+// columns: rel's node itself when every key is a plain column, else a
+// Calc appending those that are not. It returns the key columns and the
+// number of columns appended.
+func keyColumns(rel *relation, keys []plan.Expr) (plan.Node, []int, int) {
+	n := len(rel.cols)
+	idx := make([]int, len(keys))
+	var extra []plan.Expr
+	for i, k := range keys {
+		if c, ok := k.(*plan.ColumnRef); ok {
+			idx[i] = c.Index
+			continue
+		}
+		idx[i] = n + len(extra)
+		extra = append(extra, k)
+	}
+	if len(extra) == 0 {
+		return rel.node, idx, 0
+	}
+	calc := &plan.Calc{Input: rel.node}
+	calc.Output = rel.schema()
+	for i, c := range rel.cols {
+		calc.Exprs = append(calc.Exprs, &plan.ColumnRef{Index: i, Name: c.name, T: c.t})
+	}
+	for i, e := range extra {
+		calc.Exprs = append(calc.Exprs, e)
+		calc.Output.Fields = append(calc.Output.Fields, types.Field{Name: fmt.Sprintf("$key%d", i), Type: e.Type()})
+	}
+	return calc, idx, len(extra)
+}
