@@ -115,18 +115,34 @@ func runEngineBatch(t *testing.T, sql string, batch int) []string {
 // columns must print like the engine's (timestamps as text via strftime).
 func runSQLite(t *testing.T, csvPath, query string) []string {
 	t.Helper()
-	script := fmt.Sprintf(`CREATE TABLE raw(k INTEGER, v TEXT, ts TEXT);
+	return runSQLiteTables(t, map[string]string{"ev": csvPath}, query)
+}
+
+// runSQLiteTables loads each CSV event file of tables (name → path) as
+// table name(k, v, ts) and runs query.
+func runSQLiteTables(t *testing.T, tables map[string]string, query string) []string {
+	t.Helper()
+	var script strings.Builder
+	names := make([]string, 0, len(tables))
+	for name := range tables {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(&script, `CREATE TABLE raw_%[1]s(k INTEGER, v TEXT, ts TEXT);
 .mode csv
-.import %s raw
-CREATE TABLE ev AS SELECT k, CASE WHEN v = '' THEN NULL ELSE CAST(v AS INTEGER) END AS v,
-  CAST(ROUND((julianday(ts) - 2440587.5) * 86400000) AS INTEGER) AS ts FROM raw;
-.mode list
+.import %[2]s raw_%[1]s
+CREATE TABLE %[1]s AS SELECT k, CASE WHEN v = '' THEN NULL ELSE CAST(v AS INTEGER) END AS v,
+  CAST(ROUND((julianday(ts) - 2440587.5) * 86400000) AS INTEGER) AS ts FROM raw_%[1]s;
+`, name, tables[name])
+	}
+	fmt.Fprintf(&script, `.mode list
 .separator ,
 .nullvalue NULL
 %s;
-`, csvPath, query)
+`, query)
 	cmd := exec.Command("sqlite3", ":memory:")
-	cmd.Stdin = strings.NewReader(script)
+	cmd.Stdin = strings.NewReader(script.String())
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/operators/calc"
 	"github.com/streamsql/streamsql/operators/groupagg"
+	"github.com/streamsql/streamsql/operators/join"
 	"github.com/streamsql/streamsql/operators/limit"
 	"github.com/streamsql/streamsql/operators/over"
 	"github.com/streamsql/streamsql/operators/rank"
@@ -38,6 +39,7 @@ func New() *Registry {
 	return &Registry{ctors: map[string]Constructor{
 		"calc":          typed(calc.New),
 		"group-agg":     typed(groupagg.New),
+		"join":          typed(join.New),
 		"limit":         typed(limit.New),
 		"rank":          typed(rank.New),
 		"over-agg":      typed(over.New),

@@ -1,0 +1,664 @@
+// Package join is the operator of plan.Join, the regular (unbounded)
+// equi-join of two streams, with Flink's semantics (its
+// StreamingJoinOperator): each side's rows are held in keyed state by the
+// join key, counted (a row that arrives twice is one entry of count 2);
+// a row arriving on one side is joined with the held rows of the other
+// side that have its key and satisfy the residual condition, then held
+// itself. Updating inputs are welcome: a retraction (-U, -D) of a held
+// row retracts the rows it had joined.
+//
+// Outer sides. A held row of an outer side also counts its matches (the
+// other side's rows it joins, with multiplicity). While it has none it is
+// in the output padded with NULLs; when its first match arrives the padded
+// row is retracted (-D) before the joined rows are inserted, and when its
+// last match is retracted the padded row is inserted again (+I).
+//
+// Row kinds of the output, as Flink emits them: a row of an outer side
+// makes +I and -D rows; a row of an inner side joined with an outer side
+// makes +I rows (accumulate) or rows of its own kind (retract); between
+// two inner sides the joined rows have the kind of the arriving row.
+//
+// State: two keyed tables, "left" and "right", each entry keyed by the
+// encoded join key followed by the encoded row (state.KeyEncoder), so it
+// lives in the key group of the join key (the one the hash exchanges in
+// front of both inputs route by); its value is the row's count, its
+// number of matches (0 on an inner side) and its last access (ms of
+// processing time, for table.exec.state.ttl). Barriers write the entries
+// changed since the last one. A row whose join key has a NULL matches
+// nothing and is not held.
+package join
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/exec/expr"
+	"github.com/streamsql/streamsql/exec/state"
+	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
+)
+
+// entry is one distinct held row of a side.
+type entry struct {
+	key     string // the encoded join key
+	row     string // the encoded row (every column of its side)
+	count   int64
+	matches int64 // rows of the other side it joins (outer sides only)
+	access  int64 // last write, ms of processing time
+}
+
+// bucket holds the rows of one join key, in arrival order of their first
+// copy (so that output is deterministic).
+type bucket struct {
+	rows []*entry
+	idx  map[string]int // row → index in rows
+}
+
+func (b *bucket) remove(e *entry) {
+	i := b.idx[e.row]
+	last := len(b.rows) - 1
+	b.rows[i] = b.rows[last]
+	b.idx[b.rows[i].row] = i
+	b.rows = b.rows[:last]
+	delete(b.idx, e.row)
+}
+
+// side is the state and encoders of one input.
+type side struct {
+	name     string
+	table    *state.Table
+	outer    bool
+	types    []types.Type // the side's columns
+	keyCols  []int
+	keyTypes []types.Type
+	keyEnc   *state.KeyEncoder
+	rowEnc   *state.KeyEncoder
+	keyArrs  []arrow.Array
+	rowArrs  []arrow.Array
+	buckets  map[string]*bucket
+	dirty    map[string]*entry // state key → entry (count 0: deleted)
+	live     int
+}
+
+// stateKey is the key of e's state entry (without the key group).
+func stateKey(e *entry) string { return e.key + e.row }
+
+func (s *side) markDirty(e *entry) { s.dirty[stateKey(e)] = e }
+
+// add adds one copy of row (of join key key) to the side.
+func (s *side) add(key, row string, matches, now int64) *entry {
+	b := s.buckets[key]
+	if b == nil {
+		b = &bucket{idx: map[string]int{}}
+		s.buckets[key] = b
+	}
+	var e *entry
+	if i, ok := b.idx[row]; ok {
+		e = b.rows[i]
+	} else {
+		e = &entry{key: key, row: row}
+		b.idx[row] = len(b.rows)
+		b.rows = append(b.rows, e)
+		s.live++
+	}
+	e.count++
+	e.matches = matches
+	e.access = now
+	s.markDirty(e)
+	return e
+}
+
+// retract removes one copy of row, if held.
+func (s *side) retract(key, row string, now int64) {
+	b := s.buckets[key]
+	if b == nil {
+		return
+	}
+	i, ok := b.idx[row]
+	if !ok {
+		return
+	}
+	e := b.rows[i]
+	e.count--
+	e.access = now
+	s.markDirty(e)
+	if e.count <= 0 {
+		s.drop(b, e)
+	}
+}
+
+// drop removes e from memory; the next barrier deletes it.
+func (s *side) drop(b *bucket, e *entry) {
+	e.count = 0
+	s.markDirty(e)
+	b.remove(e)
+	if len(b.rows) == 0 {
+		delete(s.buckets, e.key)
+	}
+	s.live--
+}
+
+// outRow is one row of output: the encoded left and right parts (nil:
+// NULLs) and its kind.
+type outRow struct {
+	kind        types.RowKind
+	left, right []byte
+}
+
+type op struct {
+	id       string
+	m        *exec.OperatorMetrics
+	alloc    memory.Allocator
+	clock    exec.Clock
+	maxP     int
+	ttl      int64
+	nextTTL  time.Time
+	sides    [2]*side
+	tables   *state.Tables
+	residual expr.Evaluator
+	out      types.Schema
+	outArrow *arrow.Schema
+	nLeft    int
+
+	pending []outRow
+	kbuf    []byte
+	rbuf    []byte
+}
+
+var _ exec.Operator = (*op)(nil)
+
+// New builds the operator of n for the subtask env describes.
+func New(n *plan.Join, env exec.OperatorEnv) (exec.Operator, error) {
+	maxP := env.MaxParallelism
+	if maxP == 0 {
+		maxP = state.DefaultMaxParallelism
+	}
+	sub, err := state.NewSubtask(env.Subtask, max(1, env.Parallelism), maxP)
+	if err != nil {
+		return nil, fmt.Errorf("join: %q: %w", n.ID(), err)
+	}
+	m := env.Metrics
+	if m == nil {
+		m = &exec.OperatorMetrics{}
+	}
+	alloc := env.Alloc
+	if alloc == nil {
+		alloc = memory.DefaultAllocator
+	}
+	clock := env.Clock
+	if clock == nil {
+		clock = exec.SystemClock{}
+	}
+	return NewSubtask(n, m, alloc, clock, sub)
+}
+
+// NewSubtask builds the operator of n as subtask sub.
+func NewSubtask(n *plan.Join, m *exec.OperatorMetrics, alloc memory.Allocator, clock exec.Clock, sub state.Subtask) (exec.Operator, error) {
+	errf := func(format string, args ...any) error {
+		return fmt.Errorf("join: %q: %s", n.ID(), fmt.Sprintf(format, args...))
+	}
+	if len(n.LeftKeys) == 0 || len(n.LeftKeys) != len(n.RightKeys) {
+		return nil, errf("%d left and %d right key columns", len(n.LeftKeys), len(n.RightKeys))
+	}
+	o := &op{id: n.ID(), m: m, alloc: alloc, clock: clock, maxP: sub.MaxParallelism, ttl: n.StateTTL,
+		out: n.Schema(), outArrow: n.Schema().Arrow(), nLeft: n.Left.Schema().Len()}
+	var specs []state.Spec
+	for i, in := range []plan.Node{n.Left, n.Right} {
+		keys := n.LeftKeys
+		s := &side{name: "left", outer: n.Type.LeftOuter(), buckets: map[string]*bucket{}, dirty: map[string]*entry{}}
+		if i == 1 {
+			keys = n.RightKeys
+			s.name, s.outer = "right", n.Type.RightOuter()
+		}
+		sch := in.Schema()
+		for _, f := range sch.Fields {
+			s.types = append(s.types, f.Type)
+		}
+		for _, k := range keys {
+			if k < 0 || k >= sch.Len() {
+				return nil, errf("%s key column #%d out of range", s.name, k)
+			}
+			s.keyCols = append(s.keyCols, k)
+			s.keyTypes = append(s.keyTypes, sch.Fields[k].Type)
+		}
+		var err error
+		if s.keyEnc, err = state.NewKeyEncoder(s.keyTypes); err != nil {
+			return nil, errf("%v", err)
+		}
+		if s.rowEnc, err = state.NewKeyEncoder(s.types); err != nil {
+			return nil, errf("%v", err)
+		}
+		s.keyArrs = make([]arrow.Array, len(keys))
+		s.rowArrs = make([]arrow.Array, len(s.types))
+		o.sides[i] = s
+		specs = append(specs, state.Spec{Name: s.name, Keyed: true, Held: true, Layout: layout(s)})
+	}
+	for i := range n.LeftKeys {
+		if o.sides[0].keyTypes[i].Kind != o.sides[1].keyTypes[i].Kind {
+			return nil, errf("key column %d is %s on the left, %s on the right", i, o.sides[0].keyTypes[i], o.sides[1].keyTypes[i])
+		}
+	}
+	if n.Residual != nil {
+		var err error
+		if o.residual, err = expr.Compile(n.Residual, n.Schema(), alloc); err != nil {
+			return nil, errf("residual condition: %v", err)
+		}
+	}
+	var err error
+	if o.tables, err = state.NewTables(n.ID(), sub, specs...); err != nil {
+		return nil, err
+	}
+	for _, s := range o.sides {
+		s.table = o.tables.Table(s.name)
+	}
+	return o, nil
+}
+
+// layout describes one side's state encoding.
+func layout(s *side) string {
+	name := func(ts []types.Type) string {
+		out := make([]string, len(ts))
+		for i, t := range ts {
+			out[i] = t.Nullable().String()
+		}
+		return strings.Join(out, ", ")
+	}
+	return fmt.Sprintf("v1 count matches access, key [%s], row [%s], outer %v", name(s.keyTypes), name(s.types), s.outer)
+}
+
+var errState = errors.New("corrupt join state")
+
+// Open implements exec.Operator.
+func (o *op) Open(_ context.Context, st checkpoint.StateReader) error {
+	if st == nil {
+		return nil
+	}
+	err := o.tables.Restore(st, func(t *state.Table, _ int, key, value []byte) error {
+		s := o.sides[0]
+		if t == o.sides[1].table {
+			s = o.sides[1]
+		}
+		if err := o.restoreEntry(s, key, value); err != nil {
+			return fmt.Errorf("join: %q: restore: %s row %x: %w", o.id, s.name, key, err)
+		}
+		return nil
+	})
+	o.m.StateEntries.Store(int64(o.sides[0].live + o.sides[1].live))
+	return err
+}
+
+func (o *op) restoreEntry(s *side, key, value []byte) error {
+	rest := key
+	for _, t := range s.keyTypes {
+		var err error
+		if rest, err = state.SkipKeyColumn(t, rest); err != nil {
+			return err
+		}
+	}
+	if err := state.CheckKey(s.types, rest); err != nil {
+		return err
+	}
+	k, r := string(key[:len(key)-len(rest)]), string(rest)
+	cnt, n := binary.Uvarint(value)
+	if n <= 0 || cnt == 0 {
+		return errState
+	}
+	value = value[n:]
+	matches, n := binary.Uvarint(value)
+	if n <= 0 {
+		return errState
+	}
+	value = value[n:]
+	access, n := binary.Varint(value)
+	if n <= 0 || n != len(value) {
+		return errState
+	}
+	if b := s.buckets[k]; b != nil {
+		if _, dup := b.idx[r]; dup {
+			return errState
+		}
+	}
+	e := s.add(k, r, int64(matches), access)
+	e.count = int64(cnt)
+	delete(s.dirty, stateKey(e)) // restored as it is stored
+	return nil
+}
+
+// Close implements exec.Operator.
+func (o *op) Close() error { return nil }
+
+// OnWatermark implements exec.Operator: a regular join does not use event
+// time.
+func (o *op) OnWatermark(context.Context, exec.Watermark, exec.Emitter) error { return nil }
+
+// OnBarrier implements exec.Operator: the entries changed since the last
+// barrier are written (deleted when their count dropped to zero).
+func (o *op) OnBarrier(_ context.Context, _ exec.Barrier, w checkpoint.StateWriter, _ exec.Emitter) error {
+	sw, err := o.tables.Snapshot(w)
+	if err != nil {
+		return err
+	}
+	var val []byte
+	for _, s := range o.sides {
+		for k, e := range s.dirty {
+			kg := state.KeyGroupOfKey([]byte(e.key), o.maxP)
+			if e.count <= 0 {
+				err = sw.Delete(s.table, kg, []byte(k))
+			} else {
+				val = binary.AppendUvarint(val[:0], uint64(e.count))
+				val = binary.AppendUvarint(val, uint64(e.matches))
+				val = binary.AppendVarint(val, e.access)
+				err = sw.Set(s.table, kg, []byte(k), val)
+			}
+			if err != nil {
+				return fmt.Errorf("join: %q: checkpoint: %w", o.id, err)
+			}
+		}
+		clear(s.dirty)
+	}
+	return nil
+}
+
+// expire drops the rows not written for longer than the state TTL,
+// emitting nothing (as Flink's state TTL does).
+func (o *op) expire(now time.Time) {
+	if o.ttl <= 0 || now.Before(o.nextTTL) {
+		return
+	}
+	o.nextTTL = now.Add(time.Duration(max(o.ttl/2, 1)) * time.Millisecond)
+	limit := now.UnixMilli() - o.ttl
+	for _, s := range o.sides {
+		for _, b := range s.buckets {
+			for i := 0; i < len(b.rows); {
+				if e := b.rows[i]; e.access < limit {
+					s.drop(b, e) // moves the last row to i
+					continue
+				}
+				i++
+			}
+		}
+	}
+}
+
+// OnBatch implements exec.Operator: the rows of input in (0 left, 1
+// right) are joined in order with the other side's held rows.
+func (o *op) OnBatch(ctx context.Context, in int, rec arrow.Record, out exec.Emitter) error {
+	n := int(rec.NumRows())
+	o.m.RecordsIn.Add(int64(n))
+	if n == 0 {
+		return nil
+	}
+	if in != 0 && in != 1 {
+		return fmt.Errorf("join: %q: batch on input %d", o.id, in)
+	}
+	now := o.clock.Now()
+	o.expire(now)
+	if err := o.process(in, rec, now.UnixMilli()); err != nil {
+		return fmt.Errorf("join: %q: %w", o.id, err)
+	}
+	o.m.StateEntries.Store(int64(o.sides[0].live + o.sides[1].live))
+	return o.flush(ctx, out)
+}
+
+// pair is a candidate match: row i of the batch with a held row.
+type pair struct {
+	i int
+	e *entry
+}
+
+func (o *op) process(in int, rec arrow.Record, now int64) error {
+	s, other := o.sides[in], o.sides[1-in]
+	n := int(rec.NumRows())
+	for i, k := range s.keyCols {
+		s.keyArrs[i] = rec.Column(k)
+	}
+	for i := range s.rowArrs {
+		s.rowArrs[i] = rec.Column(i)
+	}
+	if err := s.keyEnc.Bind(s.keyArrs...); err != nil {
+		return err
+	}
+	if err := s.rowEnc.Bind(s.rowArrs...); err != nil {
+		return err
+	}
+	kinds := exec.RowKinds(rec)
+	keys := make([]string, n)
+	rows := make([][]byte, n)
+	nullKey := make([]bool, n)
+	var pairs []pair
+	start := make([]int, n+1)
+	for i := 0; i < n; i++ {
+		start[i] = len(pairs)
+		for _, a := range s.keyArrs {
+			if a.IsNull(i) {
+				nullKey[i] = true
+			}
+		}
+		rows[i] = s.rowEnc.Append(nil, i)
+		if nullKey[i] {
+			continue
+		}
+		o.kbuf = s.keyEnc.Append(o.kbuf[:0], i)
+		keys[i] = string(o.kbuf)
+		if b := other.buckets[keys[i]]; b != nil {
+			for _, e := range b.rows {
+				pairs = append(pairs, pair{i, e})
+			}
+		}
+	}
+	start[n] = len(pairs)
+	// The other side's rows do not change while this batch is processed
+	// (only their match counts do), so the residual condition is
+	// evaluated for every candidate pair at once.
+	pass, err := o.evalResidual(in, rows, pairs)
+	if err != nil {
+		return err
+	}
+	var matched []*entry
+	for i := 0; i < n; i++ {
+		matched = matched[:0]
+		var m int64
+		for p := start[i]; p < start[i+1]; p++ {
+			if pass == nil || pass[p] {
+				matched = append(matched, pairs[p].e)
+				m += pairs[p].e.count
+			}
+		}
+		kind := exec.RowKindAt(kinds, i)
+		row := rows[i]
+		if !kind.IsRetraction() {
+			o.accumulate(in, s, other, kind, keys[i], row, nullKey[i], matched, m, now)
+		} else {
+			o.retract(in, s, other, kind, keys[i], row, nullKey[i], matched, m, now)
+		}
+	}
+	return nil
+}
+
+// emit appends count copies of the output row of input-side row mine and
+// other-side row theirs (nil: NULLs), for a row arriving on input in.
+func (o *op) emit(in int, kind types.RowKind, mine, theirs []byte, count int64) {
+	l, r := mine, theirs
+	if in == 1 {
+		l, r = theirs, mine
+	}
+	for ; count > 0; count-- {
+		o.pending = append(o.pending, outRow{kind: kind, left: l, right: r})
+	}
+}
+
+func (o *op) accumulate(in int, s, other *side, kind types.RowKind, key string, row []byte, nullKey bool, matched []*entry, m, now int64) {
+	outKind := kind
+	if s.outer || other.outer {
+		outKind = types.Insert
+	}
+	if m == 0 {
+		if s.outer {
+			o.emit(in, types.Insert, row, nil, 1)
+		}
+	} else {
+		if other.outer {
+			for _, e := range matched {
+				if e.matches == 0 {
+					o.emit(1-in, types.Delete, []byte(e.row), nil, e.count)
+				}
+				e.matches++
+				e.access = now
+				other.markDirty(e)
+			}
+		}
+		for _, e := range matched {
+			o.emit(in, outKind, row, []byte(e.row), e.count)
+		}
+	}
+	if !nullKey {
+		matches := int64(0)
+		if s.outer {
+			matches = m
+		}
+		s.add(key, string(row), matches, now)
+	}
+}
+
+func (o *op) retract(in int, s, other *side, kind types.RowKind, key string, row []byte, nullKey bool, matched []*entry, m, now int64) {
+	if !nullKey {
+		s.retract(key, string(row), now)
+	}
+	if m == 0 {
+		if s.outer {
+			o.emit(in, types.Delete, row, nil, 1)
+		}
+		return
+	}
+	outKind := kind
+	if s.outer {
+		outKind = types.Delete
+	}
+	for _, e := range matched {
+		o.emit(in, outKind, row, []byte(e.row), e.count)
+	}
+	if other.outer {
+		for _, e := range matched {
+			if e.matches == 1 {
+				o.emit(1-in, types.Insert, []byte(e.row), nil, e.count)
+			}
+			if e.matches > 0 {
+				e.matches--
+			}
+			e.access = now
+			other.markDirty(e)
+		}
+	}
+}
+
+// evalResidual evaluates the residual condition over the candidate pairs
+// (nil: every pair passes).
+func (o *op) evalResidual(in int, rows [][]byte, pairs []pair) ([]bool, error) {
+	if o.residual == nil || len(pairs) == 0 {
+		return nil, nil
+	}
+	cand := make([]outRow, len(pairs))
+	for p, pr := range pairs {
+		l, r := rows[pr.i], []byte(pr.e.row)
+		if in == 1 {
+			l, r = r, l
+		}
+		cand[p] = outRow{left: l, right: r}
+	}
+	rec, err := o.build(cand)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	res, err := o.residual.Eval(rec)
+	if err != nil {
+		return nil, fmt.Errorf("residual condition: %w", err)
+	}
+	defer res.Release()
+	b, ok := res.(*array.Boolean)
+	if !ok {
+		return nil, fmt.Errorf("residual condition is %s, not BOOLEAN", res.DataType())
+	}
+	pass := make([]bool, len(pairs))
+	for p := range pass {
+		pass[p] = b.IsValid(p) && b.Value(p)
+	}
+	return pass, nil
+}
+
+// build decodes rows into a record of the output schema.
+func (o *op) build(rows []outRow) (arrow.Record, error) {
+	rb := array.NewRecordBuilder(o.alloc, o.outArrow)
+	defer rb.Release()
+	ls, rs := o.sides[0], o.sides[1]
+	for _, r := range rows {
+		if err := decodeInto(rb, 0, ls.types, r.left); err != nil {
+			return nil, err
+		}
+		if err := decodeInto(rb, o.nLeft, rs.types, r.right); err != nil {
+			return nil, err
+		}
+	}
+	return rb.NewRecord(), nil
+}
+
+// decodeInto appends an encoded row of columns ts (nil: NULLs) to the
+// fields from first on.
+func decodeInto(rb *array.RecordBuilder, first int, ts []types.Type, row []byte) error {
+	if row == nil {
+		for c := range ts {
+			rb.Field(first + c).AppendNull()
+		}
+		return nil
+	}
+	for c, t := range ts {
+		var err error
+		if row, err = state.DecodeKeyColumn(rb.Field(first+c), t, row); err != nil {
+			return fmt.Errorf("held row: %w", err)
+		}
+	}
+	return nil
+}
+
+// flush emits the pending output rows.
+func (o *op) flush(ctx context.Context, out exec.Emitter) error {
+	const batch = 4096
+	all := o.pending
+	o.pending = o.pending[:0]
+	for start := 0; start < len(all); start += batch {
+		rows := all[start:min(start+batch, len(all))]
+		rec, err := o.build(rows)
+		if err != nil {
+			return fmt.Errorf("join: %q: %w", o.id, err)
+		}
+		allInserts := true
+		kinds := make([]types.RowKind, len(rows))
+		for i, r := range rows {
+			kinds[i] = r.kind
+			allInserts = allInserts && r.kind == types.Insert
+		}
+		if !allInserts {
+			ka := exec.NewRowKinds(o.alloc, kinds)
+			with := exec.WithRowKinds(rec, ka)
+			ka.Release()
+			rec.Release()
+			rec = with
+		}
+		o.m.RecordsOut.Add(rec.NumRows())
+		err = out.Emit(ctx, rec)
+		rec.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

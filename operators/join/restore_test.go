@@ -1,0 +1,159 @@
+package join_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/streamsql/streamsql/engine"
+)
+
+// restoreQuery is a left join with a residual condition of two throttled
+// datagen sources into an exactly-once filesystem sink that takes updates
+// (debezium-json).
+const restoreQuery = `
+SET 'pipeline.name' = 'joins';
+SET 'execution.checkpointing.interval' = '50 ms';
+CREATE TABLE a (k BIGINT, x BIGINT)
+WITH ('connector' = 'datagen', 'rows-per-second' = '%[1]s', 'number-of-rows' = '3000', 'seed' = '5',
+      'fields.k.min' = '0', 'fields.k.max' = '300', 'fields.x.min' = '-1000', 'fields.x.max' = '1000');
+CREATE TABLE b (k BIGINT, y BIGINT)
+WITH ('connector' = 'datagen', 'rows-per-second' = '%[1]s', 'number-of-rows' = '3000', 'seed' = '7',
+      'fields.k.min' = '100', 'fields.k.max' = '400', 'fields.y.min' = '-1000', 'fields.y.max' = '1000');
+CREATE TABLE out (k BIGINT, x BIGINT, k2 BIGINT, y BIGINT)
+WITH ('connector' = 'filesystem', 'path' = '%[2]s', 'format' = 'debezium-json');
+INSERT INTO out SELECT a.k, a.x, b.k, b.y FROM a FULL JOIN b ON a.k = b.k AND a.x < b.y;
+`
+
+// runJob runs sql's INSERT on a fresh engine over stateDir at parallelism
+// p: to the end (checkpoints == 0), or until it completed checkpoints of
+// its own, when it is cancelled as a crash would stop it.
+func runJob(t *testing.T, stateDir, sql string, p, checkpoints int) (restoredFrom uint64) {
+	t.Helper()
+	eng := engine.New(engine.Options{StateDir: stateDir, Parallelism: p})
+	defer eng.Close(context.Background())
+	stmts, err := engine.Parse("q.sql", sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q *engine.ContinuousQuery
+	for _, st := range stmts {
+		res, err := eng.Execute(context.Background(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Kind == engine.Query {
+			q = res.Query
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx, nil) }()
+	deadline := time.After(120 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("parallelism %d: %v", p, err)
+			}
+			if checkpoints > 0 {
+				t.Fatalf("parallelism %d: the job finished before %d checkpoints; slow it down", p, checkpoints)
+			}
+			return q.Stats().RestoredFrom
+		case <-deadline:
+			t.Fatalf("parallelism %d: not done within 120 s: %+v", p, q.Stats())
+		case <-time.After(5 * time.Millisecond):
+		}
+		st := q.Stats()
+		if c := st.LastCheckpoint; checkpoints > 0 && c != nil && c.ID >= st.RestoredFrom+uint64(checkpoints) {
+			cancel()
+			if err := <-done; err != context.Canceled {
+				t.Fatalf("parallelism %d: %v", p, err)
+			}
+			return st.RestoredFrom
+		}
+	}
+}
+
+// table reads the debezium-json files of dir and applies their changes to
+// a multiset of rows, failing on a change whose before row is not there.
+func table(t *testing.T, dir string) map[string]int {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no output in %s: %v", dir, err)
+	}
+	rows := map[string]int{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			var ev struct{ Before, After map[string]any }
+			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+				t.Fatalf("%s: %q: %v", f, sc.Text(), err)
+			}
+			if ev.Before != nil {
+				r := fmt.Sprint(ev.Before)
+				if rows[r] == 0 {
+					t.Fatalf("a change retracts %s, which is not in the table", r)
+				}
+				if rows[r]--; rows[r] == 0 {
+					delete(rows, r)
+				}
+			}
+			if ev.After != nil {
+				rows[fmt.Sprint(ev.After)]++
+			}
+		}
+	}
+	return rows
+}
+
+// TestRestoreAndRescale: a join job cancelled midway (a crash: its Pebble
+// state directory keeps the checkpoints) and restored, at parallelism
+// 2 -> 1 -> 3 and 1 -> 1, leaves the table an uninterrupted run does.
+func TestRestoreAndRescale(t *testing.T) {
+	dir := t.TempDir()
+	refOut := filepath.Join(dir, "ref")
+	runJob(t, filepath.Join(dir, "ref-state"), fmt.Sprintf(restoreQuery, "unlimited", refOut), 1, 0)
+	want := table(t, refOut)
+	if len(want) < 1000 {
+		t.Fatalf("the reference run's result has %d rows", len(want))
+	}
+	for _, tc := range []struct {
+		name string
+		ps   []int
+	}{
+		{"1-1", []int{1, 1}},
+		{"2-1-3", []int{2, 1, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			state := filepath.Join(dir, tc.name+"-state")
+			out := filepath.Join(dir, tc.name)
+			for i, p := range tc.ps {
+				rate, cps := "4000", 3
+				if i == len(tc.ps)-1 {
+					rate, cps = "unlimited", 0
+				}
+				from := runJob(t, state, fmt.Sprintf(restoreQuery, rate, out), p, cps)
+				if (i > 0) != (from > 0) {
+					t.Fatalf("run %d (parallelism %d) restored from checkpoint %d", i+1, p, from)
+				}
+			}
+			if got := table(t, out); !maps.Equal(got, want) {
+				t.Fatalf("final table has %d distinct rows, want %d", len(got), len(want))
+			}
+		})
+	}
+}
