@@ -446,6 +446,9 @@ func (c *converter) join(left TableRef, g *gJoin) TableRef {
 }
 
 func (c *converter) tableRef(g *gTableRef) TableRef {
+	if g.AsOf != nil {
+		c.failf(g.AsOf.Pos, "FOR SYSTEM_TIME AS OF (temporal and lookup joins) is not supported yet")
+	}
 	var alias *Ident
 	if g.Alias != nil {
 		a := c.ident(g.Alias)

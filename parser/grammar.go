@@ -307,6 +307,7 @@ type gTableRef struct {
 	TVF   *gTVF     `parser:"( @@"`
 	Sub   *gSelect  `parser:"| '(' @@ ')'"`
 	Name  *gIdent   `parser:"| @@ )"`
+	AsOf  *gOr      `parser:"( 'FOR' 'SYSTEM_TIME' 'AS' 'OF' @@ )?"`
 	Alias *gIdent   `parser:"( 'AS'? @@"`
 	Cols  []*gIdent `parser:"  ( '(' @@ ( ',' @@ )* ')' )? )?"`
 }

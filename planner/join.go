@@ -27,6 +27,27 @@ import (
 // time attribute.
 const notRowtimeJoin = "the output of a regular join has no time attributes (its rows may come long after the watermark passed them)"
 
+// planFromWhere plans sel's FROM item; when it is a join, a comma or cross
+// join takes its condition from sel's WHERE, and sel is returned with the
+// conjuncts left over.
+func (b *builder) planFromWhere(sel *parser.Select) (*relation, *parser.Select, error) {
+	j, ok := sel.From.(*parser.JoinRef)
+	if !ok {
+		rel, err := b.planFrom(sel.From)
+		return rel, sel, err
+	}
+	rel, rest, err := b.planJoinFrom(j, conjuncts(sel.Where))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(rest) != len(conjuncts(sel.Where)) {
+		s := *sel
+		s.Where = andAll(rest)
+		sel = &s
+	}
+	return rel, sel, nil
+}
+
 // planJoinFrom plans a FROM item that is a join, with where the WHERE
 // conjuncts a comma join may take its condition from; it returns those
 // left over.

@@ -502,17 +502,7 @@ func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
 		}
 	} else if sel.From == nil {
 		rel = b.noFrom()
-	} else if j, ok := sel.From.(*parser.JoinRef); ok {
-		var rest []parser.Expr
-		if rel, rest, err = b.planJoinFrom(j, conjuncts(sel.Where)); err != nil {
-			return nil, err
-		}
-		if len(rest) != len(conjuncts(sel.Where)) {
-			s := *sel
-			s.Where = andAll(rest)
-			sel = &s
-		}
-	} else if rel, err = b.planFrom(sel.From); err != nil {
+	} else if rel, sel, err = b.planFromWhere(sel); err != nil {
 		return nil, err
 	}
 	if calls := overCalls(sel); len(calls) > 0 {

@@ -130,7 +130,7 @@ func (b *builder) planRank(sel *parser.Select, sq *parser.SubqueryRef, ri int) (
 	outSel.Where = andAll(rest)
 	output := refersTo(&outSel, isRank)
 
-	rel, err := b.planFrom(inner.From)
+	rel, inner, err := b.planFromWhere(inner)
 	if err != nil {
 		return nil, nil, err
 	}

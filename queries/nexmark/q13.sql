@@ -8,7 +8,7 @@
 -- filesystem connector's; the test checks that planning it fails with
 -- this error:
 --
--- error: joins are not supported yet
+-- error: FOR SYSTEM_TIME AS OF (temporal and lookup joins) is not supported yet
 
 CREATE TABLE bid (
   auction  BIGINT,

@@ -3,13 +3,14 @@
 -- auctions. Shares the same 'winning bids' core as Query 4, and
 -- illustrates a specialized combiner.
 --
--- Status: not supported yet: needs a join (auction with bid); the OVER
--- window (AVG over the last 10 rows) and ROW_NUMBER() OVER are supported,
--- but the OVER window would consume the Top-N's retractions, which Flink
--- refuses too (its OVER window cannot consume retractions). The query below is the original; the test checks that
--- planning it fails with this error:
+-- Status: not supported: the join (auction with bid) plans, but its inner
+-- SELECT filters on rownum in the WHERE of the block that defines it, so
+-- ROW_NUMBER() OVER is not a Top-N there; and the OVER window (AVG over the
+-- last 10 rows) would consume the Top-N's retractions, which Flink refuses
+-- too. The query below is the original; the test checks that planning it
+-- fails with this error:
 --
--- error: joins are not supported yet
+-- error: ROW_NUMBER() OVER (…) is only supported in a Top-N query
 
 CREATE TABLE auction (
   id          BIGINT,
