@@ -99,9 +99,7 @@ func (b *builder) planJoinFrom(j *parser.JoinRef, where []parser.Expr) (*relatio
 // then the right side's.
 func joinScope(left, right *relation) *scope {
 	sc := &scope{table: "the join", what: "a join condition", cat: left.cat}
-	for _, c := range left.cols {
-		sc.cols = append(sc.cols, c)
-	}
+	sc.cols = append(sc.cols, left.cols...)
 	n := len(left.cols)
 	for _, c := range right.cols {
 		c.index += n

@@ -171,7 +171,6 @@ type op struct {
 
 	pending []outRow
 	kbuf    []byte
-	rbuf    []byte
 }
 
 var _ exec.Operator = (*op)(nil)
