@@ -251,11 +251,17 @@ func TestDifferentialGroupingSets(t *testing.T) {
 // retraction of a row that is not there fails the test.
 func runChangelogRows(t *testing.T, sql string) []string {
 	t.Helper()
+	return runChangelogRowsWith(t, engine.Options{StateDir: t.TempDir()}, sql)
+}
+
+// runChangelogRowsWith is runChangelogRows on an engine built with opts.
+func runChangelogRowsWith(t *testing.T, opts engine.Options, sql string) []string {
+	t.Helper()
 	stmts, err := engine.Parse("test.sql", sql)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := engine.New(engine.Options{StateDir: t.TempDir()})
+	eng := engine.New(opts)
 	defer eng.Close(context.Background())
 	table := map[string]int{}
 	for _, st := range stmts {

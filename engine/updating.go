@@ -6,7 +6,8 @@ import (
 )
 
 // updatingOptions reads the table.exec.* settings of the updating
-// operators (checked by SET): mini-batch and state TTL.
+// operators (checked by SET): mini-batch, state TTL, and the emit
+// strategies of window aggregations.
 func (e *Engine) updatingOptions(settings map[string]string) planner.UpdatingOptions {
 	var o planner.UpdatingOptions
 	if settingBool(settings, "table.exec.mini-batch.enabled") {
@@ -17,6 +18,18 @@ func (e *Engine) updatingOptions(settings map[string]string) planner.UpdatingOpt
 	}
 	if d := e.settingDuration(settings, "table.exec.state.ttl"); d > 0 {
 		o.StateTTL = d
+	}
+	if d := e.settingDuration(settings, "table.exec.emit.allow-lateness"); d > 0 {
+		o.AllowLateness = d
+	}
+	if settingBool(settings, "table.exec.emit.early-fire.enabled") {
+		switch _, set := settings["table.exec.emit.early-fire.delay"]; {
+		case !set:
+			o.EarlyFire = -1 // a planning error for a window aggregation
+		default:
+			// '0' (Flink: fire on every row) fires after every batch.
+			o.EarlyFire = max(e.settingDuration(settings, "table.exec.emit.early-fire.delay"), 1)
+		}
 	}
 	return o
 }

@@ -282,12 +282,22 @@ func (a AggCall) describe(arg string) string {
 // key) when the watermark passes the window's end. Its output columns are
 // the Keys (in order), then window_start, window_end, window_time
 // (window_end - 1ms, a rowtime), then one column per Agg.
+//
+// With an emit strategy the output is a changelog (Retract): AllowLateness
+// (ms, table.exec.emit.allow-lateness) keeps a fired window until the
+// watermark passes window_end - 1 + AllowLateness, and a row for it
+// updates its result (-U old, +U new); EarlyFire (ms of processing time,
+// table.exec.emit.early-fire.delay) emits the partial results of open
+// windows that changed, that often (+I, then -U/+U). Neither applies to
+// SESSION windows; both are 0 without a strategy.
 type WindowAgg struct {
 	Base
-	Input  Node
-	Window Window
-	Keys   []int // input columns of the GROUP BY keys (without window columns)
-	Aggs   []AggCall
+	Input         Node
+	Window        Window
+	Keys          []int // input columns of the GROUP BY keys (without window columns)
+	Aggs          []AggCall
+	AllowLateness int64
+	EarlyFire     int64
 }
 
 // WindowAssign is a window TVF consumed without aggregation: it emits each
@@ -520,6 +530,12 @@ func (n *WindowAgg) Describe() string {
 		b.WriteString(a.Describe(in))
 	}
 	b.WriteString("]")
+	if n.AllowLateness > 0 {
+		fmt.Fprintf(&b, " allow-lateness=%dms", n.AllowLateness)
+	}
+	if n.EarlyFire > 0 {
+		fmt.Fprintf(&b, " early-fire=%dms", n.EarlyFire)
+	}
 	return b.String()
 }
 

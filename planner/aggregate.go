@@ -23,6 +23,7 @@ type aggPlan struct {
 	legacy  string   // legacy window function (TUMBLE, HOP, …) or ""
 	tvf     bool
 	w       plan.Window // the window, once known
+	wpos    parser.Pos  // where the window is written
 	// group: a non-windowed aggregation (GroupAgg), whose output has no
 	// window columns.
 	group bool
@@ -69,7 +70,7 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 		if !hasStart || !hasEnd {
 			return nil, errorf(sel.Pos, "an aggregation over a %s window must GROUP BY window_start, window_end", rel.win.w.Kind)
 		}
-		w = rel.win.w
+		w, a.wpos = rel.win.w, rel.win.pos
 	} else {
 		var win *parser.FuncCall
 		for _, g := range sel.GroupBy {
@@ -90,7 +91,7 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 		if w, err = legacyWindow(a.inScope, win); err != nil {
 			return nil, err
 		}
-		a.legacy = win.Name
+		a.legacy, a.wpos = win.Name, win.Pos
 	}
 	a.w = w
 	// The time column comes first in the pre-projection.
@@ -168,6 +169,9 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 		input = pre
 	}
 	wa := &plan.WindowAgg{Input: input, Window: w}
+	if err := b.emitStrategy(wa, a.wpos); err != nil {
+		return nil, err
+	}
 	wa.Window.TimeCol = remap(0)
 	for _, k := range keyIdx {
 		wa.Keys = append(wa.Keys, remap(k))
@@ -416,4 +420,33 @@ func sumType(fn plan.AggFunc, t types.Type) types.Type {
 		return types.DecimalType(38, t.Scale)
 	}
 	return t.Nullable()
+}
+
+// emitStrategy applies the session's emit strategy (allowed lateness,
+// early firing) to the event-time window aggregation wa, written at pos.
+// Processing-time windows have no late rows, so lateness does not apply
+// to them, as in Flink.
+func (b *builder) emitStrategy(wa *plan.WindowAgg, pos parser.Pos) error {
+	o := b.p.Updating
+	if o.AllowLateness <= 0 && o.EarlyFire == 0 {
+		return nil
+	}
+	if o.EarlyFire < 0 {
+		return errorf(pos, "'table.exec.emit.early-fire.enabled' is true but 'table.exec.emit.early-fire.delay' is not set; SET it to how often partial results are emitted (e.g. '5 s')")
+	}
+	if wa.Window.ProcTime {
+		if o.EarlyFire > 0 {
+			return errorf(pos, "early firing ('table.exec.emit.early-fire.enabled') applies to event-time windows; this %s window is over a processing-time attribute, and fires on the clock already", wa.Window.Kind)
+		}
+		return nil
+	}
+	if wa.Window.Kind == plan.Session {
+		what := "'table.exec.emit.allow-lateness'"
+		if o.EarlyFire > 0 {
+			what = "'table.exec.emit.early-fire.enabled'"
+		}
+		return errorf(pos, "%s is not supported for SESSION windows yet (only TUMBLE, HOP and CUMULATE); RESET it for this query", what)
+	}
+	wa.AllowLateness, wa.EarlyFire = max(o.AllowLateness, 0), o.EarlyFire
+	return nil
 }

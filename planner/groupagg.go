@@ -17,6 +17,15 @@ type UpdatingOptions struct {
 	// StateTTL, when positive, expires keys idle for that many ms of
 	// processing time (table.exec.state.ttl).
 	StateTTL int64
+	// AllowLateness, when positive, is how long (ms of event time) an
+	// event-time window aggregation keeps a fired window for late rows,
+	// which update its result (table.exec.emit.allow-lateness).
+	AllowLateness int64
+	// EarlyFire, when positive, is how often (ms of processing time) an
+	// event-time window aggregation emits the partial results of its open
+	// windows (table.exec.emit.early-fire.enabled and .delay); negative:
+	// enabled without a delay, an error for a window aggregation.
+	EarlyFire int64
 }
 
 // planGroupAgg plans a GROUP BY without a window (or an aggregation

@@ -169,6 +169,9 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 				return errorf(pos, "%s %s needs an append-only input, but %s emits updates and deletes; window operators do not take updates and deletes yet", describeKind(n), n.ID(), producer(in))
 			}
 			b.Changelog = plan.AppendOnly
+			if wa, ok := n.(*plan.WindowAgg); ok && (wa.AllowLateness > 0 || wa.EarlyFire > 0) {
+				b.Changelog = plan.Retract // late or early results update rows emitted before
+			}
 		case *plan.GroupAgg:
 			if in := ins[0]; in.Props().Changelog == plan.Upsert {
 				return errorf(pos, "aggregation %s over %s, which emits upserts without update-before rows, is not supported yet", n.ID(), producer(in))

@@ -20,7 +20,9 @@ import (
 //	            (EXPLAIN), or the error with a caret under its position.
 //	            Arguments: parallelism=N and max-parallelism=N set the
 //	            planner's (as the engine does from the settings), and so
-//	            do mini-batch=(SIZE,LATENCY_MS) and state-ttl=MS.
+//	            do mini-batch=(SIZE,LATENCY_MS), state-ttl=MS,
+//	            allow-lateness=MS and early-fire=MS (-1: enabled without a
+//	            delay).
 func TestPlanner(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		p := planner.New(planner.NewCatalog(), builtin.Registry(io.Discard))
@@ -60,6 +62,10 @@ func TestPlanner(t *testing.T) {
 						d.ScanArgs(t, a.Key, &p.Updating.MiniBatch.Size, &p.Updating.MiniBatch.Latency)
 					case "state-ttl":
 						d.ScanArgs(t, a.Key, &p.Updating.StateTTL)
+					case "allow-lateness":
+						d.ScanArgs(t, a.Key, &p.Updating.AllowLateness)
+					case "early-fire":
+						d.ScanArgs(t, a.Key, &p.Updating.EarlyFire)
 					case "parallelism":
 						d.ScanArgs(t, a.Key, &p.Parallelism)
 					case "max-parallelism":

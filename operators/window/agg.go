@@ -114,6 +114,22 @@ type windowAggOp struct {
 	// clock's time (ms) that every row of the batch gets; -1 otherwise.
 	procTime int64
 
+	// Emit strategies (emit.go): allowed lateness and early firing.
+	// updating is set with either; then prev holds, per slot, its
+	// accumulators as last emitted (nil: never emitted), changed whether
+	// it changed since; changes lists the changed slots of open windows
+	// (early firing), lateChanges those of fired windows.
+	lateness, earlyFire  int64
+	updating             bool
+	prev                 [][]byte
+	changed              []bool
+	changes, lateChanges []int32
+	// Fired windows kept for late rows, by end.
+	retEnds  windowEndHeap
+	retained map[int64][]int32
+	scratch  int32 // a slot that is never live, to decode prev into; -1 until needed
+	kindBuf  []types.RowKind
+
 	// Checkpoint dirty tracking.
 	dirtyList []int32
 	deletes   [][]byte // key group prefix and windows-table key
@@ -162,14 +178,22 @@ func NewAgg(n *plan.WindowAgg, env exec.OperatorEnv) (exec.Operator, error) {
 		return nil, fmt.Errorf("window: aggregation %q: %w", n.ID(), err)
 	}
 	op, err := NewAggSubtask(n, metricsOf(env), env.Alloc, sub)
-	if err != nil || !n.Window.ProcTime {
+	if err != nil {
 		return op, err
 	}
 	clock := env.Clock
 	if clock == nil {
 		clock = exec.SystemClock{}
 	}
-	return &procAgg{windowAggOp: op.(*windowAggOp), clock: clock}, nil
+	switch {
+	case n.Window.ProcTime && n.EarlyFire > 0:
+		return nil, fmt.Errorf("window: aggregation %q: early firing of a processing-time window is not supported", n.ID())
+	case n.Window.ProcTime:
+		return &procAgg{windowAggOp: op.(*windowAggOp), clock: clock}, nil
+	case n.EarlyFire > 0:
+		return &earlyAgg{windowAggOp: op.(*windowAggOp), clock: clock}, nil
+	}
+	return op, nil
 }
 
 // subtaskOf returns the part of its operator env describes (one task
@@ -211,6 +235,10 @@ func NewAggSubtask(n *plan.WindowAgg, m *exec.OperatorMetrics, alloc memory.Allo
 		minEnd:    math.MaxInt64,
 		keyCol:    -1,
 		procTime:  -1,
+		scratch:   -1,
+		lateness:  n.AllowLateness,
+		earlyFire: n.EarlyFire,
+		updating:  n.AllowLateness > 0 || n.EarlyFire > 0,
 	}
 	o.table = newSlotTable(o, 1024)
 	switch w.Kind {
@@ -232,6 +260,9 @@ func NewAggSubtask(n *plan.WindowAgg, m *exec.OperatorMetrics, alloc memory.Allo
 	case plan.Session:
 		if w.Gap <= 0 {
 			return nil, errf("SESSION gap must be positive, got %dms", w.Gap)
+		}
+		if o.updating {
+			return nil, errf("SESSION windows have no allowed lateness or early firing")
 		}
 		o.phases = 1
 	default:
@@ -310,7 +341,7 @@ func (o *windowAggOp) Close() error {
 }
 
 // OnBatch implements Operator.
-func (o *windowAggOp) OnBatch(_ context.Context, _ int, rec arrow.Record, _ exec.Emitter) error {
+func (o *windowAggOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emitter) error {
 	n := int(rec.NumRows())
 	o.m.RecordsIn.Add(int64(n))
 	if n == 0 {
@@ -363,6 +394,11 @@ func (o *windowAggOp) OnBatch(_ context.Context, _ int, rec arrow.Record, _ exec
 	}
 	if err := o.checkOverflow(); err != nil {
 		return err
+	}
+	if len(o.lateChanges) > 0 {
+		if err := o.emitLateChanges(ctx, out); err != nil {
+			return err
+		}
 	}
 	if !o.fast {
 		o.releaseNewKeys()
@@ -510,7 +546,7 @@ func (o *windowAggOp) assignWindows(phase int, times []int64, timeNulls arrow.Ar
 		if ts < lo || ts >= hi {
 			var ok bool
 			start, end, ok, lo, hi = o.windowOf(ts, phase)
-			open = ok && end-1 > wm
+			open = ok && end-1+o.lateness > wm
 			if phase == 0 && !open {
 				// Cache nothing for late rows: the next row may be on time.
 				lo, hi = 1, 0
@@ -538,6 +574,9 @@ func (o *windowAggOp) assignWindows(phase int, times []int64, timeNulls arrow.Ar
 			o.dirty[s] = true
 			o.dirtyList = append(o.dirtyList, s)
 		}
+		if o.updating && !o.changed[s] {
+			o.markChanged(s, end-1 <= wm)
+		}
 	}
 	if late > 0 {
 		o.late += late
@@ -552,27 +591,7 @@ func (o *windowAggOp) allocSlot(start, end, k int64, null bool) int32 {
 		s = o.free[n-1]
 		o.free = o.free[:n-1]
 	} else {
-		s = int32(len(o.slotKey))
-		n := len(o.slotKey) + 1
-		o.slotKey = append(o.slotKey, 0)
-		o.slotNull = append(o.slotNull, false)
-		o.slotStart = append(o.slotStart, 0)
-		o.slotEnd = append(o.slotEnd, 0)
-		o.live = append(o.live, false)
-		o.dirty = append(o.dirty, false)
-		o.persisted = append(o.persisted, false)
-		if o.w.Kind == plan.Session {
-			o.slotNext = append(o.slotNext, -1)
-			o.persStart = append(o.persStart, 0)
-			o.persEnd = append(o.persEnd, 0)
-		}
-		// Grow accumulators in capacity-sized steps, not one by one.
-		if c := cap(o.slotKey); n > o.aggCap {
-			for _, a := range o.aggs {
-				a.grow(c)
-			}
-			o.aggCap = c
-		}
+		s = o.growSlot()
 	}
 	o.slotKey[s], o.slotNull[s] = k, null
 	o.slotStart[s], o.slotEnd[s] = start, end
@@ -584,10 +603,45 @@ func (o *windowAggOp) allocSlot(start, end, k int64, null bool) int32 {
 	return s
 }
 
+// growSlot adds a slot to the per-slot slices and returns it.
+func (o *windowAggOp) growSlot() int32 {
+	s := int32(len(o.slotKey))
+	n := len(o.slotKey) + 1
+	o.slotKey = append(o.slotKey, 0)
+	o.slotNull = append(o.slotNull, false)
+	o.slotStart = append(o.slotStart, 0)
+	o.slotEnd = append(o.slotEnd, 0)
+	o.live = append(o.live, false)
+	o.dirty = append(o.dirty, false)
+	o.persisted = append(o.persisted, false)
+	if o.w.Kind == plan.Session {
+		o.slotNext = append(o.slotNext, -1)
+		o.persStart = append(o.persStart, 0)
+		o.persEnd = append(o.persEnd, 0)
+	}
+	if o.updating {
+		o.prev = append(o.prev, nil)
+		o.changed = append(o.changed, false)
+	}
+	// Grow accumulators in capacity-sized steps, not one by one.
+	if c := cap(o.slotKey); n > o.aggCap {
+		for _, a := range o.aggs {
+			a.grow(c)
+		}
+		o.aggCap = c
+	}
+	return s
+}
+
 // newWindowSlot allocates the slot of a time window's group.
 func (o *windowAggOp) newWindowSlot(start, end, k int64, null bool) int32 {
 	s := o.allocSlot(start, end, k, null)
 	o.table.put(end, k, null, s)
+	if o.lateness > 0 && end-1 <= int64(o.wm) {
+		// A group new to a window that fired: kept with the window.
+		o.retain(end, s)
+		return s
+	}
 	ws, ok := o.wins[end]
 	if !ok {
 		o.winEnds.push(end)
@@ -608,6 +662,9 @@ func (o *windowAggOp) freeSlot(s int32) {
 		o.persisted[s] = false
 	}
 	o.dirty[s] = false
+	if o.updating {
+		o.prev[s], o.changed[s] = nil, false
+	}
 	for _, a := range o.aggs {
 		a.reset(s)
 	}
@@ -705,6 +762,12 @@ func (o *windowAggOp) fireWindows(ctx context.Context, out exec.Emitter) error {
 		ss := o.wins[end]
 		delete(o.wins, end)
 		o.sortByKey(ss)
+		if o.updating {
+			if err := o.fireUpdating(ctx, out, end, ss); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := o.emit(ctx, out, ss); err != nil {
 			return err
 		}
@@ -712,6 +775,9 @@ func (o *windowAggOp) fireWindows(ctx context.Context, out exec.Emitter) error {
 			o.table.del(end, o.slotKey[s], o.slotNull[s])
 			o.freeSlot(s)
 		}
+	}
+	if o.lateness > 0 {
+		o.expireRetained()
 	}
 	return nil
 }
@@ -753,10 +819,42 @@ type keySlot struct {
 	rank uint8
 }
 
+// appendRow appends the output row of slot s to o.rb, with the aggregate
+// values of slot acc (s itself, or the scratch slot holding what s
+// emitted before).
+func (o *windowAggOp) appendRow(s, acc int32) error {
+	rb := o.rb
+	nk := len(o.keyTypes)
+	if o.fast {
+		if nk == 1 {
+			if o.slotNull[s] {
+				rb.Field(0).AppendNull()
+			} else {
+				appendAccInt(rb.Field(0), o.slotKey[s])
+			}
+		}
+	} else {
+		key := []byte(o.keyBytes[o.slotKey[s]])
+		for c, t := range o.keyTypes {
+			var err error
+			if key, err = state.DecodeKeyColumn(rb.Field(c), t, key); err != nil {
+				return fmt.Errorf("exec: window aggregation %q: %w", o.id, err)
+			}
+		}
+	}
+	start, end := o.slotStart[s], o.slotEnd[s]
+	rb.Field(nk).(*array.TimestampBuilder).Append(arrow.Timestamp(start))
+	rb.Field(nk + 1).(*array.TimestampBuilder).Append(arrow.Timestamp(end))
+	rb.Field(nk + 2).(*array.TimestampBuilder).Append(arrow.Timestamp(end - 1))
+	for i, a := range o.aggs {
+		a.appendTo(rb.Field(nk+3+i), acc)
+	}
+	return nil
+}
+
 // emit appends the rows of slots ss to output batches and emits them.
 func (o *windowAggOp) emit(ctx context.Context, out exec.Emitter, ss []int32) error {
 	rb := o.rb
-	nk := len(o.keyTypes)
 	for len(ss) > 0 {
 		chunk := ss[:min(len(ss), windowOutputRows)]
 		ss = ss[len(chunk):]
@@ -764,29 +862,8 @@ func (o *windowAggOp) emit(ctx context.Context, out exec.Emitter, ss []int32) er
 			rb.Field(i).Reserve(len(chunk))
 		}
 		for _, s := range chunk {
-			if o.fast {
-				if nk == 1 {
-					if o.slotNull[s] {
-						rb.Field(0).AppendNull()
-					} else {
-						appendAccInt(rb.Field(0), o.slotKey[s])
-					}
-				}
-			} else {
-				key := []byte(o.keyBytes[o.slotKey[s]])
-				for c, t := range o.keyTypes {
-					var err error
-					if key, err = state.DecodeKeyColumn(rb.Field(c), t, key); err != nil {
-						return fmt.Errorf("exec: window aggregation %q: %w", o.id, err)
-					}
-				}
-			}
-			start, end := o.slotStart[s], o.slotEnd[s]
-			rb.Field(nk).(*array.TimestampBuilder).Append(arrow.Timestamp(start))
-			rb.Field(nk + 1).(*array.TimestampBuilder).Append(arrow.Timestamp(end))
-			rb.Field(nk + 2).(*array.TimestampBuilder).Append(arrow.Timestamp(end - 1))
-			for i, a := range o.aggs {
-				a.appendTo(rb.Field(nk+3+i), s)
+			if err := o.appendRow(s, s); err != nil {
+				return err
 			}
 		}
 		rec := rb.NewRecord()

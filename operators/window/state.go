@@ -143,9 +143,15 @@ func (o *windowAggOp) queueDelete(s int32, start, end int64) {
 // released since the previous barrier, the accumulators changed since
 // then, and the watermark and late count if they changed; it changes
 // nothing else.
-func (o *windowAggOp) OnBarrier(_ context.Context, _ exec.Barrier, sw checkpoint.StateWriter, _ exec.Emitter) error {
+func (o *windowAggOp) OnBarrier(ctx context.Context, _ exec.Barrier, sw checkpoint.StateWriter, out exec.Emitter) error {
 	wrap := func(err error) error {
 		return fmt.Errorf("exec: window aggregation %q: checkpoint: %w", o.id, err)
+	}
+	if o.earlyFire > 0 {
+		// What the checkpoint holds is what was emitted (emit.go).
+		if err := o.fireEarly(ctx, out); err != nil {
+			return err
+		}
 	}
 	if len(o.legacyDeletes) > 0 {
 		if err := o.writeLegacyDeletes(sw); err != nil {
@@ -262,6 +268,7 @@ func (o *windowAggOp) restore(st checkpoint.StateReader) error {
 		o.late, o.persLate = late, slices.Clone(v)
 		o.m.LateRecords.Store(late)
 	}
+	o.restoreEmitted()
 	o.m.StateEntries.Store(int64(o.nlive))
 	return nil
 }

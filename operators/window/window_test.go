@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -56,9 +57,13 @@ func (c *winCollector) Emit(_ context.Context, rec arrow.Record) error {
 
 func formatWinRows(rec arrow.Record) []string {
 	var out []string
+	kinds := exec.RowKinds(rec)
 	for r := 0; r < int(rec.NumRows()); r++ {
 		var b strings.Builder
-		for c := 0; c < int(rec.NumCols()); c++ {
+		if kinds != nil {
+			b.WriteString(exec.RowKindAt(kinds, r).String() + " ")
+		}
+		for c := 0; c < int(exec.DataColumns(rec)); c++ {
 			if c > 0 {
 				b.WriteString(", ")
 			}
@@ -96,10 +101,11 @@ func formatWinValue(a arrow.Array, i int) string {
 
 // winSpec describes a window aggregation for tests.
 type winSpec struct {
-	window plan.Window
-	cols   []types.Field
-	keys   []int
-	aggs   []plan.AggCall
+	window          plan.Window
+	cols            []types.Field
+	keys            []int
+	aggs            []plan.AggCall
+	lateness, early int64
 }
 
 // aggType is the output type the planner gives an aggregate.
@@ -136,7 +142,7 @@ func (s *winSpec) plan() *plan.WindowAgg {
 		out = append(out, types.Field{Name: fmt.Sprintf("a%d", i), Type: a.T})
 	}
 	src := &plan.Source{Base: plan.Base{OpID: "0-source", Output: in}}
-	return &plan.WindowAgg{Base: plan.Base{OpID: "1-window-agg", Output: types.Schema{Fields: out}}, Input: src, Window: s.window, Keys: s.keys, Aggs: s.aggs}
+	return &plan.WindowAgg{Base: plan.Base{OpID: "1-window-agg", Output: types.Schema{Fields: out}}, Input: src, Window: s.window, Keys: s.keys, Aggs: s.aggs, AllowLateness: s.lateness, EarlyFire: s.early}
 }
 
 func (s *winSpec) colIndex(t testing.TB, name string) int {
@@ -189,6 +195,8 @@ func parseWinSpec(t testing.TB, td *datadriven.TestData) *winSpec {
 	td.MaybeScanArgs(t, "step", &s.window.Step)
 	td.MaybeScanArgs(t, "gap", &s.window.Gap)
 	td.MaybeScanArgs(t, "offset", &s.window.Offset)
+	td.MaybeScanArgs(t, "lateness", &s.lateness)
+	td.MaybeScanArgs(t, "early", &s.early)
 	for _, line := range strings.Split(td.Input, "\n") {
 		f := strings.Fields(line)
 		if len(f) == 0 {
@@ -328,6 +336,7 @@ func TestWindowAggDataDriven(t *testing.T) {
 			m     *exec.OperatorMetrics
 			store = newWinStore()
 			late  int64
+			clock = &testClock{now: time.UnixMilli(0)}
 		)
 		closeOp := func() {
 			if op != nil {
@@ -349,6 +358,9 @@ func TestWindowAggDataDriven(t *testing.T) {
 				return "error: " + err.Error()
 			}
 			op = o
+			if spec.early > 0 {
+				op = &earlyAgg{windowAggOp: o.(*windowAggOp), clock: clock}
+			}
 			var err2 error
 			if st == nil {
 				err2 = op.Open(ctx, nil)
@@ -378,7 +390,8 @@ func TestWindowAggDataDriven(t *testing.T) {
 			case "batch":
 				rec := buildWinRecord(alloc, spec.cols, parseWinRows(t, spec.cols, td.Input))
 				defer rec.Release()
-				if err := op.OnBatch(ctx, 0, rec, &winCollector{}); err != nil {
+				c := &winCollector{}
+				if err := op.OnBatch(ctx, 0, rec, c); err != nil {
 					return "error: " + err.Error()
 				}
 				out := fmt.Sprintf("state=%d", m.StateEntries.Load())
@@ -386,7 +399,34 @@ func TestWindowAggDataDriven(t *testing.T) {
 					out += fmt.Sprintf(" late=+%d", l-late)
 					late = l
 				}
+				if len(c.rows) > 0 {
+					out = strings.Join(c.rows, "\n") + "\n" + out
+				}
+				if pt, ok := op.(exec.ProcessingTimer); ok {
+					if at, ok := pt.NextTimer(); ok {
+						out += fmt.Sprintf(" timer=%d", at.UnixMilli())
+					}
+				}
 				return out
+			case "timer":
+				// timer now=N: processing time reaches N (ms).
+				var now int64
+				td.ScanArgs(t, "now", &now)
+				clock.now = time.UnixMilli(now)
+				pt, ok := op.(exec.ProcessingTimer)
+				if !ok {
+					return "error: no processing-time timers"
+				}
+				c := &winCollector{}
+				if at, ok := pt.NextTimer(); ok && !clock.now.Before(at) {
+					if err := pt.OnTimer(ctx, clock.now, c); err != nil {
+						return "error: " + err.Error()
+					}
+				}
+				if len(c.rows) == 0 {
+					return fmt.Sprintf("(no rows) state=%d", m.StateEntries.Load())
+				}
+				return strings.Join(c.rows, "\n") + fmt.Sprintf("\nstate=%d", m.StateEntries.Load())
 			case "watermark":
 				var arg string
 				td.ScanArgs(t, "wm", &arg)
@@ -409,10 +449,15 @@ func TestWindowAggDataDriven(t *testing.T) {
 				return names + "\n" + strings.Join(c.rows, "\n") + fmt.Sprintf("\nstate=%d", m.StateEntries.Load())
 			case "barrier":
 				store.sets, store.deletes = 0, 0
-				if err := op.OnBarrier(ctx, exec.Barrier{CheckpointID: 1}, store, &winCollector{}); err != nil {
+				c := &winCollector{}
+				if err := op.OnBarrier(ctx, exec.Barrier{CheckpointID: 1}, store, c); err != nil {
 					return "error: " + err.Error()
 				}
-				return fmt.Sprintf("set %d, deleted %d, stored %d", store.sets, store.deletes, len(store.m))
+				out := fmt.Sprintf("set %d, deleted %d, stored %d", store.sets, store.deletes, len(store.m))
+				if len(c.rows) > 0 {
+					out = strings.Join(c.rows, "\n") + "\n" + out
+				}
+				return out
 			case "stats":
 				return fmt.Sprintf("in=%d out=%d late=%d state=%d", m.RecordsIn.Load(), m.RecordsOut.Load(), m.LateRecords.Load(), m.StateEntries.Load())
 			}
@@ -421,3 +466,8 @@ func TestWindowAggDataDriven(t *testing.T) {
 		})
 	})
 }
+
+// testClock is a clock the "timer" command sets.
+type testClock struct{ now time.Time }
+
+func (c *testClock) Now() time.Time { return c.now }
