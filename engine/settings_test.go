@@ -123,6 +123,18 @@ func TestSetInvalidValues(t *testing.T) {
 			bad:  map[string]string{"chnagelog": "expected tableau or table or changelog", "": "expected"},
 			good: []string{"tableau", "changelog", "TABLE"},
 		},
+		"table.exec.emit.allow-lateness": {
+			bad:  map[string]string{"late": "", "-1 s": "0 or more"},
+			good: []string{"0", "1 min", "500 ms"},
+		},
+		"table.exec.emit.early-fire.delay": {
+			bad:  map[string]string{"often": "", "-5 s": "0 or more"},
+			good: []string{"0", "5 s"},
+		},
+		"table.exec.emit.early-fire.enabled": {
+			bad:  map[string]string{"maybe": "expected true or false"},
+			good: []string{"true", "false"},
+		},
 		"table.exec.mini-batch.allow-latency": {
 			bad:  map[string]string{"soon": "", "-1 s": "0 or more"},
 			good: []string{"0", "2 s", "500 ms"},
