@@ -12,6 +12,7 @@ package connectors
 import (
 	"fmt"
 	"maps"
+	"net/url"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -21,6 +22,14 @@ import (
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
+
+// PartitionFactory is implemented by connectors whose tables may be
+// PARTITIONED BY (the filesystem sink writes a directory per partition).
+type PartitionFactory interface {
+	// ValidatePartitioning checks the partition columns (names of schema's
+	// columns, in order) of a table used as a source (sink false) or sink.
+	ValidatePartitioning(keys []string, schema types.Schema, sink bool) error
+}
 
 // Option describes one WITH option a connector accepts.
 type Option struct {
@@ -182,28 +191,53 @@ func (r *Registry) WithBaseDir(dir string) *Registry {
 	return &c
 }
 
-// resolvePaths returns opts with the relative paths of a source table
-// resolved against the base dir (opts itself when nothing changes).
+// resolvePaths returns opts with its paths as local paths (a file:// URL,
+// as Flink's filesystem tables are often written, becomes its path) and
+// the relative paths of a source table resolved against the base dir (opts
+// itself when nothing changes).
 func (r *Registry) resolvePaths(f Factory, opts map[string]string, sink bool) map[string]string {
 	pf, ok := f.(PathFactory)
-	if !ok || r.baseDir == "" || sink {
+	if !ok {
 		return opts
 	}
 	var out map[string]string
-	for _, k := range pf.PathOptions() {
-		v, ok := opts[k]
-		if !ok || strings.TrimSpace(v) == "" || filepath.IsAbs(v) {
-			continue
-		}
+	set := func(k, v string) {
 		if out == nil {
 			out = maps.Clone(opts)
 		}
-		out[k] = filepath.Join(r.baseDir, v)
+		out[k] = v
+	}
+	for _, k := range pf.PathOptions() {
+		v, ok := opts[k]
+		if !ok || strings.TrimSpace(v) == "" {
+			continue
+		}
+		if p, ok := fileURLPath(v); ok {
+			v = p
+			set(k, v)
+		}
+		if r.baseDir == "" || sink || filepath.IsAbs(v) {
+			continue
+		}
+		set(k, filepath.Join(r.baseDir, v))
 	}
 	if out == nil {
 		return opts
 	}
 	return out
+}
+
+// fileURLPath returns the local path of a file: URL (file:///a/b,
+// file://localhost/a/b, file:/a/b), and false for anything else.
+func fileURLPath(v string) (string, bool) {
+	if !strings.HasPrefix(strings.ToLower(v), "file:") {
+		return "", false
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Path == "" || u.Host != "" && u.Host != "localhost" {
+		return "", false
+	}
+	return filepath.FromSlash(u.Path), true
 }
 
 // NewRegistry returns a registry holding fs.
@@ -266,8 +300,8 @@ func (r *Registry) Validate(opts map[string]string, schema types.Schema, sink bo
 		names = append(names, o.Key)
 	}
 	for _, k := range keys {
-		if k == "connector" || k == plan.PrimaryKeyOption {
-			continue // the PRIMARY KEY, set by the planner
+		if k == "connector" || k == plan.PrimaryKeyOption || k == plan.PartitionKeysOption {
+			continue // the PRIMARY KEY and PARTITIONED BY, set by the planner
 		}
 		o, ok := findOption(known, k)
 		if !ok {
@@ -286,6 +320,15 @@ func (r *Registry) Validate(opts map[string]string, schema types.Schema, sink bo
 			if _, ok := opts[o.Key]; !ok {
 				return &OptionError{Key: o.Key, Msg: fmt.Sprintf("missing required option of connector %q", name)}
 			}
+		}
+	}
+	if keys := opts[plan.PartitionKeysOption]; keys != "" {
+		pf, ok := f.(PartitionFactory)
+		if !ok {
+			return &OptionError{Key: "connector", Msg: fmt.Sprintf("connector %q does not support PARTITIONED BY (the filesystem connector does)", name)}
+		}
+		if err := pf.ValidatePartitioning(strings.Split(keys, ","), schema, sink); err != nil {
+			return err
 		}
 	}
 	if pf, ok := f.(PathFactory); ok && r.pathPolicy != nil {
@@ -325,6 +368,7 @@ func (r *Registry) NewSink(connector string, cfg exec.SinkConfig) (exec.Sink, er
 	if !ok {
 		return nil, fmt.Errorf("connectors: unknown connector %q", connector)
 	}
+	cfg.Options = r.resolvePaths(f, cfg.Options, true)
 	return f.NewSink(cfg)
 }
 

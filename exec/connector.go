@@ -120,6 +120,15 @@ type Sink interface {
 	Close() error
 }
 
+// WatermarkSink is implemented by sinks that act on event time (the
+// partitioned filesystem sink commits a partition once the watermark has
+// passed its time). Watermark is called from the goroutine that calls
+// Write, when the sink's input watermark advances, after every row before
+// it was written; wm is in milliseconds since the epoch.
+type WatermarkSink interface {
+	Watermark(ctx context.Context, wm int64) error
+}
+
 // Clock tells time. Operators and sources get it injected, so tests can
 // control it; nothing in exec calls time.Now directly.
 type Clock interface {

@@ -178,6 +178,13 @@ func (s *subtask) advance(ctx context.Context, wm Watermark) error {
 				return fmt.Errorf("%s: %w", c.id, err)
 			}
 		}
+		if c.sink != nil {
+			if ws, ok := c.sink.sink.(WatermarkSink); ok {
+				if err := ws.Watermark(ctx, int64(wm)); err != nil {
+					return fmt.Errorf("%s: %w", c.id, err)
+				}
+			}
+		}
 		for _, e := range c.edges {
 			if err := e.broadcast(ctx, message{kind: msgWatermark, wm: wm}); err != nil {
 				return err

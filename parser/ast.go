@@ -56,8 +56,18 @@ type CreateTableStmt struct {
 	Columns     []*ColumnDef
 	Watermark   *WatermarkDef  // nil when the table declares none
 	PrimaryKey  *PrimaryKeyDef // nil when the table declares none
-	Options     []*Option      // the WITH clause, in order
-	Comment     string         // the table's COMMENT '…', "" when absent
+	// PartitionedBy is PARTITIONED BY (column, …): the columns whose values
+	// name a row's partition (a filesystem sink's directory); nil when
+	// absent.
+	PartitionedBy *PartitionedByDef
+	Options       []*Option // the WITH clause, in order
+	Comment       string    // the table's COMMENT '…', "" when absent
+}
+
+// PartitionedByDef is PARTITIONED BY (column, …) of CREATE TABLE.
+type PartitionedByDef struct {
+	Pos     Pos
+	Columns []Ident
 }
 
 // ColumnDef is one column of CREATE TABLE: a physical column, a metadata

@@ -155,6 +155,9 @@ func (c *converter) createTable(g *gCreate) *CreateTableStmt {
 		IfNotExists: t.IfNotExists,
 		Name:        c.ident(t.Name),
 	}
+	if t.Partitioned != nil {
+		s.PartitionedBy = &PartitionedByDef{Pos: t.Partitioned.Pos, Columns: c.idents(t.Partitioned.Columns)}
+	}
 	if t.Comment != nil {
 		s.Comment = c.str(t.Comment)
 	}

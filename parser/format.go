@@ -126,6 +126,16 @@ func (n *CreateTableStmt) String() string {
 		b.WriteString(" COMMENT ")
 		b.WriteString(quoteString(n.Comment))
 	}
+	if n.PartitionedBy != nil {
+		b.WriteString(" PARTITIONED BY (")
+		for i, c := range n.PartitionedBy.Columns {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(c.String())
+		}
+		b.WriteString(")")
+	}
 	if len(n.Options) > 0 {
 		b.WriteString(" WITH (")
 		for i, o := range n.Options {

@@ -83,7 +83,14 @@ type gCreateTable struct {
 	Name        *gIdent       `parser:"@@"`
 	Elems       []*gTableElem `parser:"'(' @@ ( ',' @@ )* ')'"`
 	Comment     *gString      `parser:"( 'COMMENT' @@ )?"`
+	Partitioned *gPartitioned `parser:"@@?"`
 	Options     []*gOption    `parser:"( 'WITH' '(' @@ ( ',' @@ )* ')' )?"`
+}
+
+// gPartitioned is PARTITIONED BY (column, …) of CREATE TABLE.
+type gPartitioned struct {
+	Pos     lexer.Position
+	Columns []*gIdent `parser:"'PARTITIONED' 'BY' '(' @@ ( ',' @@ )* ')'"`
 }
 
 type gTableElem struct {

@@ -100,6 +100,9 @@ func (p *Planner) CreateTable(s *parser.CreateTableStmt) error {
 	if err := primaryKey(t, s); err != nil {
 		return err
 	}
+	if err := partitionKeys(t, s); err != nil {
+		return err
+	}
 	// Type computed columns and the watermark now, so errors surface at
 	// CREATE time.
 	phys := physicalScope(t)
@@ -153,6 +156,50 @@ func primaryKey(t *Table, s *parser.CreateTableStmt) error {
 		names = append(names, t.Columns[i].Name)
 	}
 	t.Options[plan.PrimaryKeyOption] = strings.Join(names, ",")
+	return nil
+}
+
+// partitionKeys checks the table's PARTITIONED BY (physical columns, each
+// once, not every column) and hands it to the connector under
+// plan.PartitionKeysOption.
+func partitionKeys(t *Table, s *parser.CreateTableStmt) error {
+	if op, ok := t.OptionPos[plan.PartitionKeysOption]; ok {
+		return errorf(op, "option %q is reserved; declare PARTITIONED BY (…) instead", plan.PartitionKeysOption)
+	}
+	if s.PartitionedBy == nil {
+		return nil
+	}
+	var names []string
+	physical := 0
+	for _, c := range t.Columns {
+		if c.Kind == Physical {
+			physical++
+		}
+	}
+	for _, id := range s.PartitionedBy.Columns {
+		i := slices.IndexFunc(t.Columns, func(c Column) bool { return strings.EqualFold(c.Name, id.Name) })
+		switch {
+		case i < 0:
+			var cols []string
+			for _, c := range t.Columns {
+				cols = append(cols, c.Name)
+			}
+			msg := fmt.Sprintf("PARTITIONED BY: table %q has no column %q", t.Name, id.Name)
+			if hint := suggest.Closest(id.Name, cols); hint != "" {
+				msg += fmt.Sprintf("; did you mean %q?", hint)
+			}
+			return errorf(id.Pos, "%s", msg)
+		case t.Columns[i].Kind != Physical:
+			return errorf(id.Pos, "PARTITIONED BY: column %q is not a physical column (metadata and computed columns cannot be partition keys)", id.Name)
+		case slices.Contains(names, t.Columns[i].Name):
+			return errorf(id.Pos, "PARTITIONED BY: column %q is named twice", id.Name)
+		}
+		names = append(names, t.Columns[i].Name)
+	}
+	if len(names) == physical {
+		return errorf(s.PartitionedBy.Pos, "PARTITIONED BY: every column of table %q is a partition key; the files would hold nothing", t.Name)
+	}
+	t.Options[plan.PartitionKeysOption] = strings.Join(names, ",")
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/streamsql/streamsql/connectors"
 	"github.com/streamsql/streamsql/connectors/format"
 	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -20,8 +21,9 @@ const optPath = "path"
 type factory struct{}
 
 var (
-	_ connectors.Factory     = factory{}
-	_ connectors.PathFactory = factory{}
+	_ connectors.Factory          = factory{}
+	_ connectors.PathFactory      = factory{}
+	_ connectors.PartitionFactory = factory{}
 )
 
 // New returns the filesystem connector.
@@ -36,7 +38,7 @@ func (factory) Options() []connectors.Option {
 		{Key: optPath, Required: true, Source: true, Sink: true,
 			Help: "source: a file, or a directory of files read in name order; sink: the directory of the part file"},
 		connectors.WatermarkMaxFuture,
-	}, format.WithRequired()...)
+	}, append(format.WithRequired(), partitionOptions...)...)
 }
 
 // PathOptions implements connectors.PathFactory.
@@ -49,6 +51,9 @@ func (factory) Validate(opts map[string]string, schema types.Schema, sink bool) 
 		return &connectors.OptionError{Key: optPath, Msg: "expected a file or directory path, got \"\""}
 	}
 	if err := format.Validate("", opts); err != nil {
+		return err
+	}
+	if err := validatePartitioned(opts, sink); err != nil {
 		return err
 	}
 	dec, err := format.NewDecoder("", schema, opts, memory.DefaultAllocator)
@@ -77,7 +82,12 @@ func unwrapPathError(err error) error {
 func (factory) NewSource(cfg exec.SourceConfig) (exec.Source, error) { return newSource(cfg) }
 
 // NewSink implements connectors.Factory.
-func (factory) NewSink(cfg exec.SinkConfig) (exec.Sink, error) { return newSink(cfg) }
+func (factory) NewSink(cfg exec.SinkConfig) (exec.Sink, error) {
+	if cfg.Options[plan.PartitionKeysOption] != "" {
+		return newPartitionedSink(cfg)
+	}
+	return newSink(cfg)
+}
 
 // DescribeOffset implements connectors.StateDescriber: the offset of the
 // file being read, or of a checkpoint from before offsets were kept per
@@ -105,6 +115,9 @@ func (factory) DescribeOffset(b []byte) (string, error) {
 
 // DescribeHandle implements connectors.StateDescriber.
 func (factory) DescribeHandle(b []byte) (string, error) {
+	if len(b) > 0 && b[0] == partitionedHandleVersion {
+		return describePartitionedHandle(b)
+	}
 	name, n, err := decodeHandle(b)
 	if err != nil {
 		return "", err
