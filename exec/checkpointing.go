@@ -70,11 +70,19 @@ func (j *Job) restore(ctx context.Context) error {
 			return err
 		}
 	}
+	metered := map[*state.Meter]bool{}
 	for _, t := range j.tasks {
 		for _, s := range t.subs {
 			for _, c := range s.nodes {
 				if c.op == nil {
 					continue
+				}
+				if r != nil && !metered[c.meter] {
+					// Once per node: its subtasks share the meter.
+					metered[c.meter] = true
+					if err := c.meter.Restore(r.Operator(c.id)); err != nil {
+						return fmt.Errorf("restoring checkpoint %d: %s: state size: %w", r.ID(), c.id, err)
+					}
 				}
 				var st checkpoint.StateReader
 				if r != nil {
@@ -379,8 +387,9 @@ func (c *inflight) finish(ctx context.Context) (stop bool, err error) {
 // The subtasks of a parallel node share the node's writer (keyed entries
 // carry their key group, so a checkpoint restores at any parallelism), one
 // write at a time.
+// The node's state meter sees every write the checkpoint accepts.
 func (c *inflight) writer(n *chained) checkpoint.StateWriter {
-	w := c.cp.Operator(n.id)
+	w := n.meter.Writer(c.cp.Operator(n.id))
 	mu := c.locks[n.id]
 	if mu == nil {
 		return w

@@ -109,6 +109,9 @@ type Job struct {
 
 	metricsMu sync.Mutex
 	metrics   map[string][]*OperatorMetrics // per node id, per subtask
+	// meters keep the encoded state size of each node (its subtasks
+	// share one, as they share the node's state writer).
+	meters map[string]*state.Meter
 
 	events chan event
 	// ended holds the nodes whose branch has ended, endedSubtasks how many
@@ -136,6 +139,21 @@ func (j *Job) metricsOf(n plan.Node, i int) *OperatorMetrics {
 	}
 	m := &OperatorMetrics{}
 	j.metrics[n.ID()] = append(j.metrics[n.ID()], m)
+	return m
+}
+
+// meterOf returns the state meter of node n.
+func (j *Job) meterOf(n plan.Node) *state.Meter {
+	j.metricsMu.Lock()
+	defer j.metricsMu.Unlock()
+	if j.meters == nil {
+		j.meters = map[string]*state.Meter{}
+	}
+	m := j.meters[n.ID()]
+	if m == nil {
+		m = state.NewMeter()
+		j.meters[n.ID()] = m
+	}
 	return m
 }
 
@@ -369,6 +387,9 @@ type Stats struct {
 	LateRecords int64 // rows dropped as late, over all operators
 	// StateEntries counts open (window, key) accumulators.
 	StateEntries int64
+	// StateBytes is the encoded size of the operators' state as of their
+	// last checkpoint (OperatorStats.StateBytes summed).
+	StateBytes int64
 	// Watermark is the event time the sinks have reached: the minimum
 	// over the tasks that hold a sink.
 	Watermark Watermark
@@ -393,6 +414,12 @@ type OperatorStats struct {
 	RecordsOut   int64
 	LateRecords  int64
 	StateEntries int64
+	// StateBytes is the encoded size (keys and values) of the operator's
+	// state as of its last checkpoint, over its subtasks: what a restore
+	// reads. It is maintained as the operator writes its state (a
+	// state.Meter), recomputed once at a restore, and 0 for a job without
+	// checkpoints.
+	StateBytes int64
 }
 
 // Stats returns the job's counters. Safe to call from any goroutine.
@@ -445,8 +472,12 @@ func (j *Job) Stats() Stats {
 			o.LateRecords += m.LateRecords.Load()
 			o.StateEntries += m.StateEntries.Load()
 		}
+		if m := j.meters[n.ID()]; m != nil {
+			o.StateBytes = m.Bytes()
+		}
 		s.LateRecords += o.LateRecords
 		s.StateEntries += o.StateEntries
+		s.StateBytes += o.StateBytes
 		s.Operators = append(s.Operators, o)
 	}
 	return s

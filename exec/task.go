@@ -58,9 +58,10 @@ type chained struct {
 	timer ProcessingTimer
 	sink  *sinkRunner
 	m     *OperatorMetrics
-	outs  []link     // chained consumers in the same subtask
-	edges []*outEdge // consumers in other tasks
-	ended bool       // a Finisher that finished
+	meter *state.Meter // the node's, shared by its subtasks
+	outs  []link       // chained consumers in the same subtask
+	edges []*outEdge   // consumers in other tasks
+	ended bool         // a Finisher that finished
 }
 
 // link is a chained consumer and the input of it a node feeds.
@@ -84,7 +85,7 @@ func (j *Job) newSubtask(t *task, i int) (*subtask, error) {
 	s := &subtask{j: j, t: t, index: i, wm: MinWatermark}
 	s.wmPublic.Store(int64(MinWatermark))
 	for k, n := range t.nodes {
-		c := &chained{s: s, node: n, id: n.ID(), m: j.metricsOf(n, i)}
+		c := &chained{s: s, node: n, id: n.ID(), m: j.metricsOf(n, i), meter: j.meterOf(n)}
 		s.nodes = append(s.nodes, c) // first, so that Close finds what was built
 		switch x := n.(type) {
 		case *plan.Source:

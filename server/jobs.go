@@ -38,6 +38,9 @@ type statsView struct {
 	LateRecords  int64 `json:"late_records"`
 	Malformed    int64 `json:"malformed_records"`
 	StateEntries int64 `json:"state_entries"`
+	// StateBytes is the encoded size of the operators' state as of their
+	// last checkpoint.
+	StateBytes int64 `json:"state_bytes"`
 	// Watermark is the event-time watermark as SQL prints timestamps,
 	// "+inf" after the end of bounded input, or absent before the first.
 	Watermark string `json:"watermark,omitempty"`
@@ -56,6 +59,7 @@ type operatorStatsView struct {
 	RecordsOut   int64  `json:"records_out"`
 	LateRecords  int64  `json:"late_records"`
 	StateEntries int64  `json:"state_entries"`
+	StateBytes   int64  `json:"state_bytes"`
 }
 
 type checkpointView struct {
@@ -83,11 +87,11 @@ type taskAlignmentView struct {
 func viewStats(st exec.Stats) statsView {
 	v := statsView{
 		RecordsIn: st.RecordsIn, RecordsOut: st.RecordsOut, LateRecords: st.LateRecords,
-		Malformed: st.Malformed, StateEntries: st.StateEntries, RestoredFrom: st.RestoredFrom,
+		Malformed: st.Malformed, StateEntries: st.StateEntries, StateBytes: st.StateBytes, RestoredFrom: st.RestoredFrom,
 	}
 	for _, o := range st.Operators {
 		v.Operators = append(v.Operators, operatorStatsView{ID: o.ID, RecordsIn: o.RecordsIn, RecordsOut: o.RecordsOut,
-			LateRecords: o.LateRecords, StateEntries: o.StateEntries})
+			LateRecords: o.LateRecords, StateEntries: o.StateEntries, StateBytes: o.StateBytes})
 	}
 	switch {
 	case st.Watermark == exec.MaxWatermark:

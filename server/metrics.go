@@ -34,7 +34,7 @@ func (m *metric) add(v float64, labels ...string) {
 
 // The metric families /metrics exports, in order.
 type families struct {
-	status, recordsIn, recordsOut, late, malformed, watermark, stateEntries, restoredFrom,
+	status, recordsIn, recordsOut, late, malformed, watermark, stateEntries, stateBytes, opEntries, opBytes, restoredFrom,
 	lastID, retained, lastDuration, lastSize, lastTime, uploaded, uploadSeconds, failures, lag metric
 }
 
@@ -47,6 +47,9 @@ func newFamilies() *families {
 		malformed:     metric{name: "streamsql_job_malformed_records_total", typ: "counter", help: "Source records skipped as malformed."},
 		watermark:     metric{name: "streamsql_job_watermark_seconds", typ: "gauge", help: "The job's event-time watermark, in seconds since the epoch (absent before the first; +Inf after bounded input ended)."},
 		stateEntries:  metric{name: "streamsql_job_state_entries", typ: "gauge", help: "Open (window, key) accumulators."},
+		stateBytes:    metric{name: "streamsql_job_state_bytes", typ: "gauge", help: "Encoded size (keys and values) of the job's operator state as of its last checkpoint."},
+		opEntries:     metric{name: "streamsql_operator_state_entries", typ: "gauge", help: "Live state entries of an operator, per operator."},
+		opBytes:       metric{name: "streamsql_operator_state_bytes", typ: "gauge", help: "Encoded size (keys and values) of an operator's state as of its last checkpoint, per operator."},
 		restoredFrom:  metric{name: "streamsql_job_restored_from_checkpoint", typ: "gauge", help: "The checkpoint id the run restored from (0: started fresh)."},
 		lastID:        metric{name: "streamsql_job_last_checkpoint_id", typ: "gauge", help: "Id of the last completed checkpoint (ids count every checkpoint the job ever took)."},
 		retained:      metric{name: "streamsql_job_checkpoints_retained", typ: "gauge", help: "Completed checkpoints retained in the state directory."},
@@ -61,7 +64,7 @@ func newFamilies() *families {
 }
 
 func (f *families) all() []*metric {
-	return []*metric{&f.status, &f.recordsIn, &f.recordsOut, &f.late, &f.malformed, &f.watermark, &f.stateEntries,
+	return []*metric{&f.status, &f.recordsIn, &f.recordsOut, &f.late, &f.malformed, &f.watermark, &f.stateEntries, &f.stateBytes, &f.opEntries, &f.opBytes,
 		&f.restoredFrom, &f.lastID, &f.retained, &f.lastDuration, &f.lastSize, &f.lastTime, &f.uploaded, &f.uploadSeconds, &f.failures, &f.lag}
 }
 
@@ -87,6 +90,11 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		f.late.add(float64(st.LateRecords), "job", id)
 		f.malformed.add(float64(st.Malformed), "job", id)
 		f.stateEntries.add(float64(st.StateEntries), "job", id)
+		f.stateBytes.add(float64(st.StateBytes), "job", id)
+		for _, o := range st.Operators {
+			f.opEntries.add(float64(o.StateEntries), "job", id, "operator", o.ID)
+			f.opBytes.add(float64(o.StateBytes), "job", id, "operator", o.ID)
+		}
 		f.restoredFrom.add(float64(st.RestoredFrom), "job", id)
 		switch {
 		case st.Watermark == exec.MaxWatermark:

@@ -126,11 +126,13 @@ type job struct {
 	Error  string `json:"error"`
 	SQL    string `json:"sql"`
 	Stats  struct {
-		RecordsIn    int64  `json:"records_in"`
-		RecordsOut   int64  `json:"records_out"`
-		StateEntries int64  `json:"state_entries"`
-		Watermark    string `json:"watermark"`
-		RestoredFrom uint64 `json:"restored_from"`
+		RecordsIn    int64     `json:"records_in"`
+		RecordsOut   int64     `json:"records_out"`
+		StateEntries int64     `json:"state_entries"`
+		StateBytes   int64     `json:"state_bytes"`
+		Watermark    string    `json:"watermark"`
+		RestoredFrom uint64    `json:"restored_from"`
+		Operators    []opStats `json:"operators"`
 	} `json:"stats"`
 	LastCheckpoint *struct {
 		ID          uint64  `json:"id"`
@@ -142,6 +144,13 @@ type job struct {
 		} `json:"tasks"`
 	} `json:"last_checkpoint"`
 	Savepoint string `json:"savepoint"`
+}
+
+// opStats is an operator's entry of a job's stats.operators.
+type opStats struct {
+	ID           string `json:"id"`
+	StateEntries int64  `json:"state_entries"`
+	StateBytes   int64  `json:"state_bytes"`
 }
 
 func (ts *testServer) statements(sql string) []result {
@@ -433,6 +442,12 @@ func TestJobLifecycle(t *testing.T) {
 	if !strings.HasPrefix(j.SQL, "INSERT INTO sink SELECT") || j.Stats.Watermark == "" {
 		t.Errorf("GET /v1/jobs/life: %+v", j)
 	}
+	// After a checkpoint the window aggregation's state has at least its
+	// catalog and watermark: its bytes are in operators[] and in the job's.
+	agg := slices.IndexFunc(j.Stats.Operators, func(o opStats) bool { return strings.HasSuffix(o.ID, "-window-agg") })
+	if agg < 0 || j.Stats.Operators[agg].StateBytes <= 0 || j.Stats.StateBytes < j.Stats.Operators[agg].StateBytes {
+		t.Errorf("GET /v1/jobs/life: no state bytes of the window aggregation after a checkpoint: %+v", j.Stats)
+	}
 	var cps struct {
 		Job         string
 		Running     bool
@@ -563,6 +578,7 @@ func checkMetrics(t *testing.T, ts *testServer, jobs []string) {
 	}
 	for _, name := range []string{"streamsql_job_records_in_total", "streamsql_job_records_out_total", "streamsql_job_late_records_total",
 		"streamsql_job_malformed_records_total", "streamsql_job_watermark_seconds", "streamsql_job_state_entries",
+		"streamsql_job_state_bytes", "streamsql_operator_state_entries", "streamsql_operator_state_bytes",
 		"streamsql_job_last_checkpoint_id", "streamsql_job_checkpoints_retained", "streamsql_job_last_checkpoint_duration_seconds",
 		"streamsql_job_last_checkpoint_size_bytes", "streamsql_job_checkpoint_failures_total", "streamsql_source_lag_records"} {
 		if types[name] == "" {
@@ -587,6 +603,23 @@ func checkMetrics(t *testing.T, ts *testServer, jobs []string) {
 		if _, ok := values[`streamsql_job_state_entries{job="`+j+`"}`]; !ok {
 			t.Errorf("no state entries of %s", j)
 		}
+		if _, ok := values[`streamsql_job_state_bytes{job="`+j+`"}`]; !ok {
+			t.Errorf("no state bytes of %s", j)
+		}
+	}
+	// The first job completed a checkpoint: its window aggregation's state
+	// bytes are positive.
+	found := false
+	for series, v := range values {
+		if strings.HasPrefix(series, `streamsql_operator_state_bytes{job="`+j+`",operator="`) && strings.HasSuffix(series, `-window-agg"}`) {
+			found = true
+			if v <= 0 {
+				t.Errorf("%s = %v after a checkpoint", series, v)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no streamsql_operator_state_bytes of %s's window aggregation", j)
 	}
 }
 

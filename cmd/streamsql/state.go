@@ -187,8 +187,8 @@ Flags:
 		}
 		printCheckpoint(stdout, job, c)
 		if st.Stats.StateEntries > 0 || st.Stats.RecordsIn > 0 {
-			fmt.Fprintf(stdout, "  job state: %d open window accumulators, %d rows read, watermark %s (at the job's last status)\n",
-				st.Stats.StateEntries, st.Stats.RecordsIn, watermarkText(st.Stats.Watermark))
+			fmt.Fprintf(stdout, "  job state: %d live state entries, %d bytes of state, %d rows read, watermark %s (at the job's last status)\n",
+				st.Stats.StateEntries, st.Stats.StateBytes, st.Stats.RecordsIn, watermarkText(st.Stats.Watermark))
 		}
 		printCheckpointDetail(stdout, c)
 		return nil

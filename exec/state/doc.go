@@ -27,7 +27,10 @@
 //     its restore: Tables.Restore refuses it.
 //
 // Operators declare their state as tables (Spec, NewTables); see
-// tables.go for the key layout and the rules of redistribution.
+// tables.go for the key layout and the rules of redistribution. A Meter
+// keeps the encoded size of one operator's state as its subtasks write it
+// (the runtime meters every node's state writer; the job's metrics report
+// it).
 //
 // state knows nothing of operators, tasks or channels; it depends only on
 // types, Arrow and checkpoint's reader and writer interfaces.
