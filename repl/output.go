@@ -15,27 +15,34 @@ import (
 // resultModeKey is the client setting that picks how SELECT rows print.
 const resultModeKey = "sql-client.execution.result-mode"
 
-// resultMode is how the shell prints the rows of a SELECT.
+// resultMode is how the shell prints the rows of a SELECT, as Flink's SQL
+// client's 'sql-client.execution.result-mode'.
 type resultMode uint8
 
 const (
-	// tableau: an aligned table that grows as windows close; an updating
-	// result (e.g. a debezium-json table) is shown as in changelog mode,
-	// as Flink's tableau mode shows streaming results with an op column.
+	// tableau: an aligned table that grows as rows arrive; an updating
+	// result (a non-windowed GROUP BY, a debezium-json table) is shown as
+	// in changelog mode, as Flink's tableau mode shows streaming results
+	// with an op column.
 	tableau resultMode = iota
 	// changelog: the same table with an "op" column holding each row's
 	// kind: +I, -U, +U or -D (append-only results are all +I).
 	changelog
+	// table: the materialised current table, redrawn in place on a
+	// terminal (liveTable); elsewhere printed once, at the end.
+	table
 )
 
 func parseResultMode(v string) (resultMode, error) {
 	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "tableau", "table":
+	case "tableau":
 		return tableau, nil
 	case "changelog":
 		return changelog, nil
+	case "table":
+		return table, nil
 	}
-	return 0, fmt.Errorf("SET %s: expected 'tableau' or 'changelog', got %q", resultModeKey, v)
+	return 0, fmt.Errorf("SET %s: expected 'table', 'tableau' or 'changelog', got %q", resultModeKey, v)
 }
 
 // Display settings of the shell, as in Flink's SQL client (vertical is
@@ -45,16 +52,29 @@ const (
 	verticalKey       = "sql-client.display.vertical"
 )
 
-// newResultWriter prints a SELECT's rows as a growing table with a line
-// of column types under the names and, in changelog mode, an op column;
-// or, with 'sql-client.display.vertical', as records.
-func (s *shell) newResultWriter(schema types.Schema, mode resultMode) *render.Table {
+// newResultWriter returns the writer of a SELECT's rows: in table mode
+// the live table (unless the display is vertical, which prints the
+// changes as records); otherwise a growing table with a line of column
+// types under the names and, in changelog mode, an op column; or, with
+// 'sql-client.display.vertical', records.
+func (s *shell) newResultWriter(schema types.Schema, mode resultMode) render.Writer {
 	opts := render.TableOptions{Types: true, Changelog: mode == changelog}
 	if v, ok := s.eng.Setting(maxColumnWidthKey); ok {
 		opts.MaxColumnWidth, _ = strconv.Atoi(strings.TrimSpace(v)) // checked by SET
 	}
 	if v, ok := s.eng.Setting(verticalKey); ok {
 		opts.Vertical, _ = strconv.ParseBool(strings.TrimSpace(v))
+	}
+	if mode == table && !opts.Vertical {
+		lt := newLiveTable(s.out, schema, opts)
+		if !lt.Terminal() && !s.toldNoTerminal {
+			s.toldNoTerminal = true
+			fmt.Fprintf(s.errw, "note: result mode 'table' redraws the table on a terminal; the output is not one, so the final table prints when the query ends\n")
+		}
+		return lt
+	}
+	if mode == table { // vertical: the changes, as records
+		opts.Changelog = true
 	}
 	return render.NewTableWith(s.out, schema, opts)
 }

@@ -124,6 +124,10 @@ type shell struct {
 	// st keeps the catalog and the jobs for later sessions (interactive
 	// shells only; nil otherwise).
 	st *store
+
+	// toldNoTerminal is set once the shell said that table mode prints
+	// its table at the end, the output not being a terminal.
+	toldNoTerminal bool
 }
 
 // notice prints a notice about a background job, unless the shell is
@@ -397,7 +401,7 @@ func (s *shell) runSelect(ctx context.Context, q *engine.ContinuousQuery) error 
 			}
 		}()
 	}
-	if q.Updating() {
+	if q.Updating() && mode == tableau {
 		// Flink's tableau mode shows a streaming result's changes with
 		// their op column too: the rows of an updating result mean
 		// nothing without their kinds.

@@ -11,7 +11,7 @@ import (
 )
 
 // TestQueryRowKinds: /v1/query streams an updating result's rows with
-// their kinds: rows that are not inserts carry "op".
+// their kinds: every row carries "op".
 func TestQueryRowKinds(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "p.json")
@@ -25,7 +25,7 @@ func TestQueryRowKinds(t *testing.T) {
 	ts := startEngine(t, engine.Options{StateDir: t.TempDir()}, server.Options{})
 	ts.statements(`CREATE TABLE p (id BIGINT, name STRING) WITH ('connector' = 'filesystem', 'path' = '` + path + `', 'format' = 'debezium-json');`)
 	code, body := ts.do("GET", "/v1/query?sql="+urlEscape("SELECT * FROM p"), "", "")
-	want := `{"id":1,"name":"a"}
+	want := `{"op":"+I","id":1,"name":"a"}
 {"op":"-U","id":1,"name":"a"}
 {"op":"+U","id":1,"name":"b"}
 {"op":"-D","id":1,"name":"b"}

@@ -76,7 +76,9 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	enc, err := format.NewEncoder(format.JSON, q.Schema(), nil)
 	if err == nil {
-		err = enc.WriteRowKinds() // {"op":"-U",…} for rows that are not inserts
+		// {"op":"-U",…}: every row of an updating result carries its
+		// kind, an append-only result's rows none.
+		err = enc.WriteRowKinds(q.Updating())
 	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err)

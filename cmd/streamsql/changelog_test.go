@@ -11,7 +11,7 @@ import (
 )
 
 // TestRunChangelog: `streamsql run` prints an updating result's rows with
-// their kinds: JSON rows that are not inserts carry "op", and the table has
+// their kinds: every JSON row carries "op", and the table has
 // the op column; a malformed event is skipped with
 // 'debezium-json.ignore-parse-errors', and counted.
 func TestRunChangelog(t *testing.T) {
@@ -28,7 +28,7 @@ func TestRunChangelog(t *testing.T) {
 SELECT * FROM p;
 `, data)), 0o644))
 	for format, want := range map[string]string{
-		"json": `{"id":1,"name":"a"}
+		"json": `{"op":"+I","id":1,"name":"a"}
 {"op":"-U","id":1,"name":"a"}
 {"op":"+U","id":1,"name":"b"}
 {"op":"-D","id":1,"name":"b"}

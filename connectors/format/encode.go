@@ -26,6 +26,8 @@ type Encoder struct {
 	cfg   config
 	keys  [][]byte // JSON: `"name":` per column, with the separator
 	opKey []byte   // JSON with WriteRowKinds: `{"op":` (see WriteRowKinds)
+	// opInserts: WriteRowKinds(true), inserts carry "op" too.
+	opInserts bool
 }
 
 // NewEncoder returns an encoder of rows of schema in format ("json", "csv"
@@ -50,12 +52,14 @@ func NewEncoder(format string, schema types.Schema, opts map[string]string) (*En
 	return e, nil
 }
 
-// WriteRowKinds makes a JSON encoder write the kind of each row that is
-// not an insert as a first field "op" ("-U", "+U" or "-D"; "$op" when the
-// schema has a column named op): {"op":"-U","a":1}. Inserts are written as
-// before, without the field, so an append-only result reads the same. It
-// is for result streams (the server, the CLI), not for sinks.
-func (e *Encoder) WriteRowKinds() error {
+// WriteRowKinds makes a JSON encoder write the kind of each row as a
+// first field "op" with Flink's short names ("+I", "-U", "+U" or "-D";
+// "$op" when the schema has a column named op): {"op":"-U","a":1}. With
+// inserts false, inserts are written as before, without the field, so an
+// append-only result reads the same; an updating result's stream passes
+// true, so that every row carries its kind. It is for result streams (the
+// server, the CLI), not for sinks.
+func (e *Encoder) WriteRowKinds(inserts bool) error {
 	if e.cfg.format != JSON {
 		return fmt.Errorf("format: only 'json' writes row kinds, not '%s'", e.cfg.format)
 	}
@@ -67,6 +71,7 @@ func (e *Encoder) WriteRowKinds() error {
 	}
 	e.opKey = appendJSONString([]byte{'{'}, key)
 	e.opKey = append(e.opKey, ':')
+	e.opInserts = inserts
 	return nil
 }
 
@@ -94,7 +99,7 @@ func (e *Encoder) AppendRecord(dst []byte, rec arrow.Record) ([]byte, error) {
 			dst = e.appendDebezium(dst, cols, kinds, r)
 			continue
 		case JSON:
-			if k := exec.RowKindAt(kinds, r); k != types.Insert && e.opKey != nil {
+			if k := exec.RowKindAt(kinds, r); e.opKey != nil && (k != types.Insert || e.opInserts) {
 				dst = append(dst, e.opKey...)
 				dst = appendJSONString(dst, k.String())
 				dst = e.appendJSONFields(dst, cols, r, ',')

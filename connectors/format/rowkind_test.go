@@ -42,7 +42,7 @@ func TestEncoderRowKinds(t *testing.T) {
 		}
 	}
 	enc, _ := NewEncoder(JSON, schema, nil)
-	if err := enc.WriteRowKinds(); err != nil {
+	if err := enc.WriteRowKinds(false); err != nil {
 		t.Fatal(err)
 	}
 	b, err := enc.AppendRecord(nil, rec)
@@ -57,14 +57,20 @@ func TestEncoderRowKinds(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("JSON with kinds:\n%s\nwant:\n%s", b, want)
 	}
+	// An updating result's inserts carry their kind too.
+	enc, _ = NewEncoder(JSON, schema, nil)
+	_ = enc.WriteRowKinds(true)
+	if b, _ := enc.AppendRecord(nil, rec); !strings.HasPrefix(string(b), `{"op":"+I","id":1,"name":"a"}`+"\n"+`{"op":"-U",`) {
+		t.Errorf("JSON with the kinds of inserts:\n%s", b)
+	}
 	// A column named op moves the kind to "$op".
 	enc, _ = NewEncoder(JSON, parseSchema(t, "OP BIGINT, name STRING"), nil)
-	_ = enc.WriteRowKinds()
+	_ = enc.WriteRowKinds(false)
 	if b, _ := enc.AppendRecord(nil, rec); !strings.Contains(string(b), `{"$op":"-U","OP":1,"name":"a"}`) {
 		t.Errorf("JSON with a column op:\n%s", b)
 	}
 	csv, _ := NewEncoder(CSV, schema, nil)
-	if err := csv.WriteRowKinds(); err == nil {
+	if err := csv.WriteRowKinds(true); err == nil {
 		t.Error("CSV writes row kinds")
 	}
 }

@@ -29,14 +29,14 @@ type Writer interface {
 
 // New returns a Writer for format "table" (or "tableau") or "json". The
 // table of an updating result (one whose rows may be -U, +U or -D) has the
-// changelog "op" column, as Flink's tableau mode shows streaming results;
-// an append-only result's has none.
+// changelog "op" column, as Flink's tableau mode shows streaming results,
+// and its JSON rows an "op" field; an append-only result's have neither.
 func New(format string, w io.Writer, schema types.Schema, updating bool) (Writer, error) {
 	switch format {
 	case "", "table", "tableau":
 		return NewTableWith(w, schema, TableOptions{Changelog: updating}), nil
 	case "json":
-		return &jsonWriter{w: w, schema: schema}, nil
+		return &jsonWriter{w: w, schema: schema, updating: updating}, nil
 	}
 	return nil, fmt.Errorf("unknown output format %q (want table or json)", format)
 }
@@ -371,15 +371,16 @@ func PrintTable(w io.Writer, header []string, rows [][]string) error {
 }
 
 // jsonWriter prints one JSON object a line; numbers and booleans as JSON
-// values, everything else as strings, NULL as null. A row that is not an
-// insert starts with its kind, {"op":"-U",…} ("$op" when a column is named
-// op), as format.Encoder.WriteRowKinds writes it; inserts have no "op", so
-// an append-only result reads as before.
+// values, everything else as strings, NULL as null. Each row of an
+// updating result starts with its kind, {"op":"+I",…} ("$op" when a
+// column is named op), as format.Encoder.WriteRowKinds(true) writes it;
+// an append-only result's rows have no "op", so they read as before.
 type jsonWriter struct {
-	w      io.Writer
-	schema types.Schema
-	rows   int64
-	buf    []byte
+	w        io.Writer
+	schema   types.Schema
+	updating bool
+	rows     int64
+	buf      []byte
 }
 
 func (j *jsonWriter) Begin() error { return nil }
@@ -390,7 +391,7 @@ func (j *jsonWriter) Record(rec arrow.Record) error {
 	kinds := exec.RowKinds(rec)
 	for r := 0; r < int(rec.NumRows()); r++ {
 		b := append(j.buf[:0], '{')
-		if k := exec.RowKindAt(kinds, r); k != types.Insert {
+		if k := exec.RowKindAt(kinds, r); k != types.Insert || j.updating {
 			b = append(b, `"`+opKey(j.schema)+`":"`...)
 			b = append(b, k.String()...)
 			b = append(b, '"')

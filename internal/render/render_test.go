@@ -196,7 +196,8 @@ func updates(t *testing.T) arrow.Record {
 }
 
 // TestRowKinds: tables of updating results show each row's kind in the op
-// column (vertical too); JSON gives non-inserts an "op" field; a table
+// column (vertical too); JSON gives every row of an updating result an
+// "op" field (inserts too), an append-only result's none; a table
 // without the op column refuses updates instead of hiding their kinds.
 func TestRowKinds(t *testing.T) {
 	rec := updates(t)
@@ -238,6 +239,15 @@ func TestRowKinds(t *testing.T) {
 	want = `{"op":"-U","k":1,"name":"a \"q\"","ok":true}` + "\n" + `{"op":"+U","k":22,"name":null,"ok":false}` + "\n"
 	if out.String() != want {
 		t.Errorf("json:\n%s\nwant:\n%s", out.String(), want)
+	}
+	ins := record(t)
+	defer ins.Release()
+	out.Reset()
+	if err := j.Record(ins); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"op":"+I","k":1,`; !strings.HasPrefix(out.String(), want) {
+		t.Errorf("json of an updating result's insert:\n%s\nwant %s…", out.String(), want)
 	}
 
 	plain, _ := New("table", &out, schema, false)
