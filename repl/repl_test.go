@@ -49,7 +49,7 @@ func TestScriptErrors(t *testing.T) {
 		// An error in a SOURCEd file points into that file.
 		{"SOURCE '" + inc + "';\nSHOW VIEWS;", inc + ":4:8: unknown table"},
 		{"SOURCE '" + inc + "';", "LINE 4:   FROM nowhere;\n               ^"},
-		{"SET 'sql-client.execution.result-mode' = 'fancy';", `script.sql:1:1: SET sql-client.execution.result-mode: expected 'tableau' or 'changelog', got "fancy"`},
+		{"SET 'sql-client.execution.result-mode' = 'fancy';", `script.sql:1:1: SET sql-client.execution.result-mode: expected 'table', 'tableau' or 'changelog', got "fancy"`},
 		{"SOURCE 'no-such-file.sql';", "no-such-file.sql: no such file"},
 		{"SHOW TABLES;\n\n  SELEC 1;", "LINE 3:   SELEC 1"},
 	}
