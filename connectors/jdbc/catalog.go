@@ -27,8 +27,9 @@ type pgColumn struct {
 
 // pgTable is the catalog's description of a table.
 type pgTable struct {
-	ident   string // the table's quoted, schema-qualified name
-	columns []pgColumn
+	ident        string // the table's quoted, schema-qualified name
+	schema, name string // the same, unquoted
+	columns      []pgColumn
 	// unique lists the column sets of its unique indexes (for ON CONFLICT).
 	unique [][]string
 }
@@ -80,10 +81,10 @@ func retryable(err error) bool {
 // 'table-name', resolved by the server's search_path).
 func describe(ctx context.Context, conn *pgx.Conn, name string) (*pgTable, error) {
 	var oid uint32
-	var ident string
-	err := conn.QueryRow(ctx, `SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+	t := &pgTable{}
+	err := conn.QueryRow(ctx, `SELECT c.oid, n.nspname, c.relname
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.oid = to_regclass($1)`, name).Scan(&oid, &ident)
+		WHERE c.oid = to_regclass($1)`, name).Scan(&oid, &t.schema, &t.name)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, optErr(optTable, "the database has no table %q", name)
 	}
@@ -94,7 +95,7 @@ func describe(ctx context.Context, conn *pgx.Conn, name string) (*pgTable, error
 		}
 		return nil, fmt.Errorf("catalog of table %q: %w", name, err)
 	}
-	t := &pgTable{ident: ident}
+	t.ident = pgx.Identifier{t.schema, t.name}.Sanitize()
 	rows, err := conn.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname,
 			CASE WHEN t.typname = 'numeric' AND a.atttypmod >= 4 THEN ((a.atttypmod - 4) >> 16) & 65535 ELSE -1 END,
 			CASE WHEN t.typname = 'numeric' AND a.atttypmod >= 4 THEN (a.atttypmod - 4) & 65535 ELSE 0 END,

@@ -131,6 +131,10 @@ func parseConfig(opts map[string]string, sink bool) (*config, error) {
 		cc.Password = v
 		c.passwordSource = optPasswordEnv
 	}
+	if cc.RuntimeParams["application_name"] == "" {
+		// What pg_stat_activity shows of the job's connections.
+		cc.RuntimeParams["application_name"] = "streamsql"
+	}
 	c.conn = cc
 	if c.connectFor, err = duration(opts, optConnectTimeout, 60*time.Second); err != nil {
 		return nil, err

@@ -21,6 +21,25 @@ import (
 // maxParams is PostgreSQL's limit of parameters per statement.
 const maxParams = 65535
 
+// writeMode is how a flush writes rows (see docs/benchmarks.md, "jdbc
+// sink", for the measurements behind the defaults).
+type writeMode uint8
+
+const (
+	// writeUnnest: one statement per run of inserts (or deletes) of any
+	// length, each column an array parameter: INSERT … SELECT * FROM
+	// unnest($1::int4[], …). One statement text per table, so the server
+	// plans it once. The default for upserts.
+	writeUnnest writeMode = iota
+	// writeCopy: COPY … FROM STDIN (binary) for append-only tables. The
+	// default for them.
+	writeCopy
+	// writeValues: multi-row INSERT … VALUES ($1, …), (…) statements of
+	// up to 65,535 parameters (measured, not used by default: every row
+	// count is a new statement for the server to parse and plan).
+	writeValues
+)
+
 // op is one buffered change of the sink's table: a row to insert (or to
 // upsert by the key) or, with del, a key to delete.
 type op struct {
@@ -53,15 +72,21 @@ type handle struct {
 // barrier; the flushed rounds are kept until then, so that a lost
 // connection is survived by replaying them into a new transaction.
 type sink struct {
-	cfg  exec.SinkConfig
-	c    *config
-	log  *slog.Logger
-	conn *pgx.Conn
+	cfg    exec.SinkConfig
+	c      *config
+	log    *slog.Logger
+	conn   *pgx.Conn // nil after a failure, until the next retry reconnects
+	opened bool
 
-	ident  string   // quoted table name
-	cols   []string // quoted column names, in the schema's order
-	keys   []int    // schema indexes of the PRIMARY KEY; nil: append-only INSERT
-	upsert string   // the ON CONFLICT clause
+	ident   string // quoted table name
+	table   pgx.Identifier
+	names   []string // the database's column names, in the schema's order
+	cols    []string // the same, quoted
+	keys    []int    // schema indexes of the PRIMARY KEY; nil: append-only INSERT
+	upsert  string   // the ON CONFLICT clause
+	insertQ string   // INSERT … SELECT * FROM unnest($1::type[], …) [ON CONFLICT …]
+	deleteQ string   // DELETE … WHERE (key) IN (SELECT * FROM unnest(…))
+	mode    writeMode
 
 	ops    []op
 	keyPos map[string]int // upsert: key → its op in ops
@@ -102,6 +127,8 @@ func newSink(cfg exec.SinkConfig) (*sink, error) {
 	}
 	if s.keys != nil {
 		s.keyPos = map[string]int{}
+	} else {
+		s.mode = writeCopy
 	}
 	job := cfg.JobName
 	if job == "" {
@@ -143,9 +170,10 @@ func gidPrefix(job, table string) string {
 // this sink (written after the restored checkpoint by a run that
 // crashed).
 func (s *sink) Open(ctx context.Context, h []byte) error {
-	if err := s.reconnect(ctx); err != nil {
+	if err := s.retry(ctx, "connect", func() error { return nil }); err != nil {
 		return err
 	}
+	s.opened = true
 	if s.c.guarantee != exactlyOnce {
 		return nil
 	}
@@ -188,16 +216,22 @@ func (s *sink) preparedGIDs(ctx context.Context) ([]string, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// reconnect (re)opens the connection and reads the table's columns.
-func (s *sink) reconnect(ctx context.Context) error {
+// dropConn closes the connection (after a failure): the server rolls
+// back its open transaction.
+func (s *sink) dropConn() {
 	if s.conn != nil {
 		_ = s.conn.Close(context.Background())
 		s.conn = nil
 	}
 	s.inTxn = false
+}
+
+// reconnect (re)opens the connection and reads the table's columns.
+func (s *sink) reconnect(ctx context.Context) error {
+	s.dropConn()
 	conn, err := connect(ctx, s.c)
 	if err != nil {
-		return fmt.Errorf("jdbc: table %q: %w", s.cfg.Table, err)
+		return err
 	}
 	t, err := describe(ctx, conn, s.c.table)
 	if err == nil {
@@ -208,7 +242,7 @@ func (s *sink) reconnect(ctx context.Context) error {
 	}
 	if err != nil {
 		_ = conn.Close(context.Background())
-		return fmt.Errorf("jdbc: table %q: %w", s.cfg.Table, err)
+		return err
 	}
 	s.conn = conn
 	return nil
@@ -216,13 +250,24 @@ func (s *sink) reconnect(ctx context.Context) error {
 
 func (s *sink) bind(t *pgTable, cols []pgColumn) {
 	s.ident = t.ident
-	s.cols = s.cols[:0]
-	for _, c := range cols {
+	s.table = pgx.Identifier{t.schema, t.name}
+	s.cols, s.names = s.cols[:0], s.names[:0]
+	var arrays []string
+	for i, c := range cols {
+		s.names = append(s.names, c.name)
 		s.cols = append(s.cols, pgx.Identifier{c.name}.Sanitize())
+		arrays = append(arrays, fmt.Sprintf("$%d::%s[]", i+1, c.typ))
 	}
+	s.insertQ = "INSERT INTO " + s.ident + " (" + strings.Join(s.cols, ", ") + ") SELECT * FROM unnest(" + strings.Join(arrays, ", ") + ")"
 	if s.keys == nil {
 		return
 	}
+	var keyCols, keyArrays []string
+	for i, k := range s.keys {
+		keyCols = append(keyCols, s.cols[k])
+		keyArrays = append(keyArrays, fmt.Sprintf("$%d::%s[]", i+1, cols[k].typ))
+	}
+	s.deleteQ = "DELETE FROM " + s.ident + " WHERE (" + strings.Join(keyCols, ", ") + ") IN (SELECT * FROM unnest(" + strings.Join(keyArrays, ", ") + "))"
 	var target, set []string
 	isKey := map[int]bool{}
 	for _, k := range s.keys {
@@ -238,12 +283,13 @@ func (s *sink) bind(t *pgTable, cols []pgColumn) {
 	if len(set) > 0 {
 		s.upsert = " ON CONFLICT (" + strings.Join(target, ", ") + ") DO UPDATE SET " + strings.Join(set, ", ")
 	}
+	s.insertQ += s.upsert
 }
 
 // Write implements exec.Sink: it buffers the rows and flushes when the
 // buffer is full or the flush interval has passed.
 func (s *sink) Write(ctx context.Context, rec arrow.Record) error {
-	if s.conn == nil {
+	if !s.opened {
 		return errors.New("jdbc: sink not open")
 	}
 	n := int(rec.NumRows())
@@ -352,13 +398,19 @@ func (s *sink) replay(ctx context.Context) error {
 	return nil
 }
 
-// retry runs fn, and after a retryable failure reconnects and runs it
+// retry runs fn on a connection (reconnecting first when the last one
+// was lost), and after a retryable failure drops the connection and tries
 // again, up to sink.max-retries times.
 func (s *sink) retry(ctx context.Context, what string, fn func() error) error {
 	for attempt := 0; ; attempt++ {
-		err := fn()
+		var err error
+		if s.conn == nil {
+			err = s.reconnect(ctx)
+		}
 		if err == nil {
-			return nil
+			if err = fn(); err == nil {
+				return nil
+			}
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -367,20 +419,27 @@ func (s *sink) retry(ctx context.Context, what string, fn func() error) error {
 			return fmt.Errorf("jdbc: table %q: %s: %w", s.cfg.Table, what, err)
 		}
 		s.log.Warn("retrying after a failure", "what", what, "attempt", attempt+1, "err", err)
+		s.dropConn()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
 		}
-		if err := s.reconnect(ctx); err != nil {
-			return err
-		}
 	}
 }
 
 // writeOps writes ops in one round trip: runs of inserts (upserts) and of
-// deletes, in order, as multi-row statements.
+// deletes, in order.
 func (s *sink) writeOps(ctx context.Context, ops []op) error {
+	if s.mode == writeCopy && s.keys == nil {
+		rows := make([][]any, len(ops))
+		for i, o := range ops {
+			rows[i] = o.vals
+		}
+		s.statements++
+		_, err := s.conn.CopyFrom(ctx, s.table, s.names, pgx.CopyFromRows(rows))
+		return err
+	}
 	b := &pgx.Batch{}
 	ncol := len(s.cols)
 	for i := 0; i < len(ops); {
@@ -389,6 +448,11 @@ func (s *sink) writeOps(ctx context.Context, ops []op) error {
 			j++
 		}
 		run := ops[i:j]
+		if s.mode != writeValues {
+			s.queueUnnest(b, run)
+			i = j
+			continue
+		}
 		per := maxParams / ncol
 		if ops[i].del {
 			per = maxParams / len(s.keys)
@@ -406,6 +470,28 @@ func (s *sink) writeOps(ctx context.Context, ops []op) error {
 	}
 	s.statements += b.Len()
 	return s.conn.SendBatch(ctx, b).Close()
+}
+
+// queueUnnest queues one statement for a run of inserts or of deletes:
+// each column's values as one array parameter.
+func (s *sink) queueUnnest(b *pgx.Batch, run []op) {
+	cols := make([]int, len(s.cols))
+	for i := range cols {
+		cols[i] = i
+	}
+	q := s.insertQ
+	if run[0].del {
+		cols, q = s.keys, s.deleteQ
+	}
+	args := make([]any, len(cols))
+	for j, c := range cols {
+		vals := make([]any, len(run))
+		for r, o := range run {
+			vals[r] = o.vals[c]
+		}
+		args[j] = vals
+	}
+	b.Queue(q, args...)
 }
 
 func (s *sink) queueInsert(b *pgx.Batch, ops []op) {
@@ -471,7 +557,7 @@ func (s *sink) queueDelete(b *pgx.Batch, ops []op) {
 // nonce) and returns a handle naming every prepared transaction not yet
 // committed.
 func (s *sink) PreCommit(ctx context.Context, id int64) ([]byte, error) {
-	if s.conn == nil {
+	if !s.opened {
 		return nil, errors.New("jdbc: sink not open")
 	}
 	if err := s.flush(ctx); err != nil {
