@@ -42,6 +42,9 @@ func TestQueries(t *testing.T) {
 		if strings.HasPrefix(name, "kafka") {
 			continue // needs a broker: run by the kafka tests
 		}
+		if strings.HasPrefix(name, "postgres") {
+			continue // needs a database: run by TestPostgresExampleAsDocumented
+		}
 		t.Run(name, func(t *testing.T) {
 			t.Chdir(t.TempDir())
 			var stdout, stderr bytes.Buffer
