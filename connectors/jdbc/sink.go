@@ -125,10 +125,10 @@ func newSink(cfg exec.SinkConfig) (*sink, error) {
 		}
 		s.keys = append(s.keys, i)
 	}
+	s.mode = writeCopy
 	if s.keys != nil {
 		s.keyPos = map[string]int{}
-	} else {
-		s.mode = writeCopy
+		s.mode = writeUnnest
 	}
 	job := cfg.JobName
 	if job == "" {
