@@ -226,8 +226,15 @@ func NeedSQLite(t testing.TB) {
 
 // RunJob runs sql's INSERT on a fresh engine over stateDir at parallelism
 // p: to the end (checkpoints == 0), or until it completed checkpoints of
-// its own, when it is cancelled as a crash would stop it.
+// its own, when it is cancelled as a crash would stop it. It fails the
+// test if the run takes more than 60 s.
 func RunJob(t testing.TB, stateDir, sql string, p, checkpoints int) (restoredFrom uint64) {
+	t.Helper()
+	return RunJobWithin(t, stateDir, sql, p, checkpoints, 60*time.Second)
+}
+
+// RunJobWithin is RunJob failing the test after within instead of 60 s.
+func RunJobWithin(t testing.TB, stateDir, sql string, p, checkpoints int, within time.Duration) (restoredFrom uint64) {
 	t.Helper()
 	eng := engine.New(engine.Options{StateDir: stateDir, Parallelism: p})
 	defer eng.Close(context.Background())
@@ -249,7 +256,7 @@ func RunJob(t testing.TB, stateDir, sql string, p, checkpoints int) (restoredFro
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- q.Run(ctx, nil) }()
-	deadline := time.After(60 * time.Second)
+	deadline := time.After(within)
 	for {
 		select {
 		case err := <-done:
@@ -261,7 +268,7 @@ func RunJob(t testing.TB, stateDir, sql string, p, checkpoints int) (restoredFro
 			}
 			return q.Stats().RestoredFrom
 		case <-deadline:
-			t.Fatalf("parallelism %d: not done within 60 s: %+v", p, q.Stats())
+			t.Fatalf("parallelism %d: not done within %v: %+v", p, within, q.Stats())
 		case <-time.After(5 * time.Millisecond):
 		}
 		st := q.Stats()

@@ -3,7 +3,6 @@ package join_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -12,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamsql/streamsql/engine"
+	"github.com/streamsql/streamsql/internal/difftest"
 )
 
 // restoreQuery is a left join with a residual condition of two throttled
@@ -32,55 +31,10 @@ WITH ('connector' = 'filesystem', 'path' = '%[2]s', 'format' = 'debezium-json');
 INSERT INTO out SELECT a.k, a.x, b.k, b.y FROM a FULL JOIN b ON a.k = b.k AND a.x < b.y;
 `
 
-// runJob runs sql's INSERT on a fresh engine over stateDir at parallelism
-// p: to the end (checkpoints == 0), or until it completed checkpoints of
-// its own, when it is cancelled as a crash would stop it.
+// runJob is difftest.RunJob with a 120 s bound.
 func runJob(t *testing.T, stateDir, sql string, p, checkpoints int) (restoredFrom uint64) {
 	t.Helper()
-	eng := engine.New(engine.Options{StateDir: stateDir, Parallelism: p})
-	defer eng.Close(context.Background())
-	stmts, err := engine.Parse("q.sql", sql)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var q *engine.ContinuousQuery
-	for _, st := range stmts {
-		res, err := eng.Execute(context.Background(), st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Kind == engine.Query {
-			q = res.Query
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- q.Run(ctx, nil) }()
-	deadline := time.After(120 * time.Second)
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("parallelism %d: %v", p, err)
-			}
-			if checkpoints > 0 {
-				t.Fatalf("parallelism %d: the job finished before %d checkpoints; slow it down", p, checkpoints)
-			}
-			return q.Stats().RestoredFrom
-		case <-deadline:
-			t.Fatalf("parallelism %d: not done within 120 s: %+v", p, q.Stats())
-		case <-time.After(5 * time.Millisecond):
-		}
-		st := q.Stats()
-		if c := st.LastCheckpoint; checkpoints > 0 && c != nil && c.ID >= st.RestoredFrom+uint64(checkpoints) {
-			cancel()
-			if err := <-done; err != context.Canceled {
-				t.Fatalf("parallelism %d: %v", p, err)
-			}
-			return st.RestoredFrom
-		}
-	}
+	return difftest.RunJobWithin(t, stateDir, sql, p, checkpoints, 120*time.Second)
 }
 
 // table reads the debezium-json files of dir and applies their changes to

@@ -1,7 +1,6 @@
 package over_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamsql/streamsql/engine"
+	"github.com/streamsql/streamsql/internal/difftest"
 )
 
 // restoreQuery is an OVER aggregation (its frame is the last %s) from a
@@ -29,55 +28,10 @@ INSERT INTO out SELECT k, x, ts, SUM(x) OVER w, COUNT(*) OVER w, MIN(x) OVER w, 
 WINDOW w AS (PARTITION BY k ORDER BY ts %s);
 `
 
-// runJob runs sql's INSERT on a fresh engine over stateDir at parallelism
-// p: to the end (checkpoints == 0), or until it completed checkpoints of
-// its own, when it is cancelled as a crash would stop it.
+// runJob is difftest.RunJob with a 90 s bound.
 func runJob(t *testing.T, stateDir, sql string, p, checkpoints int) (restoredFrom uint64) {
 	t.Helper()
-	eng := engine.New(engine.Options{StateDir: stateDir, Parallelism: p})
-	defer eng.Close(context.Background())
-	stmts, err := engine.Parse("q.sql", sql)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var q *engine.ContinuousQuery
-	for _, st := range stmts {
-		res, err := eng.Execute(context.Background(), st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Kind == engine.Query {
-			q = res.Query
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- q.Run(ctx, nil) }()
-	deadline := time.After(90 * time.Second)
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("parallelism %d: %v", p, err)
-			}
-			if checkpoints > 0 {
-				t.Fatalf("parallelism %d: the job finished before %d checkpoints; slow it down", p, checkpoints)
-			}
-			return q.Stats().RestoredFrom
-		case <-deadline:
-			t.Fatalf("parallelism %d: not done within 90 s: %+v", p, q.Stats())
-		case <-time.After(5 * time.Millisecond):
-		}
-		st := q.Stats()
-		if c := st.LastCheckpoint; checkpoints > 0 && c != nil && c.ID >= st.RestoredFrom+uint64(checkpoints) {
-			cancel()
-			if err := <-done; err != context.Canceled {
-				t.Fatalf("parallelism %d: %v", p, err)
-			}
-			return st.RestoredFrom
-		}
-	}
+	return difftest.RunJobWithin(t, stateDir, sql, p, checkpoints, 90*time.Second)
 }
 
 // lines returns the JSON lines of the files of dir, sorted.
