@@ -241,8 +241,9 @@ type partitionedSink struct {
 	cfg   exec.SinkConfig
 	pc    *partitionConfig
 	root  string
-	keys  []int // the partition columns in the table's schema
-	data  []int // the others, written to the files
+	keys  []int    // the partition columns in the table's schema
+	names []string // their path-segment prefixes, "name="
+	data  []int    // the others, written to the files
 	dataS *arrow.Schema
 	enc   *format.Encoder
 	ext   string
@@ -311,6 +312,7 @@ func newPartitionedSink(cfg exec.SinkConfig) (*partitionedSink, error) {
 			return nil, fmt.Errorf("filesystem: table %q: no partition column %q", cfg.Table, k)
 		}
 		s.keys = append(s.keys, i)
+		s.names = append(s.names, escapePartitionValue(cfg.Schema.Fields[i].Name)+"=")
 	}
 	s.dataS = dataSchema.Arrow()
 	if s.enc, err = format.NewEncoder("", dataSchema, cfg.Options); err != nil {
@@ -440,7 +442,7 @@ func (s *partitionedSink) partitionDir(rec arrow.Record, r int) string {
 		} else {
 			v = escapePartitionValue(v)
 		}
-		s.vals = append(s.vals, escapePartitionValue(s.cfg.Schema.Fields[s.keys[i]].Name)+"="+v)
+		s.vals = append(s.vals, s.names[i]+v)
 	}
 	return strings.Join(s.vals, "/")
 }
