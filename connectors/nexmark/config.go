@@ -10,18 +10,35 @@ import (
 	"github.com/streamsql/streamsql/types"
 )
 
-// Option keys.
+// Option keys: the reference's (nexmark-flink's NexmarkSourceOptions),
+// then StreamSQL's own.
 const (
-	optEventType  = "event.type"
-	optEventsNum  = "events.num"
-	optSeed       = "seed"
-	optRate       = "rate"
-	optRateLimit  = "rate-limited"
-	optBaseTime   = "base-time"
-	optPersonProp = "person.proportion"
-	optAuctionPro = "auction.proportion"
-	optBidProp    = "bid.proportion"
-	optGroupSize  = "out-of-order.group-size"
+	optEventsNum     = "events.num"
+	optFirstRate     = "first-event.rate"
+	optNextRate      = "next-event.rate"
+	optRateLimited   = "rate.limited"
+	optMaxEmitSpeed  = "max-emit-speed"
+	optRateShape     = "rate.shape"
+	optRatePeriod    = "rate.period"
+	optPersonProp    = "person.proportion"
+	optAuctionPro    = "auction.proportion"
+	optBidProp       = "bid.proportion"
+	optPersonSize    = "person.avg-size"
+	optAuctionSize   = "auction.avg-size"
+	optBidSize       = "bid.avg-size"
+	optHotAuctions   = "bid.hot-ratio.auctions"
+	optHotBidders    = "bid.hot-ratio.bidders"
+	optHotSellers    = "auction.hot-ratio.sellers"
+	optKeepAlive     = "keep-alive"
+	optStopAt        = "stop-at"
+	optEventType     = "event.type"
+	optSeed          = "seed"
+	optBaseTime      = "base-time"
+	optGroupSize     = "out-of-order.group-size"
+	optRateAlias     = "rate"         // StreamSQL's earlier name of first-event.rate
+	optLimitAlias    = "rate-limited" // StreamSQL's earlier name of rate.limited
+	maxAvgSize       = 32 << 10       // extra strings are cut from a 65 KiB pool
+	maxProportionSum = 1 << 20
 )
 
 // defaultBaseTime is the event time of event 0: 2024-01-01 00:00:00.
@@ -128,6 +145,94 @@ func positive(opts map[string]string, key string, def int64) (int64, error) {
 	return n, nil
 }
 
+func boolOpt(key, v string) (bool, error) {
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		return false, errf(key, "expected 'true' or 'false', got %q", v)
+	}
+	return b, nil
+}
+
+// size reads an average row size as the reference's memory-size options
+// are written: bytes, optionally with a unit ('200', '200b', '1 kb').
+func size(opts map[string]string, key string, def int64) (int64, error) {
+	v, ok := opts[key]
+	if !ok {
+		return def, nil
+	}
+	s := strings.ToLower(strings.TrimSpace(v))
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	mult, unit := int64(0), strings.TrimSpace(s[i:])
+	switch unit {
+	case "", "b", "bytes":
+		mult = 1
+	case "k", "kb", "kibibytes":
+		mult = 1 << 10
+	}
+	if err != nil || mult == 0 || n <= 0 || n > maxAvgSize/mult {
+		return 0, errf(key, "expected a size in bytes from 1 to 32 kb (e.g. '100b'), got %q", v)
+	}
+	return n * mult, nil
+}
+
+// parseRate reads the event-time pace and whether emission is paced by the
+// wall clock. The reference's generator spaces events by first-event.rate
+// alone (next-event.rate, rate.shape and rate.period are read but do not
+// change event times), so they are checked and otherwise ignored here too.
+func parseRate(opts map[string]string, c *config, m *model) error {
+	key := optFirstRate
+	if _, ok := opts[optRateAlias]; ok {
+		if _, both := opts[optFirstRate]; both {
+			return errf(optRateAlias, "set either 'first-event.rate' or its alias 'rate', not both")
+		}
+		key = optRateAlias
+	}
+	var err error
+	if m.rate, err = positive(opts, key, m.rate); err != nil {
+		return err
+	}
+	if 1_000_000%m.rate == 0 {
+		m.usPerEvent = 1_000_000 / m.rate
+	}
+	if _, err := positive(opts, optNextRate, m.rate); err != nil {
+		return err
+	}
+	if v, ok := opts[optRateShape]; ok {
+		if u := strings.ToUpper(strings.TrimSpace(v)); u != "SQUARE" && u != "SINE" {
+			return errf(optRateShape, "expected 'SQUARE' or 'SINE', got %q", v)
+		}
+	}
+	if v, ok := opts[optRatePeriod]; ok {
+		if ms, err := types.ParseInterval(v); err != nil || ms <= 0 {
+			return errf(optRatePeriod, "expected a duration such as '600 s', got %q", v)
+		}
+	}
+	key = optRateLimited
+	if _, ok := opts[optLimitAlias]; ok {
+		if _, both := opts[optRateLimited]; both {
+			return errf(optLimitAlias, "set either 'rate.limited' or its alias 'rate-limited', not both")
+		}
+		key = optLimitAlias
+	}
+	if v, ok := opts[key]; ok {
+		if c.rateLimited, err = boolOpt(key, v); err != nil {
+			return err
+		}
+	}
+	if v, ok := opts[optMaxEmitSpeed]; ok {
+		maxSpeed, err := boolOpt(optMaxEmitSpeed, v)
+		if err != nil {
+			return err
+		}
+		c.rateLimited = c.rateLimited || !maxSpeed
+	}
+	return nil
+}
+
 // parseConfig validates opts for schema and returns the generator config.
 func parseConfig(opts map[string]string, schema types.Schema) (*config, error) {
 	c := &config{total: -1}
@@ -169,18 +274,8 @@ func parseConfig(opts map[string]string, schema types.Schema) (*config, error) {
 			return nil, err
 		}
 	}
-	if m.rate, err = positive(opts, optRate, m.rate); err != nil {
+	if err := parseRate(opts, c, m); err != nil {
 		return nil, err
-	}
-	if 1_000_000%m.rate == 0 {
-		m.usPerEvent = 1_000_000 / m.rate
-	}
-	if v, ok := opts[optRateLimit]; ok {
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
-			return nil, errf(optRateLimit, "expected 'true' or 'false', got %q", v)
-		}
-		c.rateLimited = b
 	}
 	m.baseTime = defaultBaseTime
 	if v, ok := opts[optBaseTime]; ok {
@@ -203,11 +298,45 @@ func parseConfig(opts map[string]string, schema types.Schema) (*config, error) {
 		return nil, err
 	}
 	m.total = m.pp + m.ap + m.bp
-	if m.total > 1<<20 {
+	if m.total > maxProportionSum {
 		return nil, errf(optBidProp, "the proportions add up to %d; keep them below 2^20", m.total)
 	}
 	if m.groupSize, err = positive(opts, optGroupSize, 1); err != nil {
 		return nil, err
+	}
+	for _, r := range []struct {
+		key string
+		v   *int64
+	}{{optHotAuctions, &m.hotAuctionRatio}, {optHotBidders, &m.hotBidderRatio}, {optHotSellers, &m.hotSellerRatio}} {
+		if *r.v, err = positive(opts, r.key, *r.v); err != nil {
+			return nil, err
+		}
+		if *r.v > 1<<30 {
+			return nil, errf(r.key, "expected at most 2^30, got %d", *r.v)
+		}
+	}
+	if m.avgPerson, err = size(opts, optPersonSize, m.avgPerson); err != nil {
+		return nil, err
+	}
+	if m.avgAuction, err = size(opts, optAuctionSize, m.avgAuction); err != nil {
+		return nil, err
+	}
+	avgBid, err := size(opts, optBidSize, m.avgBid)
+	if err != nil {
+		return nil, err
+	}
+	m.setAvgBid(avgBid)
+	if v, ok := opts[optKeepAlive]; ok {
+		if b, err := boolOpt(optKeepAlive, v); err != nil {
+			return nil, err
+		} else if b {
+			return nil, errf(optKeepAlive, "'true' is not supported: the source ends after 'events.num' events (leave 'events.num' unset for an unbounded source)")
+		}
+	}
+	if v, ok := opts[optStopAt]; ok {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil || n != -1 {
+			return nil, errf(optStopAt, "only -1 (the default: do not stop early) is supported, got %q; bound the source with 'events.num'", v)
+		}
 	}
 
 	if err := c.bindColumns(schema); err != nil {

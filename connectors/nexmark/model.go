@@ -18,21 +18,25 @@ const (
 	// hotBatch: a hot auction, seller or bidder is the first (bidders: the
 	// second) of the last hotBatch auctions or people.
 	hotBatch = 100
-	// The chance of choosing a hot auction, bidder or seller is 1 − 1/ratio.
-	hotAuctionRatio = 2
-	hotBidderRatio  = 4
-	hotSellerRatio  = 4
+	// The chance of choosing a hot auction, bidder or seller is 1 − 1/ratio;
+	// the defaults of the reference's bid.hot-ratio.auctions,
+	// bid.hot-ratio.bidders and auction.hot-ratio.sellers.
+	defHotAuctionRatio = 2
+	defHotBidderRatio  = 4
+	defHotSellerRatio  = 4
 
 	numInFlightAuctions = 100  // auctions likely still open
 	numActivePeople     = 1000 // people who place auctions or bids
 	idLead              = 10   // ids a little ahead of the last one generated
 
-	avgPersonBytes  = 200
-	avgAuctionBytes = 500
-	avgBidBytes     = 100
+	// The reference's default person.avg-size, auction.avg-size and
+	// bid.avg-size, in bytes.
+	defAvgPersonBytes  = 200
+	defAvgAuctionBytes = 500
+	defAvgBidBytes     = 100
 
 	numChannels      = 10000 // "channel-<n>" with their own urls
-	hotChannelRatio  = 100   // a bid is in a hot channel with chance 1 − 1/100
+	hotChannelRatio  = 2     // a bid is in a hot channel with chance 1 − 1/2 (the reference's HOT_CHANNELS_RATIO)
 	urlChannelIDRate = 10    // a channel url has no channel_id with chance 1/10
 	minStringLength  = 3
 )
@@ -94,6 +98,13 @@ type model struct {
 	usPerEvent        int64 // 1e6/rate when exact, else 0
 	groupSize         int64 // out-of-order group size; 1: in order
 
+	// The chances of hot auctions, bidders and sellers: 1 − 1/ratio.
+	hotAuctionRatio, hotBidderRatio, hotSellerRatio int64
+	// Average sizes of the rows, bytes; a bid's extra string is
+	// bidExtraMin + [0, bidExtraSpan) bytes long.
+	avgPerson, avgAuction, avgBid int64
+	bidExtraMin, bidExtraSpan     int64
+
 	// Per-field seeds.
 	sAuction, sBidder, sPrice, sChannel, sExtra, sPerson, sAuctionRow uint64
 
@@ -109,7 +120,10 @@ type model struct {
 }
 
 func newModel(seed uint64) *model {
-	m := &model{seed: seed, pp: 1, ap: 3, bp: 46, total: 50, rate: 10000, groupSize: 1}
+	m := &model{seed: seed, pp: 1, ap: 3, bp: 46, total: 50, rate: 10000, groupSize: 1,
+		hotAuctionRatio: defHotAuctionRatio, hotBidderRatio: defHotBidderRatio, hotSellerRatio: defHotSellerRatio,
+		avgPerson: defAvgPersonBytes, avgAuction: defAvgAuctionBytes}
+	m.setAvgBid(defAvgBidBytes)
 	s := func(k uint64) uint64 { return mix(seed ^ mix(k*gamma+0x5bd1e995)) }
 	m.sAuction, m.sBidder, m.sPrice, m.sChannel, m.sExtra = s(1), s(2), s(3), s(4), s(5)
 	m.sPerson, m.sAuctionRow = s(6), s(7)
@@ -276,7 +290,7 @@ func (m *model) price(h uint64) int64 {
 func (m *model) bidAuction(e int64) int64 {
 	h := hash(m.sAuction, e)
 	last := m.lastAuction(e)
-	if below(uint32(h), hotAuctionRatio) > 0 {
+	if below(uint32(h), m.hotAuctionRatio) > 0 {
 		return last/hotBatch*hotBatch + firstAuctionID
 	}
 	lo := max(last-numInFlightAuctions, 0)
@@ -285,7 +299,7 @@ func (m *model) bidAuction(e int64) int64 {
 
 func (m *model) bidBidder(e int64) int64 {
 	h := hash(m.sBidder, e)
-	if below(uint32(h), hotBidderRatio) > 0 {
+	if below(uint32(h), m.hotBidderRatio) > 0 {
 		return m.lastPerson(e)/hotBatch*hotBatch + 1 + firstPersonID
 	}
 	return m.randomPerson(e, uint32(h>>32)) + firstPersonID
@@ -302,17 +316,30 @@ func (m *model) bidChannel(e int64) int {
 	return int(below(uint32(h>>32), numChannels))
 }
 
-// bidExtraMin and bidExtraSpan: bids take 8×4 bytes besides their extra
-// string, whose length is then uniform in [54, 54+28), as extraSize says.
-const (
-	bidExtraMin  = avgBidBytes - 8*4 - bidExtraD
-	bidExtraSpan = 2 * bidExtraD
-	bidExtraD    = ((avgBidBytes-8*4)*2 + 5) / 10 // round(20% of 68)
-)
+// bidFixedBytes: bids take 8×4 bytes besides their extra string.
+const bidFixedBytes = 8 * 4
+
+// setAvgBid sets the average bid size and the range of a bid's extra
+// string's length, as extraSize computes it: with the default 100 bytes,
+// uniform in [54, 54+28).
+func (m *model) setAvgBid(avg int64) {
+	m.avgBid = avg
+	m.bidExtraMin, m.bidExtraSpan = 0, 0
+	if avg < bidFixedBytes {
+		return
+	}
+	d := avg - bidFixedBytes
+	delta := int64(math.Round(float64(d) * 0.2))
+	m.bidExtraMin, m.bidExtraSpan = d-delta, 2*delta
+}
 
 func (m *model) bidExtra(e int64) []byte {
 	h := hash(m.sExtra, e)
-	return m.extra(h, bidExtraMin+below(uint32(h), bidExtraSpan))
+	n := m.bidExtraMin
+	if m.bidExtraSpan > 0 {
+		n += below(uint32(h), m.bidExtraSpan)
+	}
+	return m.extra(h, n)
 }
 
 // personRow and auctionRow hold a generated row; their strings are ranges
@@ -367,7 +394,7 @@ func (m *model) person(e int64, buf []byte) ([]byte, personRow) {
 	buf, p.state = appendSpan(buf, []byte(usStates[r.intn(int64(len(usStates)))]))
 	size := int64(8 + len(buf) - int(p.name.off))
 	h := r.next()
-	buf, p.extra = appendSpan(buf, m.extra(h, extraSize(h, size, avgPersonBytes)))
+	buf, p.extra = appendSpan(buf, m.extra(h, extraSize(h, size, m.avgPerson)))
 	return buf, p
 }
 
@@ -377,7 +404,7 @@ func (m *model) auction(e int64, buf []byte) ([]byte, auctionRow) {
 	ts := m.eventTime(e)
 	a := auctionRow{id: m.lastAuction(e) + firstAuctionID, dateTime: ts}
 	h := r.next()
-	if below(uint32(h), hotSellerRatio) > 0 {
+	if below(uint32(h), m.hotSellerRatio) > 0 {
 		a.seller = m.lastPerson(e) / hotBatch * hotBatch
 	} else {
 		a.seller = m.randomPerson(e, uint32(h>>32))
@@ -399,6 +426,6 @@ func (m *model) auction(e int64, buf []byte) ([]byte, auctionRow) {
 	a.reserve = a.initialBid + m.price(r.next())
 	size := int64(8 + int(a.description.end-a.itemName.off) + 8*5)
 	h = r.next()
-	buf, a.extra = appendSpan(buf, m.extra(h, extraSize(h, size, avgAuctionBytes)))
+	buf, a.extra = appendSpan(buf, m.extra(h, extraSize(h, size, m.avgAuction)))
 	return buf, a
 }

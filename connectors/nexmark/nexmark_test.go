@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,7 +135,7 @@ func TestStreams(t *testing.T) {
 // TestValues checks the generated values against the reference's rules.
 func TestValues(t *testing.T) {
 	src := open(t, memory.DefaultAllocator, schemaOf(bid), opts("events.num", "200000"), 4096, nil)
-	var n, hotChannels, bigPrices int
+	var n, hotChannels, bigPrices, hotAuctionBids, hotBidderBids int
 	var lastTS int64
 	auctions := map[int64]bool{}
 	for {
@@ -155,6 +156,12 @@ func TestValues(t *testing.T) {
 		for i := 0; i < int(rec.NumRows()); i++ {
 			n++
 			auctions[a.Value(i)] = true
+			if (a.Value(i)-firstAuctionID)%hotBatch == 0 {
+				hotAuctionBids++
+			}
+			if (bidder.Value(i)-firstPersonID)%hotBatch == 1 {
+				hotBidderBids++
+			}
 			if a.Value(i) < firstAuctionID || bidder.Value(i) < firstPersonID {
 				t.Fatalf("ids below the first: %d %d", a.Value(i), bidder.Value(i))
 			}
@@ -192,8 +199,19 @@ func TestValues(t *testing.T) {
 	if want := int64(defaultBaseTime + 19_999); lastTS != want {
 		t.Errorf("last event time %d, want %d", lastTS, want)
 	}
-	if f := float64(hotChannels) / float64(n); f < 0.98 || f > 0.999 {
-		t.Errorf("hot channel share %.3f, want ~0.99", f)
+	// The reference's HOT_CHANNELS_RATIO is 2: half the bids are in one of
+	// the four hot channels.
+	if f := float64(hotChannels) / float64(n); f < 0.49 || f > 0.51 {
+		t.Errorf("hot channel share %.3f, want ~0.5", f)
+	}
+	// Hot auctions (ratio 2) get about half the bids, hot bidders (ratio 4)
+	// about three quarters: the first auction and second person of each
+	// batch of 100.
+	if f := float64(hotAuctionBids) / float64(n); f < 0.49 || f > 0.53 {
+		t.Errorf("share of bids for a hot auction %.3f, want ~0.5", f)
+	}
+	if f := float64(hotBidderBids) / float64(n); f < 0.74 || f > 0.78 {
+		t.Errorf("share of bids by a hot bidder %.3f, want ~0.75", f)
 	}
 	// P(price >= 10^6 cents) = P(6x >= 4) = 1/3.
 	if f := float64(bigPrices) / float64(n); f < 0.31 || f > 0.36 {
@@ -294,7 +312,7 @@ func (c *fakeClock) Now() time.Time { return c.t }
 func TestRateLimited(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(0, 0)}
 	s, err := newSource(exec.SourceConfig{Table: "t", Schema: schemaOf(bid),
-		Options: opts("rate-limited", "true", "rate", "1000", "events.num", "3000"), Clock: clk})
+		Options: opts("rate.limited", "true", "first-event.rate", "1000", "events.num", "3000"), Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,6 +343,15 @@ func TestValidate(t *testing.T) {
 		{map[string]string{"connector": "nexmark", "event.type": "bid", "events.num": "-1"}, bidSchema, `option "events.num": expected a positive integer, got "-1"`},
 		{map[string]string{"connector": "nexmark", "event.type": "bid", "rate-limited": "yes"}, bidSchema, `option "rate-limited": expected 'true' or 'false', got "yes"`},
 		{map[string]string{"connector": "nexmark", "event.type": "bid", "rows-per-second": "1"}, bidSchema, `option "rows-per-second": unknown option for connector "nexmark"`},
+		{map[string]string{"connector": "nexmark", "event.type": "bid", "first_event.rate": "1"}, bidSchema, `option "first_event.rate": unknown option for connector "nexmark"; did you mean "first-event.rate"?`},
+		{map[string]string{"connector": "nexmark", "event.type": "bid", "first-event.rate": "0"}, bidSchema, `option "first-event.rate": expected a positive integer, got "0"`},
+		{map[string]string{"connector": "nexmark", "event.type": "bid", "first-event.rate": "10", "rate": "10"}, bidSchema, `option "rate": set either 'first-event.rate' or its alias 'rate', not both`},
+		{map[string]string{"connector": "nexmark", "event.type": "bid", "rate.limited": "1x"}, bidSchema, `option "rate.limited": expected 'true' or 'false', got "1x"`},
+		{map[string]string{"connector": "nexmark", "event.type": "bid", "rate.shape": "TRIANGLE"}, bidSchema, `option "rate.shape": expected 'SQUARE' or 'SINE', got "TRIANGLE"`},
+		{map[string]string{"connector": "nexmark", "event.type": "bid", "bid.avg-size": "100 mb"}, bidSchema, `option "bid.avg-size": expected a size in bytes from 1 to 32 kb (e.g. '100b'), got "100 mb"`},
+		{map[string]string{"connector": "nexmark", "event.type": "bid", "bid.hot-ratio.auctions": "0"}, bidSchema, `option "bid.hot-ratio.auctions": expected a positive integer, got "0"`},
+		{map[string]string{"connector": "nexmark", "event.type": "bid", "keep-alive": "true"}, bidSchema, `option "keep-alive": 'true' is not supported: the source ends after 'events.num' events (leave 'events.num' unset for an unbounded source)`},
+		{map[string]string{"connector": "nexmark", "event.type": "bid", "stop-at": "100"}, bidSchema, `option "stop-at": only -1 (the default: do not stop early) is supported, got "100"; bound the source with 'events.num'`},
 		{map[string]string{"connector": "nexmark", "event.type": "auction"}, bidSchema, `column "auction": not a column of the nexmark auction stream (its columns: id, itemName, description, initialBid, reserve, dateTime, expires, seller, category, extra)`},
 		{map[string]string{"connector": "nexmark", "event.type": "bid"},
 			types.Schema{Fields: []types.Field{{Name: "bidr", Type: big}}}, `column "bidr": not a column of the nexmark bid stream; did you mean "bidder"?`},
@@ -385,9 +412,65 @@ func BenchmarkBids(b *testing.B) {
 }
 
 func TestBidExtraSize(t *testing.T) {
-	for h := uint64(0); h < 1<<32; h += 1<<32/1000 + 7 {
-		if a, b := extraSize(h, 8*4, avgBidBytes), bidExtraMin+below(uint32(h), bidExtraSpan); a != b {
-			t.Fatalf("h=%d: extraSize %d, bid %d", h, a, b)
+	for _, avg := range []int64{defAvgBidBytes, 32, 33, 36, 1000} {
+		m := newModel(0)
+		m.setAvgBid(avg)
+		for h := uint64(0); h < 1<<32; h += 1<<32/1000 + 7 {
+			b := m.bidExtraMin
+			if m.bidExtraSpan > 0 {
+				b += below(uint32(h), m.bidExtraSpan)
+			}
+			if a := extraSize(h, bidFixedBytes, avg); a != b {
+				t.Fatalf("avg %d, h=%d: extraSize %d, bid %d", avg, h, a, b)
+			}
+		}
+	}
+}
+
+// TestReferenceOptions: the reference's option names set what they name;
+// StreamSQL's earlier names are aliases giving the same events.
+func TestReferenceOptions(t *testing.T) {
+	sch := types.Schema{Fields: []types.Field{{Name: "auction", Type: big}, {Name: "bidder", Type: big}, {Name: "dateTime", Type: ts}, {Name: "extra", Type: types.StringType}}}
+	read := func(kv ...string) []string {
+		return readN(t, open(t, memory.DefaultAllocator, sch, opts(append(kv, "events.num", "5000")...), 512, nil), -1)
+	}
+	base := read()
+	if got := read("first-event.rate", "10000", "next-event.rate", "5", "rate.shape", "sine", "rate.period", "10 s",
+		"max-emit-speed", "true", "keep-alive", "false", "stop-at", "-1"); strings.Join(got, "\n") != strings.Join(base, "\n") {
+		t.Error("the defaults, set explicitly, change the events")
+	}
+	fast := read("first-event.rate", "10000000")
+	if strings.Join(read("rate", "10000000"), "\n") != strings.Join(fast, "\n") {
+		t.Error("'rate' is not an alias of 'first-event.rate'")
+	}
+	// 5,000 events at 10M/s: all within the first millisecond.
+	if last := fast[len(fast)-1]; !strings.Contains(last, "|2024-01-01 00:00:00.000|") {
+		t.Errorf("last bid at 10M events/s: %q", last)
+	}
+	// With ratio 1 no bid is for a hot auction or by a hot bidder (the
+	// chance is 1 - 1/1): few auction ids are then a multiple of 100, few
+	// bidders the second of a batch of 100.
+	var hotA, hotB int
+	cold := read("bid.hot-ratio.auctions", "1", "bid.hot-ratio.bidders", "1")
+	for _, r := range cold {
+		f := strings.Split(r, "|")
+		a, _ := strconv.ParseInt(f[0], 10, 64)
+		b, _ := strconv.ParseInt(f[1], 10, 64)
+		if (a-firstAuctionID)%hotBatch == 0 {
+			hotA++
+		}
+		if (b-firstPersonID)%hotBatch == 1 {
+			hotB++
+		}
+	}
+	if hotA > len(cold)/20 || hotB > len(cold)/20 {
+		t.Errorf("ratio 1: %d of %d bids for a hot auction, %d by a hot bidder", hotA, len(cold), hotB)
+	}
+	small := read("bid.avg-size", "40b")
+	for _, r := range small {
+		f := strings.Split(r, "|")
+		if l := len(f[3]); l < 6 || l > 10 {
+			t.Fatalf("bid.avg-size 40b: extra of %d bytes", l)
 		}
 	}
 }

@@ -4,7 +4,7 @@
 -- Status: runs unmodified: an updating Top-10 per auction. The sink counts
 -- changelog rows (+I, -U, +U, -D).
 --
--- rows: 247538
+-- rows: 247532
 
 CREATE TABLE bid (
   auction  BIGINT,

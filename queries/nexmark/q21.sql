@@ -4,7 +4,7 @@
 --
 -- Status: runs unmodified.
 --
--- rows: 91899
+-- rows: 87471
 
 CREATE TABLE bid (
   auction  BIGINT,
