@@ -90,7 +90,7 @@ func run(t *testing.T, file, src string) (int64, error) {
 		return 0, err
 	}
 	eng := engine.New(engine.Options{StateDir: t.TempDir(), CheckpointInterval: -1})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // generous: -race on a loaded machine
 	defer cancel()
 	var rows int64
 	for _, st := range stmts {
