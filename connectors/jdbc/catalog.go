@@ -74,7 +74,7 @@ func retryable(err error) bool {
 		}
 		return false
 	}
-	return !errors.Is(err, context.Canceled)
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, errRollback)
 }
 
 // describe reads the catalog's description of table name (as written in

@@ -21,7 +21,7 @@
 // into double precision, DECIMAL into a numeric with at least as many
 // integer and fraction digits.
 //
-// Sink (sink.go): an append-only table gets multi-row INSERTs; a table
+// Sink (sink.go): an append-only table gets INSERTs of many rows; a table
 // with PRIMARY KEY (…) NOT ENFORCED takes updating queries as upserts
 // (INSERT … ON CONFLICT (key) DO UPDATE), -D and a lone -U as DELETE. The
 // buffer keeps one change per key and is written when it holds
@@ -40,7 +40,9 @@
 //     'connection.max-retry-timeout'): the transaction's rows since the
 //     barrier are kept in memory and replayed into a new transaction.
 //     Needs max_prepared_transactions > 0 on the server (a planning error
-//     otherwise, offering at-least-once).
+//     otherwise, offering at-least-once). Each transaction records its
+//     checkpoint in the table streamsql_checkpoints (rollback.go), so a
+//     restore from older state than the committed output is refused.
 //   - at-least-once (the default, as in Flink) and none: each flush is its
 //     own transaction; retried after a lost connection. Upserts are
 //     idempotent, so a replay after a crash rewrites the same rows.

@@ -40,7 +40,7 @@ func tableOptions(srv *pgtest.Server, extra ...string) map[string]string {
 
 // record builds a batch of testSchema's rows (k, name, amount as text,
 // ts ms); kinds, when not nil, gives each row's kind.
-func record(t *testing.T, rows [][]any, kinds []types.RowKind) arrow.Record {
+func record(t testing.TB, rows [][]any, kinds []types.RowKind) arrow.Record {
 	t.Helper()
 	sch := testSchema.Arrow()
 	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
@@ -448,5 +448,95 @@ func TestLookupCache(t *testing.T) {
 	}
 	if got := look(2); got != "b" {
 		t.Fatalf("after a restart: %q", got)
+	}
+}
+
+// TestSinkRollbackRefused: a restored exactly-once sink whose database
+// holds the output of a newer checkpoint than the one restored (the job's
+// state was lost or replaced by an older copy) refuses to open, fresh
+// or from the older checkpoint, unless the run accepts the rollback; an
+// empty checkpoint records nothing, and a failed checkpoint's prepared
+// transaction does not block the next one's record.
+func TestSinkRollbackRefused(t *testing.T) {
+	srv := pgtest.Start(t)
+	srv.Exec(t, createT)
+	ctx := context.Background()
+	opts := tableOptions(srv, plan.PrimaryKeyOption, "k", "sink.delivery-guarantee", "exactly-once")
+	s := newTestSink(t, opts)
+	if err := s.Open(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	write(t, s, [][]any{{1, "a", "1", 0}}, nil)
+	h1, err := s.PreCommit(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	// Checkpoint 2 fails after its prepare: its transaction stays
+	// prepared, and checkpoint 3 records and commits both.
+	write(t, s, [][]any{{2, "b", "2", 0}}, nil)
+	if _, err := s.PreCommit(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	write(t, s, [][]any{{3, "c", "3", 0}}, nil)
+	h3, err := s.PreCommit(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	h4, err := s.PreCommit(ctx, 4) // empty: records nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	if got := strings.Join(srv.Rows(t, "SELECT checkpoint FROM streamsql_checkpoints ORDER BY 1"), ","); got != "3" {
+		t.Fatalf("records after checkpoint 3 committed: %q, want 3 (older ones trimmed)", got)
+	}
+
+	for _, tc := range []struct {
+		name string
+		h    []byte
+	}{{"fresh", nil}, {"checkpoint 1", h1}} {
+		r := newTestSink(t, opts)
+		err := r.Open(ctx, tc.h)
+		if err == nil || !strings.Contains(err.Error(), "committed the output of checkpoint 3") || !strings.Contains(err.Error(), "--allow-rollback") {
+			t.Fatalf("%s: Open = %v, want a refused rollback", tc.name, err)
+		}
+		_ = r.Close()
+	}
+	for _, h := range [][]byte{h3, h4} {
+		r := newTestSink(t, opts)
+		if err := r.Open(ctx, h); err != nil {
+			t.Fatalf("restoring the newest checkpoint: %v", err)
+		}
+		_ = r.Close()
+	}
+	if got, want := rowsOf(t, srv), "1,a,1.00,1970-01-01 00:00:00; 2,b,2.00,1970-01-01 00:00:00; 3,c,3.00,1970-01-01 00:00:00"; got != want {
+		t.Fatalf("rows: got %q, want %q", got, want)
+	}
+
+	// Accepted: the run restores checkpoint 1, and its own checkpoint 2
+	// is recorded again.
+	r, err := newSink(exec.SinkConfig{Table: "t", Schema: testSchema, Options: opts, JobName: "job", AllowRollback: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Open(ctx, h1); err != nil {
+		t.Fatalf("accepted rollback: %v", err)
+	}
+	write(t, r, [][]any{{2, "b2", "2", 0}}, nil)
+	if _, err := r.PreCommit(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Commit(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(srv.Rows(t, "SELECT checkpoint FROM streamsql_checkpoints ORDER BY 1"), ","); got != "2" {
+		t.Fatalf("records after the accepted rollback: %q, want 2", got)
 	}
 }
