@@ -508,6 +508,14 @@ func TestSinkRollbackRefused(t *testing.T) {
 		}
 		_ = r.Close()
 	}
+	// The same job and table pointed at another database table starts
+	// clean.
+	srv.Exec(t, strings.Replace(createT, "TABLE t ", "TABLE t2 ", 1))
+	other := newTestSink(t, tableOptions(srv, plan.PrimaryKeyOption, "k", "sink.delivery-guarantee", "exactly-once", "table-name", "t2"))
+	if err := other.Open(ctx, nil); err != nil {
+		t.Fatalf("another database table: %v", err)
+	}
+	_ = other.Close()
 	for _, h := range [][]byte{h3, h4} {
 		r := newTestSink(t, opts)
 		if err := r.Open(ctx, h); err != nil {

@@ -10,7 +10,9 @@ import (
 
 // The exactly-once sink records, in each transaction that writes output,
 // the checkpoint the transaction belongs to: a row (sink, checkpoint) of
-// the table streamsql_checkpoints, in the schema of the sink's table,
+// the table streamsql_checkpoints, in the schema of the sink's table (sink
+// names the job, the table and the database table it writes, so that a
+// job pointed at another database table starts clean),
 // inserted just before PREPARE TRANSACTION. It commits atomically with
 // the output, so the greatest committed checkpoint of the sink is the
 // newest whose output is visible. Open compares it with the checkpoint
@@ -31,6 +33,9 @@ import (
 
 // checkpointTable is the name of the bookkeeping table.
 const checkpointTable = "streamsql_checkpoints"
+
+// recordKey names the sink in the bookkeeping table.
+func (s *sink) recordKey() string { return s.gidPrefix + s.ident }
 
 // recordTable is the bookkeeping table's quoted name, beside the sink's.
 func (s *sink) recordTable() string {
@@ -58,7 +63,7 @@ func (s *sink) ensureRecordTable(ctx context.Context) error {
 // transaction.
 func (s *sink) recordCheckpoint(ctx context.Context, id int64) error {
 	_, err := s.conn.Exec(ctx, "INSERT INTO "+s.recordTable()+" (sink, checkpoint, job, table_name) VALUES ($1, $2, $3, $4)",
-		s.gidPrefix, id, s.job(), s.cfg.Table)
+		s.recordKey(), id, s.job(), s.cfg.Table)
 	return err
 }
 
@@ -66,7 +71,7 @@ func (s *sink) recordCheckpoint(ctx context.Context, id int64) error {
 // sink committed (0: none).
 func (s *sink) recordedCheckpoint(ctx context.Context) (int64, error) {
 	var id *int64
-	err := s.conn.QueryRow(ctx, "SELECT max(checkpoint) FROM "+s.recordTable()+" WHERE sink = $1", s.gidPrefix).Scan(&id)
+	err := s.conn.QueryRow(ctx, "SELECT max(checkpoint) FROM "+s.recordTable()+" WHERE sink = $1", s.recordKey()).Scan(&id)
 	if err != nil || id == nil {
 		return 0, err
 	}
@@ -76,7 +81,7 @@ func (s *sink) recordedCheckpoint(ctx context.Context) (int64, error) {
 // trimRecords deletes the records older than checkpoint id, whose
 // transaction committed.
 func (s *sink) trimRecords(ctx context.Context, id int64) error {
-	_, err := s.conn.Exec(ctx, "DELETE FROM "+s.recordTable()+" WHERE sink = $1 AND checkpoint < $2", s.gidPrefix, id)
+	_, err := s.conn.Exec(ctx, "DELETE FROM "+s.recordTable()+" WHERE sink = $1 AND checkpoint < $2", s.recordKey(), id)
 	return err
 }
 
@@ -105,7 +110,7 @@ func (s *sink) checkRollback(ctx context.Context, restored int64) error {
 	}
 	s.log.Error("jdbc: ROLLBACK ACCEPTED: the sink committed the output of checkpoint "+fmt.Sprint(recorded)+" but "+what+"; the output committed since will be written again",
 		"job", s.job(), "checkpoint", restored, "committed", recorded)
-	_, err = s.conn.Exec(ctx, "DELETE FROM "+s.recordTable()+" WHERE sink = $1 AND checkpoint > $2", s.gidPrefix, restored)
+	_, err = s.conn.Exec(ctx, "DELETE FROM "+s.recordTable()+" WHERE sink = $1 AND checkpoint > $2", s.recordKey(), restored)
 	return err
 }
 
