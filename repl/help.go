@@ -35,7 +35,7 @@ Settings
     'execution.checkpointing.mode'       'EXACTLY_ONCE' or 'AT_LEAST_ONCE'
     'state.checkpoints.num-retained'     checkpoints kept per job
     'execution.savepoint.path'           the next job starts from this savepoint
-    'sql-client.execution.result-mode'   'tableau' (default) or 'changelog'
+    'sql-client.execution.result-mode'   'tableau' (default), 'table' or 'changelog'
     'sql-client.display.max-column-width'  widest column (30); longer values end in …
     'sql-client.display.vertical'        'true': each row as a record (\x toggles)
 
