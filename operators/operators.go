@@ -40,6 +40,7 @@ func New() *Registry {
 		"calc":          typed(calc.New),
 		"group-agg":     typed(groupagg.New),
 		"join":          typed(join.New),
+		"window-join":   typed(join.NewWindow),
 		"limit":         typed(limit.New),
 		"rank":          typed(rank.New),
 		"over-agg":      typed(over.New),

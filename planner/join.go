@@ -66,12 +66,12 @@ func (b *builder) planJoinFrom(j *parser.JoinRef, where []parser.Expr) (*relatio
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, side := range []struct {
-		rel *relation
-		ref parser.TableRef
-	}{{left, j.Left}, {right, j.Right}} {
-		if side.rel.win != nil {
-			return nil, nil, errorf(side.ref.Position(), "a join of window TVFs (a window join) is not supported yet")
+	// A window TVF side is joined by its rows (windowjoin.go).
+	for _, rel := range []**relation{&left, &right} {
+		if (*rel).win != nil {
+			if *rel, err = materializeWindow(*rel); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	sc := joinScope(left, right)
@@ -90,6 +90,9 @@ func (b *builder) planJoinFrom(j *parser.JoinRef, where []parser.Expr) (*relatio
 			}
 		}
 		where = rest
+	}
+	if rel, ok, err := b.windowJoin(j, kind, left, right, sc, cond); ok {
+		return rel, where, err
 	}
 	rel, err := b.join(j, kind, left, right, sc, cond)
 	return rel, where, err

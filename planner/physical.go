@@ -54,6 +54,12 @@ func distribute(g *plan.Graph, par int) *plan.Graph {
 			n.Props().Parallelism = par
 			return n
 		}
+		if j, ok := n.(*plan.WindowJoin); ok {
+			// Likewise, by window bounds and join keys.
+			n = n.WithInputs(exchange(ins[0], plan.Hash, j.LeftKeys, par), exchange(ins[1], plan.Hash, j.RightKeys, par))
+			n.Props().Parallelism = par
+			return n
+		}
 		switch {
 		case keyed:
 			n = n.WithInputs(exchange(ins[0], plan.Hash, keys, par))
@@ -218,6 +224,13 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 					b.Changelog = plan.Retract
 				}
 			}
+		case *plan.WindowJoin:
+			for _, in := range ins {
+				if in.Props().Changelog != plan.AppendOnly {
+					return errorf(pos, "window join %s needs append-only inputs, as in Flink, but %s emits updates and deletes", n.ID(), producer(in))
+				}
+			}
+			b.Changelog = plan.AppendOnly
 		case *plan.Calc:
 			in := ins[0].Props()
 			b.Changelog = in.Changelog

@@ -1,5 +1,6 @@
-// Package join is the operator of plan.Join, the regular (unbounded)
-// equi-join of two streams, with Flink's semantics (its
+// Package join holds the join operators: the window join of
+// plan.WindowJoin (window.go) and, here, the operator of plan.Join, the
+// regular (unbounded) equi-join of two streams, with Flink's semantics (its
 // StreamingJoinOperator): each side's rows are held in keyed state by the
 // join key, counted (a row that arrives twice is one entry of count 2);
 // a row arriving on one side is joined with the held rows of the other

@@ -2,9 +2,8 @@
 -- Select people who have entered the system and created auctions in the
 -- last period. Illustrates a simple join.
 --
--- Status: runs unmodified, as a regular join of the two tumbling-window
--- aggregations (Flink plans a window join; the rows are the same, as both
--- sides are append-only).
+-- Status: runs unmodified, as a window join of the two tumbling-window
+-- aggregations, as Flink plans it.
 --
 -- rows: 966
 

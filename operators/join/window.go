@@ -1,0 +1,564 @@
+package join
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/exec/expr"
+	"github.com/streamsql/streamsql/exec/state"
+	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
+)
+
+// The window join (plan.WindowJoin), as Flink's WindowJoinOperator.
+//
+// Each side's rows are held by their join key, whose first two columns
+// are the row's window_start and window_end (the rest the equi-keys), so
+// one key names one window and the rows of both sides that may match
+// meet under it. A row whose window_end - 1 is at or below the watermark
+// when it arrives is late: its window has fired; it is dropped and
+// counted in LateRecords. When the watermark reaches window_end - 1 the
+// window fires: under each key its left rows are paired with its right
+// rows, the pairs for which the residual condition is TRUE are emitted,
+// then (outer sides) the rows that matched nothing, padded with NULLs;
+// the window's rows are dropped. Rows whose equi-key has a NULL match
+// nothing; only an outer side holds them (to pad them). The output is
+// append-only.
+//
+// Output order, for one watermark: windows by end, then keys and rows in
+// the order of their encodings (left rows, then right rows within a
+// pair), so a restored operator emits what an uninterrupted one does.
+//
+// State: two keyed tables, "window-left" and "window-right", each entry
+// keyed by the encoded join key followed by the encoded row, in the key
+// group of the join key (the one the hash exchanges route by), its value
+// the row's count (uvarint); and the non-keyed "watermark" (varint),
+// merged by maximum on a rescale, so that rows late before a restore are
+// late after it.
+
+// wjEntry is one distinct held row.
+type wjEntry struct {
+	key, row  string // encoded join key and row
+	count     int64  // 0: dropped (fired or never held)
+	persisted bool   // written by a barrier and not deleted since
+	dirty     bool   // listed in dirty
+	side      uint8  // 0 left, 1 right
+}
+
+// wjKey holds the rows of one join key of one window.
+type wjKey struct {
+	null bool // an equi-key column is NULL: matches nothing
+	rows [2]map[string]*wjEntry
+}
+
+// wjSide is the encoding of one input.
+type wjSide struct {
+	name     string
+	table    *state.Table
+	outer    bool
+	types    []types.Type
+	keyCols  []int
+	keyTypes []types.Type
+	keyEnc   *state.KeyEncoder
+	rowEnc   *state.KeyEncoder
+	keyArrs  []arrow.Array
+	rowArrs  []arrow.Array
+}
+
+type windowJoinOp struct {
+	id       string
+	m        *exec.OperatorMetrics
+	alloc    memory.Allocator
+	maxP     int
+	sides    [2]*wjSide
+	tables   *state.Tables
+	wmT      *state.Table
+	residual expr.Evaluator
+	outArrow *arrow.Schema
+	nLeft    int
+
+	// windows holds the open windows' keys by window end.
+	windows map[int64]map[string]*wjKey
+	wm      exec.Watermark
+	persWM  exec.Watermark
+	dirty   []*wjEntry
+	live    int
+	kbuf    []byte
+}
+
+var _ exec.Operator = (*windowJoinOp)(nil)
+
+// NewWindow builds the operator of n for the subtask env describes.
+func NewWindow(n *plan.WindowJoin, env exec.OperatorEnv) (exec.Operator, error) {
+	maxP := env.MaxParallelism
+	if maxP == 0 {
+		maxP = state.DefaultMaxParallelism
+	}
+	sub, err := state.NewSubtask(env.Subtask, max(1, env.Parallelism), maxP)
+	if err != nil {
+		return nil, fmt.Errorf("window join: %q: %w", n.ID(), err)
+	}
+	m := env.Metrics
+	if m == nil {
+		m = &exec.OperatorMetrics{}
+	}
+	alloc := env.Alloc
+	if alloc == nil {
+		alloc = memory.DefaultAllocator
+	}
+	return NewWindowSubtask(n, m, alloc, sub)
+}
+
+// NewWindowSubtask builds the operator of n as subtask sub.
+func NewWindowSubtask(n *plan.WindowJoin, m *exec.OperatorMetrics, alloc memory.Allocator, sub state.Subtask) (exec.Operator, error) {
+	errf := func(format string, args ...any) error {
+		return fmt.Errorf("window join: %q: %s", n.ID(), fmt.Sprintf(format, args...))
+	}
+	if len(n.LeftKeys) < 2 || len(n.LeftKeys) != len(n.RightKeys) {
+		return nil, errf("%d left and %d right key columns (window_start and window_end first)", len(n.LeftKeys), len(n.RightKeys))
+	}
+	o := &windowJoinOp{id: n.ID(), m: m, alloc: alloc, maxP: sub.MaxParallelism, outArrow: n.Schema().Arrow(),
+		nLeft: n.Left.Schema().Len(), windows: map[int64]map[string]*wjKey{}, wm: exec.MinWatermark, persWM: exec.MinWatermark}
+	var specs []state.Spec
+	for i, in := range []plan.Node{n.Left, n.Right} {
+		keys := n.LeftKeys
+		s := &wjSide{name: "left", outer: n.Type.LeftOuter()}
+		if i == 1 {
+			keys = n.RightKeys
+			s.name, s.outer = "right", n.Type.RightOuter()
+		}
+		sch := in.Schema()
+		for _, f := range sch.Fields {
+			s.types = append(s.types, f.Type)
+		}
+		for j, k := range keys {
+			if k < 0 || k >= sch.Len() {
+				return nil, errf("%s key column #%d out of range", s.name, k)
+			}
+			t := sch.Fields[k].Type
+			if j < 2 && t.Kind != types.Timestamp && t.Kind != types.TimestampLTZ {
+				return nil, errf("%s window column %s is %s, not a timestamp", s.name, sch.Fields[k].Name, t)
+			}
+			s.keyCols = append(s.keyCols, k)
+			s.keyTypes = append(s.keyTypes, t)
+		}
+		var err error
+		if s.keyEnc, err = state.NewKeyEncoder(s.keyTypes); err != nil {
+			return nil, errf("%v", err)
+		}
+		if s.rowEnc, err = state.NewKeyEncoder(s.types); err != nil {
+			return nil, errf("%v", err)
+		}
+		s.keyArrs = make([]arrow.Array, len(keys))
+		s.rowArrs = make([]arrow.Array, len(s.types))
+		o.sides[i] = s
+		specs = append(specs, state.Spec{Name: "window-" + s.name, Keyed: true, Held: true,
+			Layout: fmt.Sprintf("v1 count, key [%s], row [%s], outer %v", typeNames(s.keyTypes), typeNames(s.types), s.outer)})
+	}
+	for i := range n.LeftKeys {
+		if o.sides[0].keyTypes[i].Kind != o.sides[1].keyTypes[i].Kind {
+			return nil, errf("key column %d is %s on the left, %s on the right", i, o.sides[0].keyTypes[i], o.sides[1].keyTypes[i])
+		}
+	}
+	specs = append(specs, state.Spec{Name: "watermark", Layout: "BIGINT", Redistribute: state.Union, Merge: mergeMax})
+	if n.Residual != nil {
+		var err error
+		if o.residual, err = expr.Compile(n.Residual, n.Schema(), alloc); err != nil {
+			return nil, errf("residual condition: %v", err)
+		}
+	}
+	var err error
+	if o.tables, err = state.NewTables(n.ID(), sub, specs...); err != nil {
+		return nil, err
+	}
+	for _, s := range o.sides {
+		s.table = o.tables.Table("window-" + s.name)
+	}
+	o.wmT = o.tables.Table("watermark")
+	return o, nil
+}
+
+// mergeMax merges two watermarks (varints) of subtasks that meet in one
+// after a rescale: the later one.
+func mergeMax(_, a, b []byte) ([]byte, error) {
+	x, n := binary.Varint(a)
+	y, m := binary.Varint(b)
+	if n <= 0 || m <= 0 || n != len(a) || m != len(b) {
+		return nil, errState
+	}
+	return binary.AppendVarint(nil, max(x, y)), nil
+}
+
+// windowEnd returns the window_end of an encoded join key (its second
+// column, after window_start; both 0x01 and 8 bytes, never NULL).
+func windowEnd(key string) (int64, bool) {
+	if len(key) < 18 || key[0] != 1 || key[9] != 1 {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64([]byte(key[10:18])) ^ (1 << 63)), true
+}
+
+// Open implements exec.Operator.
+func (o *windowJoinOp) Open(_ context.Context, st checkpoint.StateReader) error {
+	if st == nil {
+		return nil
+	}
+	err := o.tables.Restore(st, func(t *state.Table, _ int, key, value []byte) error {
+		in := 0
+		if t == o.sides[1].table {
+			in = 1
+		}
+		if err := o.restoreEntry(in, key, value); err != nil {
+			return fmt.Errorf("window join: %q: restore: %s row %x: %w", o.id, o.sides[in].name, key, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if v, ok := o.wmT.Get([]byte("wm")); ok {
+		wm, n := binary.Varint(v)
+		if n <= 0 || n != len(v) {
+			return fmt.Errorf("window join: %q: restore: watermark: %w", o.id, errState)
+		}
+		o.wm, o.persWM = exec.Watermark(wm), exec.Watermark(wm)
+	}
+	o.m.StateEntries.Store(int64(o.live))
+	return nil
+}
+
+func (o *windowJoinOp) restoreEntry(in int, key, value []byte) error {
+	s := o.sides[in]
+	rest := key
+	null := false
+	for j, t := range s.keyTypes {
+		if j >= 2 && len(rest) > 0 && rest[0] == 0 {
+			null = true
+		}
+		var err error
+		if rest, err = state.SkipKeyColumn(t, rest); err != nil {
+			return err
+		}
+	}
+	if err := state.CheckKey(s.types, rest); err != nil {
+		return err
+	}
+	cnt, n := binary.Uvarint(value)
+	if n <= 0 || n != len(value) || cnt == 0 {
+		return errState
+	}
+	k := string(key[:len(key)-len(rest)])
+	e, err := o.hold(in, k, string(rest), null)
+	if err != nil {
+		return err
+	}
+	if e.count != 0 {
+		return errState // a duplicate entry
+	}
+	e.count, e.persisted = int64(cnt), true
+	return nil
+}
+
+// hold returns the entry of row under key on side in, creating it (count
+// 0) if needed.
+func (o *windowJoinOp) hold(in int, key, row string, null bool) (*wjEntry, error) {
+	end, ok := windowEnd(key)
+	if !ok {
+		return nil, errState
+	}
+	w := o.windows[end]
+	if w == nil {
+		w = map[string]*wjKey{}
+		o.windows[end] = w
+	}
+	k := w[key]
+	if k == nil {
+		k = &wjKey{null: null, rows: [2]map[string]*wjEntry{{}, {}}}
+		w[key] = k
+	}
+	e := k.rows[in][row]
+	if e == nil {
+		e = &wjEntry{key: key, row: row, side: uint8(in)}
+		k.rows[in][row] = e
+		o.live++
+	}
+	return e, nil
+}
+
+func (o *windowJoinOp) markDirty(e *wjEntry) {
+	if !e.dirty {
+		e.dirty = true
+		o.dirty = append(o.dirty, e)
+	}
+}
+
+// Close implements exec.Operator.
+func (o *windowJoinOp) Close() error { return nil }
+
+// OnBatch implements exec.Operator: each row is held in its window, or
+// dropped when the window has fired.
+func (o *windowJoinOp) OnBatch(_ context.Context, in int, rec arrow.Record, _ exec.Emitter) error {
+	n := int(rec.NumRows())
+	o.m.RecordsIn.Add(int64(n))
+	if n == 0 {
+		return nil
+	}
+	if in != 0 && in != 1 {
+		return fmt.Errorf("window join: %q: batch on input %d", o.id, in)
+	}
+	s := o.sides[in]
+	for i, k := range s.keyCols {
+		s.keyArrs[i] = rec.Column(k)
+	}
+	for i := range s.rowArrs {
+		s.rowArrs[i] = rec.Column(i)
+	}
+	if err := s.keyEnc.Bind(s.keyArrs...); err != nil {
+		return fmt.Errorf("window join: %q: %w", o.id, err)
+	}
+	if err := s.rowEnc.Bind(s.rowArrs...); err != nil {
+		return fmt.Errorf("window join: %q: %w", o.id, err)
+	}
+	kinds := exec.RowKinds(rec)
+	var late int64
+	for i := 0; i < n; i++ {
+		if k := exec.RowKindAt(kinds, i); k != types.Insert {
+			return fmt.Errorf("window join: %q: a %s row: the window join takes only inserts", o.id, k)
+		}
+		if s.keyArrs[0].IsNull(i) || s.keyArrs[1].IsNull(i) {
+			late++ // no window: as a row without event time
+			continue
+		}
+		null := false
+		for _, a := range s.keyArrs[2:] {
+			null = null || a.IsNull(i)
+		}
+		if null && !s.outer {
+			continue // matches nothing and is not padded
+		}
+		o.kbuf = s.keyEnc.Append(o.kbuf[:0], i)
+		end, _ := windowEnd(string(o.kbuf))
+		if exec.Watermark(end-1) <= o.wm {
+			late++
+			continue
+		}
+		e, err := o.hold(in, string(o.kbuf), string(s.rowEnc.Append(nil, i)), null)
+		if err != nil {
+			return fmt.Errorf("window join: %q: %w", o.id, err)
+		}
+		e.count++
+		o.markDirty(e)
+	}
+	if late > 0 {
+		o.m.LateRecords.Add(late)
+	}
+	o.m.StateEntries.Store(int64(o.live))
+	return nil
+}
+
+// OnWatermark implements exec.Operator: the windows whose end - 1 the
+// watermark reached fire, in order of end.
+func (o *windowJoinOp) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitter) error {
+	if wm <= o.wm {
+		return nil
+	}
+	o.wm = wm
+	var ends []int64
+	for end := range o.windows {
+		if exec.Watermark(end-1) <= wm {
+			ends = append(ends, end)
+		}
+	}
+	slices.Sort(ends)
+	var rows []outRow
+	for _, end := range ends {
+		var err error
+		if rows, err = o.fire(o.windows[end], rows); err != nil {
+			return fmt.Errorf("window join: %q: %w", o.id, err)
+		}
+		delete(o.windows, end)
+	}
+	o.m.StateEntries.Store(int64(o.live))
+	return o.emit(ctx, out, rows)
+}
+
+// fire appends the output rows of window w to rows and drops its rows.
+func (o *windowJoinOp) fire(w map[string]*wjKey, rows []outRow) ([]outRow, error) {
+	type pairRef struct{ l, r *wjEntry }
+	keys := slices.Sorted(maps.Keys(w))
+	sorted := func(m map[string]*wjEntry) []*wjEntry {
+		es := slices.Collect(maps.Values(m))
+		slices.SortFunc(es, func(a, b *wjEntry) int { return cmp.Compare(a.row, b.row) })
+		return es
+	}
+	// Candidate pairs of every key, to evaluate the residual condition
+	// in one pass.
+	var pairs []pairRef
+	perKey := make([][2][]*wjEntry, len(keys))
+	for i, key := range keys {
+		k := w[key]
+		perKey[i] = [2][]*wjEntry{sorted(k.rows[0]), sorted(k.rows[1])}
+		if k.null {
+			continue
+		}
+		for _, l := range perKey[i][0] {
+			for _, r := range perKey[i][1] {
+				pairs = append(pairs, pairRef{l, r})
+			}
+		}
+	}
+	var pass []bool
+	if o.residual != nil && len(pairs) > 0 {
+		cand := make([]outRow, len(pairs))
+		for p, pr := range pairs {
+			cand[p] = outRow{left: []byte(pr.l.row), right: []byte(pr.r.row)}
+		}
+		var err error
+		if pass, err = o.evalResidual(cand); err != nil {
+			return nil, err
+		}
+	}
+	matched := map[*wjEntry]bool{}
+	for p, pr := range pairs {
+		if pass != nil && !pass[p] {
+			continue
+		}
+		matched[pr.l], matched[pr.r] = true, true
+		for range pr.l.count * pr.r.count {
+			rows = append(rows, outRow{kind: types.Insert, left: []byte(pr.l.row), right: []byte(pr.r.row)})
+		}
+	}
+	for i := range keys {
+		for in, es := range perKey[i] {
+			for _, e := range es {
+				if o.sides[in].outer && !matched[e] {
+					r := outRow{kind: types.Insert, left: []byte(e.row)}
+					if in == 1 {
+						r = outRow{kind: types.Insert, right: []byte(e.row)}
+					}
+					for range e.count {
+						rows = append(rows, r)
+					}
+				}
+				e.count = 0
+				o.live--
+				if e.persisted {
+					o.markDirty(e)
+				}
+			}
+		}
+	}
+	return rows, nil
+}
+
+// evalResidual evaluates the residual condition over the candidate rows.
+func (o *windowJoinOp) evalResidual(cand []outRow) ([]bool, error) {
+	rec, err := o.build(cand)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	res, err := o.residual.Eval(rec)
+	if err != nil {
+		return nil, fmt.Errorf("residual condition: %w", err)
+	}
+	defer res.Release()
+	b, ok := res.(*array.Boolean)
+	if !ok {
+		return nil, fmt.Errorf("residual condition is %s, not BOOLEAN", res.DataType())
+	}
+	pass := make([]bool, len(cand))
+	for p := range pass {
+		pass[p] = b.IsValid(p) && b.Value(p)
+	}
+	return pass, nil
+}
+
+// build decodes rows into a record of the output schema.
+func (o *windowJoinOp) build(rows []outRow) (arrow.Record, error) {
+	rb := array.NewRecordBuilder(o.alloc, o.outArrow)
+	defer rb.Release()
+	for _, r := range rows {
+		if err := decodeInto(rb, 0, o.sides[0].types, r.left); err != nil {
+			return nil, err
+		}
+		if err := decodeInto(rb, o.nLeft, o.sides[1].types, r.right); err != nil {
+			return nil, err
+		}
+	}
+	return rb.NewRecord(), nil
+}
+
+// emit emits rows (all inserts) in batches.
+func (o *windowJoinOp) emit(ctx context.Context, out exec.Emitter, rows []outRow) error {
+	const batch = 4096
+	for start := 0; start < len(rows); start += batch {
+		rec, err := o.build(rows[start:min(start+batch, len(rows))])
+		if err != nil {
+			return fmt.Errorf("window join: %q: %w", o.id, err)
+		}
+		o.m.RecordsOut.Add(rec.NumRows())
+		err = out.Emit(ctx, rec)
+		rec.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OnBarrier implements exec.Operator: the entries changed since the last
+// barrier are written, those dropped since deleted, and the watermark.
+func (o *windowJoinOp) OnBarrier(_ context.Context, _ exec.Barrier, w checkpoint.StateWriter, _ exec.Emitter) error {
+	if o.wm != o.persWM {
+		o.wmT.Put([]byte("wm"), binary.AppendVarint(nil, int64(o.wm)))
+		o.persWM = o.wm
+	}
+	sw, err := o.tables.Snapshot(w)
+	if err != nil {
+		return err
+	}
+	var key, val []byte
+	for _, e := range o.dirty {
+		s := o.sides[e.side]
+		e.dirty = false
+		key = append(append(key[:0], e.key...), e.row...)
+		kg := state.KeyGroupOfKey([]byte(e.key), o.maxP)
+		switch {
+		case e.count > 0:
+			val = binary.AppendUvarint(val[:0], uint64(e.count))
+			err = sw.Set(s.table, kg, key, val)
+			e.persisted = true
+		case e.persisted:
+			err = sw.Delete(s.table, kg, key)
+			e.persisted = false
+		}
+		if err != nil {
+			return fmt.Errorf("window join: %q: checkpoint: %w", o.id, err)
+		}
+	}
+	clear(o.dirty)
+	o.dirty = o.dirty[:0]
+	return nil
+}
+
+// typeNames lists ts for a state layout.
+func typeNames(ts []types.Type) string {
+	var b []byte
+	for i, t := range ts {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, t.Nullable().String()...)
+	}
+	return string(b)
+}
