@@ -96,7 +96,7 @@ func TestRestoreAndRescale(t *testing.T) {
 			state := filepath.Join(dir, tc.name+"-state")
 			out := filepath.Join(dir, tc.name)
 			for i, p := range tc.ps {
-				rate, cps := "4000", 3
+				rate, cps := "1000", 3 // 3 s of input: it outlasts 3 checkpoints on a loaded machine
 				if i == len(tc.ps)-1 {
 					rate, cps = "unlimited", 0
 				}
@@ -156,7 +156,7 @@ func TestWindowJoinRestoreAndRescale(t *testing.T) {
 			state := filepath.Join(dir, tc.name+"-state")
 			out := filepath.Join(dir, tc.name)
 			for i, p := range tc.ps {
-				rate, cps := "4000", 3
+				rate, cps := "1000", 3 // 3 s of input: it outlasts 3 checkpoints on a loaded machine
 				if i == len(tc.ps)-1 {
 					rate, cps = "unlimited", 0
 				}
