@@ -89,6 +89,12 @@ type Options struct {
 	// sink paths, and all paths when it is unset, are relative to the
 	// working directory. See connectors.Registry.WithBaseDir.
 	BaseDir string
+	// InstanceID is this process's identity among the processes that run
+	// one job together (SET 'execution.distributed' = 'true'): its static
+	// member id in the job's consumer group and the suffix of its
+	// transactional ids. Each process needs its own, the same across its
+	// restarts (default: the host name and the state directory).
+	InstanceID string
 }
 
 // Engine executes SQL statements. It is safe for concurrent use.
@@ -245,6 +251,7 @@ type ContinuousQuery struct {
 	ended     chan struct{}      // closed when Run returns, while running
 	started   chan struct{}      // closed once job is set
 	startOnce sync.Once
+	member    membership // with 'execution.distributed'
 }
 
 // Name is the job's name: its identity for checkpoints.
@@ -304,6 +311,16 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 	if err := q.e.checkOpen(); err != nil {
 		return err
 	}
+	if q.distributed() {
+		return q.runDistributed(ctx, fn)
+	}
+	return q.run(ctx, fn, nil, nil)
+}
+
+// run runs the query's job once: the whole job, or, with m set, the part
+// the consumer group assigned to this process, until revoked is closed
+// (then it stops at a checkpoint and returns exec.ErrStopped).
+func (q *ContinuousQuery) run(ctx context.Context, fn RowFunc, m *exec.Member, revoked <-chan struct{}) (err error) {
 	// First deferred, so last run: Close waits for ended, after which the
 	// job's store is closed and its status written.
 	ended := make(chan struct{})
@@ -318,6 +335,7 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 		BatchSize: q.e.opts.BatchSize, Logger: q.e.opts.Logger,
 		AllowNonRestoredState: q.e.opts.AllowNonRestoredState || settingBool(q.settings, "execution.savepoint.ignore-unclaimed-state"),
 		MaxParallelism:        q.e.settingInt(q.settings, "pipeline.max-parallelism"),
+		Member:                m,
 	}
 	if v, ok := q.settings["execution.checkpointing.mode"]; ok {
 		opts.CheckpointingMode, _ = exec.ParseCheckpointingMode(v) // checked by SET
@@ -376,6 +394,17 @@ func (q *ContinuousQuery) Run(ctx context.Context, fn RowFunc) (err error) {
 	}
 	defer q.e.untrack(q)
 	q.startOnce.Do(func() { close(q.started) })
+	if revoked != nil {
+		sctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			select {
+			case <-revoked:
+				<-job.StopWithCheckpoint()
+			case <-sctx.Done():
+			}
+		}()
+	}
 	if opts.Store != nil {
 		sctx, stop := context.WithCancel(ctx)
 		defer stop()

@@ -270,6 +270,7 @@ func (s *Session) planner(extra map[string]string) *planner.Planner {
 	p.Parallelism = s.e.settingInt(settings, "parallelism.default")
 	p.MaxParallelism = s.e.settingInt(settings, "pipeline.max-parallelism")
 	p.Updating = s.e.updatingOptions(settings)
+	p.Distributed = settingBool(settings, distributedKey)
 	return p
 }
 

@@ -57,6 +57,7 @@ var settingKeys = []SettingKey{
 	{Name: savepointDirKey, Aliases: []string{"state.savepoints.dir"}, Check: checkLocation, Doc: "where savepoints taken without a target go ('s3://bucket/prefix' or a directory); empty: the state directory's savepoints/"},
 	{Name: checkpointTimeoutKey, Default: "10 min", Check: checkPositiveDuration, Doc: "longest a checkpoint's upload to the checkpoint dir may take before that checkpoint fails"},
 	{Name: tolerableFailuresKey, Default: "0", Check: intRange(0, 1<<30), Doc: "checkpoints in a row that may fail to be written (a full disk) before the job fails; each is logged, counted and retried at the next interval"},
+	{Name: distributedKey, Default: "false", Values: []string{"true", "false"}, Check: checkBool, Doc: "run the next jobs on several processes as one Kafka consumer group named by pipeline.name: each process reads the source partitions the group assigns it (stateless queries from kafka into an exactly-once kafka sink)"},
 	{Name: "execution.savepoint.ignore-unclaimed-state", Default: "false", Values: []string{"true", "false"}, Check: checkBool, Doc: "restore a checkpoint or savepoint even when some of its state no longer fits the query, dropping that state"},
 	{Name: "execution.savepoint.path", Check: checkSavepointPath, Doc: "restore the next jobs from this savepoint directory"},
 	{Name: "parallelism.default", Default: "1", Check: intRange(1, 256), Doc: "subtasks of keyed window aggregations (1 to 256)"},

@@ -115,6 +115,10 @@ func TestSetInvalidValues(t *testing.T) {
 			bad:  map[string]string{"0": "expected an integer from 1", "-1": "from 1", "wide": "from 1"},
 			good: []string{"1", "30", "200"},
 		},
+		"execution.distributed": {
+			bad:  map[string]string{"yes please": "expected true or false"},
+			good: []string{"true", "false"},
+		},
 		"sql-client.display.vertical": {
 			bad:  map[string]string{"sideways": "expected true or false"},
 			good: []string{"true", "false"},

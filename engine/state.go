@@ -76,7 +76,9 @@ func (q *ContinuousQuery) openStore(ctx context.Context) (_ *checkpoint.Store, r
 	if err != nil {
 		return nil, false, err
 	}
-	fresh := q.e.opts.Fresh
+	// A process of a job on several starts every assignment fresh: the
+	// group's committed offsets say where it resumes.
+	fresh := q.e.opts.Fresh || q.distributed()
 	if _, err := os.Stat(filepath.Join(dir, finishedMarker)); err == nil {
 		fresh = true
 		if err := os.Remove(filepath.Join(dir, finishedMarker)); err != nil {

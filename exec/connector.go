@@ -202,6 +202,11 @@ type SourceConfig struct {
 	// time (see EventTime); nil when the table declares no WATERMARK or its
 	// rowtime is a computed column.
 	EventTime *EventTime
+	// Member, when the job runs on several processes as one consumer
+	// group, names the partitions this process reads (see Member); the
+	// source then starts each from the group's committed offset (else as
+	// its startup mode says) and commits nothing itself. Nil otherwise.
+	Member *Member
 }
 
 // EventTime tells a source which column holds the rows' event time (the
@@ -264,6 +269,11 @@ type SinkConfig struct {
 	// from an older checkpoint, or fresh, unless it is set: the output
 	// committed since would be repeated.
 	AllowRollback bool
+	// Member, when the job runs on several processes as one consumer
+	// group, is this process's membership: the sink commits the input
+	// offsets in its transactions under it (see OffsetCommitter). Nil
+	// otherwise.
+	Member *Member
 }
 
 // Connectors builds sources and sinks by connector name. The connectors

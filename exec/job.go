@@ -73,6 +73,12 @@ type Options struct {
 	// failure is logged and counted, and the next checkpoint, one interval
 	// later, retries; a final checkpoint is never tolerated.
 	TolerableFailedCheckpoints int
+	// Member, when set, runs the job as one member of a consumer group
+	// (package cluster): its sources read only the member's partitions and
+	// its sink commits their offsets in its transactions. Such a job needs
+	// a Store (checkpoints are its transactions' boundaries) and must not
+	// restore from it: the group's committed offsets are the truth.
+	Member *Member
 }
 
 func (o Options) withDefaults() Options {

@@ -53,7 +53,7 @@ func (j *Job) newSourceRunner(n *plan.Source, s *subtask) (*sourceRunner, error)
 	src, err := j.opts.Connectors.NewSource(n.Connector, SourceConfig{
 		Table: n.Table, Schema: n.Schema(), Options: n.Options, Metadata: n.Metadata,
 		BatchSize: j.opts.BatchSize, Alloc: j.opts.Alloc, Clock: j.opts.Clock, Metrics: &r.metrics,
-		Logger: j.opts.Logger, EventTime: et,
+		Logger: j.opts.Logger, EventTime: et, Member: j.opts.Member,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("exec: source %s: %w", n.Table, err)
@@ -330,10 +330,14 @@ func (j *Job) newSinkRunner(n *plan.Sink) (*sinkRunner, error) {
 		s, err := j.opts.Connectors.NewSink(n.Connector, SinkConfig{
 			Table: n.Table, Schema: n.Schema(), Options: n.Options, Metadata: n.Metadata,
 			Alloc: j.opts.Alloc, Clock: j.opts.Clock, JobName: j.opts.Name, Logger: j.opts.Logger,
-			AllowRollback: j.opts.AllowRollback || j.opts.Store == nil,
+			AllowRollback: j.opts.AllowRollback || j.opts.Store == nil, Member: j.opts.Member,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("exec: sink %s: %w", n.Table, err)
+		}
+		if _, ok := s.(OffsetCommitter); j.opts.Member != nil && !ok {
+			s.Close()
+			return nil, fmt.Errorf("exec: sink %s: a job on several processes needs a sink that commits the input offsets with its output (a kafka table with 'sink.delivery-guarantee' = 'exactly-once')", n.Table)
 		}
 		r.sink = s
 	}
@@ -345,6 +349,11 @@ func (j *Job) newSinkRunner(n *plan.Sink) (*sinkRunner, error) {
 // coordinator, and waits for the checkpoint's outcome: the sink commits
 // only what a durable checkpoint covers.
 func (r *sinkRunner) barrier(ctx context.Context, j *Job, id string, cp *inflight) error {
+	if oc, ok := r.sink.(OffsetCommitter); ok && j.opts.Member != nil && cp.cp != nil {
+		if err := oc.AddOffsets(ctx, int64(cp.id), cp.sourceOffsets()); err != nil {
+			return fmt.Errorf("checkpoint %d: sink offsets: %w", cp.id, err)
+		}
+	}
 	handle, err := r.sink.PreCommit(ctx, int64(cp.id))
 	if err != nil {
 		if cp.cp == nil {

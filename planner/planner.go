@@ -42,6 +42,10 @@ type Planner struct {
 	// Updating configures the updating operators (GroupAgg): mini-batch
 	// and state TTL, from the table.exec.* settings.
 	Updating UpdatingOptions
+	// Distributed plans jobs that run on several processes as one Kafka
+	// consumer group (SET 'execution.distributed' = 'true'), refusing
+	// what that cannot run yet (see checkDistributed).
+	Distributed bool
 }
 
 // New returns a planner over cat that validates connector options with v.
@@ -424,6 +428,11 @@ func (p *Planner) finish(g *plan.Graph, pos []parser.Pos) (*plan.Graph, error) {
 	assignIDs(g)
 	if err := p.changelogs(g, pos); err != nil {
 		return nil, err
+	}
+	if p.Distributed {
+		if err := p.checkDistributed(g, pos); err != nil {
+			return nil, err
+		}
 	}
 	return g, nil
 }

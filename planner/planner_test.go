@@ -22,7 +22,7 @@ import (
 //	            planner's (as the engine does from the settings), and so
 //	            do mini-batch=(SIZE,LATENCY_MS), state-ttl=MS,
 //	            allow-lateness=MS and early-fire=MS (-1: enabled without a
-//	            delay).
+//	            delay); distributed plans for 'execution.distributed'.
 func TestPlanner(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		p := planner.New(planner.NewCatalog(), builtin.Registry(io.Discard))
@@ -56,6 +56,7 @@ func TestPlanner(t *testing.T) {
 				}
 				p.Parallelism, p.MaxParallelism = 0, 0
 				p.Updating = planner.UpdatingOptions{}
+				p.Distributed = false
 				for _, a := range d.CmdArgs {
 					switch a.Key {
 					case "mini-batch":
@@ -70,6 +71,8 @@ func TestPlanner(t *testing.T) {
 						d.ScanArgs(t, a.Key, &p.Parallelism)
 					case "max-parallelism":
 						d.ScanArgs(t, a.Key, &p.MaxParallelism)
+					case "distributed":
+						p.Distributed = true
 					default:
 						t.Fatalf("plan: unknown argument %q", a.Key)
 					}

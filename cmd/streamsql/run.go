@@ -31,6 +31,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	allowRollback := fs.Bool("allow-rollback", false, "restore the newest checkpoint left when the store lost newer ones the job completed (its output since is repeated)")
 	fromSavepoint := fs.String("from-savepoint", "", "restore the job from this savepoint: a directory or s3://bucket/prefix")
 	savepointOnStop := fs.Bool("savepoint-on-stop", false, "on SIGTERM or Ctrl-C, take a savepoint (in the savepoint dir, default STATE-DIR/savepoints/) before stopping")
+	instanceID := fs.String("instance-id", "", "this process's identity among the processes that run one job with SET 'execution.distributed' = 'true' (default: the host name and the state directory)")
 	remote := addRemoteFlags(fs, true)
 	interval := fs.Duration("checkpoint-interval", 10*time.Second, "default time between checkpoints (SET 'execution.checkpointing.interval' overrides; 0 disables)")
 	fs.Usage = func() {
@@ -96,6 +97,7 @@ Flags:
 		CheckpointDir:         *remote.checkpointDir,
 		SavepointDir:          *remote.savepointDir,
 		ObjectStore:           remote.config(),
+		InstanceID:            *instanceID,
 	})
 	for _, st := range stmts {
 		res, err := eng.Execute(ctx, st)

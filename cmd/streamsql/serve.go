@@ -36,6 +36,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxConns := fs.Int("max-conns", server.DefaultMaxConns, "most connections open at once (more wait until one closes)")
 	interval := fs.Duration("checkpoint-interval", 10*time.Second, "default time between checkpoints (SET 'execution.checkpointing.interval' overrides; 0 disables)")
 	verbose := fs.Bool("v", false, "log job events and checkpoints to stderr")
+	instanceID := fs.String("instance-id", "", "this process's identity among the processes that run one job with SET 'execution.distributed' = 'true' (default: the host name and the state directory)")
 	remote := addRemoteFlags(fs, true)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: streamsql serve [flags]
@@ -90,7 +91,7 @@ Flags:
 	if err != nil {
 		return err
 	}
-	eng := engine.New(engine.Options{StateDir: *stateDir, Stdout: stdout, Logger: logger, CheckpointInterval: *interval, PathPolicy: policy,
+	eng := engine.New(engine.Options{StateDir: *stateDir, Stdout: stdout, Logger: logger, CheckpointInterval: *interval, PathPolicy: policy, InstanceID: *instanceID,
 		CheckpointDir: *remote.checkpointDir, SavepointDir: *remote.savepointDir, ObjectStore: remote.config()})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

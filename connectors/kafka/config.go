@@ -167,6 +167,10 @@ var properties = []property{
 			}
 			return nil
 		}},
+	{name: "session.timeout.ms", source: true, help: "a job on several processes: how long the group waits for a silent process before it moves its partitions",
+		apply: msProp(func(c *sarama.Config, d time.Duration) { c.Consumer.Group.Session.Timeout = d })},
+	{name: "heartbeat.interval.ms", source: true, help: "a job on several processes: how often a process tells the group it is alive (below a third of session.timeout.ms)",
+		apply: msProp(func(c *sarama.Config, d time.Duration) { c.Consumer.Group.Heartbeat.Interval = d })},
 	{name: "fetch.min.bytes", source: true, help: "minimum bytes per fetch",
 		apply: intProp(func(c *sarama.Config, n int) { c.Consumer.Fetch.Min = int32(n) })},
 	{name: "fetch.max.bytes", source: true, help: "maximum bytes per fetch response",
@@ -290,6 +294,24 @@ func saramaConfig(opts map[string]string, sink bool) (*sarama.Config, error) {
 	}
 	return c, nil
 }
+
+// GroupConfig returns the brokers and client configuration a kafka source
+// table's options name, for the consumer group of a job that runs on
+// several processes (package cluster).
+func GroupConfig(opts map[string]string) ([]string, *sarama.Config, error) {
+	c, err := saramaConfig(opts, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := brokers(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, c, nil
+}
+
+// Topics returns the topics a kafka table's 'topic' option names.
+func Topics(opts map[string]string) []string { return topics(opts) }
 
 // brokers splits 'properties.bootstrap.servers'.
 func brokers(opts map[string]string) ([]string, error) {

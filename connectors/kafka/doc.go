@@ -16,7 +16,15 @@
 // partitions) and waits at most 100 ms when none is available.
 //
 // The source assigns partitions itself (sarama ConsumePartition), never
-// through a consumer-group rebalance. Offset encodes every partition's
+// through a consumer-group rebalance; in a job on several processes
+// (exec.Member, member.go) package cluster's group decides which
+// partitions it reads, each from the group's committed offset (waiting
+// while a transaction commits one: OffsetFetch with require_stable), and
+// the exactly-once sink commits their offsets in its transactions under
+// the member's generation (AddOffsetsToTxn, EOS-v2) with the transactional
+// id '<prefix>-<job>-<instance id>'; the checkpoint-recording group and the
+// rollback check are skipped, since such a job starts every assignment
+// fresh. Offset encodes every partition's
 // next offset — the one after the last message of a returned batch;
 // messages sarama buffered but Read has not returned are not counted — as
 // (topic, partition, offset) triples in split order (see encodeOffsets).
@@ -119,7 +127,8 @@
 // sasl.mechanism (PLAIN), sasl.jaas.config, request.timeout.ms,
 // retry.backoff.ms, metadata.max.age.ms, isolation.level,
 // fetch.min.bytes, fetch.max.bytes, max.partition.fetch.bytes,
-// fetch.max.wait.ms, auto.offset.reset, acks, linger.ms, batch.size,
+// fetch.max.wait.ms, auto.offset.reset, session.timeout.ms,
+// heartbeat.interval.ms, acks, linger.ms, batch.size,
 // max.request.size, retries, compression.type, enable.idempotence,
 // transaction.timeout.ms. Any other property is an error, so that a
 // misspelt setting is not silently ignored.

@@ -121,6 +121,11 @@ func newSink(cfg exec.SinkConfig) (*sink, error) {
 		// every run, so a restarted job's InitProducerID fences the
 		// crashed process and aborts its open transaction.
 		s.txnID = fmt.Sprintf("%s-%s-0", conf.txnPrefix, job)
+		if m := cfg.Member; m != nil {
+			// One per process of a job on several: a restarted process
+			// fences its own previous transaction, not another's.
+			s.txnID = fmt.Sprintf("%s-%s-%s", conf.txnPrefix, job, m.InstanceID)
+		}
 		sconf.Producer.Idempotent = true
 		sconf.Producer.RequiredAcks = sarama.WaitForAll
 		sconf.Producer.Transaction.ID = s.txnID
@@ -132,7 +137,10 @@ func newSink(cfg exec.SinkConfig) (*sink, error) {
 		if err := sconf.Validate(); err != nil {
 			return nil, fmt.Errorf("kafka: table %q: exactly-once producer: %w", cfg.Table, err)
 		}
-	} else if sconf.Producer.Idempotent {
+	} else if cfg.Member != nil {
+		return nil, fmt.Errorf("kafka: table %q: a job on several processes needs 'sink.delivery-guarantee' = 'exactly-once', so that its output and input offsets commit together", cfg.Table)
+	}
+	if conf.guarantee != exactlyOnce && sconf.Producer.Idempotent {
 		sconf.Net.MaxOpenRequests = 1
 	}
 	return s, nil
@@ -173,7 +181,9 @@ func (s *sink) Open(ctx context.Context, handle []byte) error {
 	// Before anything is committed or fenced: a refused rollback leaves
 	// the transactions as they are. A version 1 handle does not know its
 	// checkpoint.
-	if handle == nil || h.checkpoint > 0 {
+	// A member of a group starts each assignment fresh: its input
+	// offsets, not a checkpoint, say where its output stands.
+	if s.cfg.Member == nil && (handle == nil || h.checkpoint > 0) {
 		if err := s.checkRollback(h.checkpoint); err != nil {
 			return err
 		}
@@ -480,7 +490,7 @@ func (s *sink) PreCommit(ctx context.Context, id int64) ([]byte, error) {
 	}
 	s.mu.Unlock()
 	slices.Sort(h.partitions)
-	if len(h.partitions) > 0 && id > 0 {
+	if len(h.partitions) > 0 && id > 0 && s.cfg.Member == nil {
 		if err := s.recordCheckpoint(id); err != nil {
 			return nil, err
 		}

@@ -100,6 +100,9 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 	s := &source{cfg: cfg, conf: conf, sconf: sconf, batch: cfg.BatchSize, metrics: cfg.Metrics,
 		log: cfg.Logger.With("connector", "kafka", "table", cfg.Table), index: map[topicPartition]int{}}
 
+	if cfg.Member != nil {
+		s.conf.groupID = cfg.Member.Group // the job's group, whose offsets count
+	}
 	s.ignore, _ = boolOpt(cfg.Options, conf.formats.value+".ignore-parse-errors", false)
 	if conf.pattern != "" {
 		s.pattern, _ = compilePattern(conf.pattern)
@@ -142,6 +145,9 @@ func (s *source) Open(ctx context.Context, offsets map[string][]byte) error {
 	current, err := s.listPartitions()
 	if err != nil {
 		return err
+	}
+	if s.cfg.Member != nil {
+		return s.openMember(current)
 	}
 	if len(offsets) > 0 {
 		for _, po := range restored {
@@ -263,11 +269,19 @@ func (s *source) startOffset(tp topicPartition) (int64, error) {
 
 // committedOffset returns the group's committed offset of tp, or -1.
 func (s *source) committedOffset(tp topicPartition) (int64, error) {
+	return s.fetchOffset(tp, false)
+}
+
+// fetchOffset returns the group's committed offset of tp, or -1. With
+// stable, the broker answers UNSTABLE_OFFSET_COMMIT (returned as such)
+// while a transaction that commits an offset of tp is open (KIP-447).
+func (s *source) fetchOffset(tp topicPartition, stable bool) (int64, error) {
 	coord, err := s.client.Coordinator(s.conf.groupID)
 	if err != nil {
 		return 0, fmt.Errorf("kafka: table %q: coordinator of group %q: %w", s.cfg.Table, s.conf.groupID, err)
 	}
 	req := sarama.NewOffsetFetchRequest(s.sconf.Version, s.conf.groupID, map[string][]int32{tp.topic: {tp.partition}})
+	req.RequireStable = stable
 	resp, err := coord.FetchOffset(req)
 	if err != nil {
 		return 0, fmt.Errorf("kafka: table %q: offsets of group %q: %w", s.cfg.Table, s.conf.groupID, err)
@@ -275,12 +289,19 @@ func (s *source) committedOffset(tp topicPartition) (int64, error) {
 	if resp.Err == sarama.ErrGroupIDNotFound {
 		return -1, nil // a group that never committed (kfake's answer)
 	}
+	if resp.Err == sarama.ErrUnstableOffsetCommit || resp.Err == sarama.ErrNotCoordinatorForConsumer || resp.Err == sarama.ErrOffsetsLoadInProgress {
+		_ = s.client.RefreshCoordinator(s.conf.groupID)
+		return 0, resp.Err
+	}
 	if resp.Err != sarama.ErrNoError {
 		return 0, fmt.Errorf("kafka: table %q: offsets of group %q: %w", s.cfg.Table, s.conf.groupID, resp.Err)
 	}
 	b := resp.GetBlock(tp.topic, tp.partition)
 	if b == nil {
 		return -1, nil
+	}
+	if b.Err == sarama.ErrUnstableOffsetCommit {
+		return 0, b.Err
 	}
 	if b.Err != sarama.ErrNoError && b.Err != sarama.ErrGroupIDNotFound {
 		return 0, fmt.Errorf("kafka: table %q: offset of group %q for topic %q partition %d: %w", s.cfg.Table, s.conf.groupID, tp.topic, tp.partition, b.Err)
@@ -525,7 +546,7 @@ func (s *source) Offsets(fn func(split string, offset []byte) error) error {
 // CheckpointComplete implements exec.CheckpointListener: it commits the
 // checkpoint's offsets to the consumer group, for lag tools only.
 func (s *source) CheckpointComplete(_ context.Context, _ int64, offsets map[string][]byte) error {
-	if s.conf.groupID == "" || !s.conf.commitCP || s.client == nil {
+	if s.conf.groupID == "" || !s.conf.commitCP || s.client == nil || s.cfg.Member != nil {
 		return nil
 	}
 	pos, err := restoredOffsets(offsets)

@@ -1,0 +1,118 @@
+package kafka
+
+// A job on several processes (exec.Member): the source reads only the
+// partitions the consumer group assigned to this process, from the
+// group's committed offsets, and the exactly-once sink commits the input
+// offsets in its transaction under the group generation (EOS-v2), so that
+// output and input positions become visible together, and a fenced
+// process's transaction cannot commit either.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/streamsql/streamsql/exec"
+)
+
+// stableWait bounds how long a source waits for an open transaction that
+// commits one of its partitions' offsets (a process that lost the
+// partition, or died, mid-transaction) to end: the broker aborts it at
+// the sink's transaction timeout at the latest.
+const stableWait = 20 * time.Minute
+
+// openMember starts the partitions of current that the member owns, each
+// at the group's committed offset, or as the startup mode says when the
+// group has none.
+func (s *source) openMember(current []topicPartition) error {
+	m := s.cfg.Member
+	for _, tp := range current {
+		if !m.Owns(tp.topic, tp.partition) {
+			continue
+		}
+		off, err := s.stableOffset(tp)
+		if err != nil {
+			return err
+		}
+		if off < 0 {
+			if off, err = s.startOffset(tp); err != nil {
+				return err
+			}
+		}
+		if err := s.startSplit(tp.topic, tp.partition, off); err != nil {
+			return err
+		}
+	}
+	s.log.Info("reading the partitions the group assigned", "group", m.Group, "generation", m.Generation, "partitions", len(s.splits))
+	return nil
+}
+
+// stableOffset returns the group's committed offset of tp (-1: none),
+// waiting while a transaction that commits one is open: it may commit, and
+// reading from the older offset would repeat its rows.
+func (s *source) stableOffset(tp topicPartition) (int64, error) {
+	deadline := time.Now().Add(stableWait)
+	backoff := 50 * time.Millisecond
+	logged := false
+	for {
+		off, err := s.fetchOffset(tp, true)
+		var kerr sarama.KError
+		if err == nil || !errors.As(err, &kerr) || time.Now().After(deadline) {
+			return off, err
+		}
+		if !logged && kerr == sarama.ErrUnstableOffsetCommit {
+			s.log.Info("waiting for an open transaction on the partition's offsets to end", "topic", tp.topic, "partition", tp.partition)
+			logged = true
+		}
+		time.Sleep(backoff)
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// AddOffsets implements exec.OffsetCommitter: the offsets of the member's
+// partitions go into the open transaction, committed with it under the
+// member's generation.
+func (s *sink) AddOffsets(_ context.Context, _ int64, offsets map[string][]byte) error {
+	m := s.cfg.Member
+	if m == nil {
+		return nil
+	}
+	if s.producer == nil {
+		return errors.New("kafka: sink not open")
+	}
+	byTopic := map[string][]*sarama.PartitionOffsetMetadata{}
+	for name, b := range offsets {
+		topic, p, err := parseSplitName(name)
+		if err != nil {
+			return fmt.Errorf("kafka: table %q: %w", s.cfg.Table, err)
+		}
+		if !m.Owns(topic, p) {
+			continue
+		}
+		_, next, _, _, err := decodeSplitOffset(b, false)
+		if err != nil {
+			return fmt.Errorf("kafka: table %q: split %s: %w", s.cfg.Table, name, err)
+		}
+		byTopic[topic] = append(byTopic[topic], &sarama.PartitionOffsetMetadata{Partition: p, Offset: next, LeaderEpoch: -1})
+	}
+	if len(byTopic) == 0 {
+		return nil
+	}
+	for _, ps := range byTopic {
+		slices.SortFunc(ps, func(a, b *sarama.PartitionOffsetMetadata) int { return int(a.Partition - b.Partition) })
+	}
+	meta := &sarama.ConsumerGroupMetadata{GroupID: m.Group, GenerationID: m.Generation, MemberID: m.MemberID}
+	if m.InstanceID != "" {
+		id := m.InstanceID
+		meta.GroupInstanceID = &id
+	}
+	if err := s.producer.AddOffsetsToTxnWithGroupMetadata(byTopic, meta); err != nil {
+		return fmt.Errorf("kafka: table %q: add the input offsets to transaction %q: %w", s.cfg.Table, s.txnID, err)
+	}
+	return nil
+}
+
+var _ exec.OffsetCommitter = (*sink)(nil)

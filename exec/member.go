@@ -1,0 +1,65 @@
+package exec
+
+import "context"
+
+// Member is the part of a job one process runs when the job runs on
+// several processes as one Kafka consumer group (package cluster): the
+// source partitions the group assigned to this process, and the group
+// generation its transactions commit the input offsets under, so that a
+// process the group has fenced (a zombie of an older generation) cannot
+// commit. A job without a Member reads every partition and keeps its input
+// offsets in its checkpoints.
+type Member struct {
+	// Group is the consumer group: the job's name.
+	Group string
+	// Generation and MemberID are the group generation and this member's
+	// id in it, as the coordinator assigned them at the last join.
+	Generation int32
+	MemberID   string
+	// InstanceID is the process's stable identity (static membership,
+	// group.instance.id): also the suffix of its sinks' transactional ids.
+	InstanceID string
+	// Partitions are the source partitions this process owns, by topic,
+	// each sorted.
+	Partitions map[string][]int32
+}
+
+// Owns reports whether the member owns partition p of topic.
+func (m *Member) Owns(topic string, p int32) bool {
+	for _, q := range m.Partitions[topic] {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// OffsetCommitter is implemented by sinks that commit the job's input
+// positions atomically with their output: the Kafka exactly-once sink,
+// whose transaction then also commits the consumer group's offsets
+// (Kafka's AddOffsetsToTxn/TxnOffsetCommit under the Member's generation).
+// A job with a Member needs every sink to implement it, and has one sink.
+//
+// At each checkpoint the runtime calls AddOffsets before PreCommit(id),
+// from the goroutine that calls PreCommit, with what every source reported
+// at checkpoint id's barrier, by split name (Kafka's "topic/partition");
+// the bytes are the sources' encodings, which the connector decodes. The
+// offsets become visible exactly when the sink's Commit(id) makes its
+// rows visible.
+type OffsetCommitter interface {
+	AddOffsets(ctx context.Context, id int64, offsets map[string][]byte) error
+}
+
+// sourceOffsets merges what every source recorded at the checkpoint's
+// barrier, by split name.
+func (c *inflight) sourceOffsets() map[string][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string][]byte{}
+	for _, off := range c.offsets {
+		for k, v := range off {
+			out[k] = v
+		}
+	}
+	return out
+}
