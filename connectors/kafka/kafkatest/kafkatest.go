@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -233,35 +234,53 @@ func (b *Broker) Read(ctx context.Context, topic string, o ReadOptions) ([]Recor
 		return nil, fmt.Errorf("kafkatest: %w", err)
 	}
 	defer consumer.Close()
+	// The partitions are read at once, so that a read waits for one
+	// quiet period, not for one per partition.
+	recs := make([][]Record, len(parts))
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			recs[i], errs[i] = readTopicPartition(ctx, client, consumer, topic, p, o.Quiet)
+		}()
+	}
+	wg.Wait()
 	var out []Record
-	for _, p := range parts {
-		// The end: the high watermark, or for read_committed the last
-		// stable offset, which the fetch response reports; read until
-		// the consumer reports a high watermark we have passed and no
-		// message came for a moment.
-		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			return nil, fmt.Errorf("kafkatest: %w", err)
+	for i, p := range parts {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("kafkatest: topic %q partition %d: %w", topic, p, errs[i])
 		}
-		start, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			return nil, fmt.Errorf("kafkatest: %w", err)
-		}
-		if end <= start {
-			continue
-		}
-		pc, err := consumer.ConsumePartition(topic, p, start)
-		if err != nil {
-			return nil, fmt.Errorf("kafkatest: %w", err)
-		}
-		recs, err := readPartition(ctx, pc, end, o.Quiet)
-		pc.Close()
-		if err != nil {
-			return nil, fmt.Errorf("kafkatest: topic %q partition %d: %w", topic, p, err)
-		}
-		out = append(out, recs...)
+		out = append(out, recs[i]...)
 	}
 	return out, nil
+}
+
+// readTopicPartition reads partition p of topic up to its current end
+// (the last stable offset for read_committed).
+func readTopicPartition(ctx context.Context, client sarama.Client, consumer sarama.Consumer, topic string, p int32, quiet time.Duration) ([]Record, error) {
+	// The end: the high watermark, or for read_committed the last stable
+	// offset, which the fetch response reports; read until a message at
+	// the end came, or none came for a moment (the records left are
+	// aborted ones or transaction markers, which are not delivered).
+	end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+	if err != nil {
+		return nil, err
+	}
+	start, err := client.GetOffset(topic, p, sarama.OffsetOldest)
+	if err != nil {
+		return nil, err
+	}
+	if end <= start {
+		return nil, nil
+	}
+	pc, err := consumer.ConsumePartition(topic, p, start)
+	if err != nil {
+		return nil, err
+	}
+	defer pc.Close()
+	return readPartition(ctx, pc, end, quiet)
 }
 
 // readPartition reads messages up to end, or until none comes for a
