@@ -27,6 +27,8 @@ type aggPlan struct {
 	// group: a non-windowed aggregation (GroupAgg), whose output has no
 	// window columns.
 	group bool
+	// cascade, for a cascaded window aggregation (cascade.go).
+	cascade *cascade
 }
 
 // preIndex adds e to the pre-projection (once) and returns its index.
@@ -38,6 +40,17 @@ func (a *aggPlan) preIndex(e plan.Expr) int {
 	}
 	a.pre = append(a.pre, e)
 	return len(a.pre) - 1
+}
+
+// cascadeProp returns the window property (propEnd, propTime) input
+// column c is in a cascaded window aggregation, read from the WindowAgg's
+// window.
+func (a *aggPlan) cascadeProp(c scopeCol) (int, bool) {
+	if a.cascade == nil || c.expr != nil {
+		return 0, false
+	}
+	p, ok := a.cascade.props[c.index]
+	return p, ok
 }
 
 // outIndex returns the WindowAgg output column of a window property.
@@ -84,19 +97,31 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 			keyAst = append(keyAst, g)
 		}
 		if win == nil {
-			a.group = true
-			return b.planGroupAgg(sel, rel, a, keyAst)
+			if a.cascade = b.cascadeOf(rel, keyAst); a.cascade == nil {
+				a.group = true
+				return b.planGroupAgg(sel, rel, a, keyAst)
+			}
+			w, a.wpos = a.cascade.tumbling(), sel.Pos
+			keyAst = append(keyAst[:a.cascade.endItem:a.cascade.endItem], keyAst[a.cascade.endItem+1:]...)
+			if a.cascade.endItem < a.cascade.startKey {
+				a.cascade.startKey--
+			}
+		} else {
+			var err error
+			if w, err = legacyWindow(a.inScope, win); err != nil {
+				return nil, err
+			}
+			a.legacy, a.wpos = win.Name, win.Pos
 		}
-		var err error
-		if w, err = legacyWindow(a.inScope, win); err != nil {
-			return nil, err
-		}
-		a.legacy, a.wpos = win.Name, win.Pos
 	}
 	a.w = w
 	// The time column comes first in the pre-projection.
-	tc := rel.cols[w.TimeCol]
-	a.preIndex(&plan.ColumnRef{Index: tc.index, Name: tc.name, T: tc.t})
+	if a.cascade != nil {
+		a.preIndex(a.cascade.time)
+	} else {
+		tc := rel.cols[w.TimeCol]
+		a.preIndex(&plan.ColumnRef{Index: tc.index, Name: tc.name, T: tc.t})
+	}
 	w.TimeCol = 0
 	keyIdx := make([]int, 0, len(keyAst))
 	for _, k := range keyAst {
@@ -193,6 +218,12 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 	}
 	for i, ag := range a.aggs {
 		wa.Output.Fields = append(wa.Output.Fields, types.Field{Name: fmt.Sprintf("agg$%d", i), Type: ag.T})
+	}
+	if a.cascade != nil {
+		if b.cascades == nil {
+			b.cascades = map[*plan.WindowAgg]cascadeWindow{}
+		}
+		b.cascades[wa] = cascadeWindow{w: a.cascade.w, startKey: a.cascade.startKey}
 	}
 	calc := &plan.Calc{Input: wa, Filter: having, Exprs: exprs}
 	calc.Output = out.schema()
@@ -300,6 +331,10 @@ func (a *aggPlan) intercept(as *scope, e parser.Expr) (plan.Expr, bool, error) {
 		}
 		if c.window {
 			return &plan.ColumnRef{Index: a.windowCol(c.name), Name: c.name, T: windowColType(a.w, c.name)}, true, nil
+		}
+		if p, ok := a.cascadeProp(*c); ok {
+			name := propNames[p]
+			return &plan.ColumnRef{Index: a.windowCol(name), Name: name, T: windowColType(a.w, name)}, true, nil
 		}
 	}
 	if containsAgg(e) {

@@ -58,6 +58,8 @@ type builder struct {
 	read   map[string]bool
 	// env holds the common table expressions (WITH) in scope.
 	env *cteEnv
+	// cascades holds the cascaded window aggregations planned (cascade.go).
+	cascades map[*plan.WindowAgg]cascadeWindow
 }
 
 // physicalScope returns the scope of t's source columns (physical and

@@ -25,15 +25,34 @@ import (
 // traced through projections (plain column references) and exchanges
 // down to the WindowAssign, WindowAgg or window Top-N that produced it.
 
-// windowBound says which bound of which window a column is.
+// windowBound says which window property (start, end or time) of which
+// window a column is.
 type windowBound struct {
-	w   plan.Window
-	end bool // window_end; else window_start
+	w    plan.Window
+	prop int // propStart, propEnd, propTime
+	end  bool
 }
 
+// The window properties.
+const (
+	propStart = iota
+	propEnd
+	propTime
+)
+
+// propNames are the window properties' column names.
+var propNames = [...]string{"window_start", "window_end", "window_time"}
+
 // windowBoundOf traces column i of n down to the window operator that
-// computed it.
-func windowBoundOf(n plan.Node, i int) (windowBound, bool) {
+// computed it (a cascaded window aggregation's windows are those of its
+// input: see cascade.go).
+func (b *builder) windowBoundOf(n plan.Node, i int) (windowBound, bool) {
+	prop := func(w plan.Window, p int) (windowBound, bool) {
+		if p < propStart || p > propTime {
+			return windowBound{}, false
+		}
+		return windowBound{w: w, prop: p, end: p == propEnd}, true
+	}
 	for {
 		switch x := n.(type) {
 		case *plan.Calc:
@@ -53,24 +72,21 @@ func windowBoundOf(n plan.Node, i int) (windowBound, bool) {
 			}
 			n = x.Input
 		case *plan.WindowAssign:
-			switch i - x.Input.Schema().Len() {
-			case 0:
-				return windowBound{w: x.Window}, true
-			case 1:
-				return windowBound{w: x.Window, end: true}, true
-			}
-			return windowBound{}, false
+			return prop(x.Window, i-x.Input.Schema().Len())
 		case *plan.WindowAgg:
 			if x.AllowLateness > 0 || x.EarlyFire > 0 {
 				return windowBound{}, false // an updating result
 			}
-			switch i - len(x.Keys) {
-			case 0:
-				return windowBound{w: x.Window}, true
-			case 1:
-				return windowBound{w: x.Window, end: true}, true
+			if c, ok := b.cascades[x]; ok {
+				if i == c.startKey {
+					return prop(c.w, propStart)
+				}
+				if i == len(x.Keys) {
+					return windowBound{}, false // the tumbling window's start
+				}
+				return prop(c.w, i-len(x.Keys))
 			}
-			return windowBound{}, false
+			return prop(x.Window, i-len(x.Keys))
 		default:
 			return windowBound{}, false
 		}
@@ -129,9 +145,9 @@ func (b *builder) windowJoin(j *parser.JoinRef, kind plan.JoinKind, left, right 
 				if a.Index >= nl {
 					a, bb = bb, a
 				}
-				lb, lok := windowBoundOf(left.node, a.Index)
-				rb, rok := windowBoundOf(right.node, bb.Index-nl)
-				if lok && rok {
+				lb, lok := b.windowBoundOf(left.node, a.Index)
+				rb, rok := b.windowBoundOf(right.node, bb.Index-nl)
+				if lok && rok && lb.prop != propTime && rb.prop != propTime {
 					if lb.end != rb.end {
 						return nil, true, errorf(c.Position(), "a window join equates window_start with window_start and window_end with window_end, not the window_%s of one side with the window_%s of the other", boundName(lb.end), boundName(rb.end))
 					}
