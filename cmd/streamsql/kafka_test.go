@@ -244,7 +244,7 @@ type aggRow struct {
 // replay) and returns the rows sorted.
 func readAgg(t *testing.T, b *kafkatest.Broker, topic string) []string {
 	t.Helper()
-	recs, err := b.Read(context.Background(), topic, kafkatest.ReadOptions{Quiet: time.Second})
+	recs, err := b.Read(context.Background(), topic, kafkatest.ReadOptions{Quiet: 2 * time.Second})
 	must(t, err)
 	last := map[[2]int64]string{}
 	var out []string

@@ -41,7 +41,7 @@ INSERT INTO counts SELECT k, COUNT(*), SUM(v) FROM clicks GROUP BY k;
 // once it never does.
 func compactedCounts(t *testing.T, b *kafkatest.Broker, topic string) map[int64]string {
 	t.Helper()
-	recs, err := b.Read(context.Background(), topic, kafkatest.ReadOptions{Quiet: time.Second})
+	recs, err := b.Read(context.Background(), topic, kafkatest.ReadOptions{Quiet: 2 * time.Second})
 	must(t, err)
 	out := map[int64]string{}
 	last := map[int64]int64{}

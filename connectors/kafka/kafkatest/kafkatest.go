@@ -207,7 +207,8 @@ type ReadOptions struct {
 	// transactions.
 	ReadUncommitted bool
 	// Quiet is how long a partition may deliver nothing before Read
-	// takes it as read to its stable end (default 500 ms).
+	// takes it as read to its stable end (default 500 ms; the first
+	// message of a partition is waited for up to 10 s).
 	Quiet time.Duration
 }
 
@@ -284,13 +285,16 @@ func readTopicPartition(ctx context.Context, client sarama.Client, consumer sara
 }
 
 // readPartition reads messages up to end, or until none comes for a
-// while (the rest is not yet stable, or aborted).
+// while (the rest is not yet stable, or aborted). The first message may
+// take longer (firstWait): on a loaded machine a new consumer's first
+// fetch can take seconds, and giving up then would return nothing.
 func readPartition(ctx context.Context, pc sarama.PartitionConsumer, end int64, wait time.Duration) ([]Record, error) {
+	const firstWait = 10 * time.Second
 	var out []Record
 	if wait <= 0 {
 		wait = 500 * time.Millisecond
 	}
-	quiet := time.NewTimer(wait)
+	quiet := time.NewTimer(max(wait, firstWait))
 	defer quiet.Stop()
 	for {
 		select {
