@@ -138,6 +138,19 @@ func TestDifferentialWindowJoins(t *testing.T) {
 			 SELECT L.k, L.v, R.k, R.v, ` + tsText("L.we") + ` FROM la L JOIN rb R ON L.ws = R.ws AND L.we = R.we AND L.v + R.v > 2700`,
 		},
 		{
+			// A window join of a window join, then its rows aggregated on
+			// their windows (cascaded).
+			"chained",
+			`SELECT J.window_start, J.window_end, COUNT(*), SUM(J.v + S.v) FROM
+			 (SELECT L.k, L.v, L.window_start, L.window_end FROM ` + tumble("a") + ` L JOIN ` + tumble("b") + ` R
+			  ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k + 10 = R.k) J
+			 LEFT JOIN ` + tumble("b") + ` S ON J.window_start = S.window_start AND J.window_end = S.window_end AND J.k + 11 = S.k
+			 GROUP BY J.window_start, J.window_end`,
+			sqlTumble + `SELECT ` + tsText("J.ws") + `, ` + tsText("J.we") + `, COUNT(*), SUM(J.v + S.v) FROM
+			 (SELECT L.k, L.v, L.ws, L.we FROM la L JOIN rb R ON L.ws = R.ws AND L.k + 10 = R.k) J
+			 LEFT JOIN rb S ON J.ws = S.ws AND J.k + 11 = S.k GROUP BY J.ws`,
+		},
+		{
 			// Two window aggregations (Nexmark q8's shape), renamed bounds.
 			"aggregates-left",
 			`SELECT x.k, x.n, y.m, x.ws FROM

@@ -22,8 +22,9 @@ import (
 // any window bound equality is a regular join of their rows.
 //
 // A column is a window bound when the plan below computes it as one:
-// traced through projections (plain column references) and exchanges
-// down to the WindowAssign, WindowAgg or window Top-N that produced it.
+// traced through projections (plain column references), exchanges and
+// window joins down to the WindowAssign, WindowAgg or window Top-N that
+// produced it; so window joins chain (a window join of a window join).
 
 // windowBound says which window property (start, end or time) of which
 // window a column is.
@@ -71,6 +72,19 @@ func (b *builder) windowBoundOf(n plan.Node, i int) (windowBound, bool) {
 				return windowBound{}, false
 			}
 			n = x.Input
+		case *plan.WindowJoin:
+			// Its rows come before the watermark that closes their
+			// window, as a window operator's do; a side padded with
+			// NULLs has no window bounds.
+			nl := x.Left.Schema().Len()
+			switch {
+			case i >= nl && !x.Type.LeftOuter():
+				n, i = x.Right, i-nl
+			case i < nl && !x.Type.RightOuter():
+				n = x.Left
+			default:
+				return windowBound{}, false
+			}
 		case *plan.WindowAssign:
 			return prop(x.Window, i-x.Input.Schema().Len())
 		case *plan.WindowAgg:
