@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +40,19 @@ type Membership struct {
 	Rebalances int64
 	// Since is when the current assignment started.
 	Since time.Time
+}
+
+// String is what SHOW JOBS shows of it: the instance, the generation,
+// the assignments received and the partitions owned ("-" for nil).
+func (m *Membership) String() string {
+	if m == nil {
+		return "-"
+	}
+	parts := strings.Join(m.Partitions, ",")
+	if parts == "" {
+		parts = "no partitions"
+	}
+	return fmt.Sprintf("%s (generation %d, %d assignments): %s", m.InstanceID, m.Generation, m.Rebalances, parts)
 }
 
 // membership holds a query's Membership while it runs distributed.

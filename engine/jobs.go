@@ -224,7 +224,7 @@ func (e *Engine) stopJob(ctx context.Context, s *parser.StopJobStmt) (*Result, e
 
 // showJobs is SHOW JOBS.
 func (e *Engine) showJobs() *Result {
-	res := &Result{Kind: Table, Header: []string{"id", "status", "started", "last checkpoint", "records in", "records out", "late", "malformed", "lag", "watermark", "savepoint", "statement"}}
+	res := &Result{Kind: Table, Header: []string{"id", "status", "started", "last checkpoint", "records in", "records out", "late", "malformed", "lag", "watermark", "member", "savepoint", "statement"}}
 	for _, j := range e.Jobs() {
 		st := j.Stats()
 		last := "-"
@@ -253,7 +253,7 @@ func (e *Engine) showJobs() *Result {
 		res.Rows = append(res.Rows, []string{j.ID(), status, j.started.Format("15:04:05"), last,
 			strconv.FormatInt(st.RecordsIn, 10), strconv.FormatInt(st.RecordsOut, 10),
 			strconv.FormatInt(st.LateRecords, 10), strconv.FormatInt(st.Malformed, 10), lag, wm,
-			cmp.Or(j.LastSavepoint(), "-"), oneLine(j.SQL())})
+			j.q.Membership().String(), cmp.Or(j.LastSavepoint(), "-"), oneLine(j.SQL())})
 	}
 	return res
 }

@@ -30,6 +30,20 @@ type jobView struct {
 	Savepoint      string           `json:"savepoint,omitempty"`
 	// Plan is the job's operators, sources first, with their inputs.
 	Plan []operatorView `json:"plan,omitempty"`
+	// Member is what this process owns of a job that runs on several
+	// processes as one consumer group (SET 'execution.distributed').
+	Member *memberView `json:"member,omitempty"`
+}
+
+// memberView is this process's part of a job on several processes.
+type memberView struct {
+	Group      string    `json:"group"`
+	InstanceID string    `json:"instance_id"`
+	MemberID   string    `json:"member_id"`
+	Generation int32     `json:"generation"`
+	Partitions []string  `json:"partitions"`
+	Rebalances int64     `json:"rebalances"`
+	Since      time.Time `json:"since"`
 }
 
 type statsView struct {
@@ -109,6 +123,10 @@ func viewJob(j *engine.Job) jobView {
 		Plan: planGraph(j.Query().Graph())}
 	if err := j.Err(); err != nil {
 		v.Error = err.Error()
+	}
+	if m := j.Query().Membership(); m != nil {
+		v.Member = &memberView{Group: m.Group, InstanceID: m.InstanceID, MemberID: m.MemberID, Generation: m.Generation,
+			Partitions: m.Partitions, Rebalances: m.Rebalances, Since: m.Since.UTC()}
 	}
 	if t := j.Ended(); !t.IsZero() {
 		t = t.UTC()

@@ -35,7 +35,8 @@ func (m *metric) add(v float64, labels ...string) {
 // The metric families /metrics exports, in order.
 type families struct {
 	status, recordsIn, recordsOut, late, malformed, watermark, stateEntries, stateBytes, opEntries, opBytes, restoredFrom,
-	lastID, retained, lastDuration, lastSize, lastTime, uploaded, uploadSeconds, failures, lag metric
+	lastID, retained, lastDuration, lastSize, lastTime, uploaded, uploadSeconds, failures, lag,
+	generation, owned, rebalances metric
 }
 
 func newFamilies() *families {
@@ -60,12 +61,16 @@ func newFamilies() *families {
 		uploadSeconds: metric{name: "streamsql_checkpoint_upload_seconds", typ: "gauge", help: "How long the last completed checkpoint's upload to the checkpoint dir took (only for jobs with one)."},
 		failures:      metric{name: "streamsql_job_checkpoint_failures_total", typ: "counter", help: "Checkpoints that failed, over the job's life."},
 		lag:           metric{name: "streamsql_source_lag_records", typ: "gauge", help: "Records the job's source is behind, per partition (only for sources that report lag)."},
+		generation:    metric{name: "streamsql_job_group_generation", typ: "gauge", help: "A job on several processes: the consumer group generation of this process's assignment."},
+		owned:         metric{name: "streamsql_job_partition_owned", typ: "gauge", help: "A job on several processes: 1 for each source partition this process reads (label partition)."},
+		rebalances:    metric{name: "streamsql_job_rebalances_total", typ: "counter", help: "A job on several processes: the assignments this process received (each rebalance of the group gives one)."},
 	}
 }
 
 func (f *families) all() []*metric {
 	return []*metric{&f.status, &f.recordsIn, &f.recordsOut, &f.late, &f.malformed, &f.watermark, &f.stateEntries, &f.stateBytes, &f.opEntries, &f.opBytes,
-		&f.restoredFrom, &f.lastID, &f.retained, &f.lastDuration, &f.lastSize, &f.lastTime, &f.uploaded, &f.uploadSeconds, &f.failures, &f.lag}
+		&f.restoredFrom, &f.lastID, &f.retained, &f.lastDuration, &f.lastSize, &f.lastTime, &f.uploaded, &f.uploadSeconds, &f.failures, &f.lag,
+		&f.generation, &f.owned, &f.rebalances}
 }
 
 var jobStatuses = []engine.JobStatus{engine.Running, engine.Finished, engine.Failed, engine.Canceled, engine.Stopped}
@@ -117,6 +122,13 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		if cs, err := engine.ReadStatusFile(s.eng.StateDir(), id); err == nil {
 			f.retained.add(float64(len(cs.Checkpoints)), "job", id)
 			f.failures.add(float64(cs.Failures.Count), "job", id)
+		}
+		if m := j.Query().Membership(); m != nil && status == engine.Running {
+			f.generation.add(float64(m.Generation), "job", id)
+			f.rebalances.add(float64(m.Rebalances), "job", id)
+			for _, p := range m.Partitions {
+				f.owned.add(1, "job", id, "partition", p)
+			}
 		}
 		if status == engine.Running {
 			lag := st.SourceLag
