@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/streamsql/streamsql/connectors/format"
 	"github.com/streamsql/streamsql/engine"
+	"github.com/streamsql/streamsql/internal/difftest"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -280,33 +281,7 @@ func TestDifferentialWindows(t *testing.T) {
 }
 
 // diffRows returns the rows only in a or only in b, at most 20 of each.
-func diffRows(a, b []string) string {
-	count := map[string]int{}
-	for _, r := range a {
-		count[r]++
-	}
-	for _, r := range b {
-		count[r]--
-	}
-	var onlyA, onlyB []string
-	for r, n := range count {
-		for ; n > 0; n-- {
-			onlyA = append(onlyA, "engine: "+r)
-		}
-		for ; n < 0; n++ {
-			onlyB = append(onlyB, "sqlite: "+r)
-		}
-	}
-	sort.Strings(onlyA)
-	sort.Strings(onlyB)
-	if len(onlyA) > 20 {
-		onlyA = onlyA[:20]
-	}
-	if len(onlyB) > 20 {
-		onlyB = onlyB[:20]
-	}
-	return strings.Join(append(onlyA, onlyB...), "\n")
-}
+func diffRows(a, b []string) string { return difftest.DiffRows(a, b) }
 
 // TestDifferentialWindowTopN: window Top-N and window deduplication (the
 // rank partitioned by window_start, window_end) over random out-of-order

@@ -155,3 +155,15 @@ type ProcessingTimer interface {
 	// OnTimer advances processing time to now, emitting what it completes.
 	OnTimer(ctx context.Context, now time.Time, out Emitter) error
 }
+
+// WatermarkDelayer is implemented by operators whose output rows may lie
+// behind their input's watermark (an interval join emits a row when the
+// later of the two rows it joins arrives, so the earlier one may be up to
+// its interval old): after OnWatermark(wm) the runtime passes
+// OutputWatermark(wm) to the operator's consumers instead of wm, so that
+// the rows it emits are not late for them. OutputWatermark must be at
+// most wm, non-decreasing in wm, and return MaxWatermark for MaxWatermark
+// (the final watermark still fires everything downstream).
+type WatermarkDelayer interface {
+	OutputWatermark(wm Watermark) Watermark
+}

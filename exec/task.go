@@ -60,8 +60,12 @@ type chained struct {
 	m     *OperatorMetrics
 	meter *state.Meter // the node's, shared by its subtasks
 	outs  []link       // chained consumers in the same subtask
-	edges []*outEdge   // consumers in other tasks
-	ended bool         // a Finisher that finished
+	prod  *chained     // the chained producer of input 0 (nil: the task's input)
+	delay WatermarkDelayer
+	wmIn  Watermark  // the watermark the node last received
+	wmOut Watermark  // the watermark the node last passed on
+	edges []*outEdge // consumers in other tasks
+	ended bool       // a Finisher that finished
 }
 
 // link is a chained consumer and the input of it a node feeds.
@@ -85,7 +89,7 @@ func (j *Job) newSubtask(t *task, i int) (*subtask, error) {
 	s := &subtask{j: j, t: t, index: i, wm: MinWatermark}
 	s.wmPublic.Store(int64(MinWatermark))
 	for k, n := range t.nodes {
-		c := &chained{s: s, node: n, id: n.ID(), m: j.metricsOf(n, i), meter: j.meterOf(n)}
+		c := &chained{s: s, node: n, id: n.ID(), m: j.metricsOf(n, i), meter: j.meterOf(n), wmIn: MinWatermark, wmOut: MinWatermark}
 		s.nodes = append(s.nodes, c) // first, so that Close finds what was built
 		switch x := n.(type) {
 		case *plan.Source:
@@ -111,11 +115,13 @@ func (j *Job) newSubtask(t *task, i int) (*subtask, error) {
 			c.op = op
 			c.fin, _ = op.(Finisher)
 			c.timer, _ = op.(ProcessingTimer)
+			c.delay, _ = op.(WatermarkDelayer)
 			s.timers = s.timers || c.timer != nil
 		}
 		if k > 0 {
 			in := s.node(n.Inputs()[0])
 			in.outs = append(in.outs, link{c: c, in: 0})
+			c.prod = in
 		}
 	}
 	return s, nil
@@ -166,7 +172,9 @@ func (s *subtask) broadcast(ctx context.Context, m message) error {
 
 // advance moves the subtask's event time to wm through its nodes in chain
 // order, so that what a node emits reaches its consumers before they see
-// the watermark; then sends it on.
+// the watermark; then sends it on. A node sees the watermark its chained
+// producer passed on (held back by a WatermarkDelayer), and the first node
+// wm itself.
 func (s *subtask) advance(ctx context.Context, wm Watermark) error {
 	if wm <= s.wm {
 		return nil
@@ -174,20 +182,36 @@ func (s *subtask) advance(ctx context.Context, wm Watermark) error {
 	s.wm = wm
 	s.wmPublic.Store(int64(wm))
 	for _, c := range s.nodes {
+		in := wm
+		if c.prod != nil {
+			in = c.prod.wmOut
+		}
+		if in <= c.wmIn {
+			continue // held back above: nothing new for this node
+		}
+		c.wmIn = in
 		if c.op != nil {
-			if err := c.op.OnWatermark(ctx, wm, c); err != nil {
+			if err := c.op.OnWatermark(ctx, in, c); err != nil {
 				return fmt.Errorf("%s: %w", c.id, err)
 			}
 		}
+		out := in
+		if c.delay != nil {
+			out = c.delay.OutputWatermark(in)
+		}
+		if out <= c.wmOut {
+			continue
+		}
+		c.wmOut = out
 		if c.sink != nil {
 			if ws, ok := c.sink.sink.(WatermarkSink); ok {
-				if err := ws.Watermark(ctx, int64(wm)); err != nil {
+				if err := ws.Watermark(ctx, int64(out)); err != nil {
 					return fmt.Errorf("%s: %w", c.id, err)
 				}
 			}
 		}
 		for _, e := range c.edges {
-			if err := e.broadcast(ctx, message{kind: msgWatermark, wm: wm}); err != nil {
+			if err := e.broadcast(ctx, message{kind: msgWatermark, wm: out}); err != nil {
 				return err
 			}
 		}

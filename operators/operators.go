@@ -41,6 +41,7 @@ func New() *Registry {
 		"group-agg":     typed(groupagg.New),
 		"join":          typed(join.New),
 		"window-join":   typed(join.NewWindow),
+		"interval-join": typed(join.NewInterval),
 		"limit":         typed(limit.New),
 		"rank":          typed(rank.New),
 		"over-agg":      typed(over.New),

@@ -22,6 +22,8 @@ import (
 //
 // The output of a regular join has no time attributes (Flink materializes
 // them: a row may be emitted long after the watermark passed its time).
+// A join whose condition bounds the two sides' time attributes is an
+// interval join instead (intervaljoin.go), whose output keeps them.
 
 // notRowtimeJoin says why a column of a regular join's output is not a
 // time attribute.
@@ -206,6 +208,7 @@ func (b *builder) join(j *parser.JoinRef, kind plan.JoinKind, left, right *relat
 	if len(lkeys) == 0 {
 		return nil, errorf(j.Pos, "the join has no equality condition between its two sides (such as a.k = b.k): a join of two streams without one would keep every row of both in state and match each with all of the other's; Flink refuses it too")
 	}
+	tb, residual := intervalBound(sc, nl, residual)
 	lnode, lidx, lextra := keyColumns(left, lkeys)
 	rnode, ridx, rextra := keyColumns(right, rkeys)
 	nlOut := nl + lextra
@@ -245,11 +248,15 @@ func (b *builder) join(j *parser.JoinRef, kind plan.JoinKind, left, right *relat
 		}
 	}
 	jn.Residual = res
-	out := &relation{node: jn, name: "the join", cat: left.cat}
+	var node plan.Node = jn
+	if tb != nil {
+		node = intervalJoin(jn, tb, nl)
+	}
+	out := &relation{node: node, name: "the join", cat: left.cat}
 	var exprs []plan.Expr
 	add := func(c scopeCol, at int) {
 		c.t = jn.Output.Fields[at].Type
-		if c.rowtime {
+		if c.rowtime && tb == nil {
 			c.rowtime, c.notRowtime = false, notRowtimeJoin
 		}
 		exprs = append(exprs, &plan.ColumnRef{Index: at, Name: jn.Output.Fields[at].Name, T: c.t})
@@ -263,7 +270,7 @@ func (b *builder) join(j *parser.JoinRef, kind plan.JoinKind, left, right *relat
 		add(c, nlOut+i)
 	}
 	if lextra+rextra > 0 {
-		calc := &plan.Calc{Input: jn, Exprs: exprs}
+		calc := &plan.Calc{Input: node, Exprs: exprs}
 		for i, e := range exprs {
 			calc.Output.Fields = append(calc.Output.Fields, types.Field{Name: jn.Output.Fields[e.(*plan.ColumnRef).Index].Name, Type: out.cols[i].t})
 		}

@@ -47,10 +47,17 @@ func distribute(g *plan.Graph, par int) *plan.Graph {
 	return rewrite(g, func(n plan.Node, _ func(plan.Node) bool) plan.Node {
 		ins := n.Inputs()
 		keys, keyed, single := requirement(n)
-		if j, ok := n.(*plan.Join); ok {
+		var lk, rk []int
+		switch j := n.(type) {
+		case *plan.Join:
+			lk, rk = j.LeftKeys, j.RightKeys
+		case *plan.IntervalJoin:
+			lk, rk = j.LeftKeys, j.RightKeys
+		}
+		if lk != nil {
 			// Both inputs are hashed by their join keys, which encode
 			// alike, so that matching rows meet in one subtask.
-			n = n.WithInputs(exchange(ins[0], plan.Hash, j.LeftKeys, par), exchange(ins[1], plan.Hash, j.RightKeys, par))
+			n = n.WithInputs(exchange(ins[0], plan.Hash, lk, par), exchange(ins[1], plan.Hash, rk, par))
 			n.Props().Parallelism = par
 			return n
 		}
@@ -228,6 +235,13 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 			for _, in := range ins {
 				if in.Props().Changelog != plan.AppendOnly {
 					return errorf(pos, "window join %s needs append-only inputs, as in Flink, but %s emits updates and deletes", n.ID(), producer(in))
+				}
+			}
+			b.Changelog = plan.AppendOnly
+		case *plan.IntervalJoin:
+			for _, in := range ins {
+				if in.Props().Changelog != plan.AppendOnly {
+					return errorf(pos, "interval join %s needs append-only inputs, as in Flink, but %s emits updates and deletes", n.ID(), producer(in))
 				}
 			}
 			b.Changelog = plan.AppendOnly

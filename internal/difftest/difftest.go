@@ -281,3 +281,34 @@ func RunJobWithin(t testing.TB, stateDir, sql string, p, checkpoints int, within
 		}
 	}
 }
+
+// DiffRows returns the rows of the multisets a (the engine's) and b
+// (SQLite's) that the other lacks, at most 20 of each, labelled by side;
+// "" when they are equal.
+func DiffRows(a, b []string) string {
+	count := map[string]int{}
+	for _, r := range a {
+		count[r]++
+	}
+	for _, r := range b {
+		count[r]--
+	}
+	var onlyA, onlyB []string
+	for r, n := range count {
+		for ; n > 0; n-- {
+			onlyA = append(onlyA, "engine: "+r)
+		}
+		for ; n < 0; n++ {
+			onlyB = append(onlyB, "sqlite: "+r)
+		}
+	}
+	sort.Strings(onlyA)
+	sort.Strings(onlyB)
+	if len(onlyA) > 20 {
+		onlyA = onlyA[:20]
+	}
+	if len(onlyB) > 20 {
+		onlyB = onlyB[:20]
+	}
+	return strings.Join(append(onlyA, onlyB...), "\n")
+}

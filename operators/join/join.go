@@ -1,6 +1,8 @@
 // Package join holds the join operators: the window join of
-// plan.WindowJoin (window.go) and, here, the operator of plan.Join, the
-// regular (unbounded) equi-join of two streams, with Flink's semantics (its
+// plan.WindowJoin (window.go), the interval join of plan.IntervalJoin
+// (interval.go, whose comment gives its semantics and state) and, here,
+// the operator of plan.Join, the regular (unbounded) equi-join of two
+// streams, with Flink's semantics (its
 // StreamingJoinOperator): each side's rows are held in keyed state by the
 // join key, counted (a row that arrives twice is one entry of count 2);
 // a row arriving on one side is joined with the held rows of the other
@@ -579,7 +581,12 @@ func (o *op) evalResidual(in int, rows [][]byte, pairs []pair) ([]bool, error) {
 		return nil, err
 	}
 	defer rec.Release()
-	res, err := o.residual.Eval(rec)
+	return evalCondition(o.residual, rec)
+}
+
+// evalCondition evaluates a residual condition over rec: TRUE rows pass.
+func evalCondition(cond expr.Evaluator, rec arrow.Record) ([]bool, error) {
+	res, err := cond.Eval(rec)
 	if err != nil {
 		return nil, fmt.Errorf("residual condition: %w", err)
 	}
@@ -588,7 +595,7 @@ func (o *op) evalResidual(in int, rows [][]byte, pairs []pair) ([]bool, error) {
 	if !ok {
 		return nil, fmt.Errorf("residual condition is %s, not BOOLEAN", res.DataType())
 	}
-	pass := make([]bool, len(pairs))
+	pass := make([]bool, b.Len())
 	for p := range pass {
 		pass[p] = b.IsValid(p) && b.Value(p)
 	}
@@ -597,14 +604,20 @@ func (o *op) evalResidual(in int, rows [][]byte, pairs []pair) ([]bool, error) {
 
 // build decodes rows into a record of the output schema.
 func (o *op) build(rows []outRow) (arrow.Record, error) {
-	rb := array.NewRecordBuilder(o.alloc, o.outArrow)
+	return buildRows(o.alloc, o.outArrow, o.nLeft, o.sides[0].types, o.sides[1].types, rows)
+}
+
+// buildRows decodes rows into a record of schema sch, whose first nLeft
+// columns are the left side's (of types lt), the others the right side's
+// (rt).
+func buildRows(alloc memory.Allocator, sch *arrow.Schema, nLeft int, lt, rt []types.Type, rows []outRow) (arrow.Record, error) {
+	rb := array.NewRecordBuilder(alloc, sch)
 	defer rb.Release()
-	ls, rs := o.sides[0], o.sides[1]
 	for _, r := range rows {
-		if err := decodeInto(rb, 0, ls.types, r.left); err != nil {
+		if err := decodeInto(rb, 0, lt, r.left); err != nil {
 			return nil, err
 		}
-		if err := decodeInto(rb, o.nLeft, rs.types, r.right); err != nil {
+		if err := decodeInto(rb, nLeft, rt, r.right); err != nil {
 			return nil, err
 		}
 	}

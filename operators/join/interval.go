@@ -1,0 +1,637 @@
+package join
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/checkpoint"
+	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/exec/expr"
+	"github.com/streamsql/streamsql/exec/state"
+	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
+)
+
+// The interval join (plan.IntervalJoin), Flink's event-time interval
+// join. Its condition is the equi-keys, Lower <= left.ts - right.ts <=
+// Upper (ms) and the residual. Times below are in ms; wm is the
+// operator's watermark (the minimum over both inputs).
+//
+//   - A row whose time is at or below wm when it arrives is late: it is
+//     dropped and counted (OperatorMetrics.LateRecords), on an inner and
+//     an outer side alike, so that the result is exactly the join of the
+//     rows that came on time, whatever the order they came in. (Flink
+//     still joins a late row with what it happens to hold, and pads it
+//     if it found nothing: rows that can no longer join are padded or
+//     dropped depending on when its cleanup timers ran.)
+//   - An arriving row joins the held rows of the other side with its key
+//     whose time lies in its interval ([ts - Upper, ts - Lower] for a left
+//     row, [ts + Lower, ts + Upper] for a right row) and pass the
+//     residual; then it is held while a row of the other side could still
+//     join it: a left row while wm < ts - Lower, a right row while
+//     wm < ts + Upper. Each joined pair is emitted once, when the later
+//     of its two rows arrives.
+//   - A row whose key or time is NULL joins nothing and is not held.
+//   - When the watermark passes a held row's interval, the row is
+//     dropped; a row of an outer side that joined nothing is emitted then,
+//     padded with NULLs (at once, for a row that arrives too late to be
+//     held or with a NULL key or time).
+//   - Output is append-only (+I). The output watermark is wm -
+//     max(0, -Lower, Upper) (plan.IntervalJoin.Delay): every row emitted
+//     after it has both its time columns above it, so windows and other
+//     interval joins downstream see no late rows.
+//
+// State: two keyed tables, "left" and "right", each entry keyed by the
+// encoded join key, the row's time (8 bytes, order-preserving) and the
+// encoded row, in the key group of the join key; its value is the row's
+// count (identical rows are one entry) and, for an outer side, whether it
+// joined a row. A non-keyed table holds the watermark (Union, the largest
+// wins), so that lateness after a restore is what it was before. Barriers
+// write the entries changed since the last one; dropped rows are deleted,
+// so the checkpoint holds only what the interval keeps.
+
+// ivEntry is one distinct held row of a side.
+type ivEntry struct {
+	key     string // the encoded join key (the bucket's)
+	row     string // the encoded row
+	time    int64
+	count   int64
+	matched bool // joined a row (outer sides)
+	dirty   bool // in its side's dirty list
+}
+
+// ivBucket holds the rows of one join key, sorted by time (rows of one
+// time in arrival order).
+type ivBucket struct {
+	rows []*ivEntry
+}
+
+// ivTimer asks for the rows of key to be checked once wm >= at.
+type ivTimer struct {
+	at  int64
+	key string
+}
+
+type ivTimers []ivTimer
+
+func (h ivTimers) Len() int           { return len(h) }
+func (h ivTimers) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h ivTimers) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *ivTimers) Push(x any)        { *h = append(*h, x.(ivTimer)) }
+func (h *ivTimers) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
+
+// ivSide is the state and encoders of one input.
+type ivSide struct {
+	name     string
+	table    *state.Table
+	outer    bool
+	types    []types.Type
+	keyCols  []int
+	keyTypes []types.Type
+	timeCol  int
+	life     int64 // a row of time ts is held while wm < ts + life
+	keyEnc   *state.KeyEncoder
+	rowEnc   *state.KeyEncoder
+	keyArrs  []arrow.Array
+	rowArrs  []arrow.Array
+	buckets  map[string]*ivBucket
+	timers   ivTimers
+	dirty    []*ivEntry
+	live     int
+}
+
+func (s *ivSide) markDirty(e *ivEntry) {
+	if !e.dirty {
+		e.dirty = true
+		s.dirty = append(s.dirty, e)
+	}
+}
+
+// add holds one copy of row (of join key key and time ts).
+func (s *ivSide) add(key string, ts int64, row string, matched bool) *ivEntry {
+	b := s.buckets[key]
+	if b == nil {
+		b = &ivBucket{}
+		s.buckets[key] = b
+	}
+	at := sort.Search(len(b.rows), func(i int) bool { return b.rows[i].time > ts })
+	for i := at - 1; i >= 0 && b.rows[i].time == ts; i-- {
+		if e := b.rows[i]; e.row == row {
+			e.count++
+			e.matched = e.matched || matched
+			s.markDirty(e)
+			return e
+		}
+	}
+	e := &ivEntry{key: key, row: row, time: ts, count: 1, matched: matched}
+	b.rows = slices.Insert(b.rows, at, e)
+	if at == 0 {
+		heap.Push(&s.timers, ivTimer{at: ts + s.life, key: key})
+	}
+	s.live++
+	s.markDirty(e)
+	return e
+}
+
+// expire drops the rows of the side whose interval wm has passed, calling
+// pad for those of an outer side that joined nothing.
+func (s *ivSide) expire(wm int64, pad func(e *ivEntry)) {
+	for len(s.timers) > 0 && s.timers[0].at <= wm {
+		t := heap.Pop(&s.timers).(ivTimer)
+		b := s.buckets[t.key]
+		if b == nil {
+			continue
+		}
+		n := 0
+		for n < len(b.rows) && b.rows[n].time+s.life <= wm {
+			e := b.rows[n]
+			if s.outer && !e.matched {
+				pad(e)
+			}
+			e.count = 0
+			s.markDirty(e)
+			s.live--
+			n++
+		}
+		if n == 0 {
+			continue // a stale timer
+		}
+		b.rows = slices.Delete(b.rows, 0, n)
+		if len(b.rows) == 0 {
+			delete(s.buckets, t.key)
+			continue
+		}
+		heap.Push(&s.timers, ivTimer{at: b.rows[0].time + s.life, key: t.key})
+	}
+}
+
+// appendStateKey appends the state key of e (without the key group).
+func appendStateKey(buf []byte, e *ivEntry) []byte {
+	buf = append(buf, e.key...)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(e.time)^(1<<63))
+	return append(buf, e.row...)
+}
+
+type intervalOp struct {
+	id       string
+	m        *exec.OperatorMetrics
+	alloc    memory.Allocator
+	maxP     int
+	sides    [2]*ivSide
+	tables   *state.Tables
+	wmT      *state.Table
+	persWM   []byte
+	wm       exec.Watermark
+	lower    int64
+	upper    int64
+	delay    int64
+	residual expr.Evaluator
+	outArrow *arrow.Schema
+	nLeft    int
+
+	pending []outRow
+	kbuf    []byte
+}
+
+var (
+	_ exec.Operator         = (*intervalOp)(nil)
+	_ exec.WatermarkDelayer = (*intervalOp)(nil)
+)
+
+// NewInterval builds the operator of interval join n for the subtask env
+// describes.
+func NewInterval(n *plan.IntervalJoin, env exec.OperatorEnv) (exec.Operator, error) {
+	maxP := env.MaxParallelism
+	if maxP == 0 {
+		maxP = state.DefaultMaxParallelism
+	}
+	sub, err := state.NewSubtask(env.Subtask, max(1, env.Parallelism), maxP)
+	if err != nil {
+		return nil, fmt.Errorf("interval join: %q: %w", n.ID(), err)
+	}
+	m := env.Metrics
+	if m == nil {
+		m = &exec.OperatorMetrics{}
+	}
+	alloc := env.Alloc
+	if alloc == nil {
+		alloc = memory.DefaultAllocator
+	}
+	return NewIntervalSubtask(n, m, alloc, sub)
+}
+
+// NewIntervalSubtask builds the operator of interval join n as subtask
+// sub.
+func NewIntervalSubtask(n *plan.IntervalJoin, m *exec.OperatorMetrics, alloc memory.Allocator, sub state.Subtask) (exec.Operator, error) {
+	errf := func(format string, args ...any) error {
+		return fmt.Errorf("interval join: %q: %s", n.ID(), fmt.Sprintf(format, args...))
+	}
+	if len(n.LeftKeys) == 0 || len(n.LeftKeys) != len(n.RightKeys) {
+		return nil, errf("%d left and %d right key columns", len(n.LeftKeys), len(n.RightKeys))
+	}
+	o := &intervalOp{id: n.ID(), m: m, alloc: alloc, maxP: sub.MaxParallelism, wm: exec.MinWatermark,
+		lower: n.Lower, upper: n.Upper, delay: n.Delay(), outArrow: n.Schema().Arrow(), nLeft: n.Left.Schema().Len()}
+	var specs []state.Spec
+	for i, in := range []plan.Node{n.Left, n.Right} {
+		s := &ivSide{name: "left", outer: n.Type.LeftOuter(), timeCol: n.LeftTime, life: -n.Lower, buckets: map[string]*ivBucket{}}
+		keys := n.LeftKeys
+		if i == 1 {
+			s.name, s.outer, s.timeCol, s.life = "right", n.Type.RightOuter(), n.RightTime, n.Upper
+			keys = n.RightKeys
+		}
+		sch := in.Schema()
+		for _, f := range sch.Fields {
+			s.types = append(s.types, f.Type)
+		}
+		if s.timeCol < 0 || s.timeCol >= sch.Len() || !sch.Fields[s.timeCol].Type.IsTemporal() {
+			return nil, errf("%s time column #%d is not a timestamp", s.name, s.timeCol)
+		}
+		for _, k := range keys {
+			if k < 0 || k >= sch.Len() {
+				return nil, errf("%s key column #%d out of range", s.name, k)
+			}
+			s.keyCols = append(s.keyCols, k)
+			s.keyTypes = append(s.keyTypes, sch.Fields[k].Type)
+		}
+		var err error
+		if s.keyEnc, err = state.NewKeyEncoder(s.keyTypes); err != nil {
+			return nil, errf("%v", err)
+		}
+		if s.rowEnc, err = state.NewKeyEncoder(s.types); err != nil {
+			return nil, errf("%v", err)
+		}
+		s.keyArrs = make([]arrow.Array, len(keys))
+		s.rowArrs = make([]arrow.Array, len(s.types))
+		o.sides[i] = s
+		specs = append(specs, state.Spec{Name: s.name, Keyed: true, Held: true, Layout: ivLayout(s, n)})
+	}
+	for i := range n.LeftKeys {
+		if o.sides[0].keyTypes[i].Kind != o.sides[1].keyTypes[i].Kind {
+			return nil, errf("key column %d is %s on the left, %s on the right", i, o.sides[0].keyTypes[i], o.sides[1].keyTypes[i])
+		}
+	}
+	if n.Residual != nil {
+		var err error
+		if o.residual, err = expr.Compile(n.Residual, n.Schema(), alloc); err != nil {
+			return nil, errf("residual condition: %v", err)
+		}
+	}
+	specs = append(specs, state.Spec{Name: "watermark", Layout: "BIGINT", Redistribute: state.Union, Merge: maxVarint})
+	var err error
+	if o.tables, err = state.NewTables(n.ID(), sub, specs...); err != nil {
+		return nil, err
+	}
+	for _, s := range o.sides {
+		s.table = o.tables.Table(s.name)
+	}
+	o.wmT = o.tables.Table("watermark")
+	return o, nil
+}
+
+// maxVarint merges two restored watermarks: the largest.
+func maxVarint(_, a, b []byte) ([]byte, error) {
+	x, n := binary.Varint(a)
+	y, m := binary.Varint(b)
+	if n <= 0 || m <= 0 || n != len(a) || m != len(b) {
+		return nil, errState
+	}
+	return binary.AppendVarint(nil, max(x, y)), nil
+}
+
+// ivLayout describes one side's state encoding.
+func ivLayout(s *ivSide, n *plan.IntervalJoin) string {
+	name := func(ts []types.Type) string {
+		out := make([]string, len(ts))
+		for i, t := range ts {
+			out[i] = t.Nullable().String()
+		}
+		return strings.Join(out, ", ")
+	}
+	return fmt.Sprintf("v1 count matched, key [%s], time #%d, row [%s], outer %v, interval [%d, %d]",
+		name(s.keyTypes), s.timeCol, name(s.types), s.outer, n.Lower, n.Upper)
+}
+
+// Open implements exec.Operator.
+func (o *intervalOp) Open(_ context.Context, st checkpoint.StateReader) error {
+	if st == nil {
+		return nil
+	}
+	err := o.tables.Restore(st, func(t *state.Table, _ int, key, value []byte) error {
+		s := o.sides[0]
+		if t == o.sides[1].table {
+			s = o.sides[1]
+		}
+		if err := o.restoreEntry(s, key, value); err != nil {
+			return fmt.Errorf("interval join: %q: restore: %s row %x: %w", o.id, s.name, key, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if v, ok := o.wmT.Get([]byte("wm")); ok {
+		wm, n := binary.Varint(v)
+		if n <= 0 || n != len(v) {
+			return fmt.Errorf("interval join: %q: restore: watermark: %w", o.id, errState)
+		}
+		o.wm, o.persWM = exec.Watermark(wm), slices.Clone(v)
+	}
+	for _, s := range o.sides {
+		s.dirty = s.dirty[:0] // restored as stored
+	}
+	o.m.StateEntries.Store(int64(o.sides[0].live + o.sides[1].live))
+	return nil
+}
+
+func (o *intervalOp) restoreEntry(s *ivSide, key, value []byte) error {
+	rest := key
+	for _, t := range s.keyTypes {
+		var err error
+		if rest, err = state.SkipKeyColumn(t, rest); err != nil {
+			return err
+		}
+	}
+	if len(rest) < 8 {
+		return errState
+	}
+	k := string(key[:len(key)-len(rest)])
+	ts := int64(binary.BigEndian.Uint64(rest) ^ (1 << 63))
+	rest = rest[8:]
+	if err := state.CheckKey(s.types, rest); err != nil {
+		return err
+	}
+	cnt, n := binary.Uvarint(value)
+	if n <= 0 || cnt == 0 || len(value) != n+1 || value[n] > 1 {
+		return errState
+	}
+	e := s.add(k, ts, string(rest), value[n] == 1)
+	if e.count != 1 {
+		return errState // stored twice
+	}
+	e.count = int64(cnt)
+	e.dirty = false
+	return nil
+}
+
+// Close implements exec.Operator.
+func (o *intervalOp) Close() error { return nil }
+
+// OutputWatermark implements exec.WatermarkDelayer: the watermark held
+// back by the interval.
+func (o *intervalOp) OutputWatermark(wm exec.Watermark) exec.Watermark {
+	if wm == exec.MaxWatermark || wm < exec.MinWatermark+exec.Watermark(o.delay) {
+		return wm
+	}
+	return wm - exec.Watermark(o.delay)
+}
+
+// OnWatermark implements exec.Operator: rows whose interval the
+// watermark passed are dropped, the unmatched ones of an outer side
+// emitted padded with NULLs.
+func (o *intervalOp) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitter) error {
+	if wm <= o.wm {
+		return nil
+	}
+	o.wm = wm
+	for i, s := range o.sides {
+		s.expire(int64(wm), func(e *ivEntry) { o.emitPadded(i, []byte(e.row), e.count) })
+	}
+	o.m.StateEntries.Store(int64(o.sides[0].live + o.sides[1].live))
+	return o.flush(ctx, out)
+}
+
+// emitPadded appends count copies of row of input in padded with NULLs.
+func (o *intervalOp) emitPadded(in int, row []byte, count int64) {
+	for ; count > 0; count-- {
+		if in == 0 {
+			o.pending = append(o.pending, outRow{kind: types.Insert, left: row})
+		} else {
+			o.pending = append(o.pending, outRow{kind: types.Insert, right: row})
+		}
+	}
+}
+
+// OnBarrier implements exec.Operator: the watermark when it changed, and
+// the entries changed since the last barrier (deleted when dropped).
+func (o *intervalOp) OnBarrier(_ context.Context, _ exec.Barrier, w checkpoint.StateWriter, _ exec.Emitter) error {
+	if v := binary.AppendVarint(nil, int64(o.wm)); !bytes.Equal(v, o.persWM) {
+		o.wmT.Put([]byte("wm"), v)
+		o.persWM = v
+	}
+	sw, err := o.tables.Snapshot(w)
+	if err != nil {
+		return err
+	}
+	var val []byte
+	for _, s := range o.sides {
+		for _, e := range s.dirty {
+			e.dirty = false
+			o.kbuf = appendStateKey(o.kbuf[:0], e)
+			kg := state.KeyGroupOfKey([]byte(e.key), o.maxP)
+			if e.count <= 0 {
+				err = sw.Delete(s.table, kg, o.kbuf)
+			} else {
+				val = binary.AppendUvarint(val[:0], uint64(e.count))
+				m := byte(0)
+				if e.matched {
+					m = 1
+				}
+				val = append(val, m)
+				err = sw.Set(s.table, kg, o.kbuf, val)
+			}
+			if err != nil {
+				return fmt.Errorf("interval join: %q: checkpoint: %w", o.id, err)
+			}
+		}
+		clear(s.dirty)
+		s.dirty = s.dirty[:0]
+	}
+	return nil
+}
+
+// ivPair is a candidate match: row i of the batch with a held row.
+type ivPair struct {
+	i int
+	e *ivEntry
+}
+
+// OnBatch implements exec.Operator: the rows of input in (0 left, 1
+// right) are joined in order with the other side's held rows.
+func (o *intervalOp) OnBatch(ctx context.Context, in int, rec arrow.Record, out exec.Emitter) error {
+	n := int(rec.NumRows())
+	o.m.RecordsIn.Add(int64(n))
+	if n == 0 {
+		return nil
+	}
+	if in != 0 && in != 1 {
+		return fmt.Errorf("interval join: %q: batch on input %d", o.id, in)
+	}
+	if err := o.process(in, rec); err != nil {
+		return fmt.Errorf("interval join: %q: %w", o.id, err)
+	}
+	o.m.StateEntries.Store(int64(o.sides[0].live + o.sides[1].live))
+	return o.flush(ctx, out)
+}
+
+func (o *intervalOp) process(in int, rec arrow.Record) error {
+	s, other := o.sides[in], o.sides[1-in]
+	n := int(rec.NumRows())
+	for i, k := range s.keyCols {
+		s.keyArrs[i] = rec.Column(k)
+	}
+	for i := range s.rowArrs {
+		s.rowArrs[i] = rec.Column(i)
+	}
+	if err := s.keyEnc.Bind(s.keyArrs...); err != nil {
+		return err
+	}
+	if err := s.rowEnc.Bind(s.rowArrs...); err != nil {
+		return err
+	}
+	tcol, ok := rec.Column(s.timeCol).(*array.Timestamp)
+	if !ok {
+		return fmt.Errorf("%s time column #%d is %s, not a timestamp", s.name, s.timeCol, rec.Column(s.timeCol).DataType())
+	}
+	// The other side's times that row of time ts joins: [ts+lo, ts+hi].
+	lo, hi := -o.upper, -o.lower
+	if in == 1 {
+		lo, hi = o.lower, o.upper
+	}
+	wm := int64(o.wm)
+	keys := make([]string, n)
+	rows := make([][]byte, n)
+	skip := make([]bool, n)  // late: dropped
+	alone := make([]bool, n) // NULL key or time: joins nothing
+	var pairs []ivPair
+	start := make([]int, n+1)
+	for i := 0; i < n; i++ {
+		start[i] = len(pairs)
+		if tcol.IsNull(i) {
+			alone[i] = true
+		} else if ts := int64(tcol.Value(i)); o.wm > exec.MinWatermark && ts <= wm {
+			skip[i] = true
+			o.m.LateRecords.Add(1)
+			continue
+		}
+		for _, a := range s.keyArrs {
+			if a.IsNull(i) {
+				alone[i] = true
+			}
+		}
+		rows[i] = s.rowEnc.Append(nil, i)
+		if alone[i] {
+			continue
+		}
+		o.kbuf = s.keyEnc.Append(o.kbuf[:0], i)
+		b := other.buckets[string(o.kbuf)]
+		if b == nil {
+			keys[i] = string(o.kbuf)
+			continue
+		}
+		keys[i] = b.rows[0].key // share the bucket's string
+		ts := int64(tcol.Value(i))
+		from := sort.Search(len(b.rows), func(j int) bool { return b.rows[j].time >= ts+lo })
+		for _, e := range b.rows[from:] {
+			if e.time > ts+hi {
+				break
+			}
+			pairs = append(pairs, ivPair{i, e})
+		}
+	}
+	start[n] = len(pairs)
+	pass, err := o.evalResidual(in, rows, pairs)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		if skip[i] {
+			continue
+		}
+		matched := false
+		for p := start[i]; p < start[i+1]; p++ {
+			if pass != nil && !pass[p] {
+				continue
+			}
+			e := pairs[p].e
+			matched = true
+			if other.outer && !e.matched {
+				e.matched = true
+				other.markDirty(e)
+			}
+			l, r := rows[i], []byte(e.row)
+			if in == 1 {
+				l, r = r, l
+			}
+			for c := e.count; c > 0; c-- {
+				o.pending = append(o.pending, outRow{kind: types.Insert, left: l, right: r})
+			}
+		}
+		if !alone[i] {
+			if ts := int64(tcol.Value(i)); ts+s.life > wm {
+				s.add(keys[i], ts, string(rows[i]), matched)
+				continue
+			}
+		}
+		if s.outer && !matched {
+			o.emitPadded(in, rows[i], 1)
+		}
+	}
+	return nil
+}
+
+// evalResidual evaluates the residual condition over the candidate pairs
+// (nil: every pair passes).
+func (o *intervalOp) evalResidual(in int, rows [][]byte, pairs []ivPair) ([]bool, error) {
+	if o.residual == nil || len(pairs) == 0 {
+		return nil, nil
+	}
+	cand := make([]outRow, len(pairs))
+	for p, pr := range pairs {
+		l, r := rows[pr.i], []byte(pr.e.row)
+		if in == 1 {
+			l, r = r, l
+		}
+		cand[p] = outRow{left: l, right: r}
+	}
+	rec, err := buildRows(o.alloc, o.outArrow, o.nLeft, o.sides[0].types, o.sides[1].types, cand)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	return evalCondition(o.residual, rec)
+}
+
+// flush emits the pending output rows (all inserts).
+func (o *intervalOp) flush(ctx context.Context, out exec.Emitter) error {
+	const batch = 4096
+	all := o.pending
+	o.pending = o.pending[:0]
+	for start := 0; start < len(all); start += batch {
+		rows := all[start:min(start+batch, len(all))]
+		rec, err := buildRows(o.alloc, o.outArrow, o.nLeft, o.sides[0].types, o.sides[1].types, rows)
+		if err != nil {
+			return fmt.Errorf("interval join: %q: %w", o.id, err)
+		}
+		o.m.RecordsOut.Add(rec.NumRows())
+		err = out.Emit(ctx, rec)
+		rec.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
