@@ -99,7 +99,12 @@ func (q *ContinuousQuery) runDistributed(ctx context.Context, fn RowFunc) error 
 	err = cluster.Run(ctx, cfg, func(ctx context.Context, m *exec.Member, revoked <-chan struct{}) error {
 		err := q.run(ctx, fn, m, revoked)
 		if errors.Is(err, exec.ErrStopped) {
-			return nil
+			select {
+			case <-revoked:
+				return nil // stopped for the rebalance
+			default:
+				return err // STOP JOB: the process leaves the group
+			}
 		}
 		return err
 	})

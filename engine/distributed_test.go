@@ -15,7 +15,8 @@ import (
 // TestDistributedMembership: two engines (two processes) submit the same
 // job with 'execution.distributed'; the second's join moves half the
 // partitions to it. Membership, SHOW JOBS and the output show it: every
-// partition owned by exactly one, each row written once.
+// partition owned by exactly one, each row written once. STOP JOB on the
+// first stops it, and the second takes every partition.
 func TestDistributedMembership(t *testing.T) {
 	b := kafkatest.StartT(t, kafkatest.Options{})
 	if err := b.CreateTopic("events", 4); err != nil {
@@ -118,4 +119,19 @@ INSERT INTO out SELECT id FROM ev;`, b.Addr())
 	if len(got) != 300 {
 		t.Fatalf("%d rows, want 300", len(got))
 	}
+
+	// STOP JOB: the process leaves the group, whose other member takes
+	// every partition.
+	if msg := execAll(t, engA, "STOP JOB 'dist';").Message; !strings.Contains(msg, "stopped") {
+		t.Fatalf("STOP JOB: %q", msg)
+	}
+	select {
+	case <-a.Done():
+	case <-time.After(60 * time.Second):
+		t.Fatal("the stopped job did not end within 60 s")
+	}
+	if st := a.Status(); st != engine.Stopped {
+		t.Fatalf("stopped job: status %s (%v)", st, a.Err())
+	}
+	waitOwned("after a left", map[string]*engine.Job{"b": bj}, func(o map[string][]string) bool { return len(o["b"]) == 4 })
 }

@@ -75,7 +75,9 @@ var assignedRE = regexp.MustCompile(`msg=assigned .*partitions="?map\[events:\[(
 // one job over an 8-partition topic as one consumer group while the events
 // arrive; single processes are SIGKILLed at random moments at least 20
 // times and restarted (with the same identity, so each takes its place
-// back), and a fourth process joins half-way, which moves partitions to it.
+// back; every fourth one without its state directory, as on a new
+// machine), and a fourth process joins half-way, which moves partitions to
+// it.
 // A read_committed reader of the sink topic must then see exactly the rows
 // of one uninterrupted process: none lost, none twice.
 func TestDistributedCrash(t *testing.T) {
@@ -147,7 +149,7 @@ func TestDistributedCrash(t *testing.T) {
 		procs[name] = start("dist", "out", name)
 	}
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	kills := 0
+	kills, wiped := 0, 0
 	producing := true
 	for kills < 20 || producing {
 		time.Sleep(time.Duration(300+rng.Intn(900)) * time.Millisecond)
@@ -158,6 +160,11 @@ func TestDistributedCrash(t *testing.T) {
 			t.Fatalf("%s ended by itself:\n%s", name, tail(p.stderr.String()))
 		}
 		kills++
+		if kills%4 == 0 {
+			// The process's machine is replaced: nothing local survives.
+			must(t, os.RemoveAll(filepath.Join(dir, "dist-"+name)))
+			wiped++
+		}
 		procs[name] = start("dist", "out", name)
 		if kills == 10 && len(names) == 3 {
 			names = append(names, "p3") // a fourth process joins
@@ -202,7 +209,7 @@ func TestDistributedCrash(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d kills, %d output rows, processes that owned partitions: %v", kills, len(got), owned)
+	t.Logf("%d kills (%d restarted without their state directory), %d output rows, processes that owned partitions: %v", kills, wiped, len(got), owned)
 	if !owned["p3"] {
 		t.Fatalf("the fourth process never owned a partition:\n%s", tail(logs["p3"].String()))
 	}
