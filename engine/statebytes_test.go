@@ -36,11 +36,13 @@ CREATE TABLE out (k BIGINT, n BIGINT, s BIGINT) WITH ('connector' = 'blackhole')
 `, r, rows, kopts)
 }
 
-// stateRun is one run of a job: its stats at the end, and the largest
-// state bytes of operator kind seen while it ran.
+// stateRun is one run of a job: its stats at the end, the largest state
+// bytes of operator kind seen while it ran, and that operator's stats as
+// sampled while it ran.
 type stateRun struct {
-	end exec.Stats
-	max int64
+	end     exec.Stats
+	max     int64
+	samples []exec.OperatorStats
 }
 
 // runStateJob runs sql's INSERT named job on a fresh engine over dir at
@@ -48,7 +50,13 @@ type stateRun struct {
 // stopAfter checkpoints of its own, when it is cancelled.
 func runStateJob(t *testing.T, dir, job, sql string, p, stopAfter int, kind string) stateRun {
 	t.Helper()
-	eng := engine.New(engine.Options{StateDir: dir, Parallelism: p})
+	return runStateJobWith(t, engine.Options{StateDir: dir, Parallelism: p}, job, sql, stopAfter, kind)
+}
+
+// runStateJobWith is runStateJob on an engine built with opts.
+func runStateJobWith(t *testing.T, opts engine.Options, job, sql string, stopAfter int, kind string) stateRun {
+	t.Helper()
+	eng := engine.New(opts)
 	defer eng.Close(context.Background())
 	stmts, err := engine.Parse("q.sql", fmt.Sprintf("SET 'pipeline.name' = '%s';\nSET 'execution.checkpointing.interval' = '40 ms';\n", job)+sql)
 	if err != nil {
@@ -88,6 +96,7 @@ func runStateJob(t *testing.T, dir, job, sql string, p, stopAfter int, kind stri
 		st := q.Stats()
 		if o, ok := findOp(st, kind); ok {
 			run.max = max(run.max, o.StateBytes)
+			run.samples = append(run.samples, o)
 		}
 		if c := st.LastCheckpoint; stopAfter > 0 && c != nil && c.ID >= st.RestoredFrom+uint64(stopAfter) {
 			cancel()

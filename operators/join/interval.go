@@ -61,12 +61,13 @@ import (
 
 // ivEntry is one distinct held row of a side.
 type ivEntry struct {
-	key     string // the encoded join key (the bucket's)
-	row     string // the encoded row
-	time    int64
-	count   int64
-	matched bool // joined a row (outer sides)
-	dirty   bool // in its side's dirty list
+	key       string // the encoded join key (the bucket's)
+	row       string // the encoded row
+	time      int64
+	count     int64
+	matched   bool // joined a row (outer sides)
+	dirty     bool // in its side's dirty list
+	persisted bool // in the checkpoint (written at a barrier, or restored)
 }
 
 // ivBucket holds the rows of one join key, sorted by time (rows of one
@@ -119,6 +120,26 @@ func (s *ivSide) markDirty(e *ivEntry) {
 		e.dirty = true
 		s.dirty = append(s.dirty, e)
 	}
+}
+
+// compactDirty drops from the dirty list the rows dropped before any
+// barrier wrote them (nothing to delete), once it has grown well past the
+// held rows: without checkpoints (or between two far apart) the list is
+// then bounded by the held rows, not by the stream.
+func (s *ivSide) compactDirty() {
+	if len(s.dirty) <= 2*s.live+1024 {
+		return
+	}
+	kept := s.dirty[:0]
+	for _, e := range s.dirty {
+		if e.count > 0 || e.persisted {
+			kept = append(kept, e)
+		} else {
+			e.dirty = false
+		}
+	}
+	clear(s.dirty[len(kept):])
+	s.dirty = kept
 }
 
 // add holds one copy of row (of join key key and time ts).
@@ -177,6 +198,7 @@ func (s *ivSide) expire(wm int64, pad func(e *ivEntry)) {
 		}
 		heap.Push(&s.timers, ivTimer{at: b.rows[0].time + s.life, key: t.key})
 	}
+	s.compactDirty()
 }
 
 // appendStateKey appends the state key of e (without the key group).
@@ -383,7 +405,7 @@ func (o *intervalOp) restoreEntry(s *ivSide, key, value []byte) error {
 		return errState // stored twice
 	}
 	e.count = int64(cnt)
-	e.dirty = false
+	e.persisted, e.dirty = true, false
 	return nil
 }
 
@@ -443,8 +465,12 @@ func (o *intervalOp) OnBarrier(_ context.Context, _ exec.Barrier, w checkpoint.S
 			o.kbuf = appendStateKey(o.kbuf[:0], e)
 			kg := state.KeyGroupOfKey([]byte(e.key), o.maxP)
 			if e.count <= 0 {
-				err = sw.Delete(s.table, kg, o.kbuf)
+				if e.persisted {
+					err = sw.Delete(s.table, kg, o.kbuf)
+				}
+				e.persisted = false
 			} else {
+				e.persisted = true
 				val = binary.AppendUvarint(val[:0], uint64(e.count))
 				m := byte(0)
 				if e.matched {
