@@ -3,8 +3,14 @@ package connectors
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
 
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/types"
@@ -45,16 +51,226 @@ type LookupConfig struct {
 // LookupFactory is implemented by connectors whose tables can be the
 // lookup side of a lookup join.
 type LookupFactory interface {
+	// LookupCache checks, when a query is planned, that a table with
+	// these (already validated) options can serve lookups, and describes
+	// how its rows are cached, for EXPLAIN ("lru max-rows=1000 ttl=10s").
+	LookupCache(opts map[string]string) (string, error)
+	// NewLookup builds the lookup source of one subtask.
 	NewLookup(cfg LookupConfig) (LookupSource, error)
 }
 
-// NewLookup builds a lookup source for a table of connector name.
+// LookupCache checks that the table with options opts can be the lookup
+// side of a lookup join and describes its cache (see LookupFactory).
+func (r *Registry) LookupCache(opts map[string]string) (string, error) {
+	name := opts["connector"]
+	f, ok := r.m[name].(LookupFactory)
+	if !ok {
+		return "", fmt.Errorf("connector %q cannot serve lookups (lookup joins read a table by key: jdbc, or a bounded filesystem table)", name)
+	}
+	return f.LookupCache(opts)
+}
+
+// NewLookup builds a lookup source for a table of connector name; a
+// relative path of a file connector is resolved as a source's is.
 func (r *Registry) NewLookup(name string, cfg LookupConfig) (LookupSource, error) {
 	f, ok := r.m[name].(LookupFactory)
 	if !ok {
 		return nil, fmt.Errorf("connectors: connector %q cannot be the lookup side of a lookup join", name)
 	}
+	cfg.Options = r.resolvePaths(r.m[name], cfg.Options, false)
 	return f.NewLookup(cfg)
+}
+
+// BoundedLookup serves lookups from every row of a bounded source, read
+// once, at the first Lookup, and kept in memory by key: the lookup source
+// of tables that cannot be queried by key (a filesystem table), as Flink
+// caches a filesystem lookup table whole.
+type BoundedLookup struct {
+	cfg    LookupConfig
+	open   func() (exec.Source, error)
+	rows   map[string][]LookupRow
+	loaded bool
+	buf    []byte
+}
+
+var _ LookupSource = (*BoundedLookup)(nil)
+
+// NewBoundedLookup returns the lookup source over the rows of the bounded
+// source open builds (of cfg.Schema's columns).
+func NewBoundedLookup(cfg LookupConfig, open func() (exec.Source, error)) *BoundedLookup {
+	return &BoundedLookup{cfg: cfg, open: open}
+}
+
+// Lookup implements LookupSource.
+func (l *BoundedLookup) Lookup(ctx context.Context, keys [][]any) ([][]LookupRow, error) {
+	if !l.loaded {
+		if err := l.load(ctx); err != nil {
+			return nil, fmt.Errorf("connectors: lookup table %q: %w", l.cfg.Table, err)
+		}
+	}
+	out := make([][]LookupRow, len(keys))
+	for i, k := range keys {
+		l.buf = appendLookupKey(l.buf[:0], k)
+		out[i] = l.rows[string(l.buf)]
+	}
+	return out, nil
+}
+
+// Len returns the number of keys loaded.
+func (l *BoundedLookup) Len() int { return len(l.rows) }
+
+func (l *BoundedLookup) load(ctx context.Context) error {
+	src, err := l.open()
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if err := src.Open(ctx, nil); err != nil {
+		return err
+	}
+	rows := map[string][]LookupRow{}
+	key := make([]any, len(l.cfg.KeyColumns))
+	for {
+		rec, _, err := src.Read(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			continue
+		}
+		if int(rec.NumCols()) != l.cfg.Schema.Len() {
+			rec.Release()
+			return fmt.Errorf("the source produced %d columns, want %d", rec.NumCols(), l.cfg.Schema.Len())
+		}
+		for r := 0; r < int(rec.NumRows()); r++ {
+			row := make(LookupRow, rec.NumCols())
+			for c := range row {
+				row[c] = LookupValue(rec.Column(c), r)
+			}
+			null := false
+			for j, k := range l.cfg.KeyColumns {
+				key[j] = row[k]
+				null = null || row[k] == nil
+			}
+			if null {
+				continue // a NULL key is never looked up
+			}
+			l.buf = appendLookupKey(l.buf[:0], key)
+			rows[string(l.buf)] = append(rows[string(l.buf)], row)
+		}
+		rec.Release()
+	}
+	l.rows, l.loaded = rows, true
+	return nil
+}
+
+// Close implements LookupSource.
+func (l *BoundedLookup) Close() error { return nil }
+
+// appendLookupKey appends the encoding of key values (as LookupRow holds
+// them) that the lookup caches index by: equal keys encode alike.
+func appendLookupKey(b []byte, key []any) []byte {
+	for _, v := range key {
+		b = fmt.Appendf(b, "%T:%v\x00", v, v)
+	}
+	return b
+}
+
+// LookupValue returns row r of col as LookupRow holds it (nil for NULL).
+func LookupValue(col arrow.Array, r int) any {
+	if col.IsNull(r) {
+		return nil
+	}
+	switch c := col.(type) {
+	case *array.Boolean:
+		return c.Value(r)
+	case *array.Int32:
+		return c.Value(r)
+	case *array.Int64:
+		return c.Value(r)
+	case *array.Float32:
+		return c.Value(r)
+	case *array.Float64:
+		return c.Value(r)
+	case *array.Decimal128:
+		return c.Value(r)
+	case *array.String:
+		return c.Value(r)
+	case *array.Timestamp:
+		return int64(c.Value(r))
+	case *array.Duration:
+		return time.Duration(c.Value(r)) * time.Millisecond
+	}
+	return nil
+}
+
+// AppendLookupValue appends v (as LookupRow holds it) to b, the builder
+// of a column of v's type; a value of another Go type is an error.
+func AppendLookupValue(b array.Builder, v any) error {
+	if v == nil {
+		b.AppendNull()
+		return nil
+	}
+	ok := true
+	switch b := b.(type) {
+	case *array.BooleanBuilder:
+		var x bool
+		if x, ok = v.(bool); ok {
+			b.Append(x)
+		}
+	case *array.Int32Builder:
+		var x int32
+		if x, ok = v.(int32); ok {
+			b.Append(x)
+		}
+	case *array.Int64Builder:
+		var x int64
+		if x, ok = v.(int64); ok {
+			b.Append(x)
+		}
+	case *array.Float32Builder:
+		var x float32
+		if x, ok = v.(float32); ok {
+			b.Append(x)
+		}
+	case *array.Float64Builder:
+		var x float64
+		if x, ok = v.(float64); ok {
+			b.Append(x)
+		}
+	case *array.Decimal128Builder:
+		var x decimal128.Num
+		if x, ok = v.(decimal128.Num); ok {
+			b.Append(x)
+		}
+	case *array.StringBuilder:
+		var x string
+		if x, ok = v.(string); ok {
+			b.Append(x)
+		}
+	case *array.TimestampBuilder:
+		var x int64
+		if x, ok = v.(int64); ok {
+			b.Append(arrow.Timestamp(x))
+		}
+	case *array.DurationBuilder:
+		var x time.Duration
+		if x, ok = v.(time.Duration); ok {
+			b.Append(arrow.Duration(x / time.Millisecond))
+		}
+	default:
+		ok = false
+	}
+	if !ok {
+		return fmt.Errorf("connectors: a lookup value %v (%T) for a column of Arrow type %s", v, v, b.Type())
+	}
+	return nil
 }
 
 // LookupCache is an LRU cache in front of a LookupSource, as Flink's
@@ -145,9 +361,6 @@ func (c *LookupCache) Len() int { return c.lru.Len() }
 func (c *LookupCache) Close() error { return c.src.Close() }
 
 func (c *LookupCache) encode(key []any) string {
-	c.buf = c.buf[:0]
-	for _, v := range key {
-		c.buf = fmt.Appendf(c.buf, "%T:%v\x00", v, v)
-	}
+	c.buf = appendLookupKey(c.buf[:0], key)
 	return string(c.buf)
 }

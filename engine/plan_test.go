@@ -57,7 +57,7 @@ func TestSinkRefusesUpdatingPlan(t *testing.T) {
 	  'properties.bootstrap.servers' = 'localhost:9092', 'format' = 'json');
 	CREATE TABLE console (id BIGINT, amount BIGINT) WITH ('connector' = 'print');`)
 	err := sessionErr(t, s, "\n\nINSERT INTO out SELECT id, amount FROM orders;")
-	want := "t.sql:3:1: table out (connector kafka) accepts only inserts (append-only), but the query produces updates and deletes: node 1-source-orders (format debezium-json) emits them; use a sink that accepts updates (print, blackhole, upsert-kafka with a PRIMARY KEY, or 'format' = 'debezium-json')"
+	want := "t.sql:3:1: table out (connector kafka) accepts only inserts (append-only), but the query produces updates and deletes: node 1-source-orders (format debezium-json) emits them; use a sink that accepts updates (print, blackhole, upsert-kafka with a PRIMARY KEY, jdbc with a PRIMARY KEY, or 'format' = 'debezium-json')"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant %s", err, want)
 	}

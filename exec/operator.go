@@ -119,6 +119,9 @@ type OperatorEnv struct {
 	// KeyGroups is the range of key groups the subtask owns (its keyed
 	// state, and the rows a hash exchange sends it).
 	KeyGroups state.KeyGroupRange
+	// Connectors is the job's connectors (Options.Connectors), for
+	// operators that read a table themselves (a lookup join's table).
+	Connectors Connectors
 }
 
 // Operators builds the operator of a plan node. The operator registry

@@ -108,7 +108,7 @@ func (j *Job) newSubtask(t *task, i int) (*subtask, error) {
 		default:
 			op, err := j.opts.Operators.NewOperator(n, OperatorEnv{Alloc: j.opts.Alloc, Clock: j.opts.Clock,
 				Logger: j.opts.Logger, Metrics: c.m, Subtask: i, Parallelism: t.parallelism, MaxParallelism: j.opts.MaxParallelism,
-				KeyGroups: state.RangeFor(i, t.parallelism, j.opts.MaxParallelism)})
+				KeyGroups: state.RangeFor(i, t.parallelism, j.opts.MaxParallelism), Connectors: j.opts.Connectors})
 			if err != nil {
 				return s, err
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/streamsql/streamsql/operators/groupagg"
 	"github.com/streamsql/streamsql/operators/join"
 	"github.com/streamsql/streamsql/operators/limit"
+	"github.com/streamsql/streamsql/operators/lookupjoin"
 	"github.com/streamsql/streamsql/operators/over"
 	"github.com/streamsql/streamsql/operators/rank"
 	"github.com/streamsql/streamsql/operators/timesort"
@@ -43,6 +44,7 @@ func New() *Registry {
 		"window-join":   typed(join.NewWindow),
 		"interval-join": typed(join.NewInterval),
 		"limit":         typed(limit.New),
+		"lookup-join":   typed(lookupjoin.New),
 		"rank":          typed(rank.New),
 		"over-agg":      typed(over.New),
 		"time-sort":     typed(timesort.New),

@@ -298,10 +298,13 @@ type SelectItem struct {
 	StarTable string
 }
 
-// TableName is a table or view named in FROM, with an optional alias.
+// TableName is a table or view named in FROM, with an optional alias and,
+// on the right side of a join, FOR SYSTEM_TIME AS OF (a lookup or temporal
+// join).
 type TableName struct {
 	Pos   Pos
 	Name  Ident
+	AsOf  Expr // FOR SYSTEM_TIME AS OF AsOf; nil when absent
 	Alias *Ident
 }
 

@@ -449,8 +449,8 @@ func (c *converter) join(left TableRef, g *gJoin) TableRef {
 }
 
 func (c *converter) tableRef(g *gTableRef) TableRef {
-	if g.AsOf != nil {
-		c.failf(g.AsOf.Pos, "FOR SYSTEM_TIME AS OF (temporal and lookup joins) is not supported yet")
+	if g.AsOf != nil && g.Name == nil {
+		c.failf(g.AsOf.Pos, "FOR SYSTEM_TIME AS OF needs a table name before it")
 	}
 	var alias *Ident
 	if g.Alias != nil {
@@ -469,7 +469,11 @@ func (c *converter) tableRef(g *gTableRef) TableRef {
 		w.Alias = alias
 		return w
 	}
-	return &TableName{Pos: g.Pos, Name: c.ident(g.Name), Alias: alias}
+	t := &TableName{Pos: g.Pos, Name: c.ident(g.Name), Alias: alias}
+	if g.AsOf != nil {
+		t.AsOf = c.expr(g.AsOf)
+	}
+	return t
 }
 
 // windowParams lists the interval parameters of each window function in

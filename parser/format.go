@@ -451,7 +451,13 @@ func aliasSQL(a *Ident) string {
 	return " AS " + a.String()
 }
 
-func (n *TableName) String() string { return n.Name.String() + aliasSQL(n.Alias) }
+func (n *TableName) String() string {
+	s := n.Name.String()
+	if n.AsOf != nil {
+		s += " FOR SYSTEM_TIME AS OF " + n.AsOf.String()
+	}
+	return s + aliasSQL(n.Alias)
+}
 
 func (n *JoinRef) String() string {
 	if n.Comma {

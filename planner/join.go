@@ -64,6 +64,11 @@ func (b *builder) planJoinFrom(j *parser.JoinRef, where []parser.Expr) (*relatio
 	if err != nil {
 		return nil, nil, err
 	}
+	kind := map[string]plan.JoinKind{"INNER": plan.InnerJoin, "CROSS": plan.InnerJoin, "LEFT": plan.LeftJoin, "RIGHT": plan.RightJoin, "FULL": plan.FullJoin}[j.Kind]
+	if t, ok := j.Right.(*parser.TableName); ok && t.AsOf != nil {
+		rel, err := b.planTemporalJoin(j, kind, left) // temporaljoin.go
+		return rel, where, err
+	}
 	right, err := b.planFrom(j.Right)
 	if err != nil {
 		return nil, nil, err
@@ -78,7 +83,6 @@ func (b *builder) planJoinFrom(j *parser.JoinRef, where []parser.Expr) (*relatio
 	}
 	sc := joinScope(left, right)
 	var cond []parser.Expr
-	kind := map[string]plan.JoinKind{"INNER": plan.InnerJoin, "CROSS": plan.InnerJoin, "LEFT": plan.LeftJoin, "RIGHT": plan.RightJoin, "FULL": plan.FullJoin}[j.Kind]
 	if j.On != nil {
 		cond = conjuncts(j.On)
 	} else {

@@ -245,6 +245,12 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 				}
 			}
 			b.Changelog = plan.AppendOnly
+		case *plan.LookupJoin:
+			// Each row keeps its kind; a key may match several rows.
+			if in := ins[0]; in.Props().Changelog == plan.Upsert {
+				return errorf(pos, "lookup join %s over %s, which emits upserts without update-before rows, is not supported yet", n.ID(), producer(in))
+			}
+			b.Changelog = ins[0].Props().Changelog
 		case *plan.Calc:
 			in := ins[0].Props()
 			b.Changelog = in.Changelog
@@ -288,7 +294,7 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 		if p.Connectors == nil || p.Connectors.SinkAccepts(s.Options, c) {
 			continue
 		}
-		return errorf(pos[i], "table %s (connector %s) accepts only inserts (append-only), but the query produces updates and deletes: %s emits them; use a sink that accepts updates (print, blackhole, upsert-kafka with a PRIMARY KEY, or 'format' = 'debezium-json')", s.Table, s.Connector, producer(s.Input))
+		return errorf(pos[i], "table %s (connector %s) accepts only inserts (append-only), but the query produces updates and deletes: %s emits them; use a sink that accepts updates (print, blackhole, upsert-kafka with a PRIMARY KEY, jdbc with a PRIMARY KEY, or 'format' = 'debezium-json')", s.Table, s.Connector, producer(s.Input))
 	}
 	return nil
 }

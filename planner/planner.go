@@ -26,6 +26,9 @@ type Validator interface {
 	// SinkAccepts reports whether a sink table with these options accepts
 	// rows of changelog mode c.
 	SinkAccepts(opts map[string]string, c plan.Changelog) bool
+	// LookupCache checks that a table with these options can be the
+	// lookup side of a lookup join and describes its cache for EXPLAIN.
+	LookupCache(opts map[string]string) (string, error)
 }
 
 // Planner plans statements against a catalog. It is not safe for

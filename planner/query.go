@@ -191,6 +191,9 @@ func (b *builder) nameSubquery(rel *relation, r *parser.SubqueryRef) error {
 }
 
 func (b *builder) planTableName(r *parser.TableName) (*relation, error) {
+	if r.AsOf != nil {
+		return nil, errorf(r.AsOf.Position(), "FOR SYSTEM_TIME AS OF is only supported on the right side of a join (a lookup or temporal join: FROM o JOIN %s FOR SYSTEM_TIME AS OF o.time_attribute ON …)", r.Name.Name)
+	}
 	alias := r.Name.Name
 	if r.Alias != nil {
 		alias = r.Alias.Name

@@ -24,6 +24,7 @@ var (
 	_ connectors.Factory          = factory{}
 	_ connectors.PathFactory      = factory{}
 	_ connectors.PartitionFactory = factory{}
+	_ connectors.LookupFactory    = factory{}
 )
 
 // New returns the filesystem connector.
@@ -39,6 +40,20 @@ func (factory) Options() []connectors.Option {
 			Help: "source: a file, or a directory of files read in name order; sink: the directory of the part file"},
 		connectors.WatermarkMaxFuture,
 	}, append(format.WithRequired(), partitionOptions...)...)
+}
+
+// LookupCache implements connectors.LookupFactory: a filesystem table is
+// read whole at the first lookup and kept in memory (Flink's FileSystem
+// lookup source caches all of it too).
+func (factory) LookupCache(map[string]string) (string, error) {
+	return "all rows, loaded once", nil
+}
+
+// NewLookup implements connectors.LookupFactory.
+func (f factory) NewLookup(cfg connectors.LookupConfig) (connectors.LookupSource, error) {
+	return connectors.NewBoundedLookup(cfg, func() (exec.Source, error) {
+		return f.NewSource(exec.SourceConfig{Table: cfg.Table, Schema: cfg.Schema, Options: cfg.Options, Clock: cfg.Clock})
+	}), nil
 }
 
 // PathOptions implements connectors.PathFactory.

@@ -49,6 +49,27 @@ func (factory) NewSource(cfg exec.SourceConfig) (exec.Source, error) { return ne
 // NewSink implements connectors.Factory.
 func (factory) NewSink(cfg exec.SinkConfig) (exec.Sink, error) { return newSink(cfg) }
 
+// LookupCache implements connectors.LookupFactory: every jdbc table can
+// serve lookups, one query per batch of missed keys, behind an LRU cache
+// when 'lookup.cache.max-rows' is set.
+func (factory) LookupCache(opts map[string]string) (string, error) {
+	c, err := parseConfig(opts, false)
+	if err != nil {
+		return "", err
+	}
+	if c.cacheRows <= 0 {
+		return fmt.Sprintf("none (a query per batch of keys, %d retries)", c.lookupRetries), nil
+	}
+	s := fmt.Sprintf("lru max-rows=%d", c.cacheRows)
+	if c.cacheTTL > 0 {
+		s += " ttl=" + c.cacheTTL.String()
+	}
+	if !c.cacheMissing {
+		s += " missing-keys=false"
+	}
+	return s + fmt.Sprintf(" retries=%d", c.lookupRetries), nil
+}
+
 // NewLookup implements connectors.LookupFactory.
 func (factory) NewLookup(cfg connectors.LookupConfig) (connectors.LookupSource, error) {
 	return newLookup(cfg)

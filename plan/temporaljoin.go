@@ -1,0 +1,77 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/streamsql/streamsql/types"
+)
+
+// LookupJoin is a processing-time lookup join (`JOIN t FOR SYSTEM_TIME AS
+// OF o.proc_time ON o.k = t.k`, Flink's LookupJoin): each input row is
+// joined, when it arrives, with the rows of table Table that the
+// connector's lookup source returns for its key (InputKeys of the input
+// equal TableKeys of the table, pairwise, of the same types) and for which
+// Residual is TRUE. Type is InnerJoin or LeftJoin (an input row without a
+// match padded with NULLs). Later changes of the table do not change rows
+// already emitted: the output is append-only, and keeps the input's time
+// attributes. The node holds no checkpointed state (the connector's cache
+// is a cache).
+//
+// Its output columns are the input's, then the table's (TableSchema, the
+// columns the connector produces; nullable in a LEFT join).
+type LookupJoin struct {
+	Base
+	Input       Node
+	Table       string
+	Connector   string
+	Options     map[string]string // the table's WITH clause
+	TableSchema types.Schema
+	Type        JoinKind
+	InputKeys   []int
+	TableKeys   []int
+	// Residual is the rest of the join condition, over the output schema;
+	// nil when there is none.
+	Residual Expr
+	// Cache describes the connector's cache (for EXPLAIN).
+	Cache string
+}
+
+var _ Node = (*LookupJoin)(nil)
+
+// Inputs implements Node.
+func (n *LookupJoin) Inputs() []Node { return []Node{n.Input} }
+
+// WithInputs implements Node.
+func (n *LookupJoin) WithInputs(inputs ...Node) Node {
+	checkInputs(n, inputs, 1)
+	c := *n
+	c.Input = inputs[0]
+	return &c
+}
+
+// Kind implements Node.
+func (*LookupJoin) Kind() string { return "lookup-join" }
+
+// Describe implements Node.
+func (n *LookupJoin) Describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "LookupJoin table=%s connector=%s type=%s on=[", n.Table, n.Connector, n.Type)
+	writeKeys(&b, n.Input.Schema(), n.InputKeys, n.TableSchema, n.TableKeys)
+	b.WriteString("]")
+	if n.Residual != nil {
+		fmt.Fprintf(&b, " residual=%s", n.Residual)
+	}
+	fmt.Fprintf(&b, " cache=[%s]", n.Cache)
+	return b.String()
+}
+
+// writeKeys writes the pairs of key columns "l = r, …".
+func writeKeys(b *strings.Builder, l types.Schema, lk []int, r types.Schema, rk []int) {
+	for i := range lk {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(b, "%s = %s", colName(l, lk[i]), colName(r, rk[i]))
+	}
+}
