@@ -89,7 +89,9 @@ func run(t *testing.T, file, src string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	eng := engine.New(engine.Options{StateDir: t.TempDir(), CheckpointInterval: -1})
+	// Relative paths (q13's side input) resolve against the file's
+	// directory, as `streamsql run FILE` resolves them.
+	eng := engine.New(engine.Options{StateDir: t.TempDir(), CheckpointInterval: -1, BaseDir: filepath.Dir(file)})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // generous: -race on a loaded machine
 	defer cancel()
 	var rows int64
