@@ -18,6 +18,7 @@ import (
 	"github.com/streamsql/streamsql/operators/lookupjoin"
 	"github.com/streamsql/streamsql/operators/over"
 	"github.com/streamsql/streamsql/operators/rank"
+	"github.com/streamsql/streamsql/operators/temporaljoin"
 	"github.com/streamsql/streamsql/operators/timesort"
 	"github.com/streamsql/streamsql/operators/union"
 	"github.com/streamsql/streamsql/operators/window"
@@ -46,6 +47,7 @@ func New() *Registry {
 		"limit":         typed(limit.New),
 		"lookup-join":   typed(lookupjoin.New),
 		"rank":          typed(rank.New),
+		"temporal-join": typed(temporaljoin.New),
 		"over-agg":      typed(over.New),
 		"time-sort":     typed(timesort.New),
 		"union":         typed(union.New),

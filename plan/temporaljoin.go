@@ -75,3 +75,59 @@ func writeKeys(b *strings.Builder, l types.Schema, lk []int, r types.Schema, rk 
 		fmt.Fprintf(b, "%s = %s", colName(l, lk[i]), colName(r, rk[i]))
 	}
 }
+
+// TemporalJoin is an event-time temporal join (`JOIN rates FOR SYSTEM_TIME
+// AS OF o.ts ON o.currency = rates.currency`, Flink's
+// TemporalRowTimeJoinOperator): Right is a versioned table, a changelog
+// keyed by its PRIMARY KEY (RightKeys, which LeftKeys of the append-only
+// Left input equal pairwise) with a rowtime (RightTime). Each left row is
+// held until the watermark (the minimum of both inputs') passes its time
+// LeftTime, then joined with the version of its key valid at that time:
+// the newest right row at or before it, unless that is a deletion; the
+// pair must also satisfy Residual. Type is InnerJoin or LeftJoin (a row
+// without a version padded with NULLs). A right -U is ignored (its +U is
+// the new version); +I and +U start a version at their time, -D ends the
+// key's. Versions older than the newest one at or before the watermark
+// are dropped. The output is append-only and keeps Left's time attributes.
+//
+// Its output columns are the left input's, then the right input's
+// (nullable in a LEFT join).
+type TemporalJoin struct {
+	Base
+	Left, Right         Node
+	Type                JoinKind
+	LeftKeys, RightKeys []int
+	LeftTime, RightTime int
+	// Residual is the rest of the join condition, over the output schema;
+	// nil when there is none.
+	Residual Expr
+}
+
+var _ Node = (*TemporalJoin)(nil)
+
+// Inputs implements Node.
+func (n *TemporalJoin) Inputs() []Node { return []Node{n.Left, n.Right} }
+
+// WithInputs implements Node.
+func (n *TemporalJoin) WithInputs(inputs ...Node) Node {
+	checkInputs(n, inputs, 2)
+	c := *n
+	c.Left, c.Right = inputs[0], inputs[1]
+	return &c
+}
+
+// Kind implements Node.
+func (*TemporalJoin) Kind() string { return "temporal-join" }
+
+// Describe implements Node.
+func (n *TemporalJoin) Describe() string {
+	l, r := n.Left.Schema(), n.Right.Schema()
+	var b strings.Builder
+	fmt.Fprintf(&b, "TemporalJoin type=%s on=[", n.Type)
+	writeKeys(&b, l, n.LeftKeys, r, n.RightKeys)
+	fmt.Fprintf(&b, "] as-of=[%s >= %s]", colName(l, n.LeftTime), colName(r, n.RightTime))
+	if n.Residual != nil {
+		fmt.Fprintf(&b, " residual=%s", n.Residual)
+	}
+	return b.String()
+}

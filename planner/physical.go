@@ -53,6 +53,8 @@ func distribute(g *plan.Graph, par int) *plan.Graph {
 			lk, rk = j.LeftKeys, j.RightKeys
 		case *plan.IntervalJoin:
 			lk, rk = j.LeftKeys, j.RightKeys
+		case *plan.TemporalJoin: // by the versioned table's primary key
+			lk, rk = j.LeftKeys, j.RightKeys
 		}
 		if lk != nil {
 			// Both inputs are hashed by their join keys, which encode
@@ -243,6 +245,11 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 				if in.Props().Changelog != plan.AppendOnly {
 					return errorf(pos, "interval join %s needs append-only inputs, as in Flink, but %s emits updates and deletes", n.ID(), producer(in))
 				}
+			}
+			b.Changelog = plan.AppendOnly
+		case *plan.TemporalJoin:
+			if in := ins[0]; in.Props().Changelog != plan.AppendOnly {
+				return errorf(pos, "temporal join %s needs an append-only left input, as in Flink, but %s emits updates and deletes", n.ID(), producer(in))
 			}
 			b.Changelog = plan.AppendOnly
 		case *plan.LookupJoin:

@@ -25,6 +25,12 @@ import (
 // SYSTEM_TIME AS OF, over the planned left side.
 func (b *builder) planTemporalJoin(j *parser.JoinRef, kind plan.JoinKind, left *relation) (*relation, error) {
 	tn := j.Right.(*parser.TableName)
+	if left.win != nil { // a window TVF is joined by its rows
+		var err error
+		if left, err = materializeWindow(left); err != nil {
+			return nil, err
+		}
+	}
 	asOf, err := left.scope("FOR SYSTEM_TIME AS OF").bind(tn.AsOf)
 	if err != nil {
 		return nil, err
@@ -57,7 +63,7 @@ func (b *builder) planTemporalJoin(j *parser.JoinRef, kind plan.JoinKind, left *
 		if !versioned(t) {
 			return nil, errorf(tn.AsOf.Position(), "%s is an event-time attribute, and an event-time temporal join needs a versioned table, but table %q is not one (it lacks %s); declare what it lacks, or join AS OF a PROCTIME() column for a lookup join", col.name, t.Name, missingVersioning(t))
 		}
-		return nil, errorf(tn.AsOf.Position(), "event-time temporal joins (FOR SYSTEM_TIME AS OF a rowtime column) are not supported yet")
+		return b.eventTimeJoin(j, kind, left, ref.Index, tn, t)
 	}
 	why := ""
 	if col.notRowtime != "" {
@@ -229,4 +235,96 @@ func joinOutput(jn plan.Node, left, right *relation, lextra int, keepTime bool) 
 		out.node = calc
 	}
 	return out
+}
+
+// eventTimeJoin plans an event-time temporal join of left (AS OF its
+// rowtime column leftTime) with the versioned table t.
+func (b *builder) eventTimeJoin(j *parser.JoinRef, kind plan.JoinKind, left *relation, leftTime int, tn *parser.TableName, t *Table) (*relation, error) {
+	plain := *tn
+	plain.AsOf = nil
+	right, err := b.planTableName(&plain)
+	if err != nil {
+		return nil, err
+	}
+	rightTime := -1
+	for i, c := range right.cols {
+		if c.rowtime {
+			rightTime = i
+		}
+	}
+	pk := strings.Split(t.Options[plan.PrimaryKeyOption], ",")
+	pkCol := map[int]int{} // right column → position in pk
+	for i, name := range pk {
+		for ci, c := range right.cols {
+			if strings.EqualFold(c.name, name) {
+				pkCol[ci] = i
+			}
+		}
+	}
+	if rightTime < 0 || len(pkCol) != len(pk) {
+		return nil, errorf(tn.Name.Pos, "table %q: its PRIMARY KEY and rowtime columns must be columns it reads", t.Name)
+	}
+	sc := joinScope(left, right)
+	nl := len(left.cols)
+	lkeys := make([]plan.Expr, len(pk))
+	var residual []plan.Expr
+	for _, c := range conjuncts(j.On) {
+		if containsAgg(c) {
+			return nil, errorf(c.Position(), "aggregate functions are not allowed in a join condition")
+		}
+		e, err := sc.bind(c)
+		if err != nil {
+			return nil, err
+		}
+		if e, err = toBool(c.Position(), e, "a join condition"); err != nil {
+			return nil, err
+		}
+		if call, ok := e.(*plan.Call); ok && call.Func == "=" {
+			a, bb := call.Args[0], call.Args[1]
+			if _, r := side(a, nl); r {
+				a, bb = bb, a
+			}
+			if tc, isCol := bb.(*plan.ColumnRef); isCol && tc.Index >= nl {
+				if at, isKey := pkCol[tc.Index-nl]; isKey && lkeys[at] == nil {
+					if _, ar := side(a, nl); !ar {
+						ct := right.cols[tc.Index-nl].t
+						if a.Type().Kind != ct.Kind {
+							if !implicitly(a.Type(), ct) {
+								return nil, errorf(c.Position(), "cannot join the key column %q (%s) of table %q with a value of type %s; CAST it", tc.Name, ct, t.Name, a.Type())
+							}
+							a = coerce(a, ct)
+						}
+						lkeys[at] = a
+						continue
+					}
+				}
+			}
+		}
+		residual = append(residual, e)
+	}
+	var missing []string
+	for i, k := range lkeys {
+		if k == nil {
+			missing = append(missing, pk[i])
+		}
+	}
+	if len(missing) > 0 {
+		return nil, errorf(j.On.Position(), "an event-time temporal join must equate every PRIMARY KEY column of the versioned table %q (%s) with the left side, as Flink requires; the condition lacks %s", t.Name, strings.Join(pk, ", "), strings.Join(missing, ", "))
+	}
+	rkeys := make([]int, len(pk))
+	for ci, at := range pkCol {
+		rkeys[at] = ci
+	}
+	lnode, lidx, lextra := keyColumns(left, lkeys)
+	tj := &plan.TemporalJoin{Left: lnode, Right: right.node, Type: kind, LeftKeys: lidx, RightKeys: rkeys,
+		LeftTime: leftTime, RightTime: rightTime}
+	tj.Output.Fields = append(tj.Output.Fields, lnode.Schema().Fields...)
+	for _, f := range right.node.Schema().Fields {
+		if kind.LeftOuter() {
+			f.Type = f.Type.Nullable()
+		}
+		tj.Output.Fields = append(tj.Output.Fields, f)
+	}
+	tj.Residual = joinResidual(residual, nl, lextra)
+	return joinOutput(tj, left, right, lextra, true), nil
 }
