@@ -271,6 +271,7 @@ func (s *Session) planner(extra map[string]string) *planner.Planner {
 	p.MaxParallelism = s.e.settingInt(settings, "pipeline.max-parallelism")
 	p.Updating = s.e.updatingOptions(settings)
 	p.Distributed = settingBool(settings, distributedKey)
+	p.TimeZone = timeZone(settings)
 	return p
 }
 

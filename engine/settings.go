@@ -78,6 +78,7 @@ var settingKeys = []SettingKey{
 	{Name: "table.exec.mini-batch.enabled", Default: "false", Values: []string{"true", "false"}, Check: checkBool, Doc: "buffer the input of non-windowed aggregations and emit one update per key per batch"},
 	{Name: "table.exec.mini-batch.size", Default: "5000", Check: intRange(1, 1<<30), Doc: "with mini-batch: the input rows buffered before they are aggregated"},
 	{Name: "table.exec.state.ttl", Default: "0 ms", Check: checkInterval, Doc: "how long a key of a non-windowed aggregation may stay idle (processing time) before its state is dropped, without a retraction; 0 keeps state forever"},
+	{Name: localTimeZoneKey, Default: "UTC", Check: checkTimeZone, Doc: "the session time zone TIMESTAMP_LTZ values are shown and computed in (casts to TIMESTAMP and STRING, date functions, day and hour windows over a TIMESTAMP_LTZ or PROCTIME attribute): an IANA name ('Asia/Shanghai'), 'UTC' or an offset ('+08:00'); the default is UTC, not the machine's zone as in Flink, so that a query gives the same results on every machine"},
 	{Name: "state.checkpoints.num-retained", Default: strconv.Itoa(checkpoint.DefaultNumRetained), Check: intRange(1, 1<<20), Doc: "completed checkpoints kept per job"},
 }
 
@@ -263,6 +264,23 @@ func checkJobName(v string) error {
 	}
 	_, err := checkpoint.JobDir(".", v)
 	return err
+}
+
+// localTimeZoneKey is Flink's key of the session time zone.
+const localTimeZoneKey = "table.local-time-zone"
+
+func checkTimeZone(v string) error {
+	_, err := types.ParseZone(v)
+	return err
+}
+
+// timeZone returns the session time zone in settings (checked by SET).
+func timeZone(settings map[string]string) *types.Zone {
+	z, err := types.ParseZone(settings[localTimeZoneKey])
+	if err != nil || settings[localTimeZoneKey] == "" {
+		return types.UTCZone
+	}
+	return z
 }
 
 func checkSavepointPath(v string) error {

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
 )
 
 // sourceRunner drives one source in its subtask: it reads batches (a
@@ -317,10 +319,14 @@ type sinkRunner struct {
 	sink      Sink
 	connector string
 	rows      atomic.Int64
+	// zoned, when set, is the schema of the batches the sink is given:
+	// its TIMESTAMP_LTZ columns are of the session zone's Arrow type
+	// (plan.Sink.Zone).
+	zoned *arrow.Schema
 }
 
 func (j *Job) newSinkRunner(n *plan.Sink) (*sinkRunner, error) {
-	r := &sinkRunner{node: n, connector: n.Connector}
+	r := &sinkRunner{node: n, connector: n.Connector, zoned: zonedSchema(n)}
 	if n.Connector == "collect" {
 		if j.opts.Collect == nil {
 			return nil, errors.New("exec: a query for a client needs Options.Collect")
@@ -392,4 +398,50 @@ func (r *sinkRunner) close() error {
 	err := r.sink.Close()
 	r.sink = nil
 	return err
+}
+
+// zonedSchema returns the Arrow schema of n's batches with its
+// TIMESTAMP_LTZ columns of the type that names n's zone, or nil when n
+// has no zone or no such column.
+func zonedSchema(n *plan.Sink) *arrow.Schema {
+	if n.Zone.IsUTC() {
+		return nil
+	}
+	fields := n.Schema().Arrow().Fields()
+	has := false
+	for i, f := range n.Schema().Fields {
+		if f.Type.Kind == types.TimestampLTZ {
+			fields[i].Type, has = n.Zone.ArrowLTZ(), true
+		}
+	}
+	if !has {
+		return nil
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// write gives rec to the sink, its LTZ columns relabelled with the zone's
+// type (sharing their buffers) when the sink has one.
+func (r *sinkRunner) write(ctx context.Context, rec arrow.Record) error {
+	if r.zoned == nil {
+		return r.sink.Write(ctx, rec)
+	}
+	cols := make([]arrow.Array, rec.NumCols())
+	for i, c := range rec.Columns() {
+		t := r.zoned.Field(i).Type
+		if arrow.TypeEqual(c.DataType(), t) {
+			c.Retain()
+			cols[i] = c
+			continue
+		}
+		d := array.NewData(t, c.Len(), c.Data().Buffers(), nil, c.NullN(), c.Data().Offset())
+		cols[i] = array.MakeFromData(d)
+		d.Release()
+	}
+	out := array.NewRecord(r.zoned, cols, rec.NumRows())
+	for _, c := range cols {
+		c.Release()
+	}
+	defer out.Release()
+	return r.sink.Write(ctx, out)
 }

@@ -151,7 +151,7 @@ func (c *chained) onBatch(ctx context.Context, in int, rec arrow.Record) error {
 	case c.sink != nil:
 		c.m.RecordsIn.Add(rec.NumRows())
 		c.sink.rows.Add(rec.NumRows())
-		return c.sink.sink.Write(ctx, rec)
+		return c.sink.write(ctx, rec)
 	}
 	c.m.RecordsIn.Add(rec.NumRows())
 	c.m.RecordsOut.Add(rec.NumRows())

@@ -483,6 +483,9 @@ type FuncCall struct {
 	Distinct bool
 	Filter   Expr        // FILTER (WHERE cond); nil when absent
 	Over     *WindowSpec // OVER (…) or OVER name; nil when absent
+	// TimeUnit is the unit of FLOOR(ts TO unit) and CEIL(ts TO unit)
+	// (upper case); "" for every other call.
+	TimeUnit string
 }
 
 // WindowSpec is the window of an OVER clause or of a WINDOW name AS (…)

@@ -607,6 +607,15 @@ func (p *exprParser) call() (Expr, error) {
 					return nil, err
 				}
 				f.Args = append(f.Args, x)
+				if t := p.peek(); len(f.Args) == 1 && isWord(t, "TO") && (f.Name == "FLOOR" || f.Name == "CEIL" || f.Name == "CEILING") {
+					p.next()
+					u := p.next()
+					if u.Type != tokIdent && u.Type != tokKeyword {
+						p.failf(u.Pos, "%s(… TO unit): expected a time unit (SECOND, MINUTE, HOUR, DAY), got %s", f.Name, u.Value)
+					}
+					f.TimeUnit = strings.ToUpper(u.Value)
+					break
+				}
 				if !isOp(p.peek(), ",") {
 					break
 				}

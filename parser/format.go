@@ -669,6 +669,8 @@ func (n *FuncCall) String() string {
 		s = n.Name + "(*)"
 	case n.Distinct:
 		s = n.Name + "(DISTINCT " + exprList(n.Args) + ")"
+	case n.TimeUnit != "":
+		s = n.Name + "(" + exprList(n.Args) + " TO " + n.TimeUnit + ")"
 	default:
 		s = n.Name + "(" + exprList(n.Args) + ")"
 	}

@@ -74,11 +74,14 @@ type UDFCall struct {
 }
 
 // Cast converts Arg to T. Safe is set for TRY_CAST (NULL on failure instead
-// of an error).
+// of an error). Zone is the session time zone of a cast between
+// TIMESTAMP_LTZ and TIMESTAMP or STRING, which sees the instant as a local
+// time there (nil: UTC).
 type Cast struct {
 	Arg  Expr
 	T    types.Type
 	Safe bool
+	Zone *types.Zone
 }
 
 // Case is a searched CASE: the result of the first When whose Cond is TRUE,
@@ -183,10 +186,23 @@ func (e *UDFCall) String() string {
 }
 
 func (e *Cast) String() string {
-	if e.Safe {
-		return "TRY_CAST(" + e.Arg.String() + " AS " + e.T.Nullable().String() + ")"
+	zone := ""
+	if !e.Zone.IsUTC() {
+		zone = " AT ZONE '" + e.Zone.String() + "'"
 	}
-	return "CAST(" + e.Arg.String() + " AS " + e.T.Nullable().String() + ")"
+	if e.Safe {
+		return "TRY_CAST(" + e.Arg.String() + " AS " + e.T.Nullable().String() + zone + ")"
+	}
+	return "CAST(" + e.Arg.String() + " AS " + e.T.Nullable().String() + zone + ")"
+}
+
+// ZoneCast reports whether a cast from a value of type from to type to
+// depends on the session time zone: between TIMESTAMP_LTZ and TIMESTAMP or
+// STRING.
+func ZoneCast(from, to types.Type) bool {
+	f, t := from.Kind, to.Kind
+	local := func(k types.Kind) bool { return k == types.Timestamp || k == types.String }
+	return f == types.TimestampLTZ && local(t) || t == types.TimestampLTZ && local(f)
 }
 
 func (e *Case) String() string {

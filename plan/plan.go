@@ -379,6 +379,10 @@ type Sink struct {
 	// Metadata holds, per column, the metadata key the sink writes it to,
 	// or "" for a physical column; nil when every column is physical.
 	Metadata []string
+	// Zone, when not UTC, is the session time zone the sink shows its
+	// TIMESTAMP_LTZ columns in: their Arrow type names it (see
+	// types.Zone.ArrowLTZ), so text formats print local times.
+	Zone *types.Zone
 }
 
 // Compile-time checks that every node kind is a Node.
@@ -489,8 +493,11 @@ func (n *Sink) Kind() string {
 
 func (n *Source) Describe() string {
 	s := fmt.Sprintf("Source table=%s connector=%s", n.Table, n.Connector)
-	if n.Watermark != nil {
-		s += fmt.Sprintf(" watermark=[%s: %s]", n.Output.Fields[n.Watermark.TimeCol].Name, n.Watermark.Expr)
+	switch w := n.Watermark; {
+	case w != nil && w.TimeCol >= 0:
+		s += fmt.Sprintf(" watermark=[%s: %s]", n.Output.Fields[w.TimeCol].Name, w.Expr)
+	case w != nil: // on a computed column, which the source does not output
+		s += fmt.Sprintf(" watermark=[%s]", w.Expr)
 	}
 	return s
 }

@@ -130,6 +130,9 @@ func (s *scope) bind(e parser.Expr) (plan.Expr, error) {
 	case *parser.ColumnExpr:
 		c, err := s.resolve(e)
 		if err != nil {
+			if f, ok, kerr := timeKeyword(e); ok {
+				return f, kerr
+			}
 			return nil, err
 		}
 		if c.window {
@@ -490,6 +493,9 @@ func ScalarFunctions() []string {
 	for n := range scalarFuncs {
 		out = append(out, n)
 	}
+	for n := range timeFuncs {
+		out = append(out, n)
+	}
 	return out
 }
 
@@ -518,6 +524,12 @@ func (s *scope) bindFunc(e *parser.FuncCall) (plan.Expr, error) {
 	}
 	if udf, ok := s.cat.Function(e.Name); ok {
 		return s.bindUDF(e, udf)
+	}
+	if e.TimeUnit != "" {
+		return s.bindFloorTo(e)
+	}
+	if tf, ok := timeFuncs[e.Name]; ok {
+		return s.bindTimeFunc(e, tf)
 	}
 	f, ok := scalarFuncs[e.Name]
 	if !ok {
@@ -867,7 +879,9 @@ func foldCast(l *plan.Literal, t types.Type) (*plan.Literal, bool) {
 				}
 			}
 		case types.Timestamp, types.TimestampLTZ:
-			if l.T.IsTemporal() {
+			// Between TIMESTAMP and TIMESTAMP_LTZ the session zone
+			// decides (applyZone): cast at run time.
+			if l.T.IsTemporal() && !plan.ZoneCast(l.T, t) {
 				return &plan.Literal{Value: v, T: t}, true
 			}
 		}
@@ -876,7 +890,7 @@ func foldCast(l *plan.Literal, t types.Type) (*plan.Literal, bool) {
 			return &plan.Literal{Value: v, T: t}, true
 		}
 	case string:
-		if t.IsTemporal() {
+		if t.Kind == types.Timestamp {
 			if ms, err := types.ParseTimestamp(v); err == nil {
 				return &plan.Literal{Value: ms, T: t}, true
 			}

@@ -49,6 +49,11 @@ type Planner struct {
 	// consumer group (SET 'execution.distributed' = 'true'), refusing
 	// what that cannot run yet (see checkDistributed).
 	Distributed bool
+	// TimeZone is the session time zone ('table.local-time-zone') in which
+	// TIMESTAMP_LTZ values are seen as local times: by casts to and from
+	// TIMESTAMP and STRING, the date functions, and windows over a
+	// TIMESTAMP_LTZ time attribute. Nil is UTC.
+	TimeZone *types.Zone
 }
 
 // New returns a planner over cat that validates connector options with v.
@@ -427,6 +432,7 @@ func (p *Planner) finish(g *plan.Graph, pos []parser.Pos) (*plan.Graph, error) {
 	if err != nil {
 		return nil, err
 	}
+	applyZone(g, p.TimeZone)
 	g = distribute(optimize(g), par)
 	assignIDs(g)
 	if err := p.changelogs(g, pos); err != nil {

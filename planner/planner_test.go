@@ -11,6 +11,7 @@ import (
 	"github.com/streamsql/streamsql/connectors/builtin"
 	"github.com/streamsql/streamsql/parser"
 	"github.com/streamsql/streamsql/planner"
+	"github.com/streamsql/streamsql/types"
 )
 
 // TestPlanner runs the datadriven files in testdata/. Commands:
@@ -22,7 +23,8 @@ import (
 //	            planner's (as the engine does from the settings), and so
 //	            do mini-batch=(SIZE,LATENCY_MS), state-ttl=MS,
 //	            allow-lateness=MS and early-fire=MS (-1: enabled without a
-//	            delay); distributed plans for 'execution.distributed'.
+//	            delay); distributed plans for 'execution.distributed';
+//	            time-zone=NAME sets table.local-time-zone.
 func TestPlanner(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		p := planner.New(planner.NewCatalog(), builtin.Registry(io.Discard))
@@ -57,8 +59,17 @@ func TestPlanner(t *testing.T) {
 				p.Parallelism, p.MaxParallelism = 0, 0
 				p.Updating = planner.UpdatingOptions{}
 				p.Distributed = false
+				p.TimeZone = nil
 				for _, a := range d.CmdArgs {
 					switch a.Key {
+					case "time-zone":
+						var name string
+						d.ScanArgs(t, a.Key, &name)
+						z, err := types.ParseZone(name)
+						if err != nil {
+							t.Fatal(err)
+						}
+						p.TimeZone = z
 					case "mini-batch":
 						d.ScanArgs(t, a.Key, &p.Updating.MiniBatch.Size, &p.Updating.MiniBatch.Latency)
 					case "state-ttl":

@@ -82,6 +82,8 @@ func dateFormatSig(args []plan.Expr) ([]plan.Expr, types.Type, error) {
 		args[0] = &plan.Cast{Arg: args[0], T: types.TimestampType, Safe: true}
 	} else if k := args[0].Type().Kind; k != types.Null && !args[0].Type().IsTemporal() {
 		return nil, types.Type{}, fmt.Errorf("argument 1 must be a TIMESTAMP or STRING, got %s", args[0].Type())
+	} else if k == types.TimestampLTZ {
+		args[0] = coerce(args[0], types.TimestampType) // in the session zone
 	}
 	if !implicitly(args[1].Type(), types.StringType) {
 		return nil, types.Type{}, fmt.Errorf("argument 2 must be STRING, got %s", args[1].Type())

@@ -155,7 +155,7 @@ func appendJSONValue(dst []byte, c arrow.Array, r int) []byte {
 		return appendJSONString(dst, c.Value(r))
 	case *array.Timestamp:
 		dst = append(dst, '"')
-		dst = types.AppendTimestamp(dst, int64(c.Value(r)))
+		dst = appendTimestamp(dst, c, r)
 		return append(dst, '"')
 	case *array.Duration:
 		return appendInt(dst, int64(c.Value(r)))

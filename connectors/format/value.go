@@ -40,7 +40,7 @@ func AppendValue(dst []byte, col arrow.Array, row int) []byte {
 	case *array.String:
 		return append(dst, c.Value(row)...)
 	case *array.Timestamp:
-		return types.AppendTimestamp(dst, int64(c.Value(row)))
+		return appendTimestamp(dst, c, row)
 	case *array.Duration:
 		return types.AppendInterval(dst, int64(c.Value(row)))
 	}
@@ -50,3 +50,14 @@ func AppendValue(dst []byte, col arrow.Array, row int) []byte {
 // ParseTimestamp is types.ParseTimestamp, the one timestamp parser; it is
 // kept here for the connectors that call it.
 func ParseTimestamp(s string) (int64, error) { return types.ParseTimestamp(s) }
+
+// appendTimestamp appends the timestamp at row of c: a TIMESTAMP_LTZ
+// whose Arrow type names a session zone (types.ArrowZone) as the local
+// time there.
+func appendTimestamp(dst []byte, c *array.Timestamp, row int) []byte {
+	v := int64(c.Value(row))
+	if z := types.ArrowZone(c.DataType().(*arrow.TimestampType)); z != nil {
+		v = z.ToLocal(v)
+	}
+	return types.AppendTimestamp(dst, v)
+}

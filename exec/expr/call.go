@@ -39,7 +39,7 @@ func (c *compiler) compileCall(e *plan.Call) (Evaluator, error) {
 	nullOf := func(t types.Type) (Evaluator, error) { return newLiteral(nil, t) }
 
 	switch f {
-	case "PROCTIME":
+	case "PROCTIME", "NOW":
 		if err := arity(0, 0); err != nil {
 			return nil, err
 		}

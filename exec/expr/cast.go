@@ -38,6 +38,14 @@ func (c *compiler) compileCast(e *plan.Cast) (Evaluator, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !e.Zone.IsUTC() && plan.ZoneCast(arg.Type(), e.T) && !isNullLit(arg) {
+		return c.compileZoneCast(e, arg)
+	}
+	return c.compileCastOf(e, arg)
+}
+
+// compileCastOf compiles the cast e of the compiled argument arg, in UTC.
+func (c *compiler) compileCastOf(e *plan.Cast, arg Evaluator) (Evaluator, error) {
 	from, to := arg.Type(), e.T
 	if types.Same(from, to) {
 		return arg, nil
