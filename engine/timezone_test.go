@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -123,4 +124,94 @@ func readDir(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestTimeZoneWindows is the page's MyView5: a 10-minute TUMBLE over a
+// TIMESTAMP_LTZ rowtime (legacy group window and window TVF) gives
+// windows of the local time, window_start/window_end TIMESTAMP(3) and
+// window_time (the rowtime) TIMESTAMP_LTZ(3), shown in the zone.
+func TestTimeZoneWindows(t *testing.T) {
+	data := writeFile(t, "t3.csv", "A,1.1,1618495260000\nB,1.2,1618495320000\nA,1.8,1618495380000\nB,2.5,1618495440000\nC,3.8,1618495500000\nC,3.8,1618495860000\n")
+	ddl := `CREATE TABLE MyTable3 (
+  item STRING, price DOUBLE, ts BIGINT,
+  ts_ltz AS TO_TIMESTAMP_LTZ(ts, 3),
+  WATERMARK FOR ts_ltz AS ts_ltz - INTERVAL '10' SECOND
+) WITH ('connector' = 'filesystem', 'path' = '` + data + `', 'format' = 'csv');
+`
+	legacy := `SELECT TUMBLE_START(ts_ltz, INTERVAL '10' MINUTES) AS window_start, TUMBLE_END(ts_ltz, INTERVAL '10' MINUTES) AS window_end,
+  TUMBLE_ROWTIME(ts_ltz, INTERVAL '10' MINUTES) AS window_rowtime, item, MAX(price) AS max_price
+FROM MyTable3 GROUP BY TUMBLE(ts_ltz, INTERVAL '10' MINUTES), item;`
+	tvf := `SELECT window_start, window_end, window_time AS window_rowtime, item, MAX(price) AS max_price
+FROM TABLE(TUMBLE(TABLE MyTable3, DESCRIPTOR(ts_ltz), INTERVAL '10' MINUTES)) GROUP BY window_start, window_end, window_time, item;`
+	const schema = "window_start TIMESTAMP(3) NOT NULL, window_end TIMESTAMP(3) NOT NULL, window_rowtime TIMESTAMP_LTZ(3) NOT NULL, item STRING, max_price DOUBLE"
+	for _, c := range []struct {
+		zone string
+		rows []string
+	}{
+		{"UTC", []string{
+			"2021-04-15 14:00:00.000, 2021-04-15 14:10:00.000, 2021-04-15 14:09:59.999, A, 1.8",
+			"2021-04-15 14:00:00.000, 2021-04-15 14:10:00.000, 2021-04-15 14:09:59.999, B, 2.5",
+			"2021-04-15 14:00:00.000, 2021-04-15 14:10:00.000, 2021-04-15 14:09:59.999, C, 3.8",
+			"2021-04-15 14:10:00.000, 2021-04-15 14:20:00.000, 2021-04-15 14:19:59.999, C, 3.8",
+		}},
+		{"Asia/Shanghai", []string{
+			"2021-04-15 22:00:00.000, 2021-04-15 22:10:00.000, 2021-04-15 22:09:59.999, A, 1.8",
+			"2021-04-15 22:00:00.000, 2021-04-15 22:10:00.000, 2021-04-15 22:09:59.999, B, 2.5",
+			"2021-04-15 22:00:00.000, 2021-04-15 22:10:00.000, 2021-04-15 22:09:59.999, C, 3.8",
+			"2021-04-15 22:10:00.000, 2021-04-15 22:20:00.000, 2021-04-15 22:19:59.999, C, 3.8",
+		}},
+	} {
+		for _, q := range []string{legacy, tvf} {
+			s, rows := queryRows(t, "SET 'table.local-time-zone' = '"+c.zone+"';\n"+ddl+q)
+			if schemaText(s) != schema {
+				t.Errorf("%s: schema %s, want %s", c.zone, schemaText(s), schema)
+			}
+			slices.Sort(rows)
+			checkRows(t, rows, c.rows)
+		}
+	}
+}
+
+// TestTimeZoneDayWindows: a 1-day TUMBLE over a TIMESTAMP_LTZ starts at
+// local midnight; across the start of daylight saving time in Los Angeles
+// the local day of 2021-03-14 is 23 hours long (the page's example of a
+// window that collects 3 hours of rows in 4 hours of local time), and the
+// window_time is the instant of its end, less 1 ms.
+func TestTimeZoneDayWindows(t *testing.T) {
+	// 2021-03-14 00:00, 01:00, 03:00 (02:00 is skipped) and 04:00 in LA,
+	// then 2021-03-14 23:30 and 2021-03-15 00:30 in LA.
+	data := writeFile(t, "dst.csv", "a,1615708800000\nb,1615712400000\nc,1615716000000\nd,1615719600000\ne,1615789800000\nf,1615793400000\n")
+	ddl := `CREATE TABLE ev (item STRING, ts BIGINT, ltz AS TO_TIMESTAMP_LTZ(ts, 3), WATERMARK FOR ltz AS ltz)
+WITH ('connector' = 'filesystem', 'path' = '` + data + `', 'format' = 'csv');
+`
+	agg := func(size string) string {
+		return `SELECT window_start, window_end, CAST(window_time AS BIGINT), COUNT(*), MIN(item), MAX(item) FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ltz), INTERVAL ` + size + `)) GROUP BY window_start, window_end, window_time;`
+	}
+	for _, c := range []struct {
+		zone, size string
+		rows       []string
+	}{
+		{"America/Los_Angeles", "'4' HOUR", []string{
+			"2021-03-14 00:00:00.000, 2021-03-14 04:00:00.000, 1615719599999, 3, a, c",
+			"2021-03-14 04:00:00.000, 2021-03-14 08:00:00.000, 1615733999999, 1, d, d",
+			"2021-03-14 20:00:00.000, 2021-03-15 00:00:00.000, 1615791599999, 1, e, e",
+			"2021-03-15 00:00:00.000, 2021-03-15 04:00:00.000, 1615805999999, 1, f, f",
+		}},
+		{"UTC", "'4' HOUR", []string{
+			"2021-03-14 08:00:00.000, 2021-03-14 12:00:00.000, 1615723199999, 4, a, d",
+			"2021-03-15 04:00:00.000, 2021-03-15 08:00:00.000, 1615795199999, 2, e, f",
+		}},
+		{"America/Los_Angeles", "'1' DAY", []string{
+			"2021-03-14 00:00:00.000, 2021-03-15 00:00:00.000, 1615791599999, 5, a, e",
+			"2021-03-15 00:00:00.000, 2021-03-16 00:00:00.000, 1615877999999, 1, f, f",
+		}},
+		{"Asia/Shanghai", "'1' DAY", []string{
+			"2021-03-14 00:00:00.000, 2021-03-15 00:00:00.000, 1615737599999, 4, a, d",
+			"2021-03-15 00:00:00.000, 2021-03-16 00:00:00.000, 1615823999999, 2, e, f",
+		}},
+	} {
+		_, rows := queryRows(t, "SET 'table.local-time-zone' = '"+c.zone+"';\n"+ddl+agg(c.size))
+		slices.Sort(rows)
+		checkRows(t, rows, c.rows)
+	}
 }

@@ -175,6 +175,12 @@ type Window struct {
 	Size, Slide, Step, Gap int64
 	Offset                 int64
 	ProcTime               bool
+	// Zone, for a window over a TIMESTAMP_LTZ time attribute (an event
+	// time or PROCTIME()), is the session time zone whose local time the
+	// windows are aligned in (a day window starts at local midnight);
+	// window_start and window_end are local TIMESTAMPs, window_time the
+	// instant of window_end, less 1 ms. Nil (UTC) for a TIMESTAMP one.
+	Zone *types.Zone
 }
 
 func (w Window) String() string { return w.describe(fmt.Sprintf("#%d", w.TimeCol)) }
@@ -192,6 +198,9 @@ func (w Window) describe(timeCol string) string {
 	}
 	if w.ProcTime {
 		off += ", proctime"
+	}
+	if !w.Zone.IsUTC() {
+		off += ", zone=" + w.Zone.String()
 	}
 	switch w.Kind {
 	case Tumble:

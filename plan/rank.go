@@ -3,6 +3,8 @@ package plan
 import (
 	"fmt"
 	"strings"
+
+	"github.com/streamsql/streamsql/types"
 )
 
 // RankFunc is the window function that numbers a Rank's rows.
@@ -75,6 +77,10 @@ type Rank struct {
 	// counted.
 	Window    bool
 	WindowEnd int
+	// WindowZone, when not UTC, is the session zone whose local times the
+	// window_end values are (a window over a TIMESTAMP_LTZ): a window is
+	// closed when the watermark reaches the instant of its end.
+	WindowZone *types.Zone
 	// KeepFirst is Flink's keep-first deduplication on event time
 	// (ROW_NUMBER() … ORDER BY a time attribute ASC, rn = 1, over an
 	// append-only input): a partition's earliest row is emitted once,

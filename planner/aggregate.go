@@ -108,7 +108,7 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 			}
 		} else {
 			var err error
-			if w, err = legacyWindow(a.inScope, win); err != nil {
+			if w, err = legacyWindow(a.inScope, win, b.p.TimeZone); err != nil {
 				return nil, err
 			}
 			a.legacy, a.wpos = win.Name, win.Pos
@@ -267,7 +267,7 @@ func checkSessionPartition(rel *relation, a *aggPlan, keyAst []parser.Expr, sel 
 
 // legacyWindow reads GROUP BY TUMBLE(ts, size) / HOP(ts, slide, size) /
 // SESSION(ts, gap) / CUMULATE(ts, step, size).
-func legacyWindow(sc *scope, f *parser.FuncCall) (plan.Window, error) {
+func legacyWindow(sc *scope, f *parser.FuncCall, zone *types.Zone) (plan.Window, error) {
 	var w plan.Window
 	want := map[string]int{"TUMBLE": 2, "HOP": 3, "SESSION": 2, "CUMULATE": 3}[f.Name]
 	if len(f.Args) != want {
@@ -285,6 +285,7 @@ func legacyWindow(sc *scope, f *parser.FuncCall) (plan.Window, error) {
 		return w, errorf(c.Pos, "column %q is not a time attribute: declare WATERMARK FOR %s AS … on its table", col.name, col.name)
 	}
 	w.ProcTime = col.proctime
+	w.Zone = windowZone(col.t, zone)
 	var ms []int64
 	for _, a := range f.Args[1:] {
 		v, err := intervalArg(sc, a)

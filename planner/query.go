@@ -330,7 +330,7 @@ func (b *builder) planWindowTVF(r *parser.WindowTVF) (*relation, error) {
 		}
 		ms = append(ms, v)
 	}
-	w := plan.Window{TimeCol: tc.index, ProcTime: tc.proctime}
+	w := plan.Window{TimeCol: tc.index, ProcTime: tc.proctime, Zone: windowZone(tc.t, b.p.TimeZone)}
 	want := map[string][2]int{"TUMBLE": {1, 2}, "HOP": {2, 3}, "CUMULATE": {2, 3}, "SESSION": {1, 1}}[r.Func]
 	if len(ms) < want[0] || len(ms) > want[1] {
 		return nil, errorf(r.Pos, "%s takes %d interval arguments after DESCRIPTOR, got %d", r.Func, want[0], len(ms))
@@ -397,8 +397,8 @@ func isProcTime(e plan.Expr) bool {
 // windowCol is the scope column of window property name (window_start,
 // window_end, window_time) of window w at index i: window_start and
 // window_end are TIMESTAMP(3); window_time is the window's time attribute,
-// a rowtime, or over a processing-time attribute a proctime of type
-// TIMESTAMP_LTZ(3), as Flink gives them.
+// a rowtime or a proctime, a TIMESTAMP_LTZ(3) when the window's time
+// attribute is one (PROCTIME() always), as Flink gives them.
 func windowCol(w plan.Window, name, table string, i int, virtual bool) scopeCol {
 	c := scopeCol{name: name, table: table, t: windowColType(w, name), index: i, window: virtual}
 	if name == "window_time" {
@@ -409,10 +409,23 @@ func windowCol(w plan.Window, name, table string, i int, virtual bool) scopeCol 
 
 // windowColType is the type of window property name of w.
 func windowColType(w plan.Window, name string) types.Type {
-	if name == "window_time" && w.ProcTime {
+	if name == "window_time" && (w.ProcTime || w.Zone != nil) {
 		return types.LTZType.WithNotNull(true)
 	}
 	return types.TimestampType.WithNotNull(true)
+}
+
+// windowZone is the plan.Window.Zone of a window over a time attribute of
+// type t in session zone zone: nil for a TIMESTAMP, else the zone (UTC
+// when unset), which marks window_time a TIMESTAMP_LTZ.
+func windowZone(t types.Type, zone *types.Zone) *types.Zone {
+	switch {
+	case t.Kind != types.TimestampLTZ:
+		return nil
+	case zone == nil:
+		return types.UTCZone
+	}
+	return zone
 }
 
 func checkWindow(pos parser.Pos, w plan.Window) error {

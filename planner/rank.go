@@ -190,6 +190,7 @@ func (b *builder) planRank(sel *parser.Select, sq *parser.SubqueryRef, ri int) (
 	}
 	if start >= 0 && end >= 0 {
 		r.Window, r.WindowEnd = true, end
+		r.WindowZone = windowBoundZone(rel.node, end)
 	}
 	if o := over.OrderBy; !r.Window && r.Func == plan.RowNumber && lo == 1 && hi == 1 && len(o) == 1 && !o[0].Desc {
 		// rn = 1 by a time attribute ascending: keep-first deduplication

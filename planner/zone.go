@@ -75,3 +75,41 @@ func zonedAll(es []plan.Expr, zone *types.Zone) []plan.Expr {
 	}
 	return out
 }
+
+// windowBoundZone returns the zone whose local times column col of n
+// holds, when it is the window_start or window_end of a window over a
+// TIMESTAMP_LTZ in a zone other than UTC (followed through projections
+// and exchanges to the window that made it); nil otherwise.
+func windowBoundZone(n plan.Node, col int) *types.Zone {
+	for {
+		switch x := n.(type) {
+		case *plan.Calc:
+			r, ok := x.Exprs[col].(*plan.ColumnRef)
+			if !ok {
+				return nil
+			}
+			n, col = x.Input, r.Index
+		case *plan.Exchange:
+			n = x.Input
+		case *plan.WindowAgg:
+			if nk := len(x.Keys); col == nk || col == nk+1 {
+				return nonUTC(x.Window.Zone)
+			}
+			return nil
+		case *plan.WindowAssign:
+			if nc := x.Input.Schema().Len(); col == nc || col == nc+1 {
+				return nonUTC(x.Window.Zone)
+			}
+			return nil
+		default:
+			return nil
+		}
+	}
+}
+
+func nonUTC(z *types.Zone) *types.Zone {
+	if z.IsUTC() {
+		return nil
+	}
+	return z
+}

@@ -83,6 +83,7 @@ type op struct {
 	ttl      int64
 	window   bool
 	wendCol  int
+	wzone    *types.Zone // plan.Rank.WindowZone
 	first    bool
 	wm       exec.Watermark
 
@@ -144,7 +145,7 @@ func New(n *plan.Rank, env exec.OperatorEnv) (exec.Operator, error) {
 	o := &op{
 		id: n.ID(), m: env.Metrics, alloc: env.Alloc, clock: env.Clock, maxP: maxP,
 		fn: n.Func, start: n.Start, end: n.End, output: n.OutputRank, updating: n.InputUpdating, ttl: n.StateTTL,
-		window: n.Window, wendCol: n.WindowEnd, first: n.KeepFirst, wm: exec.MinWatermark,
+		window: n.Window, wendCol: n.WindowEnd, wzone: n.WindowZone, first: n.KeepFirst, wm: exec.MinWatermark,
 		partCols: n.Partition, order: n.Order, outSch: n.Schema().Arrow(), parts: map[string]*partition{},
 	}
 	if o.m == nil {
@@ -353,7 +354,7 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 	o.kinds = o.kinds[:0]
 	for i := 0; i < n; i++ {
 		retract := kinds != nil && exec.RowKindAt(kinds, i).IsRetraction()
-		if wends != nil && (wends.IsNull(i) || exec.Watermark(wends.Value(i)) <= o.wm) {
+		if wends != nil && (wends.IsNull(i) || exec.Watermark(o.wzone.ToUTC(int64(wends.Value(i)))) <= o.wm) {
 			o.m.LateRecords.Add(1) // its window has been emitted
 			continue
 		}
@@ -365,7 +366,7 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 			}
 			p = &partition{key: string(o.keyBuf)}
 			if wends != nil {
-				p.due = int64(wends.Value(i))
+				p.due = o.wzone.ToUTC(int64(wends.Value(i)))
 			}
 			o.parts[p.key] = p
 		}

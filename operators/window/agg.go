@@ -110,6 +110,17 @@ type windowAggOp struct {
 
 	wm   exec.Watermark
 	late int64
+	// zone, for a TUMBLE, HOP or CUMULATE window over a TIMESTAMP_LTZ
+	// time attribute in a session zone other than UTC (plan.Window.Zone),
+	// is that zone: rows are put in the windows of their local time, a
+	// window is keyed by its local bounds (window_start, window_end), and
+	// it fires when the watermark (an instant) reaches the instant of its
+	// local end (utc); nil otherwise.
+	zone     *types.Zone
+	localBuf []int64
+	// sessionZone is that zone for a SESSION window, whose bounds are
+	// instants, shown as local times.
+	sessionZone *types.Zone
 	// procTime, for a window over processing time (procAgg), is the
 	// clock's time (ms) that every row of the batch gets; -1 otherwise.
 	procTime int64
@@ -240,6 +251,13 @@ func NewAggSubtask(n *plan.WindowAgg, m *exec.OperatorMetrics, alloc memory.Allo
 		earlyFire: n.EarlyFire,
 		updating:  n.AllowLateness > 0 || n.EarlyFire > 0,
 	}
+	switch {
+	case w.Zone.IsUTC():
+	case w.Kind == plan.Session:
+		o.sessionZone = w.Zone
+	default:
+		o.zone = w.Zone
+	}
 	o.table = newSlotTable(o, 1024)
 	switch w.Kind {
 	case plan.Tumble:
@@ -356,6 +374,13 @@ func (o *windowAggOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out 
 		}
 	} else {
 		times = accInt64Values(tcol, &o.timeBuf)[:n]
+	}
+	if o.zone != nil {
+		local := growAccInt64(&o.localBuf, n)
+		for i, ts := range times {
+			local[i] = o.zone.ToLocal(ts)
+		}
+		times = local
 	}
 	var keys []int64
 	var keyArr arrow.Array
@@ -546,7 +571,7 @@ func (o *windowAggOp) assignWindows(phase int, times []int64, timeNulls arrow.Ar
 		if ts < lo || ts >= hi {
 			var ok bool
 			start, end, ok, lo, hi = o.windowOf(ts, phase)
-			open = ok && end-1+o.lateness > wm
+			open = ok && o.utc(end)-1+o.lateness > wm
 			if phase == 0 && !open {
 				// Cache nothing for late rows: the next row may be on time.
 				lo, hi = 1, 0
@@ -575,7 +600,7 @@ func (o *windowAggOp) assignWindows(phase int, times []int64, timeNulls arrow.Ar
 			o.dirtyList = append(o.dirtyList, s)
 		}
 		if o.updating && !o.changed[s] {
-			o.markChanged(s, end-1 <= wm)
+			o.markChanged(s, o.utc(end)-1 <= wm)
 		}
 	}
 	if late > 0 {
@@ -637,7 +662,7 @@ func (o *windowAggOp) growSlot() int32 {
 func (o *windowAggOp) newWindowSlot(start, end, k int64, null bool) int32 {
 	s := o.allocSlot(start, end, k, null)
 	o.table.put(end, k, null, s)
-	if o.lateness > 0 && end-1 <= int64(o.wm) {
+	if o.lateness > 0 && o.utc(end)-1 <= int64(o.wm) {
 		// A group new to a window that fired: kept with the window.
 		o.retain(end, s)
 		return s
@@ -757,7 +782,7 @@ func (o *windowAggOp) OnWatermark(ctx context.Context, wm exec.Watermark, out ex
 // order of end.
 func (o *windowAggOp) fireWindows(ctx context.Context, out exec.Emitter) error {
 	wm := int64(o.wm)
-	for len(o.winEnds) > 0 && o.winEnds[0]-1 <= wm {
+	for len(o.winEnds) > 0 && o.utc(o.winEnds[0])-1 <= wm {
 		end := o.winEnds.pop()
 		ss := o.wins[end]
 		delete(o.wins, end)
@@ -843,9 +868,13 @@ func (o *windowAggOp) appendRow(s, acc int32) error {
 		}
 	}
 	start, end := o.slotStart[s], o.slotEnd[s]
+	wt := o.utc(end) - 1
+	if o.sessionZone != nil { // sessions are found in instants
+		start, end = o.sessionZone.ToLocal(start), o.sessionZone.ToLocal(end)
+	}
 	rb.Field(nk).(*array.TimestampBuilder).Append(arrow.Timestamp(start))
 	rb.Field(nk + 1).(*array.TimestampBuilder).Append(arrow.Timestamp(end))
-	rb.Field(nk + 2).(*array.TimestampBuilder).Append(arrow.Timestamp(end - 1))
+	rb.Field(nk + 2).(*array.TimestampBuilder).Append(arrow.Timestamp(wt))
 	for i, a := range o.aggs {
 		a.appendTo(rb.Field(nk+3+i), acc)
 	}
@@ -932,4 +961,13 @@ func (o *windowAggOp) compareSlotKeys(a, b int32) int {
 		return cmp.Compare(o.slotKey[a], o.slotKey[b])
 	}
 	return bytes.Compare([]byte(o.keyBytes[o.slotKey[a]]), []byte(o.keyBytes[o.slotKey[b]]))
+}
+
+// utc returns the instant of the local window bound b: b itself unless
+// the window is over a TIMESTAMP_LTZ in a session zone (o.zone).
+func (o *windowAggOp) utc(b int64) int64 {
+	if o.zone == nil {
+		return b
+	}
+	return o.zone.ToUTC(b)
 }

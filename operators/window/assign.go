@@ -189,10 +189,17 @@ func (o *windowAssignOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, o
 	idx, starts, ends := o.idx[:0], o.starts[:0], o.ends[:0]
 	w := &o.w
 	late := int64(0)
+	zone := w.Zone
+	if zone.IsUTC() {
+		zone = nil
+	}
 	for i, ts := range times {
 		if tcol.IsNull(i) {
 			late++
 			continue
+		}
+		if zone != nil { // windows of the local time (see plan.Window.Zone)
+			ts = zone.ToLocal(ts)
 		}
 		switch w.Kind {
 		case plan.Tumble:
@@ -258,6 +265,9 @@ func (o *windowAssignOp) withWindows(rec arrow.Record, starts, ends []arrow.Time
 	wt := make([]arrow.Timestamp, len(ends))
 	for i, e := range ends {
 		wt[i] = e - 1
+		if z := o.w.Zone; !z.IsUTC() && o.sess == nil {
+			wt[i] = arrow.Timestamp(z.ToUTC(int64(e)) - 1)
+		}
 	}
 	for k, vals := range [][]arrow.Timestamp{starts, ends, wt} {
 		b := array.NewBuilder(o.alloc, o.schema.Field(o.ncols+k).Type).(*array.TimestampBuilder)
@@ -523,8 +533,12 @@ func (b *sessionBuffer) emit(ctx context.Context, out exec.Emitter, s *bufferedS
 				return fmt.Errorf("exec: window assignment %q: %w", o.id, err)
 			}
 		}
-		b.rb.Field(o.ncols).(*array.TimestampBuilder).Append(arrow.Timestamp(s.start))
-		b.rb.Field(o.ncols + 1).(*array.TimestampBuilder).Append(arrow.Timestamp(s.end))
+		start, end := s.start, s.end
+		if z := o.w.Zone; !z.IsUTC() { // sessions are found in instants, shown as local times
+			start, end = z.ToLocal(start), z.ToLocal(end)
+		}
+		b.rb.Field(o.ncols).(*array.TimestampBuilder).Append(arrow.Timestamp(start))
+		b.rb.Field(o.ncols + 1).(*array.TimestampBuilder).Append(arrow.Timestamp(end))
 		b.rb.Field(o.ncols + 2).(*array.TimestampBuilder).Append(arrow.Timestamp(s.end - 1))
 		if b.pending++; b.pending >= windowOutputRows {
 			if err := b.flush(ctx, out); err != nil {

@@ -67,7 +67,7 @@ func (o *windowAggOp) retain(end int64, s int32) {
 // allowed lateness.
 func (o *windowAggOp) expireRetained() {
 	wm := int64(o.wm)
-	for len(o.retEnds) > 0 && (o.wm == exec.MaxWatermark || o.retEnds[0]-1+o.lateness <= wm) {
+	for len(o.retEnds) > 0 && (o.wm == exec.MaxWatermark || o.utc(o.retEnds[0])-1+o.lateness <= wm) {
 		end := o.retEnds.pop()
 		for _, s := range o.retained[end] {
 			o.table.del(end, o.slotKey[s], o.slotNull[s])
@@ -255,7 +255,7 @@ func (o *windowAggOp) restoreEmitted() {
 	}
 	wm := int64(o.wm)
 	if o.lateness > 0 {
-		for len(o.winEnds) > 0 && o.winEnds[0]-1 <= wm {
+		for len(o.winEnds) > 0 && o.utc(o.winEnds[0])-1 <= wm {
 			end := o.winEnds.pop()
 			for _, s := range o.wins[end] {
 				o.retain(end, s)

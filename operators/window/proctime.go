@@ -60,7 +60,7 @@ func (p *procAgg) NextTimer() (time.Time, bool) {
 	}
 	end := int64(math.MaxInt64)
 	if len(o.winEnds) > 0 {
-		end = o.winEnds[0]
+		end = o.utc(o.winEnds[0])
 	}
 	if o.nlive > 0 {
 		end = min(end, o.minEnd)
