@@ -2,9 +2,9 @@ package types
 
 import (
 	"fmt"
-	"sync"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // zone names resolve the same on every machine
 
