@@ -155,6 +155,10 @@ func TestSetInvalidValues(t *testing.T) {
 			bad:  map[string]string{"forever": "", "-1 h": "0 or more"},
 			good: []string{"0", "1 h", "36 h"},
 		},
+		"table.local-time-zone": {
+			bad:  map[string]string{"Mars/Olympus": "unknown time zone", "+25:00": "unknown time zone", "": "unknown time zone"},
+			good: []string{"UTC", "Asia/Shanghai", "America/Los_Angeles", "+08:00", "GMT-05:30"},
+		},
 		"state.checkpoints.num-retained": {
 			bad:  map[string]string{"0": "expected an integer from 1", "-3": "from 1", "many": "from 1"},
 			good: []string{"1", "10"},
