@@ -73,6 +73,12 @@ func (b *builder) cascadeOf(rel *relation, groupBy []parser.Expr) *cascade {
 	if c.startKey < 0 || c.endItem < 0 || w.Kind == plan.Session || w.ProcTime {
 		return nil
 	}
+	if !w.Zone.IsUTC() {
+		// The bounds are local times of the zone, which the cascade's
+		// tumbling windows would compare with the watermark as instants:
+		// planned as a GROUP BY instead (an updating result, not a wrong one).
+		return nil
+	}
 	c.w = *w
 	for _, col := range rel.cols {
 		if col.expr != nil || col.window {

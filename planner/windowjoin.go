@@ -165,6 +165,9 @@ func (b *builder) windowJoin(j *parser.JoinRef, kind plan.JoinKind, left, right 
 					if lb.end != rb.end {
 						return nil, true, errorf(c.Position(), "a window join equates window_start with window_start and window_end with window_end, not the window_%s of one side with the window_%s of the other", boundName(lb.end), boundName(rb.end))
 					}
+					if !lb.w.Zone.IsUTC() {
+						return nil, true, errorf(c.Position(), "a window join of windows over a TIMESTAMP_LTZ in the session time zone %s is not supported yet (SET 'table.local-time-zone' = 'UTC', or window a TIMESTAMP)", lb.w.Zone)
+					}
 					if !sameWindows(lb.w, rb.w) {
 						return nil, true, errorf(c.Position(), "a window join needs both sides windowed alike, but the left side's windows are %s and the right side's %s", describeWindow(lb.w), describeWindow(rb.w))
 					}
