@@ -237,9 +237,12 @@ type StopJobStmt struct {
 // A Select with Values set is VALUES (…), (…): it has no Items, From,
 // Where, GroupBy or Having (it may have With, a union, ORDER BY, LIMIT).
 type Select struct {
-	Pos      Pos
-	With     []*CTE // WITH name AS (query), …; nil when absent
-	Values   []*ValuesRow
+	Pos    Pos
+	With   []*CTE // WITH name AS (query), …; nil when absent
+	Values []*ValuesRow
+	// Hints are the query hints of /*+ … */ comments right after SELECT,
+	// in order (Flink's STATE_TTL).
+	Hints    []*Hint
 	Distinct bool
 	Items    []*SelectItem
 	From     TableRef

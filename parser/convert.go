@@ -373,6 +373,9 @@ func (c *converter) term(g *gTerm) *Select {
 // selectCore converts one SELECT block.
 func (c *converter) selectCore(g *gSelectCore) *Select {
 	s := &Select{Pos: g.Pos, Distinct: g.Distinct}
+	for _, h := range g.Hints {
+		s.Hints = append(s.Hints, c.hints(h)...)
+	}
 	for _, it := range g.Items.Items {
 		s.Items = append(s.Items, c.selectItem(it))
 	}

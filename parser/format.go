@@ -337,6 +337,10 @@ func (n *Select) String() string {
 		return b.String()
 	}
 	b.WriteString("SELECT ")
+	if len(n.Hints) > 0 {
+		b.WriteString(formatHints(n.Hints))
+		b.WriteByte(' ')
+	}
 	if n.Distinct {
 		b.WriteString("DISTINCT ")
 	}

@@ -270,7 +270,8 @@ type gSetOp struct {
 // gSelectCore is one SELECT block without LIMIT.
 type gSelectCore struct {
 	Pos      lexer.Position
-	Distinct bool            `parser:"'SELECT' @'DISTINCT'?"`
+	Hints    []lexer.Token   `parser:"'SELECT' @Hint*"`
+	Distinct bool            `parser:"@'DISTINCT'?"`
 	Items    *gSelectList    `parser:"@@"`
 	From     *gTableRef      `parser:"( 'FROM' @@"`
 	Joins    []*gJoin        `parser:"  @@* )?"`

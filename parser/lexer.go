@@ -21,6 +21,7 @@ import (
 // The token classes, tried in this order at each position:
 //
 //	whitespace           [\t\n\f\r ]+ (dropped)
+//	Hint                 /*+ … */ (a hint comment, parsed after SELECT)
 //	comment              --… to the end of the line, /* … */ (dropped)
 //	UnterminatedComment  /* to the end of the input
 //	Keyword              a word (below) that is a reserved word, any case
@@ -46,6 +47,7 @@ const (
 	tokUnterminatedComment
 	tokOperator
 	tokInvalid
+	tokHint
 )
 
 type sqlLexerDef struct{}
@@ -64,6 +66,7 @@ func (sqlLexerDef) Symbols() map[string]lexer.TokenType {
 		"UnterminatedComment": tokUnterminatedComment,
 		"Operator":            tokOperator,
 		"Invalid":             tokInvalid,
+		"Hint":                tokHint,
 	}
 }
 
@@ -135,6 +138,9 @@ func scanToken(rest string) (lexer.TokenType, int) {
 		return 0, len(rest)
 	case c == '/' && strings.HasPrefix(rest, "/*"):
 		if i := strings.Index(rest[2:], "*/"); i >= 0 {
+			if strings.HasPrefix(rest, "/*+") && i >= 1 {
+				return tokHint, i + 4
+			}
 			return 0, i + 4
 		}
 		return tokUnterminatedComment, len(rest)

@@ -173,6 +173,8 @@ func syntaxError(filename, sql string, err error) *Error {
 		return &Error{Pos: tok.Pos, Msg: "unterminated quoted identifier"}
 	case tokUnterminatedComment:
 		return &Error{Pos: tok.Pos, Msg: "unterminated comment"}
+	case tokHint:
+		return &Error{Pos: tok.Pos, Msg: "a hint /*+ … */ is only allowed right after SELECT (query hints such as STATE_TTL); table hints (OPTIONS) are not supported"}
 	case tokInvalid:
 		return &Error{Pos: tok.Pos, Msg: fmt.Sprintf("unexpected character %q", tok.Value)}
 	}

@@ -60,6 +60,21 @@ type Join struct {
 	// (left columns, then right columns); nil when there is none.
 	Residual Expr
 	StateTTL int64
+	// InputTTL, from a STATE_TTL hint, overrides StateTTL per input (0
+	// left, 1 right): 0 is no override, -1 keeps that input's rows
+	// forever, a positive value is its TTL in ms.
+	InputTTL [2]int64
+}
+
+// TTL returns the state TTL of input i (ms; 0 keeps its rows forever).
+func (n *Join) TTL(i int) int64 {
+	switch t := n.InputTTL[i]; {
+	case t > 0:
+		return t
+	case t < 0:
+		return 0
+	}
+	return max(n.StateTTL, 0)
 }
 
 var _ Node = (*Join)(nil)
@@ -93,7 +108,10 @@ func (n *Join) Describe() string {
 	if n.Residual != nil {
 		fmt.Fprintf(&b, " residual=%s", n.Residual)
 	}
-	if n.StateTTL > 0 {
+	switch {
+	case n.InputTTL != [2]int64{}:
+		fmt.Fprintf(&b, " state-ttl=[left=%dms, right=%dms]", n.TTL(0), n.TTL(1))
+	case n.StateTTL > 0:
 		fmt.Fprintf(&b, " state-ttl=%dms", n.StateTTL)
 	}
 	return b.String()

@@ -101,6 +101,12 @@ func (b *builder) planGroupAgg(sel *parser.Select, rel *relation, a *aggPlan, ke
 		input = pre
 	}
 	ga := &plan.GroupAgg{Input: input, Having: having, MiniBatch: b.p.Updating.MiniBatch, StateTTL: b.p.Updating.StateTTL}
+	switch t := b.hintedTTL(rel); {
+	case t > 0:
+		ga.StateTTL = t
+	case t < 0:
+		ga.StateTTL = 0
+	}
 	for _, k := range keyIdx {
 		ga.Keys = append(ga.Keys, remap(k))
 	}

@@ -217,6 +217,7 @@ func (b *builder) join(j *parser.JoinRef, kind plan.JoinKind, left, right *relat
 	rnode, ridx, rextra := keyColumns(right, rkeys)
 	nlOut := nl + lextra
 	jn := &plan.Join{Left: lnode, Right: rnode, Type: kind, LeftKeys: lidx, RightKeys: ridx, StateTTL: b.p.Updating.StateTTL}
+	jn.InputTTL = [2]int64{b.hintedTTL(left), b.hintedTTL(right)}
 	for _, f := range lnode.Schema().Fields {
 		if kind.RightOuter() {
 			f.Type = f.Type.Nullable()

@@ -60,6 +60,11 @@ type builder struct {
 	env *cteEnv
 	// cascades holds the cascaded window aggregations planned (cascade.go).
 	cascades map[*plan.WindowAgg]cascadeWindow
+	// hints are the STATE_TTL options of the SELECT being planned (its
+	// own join and aggregation take them, not its subqueries'); inputs
+	// names the inputs of that join or aggregation, for errors.
+	hints  ttlHints
+	inputs []string
 }
 
 // physicalScope returns the scope of t's source columns (physical and
@@ -495,8 +500,26 @@ func (b *builder) planQuery(sel *parser.Select) (*relation, error) {
 	return &relation{node: l, cols: rel.cols, name: rel.name, cat: rel.cat}, nil
 }
 
-// planSelect plans one SELECT block, or a UNION ALL of several.
+// planSelect plans one SELECT block, or a UNION ALL of several, with its
+// hints (hints.go): an option of a STATE_TTL hint that no join or
+// aggregation of the block took is an error.
 func (b *builder) planSelect(sel *parser.Select) (*relation, error) {
+	h, err := readHints(sel)
+	if err != nil {
+		return nil, err
+	}
+	saved, savedInputs := b.hints, b.inputs
+	defer func() { b.hints, b.inputs = saved, savedInputs }()
+	b.hints, b.inputs = h, nil
+	rel, err := b.planSelectBlock(sel)
+	if err == nil && h != nil {
+		err = h.unused(b.inputs)
+	}
+	return rel, err
+}
+
+// planSelectBlock is planSelect without the hints.
+func (b *builder) planSelectBlock(sel *parser.Select) (*relation, error) {
 	if len(sel.With) > 0 {
 		return b.planWith(sel)
 	}

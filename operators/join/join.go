@@ -163,7 +163,8 @@ type op struct {
 	alloc    memory.Allocator
 	clock    exec.Clock
 	maxP     int
-	ttl      int64
+	ttl      int64    // the shortest positive TTL of the sides: how often to expire
+	sideTTL  [2]int64 // per input (plan.Join.TTL); 0 keeps its rows forever
 	nextTTL  time.Time
 	sides    [2]*side
 	tables   *state.Tables
@@ -211,8 +212,13 @@ func NewSubtask(n *plan.Join, m *exec.OperatorMetrics, alloc memory.Allocator, c
 	if len(n.LeftKeys) == 0 || len(n.LeftKeys) != len(n.RightKeys) {
 		return nil, errf("%d left and %d right key columns", len(n.LeftKeys), len(n.RightKeys))
 	}
-	o := &op{id: n.ID(), m: m, alloc: alloc, clock: clock, maxP: sub.MaxParallelism, ttl: n.StateTTL,
+	o := &op{id: n.ID(), m: m, alloc: alloc, clock: clock, maxP: sub.MaxParallelism, sideTTL: [2]int64{n.TTL(0), n.TTL(1)},
 		out: n.Schema(), outArrow: n.Schema().Arrow(), nLeft: n.Left.Schema().Len()}
+	for _, t := range o.sideTTL {
+		if t > 0 && (o.ttl <= 0 || t < o.ttl) {
+			o.ttl = t
+		}
+	}
 	var specs []state.Spec
 	for i, in := range []plan.Node{n.Left, n.Right} {
 		keys := n.LeftKeys
@@ -370,15 +376,18 @@ func (o *op) OnBarrier(_ context.Context, _ exec.Barrier, w checkpoint.StateWrit
 	return nil
 }
 
-// expire drops the rows not written for longer than the state TTL,
-// emitting nothing (as Flink's state TTL does).
+// expire drops the rows not written for longer than their side's state
+// TTL, emitting nothing (as Flink's state TTL does).
 func (o *op) expire(now time.Time) {
 	if o.ttl <= 0 || now.Before(o.nextTTL) {
 		return
 	}
 	o.nextTTL = now.Add(time.Duration(max(o.ttl/2, 1)) * time.Millisecond)
-	limit := now.UnixMilli() - o.ttl
-	for _, s := range o.sides {
+	for i, s := range o.sides {
+		if o.sideTTL[i] <= 0 {
+			continue
+		}
+		limit := now.UnixMilli() - o.sideTTL[i]
 		for _, b := range s.buckets {
 			for i := 0; i < len(b.rows); {
 				if e := b.rows[i]; e.access < limit {

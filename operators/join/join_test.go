@@ -151,6 +151,11 @@ func TestJoin(t *testing.T) {
 					d.ScanArgs(t, "ttl", &ttl)
 				}
 				n = newJoin(kind[typ], ttl)
+				for i, side := range []string{"left-ttl", "right-ttl"} {
+					if d.HasArg(side) {
+						d.ScanArgs(t, side, &n.InputTTL[i])
+					}
+				}
 				store.m = map[string]string{}
 				return open(false)
 			case "left", "right":
