@@ -20,6 +20,8 @@ import (
 //	                    support yet);
 //	-- rows: <n>        the INSERT writes exactly n rows to its sink;
 //	-- rows: <lo>..<hi> it writes between lo and hi rows.
+//
+// and a file that runs is then checked against SQLite (checkSQLite).
 func TestNexmarkQueries(t *testing.T) {
 	files, err := filepath.Glob("../../queries/nexmark/*.sql")
 	if err != nil || len(files) == 0 {
@@ -48,6 +50,7 @@ func TestNexmarkQueries(t *testing.T) {
 				t.Fatalf("%d rows, want %d..%d", rows, lo, hi)
 			default:
 				t.Logf("%d rows", rows)
+				checkSQLite(t, strings.TrimSuffix(filepath.Base(file), ".sql"), string(src))
 			}
 		})
 	}

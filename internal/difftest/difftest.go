@@ -17,11 +17,13 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/streamsql/streamsql/connectors/format"
 	"github.com/streamsql/streamsql/engine"
 	sexec "github.com/streamsql/streamsql/exec"
@@ -311,4 +313,76 @@ func DiffRows(a, b []string) string {
 		onlyB = onlyB[:20]
 	}
 	return strings.Join(append(onlyA, onlyB...), "\n")
+}
+
+// DumpCSV runs `SELECT * FROM table` over the tables sql declares (DDL
+// only) and writes the rows as a CSV file, whose path it returns, with
+// the SQLite definitions of its columns (`"name" INTEGER` for integer
+// columns, `"name" TEXT` for the others), for CREATE TABLE before
+// .import. With epochMs, each TIMESTAMP column is followed by an INTEGER
+// column of its epoch milliseconds, named <column>_ms (for window
+// arithmetic in SQLite, which has no exact timestamp type).
+func DumpCSV(t testing.TB, sql, table string, epochMs bool) (path string, columns []string) {
+	t.Helper()
+	stmts, err := engine.Parse("dump.sql", sql+"\nSELECT * FROM "+table+";")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := engine.New(engine.Options{StateDir: t.TempDir(), CheckpointInterval: -1})
+	defer eng.Close(context.Background())
+	path = filepath.Join(t.TempDir(), table+".csv")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := csv.NewWriter(f)
+	for _, st := range stmts {
+		res, err := eng.Execute(context.Background(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Kind != engine.Query {
+			continue
+		}
+		var cells []string
+		err = res.Query.Run(context.Background(), func(rec arrow.Record) error {
+			if columns == nil {
+				for _, fl := range rec.Schema().Fields()[:sexec.DataColumns(rec)] {
+					typ := "TEXT"
+					switch fl.Type.ID() {
+					case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64:
+						typ = "INTEGER"
+					}
+					columns = append(columns, fmt.Sprintf("%q %s", fl.Name, typ))
+					if _, ok := fl.Type.(*arrow.TimestampType); ok && epochMs {
+						columns = append(columns, fmt.Sprintf("%q INTEGER", fl.Name+"_ms"))
+					}
+				}
+			}
+			for r := 0; r < int(rec.NumRows()); r++ {
+				cells = cells[:0]
+				for c := range int(sexec.DataColumns(rec)) {
+					col := rec.Column(c)
+					v, _ := format.FormatValue(col, r)
+					cells = append(cells, v)
+					if ts, ok := col.(*array.Timestamp); ok && epochMs {
+						cells = append(cells, strconv.FormatInt(int64(ts.Value(r)), 10))
+					}
+				}
+				if err := w.Write(cells); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		t.Fatal(err)
+	}
+	return path, columns
 }

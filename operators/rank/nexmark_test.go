@@ -1,8 +1,6 @@
 package rank_test
 
 import (
-	"context"
-	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,9 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/streamsql/streamsql/connectors/format"
-	"github.com/streamsql/streamsql/engine"
 	"github.com/streamsql/streamsql/internal/difftest"
 	"github.com/streamsql/streamsql/parser"
 )
@@ -63,7 +58,7 @@ func TestNexmarkTopN(t *testing.T) {
 					query = tc.outer + " " + rest
 				}
 			}
-			bids := dumpBids(t, ddl)
+			bids, _ := difftest.DumpCSV(t, ddl, "bid", false)
 			got, n := difftest.RunChangelog(t, ddl+query+";", 0)
 			want := difftest.SQLite(t, fmt.Sprintf(`CREATE TABLE bid(auction INTEGER, bidder INTEGER, price INTEGER, channel TEXT, url TEXT, dateTime TEXT, extra TEXT);
 .mode csv
@@ -81,54 +76,6 @@ func TestNexmarkTopN(t *testing.T) {
 			t.Logf("%d changelog rows, %d result rows", n, len(got))
 		})
 	}
-}
-
-// dumpBids reads table bid (ddl) through the engine and writes its rows
-// as a CSV file, whose path it returns.
-func dumpBids(t *testing.T, ddl string) string {
-	t.Helper()
-	stmts, err := engine.Parse("bids.sql", ddl+"SELECT * FROM bid;")
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := engine.New(engine.Options{StateDir: t.TempDir()})
-	defer eng.Close(context.Background())
-	path := filepath.Join(t.TempDir(), "bids.csv")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := csv.NewWriter(f)
-	for _, st := range stmts {
-		res, err := eng.Execute(context.Background(), st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Kind != engine.Query {
-			continue
-		}
-		err = res.Query.Run(context.Background(), func(rec arrow.Record) error {
-			for r := 0; r < int(rec.NumRows()); r++ {
-				cells := make([]string, rec.NumCols())
-				for c := range cells {
-					cells[c], _ = format.FormatValue(rec.Column(c), r)
-				}
-				if err := w.Write(cells); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // firstDiff describes the first rows where a and b (sorted) differ.
