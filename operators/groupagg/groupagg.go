@@ -448,9 +448,6 @@ func (o *groupAggOp) process(ctx context.Context, recs []arrow.Record, whole boo
 			n := int(rec.NumRows())
 			seg := segment{rec: rec, lo: row}
 			seg.slots = o.slotsBuf(len(o.segs), n)
-			for i := range seg.slots {
-				seg.slots[i] = -1
-			}
 			kinds := exec.RowKinds(rec)
 			var ints []int64
 			var intArr arrow.Array
@@ -472,6 +469,10 @@ func (o *groupAggOp) process(ctx context.Context, recs []arrow.Record, whole boo
 				}
 			}
 			for ; row < n; row++ {
+				// Only seg.slots[seg.lo:seg.hi] is read: a row's slot is set
+				// here, not the whole batch's for every chunk (a hot key
+				// makes a chunk of nearly every row).
+				seg.slots[row] = -1
 				retract := kinds != nil && types.RowKind(kinds.Value(row)).IsRetraction()
 				var s int32
 				var ok, null bool
@@ -571,15 +572,18 @@ func (o *groupAggOp) chunk(ctx context.Context, nowMs int64, out exec.Emitter) e
 		o.appendRow(s)
 	}
 	for _, seg := range o.segs {
-		kinds := exec.RowKinds(seg.rec)
-		for ai, a := range o.aggs {
-			slots := seg.slots
-			if f := o.calls[ai].Filter; f >= 0 {
-				slots = o.filtered(seg.rec.Column(f), slots)
-			}
-			if err := agg.Update(a, seg.rec, slots, kinds, &o.scratch); err != nil {
-				return fmt.Errorf("%s: %w", o.calls[ai].Describe(o.in), err)
-			}
+		// The chunk's rows of the batch, sliced when they are not all of
+		// it, so that folding costs the chunk's rows, not the batch's.
+		rec := seg.rec
+		if seg.lo > 0 || seg.hi < int(rec.NumRows()) {
+			rec = rec.NewSlice(int64(seg.lo), int64(seg.hi))
+		}
+		err := o.fold(rec, seg.slots[seg.lo:seg.hi])
+		if rec != seg.rec {
+			rec.Release()
+		}
+		if err != nil {
+			return err
 		}
 	}
 	for _, s := range o.touched {
@@ -640,6 +644,21 @@ func (o *groupAggOp) chunk(ctx context.Context, nowMs int64, out exec.Emitter) e
 	defer withKinds.Release()
 	o.m.RecordsOut.Add(withKinds.NumRows())
 	return out.Emit(ctx, withKinds)
+}
+
+// fold updates the accumulators with the rows of rec, of groups slots.
+func (o *groupAggOp) fold(rec arrow.Record, slots []int32) error {
+	kinds := exec.RowKinds(rec)
+	for ai, a := range o.aggs {
+		sl := slots
+		if f := o.calls[ai].Filter; f >= 0 {
+			sl = o.filtered(rec.Column(f), slots)
+		}
+		if err := agg.Update(a, rec, sl, kinds, &o.scratch); err != nil {
+			return fmt.Errorf("%s: %w", o.calls[ai].Describe(o.in), err)
+		}
+	}
+	return nil
 }
 
 // filtered returns slots with -1 where the FILTER column col is not TRUE.

@@ -3,18 +3,10 @@
 -- Illustrates working in processing time windows: bids of the same user
 -- in 10-second windows; emit the count of bids per window.
 --
--- Status: rewritten because it would not be replayable: the original
--- windows on PROCTIME() (a view B adds p_time = PROCTIME()), whose results
--- depend on when the query runs; this file windows on event time
--- (dateTime) instead, which also makes the test deterministic. The
--- original:
---
---   CREATE VIEW B AS SELECT *, PROCTIME() as p_time FROM bid;
---
---   INSERT INTO discard_sink
---   SELECT bidder, count(*) as bid_count, window_start AS starttime, window_end AS endtime
---   FROM TABLE(TUMBLE(TABLE B, DESCRIPTOR(p_time), INTERVAL '10' SECOND))
---   GROUP BY bidder, window_start, window_end;
+-- Status: runs unmodified: processing-time windows (PROCTIME()), so the
+-- windows a bid falls in depend on when the query runs; the test checks
+-- the row count's range only (from one window per bidder, for a run that
+-- takes under 10 s, to one row per bid), not the rows against SQLite.
 --
 -- rows: 100..92000
 
@@ -42,6 +34,8 @@ CREATE TABLE discard_sink (
   'connector' = 'blackhole'
 );
 
+CREATE VIEW B AS SELECT *, PROCTIME() as p_time FROM bid;
+
 INSERT INTO discard_sink
 SELECT
     bidder,
@@ -49,5 +43,5 @@ SELECT
     window_start AS starttime,
     window_end AS endtime
 FROM TABLE(
-        TUMBLE(TABLE bid, DESCRIPTOR(dateTime), INTERVAL '10' SECOND))
+        TUMBLE(TABLE B, DESCRIPTOR(p_time), INTERVAL '10' SECOND))
 GROUP BY bidder, window_start, window_end;
