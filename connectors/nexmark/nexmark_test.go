@@ -3,6 +3,7 @@ package nexmark
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -472,5 +473,31 @@ func TestReferenceOptions(t *testing.T) {
 		if l := len(f[3]); l < 6 || l > 10 {
 			t.Fatalf("bid.avg-size 40b: extra of %d bytes", l)
 		}
+	}
+}
+
+func TestCountChar(t *testing.T) {
+	sb := array.NewStringBuilder(memory.DefaultAllocator)
+	sb.AppendValues([]string{"abcabc", "", "ccc"}, nil)
+	sb.AppendNull()
+	s := sb.NewArray()
+	defer s.Release()
+	cb := array.NewStringBuilder(memory.DefaultAllocator)
+	cb.AppendValues([]string{"c", "c", "cx", "c"}, nil)
+	c := cb.NewArray()
+	defer c.Release()
+	got, err := CountChar([]arrow.Array{s, c}, 4, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Release()
+	if v := got.(*array.Int64).Int64Values(); fmt.Sprint(v) != "[2 0 3 0]" {
+		t.Errorf("count_char: %v, want [2 0 3 0] (a NULL string counts 0; only the first byte of the character is used)", v)
+	}
+	cb.AppendValues([]string{"", "", "", ""}, nil)
+	empty := cb.NewArray()
+	defer empty.Release()
+	if _, err := CountChar([]arrow.Array{s, empty}, 4, memory.DefaultAllocator); err == nil {
+		t.Error("an empty character is accepted")
 	}
 }
