@@ -44,7 +44,11 @@ var sqliteQueries = map[string]string{
 	         GROUP BY auction, ws),
 	       mb AS (SELECT ws, MAX(num) AS maxn FROM ab GROUP BY ws)
 	       SELECT ab.auction, ab.num FROM ab JOIN mb ON ab.ws = mb.ws AND ab.num >= mb.maxn`,
-	"q7": `SELECT MAX(price), {ts(ws + 10000)} FROM (SELECT price, dateTime_ms - dateTime_ms % 10000 AS ws FROM bid) GROUP BY ws`,
+	// The bids at their 10-s window's highest price, in [window_end − 10 s,
+	// window_end] (BETWEEN: both ends).
+	"q7": `SELECT B.auction, B.bidder, B.price, B.dateTime, B.extra FROM bid B
+	       JOIN (SELECT MAX(price) AS maxprice, ws + 10000 AS we FROM (SELECT price, dateTime_ms - dateTime_ms % 10000 AS ws FROM bid) GROUP BY ws) B1
+	       ON B.price = B1.maxprice WHERE B.dateTime_ms BETWEEN B1.we - 10000 AND B1.we`,
 	"q8": `SELECT P.id, P.name, {ts(P.ws)} FROM
 	         (SELECT DISTINCT id, name, dateTime_ms - dateTime_ms % 10000 AS ws FROM person) P
 	       JOIN (SELECT DISTINCT seller, dateTime_ms - dateTime_ms % 10000 AS ws FROM auction) A
