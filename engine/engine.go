@@ -154,7 +154,8 @@ func New(opts Options, more ...Option) *Engine {
 	if opts.BaseDir != "" {
 		reg = reg.WithBaseDir(opts.BaseDir)
 	}
-	e := &Engine{opts: opts, reg: reg, clock: adv.clock, alloc: adv.alloc, jobs: map[string]int{}, running: map[string]*Job{}, live: map[*ContinuousQuery]struct{}{}}
+	e := &Engine{opts: opts, reg: reg, clock: adv.clock, alloc: adv.alloc, jobs: map[string]int{}, running: map[string]*Job{}, live: map[*ContinuousQuery]struct{}{},
+		funcs: builtinClasses()}
 	e.def = e.NewSession()
 	return e
 }

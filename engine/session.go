@@ -79,6 +79,11 @@ func (s *Session) Execute(ctx context.Context, stmt parser.Statement) (*Result, 
 			return nil, err
 		}
 		return &Result{Kind: Message, Message: fmt.Sprintf("view %s created", st.Name.Name)}, nil
+	case *parser.CreateFunctionStmt:
+		if err := p.CreateFunction(st); err != nil {
+			return nil, err
+		}
+		return &Result{Kind: Message, Message: fmt.Sprintf("function %s created", st.Name.Name)}, nil
 	case *parser.DropStmt:
 		if err := p.Drop(st); err != nil {
 			return nil, err

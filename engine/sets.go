@@ -185,6 +185,8 @@ func statementKind(st parser.Statement) string {
 		return "CREATE TABLE"
 	case *parser.CreateViewStmt:
 		return "CREATE VIEW"
+	case *parser.CreateFunctionStmt:
+		return "CREATE FUNCTION"
 	case *parser.DropStmt:
 		if st.View {
 			return "DROP VIEW"

@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/connectors/nexmark"
 	"github.com/streamsql/streamsql/planner"
 	"github.com/streamsql/streamsql/types"
 )
@@ -20,7 +21,10 @@ type Function = planner.Function
 // RegisterFunction makes f callable from SQL in every session of the
 // engine (existing ones and those created later), in statements planned
 // afterwards. The name is case-insensitive and must not be a built-in
-// function's.
+// function's. A function with a Class is not callable by its Name:
+// Flink's CREATE FUNCTION name AS 'Class' declares it, as name, in a
+// session. Every engine has the Nexmark suite's count_char, class
+// com.github.nexmark.flink.udf.CountChar.
 func (e *Engine) RegisterFunction(f Function) error {
 	// Check f against a fresh catalog first, so that a bad function is
 	// refused before any session has it.
@@ -29,6 +33,13 @@ func (e *Engine) RegisterFunction(f Function) error {
 	}
 	e.mu.Lock()
 	for _, g := range e.funcs {
+		if f.Class != "" || g.Class != "" {
+			if f.Class == g.Class {
+				e.mu.Unlock()
+				return fmt.Errorf("a function of class %s is already registered", f.Class)
+			}
+			continue
+		}
 		if strings.EqualFold(g.Name, f.Name) {
 			e.mu.Unlock()
 			return fmt.Errorf("function %s is already registered", strings.ToUpper(f.Name))
@@ -50,6 +61,13 @@ func (s *Session) syncFuncs() {
 	for _, f := range fresh {
 		_ = s.catalog.RegisterFunction(f) // only a session's own function can clash
 	}
+}
+
+// builtinClasses are the functions every engine has, declared by CREATE
+// FUNCTION with their class names.
+func builtinClasses() []Function {
+	return []Function{{Name: "count_char", Class: nexmark.CountCharClass,
+		Args: []types.Type{types.StringType, types.StringType}, Result: types.BigIntType, Eval: nexmark.CountChar}}
 }
 
 // RowFunction returns a Function that calls fn once per row. fn receives

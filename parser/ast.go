@@ -131,6 +131,20 @@ type CreateViewStmt struct {
 	Query       *Select
 }
 
+// CreateFunctionStmt is CREATE [TEMPORARY [SYSTEM]] FUNCTION [IF NOT
+// EXISTS] name AS 'class' [LANGUAGE lang]: Flink's way of declaring a
+// user-defined function by its Java class. Class is the class name;
+// Language is "JAVA", "SCALA", "PYTHON" or "" (not given).
+type CreateFunctionStmt struct {
+	Pos         Pos
+	Temporary   bool
+	System      bool
+	IfNotExists bool
+	Name        Ident
+	Class       string
+	Language    string
+}
+
 // DropStmt is DROP [TEMPORARY] TABLE|VIEW [IF EXISTS] name.
 type DropStmt struct {
 	Pos       Pos
@@ -535,6 +549,7 @@ func (n *TypeName) Position() Pos              { return n.Pos }
 func (n *WatermarkDef) Position() Pos          { return n.Pos }
 func (n *Option) Position() Pos                { return n.Pos }
 func (n *CreateViewStmt) Position() Pos        { return n.Pos }
+func (n *CreateFunctionStmt) Position() Pos    { return n.Pos }
 func (n *DropStmt) Position() Pos              { return n.Pos }
 func (n *ShowStmt) Position() Pos              { return n.Pos }
 func (n *DescribeStmt) Position() Pos          { return n.Pos }
@@ -581,6 +596,7 @@ func (n *GroupingSets) Position() Pos          { return n.Pos }
 
 func (*CreateTableStmt) stmt()       {}
 func (*CreateViewStmt) stmt()        {}
+func (*CreateFunctionStmt) stmt()    {}
 func (*DropStmt) stmt()              {}
 func (*ShowStmt) stmt()              {}
 func (*DescribeStmt) stmt()          {}

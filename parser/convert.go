@@ -38,6 +38,9 @@ func (c *converter) stmt(g *gStmt) Statement {
 		if g.Create.Table != nil {
 			return c.createTable(g.Create)
 		}
+		if g.Create.Function != nil {
+			return c.createFunction(g.Create)
+		}
 		return c.createView(g.Create)
 	case g.Drop != nil:
 		d := g.Drop
@@ -121,6 +124,9 @@ func setItemKind(it *gSetItem) string {
 	case it.Create != nil:
 		if it.Create.Table != nil {
 			return "CREATE TABLE"
+		}
+		if it.Create.Function != nil {
+			return "CREATE FUNCTION"
 		}
 		return "CREATE VIEW"
 	case it.Drop != nil:
@@ -251,6 +257,33 @@ func (c *converter) createView(g *gCreate) *CreateViewStmt {
 		Name:        c.ident(v.Name),
 		Columns:     c.idents(v.Columns),
 		Query:       c.selectStmt(v.Query),
+	}
+	return s
+}
+
+func (c *converter) createFunction(g *gCreate) *CreateFunctionStmt {
+	f := g.Function
+	s := &CreateFunctionStmt{
+		Pos:         g.Pos,
+		Temporary:   g.Temporary,
+		System:      f.System,
+		IfNotExists: f.IfNotExists,
+		Name:        c.ident(f.Name),
+		Class:       c.str(f.Class),
+	}
+	if f.System && !g.Temporary {
+		c.failf(f.Name.Pos, "SYSTEM functions are TEMPORARY: write CREATE TEMPORARY SYSTEM FUNCTION")
+	}
+	if f.Language != nil {
+		s.Language = strings.ToUpper(f.Language.Value)
+		switch s.Language {
+		case "JAVA", "SCALA", "PYTHON":
+		default:
+			c.failf(f.Language.Pos, "unknown LANGUAGE %s: expected JAVA, SCALA or PYTHON", f.Language.Value)
+		}
+	}
+	if strings.TrimSpace(s.Class) == "" {
+		c.failf(f.Class.Pos, "CREATE FUNCTION needs a class name after AS")
 	}
 	return s
 }

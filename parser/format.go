@@ -221,6 +221,26 @@ func (n *CreateViewStmt) String() string {
 	return b.String()
 }
 
+func (n *CreateFunctionStmt) String() string {
+	var b strings.Builder
+	b.WriteString("CREATE ")
+	if n.Temporary {
+		b.WriteString("TEMPORARY ")
+	}
+	if n.System {
+		b.WriteString("SYSTEM ")
+	}
+	b.WriteString("FUNCTION ")
+	if n.IfNotExists {
+		b.WriteString("IF NOT EXISTS ")
+	}
+	b.WriteString(n.Name.String() + " AS " + quoteString(n.Class))
+	if n.Language != "" {
+		b.WriteString(" LANGUAGE " + n.Language)
+	}
+	return b.String()
+}
+
 func (n *DropStmt) String() string {
 	s := "DROP "
 	if n.Temporary {

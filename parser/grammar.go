@@ -75,7 +75,19 @@ type gCreate struct {
 	Pos       lexer.Position
 	Temporary bool          `parser:"'CREATE' @'TEMPORARY'?"`
 	Table     *gCreateTable `parser:"( @@"`
-	View      *gCreateView  `parser:"| @@ )"`
+	View      *gCreateView  `parser:"| @@"`
+	Function  *gCreateFunc  `parser:"| @@ )"`
+}
+
+// gCreateFunc is Flink's CREATE [TEMPORARY [SYSTEM]] FUNCTION [IF NOT
+// EXISTS] name AS 'class' [LANGUAGE JAVA|SCALA|PYTHON] (after CREATE
+// [TEMPORARY]).
+type gCreateFunc struct {
+	System      bool     `parser:"@'SYSTEM'? 'FUNCTION'"`
+	IfNotExists bool     `parser:"( @'IF' 'NOT' 'EXISTS' )?"`
+	Name        *gIdent  `parser:"@@"`
+	Class       *gString `parser:"'AS' @@"`
+	Language    *gIdent  `parser:"( 'LANGUAGE' @@ )?"`
 }
 
 type gCreateTable struct {

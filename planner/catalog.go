@@ -63,11 +63,13 @@ type Catalog struct {
 	tables map[string]*Table
 	views  map[string]*View
 	funcs  map[string]*Function
+	// classes are the functions CREATE FUNCTION declares by class name.
+	classes map[string]*Function
 }
 
 // NewCatalog returns an empty catalog.
 func NewCatalog() *Catalog {
-	return &Catalog{tables: map[string]*Table{}, views: map[string]*View{}, funcs: map[string]*Function{}}
+	return &Catalog{tables: map[string]*Table{}, views: map[string]*View{}, funcs: map[string]*Function{}, classes: map[string]*Function{}}
 }
 
 // Function is a user-defined scalar function: arguments are cast to Args
@@ -78,11 +80,26 @@ type Function struct {
 	Args   []types.Type
 	Result types.Type
 	Eval   plan.ScalarFunc
+	// Class, when set, is the (Java) class name by which Flink's CREATE
+	// FUNCTION name AS 'Class' declares this function, as name; it is then
+	// not callable as Name until declared (Name names it in errors).
+	Class string
 }
 
 // RegisterFunction adds a user-defined scalar function. Its name must not
-// be a built-in function's or an already registered one's.
+// be a built-in function's or an already registered one's; with a Class,
+// the class must not be registered already.
 func (c *Catalog) RegisterFunction(f Function) error {
+	if f.Class != "" {
+		if _, dup := c.classes[f.Class]; dup {
+			return fmt.Errorf("a function of class %s is already registered", f.Class)
+		}
+		if f.Eval == nil {
+			return fmt.Errorf("function %s (class %s) has no Eval", strings.ToUpper(f.Name), f.Class)
+		}
+		c.classes[f.Class] = &f
+		return nil
+	}
 	name := strings.ToUpper(f.Name)
 	if _, builtin := scalarFuncs[name]; builtin || aggregateFuncs[name] != 0 || windowFuncs[name] || windowProps[name] != "" {
 		return fmt.Errorf("function %s is built in", name)
@@ -105,6 +122,16 @@ func (c *Catalog) Function(name string) (*Function, bool) {
 	}
 	f, ok := c.funcs[strings.ToUpper(name)]
 	return f, ok
+}
+
+// classNames returns the registered class names, sorted.
+func (c *Catalog) classNames() []string {
+	out := make([]string, 0, len(c.classes))
+	for n := range c.classes {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Functions returns the names of the user-defined functions, sorted.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/datadriven"
 	"github.com/streamsql/streamsql/connectors/builtin"
+	"github.com/streamsql/streamsql/connectors/nexmark"
 	"github.com/streamsql/streamsql/parser"
 	"github.com/streamsql/streamsql/planner"
 	"github.com/streamsql/streamsql/types"
@@ -16,7 +17,9 @@ import (
 
 // TestPlanner runs the datadriven files in testdata/. Commands:
 //
-//	exec      — input: DDL statements; output: "ok" or the error.
+//	exec      — input: DDL statements (CREATE TABLE, VIEW and FUNCTION;
+//	            the catalog has Nexmark's count_char class); output: "ok"
+//	            or the error.
 //	plan      — input: one SELECT or INSERT; output: its physical plan
 //	            (EXPLAIN), or the error with a caret under its position.
 //	            Arguments: parallelism=N and max-parallelism=N set the
@@ -27,7 +30,14 @@ import (
 //	            time-zone=NAME sets table.local-time-zone.
 func TestPlanner(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
-		p := planner.New(planner.NewCatalog(), builtin.Registry(io.Discard))
+		cat := planner.NewCatalog()
+		// The class CREATE FUNCTION declares Nexmark's count_char by (the
+		// engine registers it so).
+		if err := cat.RegisterFunction(planner.Function{Name: "count_char", Class: nexmark.CountCharClass,
+			Args: []types.Type{types.StringType, types.StringType}, Result: types.BigIntType, Eval: nexmark.CountChar}); err != nil {
+			t.Fatal(err)
+		}
+		p := planner.New(cat, builtin.Registry(io.Discard))
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			stmts, err := parser.Parse("", d.Input)
 			if err != nil {
@@ -42,6 +52,8 @@ func TestPlanner(t *testing.T) {
 						err = p.CreateTable(s)
 					case *parser.CreateViewStmt:
 						err = p.CreateView(s)
+					case *parser.CreateFunctionStmt:
+						err = p.CreateFunction(s)
 					case *parser.DropStmt:
 						err = p.Drop(s)
 					default:
