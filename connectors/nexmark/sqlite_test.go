@@ -2,6 +2,7 @@ package nexmark_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -114,6 +115,7 @@ var sqliteQueries = map[string]string{
 
 // sqliteSkipped names the runnable queries SQLite cannot check, and why.
 var sqliteSkipped = map[string]string{
+	"q13": "not computed in SQLite yet: its lookup join landed last, and its side input (a filesystem table) is not loaded by this harness (only nexmark tables are)",
 	"q12": "its windows are on processing time (PROCTIME()): which bids share a window depends on when the query runs",
 }
 
@@ -148,6 +150,12 @@ func checkSQLite(t *testing.T, name, src string) int64 {
 	if sel == src {
 		t.Fatal("no INSERT INTO line to replace")
 	}
+	// Relative paths (q13's side input) are the queries directory's.
+	abs, err := filepath.Abs("../../queries/nexmark")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel = strings.ReplaceAll(sel, "'path' = 'side_input.txt'", "'path' = '"+filepath.Join(abs, "side_input.txt")+"'")
 	got, n := difftest.RunChangelog(t, sel, 0)
 	if reason, ok := sqliteSkipped[name]; ok {
 		t.Logf("not checked against SQLite: %s", reason)
