@@ -454,6 +454,22 @@ type InExpr struct {
 	Not  bool
 }
 
+// InSubquery is x [NOT] IN (SELECT …): the planner makes it a semi join
+// (an anti join for NOT IN) when it is a conjunct of WHERE.
+type InSubquery struct {
+	Pos   Pos
+	X     Expr
+	Query *Select
+	Not   bool
+}
+
+// ExistsExpr is EXISTS (SELECT …) (NOT EXISTS is a UnaryExpr NOT over it):
+// the planner makes it a semi (anti) join when it is a conjunct of WHERE.
+type ExistsExpr struct {
+	Pos   Pos
+	Query *Select
+}
+
 // BetweenExpr is x [NOT] BETWEEN low AND high.
 type BetweenExpr struct {
 	Pos       Pos
@@ -580,6 +596,8 @@ func (n *UnaryExpr) Position() Pos             { return n.Pos }
 func (n *IsExpr) Position() Pos                { return n.Pos }
 func (n *LikeExpr) Position() Pos              { return n.Pos }
 func (n *InExpr) Position() Pos                { return n.Pos }
+func (n *InSubquery) Position() Pos            { return n.Pos }
+func (n *ExistsExpr) Position() Pos            { return n.Pos }
 func (n *BetweenExpr) Position() Pos           { return n.Pos }
 func (n *CaseExpr) Position() Pos              { return n.Pos }
 func (n *When) Position() Pos                  { return n.Pos }
@@ -622,6 +640,8 @@ func (*UnaryExpr) expr()    {}
 func (*IsExpr) expr()       {}
 func (*LikeExpr) expr()     {}
 func (*InExpr) expr()       {}
+func (*InSubquery) expr()   {}
+func (*ExistsExpr) expr()   {}
 func (*BetweenExpr) expr()  {}
 func (*CaseExpr) expr()     {}
 func (*CastExpr) expr()     {}

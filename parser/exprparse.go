@@ -19,6 +19,7 @@ import (
 //	not     = NOT not | pred
 //	pred    = concat { cmp concat | IS [NOT] (NULL|TRUE|FALSE)
 //	          | [NOT] LIKE concat | [NOT] IN '(' or {',' or} ')'
+//	          | [NOT] IN '(' query ')'
 //	          | [NOT] BETWEEN concat AND concat }
 //	concat  = add { '||' add }
 //	add     = mul { ('+'|'-') mul }
@@ -30,6 +31,7 @@ import (
 //	        | number | string | TRUE | FALSE | NULL
 //	        | name '(' ['*' | [DISTINCT] [or {',' or}]] ')'
 //	          [FILTER '(' WHERE or ')'] [OVER (name | window)]
+//	        | EXISTS '(' query ')'
 //	        | name ['.' name] | '(' or ')'
 //
 // Binary operators associate to the left, and chains of them are built by
@@ -137,6 +139,66 @@ func peek2(lex *lexer.PeekingLexer) *lexer.Token {
 	t := lex.Peek()
 	lex.LoadCheckpoint(cp)
 	return t
+}
+
+// peekN returns the token n tokens after the next one.
+func peekN(lex *lexer.PeekingLexer, n int) *lexer.Token {
+	cp := lex.MakeCheckpoint()
+	for ; n > 0; n-- {
+		lex.Next()
+	}
+	t := lex.Peek()
+	lex.LoadCheckpoint(cp)
+	return t
+}
+
+// startsQuery reports whether t starts a query inside parentheses: a
+// subquery of IN or EXISTS.
+func startsQuery(t *lexer.Token) bool {
+	return t.Type == tokKeyword && (isWord(t, "SELECT") || isWord(t, "WITH"))
+}
+
+// subqueryParser parses the query of a subquery expression, from the
+// expression parser's token stream; it stops at the closing parenthesis.
+var subqueryParser = participle.MustBuild[gSelect](
+	participle.Lexer(sqlLexer),
+	participle.CaseInsensitive("Keyword", "Ident"),
+	participle.UseLookahead(participle.MaxLookahead),
+)
+
+// subquery parses the query of x IN (SELECT …) or EXISTS (SELECT …), the
+// opening parenthesis read, and converts it to the AST.
+func (p *exprParser) subquery() (*Select, error) {
+	g, err := subqueryParser.ParseFromLexer(p.lex, participle.AllowTrailing(true))
+	if err != nil {
+		return nil, err
+	}
+	var c converter
+	q := c.selectStmt(g)
+	if c.err != nil && p.err == nil {
+		p.err = c.err
+	}
+	return q, nil
+}
+
+// exists parses EXISTS (SELECT …).
+func (p *exprParser) exists() (Expr, error) {
+	t := p.next()
+	if err := p.enter(t.Pos); err != nil {
+		return nil, err
+	}
+	defer p.leave()
+	if err := p.expectOp("("); err != nil {
+		return nil, err
+	}
+	q, err := p.subquery()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.expectOp(")"); err != nil {
+		return nil, err
+	}
+	return &ExistsExpr{Pos: t.Pos, Query: q}, nil
 }
 
 func (p *exprParser) peek() *lexer.Token { return p.lex.Peek() }
@@ -330,6 +392,17 @@ func (p *exprParser) pred() (Expr, error) {
 			if err := p.expectOp("("); err != nil {
 				return nil, err
 			}
+			if startsQuery(p.peek()) {
+				q, err := p.subquery()
+				if err != nil {
+					return nil, err
+				}
+				if err := p.expectOp(")"); err != nil {
+					return nil, err
+				}
+				e = &InSubquery{Pos: start, X: e, Query: q, Not: not}
+				continue
+			}
 			in := &InExpr{Pos: start, X: e, Not: not}
 			for {
 				x, err := p.required()
@@ -484,6 +557,9 @@ func (p *exprParser) primary() (Expr, error) {
 		return p.column()
 	case tokIdent:
 		if isOp(peek2(p.lex), "(") {
+			if isWord(t, "EXISTS") && startsQuery(peekN(p.lex, 2)) {
+				return p.exists()
+			}
 			switch strings.ToUpper(t.Value) {
 			case "EXTRACT":
 				return p.extract()

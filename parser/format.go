@@ -649,6 +649,14 @@ func (n *InExpr) bare() string {
 	return n.X.String() + " " + notKw(n.Not) + "IN (" + exprList(n.List) + ")"
 }
 
+func (n *InSubquery) String() string { return "(" + n.bare() + ")" }
+
+func (n *InSubquery) bare() string {
+	return n.X.String() + " " + notKw(n.Not) + "IN (" + n.Query.String() + ")"
+}
+
+func (n *ExistsExpr) String() string { return "EXISTS (" + n.Query.String() + ")" }
+
 func (n *BetweenExpr) String() string { return "(" + n.bare() + ")" }
 
 func (n *BetweenExpr) bare() string {
