@@ -15,6 +15,11 @@ const (
 	LeftJoin
 	RightJoin
 	FullJoin
+	// SemiJoin emits the left rows that have a match (IN, EXISTS); its
+	// output is the left input's columns.
+	SemiJoin
+	// AntiJoin emits the left rows that have none (NOT IN, NOT EXISTS).
+	AntiJoin
 )
 
 func (k JoinKind) String() string {
@@ -27,6 +32,10 @@ func (k JoinKind) String() string {
 		return "RIGHT"
 	case FullJoin:
 		return "FULL"
+	case SemiJoin:
+		return "SEMI"
+	case AntiJoin:
+		return "ANTI"
 	}
 	return fmt.Sprintf("JoinKind(%d)", k)
 }
@@ -37,6 +46,10 @@ func (k JoinKind) LeftOuter() bool { return k == LeftJoin || k == FullJoin }
 // RightOuter reports whether right rows without a match are emitted.
 func (k JoinKind) RightOuter() bool { return k == RightJoin || k == FullJoin }
 
+// LeftOnly reports whether the output is the left rows alone (a semi or
+// anti join).
+func (k JoinKind) LeftOnly() bool { return k == SemiJoin || k == AntiJoin }
+
 // Join is a regular equi-join (Flink's StreamingJoinOperator): both
 // inputs' rows are kept in keyed state by the join key (LeftKeys of the
 // left input equal RightKeys of the right, pairwise, of the same types),
@@ -44,7 +57,12 @@ func (k JoinKind) RightOuter() bool { return k == RightJoin || k == FullJoin }
 // which Residual is TRUE. Rows whose key has a NULL match nothing.
 //
 // Type says which sides are outer. Its output columns are the left input's, then the right input's (those
-// of an outer side's partner nullable). Inputs may be updating: a
+// of an outer side's partner nullable); those of the left input alone for
+// a semi or anti join, which emits a left row (with its multiplicity)
+// while it has a match (semi) or none (anti): inserted when its match
+// count goes 0→1 (semi) or it arrives without one (anti), deleted when the
+// count goes back to 0 (semi) or its first match arrives (anti), and the
+// other way round. Inputs may be updating: a
 // retraction retracts the rows it had joined. An outer side's row without
 // a match is emitted padded with NULLs (+I) and retracted (-D) when its
 // first match arrives, re-inserted when its last match is retracted, as

@@ -317,6 +317,10 @@ func (s *scope) bind(e parser.Expr) (plan.Expr, error) {
 		return &plan.Cast{Arg: x, T: t, Safe: e.TryCast}, nil
 	case *parser.FuncCall:
 		return s.bindFunc(e)
+	case *parser.InSubquery:
+		return nil, errorf(e.Pos, "IN (SELECT …) is only supported as a conjunct of WHERE (alone or joined to the other conditions by AND), not inside another expression")
+	case *parser.ExistsExpr:
+		return nil, errorf(e.Pos, "EXISTS (SELECT …) is only supported as a conjunct of WHERE (alone or joined to the other conditions by AND), not inside another expression")
 	}
 	return nil, errorf(e.Position(), "unsupported expression %T", e)
 }

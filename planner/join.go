@@ -32,11 +32,16 @@ const notRowtimeJoin = "the output of a regular join has no time attributes (its
 // planFromWhere plans sel's FROM item; when it is a join, a comma or cross
 // join takes its condition from sel's WHERE, and sel is returned with the
 // conjuncts left over.
+// IN and EXISTS subqueries of WHERE are then semi and anti joins
+// (subquery.go).
 func (b *builder) planFromWhere(sel *parser.Select) (*relation, *parser.Select, error) {
 	j, ok := sel.From.(*parser.JoinRef)
 	if !ok {
 		rel, err := b.planFrom(sel.From)
-		return rel, sel, err
+		if err != nil {
+			return nil, nil, err
+		}
+		return b.semiJoins(rel, sel)
 	}
 	rel, rest, err := b.planJoinFrom(j, conjuncts(sel.Where))
 	if err != nil {
@@ -47,7 +52,7 @@ func (b *builder) planFromWhere(sel *parser.Select) (*relation, *parser.Select, 
 		s.Where = andAll(rest)
 		sel = &s
 	}
-	return rel, sel, nil
+	return b.semiJoins(rel, sel)
 }
 
 // planJoinFrom plans a FROM item that is a join, with where the WHERE

@@ -222,7 +222,9 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 			}
 		case *plan.Join:
 			b.Changelog = plan.AppendOnly
-			if x.Type != plan.InnerJoin {
+			if x.Type != plan.InnerJoin && x.Type != plan.SemiJoin {
+				// Outer rows are retracted when their first match comes, a
+				// semi join's left rows only when their last match goes.
 				b.Changelog = plan.Retract
 			}
 			for _, in := range ins {

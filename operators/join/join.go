@@ -21,6 +21,14 @@
 // makes +I rows (accumulate) or rows of its own kind (retract); between
 // two inner sides the joined rows have the kind of the arriving row.
 //
+// Semi and anti joins (plan.SemiJoin, plan.AntiJoin: IN, EXISTS and their
+// negations) emit left rows alone. A held left row counts its matches as
+// an outer row does; a semi join emits it (+I, as many copies as it has)
+// when its count goes 0→1 and deletes it (-D) when it goes back to 0, an
+// anti join the other way round; a left row arriving (or retracted) is
+// emitted (deleted) when it has a match (semi) or none (anti). A left row
+// whose key has a NULL matches nothing: an anti join emits it.
+//
 // State: two keyed tables, "left" and "right", each entry keyed by the
 // encoded join key followed by the encoded row (state.KeyEncoder), so it
 // lives in the key group of the join key (the one the hash exchanges in
@@ -172,6 +180,7 @@ type op struct {
 	out      types.Schema
 	outArrow *arrow.Schema
 	nLeft    int
+	kind     plan.JoinKind
 
 	pending []outRow
 	kbuf    []byte
@@ -213,7 +222,10 @@ func NewSubtask(n *plan.Join, m *exec.OperatorMetrics, alloc memory.Allocator, c
 		return nil, errf("%d left and %d right key columns", len(n.LeftKeys), len(n.RightKeys))
 	}
 	o := &op{id: n.ID(), m: m, alloc: alloc, clock: clock, maxP: sub.MaxParallelism, sideTTL: [2]int64{n.TTL(0), n.TTL(1)},
-		out: n.Schema(), outArrow: n.Schema().Arrow(), nLeft: n.Left.Schema().Len()}
+		out: n.Schema(), outArrow: n.Schema().Arrow(), nLeft: n.Left.Schema().Len(), kind: n.Type}
+	if n.Type.LeftOnly() && n.Residual != nil {
+		return nil, errf("a %s join has no residual condition", n.Type)
+	}
 	for _, t := range o.sideTTL {
 		if t > 0 && (o.ttl <= 0 || t < o.ttl) {
 			o.ttl = t
@@ -248,7 +260,11 @@ func NewSubtask(n *plan.Join, m *exec.OperatorMetrics, alloc memory.Allocator, c
 		s.keyArrs = make([]arrow.Array, len(keys))
 		s.rowArrs = make([]arrow.Array, len(s.types))
 		o.sides[i] = s
-		specs = append(specs, state.Spec{Name: s.name, Keyed: true, Held: true, Layout: layout(s)})
+		l := layout(s)
+		if n.Type.LeftOnly() {
+			l += ", " + strings.ToLower(n.Type.String())
+		}
+		specs = append(specs, state.Spec{Name: s.name, Keyed: true, Held: true, Layout: l})
 	}
 	for i := range n.LeftKeys {
 		if o.sides[0].keyTypes[i].Kind != o.sides[1].keyTypes[i].Kind {
@@ -486,6 +502,10 @@ func (o *op) process(in int, rec arrow.Record, now int64) error {
 		}
 		kind := exec.RowKindAt(kinds, i)
 		row := rows[i]
+		if o.kind.LeftOnly() {
+			o.semi(in, s, other, kind, keys[i], row, nullKey[i], matched, m, now)
+			continue
+		}
 		if !kind.IsRetraction() {
 			o.accumulate(in, s, other, kind, keys[i], row, nullKey[i], matched, m, now)
 		} else {
@@ -571,6 +591,68 @@ func (o *op) retract(in int, s, other *side, kind types.RowKind, key string, row
 	}
 }
 
+// semi processes a row arriving on input in of a semi or anti join: a
+// left row is emitted (or deleted) when it has a match (semi) or none
+// (anti), a right row changes the match counts of the left rows it
+// matches, emitting (deleting) those whose count leaves or reaches 0.
+func (o *op) semi(in int, s, other *side, kind types.RowKind, key string, row []byte, nullKey bool, matched []*entry, m, now int64) {
+	anti := o.kind == plan.AntiJoin
+	if in == 0 {
+		emitted := (m > 0) != anti
+		if !kind.IsRetraction() {
+			if emitted {
+				o.emit(0, types.Insert, row, nil, 1)
+			}
+			if !nullKey {
+				s.add(key, string(row), m, now)
+			}
+			return
+		}
+		if !nullKey {
+			s.retract(key, string(row), now)
+		}
+		if emitted {
+			o.emit(0, types.Delete, row, nil, 1)
+		}
+		return
+	}
+	if !kind.IsRetraction() {
+		if !nullKey {
+			s.add(key, string(row), 0, now)
+		}
+		for _, e := range matched {
+			if e.matches == 0 {
+				k := types.Insert
+				if anti {
+					k = types.Delete
+				}
+				o.emit(0, k, []byte(e.row), nil, e.count)
+			}
+			e.matches++
+			e.access = now
+			other.markDirty(e)
+		}
+		return
+	}
+	if !nullKey {
+		s.retract(key, string(row), now)
+	}
+	for _, e := range matched {
+		if e.matches == 1 {
+			k := types.Delete
+			if anti {
+				k = types.Insert
+			}
+			o.emit(0, k, []byte(e.row), nil, e.count)
+		}
+		if e.matches > 0 {
+			e.matches--
+		}
+		e.access = now
+		other.markDirty(e)
+	}
+}
+
 // evalResidual evaluates the residual condition over the candidate pairs
 // (nil: every pair passes).
 func (o *op) evalResidual(in int, rows [][]byte, pairs []pair) ([]bool, error) {
@@ -613,7 +695,11 @@ func evalCondition(cond expr.Evaluator, rec arrow.Record) ([]bool, error) {
 
 // build decodes rows into a record of the output schema.
 func (o *op) build(rows []outRow) (arrow.Record, error) {
-	return buildRows(o.alloc, o.outArrow, o.nLeft, o.sides[0].types, o.sides[1].types, rows)
+	rt := o.sides[1].types
+	if o.kind.LeftOnly() {
+		rt = nil // a semi or anti join emits left rows alone
+	}
+	return buildRows(o.alloc, o.outArrow, o.nLeft, o.sides[0].types, rt, rows)
 }
 
 // buildRows decodes rows into a record of schema sch, whose first nLeft
