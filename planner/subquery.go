@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"fmt"
+
 	"github.com/streamsql/streamsql/parser"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
@@ -150,7 +152,7 @@ func (b *builder) existsJoin(rel *relation, ex *parser.ExistsExpr, anti bool) (*
 		return nil, err
 	}
 	sc := joinScope(rel, inner)
-	sc.what = "the WHERE of an EXISTS subquery"
+	sc.table, sc.what = "the outer query and the EXISTS subquery", "the WHERE of an EXISTS subquery"
 	nl := len(rel.cols)
 	var lkeys, rkeys []plan.Expr
 	for _, c := range corr {
@@ -201,7 +203,15 @@ func (b *builder) semiJoin(left, right *relation, anti bool, lkeys, rkeys []plan
 		}
 	}
 	lnode, lidx, lextra := keyColumns(left, lkeys)
-	rnode, ridx, _ := keyColumns(right, rkeys)
+	// The right side is only ever matched, never emitted: its key columns
+	// alone are held.
+	rcalc := &plan.Calc{Input: right.node, Exprs: rkeys}
+	ridx := make([]int, len(rkeys))
+	for i, k := range rkeys {
+		ridx[i] = i
+		rcalc.Output.Fields = append(rcalc.Output.Fields, types.Field{Name: fmt.Sprintf("$key%d", i), Type: k.Type()})
+	}
+	var rnode plan.Node = rcalc
 	jn := &plan.Join{Left: lnode, Right: rnode, Type: kind, LeftKeys: lidx, RightKeys: ridx, StateTTL: b.p.Updating.StateTTL}
 	jn.Output.Fields = append(jn.Output.Fields, lnode.Schema().Fields...)
 	out := &relation{node: jn, name: left.name, cat: left.cat}
