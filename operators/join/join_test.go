@@ -73,6 +73,9 @@ func newJoin(kind plan.JoinKind, ttl int64) *plan.Join {
 	n := &plan.Join{Left: l, Right: r, Type: kind, LeftKeys: []int{0}, RightKeys: []int{0}, StateTTL: ttl}
 	n.OpID = "3-join"
 	n.Output.Fields = []types.Field{{Name: "k", Type: types.BigIntType}, {Name: "s", Type: types.StringType}, {Name: "k0", Type: types.BigIntType}, {Name: "t", Type: types.StringType}}
+	if kind.LeftOnly() {
+		n.Output = leftSchema
+	}
 	return n
 }
 
@@ -143,7 +146,7 @@ func TestJoin(t *testing.T) {
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			switch d.Cmd {
 			case "new":
-				kind := map[string]plan.JoinKind{"INNER": plan.InnerJoin, "LEFT": plan.LeftJoin, "RIGHT": plan.RightJoin, "FULL": plan.FullJoin}
+				kind := map[string]plan.JoinKind{"INNER": plan.InnerJoin, "LEFT": plan.LeftJoin, "RIGHT": plan.RightJoin, "FULL": plan.FullJoin, "SEMI": plan.SemiJoin, "ANTI": plan.AntiJoin}
 				var typ string
 				d.ScanArgs(t, "type", &typ)
 				var ttl int64
