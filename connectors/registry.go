@@ -300,8 +300,8 @@ func (r *Registry) Validate(opts map[string]string, schema types.Schema, sink bo
 		names = append(names, o.Key)
 	}
 	for _, k := range keys {
-		if k == "connector" || k == plan.PrimaryKeyOption || k == plan.PartitionKeysOption {
-			continue // the PRIMARY KEY and PARTITIONED BY, set by the planner
+		if k == "connector" || k == plan.PrimaryKeyOption || k == plan.PartitionKeysOption || k == plan.LateRowsOption {
+			continue // the PRIMARY KEY and PARTITIONED BY, set by the planner, and the late-rows table, which it reads
 		}
 		o, ok := findOption(known, k)
 		if !ok {

@@ -46,6 +46,7 @@ type outEdge struct {
 	hasher *state.KeyHasher // distHash
 	maxP   int              // distHash: key groups
 	alloc  memory.Allocator
+	late   bool // into a plan.LateRows: carries only the rows its sender drops as late
 
 	hashes []uint64
 	idx    [][]int32

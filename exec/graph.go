@@ -91,8 +91,12 @@ func Build(g *plan.Graph, opts Options) (*Job, error) {
 	}
 	j.tasks, j.taskOf = splitTasks(g)
 	j.graph = g
+	j.keepsLate = map[plan.Node]bool{}
 	for _, n := range g.Nodes() {
 		j.nodeIDs = append(j.nodeIDs, n.ID())
+		if _, ok := n.(*plan.LateRows); ok {
+			j.keepsLate[n.Inputs()[0]] = true
+		}
 	}
 	for _, t := range j.tasks {
 		for i := 0; i < t.parallelism; i++ {
@@ -118,6 +122,7 @@ func (j *Job) connect() error {
 		for _, e := range t.inputs {
 			for a, from := range e.from.subs {
 				out := &outEdge{dist: e.dist, maxP: j.opts.MaxParallelism, alloc: j.opts.Alloc}
+				_, out.late = t.nodes[0].(*plan.LateRows)
 				if e.dist == distHash {
 					h, err := state.NewKeyHasher(e.fromN.Schema(), e.keys)
 					if err != nil {

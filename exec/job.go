@@ -108,6 +108,9 @@ type Job struct {
 	tasks   []*task
 	taskOf  map[plan.Node]*task
 	nodeIDs []string // every node of the plan, inputs first
+	// keepsLate marks the nodes with a plan.LateRows consumer, whose
+	// operators get OperatorEnv.Late.
+	keepsLate map[plan.Node]bool
 	sources []*sourceRunner
 	sinks   []*sinkRunner
 	// channels are every channel between subtasks, drained by Close.

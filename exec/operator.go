@@ -122,6 +122,12 @@ type OperatorEnv struct {
 	// Connectors is the job's connectors (Options.Connectors), for
 	// operators that read a table themselves (a lookup join's table).
 	Connectors Connectors
+	// Late, when not nil, takes the rows the operator drops as late (with
+	// the schema of its input), for the late-rows table of the job (a
+	// plan.LateRows consumer of the node); nil when nothing keeps them.
+	// The operator emits them during the call that drops them, so that
+	// they precede the next barrier as its regular output does.
+	Late Emitter
 }
 
 // Operators builds the operator of a plan node. The operator registry

@@ -65,7 +65,11 @@ type chained struct {
 	wmIn  Watermark  // the watermark the node last received
 	wmOut Watermark  // the watermark the node last passed on
 	edges []*outEdge // consumers in other tasks
-	ended bool       // a Finisher that finished
+	// late holds the chained consumers of the rows the operator drops as
+	// late (plan.LateRows): they get only those, through lateEmitter, as
+	// do the edges marked late.
+	late  []link
+	ended bool // a Finisher that finished
 }
 
 // link is a chained consumer and the input of it a node feeds.
@@ -104,11 +108,15 @@ func (j *Job) newSubtask(t *task, i int) (*subtask, error) {
 				return s, err
 			}
 			c.sink = r
-		case *plan.Exchange:
+		case *plan.Exchange, *plan.LateRows:
 		default:
-			op, err := j.opts.Operators.NewOperator(n, OperatorEnv{Alloc: j.opts.Alloc, Clock: j.opts.Clock,
+			env := OperatorEnv{Alloc: j.opts.Alloc, Clock: j.opts.Clock,
 				Logger: j.opts.Logger, Metrics: c.m, Subtask: i, Parallelism: t.parallelism, MaxParallelism: j.opts.MaxParallelism,
-				KeyGroups: state.RangeFor(i, t.parallelism, j.opts.MaxParallelism), Connectors: j.opts.Connectors})
+				KeyGroups: state.RangeFor(i, t.parallelism, j.opts.MaxParallelism), Connectors: j.opts.Connectors}
+			if j.keepsLate[n] {
+				env.Late = lateEmitter{c}
+			}
+			op, err := j.opts.Operators.NewOperator(n, env)
 			if err != nil {
 				return s, err
 			}
@@ -120,7 +128,11 @@ func (j *Job) newSubtask(t *task, i int) (*subtask, error) {
 		}
 		if k > 0 {
 			in := s.node(n.Inputs()[0])
-			in.outs = append(in.outs, link{c: c, in: 0})
+			if _, ok := n.(*plan.LateRows); ok {
+				in.late = append(in.late, link{c: c, in: 0})
+			} else {
+				in.outs = append(in.outs, link{c: c, in: 0})
+			}
 			c.prod = in
 		}
 	}
@@ -136,6 +148,31 @@ func (c *chained) Emit(ctx context.Context, rec arrow.Record) error {
 		}
 	}
 	for _, e := range c.edges {
+		if e.late {
+			continue
+		}
+		if err := e.batch(ctx, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lateEmitter is the Emitter of the rows operator c drops as late: it
+// pushes them into c's LateRows consumers only.
+type lateEmitter struct{ c *chained }
+
+// Emit implements Emitter.
+func (l lateEmitter) Emit(ctx context.Context, rec arrow.Record) error {
+	for _, o := range l.c.late {
+		if err := o.c.onBatch(ctx, o.in, rec); err != nil {
+			return err
+		}
+	}
+	for _, e := range l.c.edges {
+		if !e.late {
+			continue
+		}
 		if err := e.batch(ctx, rec); err != nil {
 			return err
 		}

@@ -176,6 +176,21 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 	if err != nil {
 		return nil, err
 	}
+	// Late rows kept in a late-rows table carry the source columns it
+	// takes: lateCols holds the pre-projection column of each (-1 for
+	// those it does not take).
+	var lateCols []int
+	if rel.late != nil && !w.ProcTime {
+		lateCols = make([]int, len(rel.late.cols))
+		for i := range lateCols {
+			lateCols[i] = -1
+		}
+		for _, f := range rel.late.table.SinkSchema().Fields {
+			i := index(rel.late.cols, key(f.Name))
+			c := rel.cols[i]
+			lateCols[i] = a.preIndex(&plan.ColumnRef{Index: c.index, Name: c.name, T: c.t})
+		}
+	}
 	// The pre-projection: skipped when it only picks input columns.
 	var input plan.Node = rel.node
 	allRefs := filter == nil
@@ -224,6 +239,9 @@ func (b *builder) planAggregate(sel *parser.Select, rel *relation) (*relation, e
 			b.cascades = map[*plan.WindowAgg]cascadeWindow{}
 		}
 		b.cascades[wa] = cascadeWindow{w: a.cascade.w, startKey: a.cascade.startKey}
+	}
+	if lateCols != nil {
+		b.keepLate(rel.late, wa, func(i int) int { return remap(lateCols[i]) })
 	}
 	calc := &plan.Calc{Input: wa, Filter: having, Exprs: exprs}
 	calc.Output = out.schema()

@@ -89,8 +89,12 @@ func (b *builder) planGroupingSets(sel *parser.Select, rel *relation) (*relation
 		return b.planAggregate(terms[0], rel)
 	}
 	rels := make([]*relation, len(terms))
+	// The sets' aggregations each drop late rows on their own: they
+	// cannot keep them once (checkLateRows refuses the plan).
+	noLate := *rel
+	noLate.late = nil
 	for i, t := range terms {
-		r, err := b.planAggregate(t, rel)
+		r, err := b.planAggregate(t, &noLate)
 		if err != nil {
 			return nil, err
 		}

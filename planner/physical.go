@@ -169,6 +169,8 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 			if p.Connectors != nil {
 				b.Changelog = p.Connectors.SourceChangelog(x.Options)
 			}
+		case *plan.LateRows:
+			b.Changelog = plan.AppendOnly // rows of an append-only input
 		case *plan.TimeSort:
 			if in := ins[0]; in.Props().Changelog != plan.AppendOnly {
 				return errorf(pos, "ORDER BY a time attribute needs an append-only input, but %s emits updates and deletes", producer(in))

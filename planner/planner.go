@@ -310,16 +310,21 @@ func (p *Planner) Query(s *parser.QueryStmt) (*plan.Graph, error) {
 	}
 	sink := &plan.Sink{Input: rel.node, Connector: "collect", Options: map[string]string{}}
 	sink.Output = rel.schema()
-	return p.finish(&plan.Graph{Sinks: []*plan.Sink{sink}}, []parser.Pos{s.Pos})
+	g, pos := &plan.Graph{Sinks: []*plan.Sink{sink}}, []parser.Pos{s.Pos}
+	b.lateSinks(g, &pos, s.Pos)
+	return p.finish(g, pos)
 }
 
 // Insert plans INSERT INTO table SELECT ….
 func (p *Planner) Insert(s *parser.InsertStmt) (*plan.Graph, error) {
-	sink, err := p.insertSink(&builder{p: p}, s)
+	b := &builder{p: p}
+	sink, err := p.insertSink(b, s)
 	if err != nil {
 		return nil, err
 	}
-	return p.finish(&plan.Graph{Sinks: []*plan.Sink{sink}}, []parser.Pos{s.Pos})
+	g, pos := &plan.Graph{Sinks: []*plan.Sink{sink}}, []parser.Pos{s.Pos}
+	b.lateSinks(g, &pos, s.Pos)
+	return p.finish(g, pos)
 }
 
 // StatementSet plans the INSERTs of a statement set into one graph, one
@@ -343,6 +348,7 @@ func (p *Planner) StatementSet(s *parser.StatementSetStmt) (*plan.Graph, error) 
 		g.Sinks = append(g.Sinks, sink)
 		pos = append(pos, ins.Pos)
 	}
+	b.lateSinks(g, &pos, s.Pos)
 	return p.finish(g, pos)
 }
 
@@ -404,6 +410,12 @@ func (p *Planner) insertSink(b *builder, s *parser.InsertStmt) (*plan.Sink, erro
 		c.Output = target
 		in = c
 	}
+	return sinkNode(t, in, target), nil
+}
+
+// sinkNode is the Sink writing the rows of in (of schema target, t's sink
+// schema) into table t.
+func sinkNode(t *Table, in plan.Node, target types.Schema) *plan.Sink {
 	sink := &plan.Sink{Input: in, Table: t.Name, Connector: t.Options["connector"], Options: t.Options}
 	sink.Output = target
 	for _, c := range t.Columns {
@@ -420,7 +432,7 @@ func (p *Planner) insertSink(b *builder, s *parser.InsertStmt) (*plan.Sink, erro
 			break
 		}
 	}
-	return sink, nil
+	return sink
 }
 
 // finish turns the graph the builder made into the physical plan: it
@@ -435,6 +447,9 @@ func (p *Planner) finish(g *plan.Graph, pos []parser.Pos) (*plan.Graph, error) {
 	applyZone(g, p.TimeZone)
 	g = distribute(optimize(g), par)
 	assignIDs(g)
+	if err := checkLateRows(g, pos); err != nil {
+		return nil, err
+	}
 	if err := p.changelogs(g, pos); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,9 @@ type relation struct {
 	name string // "table bids", for error messages
 	win  *tvfWindow
 	cat  *Catalog // for user-defined functions
+	// late is set while the relation's rows are those of a table with a
+	// late-rows table (late.go).
+	late *lateScan
 }
 
 // tvfWindow is the window of a window TVF, planned once an aggregation
@@ -65,6 +68,10 @@ type builder struct {
 	// names the inputs of that join or aggregation, for errors.
 	hints  ttlHints
 	inputs []string
+	// late holds the late rows kept for each late-rows table (by key, in
+	// lateOrder).
+	late      map[string]*lateSide
+	lateOrder []string
 }
 
 // physicalScope returns the scope of t's source columns (physical and
@@ -299,6 +306,9 @@ func (b *builder) planTableName(r *parser.TableName) (*relation, error) {
 		calc.Output = t.Schema()
 		rel.node = calc
 	}
+	if err := b.scanLate(t, rel); err != nil {
+		return nil, err
+	}
 	return rel, nil
 }
 
@@ -379,7 +389,7 @@ func (b *builder) planWindowTVF(r *parser.WindowTVF) (*relation, error) {
 	if r.Alias != nil {
 		alias = r.Alias.Name
 	}
-	rel := &relation{node: in.node, name: in.name, win: tw, cat: in.cat}
+	rel := &relation{node: in.node, name: in.name, win: tw, cat: in.cat, late: in.late}
 	for _, c := range in.cols {
 		if alias != "" {
 			c.table = alias

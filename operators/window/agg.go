@@ -121,6 +121,10 @@ type windowAggOp struct {
 	// sessionZone is that zone for a SESSION window, whose bounds are
 	// instants, shown as local times.
 	sessionZone *types.Zone
+	// lateOut, when the job keeps late rows, takes the rows dropped as
+	// late (exec.OperatorEnv.Late); lateIdx is scratch for their indexes.
+	lateOut exec.Emitter
+	lateIdx []int32
 	// procTime, for a window over processing time (procAgg), is the
 	// clock's time (ms) that every row of the batch gets; -1 otherwise.
 	procTime int64
@@ -192,6 +196,7 @@ func NewAgg(n *plan.WindowAgg, env exec.OperatorEnv) (exec.Operator, error) {
 	if err != nil {
 		return op, err
 	}
+	op.(*windowAggOp).lateOut = env.Late
 	clock := env.Clock
 	if clock == nil {
 		clock = exec.SystemClock{}
@@ -407,13 +412,23 @@ func (o *windowAggOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out 
 	if tcol.NullN() > 0 && o.procTime < 0 {
 		timeNulls = tcol
 	}
+	late := o.late
 	if o.w.Kind == plan.Session {
 		o.assignSessions(times, timeNulls, keys, keyArr, slots)
+		if err := o.keepLate(ctx, rec, slots, late); err != nil {
+			return err
+		}
 		o.updateAggs(rec, slots)
 		o.releaseMerged()
 	} else {
 		for j := 0; j < o.phases; j++ {
 			o.assignWindows(j, times, timeNulls, keys, keyArr, slots)
+			if j == 0 {
+				// Late rows are those without a phase-0 window.
+				if err := o.keepLate(ctx, rec, slots, late); err != nil {
+					return err
+				}
+			}
 			o.updateAggs(rec, slots)
 		}
 	}
@@ -430,6 +445,28 @@ func (o *windowAggOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out 
 	}
 	o.m.StateEntries.Store(int64(o.nlive))
 	return nil
+}
+
+// keepLate emits the rows of rec that were dropped as late (slot -1) to
+// the late-rows output, when the job keeps them and the batch had any
+// (the late count grew from before).
+func (o *windowAggOp) keepLate(ctx context.Context, rec arrow.Record, slots []int32, before int64) error {
+	if o.lateOut == nil || o.late == before {
+		return nil
+	}
+	idx := o.lateIdx[:0]
+	for i, s := range slots {
+		if s < 0 {
+			idx = append(idx, int32(i))
+		}
+	}
+	o.lateIdx = idx
+	late, err := expr.Take(rec, idx, o.alloc)
+	if err != nil {
+		return fmt.Errorf("window: aggregation %q: late rows: %w", o.id, err)
+	}
+	defer late.Release()
+	return o.lateOut.Emit(ctx, late)
 }
 
 // ovfAgg is an aggregate whose sum can overflow, with what its error names.
