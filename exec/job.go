@@ -111,8 +111,8 @@ type Job struct {
 	// keepsLate marks the nodes with a plan.LateRows consumer, whose
 	// operators get OperatorEnv.Late.
 	keepsLate map[plan.Node]bool
-	sources []*sourceRunner
-	sinks   []*sinkRunner
+	sources   []*sourceRunner
+	sinks     []*sinkRunner
 	// channels are every channel between subtasks, drained by Close.
 	channels []*channel
 
