@@ -17,6 +17,9 @@ import (
 //     late rows update the windows that fired (-U/+U);
 //   - with early firing every millisecond as well, partial results are
 //     retracted and replaced until the final one;
+//   - with late firing every 2 ms, late updates are batched until the
+//     timer (or a checkpoint, or the window's release) and the result is
+//     the same;
 //   - without them the engine drops late rows, so the results differ (the
 //     input is late enough for the test to mean something).
 func TestDifferentialEmitStrategies(t *testing.T) {
@@ -63,6 +66,8 @@ func TestDifferentialEmitStrategies(t *testing.T) {
 		{"allow-lateness", `SET 'table.exec.emit.allow-lateness' = '4 s';`, true},
 		{"allow-lateness+early-fire", `SET 'table.exec.emit.allow-lateness' = '4 s';
 			SET 'table.exec.emit.early-fire.enabled' = 'true'; SET 'table.exec.emit.early-fire.delay' = '1 ms';`, true},
+		{"allow-lateness+late-fire", `SET 'table.exec.emit.allow-lateness' = '4 s';
+			SET 'table.exec.emit.late-fire.enabled' = 'true'; SET 'table.exec.emit.late-fire.delay' = '2 ms';`, true},
 		{"none", ``, false},
 	}
 	for _, p := range []int{1, 3} {

@@ -139,6 +139,14 @@ func TestSetInvalidValues(t *testing.T) {
 			bad:  map[string]string{"maybe": "expected true or false"},
 			good: []string{"true", "false"},
 		},
+		"table.exec.emit.late-fire.delay": {
+			bad:  map[string]string{"often": "", "-5 s": "0 or more"},
+			good: []string{"0", "5 s"},
+		},
+		"table.exec.emit.late-fire.enabled": {
+			bad:  map[string]string{"maybe": "expected true or false"},
+			good: []string{"true", "false"},
+		},
 		"table.exec.mini-batch.allow-latency": {
 			bad:  map[string]string{"soon": "", "-1 s": "0 or more"},
 			good: []string{"0", "2 s", "500 ms"},

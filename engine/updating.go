@@ -31,6 +31,13 @@ func (e *Engine) updatingOptions(settings map[string]string) planner.UpdatingOpt
 			o.EarlyFire = max(e.settingDuration(settings, "table.exec.emit.early-fire.delay"), 1)
 		}
 	}
+	if settingBool(settings, "table.exec.emit.late-fire.enabled") {
+		o.LateFire = true
+		o.LateFireDelay = -1 // a planning error for a window aggregation
+		if _, set := settings["table.exec.emit.late-fire.delay"]; set {
+			o.LateFireDelay = e.settingDuration(settings, "table.exec.emit.late-fire.delay")
+		}
+	}
 	return o
 }
 

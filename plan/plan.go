@@ -297,8 +297,11 @@ func (a AggCall) describe(arg string) string {
 // watermark passes window_end - 1 + AllowLateness, and a row for it
 // updates its result (-U old, +U new); EarlyFire (ms of processing time,
 // table.exec.emit.early-fire.delay) emits the partial results of open
-// windows that changed, that often (+I, then -U/+U). Neither applies to
-// SESSION windows; both are 0 without a strategy.
+// windows that changed, that often (+I, then -U/+U); LateFire (ms of
+// processing time, table.exec.emit.late-fire.delay, with AllowLateness)
+// emits the late updates of fired windows that often instead of after
+// every batch. None applies to SESSION windows; all are 0 without a
+// strategy.
 type WindowAgg struct {
 	Base
 	Input         Node
@@ -307,6 +310,7 @@ type WindowAgg struct {
 	Aggs          []AggCall
 	AllowLateness int64
 	EarlyFire     int64
+	LateFire      int64
 }
 
 // WindowAssign is a window TVF consumed without aggregation: it emits each
@@ -551,6 +555,9 @@ func (n *WindowAgg) Describe() string {
 	}
 	if n.EarlyFire > 0 {
 		fmt.Fprintf(&b, " early-fire=%dms", n.EarlyFire)
+	}
+	if n.LateFire > 0 {
+		fmt.Fprintf(&b, " late-fire=%dms", n.LateFire)
 	}
 	return b.String()
 }

@@ -482,13 +482,21 @@ func sumType(fn plan.AggFunc, t types.Type) types.Type {
 // to them, as in Flink.
 func (b *builder) emitStrategy(wa *plan.WindowAgg, pos parser.Pos) error {
 	o := b.p.Updating
-	if o.AllowLateness <= 0 && o.EarlyFire == 0 {
+	if o.AllowLateness <= 0 && o.EarlyFire == 0 && !o.LateFire {
 		return nil
 	}
 	if o.EarlyFire < 0 {
 		return errorf(pos, "'table.exec.emit.early-fire.enabled' is true but 'table.exec.emit.early-fire.delay' is not set; SET it to how often partial results are emitted (e.g. '5 s')")
 	}
+	if o.LateFire && o.LateFireDelay < 0 {
+		return errorf(pos, "'table.exec.emit.late-fire.enabled' is true but 'table.exec.emit.late-fire.delay' is not set; SET it to how often late updates are emitted (e.g. '5 s', or '0' for every row)")
+	}
+	if o.LateFire && o.AllowLateness <= 0 && !wa.Window.ProcTime {
+		return errorf(pos, "'table.exec.emit.late-fire.enabled' needs 'table.exec.emit.allow-lateness': without it a %s window drops its late rows, and there is nothing to fire late; SET the allowed lateness (e.g. '1 min')", wa.Window.Kind)
+	}
 	if wa.Window.ProcTime {
+		// A processing-time window has no late rows: late firing and
+		// lateness are ignored, as in Flink.
 		if o.EarlyFire > 0 {
 			return errorf(pos, "early firing ('table.exec.emit.early-fire.enabled') applies to event-time windows; this %s window is over a processing-time attribute, and fires on the clock already", wa.Window.Kind)
 		}
@@ -502,5 +510,8 @@ func (b *builder) emitStrategy(wa *plan.WindowAgg, pos parser.Pos) error {
 		return errorf(pos, "%s is not supported for SESSION windows yet (only TUMBLE, HOP and CUMULATE); RESET it for this query", what)
 	}
 	wa.AllowLateness, wa.EarlyFire = max(o.AllowLateness, 0), o.EarlyFire
+	if o.LateFire {
+		wa.LateFire = o.LateFireDelay
+	}
 	return nil
 }

@@ -26,6 +26,12 @@ type UpdatingOptions struct {
 	// windows (table.exec.emit.early-fire.enabled and .delay); negative:
 	// enabled without a delay, an error for a window aggregation.
 	EarlyFire int64
+	// LateFire is set when table.exec.emit.late-fire.enabled is: then
+	// LateFireDelay, when positive, is how often (ms of processing time)
+	// the late updates of fired windows are emitted (0: after every
+	// batch, as without late firing; negative: no delay set, an error).
+	LateFire      bool
+	LateFireDelay int64
 }
 
 // planGroupAgg plans a GROUP BY without a window (or an aggregation

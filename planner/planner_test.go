@@ -25,8 +25,9 @@ import (
 //	            Arguments: parallelism=N and max-parallelism=N set the
 //	            planner's (as the engine does from the settings), and so
 //	            do mini-batch=(SIZE,LATENCY_MS), state-ttl=MS,
-//	            allow-lateness=MS and early-fire=MS (-1: enabled without a
-//	            delay); distributed plans for 'execution.distributed';
+//	            allow-lateness=MS, early-fire=MS (-1: enabled without a
+//	            delay) and late-fire=MS (enabled, with that delay; -1:
+//	            without one); distributed plans for 'execution.distributed';
 //	            time-zone=NAME sets table.local-time-zone.
 func TestPlanner(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
@@ -90,6 +91,9 @@ func TestPlanner(t *testing.T) {
 						d.ScanArgs(t, a.Key, &p.Updating.AllowLateness)
 					case "early-fire":
 						d.ScanArgs(t, a.Key, &p.Updating.EarlyFire)
+					case "late-fire":
+						p.Updating.LateFire = true
+						d.ScanArgs(t, a.Key, &p.Updating.LateFireDelay)
 					case "parallelism":
 						d.ScanArgs(t, a.Key, &p.Parallelism)
 					case "max-parallelism":

@@ -135,6 +135,7 @@ type windowAggOp struct {
 	// it changed since; changes lists the changed slots of open windows
 	// (early firing), lateChanges those of fired windows.
 	lateness, earlyFire  int64
+	lateFire             int64 // late-fire delay (ms); 0: late updates after every batch
 	updating             bool
 	prev                 [][]byte
 	changed              []bool
@@ -206,8 +207,8 @@ func NewAgg(n *plan.WindowAgg, env exec.OperatorEnv) (exec.Operator, error) {
 		return nil, fmt.Errorf("window: aggregation %q: early firing of a processing-time window is not supported", n.ID())
 	case n.Window.ProcTime:
 		return &procAgg{windowAggOp: op.(*windowAggOp), clock: clock}, nil
-	case n.EarlyFire > 0:
-		return &earlyAgg{windowAggOp: op.(*windowAggOp), clock: clock}, nil
+	case n.EarlyFire > 0 || n.LateFire > 0:
+		return &timedAgg{windowAggOp: op.(*windowAggOp), clock: clock}, nil
 	}
 	return op, nil
 }
@@ -254,6 +255,7 @@ func NewAggSubtask(n *plan.WindowAgg, m *exec.OperatorMetrics, alloc memory.Allo
 		scratch:   -1,
 		lateness:  n.AllowLateness,
 		earlyFire: n.EarlyFire,
+		lateFire:  n.LateFire,
 		updating:  n.AllowLateness > 0 || n.EarlyFire > 0,
 	}
 	switch {
@@ -435,7 +437,7 @@ func (o *windowAggOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out 
 	if err := o.checkOverflow(); err != nil {
 		return err
 	}
-	if len(o.lateChanges) > 0 {
+	if len(o.lateChanges) > 0 && o.lateFire == 0 {
 		if err := o.emitLateChanges(ctx, out); err != nil {
 			return err
 		}
@@ -839,7 +841,9 @@ func (o *windowAggOp) fireWindows(ctx context.Context, out exec.Emitter) error {
 		}
 	}
 	if o.lateness > 0 {
-		o.expireRetained()
+		if err := o.expireRetained(ctx, out); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/streamsql/streamsql/checkpoint"
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/types"
 )
@@ -30,6 +31,13 @@ import (
 //     that changed since their early result are emitted again (-U/+U).
 //     Early results are also emitted at every checkpoint barrier, so that
 //     a checkpoint's accumulators are what was emitted.
+//   - Late firing every D of processing time (plan.WindowAgg.LateFire,
+//     with allowed lateness; timedAgg): the updates late rows make to
+//     fired windows are emitted D after the first one since the last late
+//     firing, instead of at the end of each batch: a group changed by
+//     several late rows in between emits one -U/+U. Pending late updates
+//     are also emitted at every checkpoint barrier and before a window
+//     they change is released (Flink's cleanup would lose them).
 //
 // What a group emitted last is kept as its accumulators' encoding (prev);
 // a -U row decodes it into a scratch slot. Nothing beyond the
@@ -64,10 +72,19 @@ func (o *windowAggOp) retain(end int64, s int32) {
 }
 
 // expireRetained frees the fired windows the watermark has passed by the
-// allowed lateness.
-func (o *windowAggOp) expireRetained() {
+// allowed lateness, first emitting the late updates still pending (late
+// firing) when it frees any.
+func (o *windowAggOp) expireRetained(ctx context.Context, out exec.Emitter) error {
 	wm := int64(o.wm)
-	for len(o.retEnds) > 0 && (o.wm == exec.MaxWatermark || o.utc(o.retEnds[0])-1+o.lateness <= wm) {
+	expires := func() bool {
+		return len(o.retEnds) > 0 && (o.wm == exec.MaxWatermark || o.utc(o.retEnds[0])-1+o.lateness <= wm)
+	}
+	if len(o.lateChanges) > 0 && expires() {
+		if err := o.emitLateChanges(ctx, out); err != nil {
+			return err
+		}
+	}
+	for expires() {
 		end := o.retEnds.pop()
 		for _, s := range o.retained[end] {
 			o.table.del(end, o.slotKey[s], o.slotNull[s])
@@ -75,6 +92,7 @@ func (o *windowAggOp) expireRetained() {
 		}
 		delete(o.retained, end)
 	}
+	return nil
 }
 
 // fireUpdating fires the window ending at end, whose slots ss are sorted
@@ -270,36 +288,82 @@ func (o *windowAggOp) restoreEmitted() {
 	}
 }
 
-// earlyAgg is the window aggregation with early firing: it fires on
-// processing-time timers too (exec.ProcessingTimer).
-type earlyAgg struct {
+// timedAgg is the window aggregation with early or late firing: it fires
+// on processing-time timers too (exec.ProcessingTimer).
+type timedAgg struct {
 	*windowAggOp
 	clock exec.Clock
 	next  time.Time // the next early firing; zero when nothing changed
+	late  time.Time // the next late firing; zero when no late update is pending
 }
 
 var (
-	_ exec.Operator        = (*earlyAgg)(nil)
-	_ exec.ProcessingTimer = (*earlyAgg)(nil)
+	_ exec.Operator        = (*timedAgg)(nil)
+	_ exec.ProcessingTimer = (*timedAgg)(nil)
 )
 
-// OnBatch implements exec.Operator: the first change after an early
-// firing sets the next one.
-func (e *earlyAgg) OnBatch(ctx context.Context, in int, rec arrow.Record, out exec.Emitter) error {
+// OnBatch implements exec.Operator: the first change after a firing sets
+// the next one.
+func (e *timedAgg) OnBatch(ctx context.Context, in int, rec arrow.Record, out exec.Emitter) error {
 	if err := e.windowAggOp.OnBatch(ctx, in, rec, out); err != nil {
 		return err
 	}
-	if e.next.IsZero() && len(e.changes) > 0 {
-		e.next = e.clock.Now().Add(time.Duration(e.earlyFire) * time.Millisecond)
-	}
+	e.arm()
 	return nil
 }
 
-// NextTimer implements exec.ProcessingTimer.
-func (e *earlyAgg) NextTimer() (time.Time, bool) { return e.next, !e.next.IsZero() }
+// arm sets the timers of the firings that have become due to be set.
+func (e *timedAgg) arm() {
+	if e.earlyFire > 0 && e.next.IsZero() && len(e.changes) > 0 {
+		e.next = e.clock.Now().Add(time.Duration(e.earlyFire) * time.Millisecond)
+	}
+	switch {
+	case len(e.lateChanges) == 0:
+		e.late = time.Time{} // emitted (a barrier or a release)
+	case e.lateFire > 0 && e.late.IsZero():
+		e.late = e.clock.Now().Add(time.Duration(e.lateFire) * time.Millisecond)
+	}
+}
 
-// OnTimer implements exec.ProcessingTimer: an early firing.
-func (e *earlyAgg) OnTimer(ctx context.Context, now time.Time, out exec.Emitter) error {
+// OnWatermark implements exec.Operator.
+func (e *timedAgg) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitter) error {
+	err := e.windowAggOp.OnWatermark(ctx, wm, out)
+	e.arm()
+	return err
+}
+
+// OnBarrier implements exec.Operator.
+func (e *timedAgg) OnBarrier(ctx context.Context, b exec.Barrier, sw checkpoint.StateWriter, out exec.Emitter) error {
+	err := e.windowAggOp.OnBarrier(ctx, b, sw, out)
 	e.next = time.Time{}
-	return e.fireEarly(ctx, out)
+	e.arm()
+	return err
+}
+
+// NextTimer implements exec.ProcessingTimer.
+func (e *timedAgg) NextTimer() (time.Time, bool) {
+	at := e.next
+	if at.IsZero() || !e.late.IsZero() && e.late.Before(at) {
+		at = e.late
+	}
+	return at, !at.IsZero()
+}
+
+// OnTimer implements exec.ProcessingTimer: an early firing, a late one,
+// or both, when due.
+func (e *timedAgg) OnTimer(ctx context.Context, now time.Time, out exec.Emitter) error {
+	if !e.next.IsZero() && !now.Before(e.next) {
+		e.next = time.Time{}
+		if err := e.fireEarly(ctx, out); err != nil {
+			return err
+		}
+	}
+	if !e.late.IsZero() && !now.Before(e.late) {
+		e.late = time.Time{}
+		if err := e.emitLateChanges(ctx, out); err != nil {
+			return err
+		}
+	}
+	e.arm()
+	return nil
 }

@@ -147,9 +147,14 @@ func (o *windowAggOp) OnBarrier(ctx context.Context, _ exec.Barrier, sw checkpoi
 	wrap := func(err error) error {
 		return fmt.Errorf("exec: window aggregation %q: checkpoint: %w", o.id, err)
 	}
+	// What the checkpoint holds is what was emitted (emit.go).
 	if o.earlyFire > 0 {
-		// What the checkpoint holds is what was emitted (emit.go).
 		if err := o.fireEarly(ctx, out); err != nil {
+			return err
+		}
+	}
+	if len(o.lateChanges) > 0 {
+		if err := o.emitLateChanges(ctx, out); err != nil {
 			return err
 		}
 	}

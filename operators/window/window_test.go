@@ -106,6 +106,7 @@ type winSpec struct {
 	keys            []int
 	aggs            []plan.AggCall
 	lateness, early int64
+	lateFire        int64
 }
 
 // aggType is the output type the planner gives an aggregate.
@@ -142,7 +143,7 @@ func (s *winSpec) plan() *plan.WindowAgg {
 		out = append(out, types.Field{Name: fmt.Sprintf("a%d", i), Type: a.T})
 	}
 	src := &plan.Source{Base: plan.Base{OpID: "0-source", Output: in}}
-	return &plan.WindowAgg{Base: plan.Base{OpID: "1-window-agg", Output: types.Schema{Fields: out}}, Input: src, Window: s.window, Keys: s.keys, Aggs: s.aggs, AllowLateness: s.lateness, EarlyFire: s.early}
+	return &plan.WindowAgg{Base: plan.Base{OpID: "1-window-agg", Output: types.Schema{Fields: out}}, Input: src, Window: s.window, Keys: s.keys, Aggs: s.aggs, AllowLateness: s.lateness, EarlyFire: s.early, LateFire: s.lateFire}
 }
 
 func (s *winSpec) colIndex(t testing.TB, name string) int {
@@ -197,6 +198,7 @@ func parseWinSpec(t testing.TB, td *datadriven.TestData) *winSpec {
 	td.MaybeScanArgs(t, "offset", &s.window.Offset)
 	td.MaybeScanArgs(t, "lateness", &s.lateness)
 	td.MaybeScanArgs(t, "early", &s.early)
+	td.MaybeScanArgs(t, "late-fire", &s.lateFire)
 	for _, line := range strings.Split(td.Input, "\n") {
 		f := strings.Fields(line)
 		if len(f) == 0 {
@@ -358,8 +360,8 @@ func TestWindowAggDataDriven(t *testing.T) {
 				return "error: " + err.Error()
 			}
 			op = o
-			if spec.early > 0 {
-				op = &earlyAgg{windowAggOp: o.(*windowAggOp), clock: clock}
+			if spec.early > 0 || spec.lateFire > 0 {
+				op = &timedAgg{windowAggOp: o.(*windowAggOp), clock: clock}
 			}
 			var err2 error
 			if st == nil {
