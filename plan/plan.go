@@ -300,8 +300,9 @@ func (a AggCall) describe(arg string) string {
 // windows that changed, that often (+I, then -U/+U); LateFire (ms of
 // processing time, table.exec.emit.late-fire.delay, with AllowLateness)
 // emits the late updates of fired windows that often instead of after
-// every batch. None applies to SESSION windows; all are 0 without a
-// strategy.
+// every batch. For SESSION windows a late row may move a fired session's
+// bounds or merge sessions: their emitted rows are retracted (-D) and the
+// new one inserted. All are 0 without a strategy.
 type WindowAgg struct {
 	Base
 	Input         Node

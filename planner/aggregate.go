@@ -502,13 +502,6 @@ func (b *builder) emitStrategy(wa *plan.WindowAgg, pos parser.Pos) error {
 		}
 		return nil
 	}
-	if wa.Window.Kind == plan.Session {
-		what := "'table.exec.emit.allow-lateness'"
-		if o.EarlyFire > 0 {
-			what = "'table.exec.emit.early-fire.enabled'"
-		}
-		return errorf(pos, "%s is not supported for SESSION windows yet (only TUMBLE, HOP and CUMULATE); RESET it for this query", what)
-	}
 	wa.AllowLateness, wa.EarlyFire = max(o.AllowLateness, 0), o.EarlyFire
 	if o.LateFire {
 		wa.LateFire = o.LateFireDelay

@@ -50,7 +50,12 @@ import (
 //     become one session [min start, max end). The row is late when it
 //     merges with no open session and ts + gap - 1 <= wm; a row that bridges
 //     into an open session is kept even if its own window alone would have
-//     closed (as in Flink, lateness is judged on the merged window).
+//     closed (as in Flink, lateness is judged on the merged window). With
+//     allowed lateness L, fired sessions are kept (and merged into) until
+//     wm >= end - 1 + L, and a row that merges with none is late when
+//     ts + gap - 1 + L <= wm (emit.go).
+//   - Late rows go to the late-rows output when the job keeps them
+//     (exec.OperatorEnv.Late), as the operator received them.
 //   - A row whose event time is NULL is dropped and counted as late.
 //   - Output of one watermark is ordered by window_end, then window_start,
 //     then group key in the order of the key encoding: NULL first, then
@@ -143,6 +148,14 @@ type windowAggOp struct {
 	// Fired windows kept for late rows, by end.
 	retEnds  windowEndHeap
 	retained map[int64][]int32
+	// Sessions with an emit strategy (session.go): per slot, the bounds
+	// it was last emitted with and whether it fired (kept for late rows);
+	// retract lists the emitted sessions merged away in this batch;
+	// minExpire is a lower bound of when a fired session is released.
+	prevStart, prevEnd []int64
+	fired              []bool
+	retract            []int32
+	minExpire          int64
 	scratch  int32 // a slot that is never live, to decode prev into; -1 until needed
 	kindBuf  []types.RowKind
 
@@ -170,8 +183,9 @@ type windowAggOp struct {
 	encBuf  []byte
 	keyEnc  *state.KeyEncoder // general keys: encodes each row's key
 	keyArrs []arrow.Array     // the key columns of the batch keyEnc is bound to
-	firing  []int32
-	sortBuf []keySlot
+	firing   []int32
+	sortBuf2 []int32 // sessions: the firing ones to emit
+	sortBuf  []keySlot
 	rb      *array.RecordBuilder
 }
 
@@ -250,6 +264,7 @@ func NewAggSubtask(n *plan.WindowAgg, m *exec.OperatorMetrics, alloc memory.Allo
 		wins:      make(map[int64][]int32),
 		wm:        exec.MinWatermark,
 		minEnd:    math.MaxInt64,
+		minExpire: math.MaxInt64,
 		keyCol:    -1,
 		procTime:  -1,
 		scratch:   -1,
@@ -285,9 +300,6 @@ func NewAggSubtask(n *plan.WindowAgg, m *exec.OperatorMetrics, alloc memory.Allo
 	case plan.Session:
 		if w.Gap <= 0 {
 			return nil, errf("SESSION gap must be positive, got %dms", w.Gap)
-		}
-		if o.updating {
-			return nil, errf("SESSION windows have no allowed lateness or early firing")
 		}
 		o.phases = 1
 	default:
@@ -421,6 +433,11 @@ func (o *windowAggOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out 
 			return err
 		}
 		o.updateAggs(rec, slots)
+		if len(o.retract) > 0 {
+			if err := o.emitRetractions(ctx, out); err != nil {
+				return err
+			}
+		}
 		o.releaseMerged()
 	} else {
 		for j := 0; j < o.phases; j++ {
@@ -686,6 +703,11 @@ func (o *windowAggOp) growSlot() int32 {
 	if o.updating {
 		o.prev = append(o.prev, nil)
 		o.changed = append(o.changed, false)
+		if o.w.Kind == plan.Session {
+			o.prevStart = append(o.prevStart, 0)
+			o.prevEnd = append(o.prevEnd, 0)
+			o.fired = append(o.fired, false)
+		}
 	}
 	// Grow accumulators in capacity-sized steps, not one by one.
 	if c := cap(o.slotKey); n > o.aggCap {
@@ -728,6 +750,9 @@ func (o *windowAggOp) freeSlot(s int32) {
 	o.dirty[s] = false
 	if o.updating {
 		o.prev[s], o.changed[s] = nil, false
+		if o.w.Kind == plan.Session {
+			o.fired[s] = false
+		}
 	}
 	for _, a := range o.aggs {
 		a.reset(s)
@@ -889,6 +914,12 @@ type keySlot struct {
 // values of slot acc (s itself, or the scratch slot holding what s
 // emitted before).
 func (o *windowAggOp) appendRow(s, acc int32) error {
+	return o.appendRowAt(s, acc, o.slotStart[s], o.slotEnd[s])
+}
+
+// appendRowAt is appendRow with the window bounds start, end (those a
+// session was emitted with).
+func (o *windowAggOp) appendRowAt(s, acc int32, start, end int64) error {
 	rb := o.rb
 	nk := len(o.keyTypes)
 	if o.fast {
@@ -908,7 +939,6 @@ func (o *windowAggOp) appendRow(s, acc int32) error {
 			}
 		}
 	}
-	start, end := o.slotStart[s], o.slotEnd[s]
 	wt := o.utc(end) - 1
 	if o.sessionZone != nil { // sessions are found in instants
 		start, end = o.sessionZone.ToLocal(start), o.sessionZone.ToLocal(end)

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/streamsql/streamsql/checkpoint"
 	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -38,6 +39,15 @@ import (
 //     several late rows in between emits one -U/+U. Pending late updates
 //     are also emitted at every checkpoint barrier and before a window
 //     they change is released (Flink's cleanup would lose them).
+//
+//   - SESSION windows (session.go): a fired session stays in its key's
+//     list for the allowed lateness, so late rows merge into it. A row
+//     that changes a session's bounds makes its row another one: its
+//     update is -D of the row emitted before (with the bounds it had)
+//     and +I, not -U/+U. A session merged away after it was emitted is
+//     retracted (-D) in the batch that merged it; a fired one that a row
+//     extends past the watermark is open again: without early firing its
+//     row is retracted at once and it fires again later.
 //
 // What a group emitted last is kept as its accumulators' encoding (prev);
 // a -U row decodes it into a scratch slot. Nothing beyond the
@@ -122,10 +132,24 @@ func (o *windowAggOp) fireUpdating(ctx context.Context, out exec.Emitter, end in
 	return nil
 }
 
-// emitLateChanges emits the groups of fired windows that the last batch
-// changed, ordered by window end, then key.
+// emitLateChanges emits the groups of fired windows that late rows
+// changed, ordered by window end, then key. A session listed may have been
+// merged away (freed, perhaps reused) or opened again since: only live,
+// changed, fired slots are emitted, once.
 func (o *windowAggOp) emitLateChanges(ctx context.Context, out exec.Emitter) error {
 	ss := o.lateChanges
+	if o.w.Kind == plan.Session {
+		ss = ss[:0]
+		for _, s := range o.lateChanges {
+			if o.live[s] && o.changed[s] && o.fired[s] {
+				o.changed[s] = false // dedupe
+				ss = append(ss, s)
+			}
+		}
+		for _, s := range ss {
+			o.changed[s] = true
+		}
+	}
 	o.sortByWindow(ss)
 	err := o.emitUpdates(ctx, out, ss)
 	o.lateChanges = ss[:0]
@@ -172,6 +196,10 @@ func (o *windowAggOp) emitUpdates(ctx context.Context, out exec.Emitter, ss []in
 	if len(ss) == 0 {
 		return nil
 	}
+	session := o.w.Kind == plan.Session
+	moved := func(s int32) bool { // a session's bounds changed since it was emitted
+		return session && (o.prevStart[s] != o.slotStart[s] || o.prevEnd[s] != o.slotEnd[s])
+	}
 	kinds := o.kindBuf[:0]
 	for _, s := range ss {
 		if o.prev[s] == nil {
@@ -180,10 +208,18 @@ func (o *windowAggOp) emitUpdates(ctx context.Context, out exec.Emitter, ss []in
 		if err := o.decodePrev(s); err != nil {
 			return err
 		}
-		if err := o.appendRow(s, o.scratch); err != nil {
+		k := types.UpdateBefore
+		if session {
+			if err := o.appendRowAt(s, o.scratch, o.prevStart[s], o.prevEnd[s]); err != nil {
+				return err
+			}
+			if moved(s) {
+				k = types.Delete // another row (its window changed)
+			}
+		} else if err := o.appendRow(s, o.scratch); err != nil {
 			return err
 		}
-		kinds = append(kinds, types.UpdateBefore)
+		kinds = append(kinds, k)
 		if len(kinds) == windowOutputRows {
 			if err := o.flushKinds(ctx, out, kinds); err != nil {
 				return err
@@ -200,7 +236,7 @@ func (o *windowAggOp) emitUpdates(ctx context.Context, out exec.Emitter, ss []in
 			return err
 		}
 		k := types.Insert
-		if o.prev[s] != nil {
+		if o.prev[s] != nil && !moved(s) {
 			k = types.UpdateAfter
 		}
 		kinds = append(kinds, k)
@@ -218,6 +254,9 @@ func (o *windowAggOp) emitUpdates(ctx context.Context, out exec.Emitter, ss []in
 	for _, s := range ss {
 		o.prev[s] = o.encodeAcc(o.prev[s][:0], s)
 		o.changed[s] = false
+		if session {
+			o.prevStart[s], o.prevEnd[s] = o.slotStart[s], o.slotEnd[s]
+		}
 	}
 	return nil
 }
@@ -272,6 +311,25 @@ func (o *windowAggOp) restoreEmitted() {
 		return
 	}
 	wm := int64(o.wm)
+	if o.w.Kind == plan.Session {
+		// A session the watermark has passed fired; with early firing
+		// every session emitted its accumulators (at the barrier).
+		for i, live := range o.live {
+			s := int32(i)
+			if !live {
+				continue
+			}
+			o.fired[s] = o.slotEnd[s]-1 <= wm
+			if o.fired[s] {
+				o.minExpire = min(o.minExpire, o.slotEnd[s]-1+o.lateness)
+			}
+			if o.fired[s] || o.earlyFire > 0 {
+				o.prev[s] = o.encodeAcc(nil, s)
+				o.prevStart[s], o.prevEnd[s] = o.slotStart[s], o.slotEnd[s]
+			}
+		}
+		return
+	}
 	if o.lateness > 0 {
 		for len(o.winEnds) > 0 && o.utc(o.winEnds[0])-1 <= wm {
 			end := o.winEnds.pop()

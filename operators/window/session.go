@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/types"
 )
 
 // Session windows. The open sessions of a key form a list threaded
@@ -24,6 +25,7 @@ func (o *windowAggOp) assignSessions(times []int64, timeNulls arrow.Array, keys 
 	wm := int64(o.wm)
 	gap := o.w.Gap
 	late := int64(0)
+	lateness := o.lateness
 	for i, ts := range times {
 		if timeNulls != nil && timeNulls.IsNull(i) {
 			slots[i] = -1
@@ -66,10 +68,13 @@ func (o *windowAggOp) assignSessions(times []int64, timeNulls arrow.Array, keys 
 			}
 			o.forward[p] = target
 			o.merged = append(o.merged, p)
+			if o.updating && o.prev[p] != nil {
+				o.retract = append(o.retract, p) // its row is gone
+			}
 			p = next
 		}
 		if target < 0 {
-			if hi-1 <= wm {
+			if hi-1+lateness <= wm {
 				slots[i] = -1
 				late++
 				continue
@@ -81,6 +86,9 @@ func (o *windowAggOp) assignSessions(times []int64, timeNulls arrow.Array, keys 
 		} else {
 			o.slotStart[target] = min(o.slotStart[target], lo)
 			o.slotEnd[target] = max(o.slotEnd[target], hi)
+		}
+		if o.updating {
+			o.sessionChanged(target)
 		}
 		slots[i] = target
 		if !o.dirty[target] {
@@ -104,6 +112,123 @@ func (o *windowAggOp) assignSessions(times []int64, timeNulls arrow.Array, keys 
 		o.late += late
 		o.m.LateRecords.Add(late)
 	}
+}
+
+// sessionChanged records, with an emit strategy, that a row went into
+// session s (whose bounds it may have changed): a session whose end the
+// watermark has passed fired (at once, if the row opened it within the
+// allowed lateness) and its change is a late one; a fired session that the
+// row extended past the watermark is open again, and without early firing
+// its emitted row is retracted at once (it fires again later).
+func (o *windowAggOp) sessionChanged(s int32) {
+	wm := int64(o.wm)
+	end := o.slotEnd[s]
+	o.minEnd = min(o.minEnd, end)
+	switch {
+	case end-1 <= wm:
+		o.fired[s] = true
+		o.minExpire = min(o.minExpire, end-1+o.lateness)
+		if !o.changed[s] {
+			o.markChanged(s, true)
+		}
+		return
+	case o.fired[s]:
+		o.fired[s] = false
+		o.changed[s] = false // listed as a late change: dropped from the list
+		if o.earlyFire == 0 && o.prev[s] != nil {
+			o.retract = append(o.retract, s)
+		}
+	}
+	if o.earlyFire > 0 && !o.changed[s] {
+		o.markChanged(s, false)
+	}
+}
+
+// emitRetractions emits a -D row for each session of o.retract, with the
+// bounds and values it was emitted with, and forgets that it was.
+func (o *windowAggOp) emitRetractions(ctx context.Context, out exec.Emitter) error {
+	kinds := o.kindBuf[:0]
+	for _, s := range o.retract {
+		if o.prev[s] == nil {
+			continue // listed twice
+		}
+		if err := o.decodePrev(s); err != nil {
+			return err
+		}
+		if err := o.appendRowAt(s, o.scratch, o.prevStart[s], o.prevEnd[s]); err != nil {
+			return err
+		}
+		o.prev[s] = nil
+		kinds = append(kinds, types.Delete)
+		if len(kinds) == windowOutputRows {
+			if err := o.flushKinds(ctx, out, kinds); err != nil {
+				return err
+			}
+			kinds = kinds[:0]
+		}
+	}
+	o.retract = o.retract[:0]
+	err := o.flushKinds(ctx, out, kinds)
+	o.kindBuf = kinds[:0]
+	return err
+}
+
+// fireSessionsUpdating fires the sessions the watermark has passed with an
+// emit strategy: it emits those not emitted yet (+I) or changed since
+// (-U/+U, or -D/+I when their bounds changed), keeps fired sessions for
+// the allowed lateness (late rows merge into them), and frees those the
+// watermark has passed by it, first emitting pending late updates.
+func (o *windowAggOp) fireSessionsUpdating(ctx context.Context, out exec.Emitter) error {
+	wm := int64(o.wm)
+	end := o.wm == exec.MaxWatermark
+	if !end && o.minEnd-1 > wm && o.minExpire > wm {
+		return nil
+	}
+	firing, expiring := o.firing[:0], o.merged[:0]
+	newMin, newExp := int64(math.MaxInt64), int64(math.MaxInt64)
+	for i, live := range o.live {
+		s := int32(i)
+		if !live {
+			continue
+		}
+		e := o.slotEnd[s]
+		if !o.fired[s] {
+			if e-1 > wm {
+				newMin = min(newMin, e)
+				continue
+			}
+			firing = append(firing, s)
+		}
+		if end || e-1+o.lateness <= wm {
+			expiring = append(expiring, s)
+		} else {
+			newExp = min(newExp, e-1+o.lateness)
+		}
+	}
+	o.minEnd, o.minExpire = newMin, newExp
+	if len(o.lateChanges) > 0 && len(expiring) > 0 {
+		if err := o.emitLateChanges(ctx, out); err != nil {
+			return err
+		}
+	}
+	o.sortByWindow(firing)
+	emit := o.sortBuf2[:0]
+	for _, s := range firing {
+		o.fired[s] = true
+		if o.prev[s] == nil || o.changed[s] || o.prevStart[s] != o.slotStart[s] || o.prevEnd[s] != o.slotEnd[s] {
+			emit = append(emit, s)
+		}
+	}
+	o.firing, o.sortBuf2 = firing, emit
+	if err := o.emitUpdates(ctx, out, emit); err != nil {
+		return err
+	}
+	for _, s := range expiring {
+		o.unlinkSession(s)
+		o.freeSlot(s)
+	}
+	o.merged = expiring[:0]
+	return nil
 }
 
 // releaseMerged frees the slots merged away during the last batch.
@@ -147,6 +272,9 @@ func (o *windowAggOp) unlinkSession(s int32) {
 // the open sessions only when minEnd, a lower bound of their ends, says
 // that one may fire.
 func (o *windowAggOp) fireSessions(ctx context.Context, out exec.Emitter) error {
+	if o.updating {
+		return o.fireSessionsUpdating(ctx, out)
+	}
 	wm := int64(o.wm)
 	if o.minEnd-1 > wm {
 		return nil
