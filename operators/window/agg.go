@@ -156,8 +156,8 @@ type windowAggOp struct {
 	fired              []bool
 	retract            []int32
 	minExpire          int64
-	scratch  int32 // a slot that is never live, to decode prev into; -1 until needed
-	kindBuf  []types.RowKind
+	scratch            int32 // a slot that is never live, to decode prev into; -1 until needed
+	kindBuf            []types.RowKind
 
 	// Checkpoint dirty tracking.
 	dirtyList []int32
@@ -172,21 +172,21 @@ type windowAggOp struct {
 	persWM, persLate []byte
 
 	// Scratch, reused across batches.
-	slots   []int32
-	masked  []int32
-	timeBuf []int64
-	keyBuf  []int64
-	ids     []int64
-	newKeys []int32
-	forward map[int32]int32 // sessions: merged slot → slot it merged into
-	merged  []int32
-	encBuf  []byte
-	keyEnc  *state.KeyEncoder // general keys: encodes each row's key
-	keyArrs []arrow.Array     // the key columns of the batch keyEnc is bound to
+	slots    []int32
+	masked   []int32
+	timeBuf  []int64
+	keyBuf   []int64
+	ids      []int64
+	newKeys  []int32
+	forward  map[int32]int32 // sessions: merged slot → slot it merged into
+	merged   []int32
+	encBuf   []byte
+	keyEnc   *state.KeyEncoder // general keys: encodes each row's key
+	keyArrs  []arrow.Array     // the key columns of the batch keyEnc is bound to
 	firing   []int32
 	sortBuf2 []int32 // sessions: the firing ones to emit
 	sortBuf  []keySlot
-	rb      *array.RecordBuilder
+	rb       *array.RecordBuilder
 }
 
 var _ exec.Operator = (*windowAggOp)(nil)
