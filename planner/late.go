@@ -213,6 +213,10 @@ func dropsLate(n plan.Node) string {
 		return "OVER aggregation"
 	case *plan.TimeSort:
 		return "ORDER BY"
+	case *plan.WindowJoin:
+		if !x.Window.ProcTime {
+			return "window join"
+		}
 	}
 	return ""
 }
