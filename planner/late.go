@@ -217,6 +217,8 @@ func dropsLate(n plan.Node) string {
 		if !x.Window.ProcTime {
 			return "window join"
 		}
+	case *plan.IntervalJoin:
+		return "interval join"
 	}
 	return ""
 }
