@@ -130,6 +130,33 @@ type OperatorEnv struct {
 	Late Emitter
 }
 
+// StateSubtask is the part of its node's keyed state the subtask env
+// describes owns: subtask Subtask of max(1, Parallelism) over
+// MaxParallelism key groups (state.DefaultMaxParallelism when unset, as
+// for one task built outside a job).
+func (env OperatorEnv) StateSubtask() (state.Subtask, error) {
+	maxP := env.MaxParallelism
+	if maxP == 0 {
+		maxP = state.DefaultMaxParallelism
+	}
+	return state.NewSubtask(env.Subtask, max(1, env.Parallelism), maxP)
+}
+
+// WithDefaults returns env with what it leaves unset filled in: fresh
+// metrics, memory.DefaultAllocator and the system clock.
+func (env OperatorEnv) WithDefaults() OperatorEnv {
+	if env.Metrics == nil {
+		env.Metrics = &OperatorMetrics{}
+	}
+	if env.Alloc == nil {
+		env.Alloc = memory.DefaultAllocator
+	}
+	if env.Clock == nil {
+		env.Clock = SystemClock{}
+	}
+	return env
+}
+
 // Operators builds the operator of a plan node. The operator registry
 // (package operators) implements it; exec never imports an operator
 // package, as it never imports a connector. Sources, sinks and exchanges

@@ -123,27 +123,12 @@ const groupsTable = "groups"
 // New builds the operator of n for the subtask env describes (the operator
 // registry's constructor): it owns the key groups env.KeyGroups.
 func New(n *plan.GroupAgg, env exec.OperatorEnv) (exec.Operator, error) {
-	maxP := env.MaxParallelism
-	if maxP == 0 {
-		maxP = state.DefaultMaxParallelism
-	}
-	sub, err := state.NewSubtask(env.Subtask, max(1, env.Parallelism), maxP)
+	sub, err := env.StateSubtask()
 	if err != nil {
 		return nil, fmt.Errorf("groupagg: %q: %w", n.ID(), err)
 	}
-	m := env.Metrics
-	if m == nil {
-		m = &exec.OperatorMetrics{}
-	}
-	alloc := env.Alloc
-	if alloc == nil {
-		alloc = memory.DefaultAllocator
-	}
-	clock := env.Clock
-	if clock == nil {
-		clock = exec.SystemClock{}
-	}
-	return NewSubtask(n, m, alloc, clock, sub)
+	env = env.WithDefaults()
+	return NewSubtask(n, env.Metrics, env.Alloc, env.Clock, sub)
 }
 
 // NewSubtask builds the operator of n as subtask sub.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -17,6 +16,7 @@ import (
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/exec/expr"
 	"github.com/streamsql/streamsql/exec/state"
+	"github.com/streamsql/streamsql/operators/internal/joinside"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
@@ -97,22 +97,16 @@ func (h *ivTimers) Pop() any {
 
 // ivSide is the state and encoders of one input.
 type ivSide struct {
-	name     string
-	table    *state.Table
-	outer    bool
-	types    []types.Type
-	keyCols  []int
-	keyTypes []types.Type
-	timeCol  int
-	life     int64 // a row of time ts is held while wm < ts + life
-	keyEnc   *state.KeyEncoder
-	rowEnc   *state.KeyEncoder
-	keyArrs  []arrow.Array
-	rowArrs  []arrow.Array
-	buckets  map[string]*ivBucket
-	timers   ivTimers
-	dirty    []*ivEntry
-	live     int
+	name  string
+	table *state.Table
+	outer bool
+	joinside.Codec
+	timeCol int
+	life    int64 // a row of time ts is held while wm < ts + life
+	buckets map[string]*ivBucket
+	timers  ivTimers
+	dirty   []*ivEntry
+	live    int
 }
 
 func (s *ivSide) markDirty(e *ivEntry) {
@@ -237,23 +231,12 @@ var (
 // NewInterval builds the operator of interval join n for the subtask env
 // describes.
 func NewInterval(n *plan.IntervalJoin, env exec.OperatorEnv) (exec.Operator, error) {
-	maxP := env.MaxParallelism
-	if maxP == 0 {
-		maxP = state.DefaultMaxParallelism
-	}
-	sub, err := state.NewSubtask(env.Subtask, max(1, env.Parallelism), maxP)
+	sub, err := env.StateSubtask()
 	if err != nil {
 		return nil, fmt.Errorf("interval join: %q: %w", n.ID(), err)
 	}
-	m := env.Metrics
-	if m == nil {
-		m = &exec.OperatorMetrics{}
-	}
-	alloc := env.Alloc
-	if alloc == nil {
-		alloc = memory.DefaultAllocator
-	}
-	return NewIntervalSubtask(n, m, alloc, sub)
+	env = env.WithDefaults()
+	return NewIntervalSubtask(n, env.Metrics, env.Alloc, sub)
 }
 
 // NewIntervalSubtask builds the operator of interval join n as subtask
@@ -276,35 +259,18 @@ func NewIntervalSubtask(n *plan.IntervalJoin, m *exec.OperatorMetrics, alloc mem
 			keys = n.RightKeys
 		}
 		sch := in.Schema()
-		for _, f := range sch.Fields {
-			s.types = append(s.types, f.Type)
-		}
 		if s.timeCol < 0 || s.timeCol >= sch.Len() || !sch.Fields[s.timeCol].Type.IsTemporal() {
 			return nil, errf("%s time column #%d is not a timestamp", s.name, s.timeCol)
 		}
-		for _, k := range keys {
-			if k < 0 || k >= sch.Len() {
-				return nil, errf("%s key column #%d out of range", s.name, k)
-			}
-			s.keyCols = append(s.keyCols, k)
-			s.keyTypes = append(s.keyTypes, sch.Fields[k].Type)
-		}
 		var err error
-		if s.keyEnc, err = state.NewKeyEncoder(s.keyTypes); err != nil {
+		if s.Codec, err = joinside.New(s.name, sch, keys); err != nil {
 			return nil, errf("%v", err)
 		}
-		if s.rowEnc, err = state.NewKeyEncoder(s.types); err != nil {
-			return nil, errf("%v", err)
-		}
-		s.keyArrs = make([]arrow.Array, len(keys))
-		s.rowArrs = make([]arrow.Array, len(s.types))
 		o.sides[i] = s
 		specs = append(specs, state.Spec{Name: s.name, Keyed: true, Held: true, Layout: ivLayout(s, n)})
 	}
-	for i := range n.LeftKeys {
-		if o.sides[0].keyTypes[i].Kind != o.sides[1].keyTypes[i].Kind {
-			return nil, errf("key column %d is %s on the left, %s on the right", i, o.sides[0].keyTypes[i], o.sides[1].keyTypes[i])
-		}
+	if err := joinside.CheckKeys(&o.sides[0].Codec, &o.sides[1].Codec); err != nil {
+		return nil, errf("%v", err)
 	}
 	if n.Residual != nil {
 		var err error
@@ -336,15 +302,8 @@ func maxVarint(_, a, b []byte) ([]byte, error) {
 
 // ivLayout describes one side's state encoding.
 func ivLayout(s *ivSide, n *plan.IntervalJoin) string {
-	name := func(ts []types.Type) string {
-		out := make([]string, len(ts))
-		for i, t := range ts {
-			out[i] = t.Nullable().String()
-		}
-		return strings.Join(out, ", ")
-	}
 	return fmt.Sprintf("v1 count matched, key [%s], time #%d, row [%s], outer %v, interval [%d, %d]",
-		name(s.keyTypes), s.timeCol, name(s.types), s.outer, n.Lower, n.Upper)
+		joinside.TypeList(s.KeyTypes), s.timeCol, joinside.TypeList(s.Types), s.outer, n.Lower, n.Upper)
 }
 
 // Open implements exec.Operator.
@@ -381,7 +340,7 @@ func (o *intervalOp) Open(_ context.Context, st checkpoint.StateReader) error {
 
 func (o *intervalOp) restoreEntry(s *ivSide, key, value []byte) error {
 	rest := key
-	for _, t := range s.keyTypes {
+	for _, t := range s.KeyTypes {
 		var err error
 		if rest, err = state.SkipKeyColumn(t, rest); err != nil {
 			return err
@@ -393,7 +352,7 @@ func (o *intervalOp) restoreEntry(s *ivSide, key, value []byte) error {
 	k := string(key[:len(key)-len(rest)])
 	ts := int64(binary.BigEndian.Uint64(rest) ^ (1 << 63))
 	rest = rest[8:]
-	if err := state.CheckKey(s.types, rest); err != nil {
+	if err := state.CheckKey(s.Types, rest); err != nil {
 		return err
 	}
 	cnt, n := binary.Uvarint(value)
@@ -516,16 +475,7 @@ func (o *intervalOp) OnBatch(ctx context.Context, in int, rec arrow.Record, out 
 func (o *intervalOp) process(in int, rec arrow.Record) error {
 	s, other := o.sides[in], o.sides[1-in]
 	n := int(rec.NumRows())
-	for i, k := range s.keyCols {
-		s.keyArrs[i] = rec.Column(k)
-	}
-	for i := range s.rowArrs {
-		s.rowArrs[i] = rec.Column(i)
-	}
-	if err := s.keyEnc.Bind(s.keyArrs...); err != nil {
-		return err
-	}
-	if err := s.rowEnc.Bind(s.rowArrs...); err != nil {
+	if err := s.Bind(rec); err != nil {
 		return err
 	}
 	tcol, ok := rec.Column(s.timeCol).(*array.Timestamp)
@@ -553,16 +503,16 @@ func (o *intervalOp) process(in int, rec arrow.Record) error {
 			o.m.LateRecords.Add(1)
 			continue
 		}
-		for _, a := range s.keyArrs {
+		for _, a := range s.KeyArrs {
 			if a.IsNull(i) {
 				alone[i] = true
 			}
 		}
-		rows[i] = s.rowEnc.Append(nil, i)
+		rows[i] = s.RowEnc.Append(nil, i)
 		if alone[i] {
 			continue
 		}
-		o.kbuf = s.keyEnc.Append(o.kbuf[:0], i)
+		o.kbuf = s.KeyEnc.Append(o.kbuf[:0], i)
 		b := other.buckets[string(o.kbuf)]
 		if b == nil {
 			keys[i] = string(o.kbuf)
@@ -633,7 +583,7 @@ func (o *intervalOp) evalResidual(in int, rows [][]byte, pairs []ivPair) ([]bool
 		}
 		cand[p] = outRow{left: l, right: r}
 	}
-	rec, err := buildRows(o.alloc, o.outArrow, o.nLeft, o.sides[0].types, o.sides[1].types, cand)
+	rec, err := buildRows(o.alloc, o.outArrow, o.nLeft, o.sides[0].Types, o.sides[1].Types, cand)
 	if err != nil {
 		return nil, err
 	}
@@ -648,7 +598,7 @@ func (o *intervalOp) flush(ctx context.Context, out exec.Emitter) error {
 	o.pending = o.pending[:0]
 	for start := 0; start < len(all); start += batch {
 		rows := all[start:min(start+batch, len(all))]
-		rec, err := buildRows(o.alloc, o.outArrow, o.nLeft, o.sides[0].types, o.sides[1].types, rows)
+		rec, err := buildRows(o.alloc, o.outArrow, o.nLeft, o.sides[0].Types, o.sides[1].Types, rows)
 		if err != nil {
 			return fmt.Errorf("interval join: %q: %w", o.id, err)
 		}

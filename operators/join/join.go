@@ -54,6 +54,7 @@ import (
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/exec/expr"
 	"github.com/streamsql/streamsql/exec/state"
+	"github.com/streamsql/streamsql/operators/internal/joinside"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
@@ -85,19 +86,13 @@ func (b *bucket) remove(e *entry) {
 
 // side is the state and encoders of one input.
 type side struct {
-	name     string
-	table    *state.Table
-	outer    bool
-	types    []types.Type // the side's columns
-	keyCols  []int
-	keyTypes []types.Type
-	keyEnc   *state.KeyEncoder
-	rowEnc   *state.KeyEncoder
-	keyArrs  []arrow.Array
-	rowArrs  []arrow.Array
-	buckets  map[string]*bucket
-	dirty    map[string]*entry // state key → entry (count 0: deleted)
-	live     int
+	name  string
+	table *state.Table
+	outer bool
+	joinside.Codec
+	buckets map[string]*bucket
+	dirty   map[string]*entry // state key → entry (count 0: deleted)
+	live    int
 }
 
 // stateKey is the key of e's state entry (without the key group).
@@ -190,27 +185,12 @@ var _ exec.Operator = (*op)(nil)
 
 // New builds the operator of n for the subtask env describes.
 func New(n *plan.Join, env exec.OperatorEnv) (exec.Operator, error) {
-	maxP := env.MaxParallelism
-	if maxP == 0 {
-		maxP = state.DefaultMaxParallelism
-	}
-	sub, err := state.NewSubtask(env.Subtask, max(1, env.Parallelism), maxP)
+	sub, err := env.StateSubtask()
 	if err != nil {
 		return nil, fmt.Errorf("join: %q: %w", n.ID(), err)
 	}
-	m := env.Metrics
-	if m == nil {
-		m = &exec.OperatorMetrics{}
-	}
-	alloc := env.Alloc
-	if alloc == nil {
-		alloc = memory.DefaultAllocator
-	}
-	clock := env.Clock
-	if clock == nil {
-		clock = exec.SystemClock{}
-	}
-	return NewSubtask(n, m, alloc, clock, sub)
+	env = env.WithDefaults()
+	return NewSubtask(n, env.Metrics, env.Alloc, env.Clock, sub)
 }
 
 // NewSubtask builds the operator of n as subtask sub.
@@ -239,26 +219,10 @@ func NewSubtask(n *plan.Join, m *exec.OperatorMetrics, alloc memory.Allocator, c
 			keys = n.RightKeys
 			s.name, s.outer = "right", n.Type.RightOuter()
 		}
-		sch := in.Schema()
-		for _, f := range sch.Fields {
-			s.types = append(s.types, f.Type)
-		}
-		for _, k := range keys {
-			if k < 0 || k >= sch.Len() {
-				return nil, errf("%s key column #%d out of range", s.name, k)
-			}
-			s.keyCols = append(s.keyCols, k)
-			s.keyTypes = append(s.keyTypes, sch.Fields[k].Type)
-		}
 		var err error
-		if s.keyEnc, err = state.NewKeyEncoder(s.keyTypes); err != nil {
+		if s.Codec, err = joinside.New(s.name, in.Schema(), keys); err != nil {
 			return nil, errf("%v", err)
 		}
-		if s.rowEnc, err = state.NewKeyEncoder(s.types); err != nil {
-			return nil, errf("%v", err)
-		}
-		s.keyArrs = make([]arrow.Array, len(keys))
-		s.rowArrs = make([]arrow.Array, len(s.types))
 		o.sides[i] = s
 		l := layout(s)
 		if n.Type.LeftOnly() {
@@ -266,10 +230,8 @@ func NewSubtask(n *plan.Join, m *exec.OperatorMetrics, alloc memory.Allocator, c
 		}
 		specs = append(specs, state.Spec{Name: s.name, Keyed: true, Held: true, Layout: l})
 	}
-	for i := range n.LeftKeys {
-		if o.sides[0].keyTypes[i].Kind != o.sides[1].keyTypes[i].Kind {
-			return nil, errf("key column %d is %s on the left, %s on the right", i, o.sides[0].keyTypes[i], o.sides[1].keyTypes[i])
-		}
+	if err := joinside.CheckKeys(&o.sides[0].Codec, &o.sides[1].Codec); err != nil {
+		return nil, errf("%v", err)
 	}
 	if n.Residual != nil {
 		var err error
@@ -289,14 +251,7 @@ func NewSubtask(n *plan.Join, m *exec.OperatorMetrics, alloc memory.Allocator, c
 
 // layout describes one side's state encoding.
 func layout(s *side) string {
-	name := func(ts []types.Type) string {
-		out := make([]string, len(ts))
-		for i, t := range ts {
-			out[i] = t.Nullable().String()
-		}
-		return strings.Join(out, ", ")
-	}
-	return fmt.Sprintf("v1 count matches access, key [%s], row [%s], outer %v", name(s.keyTypes), name(s.types), s.outer)
+	return fmt.Sprintf("v1 count matches access, key [%s], row [%s], outer %v", joinside.TypeList(s.KeyTypes), joinside.TypeList(s.Types), s.outer)
 }
 
 var errState = errors.New("corrupt join state")
@@ -322,13 +277,13 @@ func (o *op) Open(_ context.Context, st checkpoint.StateReader) error {
 
 func (o *op) restoreEntry(s *side, key, value []byte) error {
 	rest := key
-	for _, t := range s.keyTypes {
+	for _, t := range s.KeyTypes {
 		var err error
 		if rest, err = state.SkipKeyColumn(t, rest); err != nil {
 			return err
 		}
 	}
-	if err := state.CheckKey(s.types, rest); err != nil {
+	if err := state.CheckKey(s.Types, rest); err != nil {
 		return err
 	}
 	k, r := string(key[:len(key)-len(rest)]), string(rest)
@@ -445,16 +400,7 @@ type pair struct {
 func (o *op) process(in int, rec arrow.Record, now int64) error {
 	s, other := o.sides[in], o.sides[1-in]
 	n := int(rec.NumRows())
-	for i, k := range s.keyCols {
-		s.keyArrs[i] = rec.Column(k)
-	}
-	for i := range s.rowArrs {
-		s.rowArrs[i] = rec.Column(i)
-	}
-	if err := s.keyEnc.Bind(s.keyArrs...); err != nil {
-		return err
-	}
-	if err := s.rowEnc.Bind(s.rowArrs...); err != nil {
+	if err := s.Bind(rec); err != nil {
 		return err
 	}
 	kinds := exec.RowKinds(rec)
@@ -465,16 +411,16 @@ func (o *op) process(in int, rec arrow.Record, now int64) error {
 	start := make([]int, n+1)
 	for i := 0; i < n; i++ {
 		start[i] = len(pairs)
-		for _, a := range s.keyArrs {
+		for _, a := range s.KeyArrs {
 			if a.IsNull(i) {
 				nullKey[i] = true
 			}
 		}
-		rows[i] = s.rowEnc.Append(nil, i)
+		rows[i] = s.RowEnc.Append(nil, i)
 		if nullKey[i] {
 			continue
 		}
-		o.kbuf = s.keyEnc.Append(o.kbuf[:0], i)
+		o.kbuf = s.KeyEnc.Append(o.kbuf[:0], i)
 		keys[i] = string(o.kbuf)
 		if b := other.buckets[keys[i]]; b != nil {
 			for _, e := range b.rows {
@@ -695,11 +641,11 @@ func evalCondition(cond expr.Evaluator, rec arrow.Record) ([]bool, error) {
 
 // build decodes rows into a record of the output schema.
 func (o *op) build(rows []outRow) (arrow.Record, error) {
-	rt := o.sides[1].types
+	rt := o.sides[1].Types
 	if o.kind.LeftOnly() {
 		rt = nil // a semi or anti join emits left rows alone
 	}
-	return buildRows(o.alloc, o.outArrow, o.nLeft, o.sides[0].types, rt, rows)
+	return buildRows(o.alloc, o.outArrow, o.nLeft, o.sides[0].Types, rt, rows)
 }
 
 // buildRows decodes rows into a record of schema sch, whose first nLeft
@@ -709,32 +655,14 @@ func buildRows(alloc memory.Allocator, sch *arrow.Schema, nLeft int, lt, rt []ty
 	rb := array.NewRecordBuilder(alloc, sch)
 	defer rb.Release()
 	for _, r := range rows {
-		if err := decodeInto(rb, 0, lt, r.left); err != nil {
+		if err := joinside.DecodeInto(rb, 0, lt, r.left); err != nil {
 			return nil, err
 		}
-		if err := decodeInto(rb, nLeft, rt, r.right); err != nil {
+		if err := joinside.DecodeInto(rb, nLeft, rt, r.right); err != nil {
 			return nil, err
 		}
 	}
 	return rb.NewRecord(), nil
-}
-
-// decodeInto appends an encoded row of columns ts (nil: NULLs) to the
-// fields from first on.
-func decodeInto(rb *array.RecordBuilder, first int, ts []types.Type, row []byte) error {
-	if row == nil {
-		for c := range ts {
-			rb.Field(first + c).AppendNull()
-		}
-		return nil
-	}
-	for c, t := range ts {
-		var err error
-		if row, err = state.DecodeKeyColumn(rb.Field(first+c), t, row); err != nil {
-			return fmt.Errorf("held row: %w", err)
-		}
-	}
-	return nil
 }
 
 // flush emits the pending output rows.

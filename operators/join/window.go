@@ -15,6 +15,7 @@ import (
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/exec/expr"
 	"github.com/streamsql/streamsql/exec/state"
+	"github.com/streamsql/streamsql/operators/internal/joinside"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
@@ -62,16 +63,10 @@ type wjKey struct {
 
 // wjSide is the encoding of one input.
 type wjSide struct {
-	name     string
-	table    *state.Table
-	outer    bool
-	types    []types.Type
-	keyCols  []int
-	keyTypes []types.Type
-	keyEnc   *state.KeyEncoder
-	rowEnc   *state.KeyEncoder
-	keyArrs  []arrow.Array
-	rowArrs  []arrow.Array
+	name  string
+	table *state.Table
+	outer bool
+	joinside.Codec
 }
 
 type windowJoinOp struct {
@@ -99,23 +94,12 @@ var _ exec.Operator = (*windowJoinOp)(nil)
 
 // NewWindow builds the operator of n for the subtask env describes.
 func NewWindow(n *plan.WindowJoin, env exec.OperatorEnv) (exec.Operator, error) {
-	maxP := env.MaxParallelism
-	if maxP == 0 {
-		maxP = state.DefaultMaxParallelism
-	}
-	sub, err := state.NewSubtask(env.Subtask, max(1, env.Parallelism), maxP)
+	sub, err := env.StateSubtask()
 	if err != nil {
 		return nil, fmt.Errorf("window join: %q: %w", n.ID(), err)
 	}
-	m := env.Metrics
-	if m == nil {
-		m = &exec.OperatorMetrics{}
-	}
-	alloc := env.Alloc
-	if alloc == nil {
-		alloc = memory.DefaultAllocator
-	}
-	return NewWindowSubtask(n, m, alloc, sub)
+	env = env.WithDefaults()
+	return NewWindowSubtask(n, env.Metrics, env.Alloc, sub)
 }
 
 // NewWindowSubtask builds the operator of n as subtask sub.
@@ -137,37 +121,21 @@ func NewWindowSubtask(n *plan.WindowJoin, m *exec.OperatorMetrics, alloc memory.
 			s.name, s.outer = "right", n.Type.RightOuter()
 		}
 		sch := in.Schema()
-		for _, f := range sch.Fields {
-			s.types = append(s.types, f.Type)
-		}
-		for j, k := range keys {
-			if k < 0 || k >= sch.Len() {
-				return nil, errf("%s key column #%d out of range", s.name, k)
-			}
-			t := sch.Fields[k].Type
-			if j < 2 && t.Kind != types.Timestamp && t.Kind != types.TimestampLTZ {
-				return nil, errf("%s window column %s is %s, not a timestamp", s.name, sch.Fields[k].Name, t)
-			}
-			s.keyCols = append(s.keyCols, k)
-			s.keyTypes = append(s.keyTypes, t)
-		}
 		var err error
-		if s.keyEnc, err = state.NewKeyEncoder(s.keyTypes); err != nil {
+		if s.Codec, err = joinside.New(s.name, sch, keys); err != nil {
 			return nil, errf("%v", err)
 		}
-		if s.rowEnc, err = state.NewKeyEncoder(s.types); err != nil {
-			return nil, errf("%v", err)
+		for j, t := range s.KeyTypes[:2] {
+			if t.Kind != types.Timestamp && t.Kind != types.TimestampLTZ {
+				return nil, errf("%s window column %s is %s, not a timestamp", s.name, sch.Fields[keys[j]].Name, t)
+			}
 		}
-		s.keyArrs = make([]arrow.Array, len(keys))
-		s.rowArrs = make([]arrow.Array, len(s.types))
 		o.sides[i] = s
 		specs = append(specs, state.Spec{Name: "window-" + s.name, Keyed: true, Held: true,
-			Layout: fmt.Sprintf("v1 count, key [%s], row [%s], outer %v", typeNames(s.keyTypes), typeNames(s.types), s.outer)})
+			Layout: fmt.Sprintf("v1 count, key [%s], row [%s], outer %v", joinside.TypeList(s.KeyTypes), joinside.TypeList(s.Types), s.outer)})
 	}
-	for i := range n.LeftKeys {
-		if o.sides[0].keyTypes[i].Kind != o.sides[1].keyTypes[i].Kind {
-			return nil, errf("key column %d is %s on the left, %s on the right", i, o.sides[0].keyTypes[i], o.sides[1].keyTypes[i])
-		}
+	if err := joinside.CheckKeys(&o.sides[0].Codec, &o.sides[1].Codec); err != nil {
+		return nil, errf("%v", err)
 	}
 	specs = append(specs, state.Spec{Name: "watermark", Layout: "BIGINT", Redistribute: state.Union, Merge: mergeMax})
 	if n.Residual != nil {
@@ -240,7 +208,7 @@ func (o *windowJoinOp) restoreEntry(in int, key, value []byte) error {
 	s := o.sides[in]
 	rest := key
 	null := false
-	for j, t := range s.keyTypes {
+	for j, t := range s.KeyTypes {
 		if j >= 2 && len(rest) > 0 && rest[0] == 0 {
 			null = true
 		}
@@ -249,7 +217,7 @@ func (o *windowJoinOp) restoreEntry(in int, key, value []byte) error {
 			return err
 		}
 	}
-	if err := state.CheckKey(s.types, rest); err != nil {
+	if err := state.CheckKey(s.Types, rest); err != nil {
 		return err
 	}
 	cnt, n := binary.Uvarint(value)
@@ -316,16 +284,7 @@ func (o *windowJoinOp) OnBatch(_ context.Context, in int, rec arrow.Record, _ ex
 		return fmt.Errorf("window join: %q: batch on input %d", o.id, in)
 	}
 	s := o.sides[in]
-	for i, k := range s.keyCols {
-		s.keyArrs[i] = rec.Column(k)
-	}
-	for i := range s.rowArrs {
-		s.rowArrs[i] = rec.Column(i)
-	}
-	if err := s.keyEnc.Bind(s.keyArrs...); err != nil {
-		return fmt.Errorf("window join: %q: %w", o.id, err)
-	}
-	if err := s.rowEnc.Bind(s.rowArrs...); err != nil {
+	if err := s.Bind(rec); err != nil {
 		return fmt.Errorf("window join: %q: %w", o.id, err)
 	}
 	kinds := exec.RowKinds(rec)
@@ -334,24 +293,24 @@ func (o *windowJoinOp) OnBatch(_ context.Context, in int, rec arrow.Record, _ ex
 		if k := exec.RowKindAt(kinds, i); k != types.Insert {
 			return fmt.Errorf("window join: %q: a %s row: the window join takes only inserts", o.id, k)
 		}
-		if s.keyArrs[0].IsNull(i) || s.keyArrs[1].IsNull(i) {
+		if s.KeyArrs[0].IsNull(i) || s.KeyArrs[1].IsNull(i) {
 			late++ // no window: as a row without event time
 			continue
 		}
 		null := false
-		for _, a := range s.keyArrs[2:] {
+		for _, a := range s.KeyArrs[2:] {
 			null = null || a.IsNull(i)
 		}
 		if null && !s.outer {
 			continue // matches nothing and is not padded
 		}
-		o.kbuf = s.keyEnc.Append(o.kbuf[:0], i)
+		o.kbuf = s.KeyEnc.Append(o.kbuf[:0], i)
 		end, _ := windowEnd(string(o.kbuf))
 		if exec.Watermark(end-1) <= o.wm {
 			late++
 			continue
 		}
-		e, err := o.hold(in, string(o.kbuf), string(s.rowEnc.Append(nil, i)), null)
+		e, err := o.hold(in, string(o.kbuf), string(s.RowEnc.Append(nil, i)), null)
 		if err != nil {
 			return fmt.Errorf("window join: %q: %w", o.id, err)
 		}
@@ -488,10 +447,10 @@ func (o *windowJoinOp) build(rows []outRow) (arrow.Record, error) {
 	rb := array.NewRecordBuilder(o.alloc, o.outArrow)
 	defer rb.Release()
 	for _, r := range rows {
-		if err := decodeInto(rb, 0, o.sides[0].types, r.left); err != nil {
+		if err := joinside.DecodeInto(rb, 0, o.sides[0].Types, r.left); err != nil {
 			return nil, err
 		}
-		if err := decodeInto(rb, o.nLeft, o.sides[1].types, r.right); err != nil {
+		if err := joinside.DecodeInto(rb, o.nLeft, o.sides[1].Types, r.right); err != nil {
 			return nil, err
 		}
 	}
@@ -549,16 +508,4 @@ func (o *windowJoinOp) OnBarrier(_ context.Context, _ exec.Barrier, w checkpoint
 	clear(o.dirty)
 	o.dirty = o.dirty[:0]
 	return nil
-}
-
-// typeNames lists ts for a state layout.
-func typeNames(ts []types.Type) string {
-	var b []byte
-	for i, t := range ts {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, t.Nullable().String()...)
-	}
-	return string(b)
 }

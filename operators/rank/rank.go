@@ -134,28 +134,16 @@ func New(n *plan.Rank, env exec.OperatorEnv) (exec.Operator, error) {
 	errf := func(format string, args ...any) error {
 		return fmt.Errorf("rank: %q: %s", n.ID(), fmt.Sprintf(format, args...))
 	}
-	maxP := env.MaxParallelism
-	if maxP == 0 {
-		maxP = state.DefaultMaxParallelism
-	}
-	sub, err := state.NewSubtask(env.Subtask, max(1, env.Parallelism), maxP)
+	sub, err := env.StateSubtask()
 	if err != nil {
 		return nil, errf("%v", err)
 	}
+	env = env.WithDefaults()
 	o := &op{
-		id: n.ID(), m: env.Metrics, alloc: env.Alloc, clock: env.Clock, maxP: maxP,
+		id: n.ID(), m: env.Metrics, alloc: env.Alloc, clock: env.Clock, maxP: sub.MaxParallelism,
 		fn: n.Func, start: n.Start, end: n.End, output: n.OutputRank, updating: n.InputUpdating, ttl: n.StateTTL,
 		window: n.Window, wendCol: n.WindowEnd, wzone: n.WindowZone, first: n.KeepFirst, wm: exec.MinWatermark,
 		partCols: n.Partition, order: n.Order, outSch: n.Schema().Arrow(), parts: map[string]*partition{},
-	}
-	if o.m == nil {
-		o.m = &exec.OperatorMetrics{}
-	}
-	if o.alloc == nil {
-		o.alloc = memory.DefaultAllocator
-	}
-	if o.clock == nil {
-		o.clock = exec.SystemClock{}
 	}
 	if n.Start < 1 || n.End < n.Start {
 		return nil, errf("rank range [%d, %d]", n.Start, n.End)

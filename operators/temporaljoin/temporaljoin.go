@@ -37,6 +37,7 @@ import (
 	"github.com/streamsql/streamsql/exec"
 	"github.com/streamsql/streamsql/exec/expr"
 	"github.com/streamsql/streamsql/exec/state"
+	"github.com/streamsql/streamsql/operators/internal/joinside"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
@@ -57,14 +58,8 @@ type version struct {
 
 // side is the encoders of one input.
 type side struct {
-	types    []types.Type
-	keyCols  []int
-	keyTypes []types.Type
-	timeCol  int
-	keyEnc   *state.KeyEncoder
-	rowEnc   *state.KeyEncoder
-	keyArrs  []arrow.Array
-	rowArrs  []arrow.Array
+	joinside.Codec
+	timeCol int
 }
 
 type op struct {
@@ -95,11 +90,7 @@ var _ exec.Operator = (*op)(nil)
 
 // New builds the operator of n for the subtask env describes.
 func New(n *plan.TemporalJoin, env exec.OperatorEnv) (exec.Operator, error) {
-	maxP := env.MaxParallelism
-	if maxP == 0 {
-		maxP = state.DefaultMaxParallelism
-	}
-	sub, err := state.NewSubtask(env.Subtask, max(1, env.Parallelism), maxP)
+	sub, err := env.StateSubtask()
 	if err != nil {
 		return nil, fmt.Errorf("temporal join: %q: %w", n.ID(), err)
 	}
@@ -132,35 +123,18 @@ func NewSubtask(n *plan.TemporalJoin, m *exec.OperatorMetrics, alloc memory.Allo
 		}
 		sch := in.Schema()
 		s := &side{timeCol: tc}
-		for _, f := range sch.Fields {
-			s.types = append(s.types, f.Type)
-		}
 		if tc < 0 || tc >= sch.Len() || !sch.Fields[tc].Type.IsTemporal() {
 			return nil, errf("%s time column #%d is not a timestamp", name, tc)
 		}
-		for _, k := range keys {
-			if k < 0 || k >= sch.Len() {
-				return nil, errf("%s key column #%d out of range", name, k)
-			}
-			s.keyCols = append(s.keyCols, k)
-			s.keyTypes = append(s.keyTypes, sch.Fields[k].Type)
-		}
 		var err error
-		if s.keyEnc, err = state.NewKeyEncoder(s.keyTypes); err != nil {
+		if s.Codec, err = joinside.New(name, sch, keys); err != nil {
 			return nil, errf("%v", err)
 		}
-		if s.rowEnc, err = state.NewKeyEncoder(s.types); err != nil {
-			return nil, errf("%v", err)
-		}
-		s.keyArrs = make([]arrow.Array, len(keys))
-		s.rowArrs = make([]arrow.Array, len(s.types))
 		o.sides[i] = s
 		specs = append(specs, state.Spec{Name: name, Keyed: true, Held: true, Layout: layout(name, s)})
 	}
-	for i := range n.LeftKeys {
-		if o.sides[0].keyTypes[i].Kind != o.sides[1].keyTypes[i].Kind {
-			return nil, errf("key column %d is %s on the left, %s on the right", i, o.sides[0].keyTypes[i], o.sides[1].keyTypes[i])
-		}
+	if err := joinside.CheckKeys(&o.sides[0].Codec, &o.sides[1].Codec); err != nil {
+		return nil, errf("%v", err)
 	}
 	if n.Residual != nil {
 		var err error
@@ -178,18 +152,11 @@ func NewSubtask(n *plan.TemporalJoin, m *exec.OperatorMetrics, alloc memory.Allo
 
 // layout describes one side's state encoding.
 func layout(name string, s *side) string {
-	list := func(ts []types.Type) string {
-		out := make([]string, len(ts))
-		for i, t := range ts {
-			out[i] = t.Nullable().String()
-		}
-		return strings.Join(out, ", ")
-	}
 	v := "count"
 	if name == "right" {
 		v = "deleted row"
 	}
-	return fmt.Sprintf("v1 key [%s] time, %s [%s]", list(s.keyTypes), v, list(s.types))
+	return fmt.Sprintf("v1 key [%s] time, %s [%s]", joinside.TypeList(s.KeyTypes), v, joinside.TypeList(s.Types))
 }
 
 var errState = errors.New("corrupt temporal join state")
@@ -239,7 +206,7 @@ func (o *op) Open(_ context.Context, st checkpoint.StateReader) error {
 
 func (o *op) restoreEntry(s *side, right bool, key, value []byte) error {
 	rest := key
-	for _, t := range s.keyTypes {
+	for _, t := range s.KeyTypes {
 		var err error
 		if rest, err = state.SkipKeyColumn(t, rest); err != nil {
 			return err
@@ -254,14 +221,14 @@ func (o *op) restoreEntry(s *side, right bool, key, value []byte) error {
 		if len(rest) != 0 || len(value) < 1 || value[0] > 1 {
 			return errState
 		}
-		if err := state.CheckKey(s.types, value[1:]); err != nil {
+		if err := state.CheckKey(s.Types, value[1:]); err != nil {
 			return err
 		}
 		o.versions[k] = append(o.versions[k], version{ts: ts, row: string(value[1:]), deleted: value[0] == 1})
 		o.live++
 		return nil
 	}
-	if err := state.CheckKey(s.types, rest); err != nil {
+	if err := state.CheckKey(s.Types, rest); err != nil {
 		return err
 	}
 	cnt, n := binary.Uvarint(value)
@@ -285,7 +252,7 @@ func (o *op) OnBarrier(_ context.Context, _ exec.Barrier, w checkpoint.StateWrit
 	}
 	nk := func(k string) []byte {
 		rest := []byte(k)
-		for _, t := range o.sides[0].keyTypes {
+		for _, t := range o.sides[0].KeyTypes {
 			rest, _ = state.SkipKeyColumn(t, rest)
 		}
 		return []byte(k[:len(k)-len(rest)])
@@ -338,16 +305,7 @@ func (o *op) OnBatch(ctx context.Context, in int, rec arrow.Record, out exec.Emi
 		return fmt.Errorf("temporal join: %q: batch on input %d", o.id, in)
 	}
 	s := o.sides[in]
-	for i, k := range s.keyCols {
-		s.keyArrs[i] = rec.Column(k)
-	}
-	for i := range s.rowArrs {
-		s.rowArrs[i] = rec.Column(i)
-	}
-	if err := s.keyEnc.Bind(s.keyArrs...); err != nil {
-		return err
-	}
-	if err := s.rowEnc.Bind(s.rowArrs...); err != nil {
+	if err := s.Bind(rec); err != nil {
 		return err
 	}
 	times, ok := rec.Column(s.timeCol).(*array.Timestamp)
@@ -359,7 +317,7 @@ func (o *op) OnBatch(ctx context.Context, in int, rec arrow.Record, out exec.Emi
 	for i := 0; i < n; i++ {
 		kind := exec.RowKindAt(kinds, i)
 		null := times.IsNull(i)
-		for _, a := range s.keyArrs {
+		for _, a := range s.KeyArrs {
 			null = null || a.IsNull(i)
 		}
 		if in == 0 {
@@ -368,19 +326,19 @@ func (o *op) OnBatch(ctx context.Context, in int, rec arrow.Record, out exec.Emi
 			}
 			if null {
 				if o.outer { // matches nothing, ever
-					padded = append(padded, pair{left: s.rowEnc.Append(nil, i)})
+					padded = append(padded, pair{left: s.RowEnc.Append(nil, i)})
 				}
 				continue
 			}
-			o.kbuf = s.keyEnc.Append(o.kbuf[:0], i)
-			o.hold(string(o.kbuf), int64(times.Value(i)), string(s.rowEnc.Append(nil, i)))
+			o.kbuf = s.KeyEnc.Append(o.kbuf[:0], i)
+			o.hold(string(o.kbuf), int64(times.Value(i)), string(s.RowEnc.Append(nil, i)))
 			continue
 		}
 		if null || kind == types.UpdateBefore {
 			continue
 		}
-		o.kbuf = s.keyEnc.Append(o.kbuf[:0], i)
-		o.addVersion(string(o.kbuf), version{ts: int64(times.Value(i)), row: string(s.rowEnc.Append(nil, i)), deleted: kind == types.Delete})
+		o.kbuf = s.KeyEnc.Append(o.kbuf[:0], i)
+		o.addVersion(string(o.kbuf), version{ts: int64(times.Value(i)), row: string(s.RowEnc.Append(nil, i)), deleted: kind == types.Delete})
 	}
 	o.m.StateEntries.Store(int64(o.live))
 	return o.emit(ctx, padded, out)
@@ -583,30 +541,14 @@ func (o *op) build(pairs []pair) (arrow.Record, error) {
 	rb := array.NewRecordBuilder(o.alloc, o.outArrow)
 	defer rb.Release()
 	for _, p := range pairs {
-		if err := decodeInto(rb, 0, o.sides[0].types, p.left); err != nil {
+		if err := joinside.DecodeInto(rb, 0, o.sides[0].Types, p.left); err != nil {
 			return nil, err
 		}
-		if err := decodeInto(rb, o.nLeft, o.sides[1].types, p.right); err != nil {
+		if err := joinside.DecodeInto(rb, o.nLeft, o.sides[1].Types, p.right); err != nil {
 			return nil, err
 		}
 	}
 	return rb.NewRecord(), nil
-}
-
-// decodeInto appends an encoded row of columns ts (nil: NULLs) to the
-// fields from first on.
-func decodeInto(rb *array.RecordBuilder, first int, ts []types.Type, row []byte) error {
-	for c, t := range ts {
-		if row == nil {
-			rb.Field(first + c).AppendNull()
-			continue
-		}
-		var err error
-		if row, err = state.DecodeKeyColumn(rb.Field(first+c), t, row); err != nil {
-			return fmt.Errorf("held row: %w", err)
-		}
-	}
-	return nil
 }
 
 // emit emits pairs in batches.

@@ -203,19 +203,17 @@ const windowOutputRows = 8192
 // state.RangeFor(env.Subtask, env.Parallelism, env.MaxParallelism).
 // env.Alloc allocates output batches.
 func NewAgg(n *plan.WindowAgg, env exec.OperatorEnv) (exec.Operator, error) {
-	sub, err := subtaskOf(env)
+	sub, err := env.StateSubtask()
 	if err != nil {
 		return nil, fmt.Errorf("window: aggregation %q: %w", n.ID(), err)
 	}
-	op, err := NewAggSubtask(n, metricsOf(env), env.Alloc, sub)
+	env = env.WithDefaults()
+	op, err := NewAggSubtask(n, env.Metrics, env.Alloc, sub)
 	if err != nil {
 		return op, err
 	}
 	op.(*windowAggOp).lateOut = env.Late
 	clock := env.Clock
-	if clock == nil {
-		clock = exec.SystemClock{}
-	}
 	switch {
 	case n.Window.ProcTime && n.EarlyFire > 0:
 		return nil, fmt.Errorf("window: aggregation %q: early firing of a processing-time window is not supported", n.ID())
@@ -225,23 +223,6 @@ func NewAgg(n *plan.WindowAgg, env exec.OperatorEnv) (exec.Operator, error) {
 		return &timedAgg{windowAggOp: op.(*windowAggOp), clock: clock}, nil
 	}
 	return op, nil
-}
-
-// subtaskOf returns the part of its operator env describes (one task
-// with the default key groups when env leaves them unset).
-func subtaskOf(env exec.OperatorEnv) (state.Subtask, error) {
-	maxP := env.MaxParallelism
-	if maxP == 0 {
-		maxP = state.DefaultMaxParallelism
-	}
-	return state.NewSubtask(env.Subtask, max(1, env.Parallelism), maxP)
-}
-
-func metricsOf(env exec.OperatorEnv) *exec.OperatorMetrics {
-	if env.Metrics == nil {
-		return &exec.OperatorMetrics{}
-	}
-	return env.Metrics
 }
 
 // NewAggSubtask builds the operator for n as subtask sub: it

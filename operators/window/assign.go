@@ -79,11 +79,12 @@ func newWindowAssign(n *plan.WindowAssign, m *exec.OperatorMetrics, alloc memory
 // NewAssign builds the window assignment of n for the subtask env
 // describes (the operator registry's constructor).
 func NewAssign(n *plan.WindowAssign, env exec.OperatorEnv) (exec.Operator, error) {
-	sub, err := subtaskOf(env)
+	sub, err := env.StateSubtask()
 	if err != nil {
 		return nil, fmt.Errorf("window: assignment %q: %w", n.ID(), err)
 	}
-	return NewAssignSubtask(n, metricsOf(env), env.Alloc, sub)
+	env = env.WithDefaults()
+	return NewAssignSubtask(n, env.Metrics, env.Alloc, sub)
 }
 
 // NewAssignSubtask builds the operator of n as subtask sub: a
