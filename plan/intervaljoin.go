@@ -29,6 +29,8 @@ type IntervalJoin struct {
 	LeftTime, RightTime int
 	Lower, Upper        int64
 	Residual            Expr
+	// Names qualifies the condition's columns in EXPLAIN.
+	Names Sides
 }
 
 var _ Node = (*IntervalJoin)(nil)
@@ -58,14 +60,9 @@ func (n *IntervalJoin) Describe() string {
 	l, r := n.Left.Schema(), n.Right.Schema()
 	var b strings.Builder
 	fmt.Fprintf(&b, "IntervalJoin type=%s on=[", n.Type)
-	for i := range n.LeftKeys {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s = %s", colName(l, n.LeftKeys[i]), colName(r, n.RightKeys[i]))
-	}
-	fmt.Fprintf(&b, "] time=[%s BETWEEN %s %s AND %s %s]", colName(l, n.LeftTime),
-		colName(r, n.RightTime), signed(n.Lower), colName(r, n.RightTime), signed(n.Upper))
+	n.Names.writePairs(&b, l, n.LeftKeys, r, n.RightKeys)
+	lt, rt := n.Names.pair(l, n.LeftTime, r, n.RightTime)
+	fmt.Fprintf(&b, "] time=[%s BETWEEN %s %s AND %s %s]", lt, rt, signed(n.Lower), rt, signed(n.Upper))
 	if n.Residual != nil {
 		fmt.Fprintf(&b, " residual=%s", n.Residual)
 	}

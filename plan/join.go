@@ -82,6 +82,8 @@ type Join struct {
 	// left, 1 right): 0 is no override, -1 keeps that input's rows
 	// forever, a positive value is its TTL in ms.
 	InputTTL [2]int64
+	// Names qualifies the condition's columns in EXPLAIN.
+	Names Sides
 }
 
 // TTL returns the state TTL of input i (ms; 0 keeps its rows forever).
@@ -116,12 +118,7 @@ func (n *Join) Describe() string {
 	l, r := n.Left.Schema(), n.Right.Schema()
 	var b strings.Builder
 	fmt.Fprintf(&b, "Join type=%s on=[", n.Type)
-	for i := range n.LeftKeys {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s = %s", colName(l, n.LeftKeys[i]), colName(r, n.RightKeys[i]))
-	}
+	n.Names.writePairs(&b, l, n.LeftKeys, r, n.RightKeys)
 	b.WriteString("]")
 	if n.Residual != nil {
 		fmt.Fprintf(&b, " residual=%s", n.Residual)

@@ -35,6 +35,9 @@ type LookupJoin struct {
 	Residual Expr
 	// Cache describes the connector's cache (for EXPLAIN).
 	Cache string
+	// Names qualifies the condition's columns in EXPLAIN (Right: the
+	// table's).
+	Names Sides
 }
 
 var _ Node = (*LookupJoin)(nil)
@@ -57,23 +60,13 @@ func (*LookupJoin) Kind() string { return "lookup-join" }
 func (n *LookupJoin) Describe() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "LookupJoin table=%s connector=%s type=%s on=[", n.Table, n.Connector, n.Type)
-	writeKeys(&b, n.Input.Schema(), n.InputKeys, n.TableSchema, n.TableKeys)
+	n.Names.writePairs(&b, n.Input.Schema(), n.InputKeys, n.TableSchema, n.TableKeys)
 	b.WriteString("]")
 	if n.Residual != nil {
 		fmt.Fprintf(&b, " residual=%s", n.Residual)
 	}
 	fmt.Fprintf(&b, " cache=[%s]", n.Cache)
 	return b.String()
-}
-
-// writeKeys writes the pairs of key columns "l = r, …".
-func writeKeys(b *strings.Builder, l types.Schema, lk []int, r types.Schema, rk []int) {
-	for i := range lk {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(b, "%s = %s", colName(l, lk[i]), colName(r, rk[i]))
-	}
 }
 
 // TemporalJoin is an event-time temporal join (`JOIN rates FOR SYSTEM_TIME
@@ -101,6 +94,8 @@ type TemporalJoin struct {
 	// Residual is the rest of the join condition, over the output schema;
 	// nil when there is none.
 	Residual Expr
+	// Names qualifies the condition's columns in EXPLAIN.
+	Names Sides
 }
 
 var _ Node = (*TemporalJoin)(nil)
@@ -124,8 +119,9 @@ func (n *TemporalJoin) Describe() string {
 	l, r := n.Left.Schema(), n.Right.Schema()
 	var b strings.Builder
 	fmt.Fprintf(&b, "TemporalJoin type=%s on=[", n.Type)
-	writeKeys(&b, l, n.LeftKeys, r, n.RightKeys)
-	fmt.Fprintf(&b, "] as-of=[%s >= %s]", colName(l, n.LeftTime), colName(r, n.RightTime))
+	n.Names.writePairs(&b, l, n.LeftKeys, r, n.RightKeys)
+	lt, rt := n.Names.pair(l, n.LeftTime, r, n.RightTime)
+	fmt.Fprintf(&b, "] as-of=[%s >= %s]", lt, rt)
 	if n.Residual != nil {
 		fmt.Fprintf(&b, " residual=%s", n.Residual)
 	}

@@ -29,6 +29,8 @@ type WindowJoin struct {
 	// Residual is the rest of the join condition, over the output schema
 	// (left columns, then right columns); nil when there is none.
 	Residual Expr
+	// Names qualifies the condition's columns in EXPLAIN.
+	Names Sides
 }
 
 var _ Node = (*WindowJoin)(nil)
@@ -52,12 +54,7 @@ func (n *WindowJoin) Describe() string {
 	l, r := n.Left.Schema(), n.Right.Schema()
 	var b strings.Builder
 	fmt.Fprintf(&b, "WindowJoin type=%s window=%s on=[", n.Type, n.Window.Describe(l))
-	for i := range n.LeftKeys {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s = %s", colName(l, n.LeftKeys[i]), colName(r, n.RightKeys[i]))
-	}
+	n.Names.writePairs(&b, l, n.LeftKeys, r, n.RightKeys)
 	b.WriteString("]")
 	if n.Residual != nil {
 		fmt.Fprintf(&b, " residual=%s", n.Residual)

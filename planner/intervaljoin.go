@@ -198,7 +198,8 @@ func intervalConst(e plan.Expr) (int64, bool) {
 // left columns in the join scope).
 func intervalJoin(jn *plan.Join, tb *timeBound, nl int) *plan.IntervalJoin {
 	ij := &plan.IntervalJoin{Left: jn.Left, Right: jn.Right, Type: jn.Type, LeftKeys: jn.LeftKeys, RightKeys: jn.RightKeys,
-		LeftTime: tb.lcol, RightTime: tb.rcol - nl, Lower: tb.lower, Upper: tb.upper, Residual: jn.Residual}
+		LeftTime: tb.lcol, RightTime: tb.rcol - nl, Lower: tb.lower, Upper: tb.upper, Residual: jn.Residual,
+		Names: jn.Names}
 	ij.Output = jn.Output
 	return ij
 }

@@ -221,7 +221,8 @@ func (b *builder) join(j *parser.JoinRef, kind plan.JoinKind, left, right *relat
 	lnode, lidx, lextra := keyColumns(left, lkeys)
 	rnode, ridx, rextra := keyColumns(right, rkeys)
 	nlOut := nl + lextra
-	jn := &plan.Join{Left: lnode, Right: rnode, Type: kind, LeftKeys: lidx, RightKeys: ridx, StateTTL: b.p.Updating.StateTTL}
+	jn := &plan.Join{Left: lnode, Right: rnode, Type: kind, LeftKeys: lidx, RightKeys: ridx, StateTTL: b.p.Updating.StateTTL,
+		Names: sides(left, right)}
 	jn.InputTTL = [2]int64{b.hintedTTL(left), b.hintedTTL(right)}
 	for _, f := range lnode.Schema().Fields {
 		if kind.RightOuter() {
@@ -287,6 +288,22 @@ func (b *builder) join(j *parser.JoinRef, kind plan.JoinKind, left, right *relat
 		out.node = calc
 	}
 	return out, nil
+}
+
+// sides returns the qualifiers of the columns of a join's inputs, for
+// EXPLAIN (plan.Sides).
+func sides(left, right *relation) plan.Sides {
+	return plan.Sides{Left: qualifiers(left), Right: qualifiers(right)}
+}
+
+// qualifiers returns the qualifier of each of rel's columns, in the order
+// of its node's schema (a window TVF's virtual columns come last in both).
+func qualifiers(rel *relation) []string {
+	q := make([]string, len(rel.cols))
+	for i, c := range rel.cols {
+		q[i] = c.table
+	}
+	return q
 }
 
 // keyColumns returns the node of rel with the key expressions keys as

@@ -161,7 +161,7 @@ func (b *builder) lookupJoin(j *parser.JoinRef, kind plan.JoinKind, left *relati
 	}
 	lnode, lidx, lextra := keyColumns(left, lkeys)
 	lj := &plan.LookupJoin{Input: lnode, Table: t.Name, Connector: t.Options["connector"], Options: t.Options,
-		TableSchema: schema, Type: kind, InputKeys: lidx, TableKeys: tkeys, Cache: cache}
+		TableSchema: schema, Type: kind, InputKeys: lidx, TableKeys: tkeys, Cache: cache, Names: sides(left, right)}
 	lj.Output.Fields = append(lj.Output.Fields, lnode.Schema().Fields...)
 	for _, f := range schema.Fields {
 		if kind.LeftOuter() {
@@ -317,7 +317,7 @@ func (b *builder) eventTimeJoin(j *parser.JoinRef, kind plan.JoinKind, left *rel
 	}
 	lnode, lidx, lextra := keyColumns(left, lkeys)
 	tj := &plan.TemporalJoin{Left: lnode, Right: right.node, Type: kind, LeftKeys: lidx, RightKeys: rkeys,
-		LeftTime: leftTime, RightTime: rightTime}
+		LeftTime: leftTime, RightTime: rightTime, Names: sides(left, right)}
 	tj.Output.Fields = append(tj.Output.Fields, lnode.Schema().Fields...)
 	for _, f := range right.node.Schema().Fields {
 		if kind.LeftOuter() {

@@ -233,7 +233,8 @@ func (b *builder) windowJoin(j *parser.JoinRef, kind plan.JoinKind, left, right 
 	lnode, lidx, lextra := keyColumns(left, lkeys)
 	rnode, ridx, rextra := keyColumns(right, rkeys)
 	nlOut := nl + lextra
-	jn := &plan.WindowJoin{Left: lnode, Right: rnode, Type: kind, LeftKeys: lidx, RightKeys: ridx, Window: win}
+	jn := &plan.WindowJoin{Left: lnode, Right: rnode, Type: kind, LeftKeys: lidx, RightKeys: ridx, Window: win,
+		Names: sides(left, right)}
 	jn.Window.TimeCol = lidx[1]
 	for _, f := range lnode.Schema().Fields {
 		if kind.RightOuter() {
