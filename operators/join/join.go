@@ -69,19 +69,57 @@ type entry struct {
 }
 
 // bucket holds the rows of one join key, in arrival order of their first
-// copy (so that output is deterministic).
+// copy (so that output is deterministic, swaps on removal aside).
 type bucket struct {
+	key  string
 	rows []*entry
-	idx  map[string]int // row → index in rows
+	idx  map[string]int // row → index in rows, once there are many
 }
 
-func (b *bucket) remove(e *entry) {
-	i := b.idx[e.row]
+// indexed is how many rows a bucket holds before it indexes them.
+const indexed = 8
+
+// find returns the index of row in b.rows, or -1.
+func (b *bucket) find(row string) int {
+	if b.idx != nil {
+		if i, ok := b.idx[row]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, e := range b.rows {
+		if e.row == row {
+			return i
+		}
+	}
+	return -1
+}
+
+func (b *bucket) append(e *entry) {
+	b.rows = append(b.rows, e)
+	switch {
+	case b.idx != nil:
+		b.idx[e.row] = len(b.rows) - 1
+	case len(b.rows) > indexed:
+		b.idx = make(map[string]int, 2*len(b.rows))
+		for i, e := range b.rows {
+			b.idx[e.row] = i
+		}
+	}
+}
+
+func (b *bucket) remove(i int) {
+	e := b.rows[i]
 	last := len(b.rows) - 1
 	b.rows[i] = b.rows[last]
-	b.idx[b.rows[i].row] = i
+	b.rows[last] = nil
 	b.rows = b.rows[:last]
-	delete(b.idx, e.row)
+	if b.idx != nil {
+		if i < last {
+			b.idx[b.rows[i].row] = i
+		}
+		delete(b.idx, e.row)
+	}
 }
 
 // side is the state and encoders of one input.
@@ -90,30 +128,29 @@ type side struct {
 	table *state.Table
 	outer bool
 	joinside.Codec
+	dec     rowDecoder
 	buckets map[string]*bucket
-	dirty   map[string]*entry // state key → entry (count 0: deleted)
-	live    int
+	// dirty holds the entries changed since the last barrier (count 0:
+	// deleted, unless a live entry of the same row replaced it).
+	dirty map[*entry]struct{}
+	live  int
 }
 
-// stateKey is the key of e's state entry (without the key group).
-func stateKey(e *entry) string { return e.key + e.row }
-
-func (s *side) markDirty(e *entry) { s.dirty[stateKey(e)] = e }
+func (s *side) markDirty(e *entry) { s.dirty[e] = struct{}{} }
 
 // add adds one copy of row (of join key key) to the side.
-func (s *side) add(key, row string, matches, now int64) *entry {
-	b := s.buckets[key]
+func (s *side) add(key []byte, row string, matches, now int64) *entry {
+	b := s.buckets[string(key)]
 	if b == nil {
-		b = &bucket{idx: map[string]int{}}
-		s.buckets[key] = b
+		b = &bucket{key: string(key)}
+		s.buckets[b.key] = b
 	}
 	var e *entry
-	if i, ok := b.idx[row]; ok {
+	if i := b.find(row); i >= 0 {
 		e = b.rows[i]
 	} else {
-		e = &entry{key: key, row: row}
-		b.idx[row] = len(b.rows)
-		b.rows = append(b.rows, e)
+		e = &entry{key: b.key, row: row}
+		b.append(e)
 		s.live++
 	}
 	e.count++
@@ -124,13 +161,13 @@ func (s *side) add(key, row string, matches, now int64) *entry {
 }
 
 // retract removes one copy of row, if held.
-func (s *side) retract(key, row string, now int64) {
-	b := s.buckets[key]
+func (s *side) retract(key []byte, row string, now int64) {
+	b := s.buckets[string(key)]
 	if b == nil {
 		return
 	}
-	i, ok := b.idx[row]
-	if !ok {
+	i := b.find(row)
+	if i < 0 {
 		return
 	}
 	e := b.rows[i]
@@ -138,23 +175,30 @@ func (s *side) retract(key, row string, now int64) {
 	e.access = now
 	s.markDirty(e)
 	if e.count <= 0 {
-		s.drop(b, e)
+		s.drop(b, i)
 	}
 }
 
-// drop removes e from memory; the next barrier deletes it.
-func (s *side) drop(b *bucket, e *entry) {
+// drop removes b.rows[i] from memory; the next barrier deletes it.
+func (s *side) drop(b *bucket, i int) {
+	e := b.rows[i]
 	e.count = 0
 	s.markDirty(e)
-	b.remove(e)
+	b.remove(i)
 	if len(b.rows) == 0 {
 		delete(s.buckets, e.key)
 	}
 	s.live--
 }
 
-// outRow is one row of output: the encoded left and right parts (nil:
-// NULLs) and its kind.
+// held reports whether the side holds a live entry of e's key and row.
+func (s *side) held(e *entry) bool {
+	b := s.buckets[e.key]
+	return b != nil && b.find(e.row) >= 0
+}
+
+// outRow is one row of output of the interval and window joins: the
+// encoded left and right parts (nil: NULLs) and its kind.
 type outRow struct {
 	kind        types.RowKind
 	left, right []byte
@@ -177,8 +221,16 @@ type op struct {
 	nLeft    int
 	kind     plan.JoinKind
 
-	pending []outRow
+	outL *outLayout // the output's
+	resL *outLayout // the residual's records'
+
+	pending []joinRow
+	// The batch being processed: its input, record and encoded rows.
+	curIn   int
+	cur     arrow.Record
+	curRows []string
 	kbuf    []byte
+	rbuf    []byte
 }
 
 var _ exec.Operator = (*op)(nil)
@@ -214,7 +266,7 @@ func NewSubtask(n *plan.Join, m *exec.OperatorMetrics, alloc memory.Allocator, c
 	var specs []state.Spec
 	for i, in := range []plan.Node{n.Left, n.Right} {
 		keys := n.LeftKeys
-		s := &side{name: "left", outer: n.Type.LeftOuter(), buckets: map[string]*bucket{}, dirty: map[string]*entry{}}
+		s := &side{name: "left", outer: n.Type.LeftOuter(), buckets: map[string]*bucket{}, dirty: map[*entry]struct{}{}}
 		if i == 1 {
 			keys = n.RightKeys
 			s.name, s.outer = "right", n.Type.RightOuter()
@@ -223,6 +275,7 @@ func NewSubtask(n *plan.Join, m *exec.OperatorMetrics, alloc memory.Allocator, c
 		if s.Codec, err = joinside.New(s.name, in.Schema(), keys); err != nil {
 			return nil, errf("%v", err)
 		}
+		s.dec = newRowDecoder(s.Types)
 		o.sides[i] = s
 		l := layout(s)
 		if n.Type.LeftOnly() {
@@ -235,10 +288,15 @@ func NewSubtask(n *plan.Join, m *exec.OperatorMetrics, alloc memory.Allocator, c
 	}
 	if n.Residual != nil {
 		var err error
-		if o.residual, err = expr.Compile(n.Residual, n.Schema(), alloc); err != nil {
+		if o.residual, o.resL, err = compileResidual(n.Residual, n.Schema(), o.nLeft, alloc); err != nil {
 			return nil, errf("residual condition: %v", err)
 		}
 	}
+	right := seq(len(o.sides[1].Types))
+	if n.Type.LeftOnly() {
+		right = nil // a semi or anti join emits left rows alone
+	}
+	o.outL = newLayout(o.outArrow, seq(o.nLeft), right)
 	var err error
 	if o.tables, err = state.NewTables(n.ID(), sub, specs...); err != nil {
 		return nil, err
@@ -286,7 +344,7 @@ func (o *op) restoreEntry(s *side, key, value []byte) error {
 	if err := state.CheckKey(s.Types, rest); err != nil {
 		return err
 	}
-	k, r := string(key[:len(key)-len(rest)]), string(rest)
+	k, r := key[:len(key)-len(rest)], string(rest)
 	cnt, n := binary.Uvarint(value)
 	if n <= 0 || cnt == 0 {
 		return errState
@@ -301,14 +359,12 @@ func (o *op) restoreEntry(s *side, key, value []byte) error {
 	if n <= 0 || n != len(value) {
 		return errState
 	}
-	if b := s.buckets[k]; b != nil {
-		if _, dup := b.idx[r]; dup {
-			return errState
-		}
+	if b := s.buckets[string(k)]; b != nil && b.find(r) >= 0 {
+		return errState
 	}
 	e := s.add(k, r, int64(matches), access)
 	e.count = int64(cnt)
-	delete(s.dirty, stateKey(e)) // restored as it is stored
+	delete(s.dirty, e) // restored as it is stored
 	return nil
 }
 
@@ -326,17 +382,21 @@ func (o *op) OnBarrier(_ context.Context, _ exec.Barrier, w checkpoint.StateWrit
 	if err != nil {
 		return err
 	}
-	var val []byte
+	var key, val []byte
 	for _, s := range o.sides {
-		for k, e := range s.dirty {
-			kg := state.KeyGroupOfKey([]byte(e.key), o.maxP)
+		for e := range s.dirty {
+			if e.count <= 0 && s.held(e) {
+				continue // a live entry of the same row replaced it
+			}
+			key = append(append(key[:0], e.key...), e.row...)
+			kg := state.KeyGroupOfKey(key[:len(e.key)], o.maxP)
 			if e.count <= 0 {
-				err = sw.Delete(s.table, kg, []byte(k))
+				err = sw.Delete(s.table, kg, key)
 			} else {
 				val = binary.AppendUvarint(val[:0], uint64(e.count))
 				val = binary.AppendUvarint(val, uint64(e.matches))
 				val = binary.AppendVarint(val, e.access)
-				err = sw.Set(s.table, kg, []byte(k), val)
+				err = sw.Set(s.table, kg, key, val)
 			}
 			if err != nil {
 				return fmt.Errorf("join: %q: checkpoint: %w", o.id, err)
@@ -362,7 +422,7 @@ func (o *op) expire(now time.Time) {
 		for _, b := range s.buckets {
 			for i := 0; i < len(b.rows); {
 				if e := b.rows[i]; e.access < limit {
-					s.drop(b, e) // moves the last row to i
+					s.drop(b, i) // moves the last row to i
 					continue
 				}
 				i++
@@ -403,36 +463,47 @@ func (o *op) process(in int, rec arrow.Record, now int64) error {
 	if err := s.Bind(rec); err != nil {
 		return err
 	}
+	o.curIn, o.cur = in, rec
 	kinds := exec.RowKinds(rec)
-	keys := make([]string, n)
-	rows := make([][]byte, n)
-	nullKey := make([]bool, n)
+	if cap(o.curRows) < n {
+		o.curRows = make([]string, n)
+	}
+	rows := o.curRows[:n]
+	o.curRows = rows
+	// keys[keyAt[i]:keyAt[i+1]] is row i's encoded join key (empty: NULL).
+	keys := o.kbuf[:0]
+	keyAt := make([]int, n+1)
 	var pairs []pair
 	start := make([]int, n+1)
 	for i := 0; i < n; i++ {
 		start[i] = len(pairs)
+		keyAt[i] = len(keys)
+		o.rbuf = s.RowEnc.Append(o.rbuf[:0], i)
+		rows[i] = string(o.rbuf)
+		nullKey := false
 		for _, a := range s.KeyArrs {
 			if a.IsNull(i) {
-				nullKey[i] = true
+				nullKey = true
 			}
 		}
-		rows[i] = s.RowEnc.Append(nil, i)
-		if nullKey[i] {
+		if nullKey {
 			continue
 		}
-		o.kbuf = s.KeyEnc.Append(o.kbuf[:0], i)
-		keys[i] = string(o.kbuf)
-		if b := other.buckets[keys[i]]; b != nil {
+		k := len(keys)
+		keys = s.KeyEnc.Append(keys, i)
+		if b := other.buckets[string(keys[k:])]; b != nil {
 			for _, e := range b.rows {
 				pairs = append(pairs, pair{i, e})
 			}
 		}
 	}
+	keyAt[n] = len(keys)
 	start[n] = len(pairs)
+	o.kbuf = keys
 	// The other side's rows do not change while this batch is processed
 	// (only their match counts do), so the residual condition is
 	// evaluated for every candidate pair at once.
-	pass, err := o.evalResidual(in, rows, pairs)
+	pass, err := o.evalResidual(in, pairs)
 	if err != nil {
 		return err
 	}
@@ -447,46 +518,63 @@ func (o *op) process(in int, rec arrow.Record, now int64) error {
 			}
 		}
 		kind := exec.RowKindAt(kinds, i)
-		row := rows[i]
+		key := keys[keyAt[i]:keyAt[i+1]]
+		nullKey := len(key) == 0
+		r := arriving{i: int32(i), row: rows[i], key: key, nullKey: nullKey}
 		if o.kind.LeftOnly() {
-			o.semi(in, s, other, kind, keys[i], row, nullKey[i], matched, m, now)
+			o.semi(in, s, other, kind, r, matched, m, now)
 			continue
 		}
 		if !kind.IsRetraction() {
-			o.accumulate(in, s, other, kind, keys[i], row, nullKey[i], matched, m, now)
+			o.accumulate(in, s, other, kind, r, matched, m, now)
 		} else {
-			o.retract(in, s, other, kind, keys[i], row, nullKey[i], matched, m, now)
+			o.retract(in, s, other, kind, r, matched, m, now)
 		}
 	}
 	return nil
 }
 
-// emit appends count copies of the output row of input-side row mine and
-// other-side row theirs (nil: NULLs), for a row arriving on input in.
-func (o *op) emit(in int, kind types.RowKind, mine, theirs []byte, count int64) {
-	l, r := mine, theirs
+// arriving is a row of the batch being processed: its index, encoding and
+// encoded join key.
+type arriving struct {
+	i       int32
+	row     string
+	key     []byte
+	nullKey bool
+}
+
+func (r arriving) part() part { return part{from: fromBatch, i: r.i} }
+
+func heldPart(e *entry) part { return part{from: fromHeld, row: e.row} }
+
+// emit appends count copies of the output row of input-side part mine
+// and other-side part theirs, for a row arriving on input in.
+func (o *op) emit(in int, kind types.RowKind, mine, theirs part, count int64) {
+	r := joinRow{kind: kind, p: [2]part{mine, theirs}}
 	if in == 1 {
-		l, r = theirs, mine
+		r.p[0], r.p[1] = theirs, mine
 	}
 	for ; count > 0; count-- {
-		o.pending = append(o.pending, outRow{kind: kind, left: l, right: r})
+		o.pending = append(o.pending, r)
 	}
 }
 
-func (o *op) accumulate(in int, s, other *side, kind types.RowKind, key string, row []byte, nullKey bool, matched []*entry, m, now int64) {
+var nullPart = part{from: fromNull}
+
+func (o *op) accumulate(in int, s, other *side, kind types.RowKind, r arriving, matched []*entry, m, now int64) {
 	outKind := kind
 	if s.outer || other.outer {
 		outKind = types.Insert
 	}
 	if m == 0 {
 		if s.outer {
-			o.emit(in, types.Insert, row, nil, 1)
+			o.emit(in, types.Insert, r.part(), nullPart, 1)
 		}
 	} else {
 		if other.outer {
 			for _, e := range matched {
 				if e.matches == 0 {
-					o.emit(1-in, types.Delete, []byte(e.row), nil, e.count)
+					o.emit(1-in, types.Delete, heldPart(e), nullPart, e.count)
 				}
 				e.matches++
 				e.access = now
@@ -494,25 +582,25 @@ func (o *op) accumulate(in int, s, other *side, kind types.RowKind, key string, 
 			}
 		}
 		for _, e := range matched {
-			o.emit(in, outKind, row, []byte(e.row), e.count)
+			o.emit(in, outKind, r.part(), heldPart(e), e.count)
 		}
 	}
-	if !nullKey {
+	if !r.nullKey {
 		matches := int64(0)
 		if s.outer {
 			matches = m
 		}
-		s.add(key, string(row), matches, now)
+		s.add(r.key, r.row, matches, now)
 	}
 }
 
-func (o *op) retract(in int, s, other *side, kind types.RowKind, key string, row []byte, nullKey bool, matched []*entry, m, now int64) {
-	if !nullKey {
-		s.retract(key, string(row), now)
+func (o *op) retract(in int, s, other *side, kind types.RowKind, r arriving, matched []*entry, m, now int64) {
+	if !r.nullKey {
+		s.retract(r.key, r.row, now)
 	}
 	if m == 0 {
 		if s.outer {
-			o.emit(in, types.Delete, row, nil, 1)
+			o.emit(in, types.Delete, r.part(), nullPart, 1)
 		}
 		return
 	}
@@ -521,12 +609,12 @@ func (o *op) retract(in int, s, other *side, kind types.RowKind, key string, row
 		outKind = types.Delete
 	}
 	for _, e := range matched {
-		o.emit(in, outKind, row, []byte(e.row), e.count)
+		o.emit(in, outKind, r.part(), heldPart(e), e.count)
 	}
 	if other.outer {
 		for _, e := range matched {
 			if e.matches == 1 {
-				o.emit(1-in, types.Insert, []byte(e.row), nil, e.count)
+				o.emit(1-in, types.Insert, heldPart(e), nullPart, e.count)
 			}
 			if e.matches > 0 {
 				e.matches--
@@ -541,30 +629,30 @@ func (o *op) retract(in int, s, other *side, kind types.RowKind, key string, row
 // left row is emitted (or deleted) when it has a match (semi) or none
 // (anti), a right row changes the match counts of the left rows it
 // matches, emitting (deleting) those whose count leaves or reaches 0.
-func (o *op) semi(in int, s, other *side, kind types.RowKind, key string, row []byte, nullKey bool, matched []*entry, m, now int64) {
+func (o *op) semi(in int, s, other *side, kind types.RowKind, r arriving, matched []*entry, m, now int64) {
 	anti := o.kind == plan.AntiJoin
 	if in == 0 {
 		emitted := (m > 0) != anti
 		if !kind.IsRetraction() {
 			if emitted {
-				o.emit(0, types.Insert, row, nil, 1)
+				o.emit(0, types.Insert, r.part(), nullPart, 1)
 			}
-			if !nullKey {
-				s.add(key, string(row), m, now)
+			if !r.nullKey {
+				s.add(r.key, r.row, m, now)
 			}
 			return
 		}
-		if !nullKey {
-			s.retract(key, string(row), now)
+		if !r.nullKey {
+			s.retract(r.key, r.row, now)
 		}
 		if emitted {
-			o.emit(0, types.Delete, row, nil, 1)
+			o.emit(0, types.Delete, r.part(), nullPart, 1)
 		}
 		return
 	}
 	if !kind.IsRetraction() {
-		if !nullKey {
-			s.add(key, string(row), 0, now)
+		if !r.nullKey {
+			s.add(r.key, r.row, 0, now)
 		}
 		for _, e := range matched {
 			if e.matches == 0 {
@@ -572,7 +660,7 @@ func (o *op) semi(in int, s, other *side, kind types.RowKind, key string, row []
 				if anti {
 					k = types.Delete
 				}
-				o.emit(0, k, []byte(e.row), nil, e.count)
+				o.emit(0, k, heldPart(e), nullPart, e.count)
 			}
 			e.matches++
 			e.access = now
@@ -580,8 +668,8 @@ func (o *op) semi(in int, s, other *side, kind types.RowKind, key string, row []
 		}
 		return
 	}
-	if !nullKey {
-		s.retract(key, string(row), now)
+	if !r.nullKey {
+		s.retract(r.key, r.row, now)
 	}
 	for _, e := range matched {
 		if e.matches == 1 {
@@ -589,7 +677,7 @@ func (o *op) semi(in int, s, other *side, kind types.RowKind, key string, row []
 			if anti {
 				k = types.Insert
 			}
-			o.emit(0, k, []byte(e.row), nil, e.count)
+			o.emit(0, k, heldPart(e), nullPart, e.count)
 		}
 		if e.matches > 0 {
 			e.matches--
@@ -601,19 +689,16 @@ func (o *op) semi(in int, s, other *side, kind types.RowKind, key string, row []
 
 // evalResidual evaluates the residual condition over the candidate pairs
 // (nil: every pair passes).
-func (o *op) evalResidual(in int, rows [][]byte, pairs []pair) ([]bool, error) {
+func (o *op) evalResidual(in int, pairs []pair) ([]bool, error) {
 	if o.residual == nil || len(pairs) == 0 {
 		return nil, nil
 	}
-	cand := make([]outRow, len(pairs))
+	cand := make([]joinRow, len(pairs))
 	for p, pr := range pairs {
-		l, r := rows[pr.i], []byte(pr.e.row)
-		if in == 1 {
-			l, r = r, l
-		}
-		cand[p] = outRow{left: l, right: r}
+		cand[p].p[in] = part{from: fromBatch, i: int32(pr.i)}
+		cand[p].p[1-in] = heldPart(pr.e)
 	}
-	rec, err := o.build(cand)
+	rec, err := o.build(o.resL, cand)
 	if err != nil {
 		return nil, err
 	}
@@ -639,15 +724,6 @@ func evalCondition(cond expr.Evaluator, rec arrow.Record) ([]bool, error) {
 	return pass, nil
 }
 
-// build decodes rows into a record of the output schema.
-func (o *op) build(rows []outRow) (arrow.Record, error) {
-	rt := o.sides[1].Types
-	if o.kind.LeftOnly() {
-		rt = nil // a semi or anti join emits left rows alone
-	}
-	return buildRows(o.alloc, o.outArrow, o.nLeft, o.sides[0].Types, rt, rows)
-}
-
 // buildRows decodes rows into a record of schema sch, whose first nLeft
 // columns are the left side's (of types lt), the others the right side's
 // (rt).
@@ -670,9 +746,10 @@ func (o *op) flush(ctx context.Context, out exec.Emitter) error {
 	const batch = 4096
 	all := o.pending
 	o.pending = o.pending[:0]
+	defer func() { o.cur = nil }()
 	for start := 0; start < len(all); start += batch {
 		rows := all[start:min(start+batch, len(all))]
-		rec, err := o.build(rows)
+		rec, err := o.build(o.outL, rows)
 		if err != nil {
 			return fmt.Errorf("join: %q: %w", o.id, err)
 		}

@@ -1,0 +1,411 @@
+package join
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/streamsql/streamsql/exec/expr"
+	"github.com/streamsql/streamsql/exec/state"
+	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
+)
+
+// The output of the regular join (and the candidate pairs its residual
+// condition is evaluated over) is built column by column: the columns of
+// the side whose batch is being processed are gathered from that batch
+// (expr.Take), the held side's decoded from their state encoding straight
+// into pre-sized builders, and only the columns a record needs (the
+// residual reads a few) are decoded at all.
+
+// Where one side of an output row comes from.
+const (
+	fromNull  = iota // NULLs (the padding of an outer join)
+	fromBatch        // row i of the batch being processed
+	fromHeld         // the held row of encoding row
+)
+
+// part is one side of an output row.
+type part struct {
+	from uint8
+	i    int32
+	row  string
+}
+
+// joinRow is one row of the regular join's output: its left and right
+// parts and its kind.
+type joinRow struct {
+	kind types.RowKind
+	p    [2]part
+}
+
+// outLayout is the shape of a record built from outRows: which columns of
+// each side it holds, in order, from field first[side] on.
+type outLayout struct {
+	sch   *arrow.Schema
+	cols  [2][]int
+	first [2]int
+	est   []float64 // per field: string bytes per row in the last record
+}
+
+func newLayout(sch *arrow.Schema, left, right []int) *outLayout {
+	return &outLayout{sch: sch, cols: [2][]int{left, right}, first: [2]int{0, len(left)}, est: make([]float64, sch.NumFields())}
+}
+
+// seq is 0, 1, …, n-1.
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
+
+// build builds the record of layout l holding rows; the batch rows of the
+// rows refer to o.cur (of input o.curIn, encoded as o.curRows).
+func (o *op) build(l *outLayout, rows []joinRow) (arrow.Record, error) {
+	n := len(rows)
+	arrs := make([]arrow.Array, 0, l.sch.NumFields())
+	fail := func(err error) (arrow.Record, error) {
+		for _, a := range arrs {
+			a.Release()
+		}
+		return nil, err
+	}
+	for side := 0; side < 2; side++ {
+		cols := l.cols[side]
+		if len(cols) == 0 {
+			continue
+		}
+		gather := side == o.curIn && o.cur != nil
+		for k := 0; gather && k < n; k++ {
+			gather = rows[k].p[side].from == fromBatch
+		}
+		if gather {
+			idx := make([]int32, n)
+			for k := range rows {
+				idx[k] = rows[k].p[side].i
+			}
+			for _, c := range cols {
+				a, err := takeColumn(o.alloc, o.cur, c, idx)
+				if err != nil {
+					return fail(err)
+				}
+				arrs = append(arrs, a)
+			}
+			continue
+		}
+		bs := make([]array.Builder, len(cols))
+		for j := range cols {
+			f := l.first[side] + j
+			b := array.NewBuilder(o.alloc, l.sch.Field(f).Type)
+			b.Reserve(n)
+			if sb, ok := b.(*array.StringBuilder); ok && l.est[f] > 0 {
+				sb.ReserveData(int(l.est[f]*float64(n)*1.1) + 64)
+			}
+			bs[j] = b
+		}
+		d := &o.sides[side].dec
+		err := d.bind(bs, cols)
+		for k := 0; err == nil && k < n; k++ {
+			p := &rows[k].p[side]
+			switch p.from {
+			case fromNull:
+				for _, b := range bs {
+					b.AppendNull()
+				}
+			case fromBatch:
+				err = d.decode(o.curRows[p.i])
+			default:
+				err = d.decode(p.row)
+			}
+		}
+		for j, b := range bs {
+			if err == nil {
+				a := b.NewArray()
+				if s, ok := a.(*array.String); ok && n > 0 {
+					l.est[l.first[side]+j] = float64(len(s.ValueBytes())) / float64(n)
+				}
+				arrs = append(arrs, a)
+			}
+			b.Release()
+		}
+		if err != nil {
+			return fail(fmt.Errorf("held row: %w", err))
+		}
+	}
+	rec := array.NewRecord(l.sch, arrs, int64(n))
+	for _, a := range arrs {
+		a.Release()
+	}
+	return rec, nil
+}
+
+// takeColumn gathers the rows idx of column c of rec.
+func takeColumn(alloc memory.Allocator, rec arrow.Record, c int, idx []int32) (arrow.Array, error) {
+	col := rec.Column(c)
+	one := array.NewRecord(arrow.NewSchema([]arrow.Field{rec.Schema().Field(c)}, nil), []arrow.Array{col}, rec.NumRows())
+	defer one.Release()
+	t, err := expr.Take(one, idx, alloc)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Release()
+	a := t.Column(0)
+	a.Retain()
+	return a, nil
+}
+
+// Column decoders of rowDecoder.
+const (
+	decSkip = iota
+	decInt64
+	decTimestamp
+	decString
+	decOther
+)
+
+// rowDecoder decodes the columns of held rows (state key encoding of a
+// side's columns) into builders.
+type rowDecoder struct {
+	types []types.Type
+	kinds []uint8 // per column, while bound
+	bs    []array.Builder
+	i64   []*array.Int64Builder
+	ts    []*array.TimestampBuilder
+	str   []*array.StringBuilder
+	buf   []byte
+}
+
+func newRowDecoder(ts []types.Type) rowDecoder {
+	n := len(ts)
+	return rowDecoder{types: ts, kinds: make([]uint8, n), bs: make([]array.Builder, n),
+		i64: make([]*array.Int64Builder, n), ts: make([]*array.TimestampBuilder, n), str: make([]*array.StringBuilder, n)}
+}
+
+// bind directs column cols[j] into bs[j]; the other columns are skipped.
+func (d *rowDecoder) bind(bs []array.Builder, cols []int) error {
+	clear(d.kinds)
+	clear(d.bs)
+	for j, c := range cols {
+		if c < 0 || c >= len(d.types) {
+			return fmt.Errorf("column %d of %d", c, len(d.types))
+		}
+		d.bs[c] = bs[j]
+		k := uint8(decOther)
+		switch b := bs[j].(type) {
+		case *array.Int64Builder:
+			if state.IsIntKey(d.types[c]) {
+				k, d.i64[c] = decInt64, b
+			}
+		case *array.TimestampBuilder:
+			if state.IsIntKey(d.types[c]) {
+				k, d.ts[c] = decTimestamp, b
+			}
+		case *array.StringBuilder:
+			if d.types[c].Kind == types.String {
+				k, d.str[c] = decString, b
+			}
+		}
+		d.kinds[c] = k
+	}
+	return nil
+}
+
+// decode appends the bound columns of row.
+func (d *rowDecoder) decode(row string) error {
+	for c, t := range d.types {
+		if len(row) == 0 {
+			return state.ErrCorruptKey
+		}
+		k := d.kinds[c]
+		if row[0] == 0 { // NULL
+			if k != decSkip {
+				d.bs[c].AppendNull()
+			}
+			row = row[1:]
+			continue
+		}
+		switch k {
+		case decInt64, decTimestamp:
+			if len(row) < 9 {
+				return state.ErrCorruptKey
+			}
+			v := int64(be64(row[1:]) ^ (1 << 63))
+			if k == decInt64 {
+				d.i64[c].Append(v)
+			} else {
+				d.ts[c].Append(arrow.Timestamp(v))
+			}
+			row = row[9:]
+		case decString:
+			j := strings.IndexByte(row[1:], 0) + 1
+			if j > 0 && j+1 < len(row) && row[j+1] == 1 { // no escaped NUL
+				d.str[c].Append(row[1:j])
+				row = row[j+2:]
+				continue
+			}
+			fallthrough
+		default:
+			n, err := columnLen(t, row)
+			if err != nil {
+				return err
+			}
+			if k != decSkip {
+				d.buf = append(d.buf[:0], row[:n]...)
+				if _, err := state.DecodeKeyColumn(d.bs[c], t, d.buf); err != nil {
+					return err
+				}
+			}
+			row = row[n:]
+		}
+	}
+	if len(row) != 0 {
+		return state.ErrCorruptKey
+	}
+	return nil
+}
+
+// columnLen is the length of the encoded column of type t at the front of
+// row (not NULL).
+func columnLen(t types.Type, row string) (int, error) {
+	switch {
+	case state.IsIntKey(t), t.Kind == types.Float, t.Kind == types.Double:
+		if len(row) < 9 {
+			return 0, state.ErrCorruptKey
+		}
+		return 9, nil
+	case t.Kind == types.Decimal:
+		if len(row) < 17 {
+			return 0, state.ErrCorruptKey
+		}
+		return 17, nil
+	case t.Kind == types.String:
+		for i := 1; ; {
+			j := strings.IndexByte(row[i:], 0)
+			if j < 0 || i+j+1 >= len(row) {
+				return 0, state.ErrCorruptKey
+			}
+			switch row[i+j+1] {
+			case 1:
+				return i + j + 2, nil
+			case 0xFF:
+				i += j + 2
+			default:
+				return 0, state.ErrCorruptKey
+			}
+		}
+	}
+	return 0, fmt.Errorf("state: no key encoding for %s", t)
+}
+
+// be64 is the big-endian uint64 at the front of s.
+func be64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32 |
+		uint64(s[4])<<24 | uint64(s[5])<<16 | uint64(s[6])<<8 | uint64(s[7])
+}
+
+// residualColumns adds the columns e reads to seen and reports whether
+// every node of e is of a kind remapColumns knows.
+func residualColumns(e plan.Expr, seen map[int]bool) bool {
+	switch e := e.(type) {
+	case *plan.ColumnRef:
+		seen[e.Index] = true
+		return true
+	case *plan.Literal:
+		return true
+	case *plan.Call:
+		for _, a := range e.Args {
+			if !residualColumns(a, seen) {
+				return false
+			}
+		}
+		return true
+	case *plan.UDFCall:
+		for _, a := range e.Args {
+			if !residualColumns(a, seen) {
+				return false
+			}
+		}
+		return true
+	case *plan.Cast:
+		return residualColumns(e.Arg, seen)
+	case *plan.Case:
+		for _, w := range e.Whens {
+			if !residualColumns(w.Cond, seen) || !residualColumns(w.Result, seen) {
+				return false
+			}
+		}
+		return residualColumns(e.Else, seen)
+	}
+	return false
+}
+
+// remapColumns returns a copy of e reading column m[i] where e reads i.
+func remapColumns(e plan.Expr, m map[int]int) plan.Expr {
+	switch e := e.(type) {
+	case *plan.ColumnRef:
+		c := *e
+		c.Index = m[e.Index]
+		return &c
+	case *plan.Call:
+		c := *e
+		c.Args = make([]plan.Expr, len(e.Args))
+		for i, a := range e.Args {
+			c.Args[i] = remapColumns(a, m)
+		}
+		return &c
+	case *plan.UDFCall:
+		c := *e
+		c.Args = make([]plan.Expr, len(e.Args))
+		for i, a := range e.Args {
+			c.Args[i] = remapColumns(a, m)
+		}
+		return &c
+	case *plan.Cast:
+		c := *e
+		c.Arg = remapColumns(e.Arg, m)
+		return &c
+	case *plan.Case:
+		c := *e
+		c.Whens = make([]plan.When, len(e.Whens))
+		for i, w := range e.Whens {
+			c.Whens[i] = plan.When{Cond: remapColumns(w.Cond, m), Result: remapColumns(w.Result, m)}
+		}
+		c.Else = remapColumns(e.Else, m)
+		return &c
+	}
+	return e
+}
+
+// compileResidual compiles the residual condition cond (over out, the
+// join's output schema, whose first nLeft columns are the left side's)
+// over only the columns it reads, and returns the layout of the records
+// it is evaluated over.
+func compileResidual(cond plan.Expr, out types.Schema, nLeft int, alloc memory.Allocator) (expr.Evaluator, *outLayout, error) {
+	seen := map[int]bool{}
+	if !residualColumns(cond, seen) || len(seen) == 0 {
+		ev, err := expr.Compile(cond, out, alloc)
+		return ev, newLayout(out.Arrow(), seq(nLeft), seq(out.Len()-nLeft)), err
+	}
+	var left, right []int
+	m := map[int]int{}
+	var pruned types.Schema
+	for c := 0; c < out.Len(); c++ {
+		if !seen[c] {
+			continue
+		}
+		if c < nLeft {
+			left = append(left, c)
+		} else {
+			right = append(right, c-nLeft)
+		}
+		m[c] = pruned.Len()
+		pruned.Fields = append(pruned.Fields, out.Fields[c])
+	}
+	ev, err := expr.Compile(remapColumns(cond, m), pruned, alloc)
+	return ev, newLayout(pruned.Arrow(), left, right), err
+}
