@@ -171,6 +171,22 @@ func TestDifferentialWindowJoins(t *testing.T) {
 			 (SELECT L.k, L.v, L.ws, L.we FROM la L JOIN rb R ON L.ws = R.ws AND L.k + 10 = R.k) J
 			 LEFT JOIN rb S ON J.ws = S.ws AND J.k + 11 = S.k GROUP BY J.ws`,
 		},
+		// Window semi and anti joins: IN, EXISTS, NOT IN, NOT EXISTS
+		// correlated on both window bounds. NOT EXISTS on v, which may be
+		// NULL: a left row whose v is NULL has no match.
+		{"semi-in", "SELECT L.k, L.v, L.window_start, L.window_end FROM " + tumble("a") + " L WHERE L.k IN (SELECT k FROM " + tumble("b") + " R WHERE L.window_start = R.window_start AND R.window_end = L.window_end AND R.v > 0)",
+			sqlTumble + "SELECT L.k, L.v, " + tsText("L.ws") + ", " + tsText("L.we") + " FROM la L WHERE L.k IN (SELECT k FROM rb R WHERE L.ws = R.ws AND R.we = L.we AND R.v > 0)"},
+		{"semi-exists-hop", `SELECT L.k, L.v, L.window_end FROM TABLE(HOP(TABLE a, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '6' SECOND)) L
+			 WHERE EXISTS (SELECT * FROM TABLE(HOP(TABLE b, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '6' SECOND)) R
+			 WHERE L.window_start = R.window_start AND L.window_end = R.window_end AND L.k + 10 = R.k)`,
+			`WITH j(n) AS (VALUES (0), (1), (2)),
+			 la AS (SELECT k, v, (ts/2000)*2000 - n*2000 AS ws FROM a, j),
+			 rb AS (SELECT k, v, (ts/2000)*2000 - n*2000 AS ws FROM b, j)
+			 SELECT L.k, L.v, ` + tsText("L.ws + 6000") + ` FROM la L WHERE EXISTS (SELECT * FROM rb R WHERE L.ws = R.ws AND L.k + 10 = R.k)`},
+		{"anti-not-in", "SELECT L.k, L.v, L.window_start FROM " + tumble("a") + " L WHERE COALESCE(L.k, 0) NOT IN (SELECT COALESCE(k, 0) FROM " + tumble("b") + " R WHERE L.window_start = R.window_start AND L.window_end = R.window_end)",
+			sqlTumble + "SELECT L.k, L.v, " + tsText("L.ws") + " FROM la L WHERE L.k NOT IN (SELECT k FROM rb R WHERE L.ws = R.ws AND L.we = R.we)"},
+		{"anti-not-exists-nullable", "SELECT L.k, L.v, L.window_start FROM " + tumble("a") + " L WHERE NOT EXISTS (SELECT * FROM " + tumble("b") + " R WHERE L.window_start = R.window_start AND L.window_end = R.window_end AND L.v = R.v + 100)",
+			sqlTumble + "SELECT L.k, L.v, " + tsText("L.ws") + " FROM la L WHERE NOT EXISTS (SELECT * FROM rb R WHERE L.ws = R.ws AND L.we = R.we AND L.v = R.v + 100)"},
 		{
 			// Two window aggregations (Nexmark q8's shape), renamed bounds.
 			"aggregates-left",
@@ -197,7 +213,14 @@ func TestDifferentialWindowJoins(t *testing.T) {
 		parallelism := []int{1, 3}[seed-1]
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("%s/seed=%d/parallelism=%d", c.name, seed, parallelism), func(t *testing.T) {
-				got := runEngine(t, fmt.Sprintf("SET 'parallelism.default' = '%d';\n", parallelism)+ddl(pa, pb)+c.engine+";")
+				sql := fmt.Sprintf("SET 'parallelism.default' = '%d';\n", parallelism) + ddl(pa, pb)
+				if strings.Contains(c.name, "semi") || strings.Contains(c.name, "anti") {
+					s := engine.New(engine.Options{StateDir: t.TempDir()}).NewSession()
+					if res := sessionExec(t, s, sql+"EXPLAIN "+c.engine+";"); !strings.Contains(res.Message, "WindowJoin type=SEMI") && !strings.Contains(res.Message, "WindowJoin type=ANTI") {
+						t.Fatalf("not planned as a window semi (anti) join:\n%s", res.Message)
+					}
+				}
+				got := runEngine(t, sql+c.engine+";")
 				want := runSQLiteTables(t, map[string]string{"a": pa, "b": pb}, c.sqlite)
 				if len(want) == 0 {
 					t.Fatal("the reference query returned no rows")

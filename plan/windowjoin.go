@@ -17,6 +17,9 @@ import (
 // it arrives is late: dropped and counted. Rows with a NULL equi-key
 // match nothing. The output is append-only: the left input's columns,
 // then the right input's (those of an outer side's partner nullable).
+// A SemiJoin (AntiJoin) emits, when the window closes, the left rows
+// with a match (none), its output the left input's columns alone; it has
+// no Residual.
 //
 // Window is the windows both inputs were assigned (for EXPLAIN; its
 // TimeCol is the left input's window_end column).

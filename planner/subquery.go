@@ -63,7 +63,14 @@ func (b *builder) semiJoins(rel *relation, sel *parser.Select) (*relation, *pars
 				return nil, nil, err
 			}
 		}
-		var err error
+		wj, ok, err := b.windowSemiJoin(rel, c, sq, anti) // windowsemi.go
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			rel = wj
+			continue
+		}
 		switch x := sq.(type) {
 		case *parser.InSubquery:
 			rel, err = b.inJoin(rel, c, x, anti)

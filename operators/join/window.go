@@ -35,6 +35,12 @@ import (
 // nothing; only an outer side holds them (to pad them). The output is
 // append-only.
 //
+// A semi (anti) window join emits, when the window fires, each left row
+// of the window that matches a right row (none), once per copy held, and
+// no right columns; the left side of an anti join holds the rows whose
+// equi-key has a NULL, as an outer side does (they match nothing, so are
+// emitted). Its right rows are only ever matched.
+//
 // Output order, for one watermark: windows by end, then keys and rows in
 // the order of their encodings (left rows, then right rows within a
 // pair), so a restored operator emits what an uninterrupted one does.
@@ -80,6 +86,7 @@ type windowJoinOp struct {
 	residual expr.Evaluator
 	outArrow *arrow.Schema
 	nLeft    int
+	kind     plan.JoinKind
 
 	// windows holds the open windows' keys by window end.
 	windows map[int64]map[string]*wjKey
@@ -111,11 +118,11 @@ func NewWindowSubtask(n *plan.WindowJoin, m *exec.OperatorMetrics, alloc memory.
 		return nil, errf("%d left and %d right key columns (window_start and window_end first)", len(n.LeftKeys), len(n.RightKeys))
 	}
 	o := &windowJoinOp{id: n.ID(), m: m, alloc: alloc, maxP: sub.MaxParallelism, outArrow: n.Schema().Arrow(),
-		nLeft: n.Left.Schema().Len(), windows: map[int64]map[string]*wjKey{}, wm: exec.MinWatermark, persWM: exec.MinWatermark}
+		nLeft: n.Left.Schema().Len(), kind: n.Type, windows: map[int64]map[string]*wjKey{}, wm: exec.MinWatermark, persWM: exec.MinWatermark}
 	var specs []state.Spec
 	for i, in := range []plan.Node{n.Left, n.Right} {
 		keys := n.LeftKeys
-		s := &wjSide{name: "left", outer: n.Type.LeftOuter()}
+		s := &wjSide{name: "left", outer: n.Type.LeftOuter() || n.Type == plan.AntiJoin}
 		if i == 1 {
 			keys = n.RightKeys
 			s.name, s.outer = "right", n.Type.RightOuter()
@@ -139,6 +146,9 @@ func NewWindowSubtask(n *plan.WindowJoin, m *exec.OperatorMetrics, alloc memory.
 	}
 	specs = append(specs, state.Spec{Name: "watermark", Layout: "BIGINT", Redistribute: state.Union, Merge: mergeMax})
 	if n.Residual != nil {
+		if n.Type.LeftOnly() {
+			return nil, errf("a %s window join has no residual condition", n.Type)
+		}
 		var err error
 		if o.residual, err = expr.Compile(n.Residual, n.Schema(), alloc); err != nil {
 			return nil, errf("residual condition: %v", err)
@@ -359,6 +369,9 @@ func (o *windowJoinOp) fire(w map[string]*wjKey, rows []outRow) ([]outRow, error
 		slices.SortFunc(es, func(a, b *wjEntry) int { return cmp.Compare(a.row, b.row) })
 		return es
 	}
+	if o.kind.LeftOnly() {
+		return o.fireLeftOnly(w, keys, sorted, rows), nil
+	}
 	// Candidate pairs of every key, to evaluate the residual condition
 	// in one pass.
 	var pairs []pairRef
@@ -419,6 +432,34 @@ func (o *windowJoinOp) fire(w map[string]*wjKey, rows []outRow) ([]outRow, error
 	return rows, nil
 }
 
+// fireLeftOnly appends the output rows of a semi (anti) join's window w,
+// whose keys are sorted, to rows and drops its rows.
+func (o *windowJoinOp) fireLeftOnly(w map[string]*wjKey, keys []string, sorted func(map[string]*wjEntry) []*wjEntry, rows []outRow) []outRow {
+	for _, key := range keys {
+		k := w[key]
+		match := len(k.rows[1]) > 0 && !k.null
+		for in, m := range k.rows {
+			es := slices.Collect(maps.Values(m))
+			if in == 0 {
+				es = sorted(m)
+			}
+			for _, e := range es {
+				if in == 0 && match == (o.kind == plan.SemiJoin) {
+					for range e.count {
+						rows = append(rows, outRow{kind: types.Insert, left: []byte(e.row)})
+					}
+				}
+				e.count = 0
+				o.live--
+				if e.persisted {
+					o.markDirty(e)
+				}
+			}
+		}
+	}
+	return rows
+}
+
 // evalResidual evaluates the residual condition over the candidate rows.
 func (o *windowJoinOp) evalResidual(cand []outRow) ([]bool, error) {
 	rec, err := o.build(cand)
@@ -449,6 +490,9 @@ func (o *windowJoinOp) build(rows []outRow) (arrow.Record, error) {
 	for _, r := range rows {
 		if err := joinside.DecodeInto(rb, 0, o.sides[0].Types, r.left); err != nil {
 			return nil, err
+		}
+		if o.kind.LeftOnly() {
+			continue
 		}
 		if err := joinside.DecodeInto(rb, o.nLeft, o.sides[1].Types, r.right); err != nil {
 			return nil, err
