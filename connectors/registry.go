@@ -422,3 +422,21 @@ func (r *Registry) SinkAccepts(opts map[string]string, c plan.Changelog) bool {
 	}
 	return false
 }
+
+// ProjectableSource is implemented by connectors whose sources can skip
+// the columns a job does not read (exec.SourceConfig.Columns): the nexmark
+// generator does not generate them. The planner pushes the columns a job
+// reads into the sources of these connectors only; the others produce
+// every column, and a Calc after them drops those it does not need.
+type ProjectableSource interface {
+	// ProjectsColumns reports whether a source table with these options
+	// skips the columns outside SourceConfig.Columns.
+	ProjectsColumns(opts map[string]string) bool
+}
+
+// SourceProjects reports whether a source table with these options skips
+// the columns the job does not read (see ProjectableSource).
+func (r *Registry) SourceProjects(opts map[string]string) bool {
+	p, ok := r.m[opts["connector"]].(ProjectableSource)
+	return ok && p.ProjectsColumns(opts)
+}

@@ -191,6 +191,10 @@ type SourceConfig struct {
 	// connector fills it from, or "" for a physical column (decoded from
 	// the record). Nil when every column is physical.
 	Metadata []string
+	// Columns, when not nil, lists (ascending) the columns of Schema the
+	// job reads (plan.Source.Columns): a connector may fill the others with
+	// NULLs instead of producing them. Nil: every column is read.
+	Columns []int
 	// BatchSize is the preferred number of rows per batch.
 	BatchSize int
 	Alloc     memory.Allocator

@@ -53,7 +53,7 @@ func (j *Job) newSourceRunner(n *plan.Source, s *subtask) (*sourceRunner, error)
 		et = &EventTime{Column: w.TimeCol, MaxFuture: time.Duration(w.MaxFuture) * time.Millisecond}
 	}
 	src, err := j.opts.Connectors.NewSource(n.Connector, SourceConfig{
-		Table: n.Table, Schema: n.Schema(), Options: n.Options, Metadata: n.Metadata,
+		Table: n.Table, Schema: n.Schema(), Options: n.Options, Metadata: n.Metadata, Columns: n.Columns,
 		BatchSize: j.opts.BatchSize, Alloc: j.opts.Alloc, Clock: j.opts.Clock, Metrics: &r.metrics,
 		Logger: j.opts.Logger, EventTime: et, Member: j.opts.Member,
 	})

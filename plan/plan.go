@@ -123,6 +123,14 @@ type Source struct {
 	// it is read from ("partition", "offset", "timestamp" for Kafka), or ""
 	// for a physical column. Nil when the table has no metadata columns.
 	Metadata []string
+	// Columns, when not nil, lists (ascending) the output columns the job
+	// reads, for a connector that can skip the others (see the planner's
+	// projection pushdown): the source still emits rows of Output's width,
+	// with NULL in the columns it skipped, which no consumer reads. Nil
+	// when the source produces every column. It is no part of the
+	// source's checkpointed state: a job restored with other Columns
+	// resumes at the same offsets.
+	Columns []int
 }
 
 // Calc filters then projects: rows where Filter is TRUE (all rows when
@@ -512,6 +520,13 @@ func (n *Source) Describe() string {
 		s += fmt.Sprintf(" watermark=[%s: %s]", n.Output.Fields[w.TimeCol].Name, w.Expr)
 	case w != nil: // on a computed column, which the source does not output
 		s += fmt.Sprintf(" watermark=[%s]", w.Expr)
+	}
+	if n.Columns != nil {
+		names := make([]string, len(n.Columns))
+		for i, c := range n.Columns {
+			names[i] = colName(n.Output, c)
+		}
+		s += " columns=[" + strings.Join(names, ", ") + "]"
 	}
 	return s
 }

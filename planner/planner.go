@@ -445,7 +445,7 @@ func (p *Planner) finish(g *plan.Graph, pos []parser.Pos) (*plan.Graph, error) {
 		return nil, err
 	}
 	applyZone(g, p.TimeZone)
-	g = distribute(optimize(g), par)
+	g = p.pushProjections(distribute(optimize(g), par))
 	assignIDs(g)
 	if err := checkLateRows(g, pos); err != nil {
 		return nil, err

@@ -78,3 +78,7 @@ func (factory) NewSource(cfg exec.SourceConfig) (exec.Source, error) { return ne
 func (factory) NewSink(exec.SinkConfig) (exec.Sink, error) {
 	return nil, errors.New("nexmark: connector 'nexmark' can only be used as a source")
 }
+
+// ProjectsColumns implements connectors.ProjectableSource: the source does
+// not generate the columns the job does not read.
+func (factory) ProjectsColumns(map[string]string) bool { return true }

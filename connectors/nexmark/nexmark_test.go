@@ -66,6 +66,10 @@ func rows(rec arrow.Record) []string {
 			if i > 0 {
 				b = append(b, '|')
 			}
+			if c.IsNull(r) {
+				b = append(b, "NULL"...)
+				continue
+			}
 			b = format.AppendValue(b, c, r)
 		}
 		out = append(out, string(b))

@@ -35,6 +35,11 @@ type source struct {
 	buf      []byte
 	persons  []personRow
 	auctions []auctionRow
+
+	// skip marks the columns the job does not read (cfg.Columns), nil
+	// when it reads all: they are NULL, from nulls.
+	skip  []bool
+	nulls []arrow.Array
 }
 
 var _ exec.Source = (*source)(nil)
@@ -48,6 +53,19 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 	s := &source{cfg: cfg, c: c, m: c.m, schema: cfg.Schema.Arrow(), clock: cfg.Clock, batch: cfg.BatchSize}
 	s.pool = &pool{under: cfg.Alloc}
 	s.alloc = s.pool
+	if cfg.Columns != nil {
+		s.skip = make([]bool, len(c.fields))
+		for i := range s.skip {
+			s.skip[i] = true
+		}
+		for _, i := range cfg.Columns {
+			if i < 0 || i >= len(s.skip) {
+				return nil, fmt.Errorf("nexmark: table %q: no column %d to read", cfg.Table, i)
+			}
+			s.skip[i] = false
+		}
+		s.nulls = make([]arrow.Array, len(c.fields))
+	}
 	if c.rateLimited {
 		s.pace = pace.New(c.m.rate, s.clock)
 	}
@@ -75,6 +93,12 @@ func (s *source) Offsets(fn func(split string, offset []byte) error) error {
 
 // Close implements exec.Source.
 func (s *source) Close() error {
+	for i, a := range s.nulls {
+		if a != nil {
+			a.Release()
+			s.nulls[i] = nil
+		}
+	}
 	s.pool.Close()
 	return nil
 }
@@ -196,6 +220,10 @@ func (s *source) generate() arrow.Record {
 		}
 	}
 	for i, f := range s.c.fields {
+		if s.skip != nil && s.skip[i] {
+			cols[i] = s.null(i, n)
+			continue
+		}
 		cols[i] = s.column(f, i)
 	}
 	rec := array.NewRecord(s.schema, cols, int64(n))
@@ -203,6 +231,24 @@ func (s *source) generate() arrow.Record {
 		a.Release()
 	}
 	return rec
+}
+
+// null returns an all-NULL column i of n rows, for a column the job does
+// not read: one array, kept across batches, or a slice of it.
+func (s *source) null(i, n int) arrow.Array {
+	a := s.nulls[i]
+	if a == nil || a.Len() < n {
+		if a != nil {
+			a.Release()
+		}
+		a = array.MakeArrayOfNull(memory.DefaultAllocator, s.schema.Field(i).Type, max(n, s.batch))
+		s.nulls[i] = a
+	}
+	if a.Len() == n {
+		a.Retain()
+		return a
+	}
+	return array.NewSlice(a, 0, int64(n))
 }
 
 // column builds the values of field f, column i of the schema.
