@@ -96,6 +96,11 @@
 //	               delays (probDelayedEvent) only delay wall-clock emission
 //	               in the Beam generator and are not applied.
 //
+// Projection: the connector is a connectors.ProjectableSource. The planner
+// hands it the columns the job reads (columns=[…] in EXPLAIN); it does not
+// generate the others (a bid's channel, url and extra strings, most of its
+// cost) and leaves them NULL.
+//
 // Checkpoints: the offset is the position of the next event (9 bytes);
-// restoring it resumes exactly there.
+// restoring it resumes exactly there, whichever columns either run read.
 package nexmark
