@@ -185,6 +185,8 @@ func TestDifferentialWindowJoins(t *testing.T) {
 			 SELECT L.k, L.v, ` + tsText("L.ws + 6000") + ` FROM la L WHERE EXISTS (SELECT * FROM rb R WHERE L.ws = R.ws AND L.k + 10 = R.k)`},
 		{"anti-not-in", "SELECT L.k, L.v, L.window_start FROM " + tumble("a") + " L WHERE COALESCE(L.k, 0) NOT IN (SELECT COALESCE(k, 0) FROM " + tumble("b") + " R WHERE L.window_start = R.window_start AND L.window_end = R.window_end)",
 			sqlTumble + "SELECT L.k, L.v, " + tsText("L.ws") + " FROM la L WHERE L.k NOT IN (SELECT k FROM rb R WHERE L.ws = R.ws AND L.we = R.we)"},
+		{"semi-in-aggregated", "SELECT window_start, COUNT(*), SUM(v) FROM (SELECT * FROM " + tumble("a") + " L WHERE L.k + 10 IN (SELECT k FROM " + tumble("b") + " R WHERE L.window_start = R.window_start AND L.window_end = R.window_end)) GROUP BY window_start, window_end",
+			sqlTumble + "SELECT " + tsText("L.ws") + ", COUNT(*), SUM(L.v) FROM la L WHERE L.k + 10 IN (SELECT k FROM rb R WHERE L.ws = R.ws AND L.we = R.we) GROUP BY L.ws"},
 		{"anti-not-exists-nullable", "SELECT L.k, L.v, L.window_start FROM " + tumble("a") + " L WHERE NOT EXISTS (SELECT * FROM " + tumble("b") + " R WHERE L.window_start = R.window_start AND L.window_end = R.window_end AND L.v = R.v + 100)",
 			sqlTumble + "SELECT L.k, L.v, " + tsText("L.ws") + " FROM la L WHERE NOT EXISTS (SELECT * FROM rb R WHERE L.ws = R.ws AND L.we = R.we AND L.v = R.v + 100)"},
 		{
