@@ -66,6 +66,9 @@ type entry struct {
 	count   int64
 	matches int64 // rows of the other side it joins (outer sides only)
 	access  int64 // last write, ms of processing time
+	// dirty: in its side's dirty list; persisted: in the last
+	// checkpoint's state.
+	dirty, persisted bool
 }
 
 // bucket holds the rows of one join key, in arrival order of their first
@@ -130,13 +133,38 @@ type side struct {
 	joinside.Codec
 	dec     rowDecoder
 	buckets map[string]*bucket
-	// dirty holds the entries changed since the last barrier (count 0:
+	// dirty lists the entries changed since the last barrier (count 0:
 	// deleted, unless a live entry of the same row replaced it).
-	dirty map[*entry]struct{}
+	dirty []*entry
 	live  int
 }
 
-func (s *side) markDirty(e *entry) { s.dirty[e] = struct{}{} }
+func (s *side) markDirty(e *entry) {
+	if !e.dirty {
+		e.dirty = true
+		s.dirty = append(s.dirty, e)
+	}
+}
+
+// compactDirty drops from the dirty list the rows dropped before any
+// barrier wrote them (nothing to delete), once it has grown well past the
+// held rows: without checkpoints (or between two far apart) the list is
+// then bounded by the held rows, not by the stream.
+func (s *side) compactDirty() {
+	if len(s.dirty) <= 2*s.live+1024 {
+		return
+	}
+	kept := s.dirty[:0]
+	for _, e := range s.dirty {
+		if e.count > 0 || e.persisted {
+			kept = append(kept, e)
+		} else {
+			e.dirty = false
+		}
+	}
+	clear(s.dirty[len(kept):])
+	s.dirty = kept
+}
 
 // add adds one copy of row (of join key key) to the side.
 func (s *side) add(key []byte, row string, matches, now int64) *entry {
@@ -266,7 +294,7 @@ func NewSubtask(n *plan.Join, m *exec.OperatorMetrics, alloc memory.Allocator, c
 	var specs []state.Spec
 	for i, in := range []plan.Node{n.Left, n.Right} {
 		keys := n.LeftKeys
-		s := &side{name: "left", outer: n.Type.LeftOuter(), buckets: map[string]*bucket{}, dirty: map[*entry]struct{}{}}
+		s := &side{name: "left", outer: n.Type.LeftOuter(), buckets: map[string]*bucket{}}
 		if i == 1 {
 			keys = n.RightKeys
 			s.name, s.outer = "right", n.Type.RightOuter()
@@ -364,7 +392,8 @@ func (o *op) restoreEntry(s *side, key, value []byte) error {
 	}
 	e := s.add(k, r, int64(matches), access)
 	e.count = int64(cnt)
-	delete(s.dirty, e) // restored as it is stored
+	e.dirty, e.persisted = false, true // restored as it is stored
+	s.dirty = s.dirty[:len(s.dirty)-1]
 	return nil
 }
 
@@ -384,25 +413,29 @@ func (o *op) OnBarrier(_ context.Context, _ exec.Barrier, w checkpoint.StateWrit
 	}
 	var key, val []byte
 	for _, s := range o.sides {
-		for e := range s.dirty {
-			if e.count <= 0 && s.held(e) {
-				continue // a live entry of the same row replaced it
+		for _, e := range s.dirty {
+			e.dirty = false
+			if e.count <= 0 && (!e.persisted || s.held(e)) {
+				continue // never written, or a live entry of the same row replaced it
 			}
 			key = append(append(key[:0], e.key...), e.row...)
 			kg := state.KeyGroupOfKey(key[:len(e.key)], o.maxP)
 			if e.count <= 0 {
 				err = sw.Delete(s.table, kg, key)
+				e.persisted = false
 			} else {
 				val = binary.AppendUvarint(val[:0], uint64(e.count))
 				val = binary.AppendUvarint(val, uint64(e.matches))
 				val = binary.AppendVarint(val, e.access)
 				err = sw.Set(s.table, kg, key, val)
+				e.persisted = true
 			}
 			if err != nil {
 				return fmt.Errorf("join: %q: checkpoint: %w", o.id, err)
 			}
 		}
 		clear(s.dirty)
+		s.dirty = s.dirty[:0]
 	}
 	return nil
 }
@@ -446,6 +479,9 @@ func (o *op) OnBatch(ctx context.Context, in int, rec arrow.Record, out exec.Emi
 	o.expire(now)
 	if err := o.process(in, rec, now.UnixMilli()); err != nil {
 		return fmt.Errorf("join: %q: %w", o.id, err)
+	}
+	for _, s := range o.sides {
+		s.compactDirty()
 	}
 	o.m.StateEntries.Store(int64(o.sides[0].live + o.sides[1].live))
 	return o.flush(ctx, out)
