@@ -470,6 +470,13 @@ type ExistsExpr struct {
 	Query *Select
 }
 
+// ScalarSubquery is (SELECT …) used as a value: the planner joins the
+// outer query with the subquery's (at most one) row.
+type ScalarSubquery struct {
+	Pos   Pos
+	Query *Select
+}
+
 // BetweenExpr is x [NOT] BETWEEN low AND high.
 type BetweenExpr struct {
 	Pos       Pos
@@ -598,6 +605,7 @@ func (n *LikeExpr) Position() Pos              { return n.Pos }
 func (n *InExpr) Position() Pos                { return n.Pos }
 func (n *InSubquery) Position() Pos            { return n.Pos }
 func (n *ExistsExpr) Position() Pos            { return n.Pos }
+func (n *ScalarSubquery) Position() Pos        { return n.Pos }
 func (n *BetweenExpr) Position() Pos           { return n.Pos }
 func (n *CaseExpr) Position() Pos              { return n.Pos }
 func (n *When) Position() Pos                  { return n.Pos }
@@ -628,25 +636,26 @@ func (*StatementSetStmt) stmt()      {}
 func (*BeginStatementSetStmt) stmt() {}
 func (*EndStatementSetStmt) stmt()   {}
 
-func (*ColumnExpr) expr()   {}
-func (*NumberLit) expr()    {}
-func (*StringLit) expr()    {}
-func (*BoolLit) expr()      {}
-func (*NullLit) expr()      {}
-func (*IntervalLit) expr()  {}
-func (*TimestampLit) expr() {}
-func (*BinaryExpr) expr()   {}
-func (*UnaryExpr) expr()    {}
-func (*IsExpr) expr()       {}
-func (*LikeExpr) expr()     {}
-func (*InExpr) expr()       {}
-func (*InSubquery) expr()   {}
-func (*ExistsExpr) expr()   {}
-func (*BetweenExpr) expr()  {}
-func (*CaseExpr) expr()     {}
-func (*CastExpr) expr()     {}
-func (*FuncCall) expr()     {}
-func (*GroupingSets) expr() {}
+func (*ColumnExpr) expr()     {}
+func (*NumberLit) expr()      {}
+func (*StringLit) expr()      {}
+func (*BoolLit) expr()        {}
+func (*NullLit) expr()        {}
+func (*IntervalLit) expr()    {}
+func (*TimestampLit) expr()   {}
+func (*BinaryExpr) expr()     {}
+func (*UnaryExpr) expr()      {}
+func (*IsExpr) expr()         {}
+func (*LikeExpr) expr()       {}
+func (*InExpr) expr()         {}
+func (*InSubquery) expr()     {}
+func (*ExistsExpr) expr()     {}
+func (*ScalarSubquery) expr() {}
+func (*BetweenExpr) expr()    {}
+func (*CaseExpr) expr()       {}
+func (*CastExpr) expr()       {}
+func (*FuncCall) expr()       {}
+func (*GroupingSets) expr()   {}
 
 func (*TableName) tableRef()   {}
 func (*JoinRef) tableRef()     {}

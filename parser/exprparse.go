@@ -201,6 +201,23 @@ func (p *exprParser) exists() (Expr, error) {
 	return &ExistsExpr{Pos: t.Pos, Query: q}, nil
 }
 
+// scalarSubquery parses (SELECT …) as a value.
+func (p *exprParser) scalarSubquery() (Expr, error) {
+	t := p.next()
+	if err := p.enter(t.Pos); err != nil {
+		return nil, err
+	}
+	defer p.leave()
+	q, err := p.subquery()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.expectOp(")"); err != nil {
+		return nil, err
+	}
+	return &ScalarSubquery{Pos: t.Pos, Query: q}, nil
+}
+
 func (p *exprParser) peek() *lexer.Token { return p.lex.Peek() }
 func (p *exprParser) next() *lexer.Token { return p.lex.Next() }
 
@@ -575,6 +592,9 @@ func (p *exprParser) primary() (Expr, error) {
 		return p.column()
 	case tokOperator:
 		if t.Value == "(" {
+			if startsQuery(peek2(p.lex)) {
+				return p.scalarSubquery()
+			}
 			p.next()
 			x, err := p.required()
 			if err != nil {

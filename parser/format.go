@@ -657,6 +657,8 @@ func (n *InSubquery) bare() string {
 
 func (n *ExistsExpr) String() string { return "EXISTS (" + n.Query.String() + ")" }
 
+func (n *ScalarSubquery) String() string { return "(" + n.Query.String() + ")" }
+
 func (n *BetweenExpr) String() string { return "(" + n.bare() + ")" }
 
 func (n *BetweenExpr) bare() string {

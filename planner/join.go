@@ -41,7 +41,7 @@ func (b *builder) planFromWhere(sel *parser.Select) (*relation, *parser.Select, 
 		if err != nil {
 			return nil, nil, err
 		}
-		return b.semiJoins(rel, sel)
+		return b.subqueryJoins(rel, sel)
 	}
 	rel, rest, err := b.planJoinFrom(j, conjuncts(sel.Where))
 	if err != nil {
@@ -52,7 +52,7 @@ func (b *builder) planFromWhere(sel *parser.Select) (*relation, *parser.Select, 
 		s.Where = andAll(rest)
 		sel = &s
 	}
-	return b.semiJoins(rel, sel)
+	return b.subqueryJoins(rel, sel)
 }
 
 // planJoinFrom plans a FROM item that is a join, with where the WHERE

@@ -552,7 +552,9 @@ func (b *builder) planSelectBlock(sel *parser.Select) (*relation, error) {
 			return nil, err
 		}
 	} else if sel.From == nil {
-		rel = b.noFrom()
+		if rel, sel, err = b.scalarJoins(b.noFrom(), sel); err != nil {
+			return nil, err
+		}
 	} else if rel, sel, err = b.planFromWhere(sel); err != nil {
 		return nil, err
 	}
