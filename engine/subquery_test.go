@@ -18,6 +18,8 @@ import (
 // no rows is 0, the other aggregates NULL). A subquery whose value
 // changes with every row re-emits every outer row each time (as Flink's
 // plan does): the subqueries here that do are kept to a few rows.
+// NOT IN over columns that may be NULL (an anti join filtered by the
+// subquery's counts of rows and of NULLs) is checked here too.
 func TestDifferentialScalarSubqueries(t *testing.T) {
 	needSQLite(t)
 	ddl := func(pa, pb string) string {
@@ -45,6 +47,12 @@ func TestDifferentialScalarSubqueries(t *testing.T) {
 		same("correlated-nullable-key", "SELECT a.k, a.v, (SELECT MAX(b.k) FROM b WHERE b.v % 50 = a.v % 50) AS m FROM a"),
 		same("correlated-two-keys", "SELECT a.k, a.v, (SELECT COUNT(*) FROM b WHERE b.k = a.k AND b.v % 3 = a.v % 3) AS n FROM a WHERE a.k > 15"),
 		same("correlated-updating-outer", "SELECT c.k, c.n, (SELECT COUNT(*) FROM b WHERE b.k = c.k AND b.v > 100) AS m FROM (SELECT k, COUNT(*) AS n FROM a GROUP BY k) c"),
+		// NOT IN over columns that may be NULL: NULLs of the outer key,
+		// a subquery that stays empty, and one that has NULLs for a while
+		// (every group's value is NULL until it has 5 rows).
+		same("not-in-nullable-outer", "SELECT a.k, a.v FROM a WHERE a.v % 40 NOT IN (SELECT v % 40 FROM b WHERE v IS NOT NULL AND k < 25)"),
+		same("not-in-empty", "SELECT a.k, a.v FROM a WHERE a.v NOT IN (SELECT v FROM b WHERE k > 1000) AND a.k < 5"),
+		same("not-in-nulls-for-a-while", "SELECT a.k, a.v FROM a WHERE a.k + 10 NOT IN (SELECT CASE WHEN COUNT(*) < 5 THEN NULL ELSE k END FROM b WHERE k < 30 GROUP BY k)"),
 	}
 	for seed := int64(1); seed <= 2; seed++ {
 		rng := rand.New(rand.NewSource(seed))

@@ -387,3 +387,103 @@ func noRows(e parser.Expr) parser.Expr {
 	}
 	return e
 }
+
+// nullableNotIn plans x NOT IN (SELECT y …) over rel when x (lk) or y
+// (rk, over sub's column) may be NULL. SQL keeps a row iff the subquery
+// is empty, or x is not NULL, no subquery row equals x and none is NULL.
+// The plan: the anti join of rel with sub on x = y (which keeps the rows
+// without a match, those whose x is NULL included), LEFT joined on a
+// constant key with the subquery's row counts, SELECT COUNT(*),
+// COUNT(*) FILTER (WHERE y IS NULL), and filtered by
+// count IS NULL OR count = 0 OR (x IS NOT NULL AND nulls = 0);
+// the filter's rows change (retractions) as the counts do.
+func (b *builder) nullableNotIn(rel, sub *relation, in *parser.InSubquery, lk, rk plan.Expr) (*relation, error) {
+	anti, err := b.semiJoin(rel, sub, true, []plan.Expr{lk}, []plan.Expr{rk})
+	if err != nil {
+		return nil, err
+	}
+	cnt, err := b.subqueryCounts(in.Query, in.Pos)
+	if err != nil {
+		return nil, err
+	}
+	zero, err := numberLiteral(&parser.NumberLit{Pos: in.Pos, Text: "0"})
+	if err != nil {
+		return nil, err
+	}
+	j, at, err := b.leftJoinCols(anti, cnt, []plan.Expr{zero}, []plan.Expr{zero})
+	if err != nil {
+		return nil, err
+	}
+	col := func(i int) plan.Expr {
+		return &plan.ColumnRef{Index: i, Name: j.Output.Fields[i].Name, T: j.Output.Fields[i].Type}
+	}
+	// lk is over rel's columns, which are the first of the join's too.
+	x := lk
+	count, nulls := col(at), col(at+1)
+	notNull := types.BooleanType.WithNotNull(true)
+	call := func(f string, t types.Type, args ...plan.Expr) plan.Expr {
+		return &plan.Call{Func: f, Args: args, T: t}
+	}
+	eq0 := func(e plan.Expr) (plan.Expr, error) {
+		return binary(in.Pos, "=", e, zero)
+	}
+	c0, err := eq0(count)
+	if err != nil {
+		return nil, err
+	}
+	n0, err := eq0(nulls)
+	if err != nil {
+		return nil, err
+	}
+	keep := call("OR", types.BooleanType,
+		call("OR", types.BooleanType, call("IS_NULL", notNull, count), c0),
+		call("AND", types.BooleanType, call("IS_NOT_NULL", notNull, x), n0))
+	calc := &plan.Calc{Input: j, Filter: keep}
+	out := &relation{node: calc, name: anti.name, cat: anti.cat}
+	for i, c := range anti.cols {
+		c.index = i
+		calc.Exprs = append(calc.Exprs, col(i))
+		calc.Output.Fields = append(calc.Output.Fields, types.Field{Name: j.Output.Fields[i].Name, Type: c.t})
+		out.cols = append(out.cols, c)
+	}
+	return out, nil
+}
+
+// subqueryCounts plans SELECT COUNT(*), COUNT(*) FILTER (WHERE y IS NULL)
+// FROM (q) over the one column y of the subquery q.
+func (b *builder) subqueryCounts(q *parser.Select, pos parser.Pos) (*relation, error) {
+	c := &parser.ColumnExpr{Pos: pos, Table: "$sub", Name: parser.Ident{Pos: pos, Name: "$y", Quoted: true}}
+	sel := &parser.Select{
+		Pos: pos,
+		Items: []*parser.SelectItem{
+			{Pos: pos, Expr: &parser.FuncCall{Pos: pos, Name: "COUNT", Star: true}, Alias: &parser.Ident{Name: "$count"}},
+			{Pos: pos, Expr: &parser.FuncCall{Pos: pos, Name: "COUNT", Star: true, Filter: &parser.IsExpr{Pos: pos, X: c, What: "NULL"}}, Alias: &parser.Ident{Name: "$nulls"}},
+		},
+		From: &parser.SubqueryRef{Pos: pos, Query: q, Alias: &parser.Ident{Pos: pos, Name: "$sub", Quoted: true}, Columns: []parser.Ident{{Pos: pos, Name: "$y", Quoted: true}}},
+	}
+	return b.planSelect(sel)
+}
+
+// leftJoinCols plans left LEFT JOIN right on lkeys = rkeys and returns
+// the join, whose columns are left's, then the key columns keyColumns
+// appended to left, then right's (from the returned index at).
+func (b *builder) leftJoinCols(left, right *relation, lkeys, rkeys []plan.Expr) (*plan.Join, int, error) {
+	lnode, lidx, lextra := keyColumns(left, lkeys)
+	rnode, ridx, _ := keyColumns(right, rkeys)
+	jn := &plan.Join{Left: lnode, Right: rnode, Type: plan.LeftJoin, LeftKeys: lidx, RightKeys: ridx, StateTTL: b.p.Updating.StateTTL}
+	jn.InputTTL = [2]int64{b.hintedTTL(left), b.hintedTTL(right)}
+	jn.Output.Fields = append(jn.Output.Fields, lnode.Schema().Fields...)
+	for _, f := range rnode.Schema().Fields {
+		f.Type = f.Type.Nullable()
+		jn.Output.Fields = append(jn.Output.Fields, f)
+	}
+	uniq := make([]scopeCol, len(jn.Output.Fields))
+	for i, f := range jn.Output.Fields {
+		uniq[i] = scopeCol{name: f.Name}
+	}
+	uniquifyNames(uniq)
+	for i := range uniq {
+		jn.Output.Fields[i].Name = uniq[i].name
+	}
+	return jn, len(left.cols) + lextra, nil
+}

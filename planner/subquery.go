@@ -18,10 +18,9 @@ import (
 // subquery's one column; EXISTS's keys are the correlated equalities of
 // the subquery's WHERE (each an expression of the outer query's columns
 // equal to one of the subquery's), its other conjuncts filter the
-// subquery. Other correlated predicates are refused, and so is NOT IN
-// when x or the subquery's column may be NULL (SQL's NOT IN is then never
-// TRUE once a NULL is on either side, which an anti join on the key does
-// not compute; NOT EXISTS is the usual way to write what is meant).
+// subquery. Other correlated predicates are refused. NOT IN when x or
+// the subquery's column may be NULL is the anti join filtered by the
+// subquery's row counts (nullableNotIn, in scalarsubquery.go).
 // A subquery predicate anywhere else (under OR, in the select list) is
 // refused by bind.
 
@@ -117,11 +116,11 @@ func (b *builder) inJoin(rel *relation, c parser.Expr, in *parser.InSubquery, an
 		return nil, errorf(in.Pos, "cannot compare %s with the subquery's %s in IN", x.Type(), y.Type())
 	}
 	lk, rk := call.Args[0], call.Args[1]
-	if anti && (!lk.Type().NotNull || !rk.Type().NotNull) {
-		return nil, errorf(c.Position(), "NOT IN (SELECT …) over a column that may be NULL is not supported yet (a NULL on either side makes NOT IN never TRUE); write NOT EXISTS (SELECT … WHERE inner = outer), or declare the columns NOT NULL")
-	}
 	if !groupKeyType(lk.Type()) {
 		return nil, errorf(in.Pos, "cannot join on a value of type %s", lk.Type())
+	}
+	if anti && (!lk.Type().NotNull || !rk.Type().NotNull) {
+		return b.nullableNotIn(rel, sub, in, lk, rk)
 	}
 	return b.semiJoin(rel, sub, anti, []plan.Expr{lk}, []plan.Expr{rk})
 }
