@@ -53,6 +53,15 @@ func TestDifferentialScalarSubqueries(t *testing.T) {
 		same("not-in-nullable-outer", "SELECT a.k, a.v FROM a WHERE a.v % 40 NOT IN (SELECT v % 40 FROM b WHERE v IS NOT NULL AND k < 25)"),
 		same("not-in-empty", "SELECT a.k, a.v FROM a WHERE a.v NOT IN (SELECT v FROM b WHERE k > 1000) AND a.k < 5"),
 		same("not-in-nulls-for-a-while", "SELECT a.k, a.v FROM a WHERE a.k + 10 NOT IN (SELECT CASE WHEN COUNT(*) < 5 THEN NULL ELSE k END FROM b WHERE k < 30 GROUP BY k)"),
+		// IN and EXISTS as values (mark joins): under OR, under NOT, in
+		// the select list (as 1, 0 or -1 for TRUE, FALSE, NULL), over
+		// columns that may be NULL.
+		same("in-or", "SELECT a.k, a.v FROM a WHERE a.v > 1300 OR a.k + 10 IN (SELECT k FROM b WHERE v < 0 AND k < 22)"),
+		same("in-value-nullable", "SELECT a.k, a.v, CASE WHEN a.v % 30 IN (SELECT v % 30 FROM b WHERE k = 20) THEN 1 WHEN NOT (a.v % 30 IN (SELECT v % 30 FROM b WHERE k = 20)) THEN 0 ELSE -1 END AS f FROM a"),
+		same("not-in-value", "SELECT a.k, a.v FROM a WHERE a.v < 0 OR a.v % 30 NOT IN (SELECT v % 30 FROM b WHERE v IS NOT NULL AND k = 21)"),
+		same("exists-or", "SELECT a.k, a.v FROM a WHERE EXISTS (SELECT 1 FROM b WHERE b.k = a.k AND b.v > 1200) OR a.v < 0"),
+		same("not-exists-value", "SELECT a.k, a.v, CASE WHEN NOT EXISTS (SELECT 1 FROM b WHERE b.k = a.k + 5 AND b.v > 1000) THEN 1 ELSE 0 END AS f FROM a"),
+		same("exists-uncorrelated", "SELECT a.k, a.v FROM a WHERE a.v > 1400 OR EXISTS (SELECT 1 FROM b WHERE v > 1490)"),
 	}
 	for seed := int64(1); seed <= 2; seed++ {
 		rng := rand.New(rand.NewSource(seed))

@@ -42,9 +42,9 @@ type scopeCol struct {
 	// hidden columns are not expanded by * (a Top-N's rank number before
 	// its select list names it).
 	hidden bool
-	// subquery, when set, is the scalar subquery whose value the (hidden)
-	// column is (scalarsubquery.go).
-	subquery *parser.ScalarSubquery
+	// subquery, when set, is the scalar subquery, or the IN or EXISTS
+	// predicate, whose value the (hidden) column is (scalarsubquery.go).
+	subquery parser.Expr
 }
 
 // scope resolves names for expression binding.
@@ -320,17 +320,20 @@ func (s *scope) bind(e parser.Expr) (plan.Expr, error) {
 		return &plan.Cast{Arg: x, T: t, Safe: e.TryCast}, nil
 	case *parser.FuncCall:
 		return s.bindFunc(e)
-	case *parser.InSubquery:
-		return nil, errorf(e.Pos, "IN (SELECT …) is only supported as a conjunct of WHERE (alone or joined to the other conditions by AND), not inside another expression")
-	case *parser.ExistsExpr:
-		return nil, errorf(e.Pos, "EXISTS (SELECT …) is only supported as a conjunct of WHERE (alone or joined to the other conditions by AND), not inside another expression")
-	case *parser.ScalarSubquery:
+	case *parser.InSubquery, *parser.ExistsExpr, *parser.ScalarSubquery:
 		for _, c := range s.cols {
 			if c.subquery == e {
 				return &plan.ColumnRef{Index: c.index, Name: c.name, T: c.t}, nil
 			}
 		}
-		return nil, errorf(e.Pos, "a scalar subquery (SELECT …) is only supported in the select list, WHERE and HAVING of a query, not in %s", s.what)
+		what := "a scalar subquery (SELECT …)"
+		switch e.(type) {
+		case *parser.InSubquery:
+			what = "IN (SELECT …)"
+		case *parser.ExistsExpr:
+			what = "EXISTS (SELECT …)"
+		}
+		return nil, errorf(e.Position(), "%s is only supported in the select list, WHERE and HAVING of a query, not in %s", what, s.what)
 	}
 	return nil, errorf(e.Position(), "unsupported expression %T", e)
 }

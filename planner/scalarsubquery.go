@@ -50,13 +50,14 @@ func (b *builder) subqueryJoins(rel *relation, sel *parser.Select) (*relation, *
 // to its GROUP BY: their value is the same in every row of the FROM
 // relation, so the groups do not change.
 func (b *builder) scalarJoins(rel *relation, sel *parser.Select) (*relation, *parser.Select, error) {
-	var subs, outside []*parser.ScalarSubquery
+	var subs, outside []parser.Expr
 	collect := func(e parser.Expr, out bool) {
 		walkExpr(e, func(x parser.Expr) {
-			if s, ok := x.(*parser.ScalarSubquery); ok {
-				subs = append(subs, s)
+			switch x.(type) {
+			case *parser.ScalarSubquery, *parser.InSubquery, *parser.ExistsExpr:
+				subs = append(subs, x)
 				if out {
-					outside = append(outside, s)
+					outside = append(outside, x)
 				}
 			}
 		})
@@ -75,29 +76,46 @@ func (b *builder) scalarJoins(rel *relation, sel *parser.Select) (*relation, *pa
 			return nil, nil, err
 		}
 	}
-	for _, s := range subs {
-		var err error
-		if rel, err = b.scalarJoin(rel, s); err != nil {
-			return nil, nil, err
-		}
-	}
 	agg := len(sel.GroupBy) > 0 || sel.Having != nil
 	for _, it := range sel.Items {
 		agg = agg || it.Expr != nil && containsAgg(it.Expr)
 	}
+	grouped := map[parser.Expr]bool{}
+	if agg {
+		for _, s := range outside {
+			grouped[s] = true
+		}
+	}
+	for _, s := range subs {
+		var err error
+		if _, ok := s.(*parser.ScalarSubquery); !ok && grouped[s] {
+			return nil, nil, errorf(s.Position(), "IN (SELECT …) and EXISTS (SELECT …) in the select list or HAVING of an aggregation are not supported yet")
+		}
+		switch x := s.(type) {
+		case *parser.ScalarSubquery:
+			rel, err = b.scalarJoin(rel, x, grouped[s])
+		case *parser.InSubquery:
+			rel, err = b.inMark(rel, x)
+		case *parser.ExistsExpr:
+			rel, err = b.existsMark(rel, x)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
 	if agg && len(outside) > 0 {
 		s := *sel
 		s.GroupBy = append([]parser.Expr(nil), sel.GroupBy...)
-		for _, sq := range outside {
-			s.GroupBy = append(s.GroupBy, sq)
-		}
+		s.GroupBy = append(s.GroupBy, outside...)
 		sel = &s
 	}
 	return rel, sel, nil
 }
 
 // scalarJoin joins rel with the scalar subquery sq.
-func (b *builder) scalarJoin(rel *relation, sq *parser.ScalarSubquery) (*relation, error) {
+// In the select list or HAVING of an aggregation (grouped), only an
+// uncorrelated one is.
+func (b *builder) scalarJoin(rel *relation, sq *parser.ScalarSubquery, grouped bool) (*relation, error) {
 	q := sq.Query
 	simple := len(q.With) == 0 && len(q.UnionAll) == 0 && q.Values == nil && q.From != nil
 	if simple {
@@ -126,6 +144,9 @@ func (b *builder) scalarJoin(rel *relation, sq *parser.ScalarSubquery) (*relatio
 			}
 		}
 		if len(corr) > 0 {
+			if grouped {
+				return nil, errorf(sq.Pos, "a correlated scalar subquery in the select list or HAVING of an aggregation is not supported yet")
+			}
 			if inner, err = project(&parser.Select{Pos: q.Pos, Items: star, Where: andAll(own)}, inner); err != nil {
 				return nil, err
 			}
@@ -302,7 +323,7 @@ func (b *builder) scalarLeftJoin(rel, sub *relation, sq *parser.ScalarSubquery, 
 	}
 	calc.Exprs = append(calc.Exprs, v)
 	name := fmt.Sprintf("$scalar%d", len(out.cols))
-	out.cols = append(out.cols, scopeCol{name: name, t: v.Type(), index: len(out.cols), hidden: true, subquery: sq})
+	out.cols = append(out.cols, scopeCol{name: name, t: v.Type(), index: len(out.cols), hidden: true, subquery: parser.Expr(sq)})
 	for i, e := range calc.Exprs {
 		calc.Output.Fields = append(calc.Output.Fields, types.Field{Name: out.cols[i].name, Type: e.Type()})
 	}
@@ -486,4 +507,267 @@ func (b *builder) leftJoinCols(left, right *relation, lkeys, rkeys []plan.Expr) 
 		jn.Output.Fields[i].Name = uniq[i].name
 	}
 	return jn, len(left.cols) + lextra, nil
+}
+
+// Mark joins: IN and EXISTS as values.
+//
+// An IN or EXISTS predicate under OR or NOT, or in the select list, is
+// planned as Calcite's mark join: a LEFT join of the FROM relation with
+// the subquery's distinct keys, whose key column (never NULL when
+// matched) marks the rows that have a match. x IN (SELECT y …) is then
+//
+//	CASE WHEN the subquery is empty THEN FALSE
+//	     WHEN matched THEN TRUE
+//	     WHEN x IS NULL OR the subquery has a NULL THEN NULL
+//	     ELSE FALSE END
+//
+// with the subquery's counts of rows and of NULLs from a LEFT join on a
+// constant key (not needed when neither x nor y may be NULL: the value
+// is then whether the row matched). EXISTS is whether the row matched
+// the subquery's distinct correlated keys or, uncorrelated, whether the
+// subquery's count of rows is above 0.
+
+// inMark plans in as a value over rel.
+func (b *builder) inMark(rel *relation, in *parser.InSubquery) (*relation, error) {
+	sub, err := b.planSelect(in.Query)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(sub.schema().Fields); n != 1 {
+		return nil, errorf(in.Query.Pos, "the subquery of IN must select one column, not %d", n)
+	}
+	yt := sub.cols[0].t
+	x, err := rel.scope("WHERE").bind(in.X)
+	if err != nil {
+		return nil, err
+	}
+	pos := in.Pos
+	ycol := &parser.ColumnExpr{Pos: pos, Table: "$sub", Name: parser.Ident{Pos: pos, Name: "$y", Quoted: true}}
+	from := &parser.SubqueryRef{Pos: pos, Query: in.Query, Alias: &parser.Ident{Pos: pos, Name: "$sub", Quoted: true}, Columns: []parser.Ident{{Pos: pos, Name: "$y", Quoted: true}}}
+	keys, err := b.planSelect(&parser.Select{Pos: pos, Items: []*parser.SelectItem{{Pos: pos, Expr: ycol, Alias: &parser.Ident{Name: "$mark"}}}, From: from, GroupBy: []parser.Expr{ycol}})
+	if err != nil {
+		return nil, err
+	}
+	eq, err := binary(pos, "=", x, &plan.ColumnRef{Index: 0, Name: keys.cols[0].name, T: keys.cols[0].t})
+	if err != nil {
+		return nil, err
+	}
+	call, ok := eq.(*plan.Call)
+	if !ok || call.Func != "=" {
+		return nil, errorf(pos, "cannot compare %s with the subquery's %s in IN", x.Type(), yt)
+	}
+	if !groupKeyType(call.Args[0].Type()) {
+		return nil, errorf(pos, "cannot join on a value of type %s", call.Args[0].Type())
+	}
+	notNull := types.BooleanType.WithNotNull(true)
+	fn := func(f string, t types.Type, args ...plan.Expr) plan.Expr {
+		return &plan.Call{Func: f, Args: args, T: t}
+	}
+	var counts []plan.Expr
+	cur := rel
+	if !x.Type().NotNull || !yt.NotNull {
+		cnt, err := b.subqueryCounts(in.Query, pos)
+		if err != nil {
+			return nil, err
+		}
+		zero, err := numberLiteral(&parser.NumberLit{Pos: pos, Text: "0"})
+		if err != nil {
+			return nil, err
+		}
+		if cur, counts, err = b.leftJoinHidden(cur, cnt, []plan.Expr{zero}, []plan.Expr{zero}); err != nil {
+			return nil, err
+		}
+	}
+	cur, marks, err := b.leftJoinHidden(cur, keys, []plan.Expr{call.Args[0]}, []plan.Expr{call.Args[1]})
+	if err != nil {
+		return nil, err
+	}
+	var v plan.Expr = fn("IS_NOT_NULL", notNull, marks[0])
+	if counts != nil {
+		zero, err := numberLiteral(&parser.NumberLit{Pos: pos, Text: "0"})
+		if err != nil {
+			return nil, err
+		}
+		c0, err := binary(pos, "=", counts[0], zero)
+		if err != nil {
+			return nil, err
+		}
+		n0, err := binary(pos, ">", counts[1], zero)
+		if err != nil {
+			return nil, err
+		}
+		f := &plan.Literal{Value: false, T: notNull}
+		v = &plan.Case{Whens: []plan.When{
+			{Cond: fn("OR", types.BooleanType, fn("IS_NULL", notNull, counts[0]), c0), Result: f},
+			{Cond: v, Result: &plan.Literal{Value: true, T: notNull}},
+			{Cond: fn("OR", types.BooleanType, fn("IS_NULL", notNull, x), n0), Result: &plan.Literal{T: types.BooleanType}},
+		}, Else: f, T: types.BooleanType}
+	}
+	if in.Not {
+		v = fn("NOT", v.Type(), v)
+	}
+	return appendValue(cur, v, in), nil
+}
+
+// existsMark plans ex as a value over rel.
+func (b *builder) existsMark(rel *relation, ex *parser.ExistsExpr) (*relation, error) {
+	q := ex.Query
+	pos := ex.Pos
+	simple := len(q.With) == 0 && len(q.UnionAll) == 0 && q.Values == nil && q.From != nil &&
+		len(q.GroupBy) == 0 && q.Having == nil && q.Limit == nil && len(q.OrderBy) == 0
+	notNull := types.BooleanType.WithNotNull(true)
+	if simple {
+		star := []*parser.SelectItem{{Pos: q.Pos, Star: true}}
+		inner, s, err := b.planFromWhere(&parser.Select{Pos: q.Pos, Items: star, From: q.From, Where: q.Where})
+		if err != nil {
+			return nil, err
+		}
+		if inner.win != nil {
+			if inner, err = materializeWindow(inner); err != nil {
+				return nil, err
+			}
+		}
+		var own, corr []parser.Expr
+		for _, c := range conjuncts(s.Where) {
+			if _, err := inner.scope("WHERE").bind(c); err == nil {
+				own = append(own, c)
+			} else {
+				corr = append(corr, c)
+			}
+		}
+		if len(corr) > 0 {
+			if inner, err = project(&parser.Select{Pos: q.Pos, Items: star, Where: andAll(own)}, inner); err != nil {
+				return nil, err
+			}
+			outer, innerKeys, err := corrKeys(inner, rel, corr, "an EXISTS subquery")
+			if err != nil {
+				return nil, err
+			}
+			agg := &parser.Select{Pos: q.Pos, GroupBy: innerKeys}
+			for i, k := range innerKeys {
+				agg.Items = append(agg.Items, &parser.SelectItem{Pos: k.Position(), Expr: k, Alias: &parser.Ident{Name: fmt.Sprintf("$key%d", i)}})
+			}
+			keys, err := b.planAggregate(agg, inner)
+			if err != nil {
+				return nil, err
+			}
+			var lkeys, rkeys []plan.Expr
+			for i, o := range outer {
+				c := keys.cols[i]
+				eq, err := binary(corr[i].Position(), "=", o, &plan.ColumnRef{Index: i, Name: c.name, T: c.t})
+				if err != nil {
+					return nil, err
+				}
+				call, ok := eq.(*plan.Call)
+				if !ok || call.Func != "=" {
+					return nil, errorf(corr[i].Position(), "cannot compare %s with %s", o.Type(), c.t)
+				}
+				if !groupKeyType(call.Args[0].Type()) {
+					return nil, errorf(corr[i].Position(), "cannot join on a value of type %s", call.Args[0].Type())
+				}
+				lkeys, rkeys = append(lkeys, call.Args[0]), append(rkeys, call.Args[1])
+			}
+			cur, marks, err := b.leftJoinHidden(rel, keys, lkeys, rkeys)
+			if err != nil {
+				return nil, err
+			}
+			return appendValue(cur, &plan.Call{Func: "IS_NOT_NULL", Args: []plan.Expr{marks[0]}, T: notNull}, ex), nil
+		}
+	}
+	cnt, err := b.planSelect(&parser.Select{
+		Pos:   pos,
+		Items: []*parser.SelectItem{{Pos: pos, Expr: &parser.FuncCall{Pos: pos, Name: "COUNT", Star: true}, Alias: &parser.Ident{Name: "$count"}}},
+		From:  &parser.SubqueryRef{Pos: pos, Query: q, Alias: &parser.Ident{Pos: pos, Name: "$sub", Quoted: true}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	zero, err := numberLiteral(&parser.NumberLit{Pos: pos, Text: "0"})
+	if err != nil {
+		return nil, err
+	}
+	cur, counts, err := b.leftJoinHidden(rel, cnt, []plan.Expr{zero}, []plan.Expr{zero})
+	if err != nil {
+		return nil, err
+	}
+	gt, err := binary(pos, ">", counts[0], zero)
+	if err != nil {
+		return nil, err
+	}
+	v := &plan.Call{Func: "AND", Args: []plan.Expr{&plan.Call{Func: "IS_NOT_NULL", Args: []plan.Expr{counts[0]}, T: notNull}, gt}, T: types.BooleanType}
+	return appendValue(cur, v, ex), nil
+}
+
+// corrKeys splits the correlated conjuncts corr of a subquery over inner
+// into the outer (rel's) expressions, bound, and the inner ones of their
+// equalities; any other conjunct is refused.
+func corrKeys(inner, rel *relation, corr []parser.Expr, what string) ([]plan.Expr, []parser.Expr, error) {
+	isc, osc := inner.scope("WHERE"), rel.scope("WHERE")
+	var outer []plan.Expr
+	var ins []parser.Expr
+	for _, c := range corr {
+		x, ok := c.(*parser.BinaryExpr)
+		if ok && x.Op == "=" && !containsAgg(c) {
+			in, out := x.Left, x.Right
+			if _, err := isc.bind(in); err != nil {
+				in, out = out, in
+			}
+			_, ierr := isc.bind(in)
+			o, oerr := osc.bind(out)
+			if ierr == nil && oerr == nil {
+				outer, ins = append(outer, o), append(ins, in)
+				continue
+			}
+		}
+		return nil, nil, errorf(c.Position(), "the correlated predicate %s of %s is not supported yet: only equalities of an outer query's expression and a subquery's (outer.k = inner.k) are", c, what)
+	}
+	return outer, ins, nil
+}
+
+// leftJoinHidden plans left LEFT JOIN right on lkeys = rkeys: its columns
+// are left's, then right's, hidden; it returns those of right.
+func (b *builder) leftJoinHidden(left, right *relation, lkeys, rkeys []plan.Expr) (*relation, []plan.Expr, error) {
+	jn, at, err := b.leftJoinCols(left, right, lkeys, rkeys)
+	if err != nil {
+		return nil, nil, err
+	}
+	calc := &plan.Calc{Input: jn}
+	out := &relation{node: calc, name: left.name, cat: left.cat}
+	add := func(c scopeCol, i int) plan.Expr {
+		f := jn.Output.Fields[i]
+		ref := &plan.ColumnRef{Index: i, Name: f.Name, T: f.Type}
+		c.index, c.t = len(out.cols), f.Type
+		calc.Exprs = append(calc.Exprs, ref)
+		calc.Output.Fields = append(calc.Output.Fields, types.Field{Name: f.Name, Type: f.Type})
+		out.cols = append(out.cols, c)
+		return &plan.ColumnRef{Index: c.index, Name: f.Name, T: f.Type}
+	}
+	for i, c := range left.cols {
+		if c.rowtime {
+			c.rowtime, c.notRowtime = false, notRowtimeJoin
+		}
+		add(c, i)
+	}
+	var refs []plan.Expr
+	for i := range right.cols {
+		refs = append(refs, add(scopeCol{name: jn.Output.Fields[at+i].Name, hidden: true}, at+i))
+	}
+	return out, refs, nil
+}
+
+// appendValue appends v, over rel's columns, to rel as the hidden column
+// of the predicate e.
+func appendValue(rel *relation, v plan.Expr, e parser.Expr) *relation {
+	calc := &plan.Calc{Input: rel.node}
+	out := &relation{node: calc, name: rel.name, cat: rel.cat}
+	for i, c := range rel.cols {
+		calc.Exprs = append(calc.Exprs, &plan.ColumnRef{Index: i, Name: c.name, T: c.t})
+		calc.Output.Fields = append(calc.Output.Fields, types.Field{Name: c.name, Type: c.t})
+		out.cols = append(out.cols, c)
+	}
+	name := fmt.Sprintf("$mark%d", len(out.cols))
+	calc.Exprs = append(calc.Exprs, v)
+	calc.Output.Fields = append(calc.Output.Fields, types.Field{Name: name, Type: v.Type()})
+	out.cols = append(out.cols, scopeCol{name: name, t: v.Type(), index: len(out.cols), hidden: true, subquery: e})
+	return out
 }

@@ -21,8 +21,8 @@ import (
 // subquery. Other correlated predicates are refused. NOT IN when x or
 // the subquery's column may be NULL is the anti join filtered by the
 // subquery's row counts (nullableNotIn, in scalarsubquery.go).
-// A subquery predicate anywhere else (under OR, in the select list) is
-// refused by bind.
+// A subquery predicate anywhere else (under OR, in the select list) is a
+// mark join (scalarsubquery.go).
 
 // subqueryOf returns the subquery predicate conjunct c is, and whether it
 // is negated; nil if c is none.
