@@ -58,6 +58,7 @@ func TestDifferentialScalarSubqueries(t *testing.T) {
 		// columns that may be NULL.
 		same("in-or", "SELECT a.k, a.v FROM a WHERE a.v > 1300 OR a.k + 10 IN (SELECT k FROM b WHERE v < 0 AND k < 22)"),
 		same("in-value-nullable", "SELECT a.k, a.v, CASE WHEN a.v % 30 IN (SELECT v % 30 FROM b WHERE k = 20) THEN 1 WHEN NOT (a.v % 30 IN (SELECT v % 30 FROM b WHERE k = 20)) THEN 0 ELSE -1 END AS f FROM a"),
+		same("in-value-with-nulls", "SELECT a.k, a.v, CASE WHEN a.v % 30 IN (SELECT CASE WHEN v > 1000 THEN NULL ELSE v % 30 END FROM b WHERE k = 22) THEN 1 ELSE -1 END AS f FROM a WHERE a.v IS NULL OR a.v < 200"),
 		same("not-in-value", "SELECT a.k, a.v FROM a WHERE a.v < 0 OR a.v % 30 NOT IN (SELECT v % 30 FROM b WHERE v IS NOT NULL AND k = 21)"),
 		same("exists-or", "SELECT a.k, a.v FROM a WHERE EXISTS (SELECT 1 FROM b WHERE b.k = a.k AND b.v > 1200) OR a.v < 0"),
 		same("not-exists-value", "SELECT a.k, a.v, CASE WHEN NOT EXISTS (SELECT 1 FROM b WHERE b.k = a.k + 5 AND b.v > 1000) THEN 1 ELSE 0 END AS f FROM a"),
