@@ -316,6 +316,12 @@ func DecodeKeyColumn(b array.Builder, t types.Type, key []byte) ([]byte, error) 
 		if !ok {
 			return nil, fmt.Errorf("state: cannot decode a %s key into %s", t, b.Type())
 		}
+		// Without an escaped zero byte (the common case) the value is
+		// appended straight from key, without a copy.
+		if j := bytes.IndexByte(key, 0); j >= 0 && j+1 < len(key) && key[j+1] == 1 {
+			sb.BinaryBuilder.Append(key[:j])
+			return key[j+2:], nil
+		}
 		var out []byte
 		for {
 			j := bytes.IndexByte(key, 0)
