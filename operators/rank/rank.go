@@ -108,6 +108,7 @@ type op struct {
 	// Scratch.
 	keyBuf       []byte
 	sortBuf      []byte
+	rowBuf       []byte
 	oldV, newV   []visible
 	partArrs     []arrow.Array
 	sortArrs     []arrow.Array
@@ -382,7 +383,7 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 			// the row).
 			continue
 		}
-		e := entry{sort: slices.Clone(o.sortBuf), row: o.rowEnc.Append(nil, i)}
+		e := o.newEntry(i)
 		if !o.window {
 			o.oldV = o.visibleRows(p, o.oldV[:0])
 		}
@@ -435,7 +436,7 @@ func (o *op) keepFirst(p *partition, i int, times *array.Timestamp) error {
 		return nil
 	}
 	t := int64(times.Value(i))
-	e := entry{sort: slices.Clone(o.sortBuf), row: o.rowEnc.Append(nil, i)}
+	e := o.newEntry(i)
 	switch {
 	case len(p.rows) == 0 && exec.Watermark(t) <= o.wm:
 		p.done = true
@@ -447,6 +448,18 @@ func (o *op) keepFirst(p *partition, i int, times *array.Timestamp) error {
 		p.rows[0], p.due = e, t
 	}
 	return nil
+}
+
+// newEntry returns the entry of row i, its sort key the one in o.sortBuf:
+// one allocation holds both (the sort key's capacity ends at its length,
+// so that nothing appends over the row).
+func (o *op) newEntry(i int) entry {
+	ls := len(o.sortBuf)
+	o.rowBuf = o.rowEnc.Append(o.rowBuf[:0], i)
+	buf := make([]byte, ls+len(o.rowBuf))
+	copy(buf, o.sortBuf)
+	copy(buf[ls:], o.rowBuf)
+	return entry{sort: buf[:ls:ls], row: buf[ls:]}
 }
 
 func (o *op) wrap(err error) error {
