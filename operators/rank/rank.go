@@ -114,6 +114,7 @@ type op struct {
 	sortArrs     []arrow.Array
 	rowArrs      []arrow.Array
 	rb           *array.RecordBuilder
+	last         lastSize
 	kinds        []types.RowKind
 	oldUsed      []bool
 	newUsed      []bool
@@ -578,6 +579,9 @@ func (o *op) diff() error {
 }
 
 func (o *op) appendRow(v visible, kind types.RowKind) error {
+	if len(o.kinds) == 0 && o.last.rows > 0 {
+		o.reserve()
+	}
 	rest := v.row
 	for c, t := range o.colTypes {
 		var err error
@@ -592,12 +596,46 @@ func (o *op) appendRow(v visible, kind types.RowKind) error {
 	return nil
 }
 
+// lastSize is the size of the last record built: the builder reserves as
+// much for the next one, instead of growing its buffers from nothing by
+// doubling (each growth a copy) on every batch.
+type lastSize struct {
+	rows int
+	data []int // per column, the value bytes of a string column
+}
+
+// reserve reserves the last record's size in the empty builder.
+func (o *op) reserve() {
+	o.rb.Reserve(o.last.rows)
+	for c, n := range o.last.data {
+		if n > 0 {
+			if sb, ok := o.rb.Field(c).(*array.StringBuilder); ok {
+				sb.ReserveData(n)
+			}
+		}
+	}
+}
+
+// newRecord builds the record of the rows appended, remembering its size.
+func (o *op) newRecord() arrow.Record {
+	rec := o.rb.NewRecord()
+	o.last.rows = int(rec.NumRows())
+	o.last.data = slices.Grow(o.last.data[:0], int(rec.NumCols()))[:rec.NumCols()]
+	for c, col := range rec.Columns() {
+		o.last.data[c] = 0
+		if sa, ok := col.(*array.String); ok {
+			o.last.data[c] = len(sa.ValueBytes())
+		}
+	}
+	return rec
+}
+
 // emit sends the rows appended since the last emit.
 func (o *op) emit(ctx context.Context, out exec.Emitter) error {
 	if len(o.kinds) == 0 {
 		return nil
 	}
-	rec := o.rb.NewRecord()
+	rec := o.newRecord()
 	defer rec.Release()
 	if o.first {
 		// Only inserts: no kinds column, as append-only streams carry.
@@ -679,7 +717,7 @@ func (o *op) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitte
 	if len(o.kinds) == 0 {
 		return nil
 	}
-	rec := o.rb.NewRecord()
+	rec := o.newRecord()
 	defer rec.Release()
 	o.kinds = o.kinds[:0]
 	o.m.RecordsOut.Add(rec.NumRows())
