@@ -58,7 +58,8 @@ type groupAggOp struct {
 	keyArrs   []arrow.Array
 	calls     []plan.AggCall
 	in        types.Schema
-	aggs      []agg.Accumulator
+	aggs      []agg.Accumulator // calls2's, per call
+	calls2    *agg.Calls
 	having    expr.Evaluator
 	outSchema *arrow.Schema
 	mini      plan.MiniBatch
@@ -97,14 +98,16 @@ type groupAggOp struct {
 	nextTTL  time.Time
 
 	// Scratch.
-	segs     []segment
-	slotBufs [][]int32
-	touched  []int32
-	oldCount []int64
-	scratch  []int32
-	masked   []int32
-	keyBuf   []byte
-	rb       *array.RecordBuilder
+	segs      []segment
+	slotBufs  [][]int32
+	touched   []int32
+	oldCount  []int64
+	scratch   []int32
+	masks     [][]int32 // per call with a FILTER, its slots masked
+	callSlots [][]int32 // per call, its slots
+	joint     [][]int32
+	keyBuf    []byte
+	rb        *array.RecordBuilder
 }
 
 // segment is the rows [lo, hi) of rec that belong to the current chunk,
@@ -161,15 +164,16 @@ func NewSubtask(n *plan.GroupAgg, m *exec.OperatorMetrics, alloc memory.Allocato
 	}
 	o.keyArrs = make([]arrow.Array, len(n.Keys))
 	for _, c := range n.Aggs {
-		a, err := agg.New(c, in)
-		if err != nil {
-			return nil, errf("%v", err)
-		}
 		if c.Filter >= in.Len() {
 			return nil, errf("%s: FILTER column #%d out of range", c, c.Filter)
 		}
-		o.aggs = append(o.aggs, a)
 	}
+	if o.calls2, err = agg.NewCalls(n.Aggs, in); err != nil {
+		return nil, errf("%v", err)
+	}
+	o.aggs = o.calls2.Accumulators()
+	o.masks = make([][]int32, len(n.Aggs))
+	o.callSlots = make([][]int32, len(n.Aggs))
 	if n.Having != nil {
 		if o.having, err = expr.Compile(n.Having, n.Schema(), alloc); err != nil {
 			return nil, errf("HAVING: %v", err)
@@ -634,28 +638,31 @@ func (o *groupAggOp) chunk(ctx context.Context, nowMs int64, out exec.Emitter) e
 // fold updates the accumulators with the rows of rec, of groups slots.
 func (o *groupAggOp) fold(rec arrow.Record, slots []int32) error {
 	kinds := exec.RowKinds(rec)
-	for ai, a := range o.aggs {
-		sl := slots
+	for ai := range o.aggs {
+		o.callSlots[ai] = slots
 		if f := o.calls[ai].Filter; f >= 0 {
-			sl = o.filtered(rec.Column(f), slots)
-		}
-		if err := agg.Update(a, rec, sl, kinds, &o.scratch); err != nil {
-			return fmt.Errorf("%s: %w", o.calls[ai].Describe(o.in), err)
+			o.masks[ai] = filtered(rec.Column(f), slots, o.masks[ai])
+			o.callSlots[ai] = o.masks[ai]
 		}
 	}
+	if ai, err := o.calls2.Update(rec, o.callSlots, kinds, &o.scratch, &o.joint); err != nil {
+		return fmt.Errorf("%s: %w", o.calls[ai].Describe(o.in), err)
+	}
+	clear(o.callSlots)
 	return nil
 }
 
-// filtered returns slots with -1 where the FILTER column col is not TRUE.
-func (o *groupAggOp) filtered(col arrow.Array, slots []int32) []int32 {
+// filtered returns slots with -1 where the FILTER column col is not TRUE,
+// in buf.
+func filtered(col arrow.Array, slots, buf []int32) []int32 {
 	b, _ := col.(*array.Boolean)
-	o.masked = append(o.masked[:0], slots...)
-	for i := range o.masked {
+	buf = append(buf[:0], slots...)
+	for i := range buf {
 		if b == nil || !b.IsValid(i) || !b.Value(i) {
-			o.masked[i] = -1
+			buf[i] = -1
 		}
 	}
-	return o.masked
+	return buf
 }
 
 // appendRow appends slot s's group row (keys, then results) to the output
