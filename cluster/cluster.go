@@ -32,6 +32,13 @@ type Config struct {
 	// OnAssign, when set, is called with each new assignment, before the
 	// job for it starts (for SHOW JOBS and /metrics).
 	OnAssign func(m *exec.Member)
+	// OnMembers, when set, is called after OnAssign with the group's
+	// members and the partitions each owns, as the leader assigned them.
+	OnMembers func(members []GroupMember)
+	// StateOffsets, when set, reports how far this process's local state
+	// covers each partition, for the assignment (Strategy) to prefer the
+	// process with the least to restore.
+	StateOffsets StateOffsets
 }
 
 // RunFunc runs the job for one assignment, m. It returns when the job
@@ -60,7 +67,10 @@ func Run(ctx context.Context, cfg Config, run RunFunc) error {
 	log := cfg.Logger.With("group", cfg.Group, "instance", cfg.InstanceID)
 	sc := *cfg.Sarama
 	sc.Consumer.Offsets.AutoCommit.Enable = false
-	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky()}
+	strategy := NewStrategy(cfg.InstanceID, cfg.StateOffsets)
+	// sarama's sticky strategy second: a group whose other processes run
+	// an older build (which offered only it) still forms, on it.
+	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{strategy, sarama.NewBalanceStrategySticky()}
 	sc.Consumer.Group.Rebalance.Timeout = rebalanceTimeout
 	sc.Consumer.Group.InstanceId = cfg.InstanceID
 	sc.Consumer.Return.Errors = true
@@ -88,7 +98,7 @@ func Run(ctx context.Context, cfg Config, run RunFunc) error {
 			log.Warn("consumer group", "err", err)
 		}
 	}()
-	h := &handler{cfg: cfg, log: log, run: run, group: group}
+	h := &handler{cfg: cfg, log: log, run: run, group: group, strategy: strategy}
 	for {
 		cctx, cancel := context.WithCancel(ctx)
 		h.abort = cancel
@@ -137,6 +147,8 @@ type handler struct {
 	run   RunFunc
 	abort context.CancelFunc // ends the Consume call (the job failed)
 	group sarama.ConsumerGroup
+	// strategy knows the group's members after each assignment.
+	strategy *Strategy
 
 	revoked chan struct{}
 	done    chan struct{}
@@ -177,6 +189,9 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	h.log.Info("assigned", "generation", m.Generation, "member", m.MemberID, "partitions", m.Partitions)
 	if h.cfg.OnAssign != nil {
 		h.cfg.OnAssign(m)
+	}
+	if h.cfg.OnMembers != nil {
+		h.cfg.OnMembers(h.strategy.Members())
 	}
 	h.revoked, h.done = make(chan struct{}), make(chan struct{})
 	revoked, done := h.revoked, h.done
