@@ -58,6 +58,15 @@ func (j *Job) restore(ctx context.Context) error {
 		j.opts.Logger.Info("restoring checkpoint", "job", j.opts.Name, "checkpoint", r.ID())
 		j.restoredFrom.Store(r.ID())
 	}
+	if j.opts.Member != nil {
+		// A member's sinks open first: a restarted process's transactional
+		// sink fences (aborts) the transaction its previous run left open,
+		// which may hold input offsets its sources (or another process's)
+		// would otherwise wait for until the broker's transaction timeout.
+		if err := j.openSinks(ctx, r); err != nil {
+			return err
+		}
+	}
 	for _, src := range j.sources {
 		var offsets map[string][]byte
 		if r != nil {
@@ -100,6 +109,14 @@ func (j *Job) restore(ctx context.Context) error {
 			}
 		}
 	}
+	if j.opts.Member == nil {
+		return j.openSinks(ctx, r)
+	}
+	return nil
+}
+
+// openSinks opens the sinks from checkpoint r (nil: fresh).
+func (j *Job) openSinks(ctx context.Context, r *checkpoint.Restored) error {
 	for _, sk := range j.sinks {
 		var handle []byte
 		if r != nil {
