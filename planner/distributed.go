@@ -35,6 +35,9 @@ func (p *Planner) checkDistributed(g *plan.Graph, pos []parser.Pos) error {
 				}
 				topics[t] = n.Table
 			}
+		case *plan.LookupJoin:
+			// Keeps no keyed state that must move: at most a cache, which
+			// each process fills for the partitions it reads.
 		case *plan.Sink:
 			if n.Connector == "collect" {
 				return errorf(pos[0], "%s runs INSERT INTO a kafka table, not a SELECT for a client", what)
