@@ -40,6 +40,9 @@ type Membership struct {
 	Rebalances int64
 	// Since is when the current assignment started.
 	Since time.Time
+	// Members are the group's members and the partitions each owns, as
+	// the leader assigned them at the current generation.
+	Members []cluster.GroupMember
 }
 
 // String is what SHOW JOBS shows of it: the instance, the generation,
@@ -51,6 +54,13 @@ func (m *Membership) String() string {
 	parts := strings.Join(m.Partitions, ",")
 	if parts == "" {
 		parts = "no partitions"
+	}
+	if len(m.Members) > 1 {
+		var ms []string
+		for _, g := range m.Members {
+			ms = append(ms, fmt.Sprintf("%s[%s]", g.InstanceID, strings.Join(g.Partitions, ",")))
+		}
+		parts += "; group: " + strings.Join(ms, " ")
 	}
 	return fmt.Sprintf("%s (generation %d, %d assignments): %s", m.InstanceID, m.Generation, m.Rebalances, parts)
 }
@@ -71,6 +81,7 @@ func (q *ContinuousQuery) Membership() *Membership {
 	}
 	c := *q.member.cur
 	c.Partitions = slices.Clone(c.Partitions)
+	c.Members = slices.Clone(c.Members)
 	return &c
 }
 
@@ -94,6 +105,13 @@ func (q *ContinuousQuery) runDistributed(ctx context.Context, fn RowFunc) error 
 		q.member.mu.Lock()
 		q.member.cur = &Membership{Group: m.Group, InstanceID: m.InstanceID, Generation: m.Generation, MemberID: m.MemberID,
 			Partitions: parts, Rebalances: rebalances, Since: time.Now()}
+		q.member.mu.Unlock()
+	}
+	cfg.OnMembers = func(ms []cluster.GroupMember) {
+		q.member.mu.Lock()
+		if q.member.cur != nil {
+			q.member.cur.Members = ms
+		}
 		q.member.mu.Unlock()
 	}
 	err = cluster.Run(ctx, cfg, func(ctx context.Context, m *exec.Member, revoked <-chan struct{}) error {

@@ -12,6 +12,13 @@ import (
 // after taking the savepoint it was asked for.
 var ErrStopped = errors.New("exec: job stopped")
 
+// ErrMemberSavepoint refuses a savepoint of a job that runs on several
+// processes (a Member): each process holds only the partitions the group
+// assigned it, so its savepoint would be part of a job.
+var ErrMemberSavepoint = errors.New("exec: no savepoint of a job on several processes ('execution.distributed'): " +
+	"each process runs only the partitions the group assigned it, so its savepoint would hold part of the job; " +
+	"stop it without one (STOP JOB 'id'): the job resumes from the group's committed offsets")
+
 // SavepointResult is the outcome of a savepoint request.
 type SavepointResult struct {
 	Info checkpoint.SavepointInfo
@@ -73,6 +80,10 @@ func (j *Job) requestSavepoint(dir string, stop bool) <-chan SavepointResult {
 	ch := make(chan SavepointResult, 1)
 	if j.opts.Store == nil {
 		ch <- SavepointResult{Err: errors.New("exec: the job has no checkpoint store (checkpointing is off)")}
+		return ch
+	}
+	if dir != "" && j.opts.Member != nil {
+		ch <- SavepointResult{Err: ErrMemberSavepoint}
 		return ch
 	}
 	j.ctl.mu.Lock()

@@ -3,6 +3,7 @@ package server_test
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +61,93 @@ INSERT INTO out SELECT id FROM ev;`, b.Addr()))
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, body)
 		}
+	}
+}
+
+// TestDistributedGroupView: with two processes (servers) in one job's
+// group, each shows the whole group (its members and what each owns) in
+// GET /v1/jobs/{id}, SHOW JOBS and /metrics; and a savepoint of the job,
+// by REST or STOP JOB … WITH SAVEPOINT, is refused with a clear error
+// (each process holds only part of the job) while the job runs on.
+func TestDistributedGroupView(t *testing.T) {
+	b := kafkatest.StartT(t, kafkatest.Options{})
+	if err := b.CreateTopic("events", 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateTopic("out", 1); err != nil {
+		t.Fatal(err)
+	}
+	sql := fmt.Sprintf(`SET 'pipeline.name' = 'grp';
+SET 'execution.distributed' = 'true';
+CREATE TABLE ev (id BIGINT) WITH ('connector' = 'kafka', 'topic' = 'events', 'properties.bootstrap.servers' = '%[1]s',
+  'scan.startup.mode' = 'earliest-offset', 'format' = 'json', 'properties.session.timeout.ms' = '6000', 'properties.heartbeat.interval.ms' = '300');
+CREATE TABLE out (id BIGINT) WITH ('connector' = 'kafka', 'topic' = 'out', 'properties.bootstrap.servers' = '%[1]s', 'format' = 'json',
+  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'tx');
+INSERT INTO out SELECT id FROM ev;`, b.Addr())
+	type member struct {
+		InstanceID string   `json:"instance_id"`
+		Partitions []string `json:"partitions"`
+	}
+	var view struct {
+		Member *struct {
+			Partitions []string `json:"partitions"`
+			Members    []member `json:"members"`
+		} `json:"member"`
+	}
+	ts1 := startEngine(t, engine.Options{StateDir: t.TempDir(), InstanceID: "p1"}, server.Options{})
+	ts2 := startEngine(t, engine.Options{StateDir: t.TempDir(), InstanceID: "p2"}, server.Options{})
+	res := ts1.statements(sql)
+	id := res[len(res)-1].Job
+	ts2.statements(sql)
+	// Two each: which two depends on whether p1 ran alone first (sticky).
+	shared := func() bool {
+		m := view.Member
+		if m == nil || len(m.Members) != 2 || m.Members[0].InstanceID != "p1" || m.Members[1].InstanceID != "p2" ||
+			len(m.Members[0].Partitions) != 2 || len(m.Members[1].Partitions) != 2 {
+			return false
+		}
+		all := append(slices.Clone(m.Members[0].Partitions), m.Members[1].Partitions...)
+		slices.Sort(all)
+		return strings.Join(all, " ") == "events/0 events/1 events/2 events/3" && slices.Equal(m.Partitions, m.Members[0].Partitions)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ts1.json("GET", "/v1/jobs/"+id, "", http.StatusOK, &view)
+		if shared() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s: after 60 s the group is %+v, want p1 and p2 with two partitions each", id, view.Member)
+		}
+	}
+	p1, p2 := view.Member.Members[0].Partitions, view.Member.Members[1].Partitions
+	show := ts1.statements("SHOW JOBS;")
+	if s, w := fmt.Sprint(show[0].Rows), fmt.Sprintf("group: p1[%s] p2[%s]", strings.Join(p1, ","), strings.Join(p2, ",")); !strings.Contains(s, w) {
+		t.Errorf("SHOW JOBS lacks %q: %s", w, s)
+	}
+	_, body := ts1.do("GET", "/metrics", "", "")
+	for _, w := range []string{
+		fmt.Sprintf(`streamsql_job_group_partition_owner{job=%q,partition=%q,instance="p2"} 1`, id, p2[0]),
+		fmt.Sprintf(`streamsql_job_group_partition_owner{job=%q,partition=%q,instance="p1"} 1`, id, p1[1]),
+	} {
+		if !strings.Contains(string(body), w) {
+			t.Errorf("/metrics lacks %s", w)
+		}
+	}
+
+	const refused = "no savepoint of a job on several processes"
+	code, body := ts1.do("POST", "/v1/jobs/"+id+"/savepoints", "application/json", `{"name": "sp1"}`)
+	if code != http.StatusConflict || !strings.Contains(string(body), refused) {
+		t.Errorf("POST savepoints: %d %s", code, body)
+	}
+	code, body = ts1.do("POST", "/v1/statements", "", fmt.Sprintf("STOP JOB '%s' WITH SAVEPOINT;", id))
+	if code == http.StatusOK || !strings.Contains(string(body), refused) {
+		t.Errorf("STOP JOB WITH SAVEPOINT: %d %s", code, body)
+	}
+	var st struct {
+		Status engine.JobStatus `json:"status"`
+	}
+	ts1.json("GET", "/v1/jobs/"+id, "", http.StatusOK, &st)
+	if st.Status != engine.Running {
+		t.Errorf("after the refused savepoints the job is %s", st.Status)
 	}
 }

@@ -44,6 +44,14 @@ type memberView struct {
 	Partitions []string  `json:"partitions"`
 	Rebalances int64     `json:"rebalances"`
 	Since      time.Time `json:"since"`
+	// Members are the group's members and what each owns.
+	Members []groupMemberView `json:"members,omitempty"`
+}
+
+// groupMemberView is one member of a job's consumer group.
+type groupMemberView struct {
+	InstanceID string   `json:"instance_id"`
+	Partitions []string `json:"partitions"`
 }
 
 type statsView struct {
@@ -127,6 +135,9 @@ func viewJob(j *engine.Job) jobView {
 	if m := j.Query().Membership(); m != nil {
 		v.Member = &memberView{Group: m.Group, InstanceID: m.InstanceID, MemberID: m.MemberID, Generation: m.Generation,
 			Partitions: m.Partitions, Rebalances: m.Rebalances, Since: m.Since.UTC()}
+		for _, g := range m.Members {
+			v.Member.Members = append(v.Member.Members, groupMemberView{InstanceID: g.InstanceID, Partitions: g.Partitions})
+		}
 	}
 	if t := j.Ended(); !t.IsZero() {
 		t = t.UTC()
@@ -381,7 +392,7 @@ func (s *Server) handleSavepoint(w http.ResponseWriter, r *http.Request) {
 	res, err := j.Savepoint(r.Context(), dir)
 	if err != nil {
 		code := http.StatusInternalServerError
-		if j.Status() != engine.Running {
+		if j.Status() != engine.Running || errors.Is(err, exec.ErrMemberSavepoint) {
 			code = http.StatusConflict
 		}
 		writeError(w, code, err)

@@ -37,6 +37,7 @@ type families struct {
 	status, recordsIn, recordsOut, late, malformed, watermark, stateEntries, stateBytes, opEntries, opBytes, restoredFrom,
 	lastID, retained, lastDuration, lastSize, lastTime, uploaded, uploadSeconds, failures, lag,
 	generation, owned, rebalances metric
+	groupOwner metric
 }
 
 func newFamilies() *families {
@@ -63,14 +64,16 @@ func newFamilies() *families {
 		lag:           metric{name: "streamsql_source_lag_records", typ: "gauge", help: "Records the job's source is behind, per partition (only for sources that report lag)."},
 		generation:    metric{name: "streamsql_job_group_generation", typ: "gauge", help: "A job on several processes: the consumer group generation of this process's assignment."},
 		owned:         metric{name: "streamsql_job_partition_owned", typ: "gauge", help: "A job on several processes: 1 for each source partition this process reads (label partition)."},
-		rebalances:    metric{name: "streamsql_job_rebalances_total", typ: "counter", help: "A job on several processes: the assignments this process received (each rebalance of the group gives one)."},
+		groupOwner: metric{name: "streamsql_job_group_partition_owner", typ: "gauge",
+			help: "A job on several processes: 1 for each partition of the group and the instance that owns it, as the group's leader assigned them (labels partition, instance)."},
+		rebalances: metric{name: "streamsql_job_rebalances_total", typ: "counter", help: "A job on several processes: the assignments this process received (each rebalance of the group gives one)."},
 	}
 }
 
 func (f *families) all() []*metric {
 	return []*metric{&f.status, &f.recordsIn, &f.recordsOut, &f.late, &f.malformed, &f.watermark, &f.stateEntries, &f.stateBytes, &f.opEntries, &f.opBytes,
 		&f.restoredFrom, &f.lastID, &f.retained, &f.lastDuration, &f.lastSize, &f.lastTime, &f.uploaded, &f.uploadSeconds, &f.failures, &f.lag,
-		&f.generation, &f.owned, &f.rebalances}
+		&f.generation, &f.owned, &f.rebalances, &f.groupOwner}
 }
 
 var jobStatuses = []engine.JobStatus{engine.Running, engine.Finished, engine.Failed, engine.Canceled, engine.Stopped}
@@ -128,6 +131,11 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 			f.rebalances.add(float64(m.Rebalances), "job", id)
 			for _, p := range m.Partitions {
 				f.owned.add(1, "job", id, "partition", p)
+			}
+			for _, g := range m.Members {
+				for _, p := range g.Partitions {
+					f.groupOwner.add(1, "job", id, "partition", p, "instance", g.InstanceID)
+				}
 			}
 		}
 		if status == engine.Running {
