@@ -2,8 +2,20 @@
 // group, as Kafka Streams does: there is no cluster manager of our own.
 // Every process runs the same SQL with 'execution.distributed' = 'true';
 // they join the group named by the job's name ('pipeline.name'), and the
-// group's assignment (sarama's sticky strategy over the job's source
-// topics) decides which source partitions each process reads.
+// group's assignment (Strategy: sticky and lag-aware, over the job's source
+// topics) decides which source partitions each process reads. Members are
+// static (the process's instance id is sarama's Consumer.Group.InstanceId,
+// KIP-345): a process restarted within the session timeout takes its
+// partitions back without a rebalance.
+//
+// Rebalancing is eager although sarama 1.61 offers the cooperative
+// protocol (RebalanceProtocolBalanceStrategy: the session survives a
+// rebalance and only revoked claims stop): a job commits its input
+// offsets in its transactions under the group generation, which each
+// rebalance changes, over a fixed set of partitions; so every rebalance
+// stops the job at a checkpoint and starts a fresh one, which the sticky
+// assignment keeps mostly on the same partitions. Exactness does not rest
+// on the protocol: offsets and output commit together.
 //
 // Run is the membership loop. For each assignment it calls the job's
 // RunFunc with the exec.Member it describes (partitions, generation,
