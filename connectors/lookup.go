@@ -46,6 +46,9 @@ type LookupConfig struct {
 	// KeyColumns are the indexes in Schema of the columns looked up by.
 	KeyColumns []int
 	Clock      exec.Clock
+	// Zone is the session time zone TIMESTAMP_LTZ text is read in
+	// (exec.SourceConfig.Zone); nil is UTC.
+	Zone *types.Zone
 }
 
 // LookupFactory is implemented by connectors whose tables can be the

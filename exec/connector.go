@@ -211,6 +211,10 @@ type SourceConfig struct {
 	// source then starts each from the group's committed offset (else as
 	// its startup mode says) and commits nothing itself. Nil otherwise.
 	Member *Member
+	// Zone, when not UTC, is the session time zone: a connector that
+	// decodes text reads a TIMESTAMP_LTZ value without a zone as the local
+	// time there (format.Decoder.SetZone). Nil is UTC.
+	Zone *types.Zone
 }
 
 // EventTime tells a source which column holds the rows' event time (the

@@ -55,7 +55,7 @@ func (j *Job) newSourceRunner(n *plan.Source, s *subtask) (*sourceRunner, error)
 	src, err := j.opts.Connectors.NewSource(n.Connector, SourceConfig{
 		Table: n.Table, Schema: n.Schema(), Options: n.Options, Metadata: n.Metadata, Columns: n.Columns,
 		BatchSize: j.opts.BatchSize, Alloc: j.opts.Alloc, Clock: j.opts.Clock, Metrics: &r.metrics,
-		Logger: j.opts.Logger, EventTime: et, Member: j.opts.Member,
+		Logger: j.opts.Logger, EventTime: et, Member: j.opts.Member, Zone: n.Zone,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("exec: source %s: %w", n.Table, err)

@@ -131,6 +131,10 @@ type Source struct {
 	// source's checkpointed state: a job restored with other Columns
 	// resumes at the same offsets.
 	Columns []int
+	// Zone, when not UTC, is the session time zone in which the source
+	// reads TIMESTAMP_LTZ text that names no zone (the zone the sinks
+	// write LTZ values in, Sink.Zone).
+	Zone *types.Zone
 }
 
 // Calc filters then projects: rows where Filter is TRUE (all rows when

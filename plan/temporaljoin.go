@@ -35,6 +35,9 @@ type LookupJoin struct {
 	Residual Expr
 	// Cache describes the connector's cache (for EXPLAIN).
 	Cache string
+	// Zone, when not UTC, is the session time zone the table's
+	// TIMESTAMP_LTZ text is read in (Source.Zone).
+	Zone *types.Zone
 	// Names qualifies the condition's columns in EXPLAIN (Right: the
 	// table's).
 	Names Sides

@@ -23,6 +23,10 @@ func applyZone(g *plan.Graph, zone *types.Zone) {
 		s.Zone = zone
 		plan.Walk(s, func(n plan.Node) {
 			switch n := n.(type) {
+			case *plan.Source:
+				n.Zone = zone
+			case *plan.LookupJoin:
+				n.Zone = zone
 			case *plan.Calc:
 				n.Filter = zoned(n.Filter, zone)
 				n.Exprs = zonedAll(n.Exprs, zone)

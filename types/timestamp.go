@@ -40,6 +40,21 @@ func ParseTimestampBytes(b []byte) (int64, error) {
 	return 0, timestampError(string(b))
 }
 
+// ParseLocalTimestampBytes is ParseTimestampBytes of a TIMESTAMP_LTZ's
+// text in zone z: text with a zone (Z or an offset) names its instant;
+// text without one is a local time in z (z.ToUTC), as Flink's JSON and
+// CSV formats read it in the session time zone. A nil z is UTC.
+func ParseLocalTimestampBytes(b []byte, z *Zone) (int64, error) {
+	ms, zoned, ok := parseTimestampZone(b)
+	if !ok {
+		return 0, timestampError(string(b))
+	}
+	if !zoned {
+		ms = z.ToUTC(ms)
+	}
+	return ms, nil
+}
+
 func timestampError(s string) error {
 	return fmt.Errorf("invalid timestamp %q: expected 'YYYY-MM-DD HH:MM:SS[.fff]' or ISO-8601", s)
 }
@@ -48,6 +63,13 @@ func timestampError(s string) error {
 // ParseTimestampBytes. The fields are read at fixed places where they can
 // be: this runs once per value of a decoded column.
 func parseTimestamp[T string | []byte](s T) (int64, bool) {
+	ms, _, ok := parseTimestampZone(s)
+	return ms, ok
+}
+
+// parseTimestampZone is parseTimestamp, also telling whether the text
+// named its zone.
+func parseTimestampZone[T string | []byte](s T) (ms int64, zoned, ok bool) {
 	s = trimSpace(s)
 	// The year: four digits, or a '-' and more digits (nine reach as far
 	// as int64 milliseconds do).
@@ -58,7 +80,7 @@ func parseTimestamp[T string | []byte](s T) (int64, bool) {
 		hi, ok1 := twoDigits(s[0], s[1])
 		lo, ok2 := twoDigits(s[2], s[3])
 		if !ok1 || !ok2 {
-			return 0, false
+			return 0, false, false
 		}
 		y = hi*100 + lo
 	} else {
@@ -72,19 +94,19 @@ func parseTimestamp[T string | []byte](s T) (int64, bool) {
 			p++
 		}
 		if p-start < 4 {
-			return 0, false
+			return 0, false, false
 		}
 		if start == 1 {
 			y = -y
 		}
 	}
 	if len(s) < p+6 || s[p] != '-' || s[p+3] != '-' {
-		return 0, false
+		return 0, false, false
 	}
 	mo, ok1 := twoDigits(s[p+1], s[p+2])
 	d, ok2 := twoDigits(s[p+4], s[p+5])
 	if !ok1 || !ok2 || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, int(mo)) {
-		return 0, false
+		return 0, false, false
 	}
 	days := daysFromCivil(y, int(mo), int(d))
 	p += 6
@@ -98,35 +120,35 @@ func parseTimestamp[T string | []byte](s T) (int64, bool) {
 		case p+1 < len(s) && s[p+1] == ':': // a one-digit hour
 			c := s[p] - '0'
 			if c > 9 {
-				return 0, false
+				return 0, false, false
 			}
 			h = int64(c)
 			p += 2
 		case p+2 < len(s) && s[p+2] == ':':
 			var ok bool
 			if h, ok = twoDigits(s[p], s[p+1]); !ok || h > 23 {
-				return 0, false
+				return 0, false, false
 			}
 			p += 3
 		default:
-			return 0, false
+			return 0, false, false
 		}
 		if p+1 >= len(s) {
-			return 0, false
+			return 0, false, false
 		}
 		mi, ok := twoDigits(s[p], s[p+1])
 		if !ok || mi > 59 {
-			return 0, false
+			return 0, false, false
 		}
 		tod = h*3_600_000 + mi*60_000
 		p += 2
 		if p < len(s) && s[p] == ':' {
 			if p+2 >= len(s) {
-				return 0, false
+				return 0, false, false
 			}
 			sec, ok := twoDigits(s[p+1], s[p+2])
 			if !ok || sec > 59 {
-				return 0, false
+				return 0, false, false
 			}
 			tod += sec * 1000
 			p += 3
@@ -138,7 +160,7 @@ func parseTimestamp[T string | []byte](s T) (int64, bool) {
 					scale /= 10
 				}
 				if p == start {
-					return 0, false
+					return 0, false, false
 				}
 			}
 		}
@@ -146,11 +168,12 @@ func parseTimestamp[T string | []byte](s T) (int64, bool) {
 
 	// The zone: Z, or an offset ±HH, ±HHMM or ±HH:MM.
 	var off int64
-	if p < len(s) {
+	zoned = p < len(s)
+	if zoned {
 		switch rest := s[p:]; rest[0] {
 		case 'Z', 'z':
 			if len(rest) != 1 {
-				return 0, false
+				return 0, false, false
 			}
 		case '+', '-':
 			var oh, om int64
@@ -167,20 +190,20 @@ func parseTimestamp[T string | []byte](s T) (int64, bool) {
 				ok2 = ok2 && rest[3] == ':'
 			}
 			if !ok1 || !ok2 || oh > 23 || om > 59 {
-				return 0, false
+				return 0, false, false
 			}
 			off = oh*3_600_000 + om*60_000
 			if rest[0] == '-' {
 				off = -off
 			}
 		default:
-			return 0, false
+			return 0, false, false
 		}
 	}
 
 	if short {
 		// A four-digit year is nowhere near overflowing.
-		return days*msPerDay + tod - off, true
+		return days*msPerDay + tod - off, zoned, true
 	}
 	// days*msPerDay + x, without overflowing on the way to the last
 	// milliseconds an int64 holds at either end.
@@ -190,9 +213,10 @@ func parseTimestamp[T string | []byte](s T) (int64, bool) {
 		x -= msPerDay
 	}
 	if days < -maxDays || days > maxDays {
-		return 0, false
+		return 0, false, false
 	}
-	return addOverflows(days*msPerDay, x)
+	ms, ok = addOverflows(days*msPerDay, x)
+	return ms, zoned, ok
 }
 
 // twoDigits returns the number written by two decimal digits.

@@ -52,7 +52,7 @@ func (factory) LookupCache(map[string]string) (string, error) {
 // NewLookup implements connectors.LookupFactory.
 func (f factory) NewLookup(cfg connectors.LookupConfig) (connectors.LookupSource, error) {
 	return connectors.NewBoundedLookup(cfg, func() (exec.Source, error) {
-		return f.NewSource(exec.SourceConfig{Table: cfg.Table, Schema: cfg.Schema, Options: cfg.Options, Clock: cfg.Clock})
+		return f.NewSource(exec.SourceConfig{Table: cfg.Table, Schema: cfg.Schema, Options: cfg.Options, Clock: cfg.Clock, Zone: cfg.Zone})
 	}), nil
 }
 

@@ -57,6 +57,7 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filesystem: table %q: %w", cfg.Table, err)
 	}
+	dec.SetZone(cfg.Zone)
 	if et := cfg.EventTime; et != nil {
 		if err := dec.CheckEventTime(et.Column, et.MaxFuture, cfg.Clock.Now); err != nil {
 			dec.Release()

@@ -61,6 +61,9 @@ type colDec struct {
 	name string
 	typ  types.Type
 	b    array.Builder
+	// zone, for a TIMESTAMP_LTZ column, is the zone its zone-less text is
+	// local time in (SetZone); nil is UTC.
+	zone *types.Zone
 }
 
 // slot holds the decoded value of one column of the current record until
@@ -294,6 +297,25 @@ func (d *Decoder) appendSlot(c *colDec, s *slot, line []byte) {
 	}
 }
 
+// SetZone sets the session time zone ('table.local-time-zone') in which
+// the text of a TIMESTAMP_LTZ value without a zone is read, as Flink's JSON
+// and CSV formats read it: "2026-03-08 02:30:00" is that local time there;
+// text with Z or an offset ("…T10:00:00Z", "…+08:00") and epoch
+// milliseconds are instants and keep them. The encoder writes LTZ values
+// as local times in the zone (see the sink's plan.Sink.Zone), so what a
+// sink wrote in a zone reads back the same in that zone. Nil (the
+// default) is UTC. Call it before Decode.
+func (d *Decoder) SetZone(z *types.Zone) {
+	if z.IsUTC() {
+		z = nil
+	}
+	for i := range d.cols {
+		if d.cols[i].typ.Kind == types.TimestampLTZ {
+			d.cols[i].zone = z
+		}
+	}
+}
+
 // Value conversion. Each sets slot s of column c from one JSON token or
 // CSV field, or returns an error naming the field.
 
@@ -367,7 +389,7 @@ func setNumber(c *colDec, s *slot, text []byte, quoted bool) error {
 		if !quoted {
 			return typeErr(c, "a timestamp string or epoch milliseconds", quote(text, quoted))
 		}
-		v, err := types.ParseTimestampBytes(text)
+		v, err := types.ParseLocalTimestampBytes(text, c.zone)
 		if err != nil {
 			return fmt.Errorf("field %q: %w", c.name, err)
 		}

@@ -19,8 +19,11 @@
 //     that form (any number of fraction digits, or none), from ISO-8601
 //     ("2024-01-01T12:00:05.123Z", with an optional zone offset, converted to
 //     UTC), from a bare date (see types.ParseTimestamp), or from epoch
-//     milliseconds. TIMESTAMP_LTZ(3) is printed in UTC: the session time
-//     zone is the caller's business.
+//     milliseconds. TIMESTAMP_LTZ(3) is printed as the local time in the
+//     zone its Arrow type names (the sink's session zone, UTC by default),
+//     and text without a zone is read as the local time in the decoder's
+//     zone (Decoder.SetZone); text with Z or an offset, and epoch
+//     milliseconds, are instants.
 //   - DECIMAL(p, s) is read from a number or a string, rounded half-up to s
 //     fraction digits, and refused when it needs more than p digits; it is
 //     written with exactly s fraction digits.

@@ -304,3 +304,47 @@ func BenchmarkJSONEncode(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*4096/b.Elapsed().Seconds(), "rows/s")
 }
+
+// TestDecodeLTZInZone: with a session zone, zone-less TIMESTAMP_LTZ text is
+// local time there, text with Z or an offset and epoch milliseconds are
+// instants, and TIMESTAMP columns are untouched.
+func TestDecodeLTZInZone(t *testing.T) {
+	zone, err := types.ParseZone("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := parseSchema(t, "l TIMESTAMP_LTZ(3), n TIMESTAMP(3)")
+	for _, c := range []struct {
+		format string
+		lines  []string
+	}{
+		{JSON, []string{
+			`{"l":"1970-01-01 08:00:01","n":"1970-01-01 08:00:01"}`,
+			`{"l":"1970-01-01T00:00:01Z","n":"1970-01-01 00:00:01"}`,
+			`{"l":"1970-01-01 09:00:01+09:00","n":1000}`,
+			`{"l":1000,"n":"1970-01-01T00:00:01Z"}`,
+		}},
+		{CSV, []string{"1970-01-01 08:00:01,1970-01-01 08:00:01", "1970-01-01T00:00:01Z,1970-01-01 00:00:01", `"1970-01-01 09:00:01+09:00",1000`, "1000,1970-01-01T00:00:01Z"}},
+	} {
+		dec, err := NewDecoder(c.format, schema, nil, memory.DefaultAllocator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec.SetZone(zone)
+		for _, l := range c.lines {
+			if err := dec.Decode([]byte(l)); err != nil {
+				t.Fatalf("%s %s: %v", c.format, l, err)
+			}
+		}
+		rec := dec.NewRecord()
+		ltz, ntz := rec.Column(0).(*array.Timestamp), rec.Column(1).(*array.Timestamp)
+		wantN := []int64{28801000, 1000, 1000, 1000}
+		for i := range c.lines {
+			if ltz.Value(i) != 1000 || int64(ntz.Value(i)) != wantN[i] {
+				t.Errorf("%s %s: %d, %d; want 1000, %d", c.format, c.lines[i], ltz.Value(i), ntz.Value(i), wantN[i])
+			}
+		}
+		rec.Release()
+		dec.Release()
+	}
+}

@@ -179,6 +179,16 @@ func newRowBuilder(schema types.Schema, metadata []string, f formats, alloc memo
 	return rb, nil
 }
 
+// setZone sets the session time zone of the text formats' decoders
+// (format.Decoder.SetZone).
+func (rb *rowBuilder) setZone(z *types.Zone) {
+	for _, d := range []rowDecoder{rb.val, rb.key} {
+		if fd, ok := d.(*format.Decoder); ok {
+			fd.SetZone(z)
+		}
+	}
+}
+
 func (rb *rowBuilder) release() {
 	if rb.val != nil {
 		rb.val.Release()

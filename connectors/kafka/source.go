@@ -110,6 +110,7 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 	if s.rb, err = newRowBuilder(cfg.Schema, cfg.Metadata, conf.formats, cfg.Alloc, cfg.EventTime, cfg.Clock); err != nil {
 		return nil, fmt.Errorf("kafka: table %q: %w", cfg.Table, err)
 	}
+	s.rb.setZone(cfg.Zone)
 	return s, nil
 }
 

@@ -80,7 +80,7 @@ func NewWith(n *plan.LookupJoin, env exec.OperatorEnv, lookups Lookups) (exec.Op
 // connects or loads on its first lookup).
 func (o *op) Open(context.Context, checkpoint.StateReader) error {
 	src, err := o.lookups.NewLookup(o.n.Connector, connectors.LookupConfig{Table: o.n.Table, Schema: o.n.TableSchema,
-		Options: o.n.Options, KeyColumns: o.n.TableKeys, Clock: o.clock})
+		Options: o.n.Options, KeyColumns: o.n.TableKeys, Clock: o.clock, Zone: o.n.Zone})
 	if err != nil {
 		return fmt.Errorf("lookup join: %q: %w", o.n.ID(), err)
 	}
