@@ -211,7 +211,10 @@ func validatePartitioned(opts map[string]string, sink bool) error {
 		return nil
 	}
 	if !sink {
-		return &connectors.OptionError{Key: "connector", Msg: "reading a PARTITIONED BY filesystem table is not supported yet (it can be written); declare the source without PARTITIONED BY"}
+		if f := strings.ToLower(opts[format.KeyFormat]); f != "json" && f != "csv" {
+			return &connectors.OptionError{Key: format.KeyFormat, Msg: fmt.Sprintf("reading a PARTITIONED BY table supports the 'json' and 'csv' formats, not %q", f)}
+		}
+		return nil
 	}
 	_, err := parsePartitionConfig(opts)
 	return err

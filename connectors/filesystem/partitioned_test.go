@@ -271,7 +271,7 @@ func TestPartitionOptions(t *testing.T) {
 		want string
 	}{
 		{map[string]string{optPath: "x", "format": "csv", optCommitDelay: "1 min"}, true, "applies to a PARTITIONED BY table only"},
-		{base, false, "reading a PARTITIONED BY filesystem table is not supported yet"},
+		{map[string]string{"format": "debezium-json"}, false, "reading a PARTITIONED BY table supports the 'json' and 'csv' formats"},
 		{map[string]string{optCommitTrigger: "partition-tme"}, true, "expected 'process-time' or 'partition-time'"},
 		{map[string]string{optCommitPolicy: "metastore"}, true, "needs a metastore"},
 		{map[string]string{optSuccessFile: "_DONE"}, true, "to write success files"},

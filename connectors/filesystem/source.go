@@ -43,6 +43,10 @@ type source struct {
 	pos  int64 // byte offset in files[idx]
 	line int64 // lines of files[idx] before pos
 
+	// part reads a PARTITIONED BY table's partition directories; nil
+	// for a table that is not partitioned.
+	part *partReader
+
 	f       *os.File
 	r       *bufio.Reader
 	scratch []byte
@@ -53,18 +57,22 @@ var _ exec.Source = (*source)(nil)
 
 func newSource(cfg exec.SourceConfig) (*source, error) {
 	cfg = cfg.WithDefaults()
-	dec, err := format.NewDecoder("", cfg.Schema, cfg.Options, cfg.Alloc)
+	part, schema, err := newPartReader(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("filesystem: table %q: %w", cfg.Table, err)
+	}
+	dec, err := format.NewDecoder("", schema, cfg.Options, cfg.Alloc)
 	if err != nil {
 		return nil, fmt.Errorf("filesystem: table %q: %w", cfg.Table, err)
 	}
 	dec.SetZone(cfg.Zone)
 	if et := cfg.EventTime; et != nil {
-		if err := dec.CheckEventTime(et.Column, et.MaxFuture, cfg.Clock.Now); err != nil {
+		if err := dec.CheckEventTime(part.decoderColumn(et.Column), et.MaxFuture, cfg.Clock.Now); err != nil {
 			dec.Release()
 			return nil, fmt.Errorf("filesystem: table %q: %w", cfg.Table, err)
 		}
 	}
-	s := &source{cfg: cfg, path: cfg.Options[optPath], dec: dec, batch: cfg.BatchSize, metrics: cfg.Metrics}
+	s := &source{cfg: cfg, path: cfg.Options[optPath], dec: dec, batch: cfg.BatchSize, metrics: cfg.Metrics, part: part}
 
 	return s, nil
 }
@@ -103,7 +111,11 @@ func listFiles(path string) ([]string, error) {
 // Open implements exec.Source. The offset is the one of the file being
 // read (see Offsets); files before it in name order were read.
 func (s *source) Open(_ context.Context, offsets map[string][]byte) error {
-	files, err := listFiles(s.path)
+	list := listFiles
+	if s.part != nil {
+		list = listPartFiles
+	}
+	files, err := list(s.path)
 	if err != nil {
 		return fmt.Errorf("filesystem: table %q: %w", s.cfg.Table, err)
 	}
@@ -121,7 +133,7 @@ func (s *source) Open(_ context.Context, offsets map[string][]byte) error {
 			o, err = decodeLegacyOffset(b)
 		} else {
 			o, err = decodeOffset(b)
-			o.name = filepath.Base(split)
+			o.name = s.name(split)
 		}
 		if err != nil {
 			return fmt.Errorf("filesystem: table %q: invalid offset of split %q: %w", s.cfg.Table, split, err)
@@ -140,11 +152,11 @@ func (s *source) restore(o fileOffset) error {
 		return nil
 	}
 	s.idx = -1
-	if o.idx < len(files) && filepath.Base(files[o.idx]) == o.name {
+	if o.idx < len(files) && s.name(files[o.idx]) == o.name {
 		s.idx = o.idx
 	} else {
 		for i, f := range files {
-			if filepath.Base(f) == o.name {
+			if s.name(f) == o.name {
 				s.idx = i
 			}
 		}
@@ -152,7 +164,7 @@ func (s *source) restore(o fileOffset) error {
 	if o.done {
 		// Every file up to this one was read; it need not exist any more.
 		if s.idx < 0 {
-			s.idx, _ = slices.BinarySearchFunc(files, o.name, func(f, name string) int { return strings.Compare(filepath.Base(f), name) })
+			s.idx, _ = slices.BinarySearchFunc(files, o.name, func(f, name string) int { return strings.Compare(s.name(f), name) })
 		} else {
 			s.idx++
 		}
@@ -163,6 +175,18 @@ func (s *source) restore(o fileOffset) error {
 	}
 	s.pos, s.line = o.pos, o.line
 	return nil
+}
+
+// name is the name a file is known by in offsets: its base name, or for a
+// partitioned table its path below the table's (dt=…/part-0.json), since
+// partitions hold files of the same names.
+func (s *source) name(path string) string {
+	if s.part != nil {
+		if rel, err := filepath.Rel(s.path, path); err == nil && !strings.HasPrefix(rel, "..") {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.Base(path)
 }
 
 // Offsets implements exec.Source: the files are read one after the other,
@@ -327,6 +351,11 @@ func (s *source) Read(ctx context.Context) (arrow.Record, int, error) {
 			if err := s.openFile(); err != nil {
 				return nil, 0, err
 			}
+			if s.part != nil {
+				if err := s.part.startFile(s.path, s.files[s.idx]); err != nil {
+					return nil, 0, fmt.Errorf("filesystem: table %q: %w", s.cfg.Table, err)
+				}
+			}
 		}
 		line, n, err := s.readLine()
 		if err == io.EOF {
@@ -334,6 +363,9 @@ func (s *source) Read(ctx context.Context) (arrow.Record, int, error) {
 				return nil, 0, fmt.Errorf("filesystem: %w", err)
 			}
 			s.idx, s.pos, s.line = s.idx+1, 0, 0
+			if s.part != nil && s.dec.Len() > 0 {
+				break // a batch holds the rows of one partition
+			}
 			continue
 		}
 		if err != nil {
@@ -344,6 +376,9 @@ func (s *source) Read(ctx context.Context) (arrow.Record, int, error) {
 		bytes += int64(n)
 		if isBlank(line) {
 			continue
+		}
+		if s.part != nil {
+			line = s.part.withPartition(line)
 		}
 		if err := s.dec.Decode(line); err != nil {
 			if s.dec.IgnoreParseErrors() {
@@ -358,6 +393,9 @@ func (s *source) Read(ctx context.Context) (arrow.Record, int, error) {
 		return nil, 0, io.EOF
 	}
 	rec := s.dec.NewRecord()
+	if s.part != nil {
+		rec = s.part.record(rec)
+	}
 	s.metrics.Records.Add(rec.NumRows())
 	return rec, 0, nil
 }
