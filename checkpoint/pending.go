@@ -528,3 +528,24 @@ func offsetKey(id uint64, op, split string) []byte {
 func handleKey(id uint64, op string) []byte {
 	return appendEsc(idKey(prefixHandle, id), []byte(op))
 }
+
+// EachWrite calls fn with every write operator opID made to the checkpoint
+// so far, in the order they were made: key, value and whether it is a
+// delete (value nil). It is for a job on several processes, whose sinks
+// also send an operator's writes to its changelog topic; it must not run
+// while the operator's writer is in use.
+func (p *Pending) EachWrite(opID string, fn func(key, value []byte, deleted bool) error) error {
+	p.mu.Lock()
+	w := p.writers[opID]
+	p.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	for _, r := range w.recs {
+		kv := w.keys[r.voff : r.voff+r.vlen]
+		if err := fn(w.keys[r.koff:r.koff+r.klen], kv[1:], kv[0] == kindTombstone); err != nil {
+			return err
+		}
+	}
+	return nil
+}

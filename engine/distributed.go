@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -11,9 +12,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/streamsql/streamsql/checkpoint"
 	"github.com/streamsql/streamsql/cluster"
+	"github.com/streamsql/streamsql/cluster/stage"
 	"github.com/streamsql/streamsql/connectors/kafka"
 	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/exec/state"
 	"github.com/streamsql/streamsql/plan"
 )
 
@@ -22,6 +26,10 @@ import (
 // 'execution.runtime-mode' (streaming or batch) is another matter, so the
 // name avoids "mode".
 const distributedKey = "execution.distributed"
+
+// repartitionKey is the SET key of the partition count of the internal
+// topics of a job on several processes with a keyed stage.
+const repartitionKey = "execution.distributed.repartition-partitions"
 
 // distributed reports whether the query runs as one member of its job's
 // consumer group.
@@ -43,6 +51,12 @@ type Membership struct {
 	// Members are the group's members and the partitions each owns, as
 	// the leader assigned them at the current generation.
 	Members []cluster.GroupMember
+	// Restored is how long this process took, at the start of the current
+	// assignment, to restore the keyed state of the repartition
+	// partitions it owns from the changelog topic, and RestoredEntries how
+	// many state entries that gave (0 for a stateless job).
+	Restored        time.Duration
+	RestoredEntries int64
 }
 
 // String is what SHOW JOBS shows of it: the instance, the generation,
@@ -62,13 +76,20 @@ func (m *Membership) String() string {
 		}
 		parts += "; group: " + strings.Join(ms, " ")
 	}
-	return fmt.Sprintf("%s (generation %d, %d assignments): %s", m.InstanceID, m.Generation, m.Rebalances, parts)
+	out := fmt.Sprintf("%s (generation %d, %d assignments): %s", m.InstanceID, m.Generation, m.Rebalances, parts)
+	if m.RestoredEntries > 0 {
+		out += fmt.Sprintf("; restored %d state entries in %v", m.RestoredEntries, m.Restored.Round(time.Millisecond))
+	}
+	return out
 }
 
 // membership holds a query's Membership while it runs distributed.
 type membership struct {
 	mu  sync.Mutex
 	cur *Membership
+	// split is the job's stages when it has a keyed stage; set before the
+	// first assignment.
+	split *stage.Split
 }
 
 // Membership returns what this process owns of the job, or nil when the
@@ -88,7 +109,15 @@ func (q *ContinuousQuery) Membership() *Membership {
 // runDistributed runs the query as one member of the consumer group named
 // by the job's name, a fresh job per assignment.
 func (q *ContinuousQuery) runDistributed(ctx context.Context, fn RowFunc) error {
-	cfg, err := q.clusterConfig()
+	graph := q.graph
+	if stage.Keyed(q.graph) != nil {
+		split, err := q.splitStages(ctx)
+		if err != nil {
+			return err
+		}
+		q.member.split, graph = split, split.Graph
+	}
+	cfg, err := q.clusterConfig(graph)
 	if err != nil {
 		return err
 	}
@@ -135,9 +164,9 @@ func (q *ContinuousQuery) runDistributed(ctx context.Context, fn RowFunc) error 
 // clusterConfig derives the group's settings from the plan: the group is
 // the job's name, the topics and client settings those of its kafka
 // sources (the planner checked there are only such).
-func (q *ContinuousQuery) clusterConfig() (cluster.Config, error) {
+func (q *ContinuousQuery) clusterConfig(graph *plan.Graph) (cluster.Config, error) {
 	cfg := cluster.Config{Group: q.name, InstanceID: q.e.instanceID(), Logger: q.e.opts.Logger}
-	for _, n := range q.graph.Nodes() {
+	for _, n := range graph.Nodes() {
 		src, ok := n.(*plan.Source)
 		if !ok {
 			continue
@@ -146,7 +175,7 @@ func (q *ContinuousQuery) clusterConfig() (cluster.Config, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("job %q: table %q: %w", q.name, src.Table, err)
 		}
-		if cfg.Sarama == nil {
+		if cfg.Sarama == nil || cfg.Brokers == nil {
 			cfg.Brokers, cfg.Sarama = brokers, sc
 		}
 		for _, t := range kafka.Topics(src.Options) {
@@ -187,4 +216,109 @@ func fnv32(s string) uint32 {
 		h *= 16777619
 	}
 	return h
+}
+
+// splitStages splits the plan of a job with a keyed stage (package stage)
+// and creates its internal topics: the repartition topic and the
+// compacted changelog topic, of 'execution.distributed.repartition-partitions'
+// partitions (default: the most partitions of a source topic).
+func (q *ContinuousQuery) splitStages(ctx context.Context) (*stage.Split, error) {
+	upstream := map[string]int{}
+	var opts map[string]string
+	for _, n := range q.graph.Nodes() {
+		src, ok := n.(*plan.Source)
+		if !ok {
+			continue
+		}
+		for _, t := range kafka.Topics(src.Options) {
+			c, err := kafka.PartitionCount(src.Options, t)
+			if err != nil {
+				return nil, fmt.Errorf("job %q: table %q: %w", q.name, src.Table, err)
+			}
+			upstream[t] = c
+		}
+		if opts == nil {
+			opts = src.Options
+		}
+	}
+	maxP := q.e.settingInt(q.settings, "pipeline.max-parallelism")
+	if maxP <= 0 {
+		maxP = state.DefaultMaxParallelism
+	}
+	split, err := stage.Plan(q.graph, q.name, q.e.settingInt(q.settings, repartitionKey), maxP, upstream)
+	if err != nil {
+		return nil, err
+	}
+	if err := kafka.EnsureTopic(opts, split.Repartition, split.Partitions, false); err != nil {
+		return nil, fmt.Errorf("job %q: %w", q.name, err)
+	}
+	if err := kafka.EnsureTopic(opts, split.Changelog, split.Partitions, true); err != nil {
+		return nil, fmt.Errorf("job %q: %w", q.name, err)
+	}
+	q.e.opts.Logger.Info("the job runs in two stages", "job", q.name, "operator", split.Operator,
+		"repartition", split.Repartition, "changelog", split.Changelog, "partitions", split.Partitions)
+	return split, nil
+}
+
+// restoreStages restores, before the job of assignment m starts, the keyed
+// state of the repartition partitions m owns from their changelog
+// partitions into the (fresh) store, as the checkpoint the job then
+// restores; it returns the graph to run, which writes the operator's state
+// catalog into the changelog partitions it owns.
+func (q *ContinuousQuery) restoreStages(ctx context.Context, store *checkpoint.Store, m *exec.Member) (*plan.Graph, error) {
+	split := q.member.split
+	if store == nil {
+		return nil, fmt.Errorf("job %q: a job on several processes with a keyed stage needs checkpoints", q.name)
+	}
+	start := time.Now()
+	entries := map[string][]byte{}
+	var catalog []byte
+	var records int64
+	for _, p := range m.Partitions[split.Repartition] {
+		n, err := kafka.ReadChangelog(ctx, split.Options, q.name, split.Repartition, split.Changelog, p, func(key, value []byte) error {
+			if len(key) == 2 && key[0] == 0x80 && key[1] == 0 {
+				if value != nil {
+					catalog = slices.Clone(value)
+				}
+				return nil
+			}
+			if value == nil {
+				delete(entries, string(key))
+			} else {
+				entries[string(key)] = slices.Clone(value)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("job %q: restore from the changelog: %w", q.name, err)
+		}
+		records += n
+	}
+	if len(entries) > 0 {
+		if catalog == nil {
+			return nil, fmt.Errorf("job %q: changelog %q holds state without its catalog entry", q.name, split.Changelog)
+		}
+		pend := store.Begin(store.NextID())
+		w := pend.Operator(split.Operator)
+		if err := w.Set([]byte{0x80, 0}, catalog); err != nil {
+			return nil, err
+		}
+		for k, v := range entries {
+			if err := w.Set([]byte(k), v); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := pend.Commit(ctx); err != nil {
+			return nil, fmt.Errorf("job %q: restore from the changelog: %w", q.name, err)
+		}
+	}
+	took := time.Since(start)
+	q.e.opts.Logger.Info("restored the keyed state from the changelog", "job", q.name, "partitions", m.Partitions[split.Repartition],
+		"records", records, "entries", len(entries), "took", took.Round(time.Millisecond))
+	q.member.mu.Lock()
+	if q.member.cur != nil {
+		q.member.cur.Restored, q.member.cur.RestoredEntries = took, int64(len(entries))
+	}
+	q.member.mu.Unlock()
+	return split.WithCatalog(hex.EncodeToString(catalog)), nil
 }

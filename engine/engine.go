@@ -383,7 +383,13 @@ func (q *ContinuousQuery) run(ctx context.Context, fn RowFunc, m *exec.Member, r
 		}
 		opts.Collect = &collectSink{fn: fn}
 	}
-	job, err := exec.Build(q.graph, opts)
+	graph := q.graph
+	if q.member.split != nil && m != nil {
+		if graph, err = q.restoreStages(ctx, opts.Store, m); err != nil {
+			return err
+		}
+	}
+	job, err := exec.Build(graph, opts)
 	if err != nil {
 		return err
 	}

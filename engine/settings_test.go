@@ -103,6 +103,10 @@ func TestSetInvalidValues(t *testing.T) {
 			bad:  map[string]string{"0": "expected an integer from 1 to 256", "-2": "from 1 to 256", "257": "from 1 to 256", "two": "from 1 to 256"},
 			good: []string{"1", "4", "256"},
 		},
+		"execution.distributed.repartition-partitions": {
+			bad:  map[string]string{"-1": "expected an integer from 0 to 32768", "32769": "from 0 to 32768", "four": "from 0 to 32768"},
+			good: []string{"0", "8", "32768"},
+		},
 		"pipeline.max-parallelism": {
 			bad:  map[string]string{"0": "expected an integer from 1 to 32768", "32769": "from 1 to 32768", "many": "from 1 to 32768"},
 			good: []string{"1", "128", "32768"},

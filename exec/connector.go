@@ -71,6 +71,18 @@ type SplitReporter interface {
 	SplitName(i int) string
 }
 
+// WatermarkReporter is implemented by sources that carry their event time
+// themselves rather than derive it from a rowtime column: the repartition
+// topics of a job on several processes, whose upstream processes write
+// their watermarks into them as markers. After each Read (with or without
+// rows) the runtime advances the source's watermark to what Watermark
+// returns when ok; it must cover only the batches Read returned so far.
+// It applies to sources of a table without a WATERMARK declaration.
+// Such a source is not read ahead (it should implement StatefulOffsets).
+type WatermarkReporter interface {
+	Watermark() (wm Watermark, ok bool)
+}
+
 // StatefulOffsets is implemented by sources whose offsets hold state that
 // grows with the data they read (upsert-kafka's last value per key), so
 // that taking them costs time in proportion to it. When StatefulOffsets

@@ -1,6 +1,10 @@
 package exec
 
-import "context"
+import (
+	"context"
+
+	"github.com/streamsql/streamsql/plan"
+)
 
 // Member is the part of a job one process runs when the job runs on
 // several processes as one Kafka consumer group (package cluster): the
@@ -50,13 +54,28 @@ type OffsetCommitter interface {
 	AddOffsets(ctx context.Context, id int64, offsets map[string][]byte) error
 }
 
-// sourceOffsets merges what every source recorded at the checkpoint's
-// barrier, by split name.
-func (c *inflight) sourceOffsets() map[string][]byte {
+// StateCommitter is implemented by sinks of a job on several processes
+// that also commit the state its keyed operators wrote at a checkpoint (to
+// a changelog topic, in the same transaction as their output and input
+// offsets), so that another process can take the operators' key groups
+// over. At each checkpoint the runtime calls AddState after AddOffsets and
+// before PreCommit, once per operator upstream of the sink, with a
+// function that iterates over what the operator wrote to the checkpoint
+// (key, value, and whether it is a delete), in order.
+type StateCommitter interface {
+	AddState(ctx context.Context, id int64, op string, each func(fn func(key, value []byte, deleted bool) error) error) error
+}
+
+// sourceOffsets merges what the sources of upstream (all of them when
+// upstream is nil) recorded at the checkpoint's barrier, by split name.
+func (c *inflight) sourceOffsets(upstream map[*plan.Source]bool) map[string][]byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := map[string][]byte{}
-	for _, off := range c.offsets {
+	for r, off := range c.offsets {
+		if upstream != nil && !upstream[r.node] {
+			continue
+		}
 		for k, v := range off {
 			out[k] = v
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -185,6 +186,13 @@ func (r *sourceRunner) run(ctx context.Context) error {
 			}
 			return fmt.Errorf("source %s: %w", r.node.Table, err)
 		}
+		if wr, ok := r.source.(WatermarkReporter); ok && rec == nil && r.wm == nil {
+			if wm, ok := wr.Watermark(); ok {
+				if err := s.advance(ctx, wm); err != nil {
+					return err
+				}
+			}
+		}
 		if rec == nil {
 			// Nothing to read now: an idle split may release the watermark.
 			if r.wm != nil && r.wm.idle > 0 {
@@ -218,6 +226,12 @@ func (r *sourceRunner) onBatch(ctx context.Context, rec arrow.Record, split int)
 	}
 	if err := s.checkFinished(ctx); err != nil {
 		return err
+	}
+	if wr, ok := r.source.(WatermarkReporter); ok && r.wm == nil {
+		if wm, ok := wr.Watermark(); ok {
+			return s.advance(ctx, wm)
+		}
+		return nil
 	}
 	if r.wm == nil {
 		return nil
@@ -323,10 +337,22 @@ type sinkRunner struct {
 	// its TIMESTAMP_LTZ columns are of the session zone's Arrow type
 	// (plan.Sink.Zone).
 	zoned *arrow.Schema
+	// upstream are the sources whose rows reach the sink, and ops the ids
+	// of the other nodes upstream of it: a job on several processes
+	// commits their offsets and state with the sink's transaction.
+	upstream map[*plan.Source]bool
+	ops      []string
 }
 
 func (j *Job) newSinkRunner(n *plan.Sink) (*sinkRunner, error) {
-	r := &sinkRunner{node: n, connector: n.Connector, zoned: zonedSchema(n)}
+	r := &sinkRunner{node: n, connector: n.Connector, zoned: zonedSchema(n), upstream: map[*plan.Source]bool{}}
+	plan.Walk(n.Input, func(x plan.Node) {
+		if src, ok := x.(*plan.Source); ok {
+			r.upstream[src] = true
+		} else if !slices.Contains(r.ops, x.ID()) {
+			r.ops = append(r.ops, x.ID())
+		}
+	})
 	if n.Connector == "collect" {
 		if j.opts.Collect == nil {
 			return nil, errors.New("exec: a query for a client needs Options.Collect")
@@ -356,8 +382,16 @@ func (j *Job) newSinkRunner(n *plan.Sink) (*sinkRunner, error) {
 // only what a durable checkpoint covers.
 func (r *sinkRunner) barrier(ctx context.Context, j *Job, id string, cp *inflight) error {
 	if oc, ok := r.sink.(OffsetCommitter); ok && j.opts.Member != nil && cp.cp != nil {
-		if err := oc.AddOffsets(ctx, int64(cp.id), cp.sourceOffsets()); err != nil {
+		if err := oc.AddOffsets(ctx, int64(cp.id), cp.sourceOffsets(r.upstream)); err != nil {
 			return fmt.Errorf("checkpoint %d: sink offsets: %w", cp.id, err)
+		}
+		if sc, ok := r.sink.(StateCommitter); ok {
+			for _, op := range r.ops {
+				each := func(fn func(key, value []byte, deleted bool) error) error { return cp.cp.EachWrite(op, fn) }
+				if err := sc.AddState(ctx, int64(cp.id), op, each); err != nil {
+					return fmt.Errorf("checkpoint %d: sink state of %s: %w", cp.id, op, err)
+				}
+			}
 		}
 	}
 	handle, err := r.sink.PreCommit(ctx, int64(cp.id))

@@ -33,7 +33,7 @@ func (s *source) openMember(current []topicPartition) error {
 		if !m.Owns(tp.topic, tp.partition) {
 			continue
 		}
-		off, err := s.stableOffset(tp)
+		off, meta, err := s.stableOffset(tp)
 		if err != nil {
 			return err
 		}
@@ -45,6 +45,12 @@ func (s *source) openMember(current []topicPartition) error {
 		if err := s.startSplit(tp.topic, tp.partition, off); err != nil {
 			return err
 		}
+		if s.stage != nil {
+			// The markers seen up to the committed offset came with it.
+			if s.splits[len(s.splits)-1].marks, err = decodeMarks(meta); err != nil {
+				return fmt.Errorf("kafka: table %q: topic %q partition %d: committed offset metadata: %w", s.cfg.Table, tp.topic, tp.partition, err)
+			}
+		}
 	}
 	s.log.Info("reading the partitions the group assigned", "group", m.Group, "generation", m.Generation, "partitions", len(s.splits))
 	return nil
@@ -53,15 +59,15 @@ func (s *source) openMember(current []topicPartition) error {
 // stableOffset returns the group's committed offset of tp (-1: none),
 // waiting while a transaction that commits one is open: it may commit, and
 // reading from the older offset would repeat its rows.
-func (s *source) stableOffset(tp topicPartition) (int64, error) {
+func (s *source) stableOffset(tp topicPartition) (int64, string, error) {
 	deadline := time.Now().Add(stableWait)
 	backoff := 50 * time.Millisecond
 	logged := false
 	for {
-		off, err := s.fetchOffset(tp, true)
+		off, meta, err := s.fetchOffsetMeta(tp, true)
 		var kerr sarama.KError
 		if err == nil || !errors.As(err, &kerr) || time.Now().After(deadline) {
-			return off, err
+			return off, meta, err
 		}
 		if !logged && kerr == sarama.ErrUnstableOffsetCommit {
 			s.log.Info("waiting for an open transaction on the partition's offsets to end", "topic", tp.topic, "partition", tp.partition)
@@ -92,11 +98,17 @@ func (s *sink) AddOffsets(_ context.Context, _ int64, offsets map[string][]byte)
 		if !m.Owns(topic, p) {
 			continue
 		}
-		_, next, _, _, err := decodeSplitOffset(b, false)
+		_, next, marks, _, err := decodeSplitOffset(b, true)
 		if err != nil {
 			return fmt.Errorf("kafka: table %q: split %s: %w", s.cfg.Table, name, err)
 		}
-		byTopic[topic] = append(byTopic[topic], &sarama.PartitionOffsetMetadata{Partition: p, Offset: next, LeaderEpoch: -1})
+		po := &sarama.PartitionOffsetMetadata{Partition: p, Offset: next, LeaderEpoch: -1}
+		if len(marks) > 0 {
+			// A repartition topic's watermark markers up to the offset.
+			md := encodeMarks(marks)
+			po.Metadata = &md
+		}
+		byTopic[topic] = append(byTopic[topic], po)
 	}
 	if len(byTopic) == 0 {
 		return nil

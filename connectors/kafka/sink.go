@@ -34,8 +34,9 @@ type sink struct {
 	keyRaw  bool
 	keyCols []int
 	keySch  *arrow.Schema
-	tsCol   int  // column written as the record timestamp, or -1
-	upsert  bool // upsert-kafka: -D and unpaired -U rows are tombstones (see Write)
+	tsCol   int        // column written as the record timestamp, or -1
+	upsert  bool       // upsert-kafka: -D and unpaired -U rows are tombstones (see Write)
+	st      *stageSink // a stage of a job on several processes (stage.go); nil otherwise
 
 	client   sarama.Client
 	admin    sarama.ClusterAdmin
@@ -112,6 +113,9 @@ func newSink(cfg exec.SinkConfig) (*sink, error) {
 	case "round-robin":
 		sconf.Producer.Partitioner = sarama.NewRoundRobinPartitioner
 	}
+	if s.st, err = newStageSink(cfg, sconf); err != nil {
+		return nil, fmt.Errorf("kafka: table %q: %w", cfg.Table, err)
+	}
 	if conf.guarantee == exactlyOnce {
 		job := cfg.JobName
 		if job == "" {
@@ -165,6 +169,11 @@ func (s *sink) Open(ctx context.Context, handle []byte) error {
 			return fmt.Errorf("kafka: table %q: topic %q does not exist on %v", s.cfg.Table, s.topic, s.conf.brokers)
 		}
 		return fmt.Errorf("kafka: table %q: topic %q: %w", s.cfg.Table, s.topic, err)
+	}
+	if s.st != nil {
+		if err := s.st.open(client, s.topic); err != nil {
+			return fmt.Errorf("kafka: table %q: %w", s.cfg.Table, err)
+		}
 	}
 	if s.conf.guarantee != exactlyOnce {
 		return s.startProducer()
@@ -355,11 +364,23 @@ func (s *sink) Write(ctx context.Context, rec arrow.Record) error {
 	s.mu.Lock()
 	s.inflight += sends
 	s.mu.Unlock()
+	var parts []int32
+	if s.st != nil && s.st.hasher != nil {
+		if parts, err = s.st.partitions(rec); err != nil {
+			s.mu.Lock()
+			s.inflight -= sends
+			s.mu.Unlock()
+			return fmt.Errorf("kafka: table %q: %w", s.cfg.Table, err)
+		}
+	}
 	for r := 0; r < n; r++ {
 		if skip != nil && skip[r] {
 			continue
 		}
 		msg := &sarama.ProducerMessage{Topic: s.topic}
+		if parts != nil {
+			msg.Partition = parts[r]
+		}
 		if v := vals[s.vcuts[r]:s.vcuts[r+1]]; tomb != nil && tomb[r] || s.valEnc == nil && rec.Column(s.valCols[0]).IsNull(r) {
 			msg.Value = nil
 		} else {
@@ -476,6 +497,9 @@ func (s *sink) PreCommit(ctx context.Context, id int64) ([]byte, error) {
 	}
 	if s.conf.guarantee == noGuarantee {
 		return nil, s.asyncErr()
+	}
+	if err := s.writeMarkers(ctx); err != nil {
+		return nil, err
 	}
 	if err := s.flush(ctx); err != nil {
 		return nil, err

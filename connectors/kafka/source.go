@@ -38,6 +38,9 @@ type split struct {
 	// state is upsert-kafka's last value per record key of the partition
 	// (checkpointed with next, see appendUpsertOffset); nil otherwise.
 	state map[string][]byte
+	// marks are the highest watermark marker seen per upstream partition
+	// (a repartition topic's partition, see stage.go); nil otherwise.
+	marks map[string]exec.Watermark
 
 	failingSince time.Time // first error of the current run of errors
 	lastErr      error
@@ -61,9 +64,10 @@ type source struct {
 	consumer sarama.Consumer
 	splits   []*split
 	index    map[topicPartition]int
-	rr       int  // the split Read looks at first
-	ignore   bool // skip malformed records ('<format>.ignore-parse-errors')
-	upsert   bool // upsert-kafka: records are a changelog by key (see upsertAdd)
+	rr       int          // the split Read looks at first
+	ignore   bool         // skip malformed records ('<format>.ignore-parse-errors')
+	upsert   bool         // upsert-kafka: records are a changelog by key (see upsertAdd)
+	stage    *stageSource // a repartition topic's reader (stage.go); nil otherwise
 	buf      []byte
 
 	cases      []reflect.SelectCase // for the idle wait; rebuilt when splits change
@@ -102,6 +106,9 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 
 	if cfg.Member != nil {
 		s.conf.groupID = cfg.Member.Group // the job's group, whose offsets count
+	}
+	if s.stage, err = newStageSource(cfg.Options); err != nil {
+		return nil, fmt.Errorf("kafka: table %q: %w", cfg.Table, err)
 	}
 	s.ignore, _ = boolOpt(cfg.Options, conf.formats.value+".ignore-parse-errors", false)
 	if conf.pattern != "" {
@@ -277,37 +284,44 @@ func (s *source) committedOffset(tp topicPartition) (int64, error) {
 // stable, the broker answers UNSTABLE_OFFSET_COMMIT (returned as such)
 // while a transaction that commits an offset of tp is open (KIP-447).
 func (s *source) fetchOffset(tp topicPartition, stable bool) (int64, error) {
+	off, _, err := s.fetchOffsetMeta(tp, stable)
+	return off, err
+}
+
+// fetchOffsetMeta is fetchOffset, with the metadata committed with the
+// offset.
+func (s *source) fetchOffsetMeta(tp topicPartition, stable bool) (int64, string, error) {
 	coord, err := s.client.Coordinator(s.conf.groupID)
 	if err != nil {
-		return 0, fmt.Errorf("kafka: table %q: coordinator of group %q: %w", s.cfg.Table, s.conf.groupID, err)
+		return 0, "", fmt.Errorf("kafka: table %q: coordinator of group %q: %w", s.cfg.Table, s.conf.groupID, err)
 	}
 	req := sarama.NewOffsetFetchRequest(s.sconf.Version, s.conf.groupID, map[string][]int32{tp.topic: {tp.partition}})
 	req.RequireStable = stable
 	resp, err := coord.FetchOffset(req)
 	if err != nil {
-		return 0, fmt.Errorf("kafka: table %q: offsets of group %q: %w", s.cfg.Table, s.conf.groupID, err)
+		return 0, "", fmt.Errorf("kafka: table %q: offsets of group %q: %w", s.cfg.Table, s.conf.groupID, err)
 	}
 	if resp.Err == sarama.ErrGroupIDNotFound {
-		return -1, nil // a group that never committed (kfake's answer)
+		return -1, "", nil // a group that never committed (kfake's answer)
 	}
 	if resp.Err == sarama.ErrUnstableOffsetCommit || resp.Err == sarama.ErrNotCoordinatorForConsumer || resp.Err == sarama.ErrOffsetsLoadInProgress {
 		_ = s.client.RefreshCoordinator(s.conf.groupID)
-		return 0, resp.Err
+		return 0, "", resp.Err
 	}
 	if resp.Err != sarama.ErrNoError {
-		return 0, fmt.Errorf("kafka: table %q: offsets of group %q: %w", s.cfg.Table, s.conf.groupID, resp.Err)
+		return 0, "", fmt.Errorf("kafka: table %q: offsets of group %q: %w", s.cfg.Table, s.conf.groupID, resp.Err)
 	}
 	b := resp.GetBlock(tp.topic, tp.partition)
 	if b == nil {
-		return -1, nil
+		return -1, "", nil
 	}
 	if b.Err == sarama.ErrUnstableOffsetCommit {
-		return 0, b.Err
+		return 0, "", b.Err
 	}
 	if b.Err != sarama.ErrNoError && b.Err != sarama.ErrGroupIDNotFound {
-		return 0, fmt.Errorf("kafka: table %q: offset of group %q for topic %q partition %d: %w", s.cfg.Table, s.conf.groupID, tp.topic, tp.partition, b.Err)
+		return 0, "", fmt.Errorf("kafka: table %q: offset of group %q for topic %q partition %d: %w", s.cfg.Table, s.conf.groupID, tp.topic, tp.partition, b.Err)
 	}
-	return b.Offset, nil
+	return b.Offset, b.Metadata, nil
 }
 
 func (s *source) startSplit(topic string, partition int32, offset int64) error {
@@ -435,6 +449,9 @@ func (s *source) fill(idx int) (arrow.Record, error) {
 		sp.failingSince = time.Time{}
 		bytes += int64(len(msg.Value) + len(msg.Key))
 		var err error
+		if s.stage != nil && s.stage.marker(sp, msg) {
+			continue
+		}
 		switch {
 		case s.upsert:
 			err = s.upsertAdd(sp, msg)
@@ -532,7 +549,9 @@ func (s *source) checkErrors() error {
 // its split name, with its split number.
 func (s *source) Offsets(fn func(split string, offset []byte) error) error {
 	for i, sp := range s.splits {
-		if s.upsert {
+		if s.stage != nil {
+			s.buf = appendUpsertOffset(s.buf[:0], i, sp.next, marksState(sp.marks))
+		} else if s.upsert {
 			s.buf = appendUpsertOffset(s.buf[:0], i, sp.next, sp.state)
 		} else {
 			s.buf = appendSplitOffset(s.buf[:0], i, sp.next)

@@ -249,4 +249,4 @@ func (s *sink) checkKeys(rec arrow.Record) error {
 // StatefulOffsets implements exec.StatefulOffsets: an upsert-kafka
 // source's offsets hold the last value of every key, so the runtime takes
 // them only at barriers.
-func (s *source) StatefulOffsets() bool { return s.upsert }
+func (s *source) StatefulOffsets() bool { return s.upsert || s.stage != nil }

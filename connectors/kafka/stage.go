@@ -1,0 +1,612 @@
+package kafka
+
+// The internal topics of a stateful job on several processes (a keyed
+// stage behind a repartition hop, see package engine's distributed
+// runtime):
+//
+//   - the repartition topic: the exactly-once sink of stage 0 writes each
+//     row into the partition that owns its key's key group (a partition
+//     owns a contiguous range of key groups, state.RangeFor), and, at
+//     every checkpoint, a watermark marker into every partition per source
+//     partition it owns (a record with the header "streamsql.watermark",
+//     key "topic/partition", no value). Stage 1's source reads it
+//     read_committed: its watermark is, per partition it reads, the minimum
+//     over every upstream source partition of the highest marker seen, and
+//     over its partitions the minimum of those. Markers are not rows.
+//   - the changelog topic (compacted, one partition per repartition
+//     partition): the exactly-once sink of stage 1 writes, in the
+//     checkpoint's transaction, what its keyed operator wrote to the
+//     checkpoint (its changed entries, tombstones for deleted ones), each
+//     into the partition that owns the entry's key group. ReadChangelog
+//     reads a partition back for a process that takes it over.
+//
+// The engine sets the options below on the tables it derives for the
+// stages; they are not user options.
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/exec/state"
+)
+
+// Internal options of the stage tables of a job on several processes.
+const (
+	// OptRepartitionKeys (sink): the key columns, by index, separated by
+	// ';': the sink writes each row into the partition owning its key
+	// group, and watermark markers (see OptUpstream).
+	OptRepartitionKeys = "streamsql.repartition.keys"
+	// OptMaxParallelism (sink): the number of key groups.
+	OptMaxParallelism = "streamsql.max-parallelism"
+	// OptUpstream: the source topics of stage 0 with their partition
+	// counts, "topic:n;topic:n". The stage 0 sink writes markers for the
+	// partitions of these topics the process owns; the stage 1 source
+	// waits for a marker of every one of them.
+	OptUpstream = "streamsql.repartition.upstream"
+	// OptChangelogTopic, OptChangelogOperator (sink): the changelog topic
+	// of the keyed operator, whose checkpoint writes the sink commits.
+	OptChangelogTopic    = "streamsql.changelog.topic"
+	OptChangelogOperator = "streamsql.changelog.operator"
+	// OptChangelogOwner (sink): the repartition topic: the process owns the
+	// changelog partitions of the repartition partitions it owns.
+	OptChangelogOwner = "streamsql.changelog.owner"
+	// OptChangelogCatalog (sink): the operator's state catalog entry (hex),
+	// when the process restored it: written into every changelog partition
+	// the process owns, so that each can be restored alone.
+	OptChangelogCatalog = "streamsql.changelog.catalog"
+)
+
+// markerHeader is the header of a watermark marker record.
+const markerHeader = "streamsql.watermark"
+
+// catalogKey is the state key of an operator's table catalog (package
+// state), the one non-keyed entry the changelog keeps.
+var catalogKey = []byte{0x80, 0x00}
+
+// stageSink is what a sink of a stage adds to the kafka sink.
+type stageSink struct {
+	// Repartition writer.
+	hasher   *state.KeyHasher
+	hashes   []uint64
+	maxP     int
+	parts    int      // partitions of the repartition topic
+	upstream []string // source topics whose owned partitions get markers
+	wm       exec.Watermark
+
+	// Changelog writer.
+	changelog   string
+	op          string
+	owner       string
+	clParts     int
+	catalog     []byte
+	catalogSent map[int32]bool
+}
+
+// parseUpstream parses OptUpstream.
+func parseUpstream(v string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, f := range strings.Split(v, ";") {
+		t, n, ok := strings.Cut(strings.TrimSpace(f), ":")
+		c, err := strconv.Atoi(n)
+		if !ok || err != nil || c < 1 || t == "" {
+			return nil, fmt.Errorf("invalid %s %q", OptUpstream, v)
+		}
+		out[t] = c
+	}
+	return out, nil
+}
+
+// newStageSink reads the stage options of a sink, nil when it has none.
+func newStageSink(cfg exec.SinkConfig, sconf *sarama.Config) (*stageSink, error) {
+	o := cfg.Options
+	if o[OptRepartitionKeys] == "" && o[OptChangelogTopic] == "" {
+		return nil, nil
+	}
+	st := &stageSink{wm: exec.MinWatermark, catalogSent: map[int32]bool{}}
+	var err error
+	if st.maxP, err = strconv.Atoi(o[OptMaxParallelism]); err != nil || st.maxP < 1 {
+		return nil, fmt.Errorf("invalid %s %q", OptMaxParallelism, o[OptMaxParallelism])
+	}
+	if v := o[OptRepartitionKeys]; v != "" {
+		var keys []int
+		for _, f := range strings.Split(v, ";") {
+			k, err := strconv.Atoi(f)
+			if err != nil || k < 0 || k >= len(cfg.Schema.Fields) {
+				return nil, fmt.Errorf("invalid %s %q", OptRepartitionKeys, v)
+			}
+			keys = append(keys, k)
+		}
+		if st.hasher, err = state.NewKeyHasher(cfg.Schema, keys); err != nil {
+			return nil, err
+		}
+		up, err := parseUpstream(o[OptUpstream])
+		if err != nil {
+			return nil, err
+		}
+		for t := range up {
+			st.upstream = append(st.upstream, t)
+		}
+		sconf.Producer.Partitioner = sarama.NewManualPartitioner
+	}
+	if st.changelog = o[OptChangelogTopic]; st.changelog != "" {
+		st.op, st.owner = o[OptChangelogOperator], o[OptChangelogOwner]
+		if st.op == "" || st.owner == "" {
+			return nil, fmt.Errorf("%s needs %s and %s", OptChangelogTopic, OptChangelogOperator, OptChangelogOwner)
+		}
+		if v := o[OptChangelogCatalog]; v != "" {
+			if st.catalog, err = hex.DecodeString(v); err != nil {
+				return nil, fmt.Errorf("invalid %s: %w", OptChangelogCatalog, err)
+			}
+		}
+		base, topic := sconf.Producer.Partitioner, st.changelog
+		sconf.Producer.Partitioner = func(t string) sarama.Partitioner {
+			if t == topic {
+				return sarama.NewManualPartitioner(t)
+			}
+			return base(t)
+		}
+	}
+	return st, nil
+}
+
+// open learns the partition counts of the stage's topics.
+func (st *stageSink) open(client sarama.Client, topic string) error {
+	if st.hasher != nil {
+		ps, err := client.Partitions(topic)
+		if err != nil {
+			return fmt.Errorf("repartition topic %q: %w", topic, err)
+		}
+		st.parts = len(ps)
+	}
+	if st.changelog != "" {
+		ps, err := client.Partitions(st.changelog)
+		if err != nil {
+			return fmt.Errorf("changelog topic %q: %w", st.changelog, err)
+		}
+		st.clParts = len(ps)
+	}
+	return nil
+}
+
+// partitions returns the repartition partition of every row of rec.
+func (st *stageSink) partitions(rec arrow.Record) ([]int32, error) {
+	n := int(rec.NumRows())
+	if cap(st.hashes) < n {
+		st.hashes = make([]uint64, n)
+	}
+	h := st.hashes[:n]
+	if err := st.hasher.Hash(rec, h); err != nil {
+		return nil, err
+	}
+	out := make([]int32, n)
+	for i, x := range h {
+		out[i] = int32(state.SubtaskOf(state.KeyGroupOf(x, st.maxP), st.parts, st.maxP))
+	}
+	return out, nil
+}
+
+// Watermark implements exec.WatermarkSink: a repartition writer keeps its
+// input's watermark for the markers of the next checkpoint.
+func (s *sink) Watermark(_ context.Context, wm int64) error {
+	if s.st != nil {
+		s.st.wm = exec.Watermark(wm)
+	}
+	return nil
+}
+
+// send puts one message into the open transaction.
+func (s *sink) send(ctx context.Context, msg *sarama.ProducerMessage) error {
+	s.mu.Lock()
+	s.inflight++
+	s.mu.Unlock()
+	select {
+	case s.producer.Input() <- msg:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		s.inflight--
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// writeMarkers writes, at every checkpoint once the input has a
+// watermark, a marker per owned upstream partition into every repartition
+// partition (also when it did not move: a reader that starts later needs
+// markers after its offset).
+func (s *sink) writeMarkers(ctx context.Context) error {
+	st, m := s.st, s.cfg.Member
+	if st == nil || st.hasher == nil || m == nil || st.wm == exec.MinWatermark {
+		return nil
+	}
+	v := binary.BigEndian.AppendUint64(nil, uint64(st.wm))
+	for _, t := range st.upstream {
+		for _, p := range m.Partitions[t] {
+			key := fmt.Appendf(nil, "%s/%d", t, p)
+			for q := 0; q < st.parts; q++ {
+				msg := &sarama.ProducerMessage{Topic: s.topic, Partition: int32(q), Key: sarama.ByteEncoder(key),
+					Headers: []sarama.RecordHeader{{Key: []byte(markerHeader), Value: v}}}
+				if err := s.send(ctx, msg); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// AddState implements exec.StateCommitter: the writes of the changelog's
+// operator go into the open transaction, each into the changelog partition
+// of its key group; the catalog into every partition the process owns.
+// Non-keyed entries (the operator's watermark, counters) are not kept: a
+// process that takes a partition over starts them afresh.
+func (s *sink) AddState(ctx context.Context, _ int64, op string, each func(fn func(key, value []byte, deleted bool) error) error) error {
+	st, m := s.st, s.cfg.Member
+	if st == nil || st.changelog == "" || m == nil || op != st.op {
+		return nil
+	}
+	err := each(func(key, value []byte, deleted bool) error {
+		if len(key) == 2 && key[0] == catalogKey[0] && key[1] == catalogKey[1] {
+			if !deleted {
+				st.catalog = append([]byte(nil), value...)
+			}
+			return nil
+		}
+		kg, ok := state.KeyGroupPrefix(key)
+		if !ok || kg >= st.maxP {
+			return nil // non-keyed (0x80…)
+		}
+		msg := &sarama.ProducerMessage{Topic: st.changelog, Partition: int32(state.SubtaskOf(kg, st.clParts, st.maxP)),
+			Key: sarama.ByteEncoder(append([]byte(nil), key...))}
+		if !deleted {
+			msg.Value = sarama.ByteEncoder(append([]byte(nil), value...))
+		}
+		return s.send(ctx, msg)
+	})
+	if err != nil {
+		return fmt.Errorf("kafka: table %q: changelog %q: %w", s.cfg.Table, st.changelog, err)
+	}
+	if st.catalog == nil {
+		return nil
+	}
+	for _, p := range m.Partitions[st.owner] {
+		if st.catalogSent[p] || int(p) >= st.clParts {
+			continue
+		}
+		msg := &sarama.ProducerMessage{Topic: st.changelog, Partition: p, Key: sarama.ByteEncoder(catalogKey), Value: sarama.ByteEncoder(st.catalog)}
+		if err := s.send(ctx, msg); err != nil {
+			return err
+		}
+		st.catalogSent[p] = true
+	}
+	return nil
+}
+
+var (
+	_ exec.StateCommitter = (*sink)(nil)
+	_ exec.WatermarkSink  = (*sink)(nil)
+)
+
+// stageSource is what the source of stage 1 (a repartition topic) adds to
+// the kafka source: the upstream partitions whose markers it waits for.
+type stageSource struct {
+	upstream []string // "topic/partition"
+}
+
+func newStageSource(opts map[string]string) (*stageSource, error) {
+	v := opts[OptUpstream]
+	if v == "" {
+		return nil, nil
+	}
+	up, err := parseUpstream(v)
+	if err != nil {
+		return nil, err
+	}
+	st := &stageSource{}
+	for t, n := range up {
+		for p := 0; p < n; p++ {
+			st.upstream = append(st.upstream, fmt.Sprintf("%s/%d", t, p))
+		}
+	}
+	return st, nil
+}
+
+// marker reports whether msg is a watermark marker, and records it in sp.
+func (st *stageSource) marker(sp *split, msg *sarama.ConsumerMessage) bool {
+	for _, h := range msg.Headers {
+		if h != nil && string(h.Key) == markerHeader && len(h.Value) == 8 {
+			wm := exec.Watermark(binary.BigEndian.Uint64(h.Value))
+			if sp.marks == nil {
+				sp.marks = map[string]exec.Watermark{}
+			}
+			if old, ok := sp.marks[string(msg.Key)]; !ok || wm > old {
+				sp.marks[string(msg.Key)] = wm
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// Watermark implements exec.WatermarkReporter for the source of stage 1:
+// the minimum over its partitions of the minimum over the upstream
+// partitions of their highest marker; not ok until every partition has a
+// marker from every upstream partition.
+func (s *source) Watermark() (exec.Watermark, bool) {
+	if s.stage == nil || len(s.splits) == 0 {
+		return 0, false
+	}
+	wm := exec.Watermark(1<<63 - 1)
+	for _, sp := range s.splits {
+		for _, u := range s.stage.upstream {
+			m, ok := sp.marks[u]
+			if !ok {
+				return 0, false
+			}
+			wm = min(wm, m)
+		}
+	}
+	return wm, true
+}
+
+// EnsureTopic creates topic with partitions partitions on the brokers of
+// a kafka table's options (compacted when compact is set), or checks that
+// it exists with that many: a topic of another partition count is
+// refused, since its partitions own other key groups.
+func EnsureTopic(opts map[string]string, topic string, partitions int, compact bool) error {
+	brokers, sc, err := GroupConfig(opts)
+	if err != nil {
+		return err
+	}
+	c := *sc
+	c.Metadata.Full = true // the admin refreshes all
+	client, err := sarama.NewClient(brokers, &c)
+	if err != nil {
+		return fmt.Errorf("kafka: internal topic %q: %w", topic, err)
+	}
+	defer client.Close()
+	admin, err := sarama.NewClusterAdminFromClient(client)
+	if err != nil {
+		return fmt.Errorf("kafka: internal topic %q: %w", topic, err)
+	}
+	detail := &sarama.TopicDetail{NumPartitions: int32(partitions), ReplicationFactor: -1}
+	if compact {
+		policy := "compact"
+		detail.ConfigEntries = map[string]*string{"cleanup.policy": &policy}
+	}
+	err = admin.CreateTopic(topic, detail, false)
+	if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
+		var te *sarama.TopicError
+		if !errors.As(err, &te) || te.Err != sarama.ErrTopicAlreadyExists {
+			return fmt.Errorf("kafka: create internal topic %q: %w", topic, err)
+		}
+	}
+	var ps []int32
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err = client.RefreshMetadata(topic); err == nil {
+			if ps, err = client.Partitions(topic); err == nil && len(ps) > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("kafka: internal topic %q: %w", topic, err)
+		}
+	}
+	if len(ps) != partitions {
+		return fmt.Errorf("kafka: internal topic %q exists with %d partitions, not %d: delete it, or give the job another 'pipeline.name'", topic, len(ps), partitions)
+	}
+	return nil
+}
+
+// PartitionCount returns how many partitions topic has.
+func PartitionCount(opts map[string]string, topic string) (int, error) {
+	brokers, sc, err := GroupConfig(opts)
+	if err != nil {
+		return 0, err
+	}
+	client, err := sarama.NewClient(brokers, sc)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: topic %q: %w", topic, err)
+	}
+	defer client.Close()
+	ps, err := client.Partitions(topic)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: topic %q: %w", topic, err)
+	}
+	return len(ps), nil
+}
+
+// ReadChangelog reads partition p of a changelog topic read_committed from
+// its start to its end, as it stands once no transaction that commits the
+// offsets of partition p of owner (the repartition topic) for group is
+// open, and calls fn with every entry's key and value (nil: deleted), in
+// order. It returns the number of records read.
+func ReadChangelog(ctx context.Context, opts map[string]string, group, owner, topic string, p int32, fn func(key, value []byte) error) (int64, error) {
+	brokers, sc, err := GroupConfig(opts)
+	if err != nil {
+		return 0, err
+	}
+	c := *sc
+	c.Consumer.IsolationLevel = sarama.ReadCommitted
+	c.Consumer.Return.Errors = true
+	c.Consumer.MaxWaitTime = 50 * time.Millisecond
+	client, err := newClientRetry(ctx, brokers, &c)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: changelog %q: %w", topic, err)
+	}
+	defer client.Close()
+	// Until the owner partition's offsets are stable, a transaction that
+	// wrote into the changelog may still commit.
+	src := &source{client: client, sconf: &c, conf: config{groupID: group}, log: slog.New(slog.DiscardHandler)}
+	if _, _, err := src.stableOffset(topicPartition{owner, p}); err != nil {
+		return 0, fmt.Errorf("kafka: changelog %q: offsets of %s/%d: %w", topic, owner, p, err)
+	}
+	end, err := stableEnd(client, &c, topic, p)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: changelog %q partition %d: %w", topic, p, err)
+	}
+	start, err := client.GetOffset(topic, p, sarama.OffsetOldest)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: changelog %q partition %d: %w", topic, p, err)
+	}
+	if end <= start {
+		return 0, nil
+	}
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: changelog %q: %w", topic, err)
+	}
+	defer consumer.Close()
+	pc, err := consumer.ConsumePartition(topic, p, start)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: changelog %q partition %d: %w", topic, p, err)
+	}
+	defer pc.AsyncClose()
+	var n int64
+	// The records up to end may be followed by aborted ones: when nothing
+	// comes for quiet, the end is reached.
+	const quiet = 500 * time.Millisecond
+	idle := time.NewTimer(quiet)
+	defer idle.Stop()
+	for {
+		select {
+		case msg := <-pc.Messages():
+			n++
+			if err := fn(msg.Key, msg.Value); err != nil {
+				return n, err
+			}
+			// A committed transaction ends in its marker.
+			if msg.Offset+2 >= end {
+				return n, nil
+			}
+			idle.Reset(quiet)
+		case err := <-pc.Errors():
+			return n, fmt.Errorf("kafka: changelog %q partition %d: %w", topic, p, err)
+		case <-idle.C:
+			return n, nil
+		case <-ctx.Done():
+			return n, ctx.Err()
+		}
+	}
+}
+
+// stableEnd is the last stable offset of partition p of topic: the end of
+// what a read_committed reader can read now.
+func stableEnd(client sarama.Client, c *sarama.Config, topic string, p int32) (int64, error) {
+	broker, err := client.Leader(topic, p)
+	if err != nil {
+		return 0, err
+	}
+	req := sarama.NewOffsetRequest(c.Version)
+	req.IsolationLevel = sarama.ReadCommitted
+	req.AddBlock(topic, p, sarama.OffsetNewest, 1)
+	resp, err := broker.GetAvailableOffsets(req)
+	if err != nil {
+		return 0, err
+	}
+	b := resp.GetBlock(topic, p)
+	if b == nil {
+		return 0, sarama.ErrIncompleteResponse
+	}
+	if b.Err != sarama.ErrNoError {
+		return 0, b.Err
+	}
+	if req.Version >= 1 {
+		return b.Offset, nil
+	}
+	if len(b.Offsets) != 1 {
+		return 0, sarama.ErrIncompleteResponse
+	}
+	return b.Offsets[0], nil
+}
+
+// marksState is a split's markers as upsert offset state: the offset of a
+// repartition topic's partition carries the markers read up to it, which
+// the group's committed offset keeps (encodeMarks) for the next reader.
+func marksState(marks map[string]exec.Watermark) map[string][]byte {
+	out := make(map[string][]byte, len(marks))
+	for k, wm := range marks {
+		out[k] = binary.BigEndian.AppendUint64(nil, uint64(wm))
+	}
+	return out
+}
+
+// marksPrefix starts the metadata of a repartition partition's committed
+// offset.
+const marksPrefix = "streamsql-wm1:"
+
+// encodeMarks encodes markers (marksState) as committed offset metadata:
+// "topic/partition=hex(watermark)" separated by ','.
+func encodeMarks(marks map[string][]byte) string {
+	keys := make([]string, 0, len(marks))
+	for k := range marks {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.WriteString(marksPrefix)
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(hex.EncodeToString(marks[k]))
+	}
+	return b.String()
+}
+
+// decodeMarks decodes encodeMarks's metadata; other metadata (none) gives
+// no markers.
+func decodeMarks(meta string) (map[string]exec.Watermark, error) {
+	rest, ok := strings.CutPrefix(meta, marksPrefix)
+	if !ok {
+		return nil, nil
+	}
+	out := map[string]exec.Watermark{}
+	for _, f := range strings.Split(rest, ",") {
+		if f == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(f, "=")
+		b, err := hex.DecodeString(v)
+		if !ok || err != nil || len(b) != 8 {
+			return nil, fmt.Errorf("invalid watermark marker %q", f)
+		}
+		out[k] = exec.Watermark(binary.BigEndian.Uint64(b))
+	}
+	return out, nil
+}
+
+// ClientOptions returns the options of a kafka table that say how to
+// reach its brokers ('properties.bootstrap.servers' and the client
+// properties that apply to a source, or with sink to a sink), for the
+// internal tables derived from it.
+func ClientOptions(opts map[string]string, sink bool) map[string]string {
+	out := map[string]string{}
+	for k, v := range opts {
+		if k == optBootstrap {
+			out[k] = v
+			continue
+		}
+		name, ok := strings.CutPrefix(k, optProperties)
+		if !ok || name == "group.id" || name == "isolation.level" {
+			continue
+		}
+		if p, ok := findProperty(name); ok && (sink && p.sink || !sink && p.source) {
+			out[k] = v
+		}
+	}
+	return out
+}

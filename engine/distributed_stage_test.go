@@ -1,0 +1,178 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamsql/streamsql/connectors/kafka/kafkatest"
+	"github.com/streamsql/streamsql/engine"
+)
+
+// stageSQL is a keyed window aggregation on several processes: the
+// events' partitions are not by the GROUP BY key, so the job runs it
+// behind a repartition topic, its state in a changelog topic.
+const stageSQL = `SET 'pipeline.name' = 'counts';
+SET 'execution.distributed' = 'true';
+SET 'execution.checkpointing.interval' = '200 ms';
+CREATE TABLE ev (id BIGINT, k INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector' = 'kafka',
+  'topic' = 'events', 'properties.bootstrap.servers' = '%[1]s', 'scan.startup.mode' = 'earliest-offset', 'format' = 'json',
+  'properties.session.timeout.ms' = '6000', 'properties.heartbeat.interval.ms' = '300');
+CREATE TABLE out (ws TIMESTAMP(3), we TIMESTAMP(3), k INT, n BIGINT) WITH ('connector' = 'kafka', 'topic' = 'out',
+  'properties.bootstrap.servers' = '%[1]s', 'format' = 'json', 'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'tx');
+INSERT INTO out SELECT window_start, window_end, k, COUNT(*) FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+GROUP BY window_start, window_end, k;`
+
+// stageEvent is event i of partition i%4: key and event time (ms).
+func stageEvent(i int) (k int, ts int64) { return (i * 7) % 11, int64(i) * 5 }
+
+// stageWant counts the events [0, n) by 1 s window and key, as the job
+// should: "window_start_ms|k|count".
+func stageWant(n int) []string {
+	counts := map[[2]int64]int{}
+	for i := 0; i < n; i++ {
+		k, ts := stageEvent(i)
+		counts[[2]int64{ts / 1000 * 1000, int64(k)}]++
+	}
+	var out []string
+	for key, c := range counts {
+		out = append(out, fmt.Sprintf("%d|%d|%d", key[0], key[1], c))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// readStageOut reads the sink read_committed as stageWant's rows,
+// failing on a window written twice.
+func readStageOut(t *testing.T, b *kafkatest.Broker) []string {
+	t.Helper()
+	recs, err := b.Read(context.Background(), "out", kafkatest.ReadOptions{Quiet: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range recs {
+		var row struct {
+			WS string `json:"ws"`
+			K  int    `json:"k"`
+			N  int    `json:"n"`
+		}
+		if err := json.Unmarshal(r.Value, &row); err != nil {
+			t.Fatalf("bad output %q: %v", r.Value, err)
+		}
+		ws, err := time.Parse("2006-01-02 15:04:05.999", row.WS)
+		if err != nil {
+			t.Fatalf("bad window start %q: %v", row.WS, err)
+		}
+		id := fmt.Sprintf("%d|%d", ws.UnixMilli(), row.K)
+		if seen[id] {
+			t.Fatalf("window %s written twice: %s", id, r.Value)
+		}
+		seen[id] = true
+		out = append(out, fmt.Sprintf("%s|%d", id, row.N))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestDistributedWindowStages: a keyed window aggregation runs on two
+// processes (engines) behind a repartition hop; the second joins half-way
+// and takes partitions over, the first stops (STOP JOB) and the second
+// takes its repartition partitions over from the changelog topic. Every
+// window of the events is written exactly once, with the counts an
+// independent computation gives.
+func TestDistributedWindowStages(t *testing.T) {
+	b := kafkatest.StartT(t, kafkatest.Options{})
+	for topic, n := range map[string]int{"events": 4, "out": 1} {
+		if err := b.CreateTopic(topic, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 4000
+	produce := func(from, to int) {
+		t.Helper()
+		var vals [4][]string
+		for i := from; i < to; i++ {
+			k, ts := stageEvent(i)
+			vals[i%4] = append(vals[i%4], fmt.Sprintf(`{"id":%d,"k":%d,"ts":%q}`, i, k, time.UnixMilli(ts).UTC().Format("2006-01-02 15:04:05.000")))
+		}
+		for p, vs := range vals {
+			if err := b.ProduceJSON("events", int32(p), vs...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	start := func(instance string) (*engine.Engine, *engine.Job) {
+		eng := engine.New(engine.Options{StateDir: t.TempDir(), InstanceID: instance})
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			if err := eng.Close(ctx); err != nil {
+				t.Errorf("close %s: %v", instance, err)
+			}
+		})
+		job, err := eng.Submit(execAll(t, eng, fmt.Sprintf(stageSQL, b.Addr())).Query, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return eng, job
+	}
+	owns := func(j *engine.Job, prefix string) int {
+		c := 0
+		if m := j.Query().Membership(); m != nil {
+			for _, p := range m.Partitions {
+				if strings.HasPrefix(p, prefix) {
+					c++
+				}
+			}
+		}
+		return c
+	}
+	aErr := func() error { return nil }
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(90 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after 90 s (a: %v)", what, aErr())
+			}
+		}
+	}
+	produce(0, n/2)
+	engA, a := start("a")
+	aErr = a.Err
+	waitFor("a owns the 4 event and 4 repartition partitions", func() bool { return owns(a, "events/") == 4 && owns(a, "counts-") == 4 })
+	_, bj := start("b")
+	waitFor("b owns partitions", func() bool {
+		return owns(bj, "events/")+owns(bj, "counts-") > 0 && owns(a, "events/")+owns(a, "counts-") < 8
+	})
+	produce(n/2, n)
+	// A last event per partition, far ahead, fires every window of the
+	// events before it.
+	for p := 0; p < 4; p++ {
+		if err := b.ProduceJSON("events", int32(p), `{"id":-1,"k":-1,"ts":"2000-01-01 00:00:00.000"}`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := stageWant(n)
+	var got []string
+	waitFor("half the windows", func() bool { got = readStageOut(t, b); return len(got) >= len(want)/2 })
+	if msg := execAll(t, engA, "STOP JOB 'counts';").Message; !strings.Contains(msg, "stopped") {
+		t.Fatalf("STOP JOB: %q", msg)
+	}
+	<-a.Done()
+	waitFor("b owns every partition", func() bool { return owns(bj, "events/") == 4 && owns(bj, "counts-") == 4 })
+	waitFor("every window", func() bool { got = readStageOut(t, b); return len(got) >= len(want) })
+	time.Sleep(time.Second)
+	got = readStageOut(t, b)
+	if !slices.Equal(got, want) {
+		t.Fatalf("windows differ from the independent computation (got %d, want %d)\n got %v\nwant %v", len(got), len(want), got[:min(20, len(got))], want[:20])
+	}
+	if m := bj.Query().Membership(); m == nil || m.RestoredEntries == 0 {
+		t.Errorf("b restored nothing from the changelog: %+v", m)
+	}
+}
