@@ -235,16 +235,29 @@ func (b *Broker) Read(ctx context.Context, topic string, o ReadOptions) ([]Recor
 		return nil, fmt.Errorf("kafkatest: %w", err)
 	}
 	defer consumer.Close()
+	// The offsets are asked one partition at a time: sarama's client,
+	// asked at once from several goroutines while it connects to a
+	// broker, can answer "broker not connected".
+	starts := make([]int64, len(parts))
+	ends := make([]int64, len(parts))
+	for i, p := range parts {
+		if starts[i], ends[i], err = offsets(ctx, client, topic, p); err != nil {
+			return nil, fmt.Errorf("kafkatest: topic %q partition %d: %w", topic, p, err)
+		}
+	}
 	// The partitions are read at once, so that a read waits for one
 	// quiet period, not for one per partition.
 	recs := make([][]Record, len(parts))
 	errs := make([]error, len(parts))
 	var wg sync.WaitGroup
 	for i, p := range parts {
+		if ends[i] <= starts[i] {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			recs[i], errs[i] = readTopicPartition(ctx, client, consumer, topic, p, o.Quiet)
+			recs[i], errs[i] = readTopicPartition(ctx, consumer, topic, p, starts[i], ends[i], o.Quiet)
 		}()
 	}
 	wg.Wait()
@@ -258,24 +271,32 @@ func (b *Broker) Read(ctx context.Context, topic string, o ReadOptions) ([]Recor
 	return out, nil
 }
 
-// readTopicPartition reads partition p of topic up to its current end
-// (the last stable offset for read_committed).
-func readTopicPartition(ctx context.Context, client sarama.Client, consumer sarama.Consumer, topic string, p int32, quiet time.Duration) ([]Record, error) {
-	// The end: the high watermark, or for read_committed the last stable
-	// offset, which the fetch response reports; read until a message at
-	// the end came, or none came for a moment (the records left are
-	// aborted ones or transaction markers, which are not delivered).
-	end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-	if err != nil {
-		return nil, err
+// offsets returns the first offset of partition p of topic and its end
+// (the high watermark, or for read_committed the last stable offset),
+// retrying a while when the client is not connected yet.
+func offsets(ctx context.Context, client sarama.Client, topic string, p int32) (start, end int64, err error) {
+	for attempt := 0; ; attempt++ {
+		if end, err = client.GetOffset(topic, p, sarama.OffsetNewest); err == nil {
+			if start, err = client.GetOffset(topic, p, sarama.OffsetOldest); err == nil {
+				return start, end, nil
+			}
+		}
+		if attempt == 20 || !errors.Is(err, sarama.ErrNotConnected) {
+			return 0, 0, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	start, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-	if err != nil {
-		return nil, err
-	}
-	if end <= start {
-		return nil, nil
-	}
+}
+
+// readTopicPartition reads partition p of topic from start up to end:
+// until a message at the end came, or none came for a moment (the
+// records left are aborted ones or transaction markers, which are not
+// delivered).
+func readTopicPartition(ctx context.Context, consumer sarama.Consumer, topic string, p int32, start, end int64, quiet time.Duration) ([]Record, error) {
 	pc, err := consumer.ConsumePartition(topic, p, start)
 	if err != nil {
 		return nil, err
