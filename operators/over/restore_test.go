@@ -74,7 +74,7 @@ func TestRestoreAndRescale(t *testing.T) {
 			state, out := filepath.Join(dir, "state"), filepath.Join(dir, "out")
 			ps := []int{2, 1, 3}
 			for i, p := range ps {
-				rate, cps := "15000", 3
+				rate, cps := "5000", 3 // slow enough that a run cannot finish before its checkpoints are counted
 				if i == len(ps)-1 {
 					rate, cps = "unlimited", 0
 				}
