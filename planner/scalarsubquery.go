@@ -126,22 +126,9 @@ func (b *builder) scalarJoin(rel *relation, sq *parser.ScalarSubquery, grouped b
 			return nil, errorf(q.Pos, "a scalar subquery with ORDER BY or LIMIT is not supported")
 		}
 		star := []*parser.SelectItem{{Pos: q.Pos, Star: true}}
-		inner, s, err := b.planFromWhere(&parser.Select{Pos: q.Pos, Items: star, From: q.From, Where: q.Where})
+		inner, own, corr, err := b.correlatedFrom(q)
 		if err != nil {
 			return nil, err
-		}
-		if inner.win != nil {
-			if inner, err = materializeWindow(inner); err != nil {
-				return nil, err
-			}
-		}
-		var own, corr []parser.Expr
-		for _, c := range conjuncts(s.Where) {
-			if _, err := inner.scope("WHERE").bind(c); err == nil {
-				own = append(own, c)
-			} else {
-				corr = append(corr, c)
-			}
 		}
 		if len(corr) > 0 {
 			if grouped {
@@ -618,22 +605,9 @@ func (b *builder) existsMark(rel *relation, ex *parser.ExistsExpr) (*relation, e
 	notNull := types.BooleanType.WithNotNull(true)
 	if simple {
 		star := []*parser.SelectItem{{Pos: q.Pos, Star: true}}
-		inner, s, err := b.planFromWhere(&parser.Select{Pos: q.Pos, Items: star, From: q.From, Where: q.Where})
+		inner, own, corr, err := b.correlatedFrom(q)
 		if err != nil {
 			return nil, err
-		}
-		if inner.win != nil {
-			if inner, err = materializeWindow(inner); err != nil {
-				return nil, err
-			}
-		}
-		var own, corr []parser.Expr
-		for _, c := range conjuncts(s.Where) {
-			if _, err := inner.scope("WHERE").bind(c); err == nil {
-				own = append(own, c)
-			} else {
-				corr = append(corr, c)
-			}
 		}
 		if len(corr) > 0 {
 			if inner, err = project(&parser.Select{Pos: q.Pos, Items: star, Where: andAll(own)}, inner); err != nil {

@@ -135,24 +135,9 @@ func (b *builder) existsJoin(rel *relation, ex *parser.ExistsExpr, anti bool) (*
 		return nil, errorf(q.Pos, "EXISTS over a subquery with GROUP BY, HAVING, ORDER BY or LIMIT is not supported yet")
 	}
 	star := []*parser.SelectItem{{Pos: q.Pos, Star: true}}
-	inner, s, err := b.planFromWhere(&parser.Select{Pos: q.Pos, Items: star, From: q.From, Where: q.Where})
+	inner, own, corr, err := b.correlatedFrom(q)
 	if err != nil {
 		return nil, err
-	}
-	if inner.win != nil {
-		if inner, err = materializeWindow(inner); err != nil {
-			return nil, err
-		}
-	}
-	// Conjuncts over the subquery's columns alone filter it; the others
-	// are correlated.
-	var own, corr []parser.Expr
-	for _, c := range conjuncts(s.Where) {
-		if _, err := inner.scope("WHERE").bind(c); err == nil {
-			own = append(own, c)
-		} else {
-			corr = append(corr, c)
-		}
 	}
 	if inner, err = project(&parser.Select{Pos: q.Pos, Items: star, Where: andAll(own)}, inner); err != nil {
 		return nil, err
@@ -237,4 +222,28 @@ func (b *builder) semiJoin(left, right *relation, anti bool, lkeys, rkeys []plan
 		out.node = calc
 	}
 	return out, nil
+}
+
+// correlatedFrom plans the FROM and WHERE of subquery q (a window TVF's
+// rows materialized) and splits its WHERE into the conjuncts over the
+// subquery's own columns, which filter it, and the correlated others.
+func (b *builder) correlatedFrom(q *parser.Select) (inner *relation, own, corr []parser.Expr, err error) {
+	star := []*parser.SelectItem{{Pos: q.Pos, Star: true}}
+	inner, s, err := b.planFromWhere(&parser.Select{Pos: q.Pos, Items: star, From: q.From, Where: q.Where})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if inner.win != nil {
+		if inner, err = materializeWindow(inner); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	for _, c := range conjuncts(s.Where) {
+		if _, err := inner.scope("WHERE").bind(c); err == nil {
+			own = append(own, c)
+		} else {
+			corr = append(corr, c)
+		}
+	}
+	return inner, own, corr, nil
 }
