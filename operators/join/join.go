@@ -59,170 +59,12 @@ import (
 	"github.com/streamsql/streamsql/types"
 )
 
-// entry is one distinct held row of a side.
-type entry struct {
-	key     string // the encoded join key
-	row     string // the encoded row (every column of its side)
-	count   int64
-	matches int64 // rows of the other side it joins (outer sides only)
-	access  int64 // last write, ms of processing time
-	// dirty: in its side's dirty list; persisted: in the last
-	// checkpoint's state.
-	dirty, persisted bool
-}
-
-// bucket holds the rows of one join key, in arrival order of their first
-// copy (so that output is deterministic, swaps on removal aside).
-type bucket struct {
-	key  string
-	rows []*entry
-	idx  map[string]int // row → index in rows, once there are many
-}
-
-// indexed is how many rows a bucket holds before it indexes them.
-const indexed = 8
-
-// find returns the index of row in b.rows, or -1.
-func (b *bucket) find(row string) int {
-	if b.idx != nil {
-		if i, ok := b.idx[row]; ok {
-			return i
-		}
-		return -1
-	}
-	for i, e := range b.rows {
-		if e.row == row {
-			return i
-		}
-	}
-	return -1
-}
-
-func (b *bucket) append(e *entry) {
-	b.rows = append(b.rows, e)
-	switch {
-	case b.idx != nil:
-		b.idx[e.row] = len(b.rows) - 1
-	case len(b.rows) > indexed:
-		b.idx = make(map[string]int, 2*len(b.rows))
-		for i, e := range b.rows {
-			b.idx[e.row] = i
-		}
-	}
-}
-
-func (b *bucket) remove(i int) {
-	e := b.rows[i]
-	last := len(b.rows) - 1
-	b.rows[i] = b.rows[last]
-	b.rows[last] = nil
-	b.rows = b.rows[:last]
-	if b.idx != nil {
-		if i < last {
-			b.idx[b.rows[i].row] = i
-		}
-		delete(b.idx, e.row)
-	}
-}
-
-// side is the state and encoders of one input.
-type side struct {
-	name  string
-	table *state.Table
-	outer bool
-	joinside.Codec
-	dec     rowDecoder
-	buckets map[string]*bucket
-	// dirty lists the entries changed since the last barrier (count 0:
-	// deleted, unless a live entry of the same row replaced it).
-	dirty []*entry
-	live  int
-}
-
-func (s *side) markDirty(e *entry) {
-	if !e.dirty {
-		e.dirty = true
-		s.dirty = append(s.dirty, e)
-	}
-}
-
-// compactDirty drops from the dirty list the rows dropped before any
-// barrier wrote them (nothing to delete), once it has grown well past the
-// held rows: without checkpoints (or between two far apart) the list is
-// then bounded by the held rows, not by the stream.
-func (s *side) compactDirty() {
-	if len(s.dirty) <= 2*s.live+1024 {
-		return
-	}
-	kept := s.dirty[:0]
-	for _, e := range s.dirty {
-		if e.count > 0 || e.persisted {
-			kept = append(kept, e)
-		} else {
-			e.dirty = false
-		}
-	}
-	clear(s.dirty[len(kept):])
-	s.dirty = kept
-}
-
-// add adds one copy of row (of join key key) to the side.
-func (s *side) add(key []byte, row string, matches, now int64) *entry {
-	b := s.buckets[string(key)]
-	if b == nil {
-		b = &bucket{key: string(key)}
-		s.buckets[b.key] = b
-	}
-	var e *entry
-	if i := b.find(row); i >= 0 {
-		e = b.rows[i]
-	} else {
-		e = &entry{key: b.key, row: row}
-		b.append(e)
-		s.live++
-	}
-	e.count++
-	e.matches = matches
-	e.access = now
-	s.markDirty(e)
-	return e
-}
-
-// retract removes one copy of row, if held.
-func (s *side) retract(key []byte, row string, now int64) {
-	b := s.buckets[string(key)]
-	if b == nil {
-		return
-	}
-	i := b.find(row)
-	if i < 0 {
-		return
-	}
-	e := b.rows[i]
-	e.count--
-	e.access = now
-	s.markDirty(e)
-	if e.count <= 0 {
-		s.drop(b, i)
-	}
-}
-
-// drop removes b.rows[i] from memory; the next barrier deletes it.
-func (s *side) drop(b *bucket, i int) {
-	e := b.rows[i]
-	e.count = 0
-	s.markDirty(e)
-	b.remove(i)
-	if len(b.rows) == 0 {
-		delete(s.buckets, e.key)
-	}
-	s.live--
-}
-
-// held reports whether the side holds a live entry of e's key and row.
-func (s *side) held(e *entry) bool {
-	b := s.buckets[e.key]
-	return b != nil && b.find(e.row) >= 0
+// held reports whether the side holds a live entry of the key and row of
+// entry i (a dropped one).
+func (s *side) held(i int32) bool {
+	e := s.ent(i)
+	_, j := s.lookup(s.keyRow(e), int(e.klen))
+	return j >= 0
 }
 
 // outRow is one row of output of the interval and window joins: the
@@ -253,12 +95,14 @@ type op struct {
 	resL *outLayout // the residual's records'
 
 	pending []joinRow
-	// The batch being processed: its input, record and encoded rows.
+	// The batch being processed: its input and record, and each row's
+	// encoded join key then row: curKR[curAt[i]:curAt[i+1]], of which the
+	// first curKLen[i] bytes are the key (0: a NULL in the key).
 	curIn   int
 	cur     arrow.Record
-	curRows []string
-	kbuf    []byte
-	rbuf    []byte
+	curKR   []byte
+	curAt   []int
+	curKLen []int
 }
 
 var _ exec.Operator = (*op)(nil)
@@ -294,10 +138,10 @@ func NewSubtask(n *plan.Join, m *exec.OperatorMetrics, alloc memory.Allocator, c
 	var specs []state.Spec
 	for i, in := range []plan.Node{n.Left, n.Right} {
 		keys := n.LeftKeys
-		s := &side{name: "left", outer: n.Type.LeftOuter(), buckets: map[string]*bucket{}}
+		s := newSide("left", n.Type.LeftOuter())
 		if i == 1 {
 			keys = n.RightKeys
-			s.name, s.outer = "right", n.Type.RightOuter()
+			s = newSide("right", n.Type.RightOuter())
 		}
 		var err error
 		if s.Codec, err = joinside.New(s.name, in.Schema(), keys); err != nil {
@@ -372,7 +216,7 @@ func (o *op) restoreEntry(s *side, key, value []byte) error {
 	if err := state.CheckKey(s.Types, rest); err != nil {
 		return err
 	}
-	k, r := key[:len(key)-len(rest)], string(rest)
+	klen := len(key) - len(rest)
 	cnt, n := binary.Uvarint(value)
 	if n <= 0 || cnt == 0 {
 		return errState
@@ -387,13 +231,14 @@ func (o *op) restoreEntry(s *side, key, value []byte) error {
 	if n <= 0 || n != len(value) {
 		return errState
 	}
-	if b := s.buckets[string(k)]; b != nil && b.find(r) >= 0 {
+	b, i := s.lookup(key, klen)
+	if i >= 0 {
 		return errState
 	}
-	e := s.add(k, r, int64(matches), access)
-	e.count = int64(cnt)
-	e.dirty, e.persisted = false, true // restored as it is stored
-	s.dirty = s.dirty[:len(s.dirty)-1]
+	i = s.insert(b, key, klen)
+	e := s.ent(i)
+	e.count, e.matches, e.access = int64(cnt), int64(matches), access
+	e.flags |= fPersisted // restored as it is stored
 	return nil
 }
 
@@ -411,31 +256,36 @@ func (o *op) OnBarrier(_ context.Context, _ exec.Barrier, w checkpoint.StateWrit
 	if err != nil {
 		return err
 	}
-	var key, val []byte
+	var val []byte
 	for _, s := range o.sides {
-		for _, e := range s.dirty {
-			e.dirty = false
-			if e.count <= 0 && (!e.persisted || s.held(e)) {
-				continue // never written, or a live entry of the same row replaced it
+		for k, i := range s.dirty {
+			e := s.ent(i)
+			e.flags &^= fDirty
+			if e.count <= 0 && (e.flags&fPersisted == 0 || s.held(i)) {
+				s.release(i) // never written, or a live entry of the same row replaced it
+				continue
 			}
-			key = append(append(key[:0], e.key...), e.row...)
-			kg := state.KeyGroupOfKey(key[:len(e.key)], o.maxP)
+			key := s.keyRow(e)
+			kg := state.KeyGroupOfKey(key[:e.klen], o.maxP)
 			if e.count <= 0 {
 				err = sw.Delete(s.table, kg, key)
-				e.persisted = false
+				s.release(i)
 			} else {
 				val = binary.AppendUvarint(val[:0], uint64(e.count))
 				val = binary.AppendUvarint(val, uint64(e.matches))
 				val = binary.AppendVarint(val, e.access)
 				err = sw.Set(s.table, kg, key, val)
-				e.persisted = true
+				e.flags |= fPersisted
 			}
 			if err != nil {
+				// The entries not yet written stay dirty (the job fails
+				// over to the last complete checkpoint anyway).
+				s.dirty = append(s.dirty[:0], s.dirty[k+1:]...)
 				return fmt.Errorf("join: %q: checkpoint: %w", o.id, err)
 			}
 		}
-		clear(s.dirty)
 		s.dirty = s.dirty[:0]
+		s.compactSlab()
 	}
 	return nil
 }
@@ -452,13 +302,9 @@ func (o *op) expire(now time.Time) {
 			continue
 		}
 		limit := now.UnixMilli() - o.sideTTL[i]
-		for _, b := range s.buckets {
-			for i := 0; i < len(b.rows); {
-				if e := b.rows[i]; e.access < limit {
-					s.drop(b, i) // moves the last row to i
-					continue
-				}
-				i++
+		for j := int32(0); j < s.nEnt; j++ {
+			if e := s.ent(j); e.flags&fHeld != 0 && e.access < limit {
+				s.drop(j)
 			}
 		}
 	}
@@ -480,17 +326,21 @@ func (o *op) OnBatch(ctx context.Context, in int, rec arrow.Record, out exec.Emi
 	if err := o.process(in, rec, now.UnixMilli()); err != nil {
 		return fmt.Errorf("join: %q: %w", o.id, err)
 	}
+	o.m.StateEntries.Store(int64(o.sides[0].live + o.sides[1].live))
+	err := o.flush(ctx, out)
+	// The output refers to held rows by their place in the slab until it
+	// is built.
 	for _, s := range o.sides {
 		s.compactDirty()
+		s.compactSlab()
 	}
-	o.m.StateEntries.Store(int64(o.sides[0].live + o.sides[1].live))
-	return o.flush(ctx, out)
+	return err
 }
 
-// pair is a candidate match: row i of the batch with a held row.
+// pair is a candidate match: row i of the batch with held entry e.
 type pair struct {
 	i int
-	e *entry
+	e int32
 }
 
 func (o *op) process(in int, rec arrow.Record, now int64) error {
@@ -501,41 +351,38 @@ func (o *op) process(in int, rec arrow.Record, now int64) error {
 	}
 	o.curIn, o.cur = in, rec
 	kinds := exec.RowKinds(rec)
-	if cap(o.curRows) < n {
-		o.curRows = make([]string, n)
-	}
-	rows := o.curRows[:n]
-	o.curRows = rows
-	// keys[keyAt[i]:keyAt[i+1]] is row i's encoded join key (empty: NULL).
-	keys := o.kbuf[:0]
-	keyAt := make([]int, n+1)
+	kr := o.curKR[:0]
+	at := append(o.curAt[:0], 0)
+	klens := o.curKLen[:0]
 	var pairs []pair
 	start := make([]int, n+1)
 	for i := 0; i < n; i++ {
 		start[i] = len(pairs)
-		keyAt[i] = len(keys)
-		o.rbuf = s.RowEnc.Append(o.rbuf[:0], i)
-		rows[i] = string(o.rbuf)
 		nullKey := false
 		for _, a := range s.KeyArrs {
 			if a.IsNull(i) {
 				nullKey = true
 			}
 		}
+		k := len(kr)
+		if !nullKey {
+			kr = s.KeyEnc.Append(kr, i)
+		}
+		klen := len(kr) - k
+		kr = s.RowEnc.Append(kr, i)
+		at = append(at, len(kr))
+		klens = append(klens, klen)
 		if nullKey {
 			continue
 		}
-		k := len(keys)
-		keys = s.KeyEnc.Append(keys, i)
-		if b := other.buckets[string(keys[k:])]; b != nil {
-			for _, e := range b.rows {
+		if b := other.bucketOf(kr[k : k+klen]); b >= 0 {
+			for e := other.bkts[b].head; e >= 0; e = other.ent(e).next {
 				pairs = append(pairs, pair{i, e})
 			}
 		}
 	}
-	keyAt[n] = len(keys)
 	start[n] = len(pairs)
-	o.kbuf = keys
+	o.curKR, o.curAt, o.curKLen = kr, at, klens
 	// The other side's rows do not change while this batch is processed
 	// (only their match counts do), so the residual condition is
 	// evaluated for every candidate pair at once.
@@ -543,20 +390,18 @@ func (o *op) process(in int, rec arrow.Record, now int64) error {
 	if err != nil {
 		return err
 	}
-	var matched []*entry
+	var matched []int32
 	for i := 0; i < n; i++ {
 		matched = matched[:0]
 		var m int64
 		for p := start[i]; p < start[i+1]; p++ {
 			if pass == nil || pass[p] {
 				matched = append(matched, pairs[p].e)
-				m += pairs[p].e.count
+				m += other.ent(pairs[p].e).count
 			}
 		}
 		kind := exec.RowKindAt(kinds, i)
-		key := keys[keyAt[i]:keyAt[i+1]]
-		nullKey := len(key) == 0
-		r := arriving{i: int32(i), row: rows[i], key: key, nullKey: nullKey}
+		r := arriving{i: int32(i), kr: kr[at[i]:at[i+1]:at[i+1]], klen: klens[i]}
 		if o.kind.LeftOnly() {
 			o.semi(in, s, other, kind, r, matched, m, now)
 			continue
@@ -570,18 +415,20 @@ func (o *op) process(in int, rec arrow.Record, now int64) error {
 	return nil
 }
 
-// arriving is a row of the batch being processed: its index, encoding and
-// encoded join key.
+// arriving is a row of the batch being processed: its index and its
+// encoded join key (the first klen bytes, none: a NULL in the key) then
+// row.
 type arriving struct {
-	i       int32
-	row     string
-	key     []byte
-	nullKey bool
+	i    int32
+	kr   []byte
+	klen int
 }
+
+func (r arriving) nullKey() bool { return r.klen == 0 }
 
 func (r arriving) part() part { return part{from: fromBatch, i: r.i} }
 
-func heldPart(e *entry) part { return part{from: fromHeld, row: e.row} }
+func heldPart(e int32) part { return part{from: fromHeld, i: e} }
 
 // emit appends count copies of the output row of input-side part mine
 // and other-side part theirs, for a row arriving on input in.
@@ -597,7 +444,7 @@ func (o *op) emit(in int, kind types.RowKind, mine, theirs part, count int64) {
 
 var nullPart = part{from: fromNull}
 
-func (o *op) accumulate(in int, s, other *side, kind types.RowKind, r arriving, matched []*entry, m, now int64) {
+func (o *op) accumulate(in int, s, other *side, kind types.RowKind, r arriving, matched []int32, m, now int64) {
 	outKind := kind
 	if s.outer || other.outer {
 		outKind = types.Insert
@@ -608,31 +455,32 @@ func (o *op) accumulate(in int, s, other *side, kind types.RowKind, r arriving, 
 		}
 	} else {
 		if other.outer {
-			for _, e := range matched {
+			for _, i := range matched {
+				e := other.ent(i)
 				if e.matches == 0 {
-					o.emit(1-in, types.Delete, heldPart(e), nullPart, e.count)
+					o.emit(1-in, types.Delete, heldPart(i), nullPart, e.count)
 				}
 				e.matches++
 				e.access = now
-				other.markDirty(e)
+				other.markDirty(i)
 			}
 		}
-		for _, e := range matched {
-			o.emit(in, outKind, r.part(), heldPart(e), e.count)
+		for _, i := range matched {
+			o.emit(in, outKind, r.part(), heldPart(i), other.ent(i).count)
 		}
 	}
-	if !r.nullKey {
+	if !r.nullKey() {
 		matches := int64(0)
 		if s.outer {
 			matches = m
 		}
-		s.add(r.key, r.row, matches, now)
+		s.add(r.kr, r.klen, matches, now)
 	}
 }
 
-func (o *op) retract(in int, s, other *side, kind types.RowKind, r arriving, matched []*entry, m, now int64) {
-	if !r.nullKey {
-		s.retract(r.key, r.row, now)
+func (o *op) retract(in int, s, other *side, kind types.RowKind, r arriving, matched []int32, m, now int64) {
+	if !r.nullKey() {
+		s.retract(r.kr, r.klen, now)
 	}
 	if m == 0 {
 		if s.outer {
@@ -644,19 +492,20 @@ func (o *op) retract(in int, s, other *side, kind types.RowKind, r arriving, mat
 	if s.outer {
 		outKind = types.Delete
 	}
-	for _, e := range matched {
-		o.emit(in, outKind, r.part(), heldPart(e), e.count)
+	for _, i := range matched {
+		o.emit(in, outKind, r.part(), heldPart(i), other.ent(i).count)
 	}
 	if other.outer {
-		for _, e := range matched {
+		for _, i := range matched {
+			e := other.ent(i)
 			if e.matches == 1 {
-				o.emit(1-in, types.Insert, heldPart(e), nullPart, e.count)
+				o.emit(1-in, types.Insert, heldPart(i), nullPart, e.count)
 			}
 			if e.matches > 0 {
 				e.matches--
 			}
 			e.access = now
-			other.markDirty(e)
+			other.markDirty(i)
 		}
 	}
 }
@@ -665,7 +514,7 @@ func (o *op) retract(in int, s, other *side, kind types.RowKind, r arriving, mat
 // left row is emitted (or deleted) when it has a match (semi) or none
 // (anti), a right row changes the match counts of the left rows it
 // matches, emitting (deleting) those whose count leaves or reaches 0.
-func (o *op) semi(in int, s, other *side, kind types.RowKind, r arriving, matched []*entry, m, now int64) {
+func (o *op) semi(in int, s, other *side, kind types.RowKind, r arriving, matched []int32, m, now int64) {
 	anti := o.kind == plan.AntiJoin
 	if in == 0 {
 		emitted := (m > 0) != anti
@@ -673,13 +522,13 @@ func (o *op) semi(in int, s, other *side, kind types.RowKind, r arriving, matche
 			if emitted {
 				o.emit(0, types.Insert, r.part(), nullPart, 1)
 			}
-			if !r.nullKey {
-				s.add(r.key, r.row, m, now)
+			if !r.nullKey() {
+				s.add(r.kr, r.klen, m, now)
 			}
 			return
 		}
-		if !r.nullKey {
-			s.retract(r.key, r.row, now)
+		if !r.nullKey() {
+			s.retract(r.kr, r.klen, now)
 		}
 		if emitted {
 			o.emit(0, types.Delete, r.part(), nullPart, 1)
@@ -687,39 +536,41 @@ func (o *op) semi(in int, s, other *side, kind types.RowKind, r arriving, matche
 		return
 	}
 	if !kind.IsRetraction() {
-		if !r.nullKey {
-			s.add(r.key, r.row, 0, now)
+		if !r.nullKey() {
+			s.add(r.kr, r.klen, 0, now)
 		}
-		for _, e := range matched {
+		for _, i := range matched {
+			e := other.ent(i)
 			if e.matches == 0 {
 				k := types.Insert
 				if anti {
 					k = types.Delete
 				}
-				o.emit(0, k, heldPart(e), nullPart, e.count)
+				o.emit(0, k, heldPart(i), nullPart, e.count)
 			}
 			e.matches++
 			e.access = now
-			other.markDirty(e)
+			other.markDirty(i)
 		}
 		return
 	}
-	if !r.nullKey {
-		s.retract(r.key, r.row, now)
+	if !r.nullKey() {
+		s.retract(r.kr, r.klen, now)
 	}
-	for _, e := range matched {
+	for _, i := range matched {
+		e := other.ent(i)
 		if e.matches == 1 {
 			k := types.Delete
 			if anti {
 				k = types.Insert
 			}
-			o.emit(0, k, heldPart(e), nullPart, e.count)
+			o.emit(0, k, heldPart(i), nullPart, e.count)
 		}
 		if e.matches > 0 {
 			e.matches--
 		}
 		e.access = now
-		other.markDirty(e)
+		other.markDirty(i)
 	}
 }
 

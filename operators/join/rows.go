@@ -1,8 +1,9 @@
 package join
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
-	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -24,14 +25,13 @@ import (
 const (
 	fromNull  = iota // NULLs (the padding of an outer join)
 	fromBatch        // row i of the batch being processed
-	fromHeld         // the held row of encoding row
+	fromHeld         // held entry i of the side
 )
 
 // part is one side of an output row.
 type part struct {
 	from uint8
 	i    int32
-	row  string
 }
 
 // joinRow is one row of the regular join's output: its left and right
@@ -64,7 +64,7 @@ func seq(n int) []int {
 }
 
 // build builds the record of layout l holding rows; the batch rows of the
-// rows refer to o.cur (of input o.curIn, encoded as o.curRows).
+// rows refer to o.cur (of input o.curIn, encoded in o.curKR).
 func (o *op) build(l *outLayout, rows []joinRow) (arrow.Record, error) {
 	n := len(rows)
 	arrs := make([]arrow.Array, 0, l.sch.NumFields())
@@ -107,7 +107,8 @@ func (o *op) build(l *outLayout, rows []joinRow) (arrow.Record, error) {
 			}
 			bs[j] = b
 		}
-		d := &o.sides[side].dec
+		s := o.sides[side]
+		d := &s.dec
 		err := d.bind(bs, cols)
 		for k := 0; err == nil && k < n; k++ {
 			p := &rows[k].p[side]
@@ -117,9 +118,9 @@ func (o *op) build(l *outLayout, rows []joinRow) (arrow.Record, error) {
 					b.AppendNull()
 				}
 			case fromBatch:
-				err = d.decode(o.curRows[p.i])
+				err = d.decode(o.curKR[o.curAt[p.i]+o.curKLen[p.i] : o.curAt[p.i+1]])
 			default:
-				err = d.decode(p.row)
+				err = d.decode(s.row(p.i))
 			}
 		}
 		for j, b := range bs {
@@ -215,7 +216,7 @@ func (d *rowDecoder) bind(bs []array.Builder, cols []int) error {
 }
 
 // decode appends the bound columns of row.
-func (d *rowDecoder) decode(row string) error {
+func (d *rowDecoder) decode(row []byte) error {
 	for c, t := range d.types {
 		if len(row) == 0 {
 			return state.ErrCorruptKey
@@ -241,9 +242,9 @@ func (d *rowDecoder) decode(row string) error {
 			}
 			row = row[9:]
 		case decString:
-			j := strings.IndexByte(row[1:], 0) + 1
+			j := bytes.IndexByte(row[1:], 0) + 1
 			if j > 0 && j+1 < len(row) && row[j+1] == 1 { // no escaped NUL
-				d.str[c].Append(row[1:j])
+				d.str[c].BinaryBuilder.Append(row[1:j])
 				row = row[j+2:]
 				continue
 			}
@@ -270,7 +271,7 @@ func (d *rowDecoder) decode(row string) error {
 
 // columnLen is the length of the encoded column of type t at the front of
 // row (not NULL).
-func columnLen(t types.Type, row string) (int, error) {
+func columnLen(t types.Type, row []byte) (int, error) {
 	switch {
 	case state.IsIntKey(t), t.Kind == types.Float, t.Kind == types.Double:
 		if len(row) < 9 {
@@ -284,7 +285,7 @@ func columnLen(t types.Type, row string) (int, error) {
 		return 17, nil
 	case t.Kind == types.String:
 		for i := 1; ; {
-			j := strings.IndexByte(row[i:], 0)
+			j := bytes.IndexByte(row[i:], 0)
 			if j < 0 || i+j+1 >= len(row) {
 				return 0, state.ErrCorruptKey
 			}
@@ -302,11 +303,7 @@ func columnLen(t types.Type, row string) (int, error) {
 }
 
 // be64 is the big-endian uint64 at the front of s.
-func be64(s string) uint64 {
-	_ = s[7]
-	return uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32 |
-		uint64(s[4])<<24 | uint64(s[5])<<16 | uint64(s[6])<<8 | uint64(s[7])
-}
+func be64(s []byte) uint64 { return binary.BigEndian.Uint64(s) }
 
 // residualColumns adds the columns e reads to seen and reports whether
 // every node of e is of a kind remapColumns knows.

@@ -67,11 +67,11 @@ func TestRowDecoder(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, row := range rows {
-			if err := d.decode(row); err != nil {
+			if err := d.decode([]byte(row)); err != nil {
 				t.Fatalf("columns %v: decode %x: %v", want, row, err)
 			}
 		}
-		if err := d.decode(rows[0][:len(rows[0])-1]); err == nil {
+		if err := d.decode([]byte(rows[0][:len(rows[0])-1])); err == nil {
 			t.Errorf("columns %v: a truncated row decodes", want)
 		}
 		for j, c := range want {

@@ -1,0 +1,398 @@
+package join
+
+import (
+	"bytes"
+	"hash/maphash"
+
+	"github.com/streamsql/streamsql/exec/state"
+	"github.com/streamsql/streamsql/operators/internal/joinside"
+)
+
+// The held rows of a side of the regular join live in an arena: their
+// encodings (join key then row, the entry's state key) appended to one
+// byte slab, their counts and links in a slice of pointer-free entries,
+// found by hashes of their keys in maps of integers. So a held row costs
+// no allocation of its own, and the garbage collector has no pointer to
+// follow through the state. A dropped row is a tombstone until the next
+// barrier deletes it from the checkpointed state; its slot is then
+// reused, and the slab is compacted once most of it is dead bytes.
+
+// Entry flags.
+const (
+	fUsed      = 1 << iota // the slot holds an entry (else it is free)
+	fHeld                  // in its bucket (a live row; else dropped)
+	fDirty                 // in its side's dirty list
+	fPersisted             // in the last checkpoint's state
+	fIndexed               // in its side's row index
+)
+
+// entry is one distinct held row of a side, or a dropped one not yet
+// deleted from the checkpointed state.
+type entry struct {
+	chunk, pos int32 // where its key then row are in the side's slab
+	klen, rlen int32 // the lengths of its encoded join key and row
+	count      int64
+	matches    int64 // rows of the other side it joins (outer sides only)
+	access     int64 // last write, ms of processing time
+	// prev and next link the rows of its bucket in arrival order of their
+	// first copy (-1: none); hnext the entries of one hash in the row
+	// index, or the next free slot.
+	prev, next, hnext int32
+	flags             uint8
+}
+
+// bucket is the list of the rows of one join key.
+type bucket struct {
+	head, tail int32
+	n          int32
+	hnext      int32 // the next bucket of the same key hash, or the next free one
+	indexed    bool  // its rows are in the row index
+}
+
+// indexed is how many rows a bucket holds before they are indexed (found
+// by hash rather than by walking the list).
+const indexed = 8
+
+// side is the state and encoders of one input.
+type side struct {
+	name  string
+	table *state.Table
+	outer bool
+	joinside.Codec
+	dec rowDecoder
+
+	seed maphash.Seed
+	// slab holds the entries' keys and rows in chunks (appended to, never
+	// moved, so that it grows without copying); size bytes of it are used,
+	// dead of them by no entry.
+	slab       [][]byte
+	size, dead int
+	ents       [][]entry // the entries, in chunks of entryChunk
+	nEnt       int32
+	free       int32 // first free slot of ents (-1: none)
+	bkts       []bucket
+	freeB      int32
+	byKey      map[uint64]int32 // hash of a join key → its bucket (chained by hnext)
+	byRow      map[uint64]int32 // hash of key and row → an entry of an indexed bucket
+	// dirty lists the entries changed since the last barrier (count 0:
+	// dropped).
+	dirty []int32
+	live  int
+}
+
+func newSide(name string, outer bool) *side {
+	return &side{name: name, outer: outer, seed: maphash.MakeSeed(), free: -1, freeB: -1,
+		byKey: map[uint64]int32{}, byRow: map[uint64]int32{}}
+}
+
+// Chunk sizes: of the slab in bytes (a longer row has a chunk of its
+// own), of the entries in entries.
+const (
+	slabChunk  = 256 << 10
+	entryChunk = 1024
+)
+
+// ent is entry i.
+func (s *side) ent(i int32) *entry { return &s.ents[i/entryChunk][i%entryChunk] }
+
+// newEntry returns a free slot of ents.
+func (s *side) newEntry() int32 {
+	if i := s.free; i >= 0 {
+		s.free = s.ent(i).hnext
+		return i
+	}
+	if int(s.nEnt) == len(s.ents)*entryChunk {
+		s.ents = append(s.ents, make([]entry, entryChunk))
+	}
+	s.nEnt++
+	return s.nEnt - 1
+}
+
+// put appends b to the slab and returns where it is.
+func (s *side) put(b []byte) (chunk, pos int32) {
+	n := len(s.slab)
+	if n == 0 || cap(s.slab[n-1])-len(s.slab[n-1]) < len(b) {
+		s.slab = append(s.slab, make([]byte, 0, max(slabChunk, len(b))))
+		n++
+	}
+	c := s.slab[n-1]
+	s.slab[n-1] = append(c, b...)
+	s.size += len(b)
+	return int32(n - 1), int32(len(c))
+}
+
+// keyRow is the encoded join key then row of entry e (its state key).
+func (s *side) keyRow(e *entry) []byte {
+	end := int(e.pos) + int(e.klen) + int(e.rlen)
+	return s.slab[e.chunk][e.pos:end:end]
+}
+
+// row is the encoded row of entry i.
+func (s *side) row(i int32) []byte {
+	e := s.ent(i)
+	end := int(e.pos) + int(e.klen) + int(e.rlen)
+	return s.slab[e.chunk][int(e.pos)+int(e.klen) : end : end]
+}
+
+// key is the encoded join key of entry e.
+func (s *side) key(e *entry) []byte {
+	end := int(e.pos) + int(e.klen)
+	return s.slab[e.chunk][e.pos:end:end]
+}
+
+// bucketOf returns the bucket of join key key, or -1.
+func (s *side) bucketOf(key []byte) int32 {
+	b, ok := s.byKey[maphash.Bytes(s.seed, key)]
+	if !ok {
+		return -1
+	}
+	for ; b >= 0; b = s.bkts[b].hnext {
+		if bytes.Equal(s.key(s.ent(s.bkts[b].head)), key) {
+			return b
+		}
+	}
+	return -1
+}
+
+// find returns the entry of bucket b whose key and row are kr, or -1.
+func (s *side) find(b int32, kr []byte) int32 {
+	if s.bkts[b].indexed {
+		i, ok := s.byRow[maphash.Bytes(s.seed, kr)]
+		if !ok {
+			return -1
+		}
+		for ; i >= 0; i = s.ent(i).hnext {
+			if bytes.Equal(s.keyRow(s.ent(i)), kr) {
+				return i
+			}
+		}
+		return -1
+	}
+	for i := s.bkts[b].head; i >= 0; i = s.ent(i).next {
+		if bytes.Equal(s.keyRow(s.ent(i)), kr) {
+			return i
+		}
+	}
+	return -1
+}
+
+// lookup returns the bucket of the key of kr (its first klen bytes) and
+// the live entry of key and row kr, or -1s.
+func (s *side) lookup(kr []byte, klen int) (b, i int32) {
+	b = s.bucketOf(kr[:klen])
+	if b < 0 {
+		return -1, -1
+	}
+	return b, s.find(b, kr)
+}
+
+// index adds entry i to the row index.
+func (s *side) index(i int32) {
+	e := s.ent(i)
+	h := maphash.Bytes(s.seed, s.keyRow(e))
+	e.hnext = -1
+	if j, ok := s.byRow[h]; ok {
+		e.hnext = j
+	}
+	s.byRow[h] = i
+	e.flags |= fIndexed
+}
+
+// unindex removes entry i from the row index.
+func (s *side) unindex(i int32) {
+	e := s.ent(i)
+	h := maphash.Bytes(s.seed, s.keyRow(e))
+	j := s.byRow[h]
+	if j == i {
+		if e.hnext >= 0 {
+			s.byRow[h] = e.hnext
+		} else {
+			delete(s.byRow, h)
+		}
+	} else {
+		for j >= 0 && s.ent(j).hnext != i {
+			j = s.ent(j).hnext
+		}
+		if j >= 0 {
+			s.ent(j).hnext = e.hnext
+		}
+	}
+	e.hnext = -1
+	e.flags &^= fIndexed
+}
+
+// insert adds a new entry of key and row kr (key: its first klen bytes)
+// at the end of its bucket b, creating the bucket if b is -1.
+func (s *side) insert(b int32, kr []byte, klen int) int32 {
+	i := s.newEntry()
+	c, pos := s.put(kr)
+	*s.ent(i) = entry{chunk: c, pos: pos, klen: int32(klen), rlen: int32(len(kr) - klen), prev: -1, next: -1, hnext: -1, flags: fUsed | fHeld}
+	if b < 0 {
+		b = s.freeB
+		if b >= 0 {
+			s.freeB = s.bkts[b].hnext
+		} else {
+			b = int32(len(s.bkts))
+			s.bkts = append(s.bkts, bucket{})
+		}
+		s.bkts[b] = bucket{head: i, tail: i, n: 1, hnext: -1}
+		h := maphash.Bytes(s.seed, kr[:klen])
+		if j, ok := s.byKey[h]; ok {
+			s.bkts[b].hnext = j
+		}
+		s.byKey[h] = b
+	} else {
+		bk := &s.bkts[b]
+		s.ent(i).prev = bk.tail
+		s.ent(bk.tail).next = i
+		bk.tail = i
+		bk.n++
+		switch {
+		case bk.indexed:
+			s.index(i)
+		case bk.n > indexed:
+			bk.indexed = true
+			for j := bk.head; j >= 0; j = s.ent(j).next {
+				s.index(j)
+			}
+		}
+	}
+	s.live++
+	return i
+}
+
+// unlink removes entry i from its bucket, and the bucket if it is then
+// empty.
+func (s *side) unlink(i int32) {
+	e := s.ent(i)
+	if e.flags&fIndexed != 0 {
+		s.unindex(i)
+	}
+	key := s.key(e)
+	b := s.bucketOf(key)
+	bk := &s.bkts[b]
+	if e.prev >= 0 {
+		s.ent(e.prev).next = e.next
+	} else {
+		bk.head = e.next
+	}
+	if e.next >= 0 {
+		s.ent(e.next).prev = e.prev
+	} else {
+		bk.tail = e.prev
+	}
+	e.prev, e.next = -1, -1
+	e.flags &^= fHeld
+	bk.n--
+	if bk.n > 0 {
+		return
+	}
+	h := maphash.Bytes(s.seed, key)
+	if j := s.byKey[h]; j == b {
+		if bk.hnext >= 0 {
+			s.byKey[h] = bk.hnext
+		} else {
+			delete(s.byKey, h)
+		}
+	} else {
+		for j >= 0 && s.bkts[j].hnext != b {
+			j = s.bkts[j].hnext
+		}
+		if j >= 0 {
+			s.bkts[j].hnext = bk.hnext
+		}
+	}
+	*bk = bucket{hnext: s.freeB}
+	s.freeB = b
+}
+
+// release frees the slot of dropped entry i (no barrier needs it any
+// more).
+func (s *side) release(i int32) {
+	e := s.ent(i)
+	s.dead += int(e.klen) + int(e.rlen)
+	*e = entry{hnext: s.free}
+	s.free = i
+}
+
+func (s *side) markDirty(i int32) {
+	if e := s.ent(i); e.flags&fDirty == 0 {
+		e.flags |= fDirty
+		s.dirty = append(s.dirty, i)
+	}
+}
+
+// compactDirty drops from the dirty list the rows dropped before any
+// barrier wrote them (nothing to delete), once it has grown well past the
+// held rows: without checkpoints (or between two far apart) the list is
+// then bounded by the held rows, not by the stream.
+func (s *side) compactDirty() {
+	if len(s.dirty) <= 2*s.live+1024 {
+		return
+	}
+	kept := s.dirty[:0]
+	for _, i := range s.dirty {
+		if e := s.ent(i); e.count > 0 || e.flags&fPersisted != 0 {
+			kept = append(kept, i)
+		} else {
+			s.release(i)
+		}
+	}
+	s.dirty = kept
+}
+
+// compactSlab copies the slab without its dead bytes once they are most
+// of it. No output row may refer to a held row meanwhile.
+func (s *side) compactSlab() {
+	if s.dead < slabChunk || 2*s.dead < s.size {
+		return
+	}
+	old := s.slab
+	s.slab, s.size, s.dead = nil, 0, 0
+	for i := int32(0); i < s.nEnt; i++ {
+		e := s.ent(i)
+		if e.flags&fUsed == 0 {
+			continue
+		}
+		end := int(e.pos) + int(e.klen) + int(e.rlen)
+		e.chunk, e.pos = s.put(old[e.chunk][e.pos:end])
+	}
+}
+
+// add adds one copy of the row of key and row kr (key: its first klen
+// bytes) to the side.
+func (s *side) add(kr []byte, klen int, matches, now int64) int32 {
+	b, i := s.lookup(kr, klen)
+	if i < 0 {
+		i = s.insert(b, kr, klen)
+	}
+	e := s.ent(i)
+	e.count++
+	e.matches = matches
+	e.access = now
+	s.markDirty(i)
+	return i
+}
+
+// retract removes one copy of the row of kr, if held.
+func (s *side) retract(kr []byte, klen int, now int64) {
+	_, i := s.lookup(kr, klen)
+	if i < 0 {
+		return
+	}
+	e := s.ent(i)
+	e.count--
+	e.access = now
+	s.markDirty(i)
+	if e.count <= 0 {
+		s.drop(i)
+	}
+}
+
+// drop removes entry i from its bucket; the next barrier deletes it.
+func (s *side) drop(i int32) {
+	s.ent(i).count = 0
+	s.markDirty(i)
+	s.unlink(i)
+	s.live--
+}

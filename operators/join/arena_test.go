@@ -1,0 +1,92 @@
+package join
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestArena adds and retracts random rows of a few keys (some keys with
+// many rows, so that their buckets are indexed) on a side, with barriers
+// (dropped rows released) and compactions of its slab between them, and
+// compares what it holds with a map of counts.
+func TestArena(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	s := newSide("left", false)
+	type kr struct{ key, row string }
+	model := map[kr]int64{}
+	compacted := 0
+	for op := 0; op < 100_000; op++ {
+		k := fmt.Sprintf("k%d", rng.IntN(10)*rng.IntN(3))
+		r := kr{k, fmt.Sprintf("row-%d-%0*d", rng.IntN(6), 16*rng.IntN(12), 7)}
+		b := []byte(r.key + r.row)
+		if rng.IntN(2) == 0 {
+			s.add(b, len(r.key), 0, int64(op))
+			model[r]++
+		} else {
+			s.retract(b, len(r.key), int64(op))
+			if model[r] > 0 {
+				model[r]--
+			}
+			if model[r] == 0 {
+				delete(model, r)
+			}
+		}
+		if op%700 == 0 { // a barrier
+			for _, i := range s.dirty {
+				e := s.ent(i)
+				e.flags &^= fDirty
+				if e.count <= 0 {
+					s.release(i)
+				} else {
+					e.flags |= fPersisted
+				}
+			}
+			s.dirty = s.dirty[:0]
+			if s.dead >= slabChunk && 2*s.dead >= s.size {
+				compacted++
+			}
+			s.compactSlab()
+		}
+		s.compactDirty()
+		if op%5000 != 4999 {
+			continue
+		}
+		if s.live != len(model) {
+			t.Fatalf("op %d: %d rows held, want %d", op, s.live, len(model))
+		}
+		byKey := map[string][]string{}
+		for r, n := range model {
+			_, i := s.lookup([]byte(r.key+r.row), len(r.key))
+			if i < 0 || s.ent(i).count != n {
+				t.Fatalf("op %d: %q %q: entry %d, want count %d", op, r.key, r.row, i, n)
+			}
+			byKey[r.key] = append(byKey[r.key], r.row)
+		}
+		for k, want := range byKey {
+			b := s.bucketOf([]byte(k))
+			if b < 0 {
+				t.Fatalf("op %d: no bucket of %q", op, k)
+			}
+			var got []string
+			for i := s.bkts[b].head; i >= 0; i = s.ent(i).next {
+				got = append(got, string(s.row(i)))
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) || int(s.bkts[b].n) != len(want) {
+				t.Fatalf("op %d: bucket %q holds %q (n %d), want %q", op, k, got, s.bkts[b].n, want)
+			}
+		}
+		if len(s.byKey) != len(byKey) {
+			t.Fatalf("op %d: %d keys indexed, want %d", op, len(s.byKey), len(byKey))
+		}
+	}
+	if compacted == 0 {
+		t.Error("the slab was never compacted")
+	}
+	if len(s.byRow) == 0 {
+		t.Error("no bucket was indexed")
+	}
+}
