@@ -450,6 +450,48 @@ func (s *partitionedSink) partitionDir(rec arrow.Record, r int) string {
 	return strings.Join(s.vals, "/")
 }
 
+// samePartition reports whether rows a and b of rec hold equal values in
+// every partition column, so that they share a directory without it being
+// formatted. False means only "not known to be equal": two values may still
+// give the same directory (NULL and the empty string, say), which partitionDir tells.
+func (s *partitionedSink) samePartition(rec arrow.Record, a, b int) bool {
+	for _, c := range s.keys {
+		col := rec.Column(c)
+		na, nb := col.IsNull(a), col.IsNull(b)
+		if na || nb {
+			if na != nb {
+				return false
+			}
+			continue
+		}
+		switch col := col.(type) {
+		case *array.String:
+			if col.Value(a) != col.Value(b) {
+				return false
+			}
+		case *array.Int64:
+			if col.Value(a) != col.Value(b) {
+				return false
+			}
+		case *array.Int32:
+			if col.Value(a) != col.Value(b) {
+				return false
+			}
+		case *array.Boolean:
+			if col.Value(a) != col.Value(b) {
+				return false
+			}
+		case *array.Timestamp:
+			if col.Value(a) != col.Value(b) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // escapePartitionValue escapes what may not appear in a path segment as
 // %XX, as Hive and Flink do.
 func escapePartitionValue(v string) string {
@@ -495,6 +537,9 @@ func (s *partitionedSink) Write(_ context.Context, rec arrow.Record) error {
 	for r := 1; r <= n; r++ {
 		next := ""
 		if r < n {
+			if s.samePartition(rec, r-1, r) {
+				continue
+			}
 			if next = s.partitionDir(rec, r); next == dir {
 				continue
 			}

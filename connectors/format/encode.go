@@ -28,6 +28,9 @@ type Encoder struct {
 	opKey []byte   // JSON with WriteRowKinds: `{"op":` (see WriteRowKinds)
 	// opInserts: WriteRowKinds(true), inserts carry "op" too.
 	opInserts bool
+	// quote: the bytes that make a CSV value quoted (the delimiter, '"',
+	// CR and LF), looked up in a table instead of compared four times a byte.
+	quote [256]bool
 }
 
 // NewEncoder returns an encoder of rows of schema in format ("json", "csv"
@@ -39,6 +42,9 @@ func NewEncoder(format string, schema types.Schema, opts map[string]string) (*En
 		return nil, err
 	}
 	e := &Encoder{cfg: cfg}
+	for _, c := range []byte{cfg.delim, '"', '\n', '\r'} {
+		e.quote[c] = true
+	}
 	for i, f := range schema.Fields {
 		var k []byte
 		if i == 0 {
@@ -261,8 +267,7 @@ func (e *Encoder) appendCSVValue(dst []byte, c arrow.Array, r int) []byte {
 
 func (e *Encoder) needsQuote(s string) bool {
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case e.cfg.delim, '"', '\n', '\r':
+		if e.quote[s[i]] {
 			return true
 		}
 	}
