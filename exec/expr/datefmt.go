@@ -137,6 +137,27 @@ func appendText(dst []byte, name string, count int) []byte {
 
 // appendFormat appends the UTC time ms (milliseconds since the epoch)
 // formatted by l.
+// period is the length in milliseconds of the aligned intervals (UTC
+// days, hours, minutes, seconds) over which l formats every instant the
+// same: a day when l shows no time of day, a millisecond when it shows
+// fractions of a second.
+func (l dtLayout) period() int64 {
+	p := int64(86_400_000)
+	for _, it := range l {
+		switch it.letter {
+		case 'S':
+			return 1
+		case 's':
+			p = min(p, 1000)
+		case 'm':
+			p = min(p, 60_000)
+		case 'H', 'h', 'k', 'K', 'a':
+			p = min(p, 3_600_000)
+		}
+	}
+	return p
+}
+
 func (l dtLayout) appendFormat(dst []byte, ms int64) []byte {
 	t := time.UnixMilli(ms).UTC()
 	year, month, day := t.Date()

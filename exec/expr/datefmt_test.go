@@ -1,9 +1,17 @@
 package expr
 
 import (
+	"math"
 	"math/rand"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/streamsql/streamsql/types"
 )
 
 // TestDateTimeFormatMatchesGo compares DATE_FORMAT's patterns with Go's
@@ -69,5 +77,67 @@ func TestDateTimeFormatMatchesGo(t *testing.T) {
 				t.Fatalf("%q parses to %d, which does not round-trip", b, ms)
 			}
 		}
+	}
+}
+
+// TestDateFormatBatchReusesPeriods: DATE_FORMAT over a batch of close,
+// increasing (and some NULL and pre-1970) timestamps, which reuses the text
+// of the last row within a day, hour, minute or second, gives every row the
+// text formatting it alone gives.
+func TestDateFormatBatchReusesPeriods(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	schema := types.Schema{Fields: []types.Field{{Name: "ts", Type: types.TimestampType}}}
+	r := rand.New(rand.NewSource(time.Now().UnixNano()))
+	b := array.NewTimestampBuilder(mem, types.TimestampType.Arrow().(*arrow.TimestampType))
+	var ms []int64
+	for _, start := range []int64{-86_400_000*3 - 1500, 1_700_000_000_000 - 59_990} {
+		ts := start
+		for i := 0; i < 3000; i++ {
+			switch r.Intn(10) {
+			case 0:
+				b.AppendNull()
+				ms = append(ms, math.MinInt64)
+				continue
+			case 1:
+				ts += r.Int63n(100_000) // past a minute now and then
+			default:
+				ts += r.Int63n(300)
+			}
+			b.Append(arrow.Timestamp(ts))
+			ms = append(ms, ts)
+		}
+	}
+	col := b.NewArray()
+	b.Release()
+	rec := Project(schema.Arrow(), []arrow.Array{col}, int64(len(ms)))
+	defer rec.Release()
+	for _, p := range []string{"yyyy-MM-dd", "HH:mm", "HH", "mm:ss", "yyyy-MM-dd HH:mm:ss.SSS", "a", "'literal'"} {
+		e, err := parseExprText("(DATE_FORMAT ts '"+strings.ReplaceAll(p, "'", "''")+"')", schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := Compile(e, schema, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := ev.Eval(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := compileDateTime(p)
+		got := a.(*array.String)
+		for i, v := range ms {
+			if v == math.MinInt64 {
+				if !got.IsNull(i) {
+					t.Fatalf("%s: row %d: got %q, want NULL", p, i, got.Value(i))
+				}
+				continue
+			}
+			if want := string(l.appendFormat(nil, v)); got.IsNull(i) || got.Value(i) != want {
+				t.Fatalf("%s: row %d (%d): got %q, want %q", p, i, v, got.Value(i), want)
+			}
+		}
+		a.Release()
 	}
 }

@@ -82,6 +82,17 @@ func (c *compiler) compileDateTime(f string, args []Evaluator) (Evaluator, error
 		ev.t = strT
 		ev.str = func(cols []arrow.Array) strRow {
 			ts, ls := ints(cols[0]), source(cols)
+			// With a constant pattern, rows in the same period (a
+			// minute for 'HH:mm') give the same text: the last one is
+			// copied rather than formatted again.
+			var period, lastKey int64
+			var last []byte
+			if constant {
+				period = ls.fixed.period()
+				if f == "FROM_UNIXTIME" {
+					period = max(period, 1000) // whole seconds
+				}
+			}
 			return func(i int, dst []byte) ([]byte, bool, error) {
 				l, ok := ls.at(i)
 				if !ok {
@@ -94,7 +105,16 @@ func (c *compiler) compileDateTime(f string, args []Evaluator) (Evaluator, error
 					}
 					ms *= 1000
 				}
-				return l.appendFormat(dst, ms), true, nil
+				if period == 0 {
+					return l.appendFormat(dst, ms), true, nil
+				}
+				if k := floorDiv(ms, period); last == nil || k != lastKey {
+					n := len(dst)
+					dst = l.appendFormat(dst, ms)
+					last, lastKey = append(last[:0], dst[n:]...), k
+					return dst, true, nil
+				}
+				return append(dst, last...), true, nil
 			}
 		}
 	default:
