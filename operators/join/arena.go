@@ -24,7 +24,14 @@ const (
 	fDirty                 // in its side's dirty list
 	fPersisted             // in the last checkpoint's state
 	fIndexed               // in its side's row index
+	fMatched               // joined a row (an outer side of the interval join)
+	fKept                  // kept by compactDirty (while it runs)
 )
+
+// A dropped entry that no checkpoint holds is released at once; its slot
+// may then be reused while the dirty list still has its index. So an
+// index in a dirty list whose entry has no fDirty flag is stale, and the
+// first of several of the same index stands for them all.
 
 // entry is one distinct held row of a side, or a dropped one not yet
 // deleted from the checkpointed state.
@@ -61,19 +68,15 @@ type side struct {
 	joinside.Codec
 	dec rowDecoder
 
-	seed maphash.Seed
-	// slab holds the entries' keys and rows in chunks (appended to, never
-	// moved, so that it grows without copying); size bytes of it are used,
-	// dead of them by no entry.
-	slab       [][]byte
-	size, dead int
-	ents       [][]entry // the entries, in chunks of entryChunk
-	nEnt       int32
-	free       int32 // first free slot of ents (-1: none)
-	bkts       []bucket
-	freeB      int32
-	byKey      map[uint64]int32 // hash of a join key → its bucket (chained by hnext)
-	byRow      map[uint64]int32 // hash of key and row → an entry of an indexed bucket
+	seed  maphash.Seed
+	slab  slab      // the entries' keys and rows
+	ents  [][]entry // the entries, in chunks of entryChunk
+	nEnt  int32
+	free  int32 // first free slot of ents (-1: none)
+	bkts  []bucket
+	freeB int32
+	byKey map[uint64]int32 // hash of a join key → its bucket (chained by hnext)
+	byRow map[uint64]int32 // hash of key and row → an entry of an indexed bucket
 	// dirty lists the entries changed since the last barrier (count 0:
 	// dropped).
 	dirty []int32
@@ -88,7 +91,7 @@ func newSide(name string, outer bool) *side {
 // Chunk sizes: of the slab in bytes (a longer row has a chunk of its
 // own), of the entries in entries.
 const (
-	slabChunk  = 256 << 10
+	slabChunk  = 64 << 10
 	entryChunk = 1024
 )
 
@@ -108,37 +111,70 @@ func (s *side) newEntry() int32 {
 	return s.nEnt - 1
 }
 
+// slab is append-only storage of byte strings in chunks: it grows
+// without copying what it holds. size bytes of it are in use or dead
+// (used by nothing any more); a chunk all dead is freed at once (rows
+// that expire in arrival order free their chunks without a copy).
+type slab struct {
+	chunks     [][]byte
+	live       []int // per chunk, the bytes in use
+	size, dead int
+}
+
+// release marks the n bytes of a string in chunk dead.
+func (s *slab) release(chunk int32, n int) {
+	s.live[chunk] -= n
+	s.dead += n
+	if s.live[chunk] == 0 && int(chunk) < len(s.chunks)-1 {
+		s.size -= len(s.chunks[chunk])
+		s.dead -= len(s.chunks[chunk])
+		s.chunks[chunk] = nil
+	}
+}
+
 // put appends b to the slab and returns where it is.
-func (s *side) put(b []byte) (chunk, pos int32) {
-	n := len(s.slab)
-	if n == 0 || cap(s.slab[n-1])-len(s.slab[n-1]) < len(b) {
-		s.slab = append(s.slab, make([]byte, 0, max(slabChunk, len(b))))
+func (s *slab) put(b []byte) (chunk, pos int32) {
+	n := len(s.chunks)
+	if n == 0 || cap(s.chunks[n-1])-len(s.chunks[n-1]) < len(b) {
+		if n > 0 && s.live[n-1] == 0 { // the last chunk, all dead
+			s.size -= len(s.chunks[n-1])
+			s.dead -= len(s.chunks[n-1])
+			s.chunks[n-1] = nil
+		}
+		s.chunks = append(s.chunks, make([]byte, 0, max(slabChunk, len(b))))
+		s.live = append(s.live, 0)
 		n++
 	}
-	c := s.slab[n-1]
-	s.slab[n-1] = append(c, b...)
+	c := s.chunks[n-1]
+	s.chunks[n-1] = append(c, b...)
+	s.live[n-1] += len(b)
 	s.size += len(b)
 	return int32(n - 1), int32(len(c))
 }
 
+// at is the n bytes at chunk, pos.
+func (s *slab) at(chunk, pos int32, n int) []byte {
+	end := int(pos) + n
+	return s.chunks[chunk][pos:end:end]
+}
+
+// wasteful reports whether most of the slab is dead bytes (and enough of
+// them to be worth a copy).
+func (s *slab) wasteful() bool { return s.dead >= slabChunk && 2*s.dead >= s.size }
+
 // keyRow is the encoded join key then row of entry e (its state key).
 func (s *side) keyRow(e *entry) []byte {
-	end := int(e.pos) + int(e.klen) + int(e.rlen)
-	return s.slab[e.chunk][e.pos:end:end]
+	return s.slab.at(e.chunk, e.pos, int(e.klen)+int(e.rlen))
 }
 
 // row is the encoded row of entry i.
 func (s *side) row(i int32) []byte {
 	e := s.ent(i)
-	end := int(e.pos) + int(e.klen) + int(e.rlen)
-	return s.slab[e.chunk][int(e.pos)+int(e.klen) : end : end]
+	return s.slab.at(e.chunk, e.pos+e.klen, int(e.rlen))
 }
 
 // key is the encoded join key of entry e.
-func (s *side) key(e *entry) []byte {
-	end := int(e.pos) + int(e.klen)
-	return s.slab[e.chunk][e.pos:end:end]
-}
+func (s *side) key(e *entry) []byte { return s.slab.at(e.chunk, e.pos, int(e.klen)) }
 
 // bucketOf returns the bucket of join key key, or -1.
 func (s *side) bucketOf(key []byte) int32 {
@@ -225,7 +261,7 @@ func (s *side) unindex(i int32) {
 // at the end of its bucket b, creating the bucket if b is -1.
 func (s *side) insert(b int32, kr []byte, klen int) int32 {
 	i := s.newEntry()
-	c, pos := s.put(kr)
+	c, pos := s.slab.put(kr)
 	*s.ent(i) = entry{chunk: c, pos: pos, klen: int32(klen), rlen: int32(len(kr) - klen), prev: -1, next: -1, hnext: -1, flags: fUsed | fHeld}
 	if b < 0 {
 		b = s.freeB
@@ -310,7 +346,7 @@ func (s *side) unlink(i int32) {
 // more).
 func (s *side) release(i int32) {
 	e := s.ent(i)
-	s.dead += int(e.klen) + int(e.rlen)
+	s.slab.release(e.chunk, int(e.klen)+int(e.rlen))
 	*e = entry{hnext: s.free}
 	s.free = i
 }
@@ -332,11 +368,18 @@ func (s *side) compactDirty() {
 	}
 	kept := s.dirty[:0]
 	for _, i := range s.dirty {
-		if e := s.ent(i); e.count > 0 || e.flags&fPersisted != 0 {
+		switch e := s.ent(i); {
+		case e.flags&(fDirty|fKept) != fDirty:
+			// stale, or kept already
+		case e.count > 0 || e.flags&fPersisted != 0:
+			e.flags |= fKept
 			kept = append(kept, i)
-		} else {
+		default:
 			s.release(i)
 		}
+	}
+	for _, i := range kept {
+		s.ent(i).flags &^= fKept
 	}
 	s.dirty = kept
 }
@@ -344,18 +387,17 @@ func (s *side) compactDirty() {
 // compactSlab copies the slab without its dead bytes once they are most
 // of it. No output row may refer to a held row meanwhile.
 func (s *side) compactSlab() {
-	if s.dead < slabChunk || 2*s.dead < s.size {
+	if !s.slab.wasteful() {
 		return
 	}
 	old := s.slab
-	s.slab, s.size, s.dead = nil, 0, 0
+	s.slab = slab{}
 	for i := int32(0); i < s.nEnt; i++ {
 		e := s.ent(i)
 		if e.flags&fUsed == 0 {
 			continue
 		}
-		end := int(e.pos) + int(e.klen) + int(e.rlen)
-		e.chunk, e.pos = s.put(old[e.chunk][e.pos:end])
+		e.chunk, e.pos = s.slab.put(old.at(e.chunk, e.pos, int(e.klen)+int(e.rlen)))
 	}
 }
 
@@ -395,4 +437,7 @@ func (s *side) drop(i int32) {
 	s.markDirty(i)
 	s.unlink(i)
 	s.live--
+	if s.ent(i).flags&fPersisted == 0 {
+		s.release(i) // nothing to delete
+	}
 }

@@ -36,6 +36,9 @@ func TestArena(t *testing.T) {
 		if op%700 == 0 { // a barrier
 			for _, i := range s.dirty {
 				e := s.ent(i)
+				if e.flags&fDirty == 0 {
+					continue // stale
+				}
 				e.flags &^= fDirty
 				if e.count <= 0 {
 					s.release(i)
@@ -44,7 +47,7 @@ func TestArena(t *testing.T) {
 				}
 			}
 			s.dirty = s.dirty[:0]
-			if s.dead >= slabChunk && 2*s.dead >= s.size {
+			if s.slab.wasteful() {
 				compacted++
 			}
 			s.compactSlab()

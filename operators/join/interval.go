@@ -59,21 +59,16 @@ import (
 // write the entries changed since the last one; dropped rows are deleted,
 // so the checkpoint holds only what the interval keeps.
 
-// ivEntry is one distinct held row of a side.
+// ivEntry is one distinct held row of a side, or a dropped one not yet
+// deleted from the checkpointed state: its encoded join key and row are
+// in the side's slab, the entry itself holds no pointer.
 type ivEntry struct {
-	key       string // the encoded join key (the bucket's)
-	row       string // the encoded row
-	time      int64
-	count     int64
-	matched   bool // joined a row (outer sides)
-	dirty     bool // in its side's dirty list
-	persisted bool // in the checkpoint (written at a barrier, or restored)
-}
-
-// ivBucket holds the rows of one join key, sorted by time (rows of one
-// time in arrival order).
-type ivBucket struct {
-	rows []*ivEntry
+	chunk, pos int32 // where its key then row are in the slab
+	klen, rlen int32 // the lengths of its encoded join key and row
+	time       int64
+	count      int64
+	next       int32 // the next free slot, while free
+	flags      uint8 // fUsed, fDirty, fPersisted, fMatched (joined a row: outer sides)
 }
 
 // ivTimer asks for the rows of key to be checked once wm >= at.
@@ -95,7 +90,9 @@ func (h *ivTimers) Pop() any {
 	return t
 }
 
-// ivSide is the state and encoders of one input.
+// ivSide is the state and encoders of one input. Its held rows are in an
+// arena as the regular join's are (arena.go): their state keys in a slab,
+// their entries in chunks, a dropped one a tombstone until a barrier.
 type ivSide struct {
 	name  string
 	table *state.Table
@@ -103,17 +100,45 @@ type ivSide struct {
 	joinside.Codec
 	timeCol int
 	life    int64 // a row of time ts is held while wm < ts + life
-	buckets map[string]*ivBucket
+	// buckets holds the rows of each join key, sorted by time (rows of
+	// one time in arrival order).
+	buckets map[string][]int32
 	timers  ivTimers
-	dirty   []*ivEntry
+	slab    slab
+	ents    [][]ivEntry
+	nEnt    int32
+	free    int32 // first free slot (-1: none)
+	dirty   []int32
 	live    int
+	kr      []byte
 }
 
-func (s *ivSide) markDirty(e *ivEntry) {
-	if !e.dirty {
-		e.dirty = true
-		s.dirty = append(s.dirty, e)
+// ent is entry i.
+func (s *ivSide) ent(i int32) *ivEntry { return &s.ents[i/entryChunk][i%entryChunk] }
+
+// appendStateKey appends the state key of e: join key, time, row.
+func (s *ivSide) appendStateKey(buf []byte, e *ivEntry) []byte {
+	buf = append(buf, s.slab.at(e.chunk, e.pos, int(e.klen))...)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(e.time)^(1<<63))
+	return append(buf, s.row(e)...)
+}
+
+// row is the encoded row of e.
+func (s *ivSide) row(e *ivEntry) []byte { return s.slab.at(e.chunk, e.pos+e.klen, int(e.rlen)) }
+
+func (s *ivSide) markDirty(i int32) {
+	if e := s.ent(i); e.flags&fDirty == 0 {
+		e.flags |= fDirty
+		s.dirty = append(s.dirty, i)
 	}
+}
+
+// release frees the slot of dropped entry i.
+func (s *ivSide) release(i int32) {
+	e := s.ent(i)
+	s.slab.release(e.chunk, int(e.klen)+int(e.rlen))
+	*e = ivEntry{next: s.free}
+	s.free = i
 }
 
 // compactDirty drops from the dirty list the rows dropped before any
@@ -125,81 +150,124 @@ func (s *ivSide) compactDirty() {
 		return
 	}
 	kept := s.dirty[:0]
-	for _, e := range s.dirty {
-		if e.count > 0 || e.persisted {
-			kept = append(kept, e)
-		} else {
-			e.dirty = false
+	for _, i := range s.dirty {
+		switch e := s.ent(i); {
+		case e.flags&(fDirty|fKept) != fDirty:
+			// stale (see arena.go), or kept already
+		case e.count > 0 || e.flags&fPersisted != 0:
+			e.flags |= fKept
+			kept = append(kept, i)
+		default:
+			s.release(i)
 		}
 	}
-	clear(s.dirty[len(kept):])
+	for _, i := range kept {
+		s.ent(i).flags &^= fKept
+	}
 	s.dirty = kept
 }
 
-// add holds one copy of row (of join key key and time ts).
-func (s *ivSide) add(key string, ts int64, row string, matched bool) *ivEntry {
-	b := s.buckets[key]
-	if b == nil {
-		b = &ivBucket{}
-		s.buckets[key] = b
+// compactSlab copies the slab without its dead bytes once they are most
+// of it. No output row may refer to a held row meanwhile.
+func (s *ivSide) compactSlab() {
+	if !s.slab.wasteful() {
+		return
 	}
-	at := sort.Search(len(b.rows), func(i int) bool { return b.rows[i].time > ts })
-	for i := at - 1; i >= 0 && b.rows[i].time == ts; i-- {
-		if e := b.rows[i]; e.row == row {
-			e.count++
-			e.matched = e.matched || matched
-			s.markDirty(e)
-			return e
+	old := s.slab
+	s.slab = slab{}
+	for i := int32(0); i < s.nEnt; i++ {
+		if e := s.ent(i); e.flags&fUsed != 0 {
+			e.chunk, e.pos = s.slab.put(old.at(e.chunk, e.pos, int(e.klen)+int(e.rlen)))
 		}
 	}
-	e := &ivEntry{key: key, row: row, time: ts, count: 1, matched: matched}
-	b.rows = slices.Insert(b.rows, at, e)
-	if at == 0 {
-		heap.Push(&s.timers, ivTimer{at: ts + s.life, key: key})
+}
+
+// add holds one copy of row (of join key key and time ts).
+func (s *ivSide) add(key []byte, ts int64, row []byte, matched bool) int32 {
+	rows := s.buckets[string(key)]
+	at := sort.Search(len(rows), func(i int) bool { return s.ent(rows[i]).time > ts })
+	for j := at - 1; j >= 0; j-- {
+		e := s.ent(rows[j])
+		if e.time != ts {
+			break
+		}
+		if bytes.Equal(s.row(e), row) {
+			e.count++
+			if matched {
+				e.flags |= fMatched
+			}
+			s.markDirty(rows[j])
+			return rows[j]
+		}
+	}
+	i := s.free
+	if i >= 0 {
+		s.free = s.ent(i).next
+	} else {
+		if int(s.nEnt) == len(s.ents)*entryChunk {
+			s.ents = append(s.ents, make([]ivEntry, entryChunk))
+		}
+		i = s.nEnt
+		s.nEnt++
+	}
+	s.kr = append(append(s.kr[:0], key...), row...)
+	c, pos := s.slab.put(s.kr)
+	e := s.ent(i)
+	*e = ivEntry{chunk: c, pos: pos, klen: int32(len(key)), rlen: int32(len(row)), time: ts, count: 1, next: -1, flags: fUsed}
+	if matched {
+		e.flags |= fMatched
+	}
+	if rows == nil {
+		k := string(key) // the map's and the timer's
+		s.buckets[k] = []int32{i}
+		heap.Push(&s.timers, ivTimer{at: ts + s.life, key: k})
+	} else {
+		s.buckets[string(key)] = slices.Insert(rows, at, i)
+		if at == 0 {
+			heap.Push(&s.timers, ivTimer{at: ts + s.life, key: string(key)})
+		}
 	}
 	s.live++
-	s.markDirty(e)
-	return e
+	s.markDirty(i)
+	return i
 }
 
 // expire drops the rows of the side whose interval wm has passed, calling
 // pad for those of an outer side that joined nothing.
-func (s *ivSide) expire(wm int64, pad func(e *ivEntry)) {
+func (s *ivSide) expire(wm int64, pad func(row []byte, count int64)) {
 	for len(s.timers) > 0 && s.timers[0].at <= wm {
 		t := heap.Pop(&s.timers).(ivTimer)
-		b := s.buckets[t.key]
-		if b == nil {
+		rows := s.buckets[t.key]
+		if rows == nil {
 			continue
 		}
 		n := 0
-		for n < len(b.rows) && b.rows[n].time+s.life <= wm {
-			e := b.rows[n]
-			if s.outer && !e.matched {
-				pad(e)
+		for n < len(rows) && s.ent(rows[n]).time+s.life <= wm {
+			e := s.ent(rows[n])
+			if s.outer && e.flags&fMatched == 0 {
+				pad(s.row(e), e.count)
 			}
 			e.count = 0
-			s.markDirty(e)
+			if e.flags&fPersisted != 0 {
+				s.markDirty(rows[n]) // the next barrier deletes it
+			} else {
+				s.release(rows[n]) // nothing to delete
+			}
 			s.live--
 			n++
 		}
 		if n == 0 {
 			continue // a stale timer
 		}
-		b.rows = slices.Delete(b.rows, 0, n)
-		if len(b.rows) == 0 {
+		if n == len(rows) {
 			delete(s.buckets, t.key)
 			continue
 		}
-		heap.Push(&s.timers, ivTimer{at: b.rows[0].time + s.life, key: t.key})
+		rows = slices.Delete(rows, 0, n)
+		s.buckets[t.key] = rows
+		heap.Push(&s.timers, ivTimer{at: s.ent(rows[0]).time + s.life, key: t.key})
 	}
 	s.compactDirty()
-}
-
-// appendStateKey appends the state key of e (without the key group).
-func appendStateKey(buf []byte, e *ivEntry) []byte {
-	buf = append(buf, e.key...)
-	buf = binary.BigEndian.AppendUint64(buf, uint64(e.time)^(1<<63))
-	return append(buf, e.row...)
 }
 
 type intervalOp struct {
@@ -252,7 +320,7 @@ func NewIntervalSubtask(n *plan.IntervalJoin, m *exec.OperatorMetrics, alloc mem
 		lower: n.Lower, upper: n.Upper, delay: n.Delay(), outArrow: n.Schema().Arrow(), nLeft: n.Left.Schema().Len()}
 	var specs []state.Spec
 	for i, in := range []plan.Node{n.Left, n.Right} {
-		s := &ivSide{name: "left", outer: n.Type.LeftOuter(), timeCol: n.LeftTime, life: -n.Lower, buckets: map[string]*ivBucket{}}
+		s := &ivSide{name: "left", outer: n.Type.LeftOuter(), timeCol: n.LeftTime, life: -n.Lower, buckets: map[string][]int32{}, free: -1}
 		keys := n.LeftKeys
 		if i == 1 {
 			s.name, s.outer, s.timeCol, s.life = "right", n.Type.RightOuter(), n.RightTime, n.Upper
@@ -349,7 +417,7 @@ func (o *intervalOp) restoreEntry(s *ivSide, key, value []byte) error {
 	if len(rest) < 8 {
 		return errState
 	}
-	k := string(key[:len(key)-len(rest)])
+	k := key[:len(key)-len(rest)]
 	ts := int64(binary.BigEndian.Uint64(rest) ^ (1 << 63))
 	rest = rest[8:]
 	if err := state.CheckKey(s.Types, rest); err != nil {
@@ -359,12 +427,12 @@ func (o *intervalOp) restoreEntry(s *ivSide, key, value []byte) error {
 	if n <= 0 || cnt == 0 || len(value) != n+1 || value[n] > 1 {
 		return errState
 	}
-	e := s.add(k, ts, string(rest), value[n] == 1)
+	e := s.ent(s.add(k, ts, rest, value[n] == 1))
 	if e.count != 1 {
 		return errState // stored twice
 	}
 	e.count = int64(cnt)
-	e.persisted, e.dirty = true, false
+	e.flags = e.flags&^fDirty | fPersisted // Open empties the dirty lists
 	return nil
 }
 
@@ -389,10 +457,20 @@ func (o *intervalOp) OnWatermark(ctx context.Context, wm exec.Watermark, out exe
 	}
 	o.wm = wm
 	for i, s := range o.sides {
-		s.expire(int64(wm), func(e *ivEntry) { o.emitPadded(i, []byte(e.row), e.count) })
+		s.expire(int64(wm), func(row []byte, count int64) { o.emitPadded(i, row, count) })
 	}
 	o.m.StateEntries.Store(int64(o.sides[0].live + o.sides[1].live))
-	return o.flush(ctx, out)
+	return o.flushAndCompact(ctx, out)
+}
+
+// flushAndCompact emits the pending output rows, then compacts the
+// slabs the rows referred to.
+func (o *intervalOp) flushAndCompact(ctx context.Context, out exec.Emitter) error {
+	err := o.flush(ctx, out)
+	for _, s := range o.sides {
+		s.compactSlab()
+	}
+	return err
 }
 
 // emitPadded appends count copies of row of input in padded with NULLs.
@@ -419,39 +497,47 @@ func (o *intervalOp) OnBarrier(_ context.Context, _ exec.Barrier, w checkpoint.S
 	}
 	var val []byte
 	for _, s := range o.sides {
-		for _, e := range s.dirty {
-			e.dirty = false
-			o.kbuf = appendStateKey(o.kbuf[:0], e)
-			kg := state.KeyGroupOfKey([]byte(e.key), o.maxP)
+		for k, i := range s.dirty {
+			e := s.ent(i)
+			if e.flags&fDirty == 0 {
+				continue // stale (see arena.go)
+			}
+			e.flags &^= fDirty
+			o.kbuf = s.appendStateKey(o.kbuf[:0], e)
+			key := o.kbuf
+			kg := state.KeyGroupOfKey(key[:e.klen], o.maxP)
 			if e.count <= 0 {
-				if e.persisted {
-					err = sw.Delete(s.table, kg, o.kbuf)
+				if e.flags&fPersisted != 0 {
+					err = sw.Delete(s.table, kg, key)
 				}
-				e.persisted = false
+				s.release(i)
 			} else {
-				e.persisted = true
+				e.flags |= fPersisted
 				val = binary.AppendUvarint(val[:0], uint64(e.count))
 				m := byte(0)
-				if e.matched {
+				if e.flags&fMatched != 0 {
 					m = 1
 				}
 				val = append(val, m)
-				err = sw.Set(s.table, kg, o.kbuf, val)
+				err = sw.Set(s.table, kg, key, val)
 			}
 			if err != nil {
+				// The entries not yet written stay dirty (the job fails
+				// over to the last complete checkpoint anyway).
+				s.dirty = append(s.dirty[:0], s.dirty[k+1:]...)
 				return fmt.Errorf("interval join: %q: checkpoint: %w", o.id, err)
 			}
 		}
-		clear(s.dirty)
 		s.dirty = s.dirty[:0]
+		s.compactSlab()
 	}
 	return nil
 }
 
-// ivPair is a candidate match: row i of the batch with a held row.
+// ivPair is a candidate match: row i of the batch with held entry e.
 type ivPair struct {
 	i int
-	e *ivEntry
+	e int32
 }
 
 // OnBatch implements exec.Operator: the rows of input in (0 left, 1
@@ -469,7 +555,7 @@ func (o *intervalOp) OnBatch(ctx context.Context, in int, rec arrow.Record, out 
 		return fmt.Errorf("interval join: %q: %w", o.id, err)
 	}
 	o.m.StateEntries.Store(int64(o.sides[0].live + o.sides[1].live))
-	return o.flush(ctx, out)
+	return o.flushAndCompact(ctx, out)
 }
 
 func (o *intervalOp) process(in int, rec arrow.Record) error {
@@ -488,14 +574,19 @@ func (o *intervalOp) process(in int, rec arrow.Record) error {
 		lo, hi = o.lower, o.upper
 	}
 	wm := int64(o.wm)
-	keys := make([]string, n)
-	rows := make([][]byte, n)
+	// Row i's encoding is buf[at[i]:at[i]+rlen[i]], its join key's the
+	// klen[i] bytes after it.
+	buf := o.kbuf[:0]
+	at := make([]int, n+1)
+	rlen := make([]int, n)
+	klen := make([]int, n)
 	skip := make([]bool, n)  // late: dropped
 	alone := make([]bool, n) // NULL key or time: joins nothing
 	var pairs []ivPair
 	start := make([]int, n+1)
 	for i := 0; i < n; i++ {
 		start[i] = len(pairs)
+		at[i] = len(buf)
 		if tcol.IsNull(i) {
 			alone[i] = true
 		} else if ts := int64(tcol.Value(i)); o.wm > exec.MinWatermark && ts <= wm {
@@ -508,27 +599,34 @@ func (o *intervalOp) process(in int, rec arrow.Record) error {
 				alone[i] = true
 			}
 		}
-		rows[i] = s.RowEnc.Append(nil, i)
+		buf = s.RowEnc.Append(buf, i)
+		rlen[i] = len(buf) - at[i]
 		if alone[i] {
 			continue
 		}
-		o.kbuf = s.KeyEnc.Append(o.kbuf[:0], i)
-		b := other.buckets[string(o.kbuf)]
-		if b == nil {
-			keys[i] = string(o.kbuf)
+		k := len(buf)
+		buf = s.KeyEnc.Append(buf, i)
+		klen[i] = len(buf) - k
+		held := other.buckets[string(buf[k:])]
+		if held == nil {
 			continue
 		}
-		keys[i] = b.rows[0].key // share the bucket's string
 		ts := int64(tcol.Value(i))
-		from := sort.Search(len(b.rows), func(j int) bool { return b.rows[j].time >= ts+lo })
-		for _, e := range b.rows[from:] {
-			if e.time > ts+hi {
+		from := sort.Search(len(held), func(j int) bool { return other.ent(held[j]).time >= ts+lo })
+		for _, e := range held[from:] {
+			if other.ent(e).time > ts+hi {
 				break
 			}
 			pairs = append(pairs, ivPair{i, e})
 		}
 	}
+	at[n] = len(buf)
 	start[n] = len(pairs)
+	o.kbuf = buf
+	rows := make([][]byte, n)
+	for i := range rows {
+		rows[i] = buf[at[i] : at[i]+rlen[i] : at[i]+rlen[i]]
+	}
 	pass, err := o.evalResidual(in, rows, pairs)
 	if err != nil {
 		return err
@@ -542,13 +640,13 @@ func (o *intervalOp) process(in int, rec arrow.Record) error {
 			if pass != nil && !pass[p] {
 				continue
 			}
-			e := pairs[p].e
+			e := other.ent(pairs[p].e)
 			matched = true
-			if other.outer && !e.matched {
-				e.matched = true
-				other.markDirty(e)
+			if other.outer && e.flags&fMatched == 0 {
+				e.flags |= fMatched
+				other.markDirty(pairs[p].e)
 			}
-			l, r := rows[i], []byte(e.row)
+			l, r := rows[i], other.row(e)
 			if in == 1 {
 				l, r = r, l
 			}
@@ -558,7 +656,8 @@ func (o *intervalOp) process(in int, rec arrow.Record) error {
 		}
 		if !alone[i] {
 			if ts := int64(tcol.Value(i)); ts+s.life > wm {
-				s.add(keys[i], ts, string(rows[i]), matched)
+				key := buf[at[i]+rlen[i] : at[i]+rlen[i]+klen[i]]
+				s.add(key, ts, rows[i], matched)
 				continue
 			}
 		}
@@ -577,7 +676,7 @@ func (o *intervalOp) evalResidual(in int, rows [][]byte, pairs []ivPair) ([]bool
 	}
 	cand := make([]outRow, len(pairs))
 	for p, pr := range pairs {
-		l, r := rows[pr.i], []byte(pr.e.row)
+		l, r := rows[pr.i], o.sides[1-in].row(o.sides[1-in].ent(pr.e))
 		if in == 1 {
 			l, r = r, l
 		}

@@ -260,6 +260,9 @@ func (o *op) OnBarrier(_ context.Context, _ exec.Barrier, w checkpoint.StateWrit
 	for _, s := range o.sides {
 		for k, i := range s.dirty {
 			e := s.ent(i)
+			if e.flags&fDirty == 0 {
+				continue // stale
+			}
 			e.flags &^= fDirty
 			if e.count <= 0 && (e.flags&fPersisted == 0 || s.held(i)) {
 				s.release(i) // never written, or a live entry of the same row replaced it
