@@ -89,6 +89,9 @@ type Options struct {
 	// row of a batch gets the same value). Nil means the wall clock; the
 	// runtime passes its injected clock.
 	Now func() time.Time
+	// Shared, when not nil, holds the subexpressions that the expressions
+	// compiled with it repeat, to compute once a batch (see Shared).
+	Shared *Shared
 }
 
 // CompileWith is Compile with the job's context in opts.
@@ -137,7 +140,13 @@ func (c *compiler) compile(e plan.Expr) (Evaluator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.withType(fold(ev), e.Type())
+	if ev, err = c.withType(fold(ev), e.Type()); err != nil {
+		return nil, err
+	}
+	if w := c.opts.Shared.wrap(e, ev); w != nil {
+		return w, nil
+	}
+	return ev, nil
 }
 
 // withType makes ev report the plan's type t: the same type with another

@@ -21,6 +21,7 @@ type calcOp struct {
 	id     string
 	filter expr.Evaluator // nil when every row passes
 	exprs  []expr.Evaluator
+	shared *expr.Shared // the subexpressions repeated in filter and exprs
 	schema *arrow.Schema
 	alloc  memory.Allocator
 	m      *exec.OperatorMetrics
@@ -44,6 +45,8 @@ func New(n *plan.Calc, env exec.OperatorEnv) (exec.Operator, error) {
 	if env.Clock != nil {
 		opts.Now = env.Clock.Now // PROCTIME()
 	}
+	op.shared = expr.NewShared(n.Filter, n.Exprs...)
+	opts.Shared = op.shared
 	if n.Filter != nil {
 		f, err := expr.CompileWith(n.Filter, in, alloc, opts)
 		if err != nil {
@@ -64,13 +67,16 @@ func New(n *plan.Calc, env exec.OperatorEnv) (exec.Operator, error) {
 // OnBatch implements exec.Operator.
 func (c *calcOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emitter) error {
 	c.m.RecordsIn.Add(rec.NumRows())
+	c.shared.Begin(rec)
+	defer c.shared.End()
 	if c.filter != nil {
 		mask, err := c.filter.Eval(rec)
 		if err != nil {
 			return fmt.Errorf("%s: WHERE: %w", c.id, err)
 		}
-		// The filter selects the row-kind column with the data columns.
-		filtered, err := expr.Filter(rec, mask.(*array.Boolean), c.alloc)
+		// The filter selects the row-kind column with the data columns,
+		// and the values the projections share with the filter.
+		filtered, err := c.shared.Filter(rec, mask.(*array.Boolean), c.alloc)
 		mask.Release()
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.id, err)
