@@ -6,8 +6,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"slices"
-	"sort"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -67,14 +67,25 @@ type ivEntry struct {
 	klen, rlen int32 // the lengths of its encoded join key and row
 	time       int64
 	count      int64
-	next       int32 // the next free slot, while free
+	next       int32 // the next row of its bucket (-1: none), or the next free slot
 	flags      uint8 // fUsed, fDirty, fPersisted, fMatched (joined a row: outer sides)
 }
 
-// ivTimer asks for the rows of key to be checked once wm >= at.
+// ivBucket lists the rows of one join key, linked by their entries' next
+// in time order (rows of one time in arrival order). Rows arrive mostly
+// in time order, at the tail; they expire from the head.
+type ivBucket struct {
+	head, tail int32 // -1: a free bucket
+	run        int32 // the first row of the tail's time
+	hnext      int32 // the next bucket of the same key hash, or the next free one
+}
+
+// ivTimer asks for the rows of bucket b to be checked once wm >= at (b
+// may have been freed, or reused for another key, since: checking it
+// then is harmless).
 type ivTimer struct {
-	at  int64
-	key string
+	at int64
+	b  int32
 }
 
 type ivTimers []ivTimer
@@ -100,9 +111,10 @@ type ivSide struct {
 	joinside.Codec
 	timeCol int
 	life    int64 // a row of time ts is held while wm < ts + life
-	// buckets holds the rows of each join key, sorted by time (rows of
-	// one time in arrival order).
-	buckets map[string][]int32
+	seed    maphash.Seed
+	byKey   map[uint64]int32 // hash of a join key → its bucket (chained by hnext)
+	bkts    []ivBucket
+	freeB   int32
 	timers  ivTimers
 	slab    slab
 	ents    [][]ivEntry
@@ -125,6 +137,75 @@ func (s *ivSide) appendStateKey(buf []byte, e *ivEntry) []byte {
 
 // row is the encoded row of e.
 func (s *ivSide) row(e *ivEntry) []byte { return s.slab.at(e.chunk, e.pos+e.klen, int(e.rlen)) }
+
+// key is the encoded join key of e.
+func (s *ivSide) key(e *ivEntry) []byte { return s.slab.at(e.chunk, e.pos, int(e.klen)) }
+
+// bucketOf returns the bucket of join key key, or -1.
+func (s *ivSide) bucketOf(key []byte) int32 {
+	b, ok := s.byKey[maphash.Bytes(s.seed, key)]
+	if !ok {
+		return -1
+	}
+	for ; b >= 0; b = s.bkts[b].hnext {
+		if bytes.Equal(s.key(s.ent(s.bkts[b].head)), key) {
+			return b
+		}
+	}
+	return -1
+}
+
+// newBucket adds a bucket of key holding entry i alone.
+func (s *ivSide) newBucket(key []byte, i int32) int32 {
+	b := s.freeB
+	if b >= 0 {
+		s.freeB = s.bkts[b].hnext
+	} else {
+		b = int32(len(s.bkts))
+		s.bkts = append(s.bkts, ivBucket{})
+	}
+	s.bkts[b] = ivBucket{head: i, tail: i, run: i, hnext: -1}
+	h := maphash.Bytes(s.seed, key)
+	if j, ok := s.byKey[h]; ok {
+		s.bkts[b].hnext = j
+	}
+	s.byKey[h] = b
+	return b
+}
+
+// freeBucket removes bucket b, of key hash h, now empty.
+func (s *ivSide) freeBucket(b int32, h uint64) {
+	bk := &s.bkts[b]
+	if j := s.byKey[h]; j == b {
+		if bk.hnext >= 0 {
+			s.byKey[h] = bk.hnext
+		} else {
+			delete(s.byKey, h)
+		}
+	} else {
+		for j >= 0 && s.bkts[j].hnext != b {
+			j = s.bkts[j].hnext
+		}
+		if j >= 0 {
+			s.bkts[j].hnext = bk.hnext
+		}
+	}
+	*bk = ivBucket{head: -1, tail: -1, run: -1, hnext: s.freeB}
+	s.freeB = b
+}
+
+// newEntry returns a free slot of ents.
+func (s *ivSide) newEntry() int32 {
+	if i := s.free; i >= 0 {
+		s.free = s.ent(i).next
+		return i
+	}
+	if int(s.nEnt) == len(s.ents)*entryChunk {
+		s.ents = append(s.ents, make([]ivEntry, entryChunk))
+	}
+	s.nEnt++
+	return s.nEnt - 1
+}
 
 func (s *ivSide) markDirty(i int32) {
 	if e := s.ent(i); e.flags&fDirty == 0 {
@@ -184,32 +265,34 @@ func (s *ivSide) compactSlab() {
 
 // add holds one copy of row (of join key key and time ts).
 func (s *ivSide) add(key []byte, ts int64, row []byte, matched bool) int32 {
-	rows := s.buckets[string(key)]
-	at := sort.Search(len(rows), func(i int) bool { return s.ent(rows[i]).time > ts })
-	for j := at - 1; j >= 0; j-- {
-		e := s.ent(rows[j])
-		if e.time != ts {
-			break
+	b := s.bucketOf(key)
+	prev := int32(-1) // the row to insert after (-1: at the head)
+	if b >= 0 {
+		bk := &s.bkts[b]
+		j := bk.head
+		switch t := s.ent(bk.tail).time; {
+		case t < ts: // the common case: a new tail
+			prev, j = bk.tail, -1
+		case t == ts: // at the tail, unless the tail's time has the row
+			prev, j = bk.tail, bk.run
 		}
-		if bytes.Equal(s.row(e), row) {
-			e.count++
-			if matched {
-				e.flags |= fMatched
+		for ; j >= 0; j = s.ent(j).next {
+			e := s.ent(j)
+			if e.time > ts {
+				break
 			}
-			s.markDirty(rows[j])
-			return rows[j]
+			if e.time == ts && bytes.Equal(s.row(e), row) {
+				e.count++
+				if matched {
+					e.flags |= fMatched
+				}
+				s.markDirty(j)
+				return j
+			}
+			prev = j
 		}
 	}
-	i := s.free
-	if i >= 0 {
-		s.free = s.ent(i).next
-	} else {
-		if int(s.nEnt) == len(s.ents)*entryChunk {
-			s.ents = append(s.ents, make([]ivEntry, entryChunk))
-		}
-		i = s.nEnt
-		s.nEnt++
-	}
+	i := s.newEntry()
 	s.kr = append(append(s.kr[:0], key...), row...)
 	c, pos := s.slab.put(s.kr)
 	e := s.ent(i)
@@ -217,14 +300,25 @@ func (s *ivSide) add(key []byte, ts int64, row []byte, matched bool) int32 {
 	if matched {
 		e.flags |= fMatched
 	}
-	if rows == nil {
-		k := string(key) // the map's and the timer's
-		s.buckets[k] = []int32{i}
-		heap.Push(&s.timers, ivTimer{at: ts + s.life, key: k})
-	} else {
-		s.buckets[string(key)] = slices.Insert(rows, at, i)
-		if at == 0 {
-			heap.Push(&s.timers, ivTimer{at: ts + s.life, key: string(key)})
+	switch {
+	case b < 0:
+		b = s.newBucket(key, i)
+		heap.Push(&s.timers, ivTimer{at: ts + s.life, b: b})
+	case prev < 0: // a new head
+		bk := &s.bkts[b]
+		e.next = bk.head
+		bk.head = i
+		heap.Push(&s.timers, ivTimer{at: ts + s.life, b: b})
+	default:
+		bk := &s.bkts[b]
+		p := s.ent(prev)
+		e.next = p.next
+		p.next = i
+		if prev == bk.tail {
+			if s.ent(bk.tail).time < ts {
+				bk.run = i
+			}
+			bk.tail = i
 		}
 	}
 	s.live++
@@ -237,35 +331,31 @@ func (s *ivSide) add(key []byte, ts int64, row []byte, matched bool) int32 {
 func (s *ivSide) expire(wm int64, pad func(row []byte, count int64)) {
 	for len(s.timers) > 0 && s.timers[0].at <= wm {
 		t := heap.Pop(&s.timers).(ivTimer)
-		rows := s.buckets[t.key]
-		if rows == nil {
-			continue
+		bk := &s.bkts[t.b]
+		if bk.head < 0 || s.ent(bk.head).time+s.life > wm {
+			continue // a free bucket, or a stale timer
 		}
-		n := 0
-		for n < len(rows) && s.ent(rows[n]).time+s.life <= wm {
-			e := s.ent(rows[n])
+		h := maphash.Bytes(s.seed, s.key(s.ent(bk.head)))
+		for bk.head >= 0 && s.ent(bk.head).time+s.life <= wm {
+			i := bk.head
+			e := s.ent(i)
+			bk.head = e.next
 			if s.outer && e.flags&fMatched == 0 {
 				pad(s.row(e), e.count)
 			}
-			e.count = 0
+			e.count, e.next = 0, -1
 			if e.flags&fPersisted != 0 {
-				s.markDirty(rows[n]) // the next barrier deletes it
+				s.markDirty(i) // the next barrier deletes it
 			} else {
-				s.release(rows[n]) // nothing to delete
+				s.release(i) // nothing to delete
 			}
 			s.live--
-			n++
 		}
-		if n == 0 {
-			continue // a stale timer
-		}
-		if n == len(rows) {
-			delete(s.buckets, t.key)
+		if bk.head < 0 {
+			s.freeBucket(t.b, h)
 			continue
 		}
-		rows = slices.Delete(rows, 0, n)
-		s.buckets[t.key] = rows
-		heap.Push(&s.timers, ivTimer{at: s.ent(rows[0]).time + s.life, key: t.key})
+		heap.Push(&s.timers, ivTimer{at: s.ent(bk.head).time + s.life, b: t.b})
 	}
 	s.compactDirty()
 }
@@ -320,7 +410,7 @@ func NewIntervalSubtask(n *plan.IntervalJoin, m *exec.OperatorMetrics, alloc mem
 		lower: n.Lower, upper: n.Upper, delay: n.Delay(), outArrow: n.Schema().Arrow(), nLeft: n.Left.Schema().Len()}
 	var specs []state.Spec
 	for i, in := range []plan.Node{n.Left, n.Right} {
-		s := &ivSide{name: "left", outer: n.Type.LeftOuter(), timeCol: n.LeftTime, life: -n.Lower, buckets: map[string][]int32{}, free: -1}
+		s := &ivSide{name: "left", outer: n.Type.LeftOuter(), timeCol: n.LeftTime, life: -n.Lower, seed: maphash.MakeSeed(), byKey: map[uint64]int32{}, free: -1, freeB: -1}
 		keys := n.LeftKeys
 		if i == 1 {
 			s.name, s.outer, s.timeCol, s.life = "right", n.Type.RightOuter(), n.RightTime, n.Upper
@@ -607,17 +697,17 @@ func (o *intervalOp) process(in int, rec arrow.Record) error {
 		k := len(buf)
 		buf = s.KeyEnc.Append(buf, i)
 		klen[i] = len(buf) - k
-		held := other.buckets[string(buf[k:])]
-		if held == nil {
+		b := other.bucketOf(buf[k:])
+		if b < 0 {
 			continue
 		}
 		ts := int64(tcol.Value(i))
-		from := sort.Search(len(held), func(j int) bool { return other.ent(held[j]).time >= ts+lo })
-		for _, e := range held[from:] {
-			if other.ent(e).time > ts+hi {
+		for j := other.bkts[b].head; j >= 0; j = other.ent(j).next {
+			if t := other.ent(j).time; t > ts+hi {
 				break
+			} else if t >= ts+lo {
+				pairs = append(pairs, ivPair{i, j})
 			}
-			pairs = append(pairs, ivPair{i, e})
 		}
 	}
 	at[n] = len(buf)
