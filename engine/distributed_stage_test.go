@@ -85,7 +85,10 @@ func readStageOut(t *testing.T, b *kafkatest.Broker) []string {
 // and takes partitions over, the first stops (STOP JOB) and the second
 // takes its repartition partitions over from the changelog topic. Every
 // window of the events is written exactly once, with the counts an
-// independent computation gives.
+// independent computation gives. Partition 3's events, and its last one,
+// are all read before the second process joins: the process that owns it
+// afterwards reads no row of it and resumes its watermark from the
+// committed offset's metadata, or no window would close.
 func TestDistributedWindowStages(t *testing.T) {
 	b := kafkatest.StartT(t, kafkatest.Options{})
 	for topic, n := range map[string]int{"events": 4, "out": 1} {
@@ -94,15 +97,18 @@ func TestDistributedWindowStages(t *testing.T) {
 		}
 	}
 	const n = 4000
-	produce := func(from, to int) {
+	// A last event per partition, far ahead, fires every window of the
+	// events before it.
+	const last = `{"id":-1,"k":-1,"ts":"2000-01-01 00:00:00.000"}`
+	produce := func(from, to int, parts ...int) {
 		t.Helper()
 		var vals [4][]string
 		for i := from; i < to; i++ {
 			k, ts := stageEvent(i)
 			vals[i%4] = append(vals[i%4], fmt.Sprintf(`{"id":%d,"k":%d,"ts":%q}`, i, k, time.UnixMilli(ts).UTC().Format("2006-01-02 15:04:05.000")))
 		}
-		for p, vs := range vals {
-			if err := b.ProduceJSON("events", int32(p), vs...); err != nil {
+		for _, p := range parts {
+			if err := b.ProduceJSON("events", int32(p), vals[p]...); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -142,19 +148,25 @@ func TestDistributedWindowStages(t *testing.T) {
 			}
 		}
 	}
-	produce(0, n/2)
+	produce(0, n/2, 0, 1, 2)
+	produce(0, n, 3)
+	if err := b.ProduceJSON("events", 3, last); err != nil {
+		t.Fatal(err)
+	}
 	engA, a := start("a")
 	aErr = a.Err
 	waitFor("a owns the 4 event and 4 repartition partitions", func() bool { return owns(a, "events/") == 4 && owns(a, "counts-") == 4 })
+	waitFor("a committed partition 3's end", func() bool {
+		offs, err := b.CommittedOffsets("counts", "events")
+		return err == nil && offs[3] == n/4+1
+	})
 	_, bj := start("b")
 	waitFor("b owns partitions", func() bool {
 		return owns(bj, "events/")+owns(bj, "counts-") > 0 && owns(a, "events/")+owns(a, "counts-") < 8
 	})
-	produce(n/2, n)
-	// A last event per partition, far ahead, fires every window of the
-	// events before it.
-	for p := 0; p < 4; p++ {
-		if err := b.ProduceJSON("events", int32(p), `{"id":-1,"k":-1,"ts":"2000-01-01 00:00:00.000"}`); err != nil {
+	produce(n/2, n, 0, 1, 2)
+	for p := 0; p < 3; p++ {
+		if err := b.ProduceJSON("events", int32(p), last); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -78,6 +78,9 @@ func (j *Job) restore(ctx context.Context) error {
 		if err := src.open(ctx, offsets); err != nil {
 			return err
 		}
+		if j.opts.Member != nil {
+			src.restoreTaken()
+		}
 	}
 	metered := map[*state.Meter]bool{}
 	for _, t := range j.tasks {
@@ -243,7 +246,10 @@ type inflight struct {
 	mu      sync.Mutex
 	align   map[string]time.Duration
 	offsets map[*sourceRunner]map[string][]byte
-	locks   map[string]*sync.Mutex // per parallel node: its subtasks share one writer
+	// wms are the split watermarks every source had at the barrier, by
+	// split name, for a job on several processes (WatermarkCommitter).
+	wms   map[*sourceRunner]map[string]Watermark
+	locks map[string]*sync.Mutex // per parallel node: its subtasks share one writer
 }
 
 // barrier is the barrier operators see.
@@ -267,7 +273,7 @@ func (c *inflight) recordOffset(r *sourceRunner, off map[string][]byte) {
 // checkpoint: the next id, or, without a store, the final commit.
 func (j *Job) startCheckpoint(final bool, reqs []savepointReq) *inflight {
 	c := &inflight{j: j, final: final, reqs: reqs, start: j.opts.Clock.Now(), decided: make(chan struct{}),
-		align: map[string]time.Duration{}, offsets: map[*sourceRunner]map[string][]byte{}, locks: map[string]*sync.Mutex{}}
+		align: map[string]time.Duration{}, offsets: map[*sourceRunner]map[string][]byte{}, wms: map[*sourceRunner]map[string]Watermark{}, locks: map[string]*sync.Mutex{}}
 	for _, r := range reqs {
 		c.savepoint = c.savepoint || r.dir != ""
 	}

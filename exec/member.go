@@ -66,6 +66,68 @@ type StateCommitter interface {
 	AddState(ctx context.Context, id int64, op string, each func(fn func(key, value []byte, deleted bool) error) error) error
 }
 
+// WatermarkCommitter is implemented by OffsetCommitter sinks that commit
+// every input split's watermark with its offset (Kafka: in the committed
+// offset's metadata), so that the process that takes the split over
+// resumes its event time (WatermarkRestorer) rather than hold the job's
+// watermark back until the split produces a row, which it may never do.
+// At each checkpoint the runtime calls AddWatermarks just before
+// AddOffsets, with the watermark every split of a source with a WATERMARK
+// declaration had at the barrier, by split name (splits without one are
+// left out).
+type WatermarkCommitter interface {
+	AddWatermarks(ctx context.Context, id int64, watermarks map[string]Watermark) error
+}
+
+// WatermarkRestorer is implemented by sources of a job on several
+// processes that read back the split watermarks a WatermarkCommitter
+// committed with their offsets. After Open, RestoredWatermarks returns
+// them by split number; the runtime resumes those splits there (active
+// until the table's idle timeout) and emits the source's watermark before
+// it reads a row.
+type WatermarkRestorer interface {
+	RestoredWatermarks() map[int]Watermark
+}
+
+// restoreTaken resumes the watermarks of the splits the source took over
+// (WatermarkRestorer), to be emitted when the runner starts.
+func (r *sourceRunner) restoreTaken() {
+	wr, ok := r.source.(WatermarkRestorer)
+	if !ok || r.wm == nil {
+		return
+	}
+	wms := wr.RestoredWatermarks()
+	if len(wms) == 0 {
+		return
+	}
+	if r.wm.restoreTaken(r.idleClock(), r.splits(), wms) != MinWatermark {
+		r.taken = true
+	}
+}
+
+func (c *inflight) recordWatermarks(r *sourceRunner, wms map[string]Watermark) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wms[r] = wms
+}
+
+// splitWatermarks merges the split watermarks the sources of upstream
+// (all when nil) recorded at the checkpoint's barrier, by split name.
+func (c *inflight) splitWatermarks(upstream map[*plan.Source]bool) map[string]Watermark {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]Watermark{}
+	for r, wms := range c.wms {
+		if upstream != nil && !upstream[r.node] {
+			continue
+		}
+		for k, v := range wms {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // sourceOffsets merges what the sources of upstream (all of them when
 // upstream is nil) recorded at the checkpoint's barrier, by split name.
 func (c *inflight) sourceOffsets(upstream map[*plan.Source]bool) map[string][]byte {

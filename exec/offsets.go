@@ -56,6 +56,18 @@ func (s *splitOffsets) toMap() (map[string][]byte, error) {
 	return m, nil
 }
 
+// watermarks names the split watermarks of a SplitReporter source (by
+// split number) by split name: the i-th offset it reported is split i's.
+func (s *splitOffsets) watermarks(wms map[int]Watermark) map[string]Watermark {
+	out := make(map[string]Watermark, len(wms))
+	for i, wm := range wms {
+		if i < s.n {
+			out[s.names[i]] = wm
+		}
+	}
+	return out
+}
+
 // SourceOffsets returns src's offsets by split name, as a checkpoint
 // stores them and Open takes them back (for tests and tools).
 func SourceOffsets(src Source) (map[string][]byte, error) {

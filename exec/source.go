@@ -32,6 +32,9 @@ type sourceRunner struct {
 	pre       *prefetcher
 	offsets   *splitOffsets // reused by offset when there is no prefetcher
 	exhausted bool
+	// taken: the watermarks of splits taken over from another process
+	// were restored (restoreTaken) and are yet to be emitted.
+	taken bool
 	// waited is the time the runner has spent waiting in read: the source's
 	// own clock for idleness (see idleClock).
 	waited time.Duration
@@ -146,6 +149,14 @@ func (r *sourceRunner) run(ctx context.Context) error {
 		default:
 		}
 		r.reportCompleted(ctx)
+		if r.taken {
+			// The splits taken over resume their event time at once, even
+			// if no row comes.
+			r.taken = false
+			if err := s.advance(ctx, r.wm.valve.output()); err != nil {
+				return err
+			}
+		}
 		// Read returns within about 100ms when nothing comes, so timers
 		// are looked at often enough.
 		if err := s.fireTimers(ctx); err != nil {
@@ -261,6 +272,9 @@ func (r *sourceRunner) barrier(ctx context.Context, cp *inflight) error {
 		}
 		cp.cp.SetConnector(id, r.node.Connector)
 		cp.recordOffset(r, offsets)
+		if r.s.j.opts.Member != nil && r.wm != nil {
+			cp.recordWatermarks(r, off.watermarks(r.wm.splitWatermarks()))
+		}
 		if err := r.snapshotWatermarks(cp.cp.Operator(id)); err != nil {
 			return fmt.Errorf("checkpoint %d: %w", cp.id, err)
 		}
@@ -382,6 +396,11 @@ func (j *Job) newSinkRunner(n *plan.Sink) (*sinkRunner, error) {
 // only what a durable checkpoint covers.
 func (r *sinkRunner) barrier(ctx context.Context, j *Job, id string, cp *inflight) error {
 	if oc, ok := r.sink.(OffsetCommitter); ok && j.opts.Member != nil && cp.cp != nil {
+		if wc, ok := r.sink.(WatermarkCommitter); ok {
+			if err := wc.AddWatermarks(ctx, int64(cp.id), cp.splitWatermarks(r.upstream)); err != nil {
+				return fmt.Errorf("checkpoint %d: sink watermarks: %w", cp.id, err)
+			}
+		}
 		if err := oc.AddOffsets(ctx, int64(cp.id), cp.sourceOffsets(r.upstream)); err != nil {
 			return fmt.Errorf("checkpoint %d: sink offsets: %w", cp.id, err)
 		}

@@ -114,6 +114,20 @@ func (g *watermarkGen) restoreSplit(split int, wm Watermark) {
 	g.valve.restoreInput(split, wm)
 }
 
+// restoreTaken restores the watermarks of splits a source of a job on
+// several processes took over (WatermarkRestorer), once the source has
+// reported its n splits (the others hold the output at their minimum),
+// and returns the output.
+func (g *watermarkGen) restoreTaken(now time.Time, n int, wms map[int]Watermark) Watermark {
+	g.report(now, n)
+	for s, wm := range wms {
+		if s >= 0 && s < n {
+			g.valve.restoreInput(s, wm)
+		}
+	}
+	return g.valve.recompute()
+}
+
 // observe accounts for the rows of rec from split at now, with n splits,
 // and returns the source's watermark afterwards.
 func (g *watermarkGen) observe(rec arrow.Record, split int, now time.Time, n int) (Watermark, error) {

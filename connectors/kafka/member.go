@@ -50,6 +50,14 @@ func (s *source) openMember(current []topicPartition) error {
 			if s.splits[len(s.splits)-1].marks, err = decodeMarks(meta); err != nil {
 				return fmt.Errorf("kafka: table %q: topic %q partition %d: committed offset metadata: %w", s.cfg.Table, tp.topic, tp.partition, err)
 			}
+		} else if wm, ok, err := decodeSplitWatermark(meta); err != nil {
+			return fmt.Errorf("kafka: table %q: topic %q partition %d: committed offset metadata: %w", s.cfg.Table, tp.topic, tp.partition, err)
+		} else if ok {
+			// The partition's watermark when its offset was committed.
+			if s.taken == nil {
+				s.taken = map[int]exec.Watermark{}
+			}
+			s.taken[len(s.splits)-1] = wm
 		}
 	}
 	s.log.Info("reading the partitions the group assigned", "group", m.Group, "generation", m.Generation, "partitions", len(s.splits))
@@ -107,6 +115,11 @@ func (s *sink) AddOffsets(_ context.Context, _ int64, offsets map[string][]byte)
 			// A repartition topic's watermark markers up to the offset.
 			md := encodeMarks(marks)
 			po.Metadata = &md
+		} else if wm, ok := s.splitWM[name]; ok {
+			// The partition's watermark, for the process that takes it
+			// over.
+			md := encodeSplitWatermark(wm)
+			po.Metadata = &md
 		}
 		byTopic[topic] = append(byTopic[topic], po)
 	}
@@ -127,4 +140,19 @@ func (s *sink) AddOffsets(_ context.Context, _ int64, offsets map[string][]byte)
 	return nil
 }
 
-var _ exec.OffsetCommitter = (*sink)(nil)
+// AddWatermarks implements exec.WatermarkCommitter: the input splits'
+// watermarks go into the metadata of the offsets AddOffsets commits next.
+func (s *sink) AddWatermarks(_ context.Context, _ int64, watermarks map[string]exec.Watermark) error {
+	s.splitWM = watermarks
+	return nil
+}
+
+// RestoredWatermarks implements exec.WatermarkRestorer: the watermarks
+// committed with the offsets of the partitions the member took over.
+func (s *source) RestoredWatermarks() map[int]exec.Watermark { return s.taken }
+
+var (
+	_ exec.OffsetCommitter    = (*sink)(nil)
+	_ exec.WatermarkCommitter = (*sink)(nil)
+	_ exec.WatermarkRestorer  = (*source)(nil)
+)

@@ -37,6 +37,9 @@ type sink struct {
 	tsCol   int        // column written as the record timestamp, or -1
 	upsert  bool       // upsert-kafka: -D and unpaired -U rows are tombstones (see Write)
 	st      *stageSink // a stage of a job on several processes (stage.go); nil otherwise
+	// splitWM are the input splits' watermarks at the checkpoint whose
+	// offsets AddOffsets commits next (member.go).
+	splitWM map[string]exec.Watermark
 
 	client   sarama.Client
 	admin    sarama.ClusterAdmin

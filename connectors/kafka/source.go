@@ -68,7 +68,10 @@ type source struct {
 	ignore   bool         // skip malformed records ('<format>.ignore-parse-errors')
 	upsert   bool         // upsert-kafka: records are a changelog by key (see upsertAdd)
 	stage    *stageSource // a repartition topic's reader (stage.go); nil otherwise
-	buf      []byte
+	// taken are the watermarks of the member's splits, by split number,
+	// committed with their offsets by the process that read them before.
+	taken map[int]exec.Watermark
+	buf   []byte
 
 	cases      []reflect.SelectCase // for the idle wait; rebuilt when splits change
 	discovered chan []topicPartition

@@ -589,6 +589,31 @@ func decodeMarks(meta string) (map[string]exec.Watermark, error) {
 	return out, nil
 }
 
+// splitWatermarkPrefix starts the metadata of a source partition's
+// offset committed by a job on several processes: the partition's
+// watermark then (exec.WatermarkCommitter), as 16 hex digits.
+const splitWatermarkPrefix = "streamsql-swm1:"
+
+// encodeSplitWatermark encodes a source partition's watermark as
+// committed offset metadata.
+func encodeSplitWatermark(wm exec.Watermark) string {
+	return splitWatermarkPrefix + hex.EncodeToString(binary.BigEndian.AppendUint64(nil, uint64(wm)))
+}
+
+// decodeSplitWatermark decodes encodeSplitWatermark's metadata; other
+// metadata gives none (ok false).
+func decodeSplitWatermark(meta string) (wm exec.Watermark, ok bool, err error) {
+	rest, ok := strings.CutPrefix(meta, splitWatermarkPrefix)
+	if !ok {
+		return 0, false, nil
+	}
+	b, err := hex.DecodeString(rest)
+	if err != nil || len(b) != 8 {
+		return 0, false, fmt.Errorf("invalid partition watermark %q", meta)
+	}
+	return exec.Watermark(binary.BigEndian.Uint64(b)), true, nil
+}
+
 // ClientOptions returns the options of a kafka table that say how to
 // reach its brokers ('properties.bootstrap.servers' and the client
 // properties that apply to a source, or with sink to a sink), for the

@@ -47,4 +47,16 @@ func TestMarksMetadata(t *testing.T) {
 	if _, err := decodeMarks(marksPrefix + "events/0=zz"); err == nil {
 		t.Fatal("bad metadata accepted")
 	}
+	// A source partition's own watermark.
+	for _, wm := range []exec.Watermark{0, -5, 1 << 40, exec.MinWatermark} {
+		if got, ok, err := decodeSplitWatermark(encodeSplitWatermark(wm)); err != nil || !ok || got != wm {
+			t.Fatalf("partition watermark %d: %d, %v, %v", wm, got, ok, err)
+		}
+	}
+	if _, ok, err := decodeSplitWatermark(encodeMarks(marksState(marks))); ok || err != nil {
+		t.Fatalf("markers read as a partition watermark: %v, %v", ok, err)
+	}
+	if _, _, err := decodeSplitWatermark(splitWatermarkPrefix + "12"); err == nil {
+		t.Fatal("bad partition watermark accepted")
+	}
 }
