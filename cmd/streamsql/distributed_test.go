@@ -18,57 +18,71 @@ import (
 	"github.com/streamsql/streamsql/connectors/kafka/kafkatest"
 )
 
-// distributedQuery is a stateless job run by several processes as one
-// consumer group: %[1]s broker, %[2]s sink topic, %[3]s job (group) name.
+// distributedQuery is a keyed window aggregation run by several
+// processes as one consumer group: the events are partitioned by id, the
+// aggregation is by k, so the job runs it behind a repartition topic, its
+// state in a changelog topic. %[1]s broker, %[2]s sink topic, %[3]s job
+// (group) name.
 const distributedQuery = `
 SET 'pipeline.name' = '%[3]s';
 SET 'execution.distributed' = 'true';
 SET 'execution.checkpointing.interval' = '300 ms';
 
-CREATE TABLE ev (id BIGINT, k INT, v BIGINT) WITH ('connector' = 'kafka', 'topic' = 'events',
-  'properties.bootstrap.servers' = '%[1]s', 'scan.startup.mode' = 'earliest-offset', 'format' = 'json',
+CREATE TABLE ev (id BIGINT, k INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector' = 'kafka',
+  'topic' = 'events', 'properties.bootstrap.servers' = '%[1]s', 'scan.startup.mode' = 'earliest-offset', 'format' = 'json',
   'properties.session.timeout.ms' = '6000', 'properties.heartbeat.interval.ms' = '300');
 
-CREATE TABLE out (id BIGINT, k INT, w BIGINT) WITH ('connector' = 'kafka', 'topic' = '%[2]s',
-  'properties.bootstrap.servers' = '%[1]s', 'format' = 'json', 'key.format' = 'json', 'key.fields' = 'k',
+CREATE TABLE out (ws TIMESTAMP(3), k INT, n BIGINT, s BIGINT) WITH ('connector' = 'kafka', 'topic' = '%[2]s',
+  'properties.bootstrap.servers' = '%[1]s', 'format' = 'json',
   'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'tx-%[3]s');
 
-INSERT INTO out SELECT id, k, v * 2 FROM ev WHERE v %% 3 <> 0;
+INSERT INTO out SELECT window_start, k, COUNT(*), SUM(id) FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+GROUP BY window_start, window_end, k;
 `
 
-// distributedEvent is event i of the test: a key and a value.
-func distributedEvent(i int) (k int, v int64) {
-	return (i * 7919) % 97, int64((i * 104729) % 1000)
-}
+// distributedEvent is event i (of partition i%8): its key and event time
+// (ms; ascending in every partition).
+func distributedEvent(i int) (k int, ts int64) { return (i * 7919) % 97, int64(i) * 2 }
 
 // readDistributed reads the sink topic read_committed and returns its
-// rows as "id|k|w", failing on a row seen twice.
+// windows as "window_start_ms|k|count|sum", failing on a window seen
+// twice.
 func readDistributed(t *testing.T, b *kafkatest.Broker, topic string) []string {
 	t.Helper()
 	recs, err := b.Read(context.Background(), topic, kafkatest.ReadOptions{Quiet: 300 * time.Millisecond})
 	must(t, err)
-	seen := map[int64]bool{}
+	seen := map[string]bool{}
 	var out []string
 	for _, r := range recs {
 		var row struct {
-			ID int64 `json:"id"`
-			K  int   `json:"k"`
-			W  int64 `json:"w"`
+			WS string `json:"ws"`
+			K  int    `json:"k"`
+			N  int64  `json:"n"`
+			S  int64  `json:"s"`
 		}
 		if err := json.Unmarshal(r.Value, &row); err != nil {
 			t.Fatalf("bad output %q: %v", r.Value, err)
 		}
-		if seen[row.ID] {
-			t.Fatalf("%s: event %d written twice", topic, row.ID)
+		ws, err := time.Parse("2006-01-02 15:04:05.999", row.WS)
+		if err != nil {
+			t.Fatalf("bad window start %q: %v", row.WS, err)
 		}
-		seen[row.ID] = true
-		out = append(out, fmt.Sprintf("%d|%d|%d", row.ID, row.K, row.W))
+		id := fmt.Sprintf("%d|%d", ws.UnixMilli(), row.K)
+		if seen[id] {
+			t.Fatalf("%s: window %s written twice", topic, id)
+		}
+		seen[id] = true
+		out = append(out, fmt.Sprintf("%s|%d|%d", id, row.N, row.S))
 	}
 	slices.Sort(out)
 	return out
 }
 
-var assignedRE = regexp.MustCompile(`msg=assigned .*partitions="?map\[events:\[([0-9 ]*)\]`)
+var assignedRE = regexp.MustCompile(`msg=assigned .*partitions="?map\[.*events:\[([0-9 ]*)\]`)
+
+// restoredRE matches a restore of keyed state that read records of the
+// changelog topic.
+var restoredRE = regexp.MustCompile(`msg="restored the keyed state from the changelog" .*records=[1-9]`)
 
 // ownsSome reports whether a process's log shows it assigned partitions.
 func ownsSome(log string) bool {
@@ -80,16 +94,18 @@ func ownsSome(log string) bool {
 	return false
 }
 
-// TestDistributedCrash is issue 17's proof for what runs on several
-// processes so far (stateless jobs): three processes of the real binary run
-// one job over an 8-partition topic as one consumer group while the events
+// TestDistributedCrash is issue 17's proof: three processes of the real
+// binary run a keyed window aggregation (GROUP BY a key that is not the
+// partition key, so behind a repartition hop, its state in a changelog
+// topic) over an 8-partition topic as one consumer group while the events
 // arrive; single processes are SIGKILLed at random moments at least 20
 // times and restarted (with the same identity, so each takes its place
 // back; every fourth one without its state directory, as on a new
-// machine), and a fourth process joins half-way, which moves partitions to
-// it.
-// A read_committed reader of the sink topic must then see exactly the rows
-// of one uninterrupted process: none lost, none twice.
+// machine: its keyed state then comes from the changelog topic only), and
+// a fourth process joins half-way, which moves partitions to it. A
+// read_committed reader of the sink topic must then see exactly the
+// windows of one uninterrupted process, which must equal an independent
+// computation: none lost, none twice, none with other counts.
 func TestDistributedCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test is long; run without -short")
@@ -99,13 +115,21 @@ func TestDistributedCrash(t *testing.T) {
 	must(t, b.CreateTopic("events", 8))
 	must(t, b.CreateTopic("out", 4))
 	must(t, b.CreateTopic("out_ref", 4))
-	const n = 40_000
-	var want []string
+	const n = 24_000
+	type win struct {
+		ws int64
+		k  int
+	}
+	counts, sums := map[win]int64{}, map[win]int64{}
 	for i := 0; i < n; i++ {
-		k, v := distributedEvent(i)
-		if v%3 != 0 {
-			want = append(want, fmt.Sprintf("%d|%d|%d", i, k, v*2))
-		}
+		k, ts := distributedEvent(i)
+		w := win{ts / 1000 * 1000, k}
+		counts[w]++
+		sums[w] += int64(i)
+	}
+	var want []string
+	for w, c := range counts {
+		want = append(want, fmt.Sprintf("%d|%d|%d|%d", w.ws, w.k, c, sums[w]))
 	}
 	slices.Sort(want)
 	dir := t.TempDir()
@@ -115,6 +139,8 @@ func TestDistributedCrash(t *testing.T) {
 		stderr *syncBuffer
 	}
 	logs := map[string]*strings.Builder{}
+	// wipedRuns are the logs of the runs started without a state directory.
+	var wipedRuns []*syncBuffer
 	start := func(job, out, instance string) proc {
 		sql := filepath.Join(dir, job+".sql")
 		must(t, os.WriteFile(sql, []byte(fmt.Sprintf(distributedQuery, b.Addr(), out, job)), 0o644))
@@ -137,18 +163,28 @@ func TestDistributedCrash(t *testing.T) {
 	must(t, err)
 	produced := make(chan error, 1)
 	go func() {
-		const chunk = 1000
+		const chunk = 800
 		for i := 0; i < n; i += chunk {
 			var recs []kafkatest.Record
 			for j := i; j < min(i+chunk, n); j++ {
-				k, v := distributedEvent(j)
-				recs = append(recs, kafkatest.Record{Partition: int32(j % 8), Value: fmt.Appendf(nil, `{"id":%d,"k":%d,"v":%d}`, j, k, v)})
+				k, ts := distributedEvent(j)
+				recs = append(recs, kafkatest.Record{Partition: int32(j % 8),
+					Value: fmt.Appendf(nil, `{"id":%d,"k":%d,"ts":%q}`, j, k, time.UnixMilli(ts).UTC().Format("2006-01-02 15:04:05.000"))})
 			}
 			if err := p.Send("events", recs...); err != nil {
 				produced <- err
 				return
 			}
 			time.Sleep(250 * time.Millisecond)
+		}
+		// A last event per partition, far ahead, fires every window.
+		var recs []kafkatest.Record
+		for q := int32(0); q < 8; q++ {
+			recs = append(recs, kafkatest.Record{Partition: q, Value: []byte(`{"id":-1,"k":-1,"ts":"2000-01-01 00:00:00.000"}`)})
+		}
+		if err := p.Send("events", recs...); err != nil {
+			produced <- err
+			return
 		}
 		produced <- p.Close()
 	}()
@@ -161,7 +197,9 @@ func TestDistributedCrash(t *testing.T) {
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	kills, wiped := 0, 0
 	producing := true
-	for kills < 20 || producing {
+	// The last restart is one without the state directory: that process
+	// then runs to the end, its state from the changelog topic only.
+	for kills < 20 || producing || kills%4 != 0 {
 		time.Sleep(time.Duration(300+rng.Intn(900)) * time.Millisecond)
 		name := names[rng.Intn(len(names))]
 		p := procs[name]
@@ -174,8 +212,11 @@ func TestDistributedCrash(t *testing.T) {
 			// The process's machine is replaced: nothing local survives.
 			must(t, os.RemoveAll(filepath.Join(dir, "dist-"+name)))
 			wiped++
+			procs[name] = start("dist", "out", name)
+			wipedRuns = append(wipedRuns, procs[name].stderr)
+		} else {
+			procs[name] = start("dist", "out", name)
 		}
-		procs[name] = start("dist", "out", name)
 		if kills == 10 && len(names) == 3 {
 			names = append(names, "p3") // a fourth process joins
 			procs["p3"] = start("dist", "out", "p3")
@@ -199,7 +240,7 @@ func TestDistributedCrash(t *testing.T) {
 				for name, p := range alive {
 					tails = append(tails, name+":\n"+tail(p.stderr.String()))
 				}
-				t.Fatalf("%s: %d of %d rows after 180 s\n%s", topic, len(got), len(want), strings.Join(tails, "\n"))
+				t.Fatalf("%s: %d of %d windows after 180 s\n%s", topic, len(got), len(want), strings.Join(tails, "\n"))
 			}
 			time.Sleep(time.Second)
 			got = readDistributed(t, b, topic)
@@ -216,6 +257,12 @@ func TestDistributedCrash(t *testing.T) {
 			break
 		}
 	}
+	last := wipedRuns[len(wipedRuns)-1]
+	for deadline := time.Now().Add(90 * time.Second); !restoredRE.MatchString(last.String()); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the last process restarted without its state directory restored nothing from the changelog:\n%s", tail(last.String()))
+		}
+	}
 	owned := map[string]bool{}
 	for name, p := range procs {
 		stop(name, p)
@@ -223,7 +270,14 @@ func TestDistributedCrash(t *testing.T) {
 	for name, l := range logs {
 		owned[name] = ownsSome(l.String())
 	}
-	t.Logf("%d kills (%d restarted without their state directory), %d output rows, processes that owned partitions: %v", kills, wiped, len(got), owned)
+	fromChangelog := 0
+	for _, l := range wipedRuns {
+		if restoredRE.MatchString(l.String()) {
+			fromChangelog++
+		}
+	}
+	t.Logf("%d kills (%d restarted without their state directory, %d of those restored keyed state from the changelog), %d windows, processes that owned partitions: %v",
+		kills, wiped, fromChangelog, len(got), owned)
 	if !owned["p3"] {
 		t.Fatalf("the fourth process never owned a partition:\n%s", tail(logs["p3"].String()))
 	}
