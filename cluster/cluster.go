@@ -179,12 +179,10 @@ func (h *handler) takeErr() error {
 func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	m := &exec.Member{Group: h.cfg.Group, Generation: sess.GenerationID(), MemberID: sess.MemberID(),
 		InstanceID: h.cfg.InstanceID, Partitions: map[string][]int32{}}
-	n := 0
 	for t, ps := range sess.Claims() {
 		ps = slices.Clone(ps)
 		slices.Sort(ps)
 		m.Partitions[t] = ps
-		n += len(ps)
 	}
 	h.log.Info("assigned", "generation", m.Generation, "member", m.MemberID, "partitions", m.Partitions)
 	if h.cfg.OnAssign != nil {
@@ -198,10 +196,12 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	ctx := context.WithoutCancel(sess.Context())
 	go func() {
 		defer close(done)
-		if n == 0 {
-			<-revoked // nothing to run until the next assignment
-			return
-		}
+		// Also with no partitions: the job opens its transactional sinks,
+		// which fences (aborts) the transaction a previous run of this
+		// process left open. The group's generation does not: that
+		// transaction holds offsets of partitions other processes own
+		// now, which they would wait for until the broker's transaction
+		// timeout.
 		err := h.run(ctx, m, revoked)
 		select {
 		case <-revoked:

@@ -244,3 +244,20 @@ func TestRunJobError(t *testing.T) {
 		t.Fatal("Fenced")
 	}
 }
+
+// TestRunNoPartitions: a member the group gives no partition still runs
+// its job (whose transactional sinks then fence what a previous run of the
+// process left open), with an empty assignment.
+func TestRunNoPartitions(t *testing.T) {
+	b := kafkatest.StartT(t, kafkatest.Options{})
+	if err := b.CreateTopic("t", 1); err != nil {
+		t.Fatal(err)
+	}
+	l := newLedger(t)
+	_, _ = startMember(t, testConfig(b, "a"), l.run("a"))
+	l.waitFor("a owning t/0", func(now map[string][]string) bool { return slices.Equal(now["a"], []string{"t/0"}) })
+	_, _ = startMember(t, testConfig(b, "b"), l.run("b"))
+	l.waitFor("b running a job without partitions", func(now map[string][]string) bool { // l.mu is held
+		return l.runs["b"] > 0 && len(now["b"]) == 0 && len(now["a"]) == 1
+	})
+}
