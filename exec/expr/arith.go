@@ -515,6 +515,16 @@ func floatDivide[T float32 | float64](mod bool, a []T, as T, aConst bool, b []T,
 // is 128-bit; rescaling is per value). A result outside the precision of
 // the result type is NULL, as in Flink.
 func (e *arith) evalDecimal(rec arrow.Record) (arrow.Array, error) {
+	if e.op == '*' {
+		if a, ok, err := e.mulConst(rec); ok {
+			return a, err
+		}
+	}
+	return e.evalDecimalRows(rec)
+}
+
+// evalDecimalRows is evalDecimal's general path.
+func (e *arith) evalDecimalRows(rec arrow.Record) (arrow.Array, error) {
 	la, err := e.l.Eval(rec)
 	if err != nil {
 		return nil, err
