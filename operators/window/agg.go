@@ -110,6 +110,19 @@ type windowAggOp struct {
 	// Time windows open, by end: a min-heap of ends and their slots.
 	winEnds windowEndHeap
 	wins    map[int64][]int32
+	// HOP windows by slices (slice.go): the slices by start, the bases of
+	// windows restored from state that kept one accumulator per window, by
+	// end, and the ends in winEnds; freeParts, mergeSlot (-1 until needed),
+	// cursors, heap and group are reused.
+	sliced      bool
+	sliceParts  map[int64]*slicePart
+	bases       map[int64]*slicePart
+	pendingEnds map[int64]struct{}
+	freeParts   []*slicePart
+	mergeSlot   int32
+	cursors     []sliceCursor
+	heap        []int32
+	group       []int32
 	// Sessions: a lower bound of the end of every open session.
 	minEnd int64
 
@@ -249,6 +262,7 @@ func NewAggSubtask(n *plan.WindowAgg, m *exec.OperatorMetrics, alloc memory.Allo
 		keyCol:    -1,
 		procTime:  -1,
 		scratch:   -1,
+		mergeSlot: -1,
 		lateness:  n.AllowLateness,
 		earlyFire: n.EarlyFire,
 		lateFire:  n.LateFire,
@@ -262,6 +276,11 @@ func NewAggSubtask(n *plan.WindowAgg, m *exec.OperatorMetrics, alloc memory.Allo
 		o.zone = w.Zone
 	}
 	o.table = newSlotTable(o, 1024)
+	if o.sliced = slicedWindow(w, o.updating); o.sliced {
+		o.sliceParts = make(map[int64]*slicePart)
+		o.bases = make(map[int64]*slicePart)
+		o.pendingEnds = make(map[int64]struct{})
+	}
 	switch w.Kind {
 	case plan.Tumble:
 		if w.Size <= 0 {
@@ -420,6 +439,12 @@ func (o *windowAggOp) OnBatch(ctx context.Context, _ int, rec arrow.Record, out 
 			}
 		}
 		o.releaseMerged()
+	} else if o.sliced {
+		o.assignSlices(times, timeNulls, keys, keyArr, slots)
+		if err := o.keepLate(ctx, rec, slots, late); err != nil {
+			return err
+		}
+		o.updateAggs(rec, slots)
 	} else {
 		for j := 0; j < o.phases; j++ {
 			o.assignWindows(j, times, timeNulls, keys, keyArr, slots)
@@ -497,9 +522,10 @@ func (o *windowAggOp) checkOverflow() error {
 		if a.argType.Kind == types.Decimal {
 			hint = "DECIMAL sums are limited to 38 digits"
 		}
+		start, end := o.overflowBounds(s)
 		return fmt.Errorf("exec: window aggregation %q: %w: %s(%s%s) overflows %s (window %s – %s%s); %s",
 			o.id, expr.ErrOverflow, what, d, a.arg, sumTypeName(a.argType),
-			types.FormatTimestamp(o.slotStart[s]), types.FormatTimestamp(o.slotEnd[s]), o.slotKeyText(s), hint)
+			types.FormatTimestamp(start), types.FormatTimestamp(end), o.slotKeyText(s), hint)
 	}
 	return nil
 }
@@ -814,9 +840,12 @@ func (o *windowAggOp) OnWatermark(ctx context.Context, wm exec.Watermark, out ex
 	}
 	o.wm = wm
 	var err error
-	if o.w.Kind == plan.Session {
+	switch {
+	case o.w.Kind == plan.Session:
 		err = o.fireSessions(ctx, out)
-	} else {
+	case o.sliced:
+		err = o.fireSlices(ctx, out)
+	default:
 		err = o.fireWindows(ctx, out)
 	}
 	o.m.StateEntries.Store(int64(o.nlive))

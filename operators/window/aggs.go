@@ -833,6 +833,13 @@ func (a *distinctAcc[T]) merge(d, s int32) {
 	}
 }
 
+// mergeKeep is merge leaving src unchanged (keepingMerger).
+func (a *distinctAcc[T]) mergeKeep(d, s int32) {
+	for v := range a.sets[s] {
+		a.add(d, v)
+	}
+}
+
 func (a *distinctAcc[T]) add(s int32, v T) {
 	set := a.sets[s]
 	if set == nil {

@@ -379,6 +379,10 @@ type winRun struct {
 	barrierAt func(i int) bool
 	crashAt   func(i int) bool
 	restores  int
+	// unslicedFirst runs the first operator with one accumulator per
+	// window, as before HOP windows were aggregated by slices: the
+	// restored ones read its checkpoint.
+	unslicedFirst bool
 }
 
 func (r *winRun) run(evs []winEvent, recs []arrowRecordRef) (out []string, late int64) {
@@ -388,6 +392,9 @@ func (r *winRun) run(evs []winEvent, recs []arrowRecordRef) (out []string, late 
 		op, err := NewAggSubtask(r.spec.plan(), m, r.alloc, state.Single(0))
 		if err != nil {
 			r.t.Fatal(err)
+		}
+		if r.unslicedFirst && st == nil {
+			op.(*windowAggOp).sliced = false
 		}
 		var openErr error
 		if st != nil {
@@ -515,6 +522,9 @@ func TestWindowAggRestore(t *testing.T) {
 			r := &winRun{t: t, spec: spec, alloc: alloc,
 				barrierAt: func(int) bool { return rng.IntN(5) == 0 },
 				crashAt:   func(int) bool { return rng.IntN(6) == 0 },
+				// A sliced HOP restores the per-window checkpoints of
+				// the version before slices, then its own.
+				unslicedFirst: slicedWindow(spec.window, false),
 			}
 			got, gotLate := r.run(evs, recs)
 			if r.restores < 3 {

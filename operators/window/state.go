@@ -29,7 +29,12 @@ import (
 // is that of groupkey: the one the keyed exchange routes the group's rows
 // by, so a checkpoint taken at any parallelism restores at any other.
 // The windows table's layout names the window, the key types and the
-// aggregates; state written under another layout is refused. Session
+// aggregates; state written under another layout is refused. A HOP
+// window aggregated by slices (slice.go) writes one entry per (slice,
+// key), bounds [start, start+slide); an entry spanning a whole window
+// (written by the version that kept one per window) restores as that
+// window's base, and an operator keeping one accumulator per window
+// refuses slices with ErrStateLayout. Session
 // accumulators are keyed by their current bounds; when a session grows or
 // merges, its old key is deleted.
 //
@@ -249,7 +254,14 @@ func (o *windowAggOp) restore(st checkpoint.StateReader) error {
 	if meta, ok, err := legacyMeta(whole); err != nil {
 		return fmt.Errorf("window aggregation %q: restore: %w", o.id, err)
 	} else if ok {
-		return o.restoreLegacy(whole, meta)
+		if err := o.restoreLegacy(whole, meta); err != nil {
+			return err
+		}
+		if o.sliced {
+			o.registerRestored()
+			o.m.StateEntries.Store(int64(o.nlive))
+		}
+		return nil
 	}
 	err := o.tables.Restore(st, func(_ *state.Table, _ int, key, value []byte) error {
 		_, err := o.restoreAcc(key, value)
@@ -274,6 +286,9 @@ func (o *windowAggOp) restore(st checkpoint.StateReader) error {
 		o.m.LateRecords.Store(late)
 	}
 	o.restoreEmitted()
+	if o.sliced {
+		o.registerRestored()
+	}
 	o.m.StateEntries.Store(int64(o.nlive))
 	return nil
 }
@@ -325,7 +340,15 @@ func (o *windowAggOp) restoreAcc(key, value []byte) (int32, error) {
 		s = o.allocSlot(start, end, k, null)
 		o.linkSession(s)
 		o.persStart[s], o.persEnd[s] = start, end
+	} else if o.sliced {
+		var err error
+		if s, err = o.restoreSliced(start, end, k, null); err != nil {
+			return -1, err
+		}
 	} else {
+		if o.w.Kind == plan.Hop && end-start != o.w.Size {
+			return -1, o.errSlicedState(start, end)
+		}
 		if o.table.get(end, k, null) >= 0 {
 			return -1, fmt.Errorf("duplicate window state: %w", errWindowState)
 		}
