@@ -30,6 +30,10 @@ type GroupAgg struct {
 	// StateTTL, when positive, is how long (ms of processing time) a key
 	// may stay idle before its state is dropped (table.exec.state.ttl).
 	StateTTL int64
+	// InputAppendOnly is set (by the planner's changelog inference) when
+	// the input has no updates or deletes: MIN and MAX then keep their
+	// running extreme alone.
+	InputAppendOnly bool
 }
 
 // MiniBatch configures the input buffering of an updating operator: the

@@ -193,6 +193,7 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 			if in := ins[0]; in.Props().Changelog == plan.Upsert {
 				return errorf(pos, "aggregation %s over %s, which emits upserts without update-before rows, is not supported yet", n.ID(), producer(in))
 			}
+			x.InputAppendOnly = ins[0].Props().Changelog == plan.AppendOnly
 			b.Changelog = plan.Retract
 			b.UpsertKey = make([]int, len(x.Keys))
 			for i := range b.UpsertKey {

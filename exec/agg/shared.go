@@ -40,6 +40,18 @@ type jointFolder interface {
 // NewCalls returns the accumulators of calls over rows of schema in (see
 // New).
 func NewCalls(calls []plan.AggCall, in types.Schema) (*Calls, error) {
+	return newCalls(calls, in, false)
+}
+
+// NewCallsAppendOnly is NewCalls for an input without retractions: MIN
+// and MAX keep their running extreme alone (extremeAcc), in the state
+// encoding of NewCalls' MIN and MAX; a retraction is an error
+// (ErrRetractAppendOnly).
+func NewCallsAppendOnly(calls []plan.AggCall, in types.Schema) (*Calls, error) {
+	return newCalls(calls, in, true)
+}
+
+func newCalls(calls []plan.AggCall, in types.Schema, appendOnly bool) (*Calls, error) {
 	c := &Calls{accs: make([]Accumulator, len(calls))}
 	byCol := map[int][]int{} // COUNT(DISTINCT x) calls by x
 	for i, call := range calls {
@@ -62,9 +74,14 @@ func NewCalls(calls []plan.AggCall, in types.Schema) (*Calls, error) {
 			c.steps = append(c.steps, step{call: i, shared: j, calls: members})
 			continue
 		}
-		a, err := New(call, in)
-		if err != nil {
-			return nil, err
+		var a Accumulator
+		if d, ok := domainOf(argType(call, in)); appendOnly && ok && (call.Func == plan.Min || call.Func == plan.Max) {
+			a = newExtreme(call.Arg, d, call.Func == plan.Max, int32(in.Fields[call.Arg].Type.Scale))
+		} else {
+			var err error
+			if a, err = New(call, in); err != nil {
+				return nil, err
+			}
 		}
 		c.accs[i], done[i] = a, true
 		c.steps = append(c.steps, step{call: i})
@@ -309,4 +326,13 @@ func (a *sharedMember[T]) Decode(buf []byte, s int32) ([]byte, error) {
 		buf = rest
 	}
 	return buf, nil
+}
+
+// argType is the type of call's argument column, or the zero Type when it
+// has none or it is out of range (New reports that).
+func argType(call plan.AggCall, in types.Schema) types.Type {
+	if call.Arg < 0 || call.Arg >= in.Len() {
+		return types.Type{}
+	}
+	return in.Fields[call.Arg].Type
 }

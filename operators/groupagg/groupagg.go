@@ -168,7 +168,11 @@ func NewSubtask(n *plan.GroupAgg, m *exec.OperatorMetrics, alloc memory.Allocato
 			return nil, errf("%s: FILTER column #%d out of range", c, c.Filter)
 		}
 	}
-	if o.calls2, err = agg.NewCalls(n.Aggs, in); err != nil {
+	newCalls := agg.NewCalls
+	if n.InputAppendOnly {
+		newCalls = agg.NewCallsAppendOnly // MIN/MAX keep no multiset
+	}
+	if o.calls2, err = newCalls(n.Aggs, in); err != nil {
 		return nil, errf("%v", err)
 	}
 	o.aggs = o.calls2.Accumulators()
