@@ -560,10 +560,11 @@ func (o *groupAggOp) chunk(ctx context.Context, nowMs int64, out exec.Emitter) e
 	if len(o.touched) == 0 {
 		return nil
 	}
-	// Old rows, before the fold.
-	for _, s := range o.touched {
-		o.appendRow(s)
+	// Old rows, before the fold; room for the new ones too.
+	for i := range o.outSchema.NumFields() {
+		o.rb.Field(i).Reserve(2 * len(o.touched))
 	}
+	o.appendRows(o.touched)
 	for _, seg := range o.segs {
 		// The chunk's rows of the batch, sliced when they are not all of
 		// it, so that folding costs the chunk's rows, not the batch's.
@@ -579,9 +580,7 @@ func (o *groupAggOp) chunk(ctx context.Context, nowMs int64, out exec.Emitter) e
 			return err
 		}
 	}
-	for _, s := range o.touched {
-		o.appendRow(s)
-	}
+	o.appendRows(o.touched)
 	both := o.rb.NewRecord()
 	defer both.Release()
 	n := len(o.touched)
@@ -669,21 +668,27 @@ func filtered(col arrow.Array, slots, buf []int32) []int32 {
 	return buf
 }
 
-// appendRow appends slot s's group row (keys, then results) to the output
-// builder.
-func (o *groupAggOp) appendRow(s int32) {
-	// Read only: the decoder does not keep or modify key.
-	key := unsafe.Slice(unsafe.StringData(o.slotKey[s]), len(o.slotKey[s]))
-	for i, t := range o.keyTypes {
-		var err error
-		if key, err = state.DecodeKeyColumn(o.rb.Field(i), t, key); err != nil {
-			// The key was encoded by this operator's encoder.
-			panic(fmt.Sprintf("groupagg: %q: own key does not decode: %v", o.id, err))
+// appendRows appends the group rows (keys, then results) of slots ss to
+// the output builder, column by column: the keys row by row (their
+// encoding is one per row), then each aggregate's results.
+func (o *groupAggOp) appendRows(ss []int32) {
+	for _, s := range ss {
+		// Read only: the decoder does not keep or modify key.
+		key := unsafe.Slice(unsafe.StringData(o.slotKey[s]), len(o.slotKey[s]))
+		for i, t := range o.keyTypes {
+			var err error
+			if key, err = state.DecodeKeyColumn(o.rb.Field(i), t, key); err != nil {
+				// The key was encoded by this operator's encoder.
+				panic(fmt.Sprintf("groupagg: %q: own key does not decode: %v", o.id, err))
+			}
 		}
 	}
 	k := len(o.keyTypes)
 	for i, a := range o.aggs {
-		a.AppendResult(o.rb.Field(k+i), s)
+		b := o.rb.Field(k + i)
+		for _, s := range ss {
+			a.AppendResult(b, s)
+		}
 	}
 }
 
