@@ -296,22 +296,22 @@ func (o *windowAggOp) comparePairs(a, b keySlot) int {
 func (o *windowAggOp) emitSliced(ctx context.Context, out exec.Emitter, end int64) error {
 	start := end - o.w.Size
 	cur := o.cursors[:0]
-	total := 0
+	most := 0 // the window has at least as many rows as its largest part
 	if p := o.bases[end]; p != nil && len(p.slots) > 0 {
 		cur = append(cur, sliceCursor{ps: o.sortedPairs(p)})
-		total += len(p.slots)
+		most = max(most, len(p.slots))
 	}
 	for st := start; st < end; st += o.w.Slide {
 		if p := o.sliceParts[st]; p != nil && len(p.slots) > 0 {
 			cur = append(cur, sliceCursor{ps: o.sortedPairs(p)})
-			total += len(p.slots)
+			most = max(most, len(p.slots))
 		}
 	}
 	o.cursors = cur
 	if len(cur) == 0 {
 		return nil
 	}
-	e := &sliceEmitter{o: o, ctx: ctx, out: out, start: start, end: end, left: total}
+	e := &sliceEmitter{o: o, ctx: ctx, out: out, start: start, end: end, left: most}
 	if len(cur) == 1 {
 		for _, p := range cur[0].ps {
 			if err := e.row(p.slot, p.slot); err != nil {
@@ -427,14 +427,14 @@ type sliceEmitter struct {
 	ctx        context.Context
 	out        exec.Emitter
 	start, end int64
-	rows, left int // rows in the builder; a bound of the rows to come
+	rows, left int // rows in the builder; an estimate of the rows to come, reserved
 }
 
 // row appends the row of slot s's key with the aggregates of slot acc.
 func (e *sliceEmitter) row(s, acc int32) error {
 	o := e.o
 	if e.rows == 0 {
-		n := min(e.left, windowOutputRows)
+		n := min(max(e.left, 1), windowOutputRows)
 		for i := range o.outSchema.NumFields() {
 			o.rb.Field(i).Reserve(n)
 		}
