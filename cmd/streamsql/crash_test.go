@@ -84,6 +84,7 @@ GROUP BY window_start, window_end, k;
 // restarted each time with the same state directory, and its output must
 // equal, row for row, the output of one uninterrupted run.
 func TestCrashRecovery(t *testing.T) {
+	t.Parallel() // waits on processes and checkpoints more than it computes
 	if testing.Short() {
 		t.Skip("crash test is long; run without -short")
 	}

@@ -68,6 +68,7 @@ const jdbcUpdatingTable = `(k integer, b bigint, n bigint, total bigint, PRIMARY
 // TestJDBCCrashRecovery: issue 16's SIGKILL proofs, a windowed and a
 // non-windowed updating aggregate into PostgreSQL exactly-once.
 func TestJDBCCrashRecovery(t *testing.T) {
+	t.Parallel() // waits on processes and checkpoints more than it computes
 	if testing.Short() {
 		t.Skip("crash test is long; run without -short")
 	}
@@ -118,6 +119,7 @@ SELECT k, v / 100 AS b, COUNT(*), SUM(v) FROM ev GROUP BY k, v / 100 HAVING COUN
 // transactions) and the server is restarted once: the job retries,
 // resumes and ends with the table of an uninterrupted run.
 func TestJDBCConnectionFaults(t *testing.T) {
+	t.Parallel() // waits on processes and checkpoints more than it computes
 	if testing.Short() {
 		t.Skip("fault test is long; run without -short")
 	}

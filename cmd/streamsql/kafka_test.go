@@ -275,6 +275,7 @@ func readAgg(t *testing.T, b *kafkatest.Broker, topic string) []string {
 // (and of an independent computation): no duplicate, no gap, and each
 // key's windows in order within its partition.
 func TestKafkaCrashRecovery(t *testing.T) {
+	t.Parallel() // waits on processes and checkpoints more than it computes
 	if testing.Short() {
 		t.Skip("crash test is long; run without -short")
 	}

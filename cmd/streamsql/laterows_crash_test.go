@@ -30,6 +30,7 @@ GROUP BY window_start, window_end, k;
 // do not depend on where the runs were killed: batches and watermarks
 // follow the file's offsets).
 func TestLateRowsCrashRecovery(t *testing.T) {
+	t.Parallel() // waits on processes and checkpoints more than it computes
 	if testing.Short() {
 		t.Skip("crash test is long; run without -short")
 	}

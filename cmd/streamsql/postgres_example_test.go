@@ -22,6 +22,7 @@ import (
 // One deviation: the job's state dir is a temporary one (--state-dir),
 // not the default under the repository.
 func TestPostgresExampleAsDocumented(t *testing.T) {
+	t.Parallel() // waits on processes and checkpoints more than it computes
 	if testing.Short() {
 		t.Skip("runs the example for several seconds; run without -short")
 	}

@@ -209,6 +209,7 @@ func newS3CrashRun(t *testing.T, events int, settings ...string) *s3CrashRun {
 // uninterrupted run (local checkpoints, never killed) and of an
 // independent computation.
 func TestS3CrashRecovery(t *testing.T) {
+	t.Parallel() // waits on processes and checkpoints more than it computes
 	r := newS3CrashRun(t, 60_000)
 	want := expectedWindows(r.evs)
 	kills, restores, logs := r.crashLoop(20, nil)
@@ -247,6 +248,7 @@ func TestS3CrashRecovery(t *testing.T) {
 // held downstream); and a run that restored during the outage failed after
 // the 1 s upload timeout instead of waiting for the server.
 func TestS3OutageCrashRecovery(t *testing.T) {
+	t.Parallel() // waits on processes and checkpoints more than it computes
 	r := newS3CrashRun(t, 50_000,
 		"SET 'execution.checkpointing.tolerable-failed-checkpoints' = '1000';",
 		"SET 'execution.checkpointing.timeout' = '1 s';")
@@ -317,6 +319,7 @@ GROUP BY window_start, window_end, user_id;
 // the manifests here, independently of the checkpoint package), nothing of
 // the ≥ 50 checkpoints before them.
 func TestS3Retention(t *testing.T) {
+	t.Parallel() // waits on processes and checkpoints more than it computes
 	if testing.Short() {
 		t.Skip("long; run without -short")
 	}

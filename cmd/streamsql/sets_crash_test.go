@@ -81,6 +81,7 @@ END;
 // aggregate in one subtask and in two (behind a hash exchange fed by both
 // sources, so barriers are aligned across inputs and subtasks).
 func TestUnionAllCrashRecovery(t *testing.T) {
+	t.Parallel() // waits on processes and checkpoints more than it computes
 	if testing.Short() {
 		t.Skip("crash test is long; run without -short")
 	}
@@ -94,6 +95,7 @@ func TestUnionAllCrashRecovery(t *testing.T) {
 
 // TestStatementSetCrashRecovery: (b) of issue 12's proofs.
 func TestStatementSetCrashRecovery(t *testing.T) {
+	t.Parallel() // waits on processes and checkpoints more than it computes
 	if testing.Short() {
 		t.Skip("crash test is long; run without -short")
 	}
@@ -288,6 +290,7 @@ END;
 // exactly-once Kafka sink (the in-process broker), committed on the same
 // checkpoints: a read_committed reader sees each window once.
 func TestStatementSetKafkaCrashRecovery(t *testing.T) {
+	t.Parallel() // waits on processes and checkpoints more than it computes
 	if testing.Short() {
 		t.Skip("crash test is long; run without -short")
 	}
@@ -350,6 +353,7 @@ ON a.k = b.k AND a.v = b.v;
 // and of a regular join (two file sources each, the join at parallelism
 // 2 behind hash exchanges, barriers aligned across its inputs).
 func TestJoinCrashRecovery(t *testing.T) {
+	t.Parallel() // waits on processes and checkpoints more than it computes
 	if testing.Short() {
 		t.Skip("crash test is long; run without -short")
 	}

@@ -80,6 +80,7 @@ func compactedCounts(t *testing.T, b *kafkatest.Broker, topic string) map[int64]
 // an independent computation: a replayed row would count twice, a lost one
 // not at all.
 func TestUpsertKafkaCrashRecovery(t *testing.T) {
+	t.Parallel() // waits on processes and checkpoints more than it computes
 	if testing.Short() {
 		t.Skip("crash test is long; run without -short")
 	}

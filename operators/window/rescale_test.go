@@ -145,10 +145,8 @@ func TestWindowAggRescale(t *testing.T) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 3))
-	for _, spec := range winRandSpecs(rng) {
-		if len(spec.keys) == 0 {
-			continue // one group: never parallel
-		}
+	keyed := func(s *winSpec) bool { return len(s.keys) > 0 } // one group is never parallel
+	for _, spec := range onePerWindow(rng, winRandSpecs(rng), keyed) {
 		t.Run(spec.name(), func(t *testing.T) {
 			alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer alloc.AssertSize(t, 0)
