@@ -8,7 +8,7 @@
 -- file groups by a computed column customTime, which its nexmark DDL
 -- adds; this is the version over dateTime.)
 --
--- rows: 183999
+-- rows: 36799
 
 CREATE TABLE bid (
   auction  BIGINT,
@@ -22,7 +22,7 @@ CREATE TABLE bid (
 ) WITH (
   'connector' = 'nexmark',
   'event.type' = 'bid',
-  'events.num' = '100000'
+  'events.num' = '20000'
 );
 
 CREATE TABLE nexmark_q15 (

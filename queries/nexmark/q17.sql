@@ -6,7 +6,7 @@
 -- auction and day (the sink counts its changelog rows), with FILTER
 -- clauses.
 --
--- rows: 178003
+-- rows: 35601
 
 CREATE TABLE bid (
   auction  BIGINT,
@@ -20,7 +20,7 @@ CREATE TABLE bid (
 ) WITH (
   'connector' = 'nexmark',
   'event.type' = 'bid',
-  'events.num' = '100000'
+  'events.num' = '20000'
 );
 
 CREATE TABLE nexmark_q17 (
