@@ -272,47 +272,58 @@ func (p *exprParser) deeper(n int) bool { return p.depth-1+n > MaxNesting }
 func (p *exprParser) leave() { p.depth-- }
 
 func (p *exprParser) or() (Expr, error) {
-	start := p.peek().Pos
-	if err := p.enter(start); err != nil {
+	if err := p.enter(p.peek().Pos); err != nil {
 		return nil, err
 	}
 	defer p.leave()
-	e, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	for isWord(p.peek(), "OR") {
-		pos := p.next().Pos
-		if err := p.count(pos); err != nil {
-			return nil, err
-		}
-		r, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		e = &BinaryExpr{Pos: start, Op: "OR", Left: e, Right: r}
-	}
-	return e, nil
+	return p.leftAssoc((*exprParser).and, orOp)
 }
 
-func (p *exprParser) and() (Expr, error) {
+func (p *exprParser) and() (Expr, error) { return p.leftAssoc((*exprParser).not, andOp) }
+
+// leftAssoc parses operand {op operand}, left-associative: one level of
+// the binary operators' precedence. op reports the operator a token is,
+// if it is one of the level's. Each operator counts towards MaxOperators;
+// the chain is built by a loop, so it adds no nesting.
+func (p *exprParser) leftAssoc(operand func(*exprParser) (Expr, error), op func(*lexer.Token) (string, bool)) (Expr, error) {
 	start := p.peek().Pos
-	e, err := p.not()
+	e, err := operand(p)
 	if err != nil {
 		return nil, err
 	}
-	for isWord(p.peek(), "AND") {
-		pos := p.next().Pos
-		if err := p.count(pos); err != nil {
+	for {
+		t := p.peek()
+		o, ok := op(t)
+		if !ok {
+			return e, nil
+		}
+		p.next()
+		if err := p.count(t.Pos); err != nil {
 			return nil, err
 		}
-		r, err := p.not()
+		r, err := operand(p)
 		if err != nil {
 			return nil, err
 		}
-		e = &BinaryExpr{Pos: start, Op: "AND", Left: e, Right: r}
+		e = &BinaryExpr{Pos: start, Op: o, Left: e, Right: r}
 	}
-	return e, nil
+}
+
+// The operators of each level of leftAssoc.
+func orOp(t *lexer.Token) (string, bool)     { return "OR", isWord(t, "OR") }
+func andOp(t *lexer.Token) (string, bool)    { return "AND", isWord(t, "AND") }
+func concatOp(t *lexer.Token) (string, bool) { return "||", isOp(t, "||") }
+func addOp(t *lexer.Token) (string, bool)    { return oneOf(t, "+", "-") }
+func mulOp(t *lexer.Token) (string, bool)    { return oneOf(t, "*", "/", "%") }
+
+// oneOf reports which of ops the token is.
+func oneOf(t *lexer.Token, ops ...string) (string, bool) {
+	for _, o := range ops {
+		if isOp(t, o) {
+			return o, true
+		}
+	}
+	return "", false
 }
 
 func (p *exprParser) not() (Expr, error) {
@@ -476,65 +487,11 @@ func (p *exprParser) required() (Expr, error) {
 	return p.or()
 }
 
-func (p *exprParser) concat() (Expr, error) {
-	start := p.peek().Pos
-	e, err := p.add()
-	if err != nil {
-		return nil, err
-	}
-	for isOp(p.peek(), "||") {
-		pos := p.next().Pos
-		if err := p.count(pos); err != nil {
-			return nil, err
-		}
-		r, err := p.add()
-		if err != nil {
-			return nil, err
-		}
-		e = &BinaryExpr{Pos: start, Op: "||", Left: e, Right: r}
-	}
-	return e, nil
-}
+func (p *exprParser) concat() (Expr, error) { return p.leftAssoc((*exprParser).add, concatOp) }
 
-func (p *exprParser) add() (Expr, error) {
-	start := p.peek().Pos
-	e, err := p.mul()
-	if err != nil {
-		return nil, err
-	}
-	for t := p.peek(); isOp(t, "+") || isOp(t, "-"); t = p.peek() {
-		p.next()
-		if err := p.count(t.Pos); err != nil {
-			return nil, err
-		}
-		r, err := p.mul()
-		if err != nil {
-			return nil, err
-		}
-		e = &BinaryExpr{Pos: start, Op: t.Value, Left: e, Right: r}
-	}
-	return e, nil
-}
+func (p *exprParser) add() (Expr, error) { return p.leftAssoc((*exprParser).mul, addOp) }
 
-func (p *exprParser) mul() (Expr, error) {
-	start := p.peek().Pos
-	e, err := p.unary()
-	if err != nil {
-		return nil, err
-	}
-	for t := p.peek(); isOp(t, "*") || isOp(t, "/") || isOp(t, "%"); t = p.peek() {
-		p.next()
-		if err := p.count(t.Pos); err != nil {
-			return nil, err
-		}
-		r, err := p.unary()
-		if err != nil {
-			return nil, err
-		}
-		e = &BinaryExpr{Pos: start, Op: t.Value, Left: e, Right: r}
-	}
-	return e, nil
-}
+func (p *exprParser) mul() (Expr, error) { return p.leftAssoc((*exprParser).unary, mulOp) }
 
 func (p *exprParser) unary() (Expr, error) {
 	type op struct {
