@@ -119,6 +119,17 @@ INSERT INTO out SELECT id FROM ev;`, b.Addr())
 	if len(got) != 300 {
 		t.Fatalf("%d rows, want 300", len(got))
 	}
+	// Each process's counters cover all its jobs (one per assignment):
+	// together they read and wrote every row once.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		sa, sb := a.Stats(), bj.Stats()
+		if sa.RecordsIn+sb.RecordsIn == 300 && sa.RecordsOut+sb.RecordsOut == 300 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rows in %d + %d, out %d + %d; want 300 in all", sa.RecordsIn, sb.RecordsIn, sa.RecordsOut, sb.RecordsOut)
+		}
+	}
 
 	// STOP JOB: the process leaves the group, whose other member takes
 	// every partition.

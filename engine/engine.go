@@ -253,6 +253,10 @@ type ContinuousQuery struct {
 	started   chan struct{}      // closed once job is set
 	startOnce sync.Once
 	member    membership // with 'execution.distributed'
+	// prior sums the row counters of the jobs this query ran before the
+	// current one (a distributed query runs a job per assignment), so
+	// that Stats counts the rows of the whole run.
+	prior exec.Stats
 }
 
 // Name is the job's name: its identity for checkpoints.
@@ -394,6 +398,9 @@ func (q *ContinuousQuery) run(ctx context.Context, fn RowFunc, m *exec.Member, r
 		return err
 	}
 	q.mu.Lock()
+	if q.job != nil {
+		addCounters(&q.prior, q.job.Stats())
+	}
 	q.job = job
 	q.mu.Unlock()
 	if err := q.e.track(q); err != nil {
@@ -435,15 +442,27 @@ func (q *ContinuousQuery) StopWithSavepoint(dir string) (exec.SavepointResult, e
 	return res, res.Err
 }
 
-// Stats returns the running job's counters (zero before Run).
+// Stats returns the running job's counters (zero before Run). The row
+// counters (in, out, malformed, late) cover every job the query ran: a
+// distributed query starts a new job at each rebalance.
 func (q *ContinuousQuery) Stats() exec.Stats {
 	q.mu.Lock()
-	j := q.job
+	j, prior := q.job, q.prior
 	q.mu.Unlock()
 	if j == nil {
 		return exec.Stats{}
 	}
-	return j.Stats()
+	st := j.Stats()
+	addCounters(&st, prior)
+	return st
+}
+
+// addCounters adds the row counters of from to st.
+func addCounters(st *exec.Stats, from exec.Stats) {
+	st.RecordsIn += from.RecordsIn
+	st.RecordsOut += from.RecordsOut
+	st.Malformed += from.Malformed
+	st.LateRecords += from.LateRecords
 }
 
 // collectSink hands a SELECT's batches to the client. Rows are delivered
