@@ -33,19 +33,126 @@ const (
 // index in a dirty list whose entry has no fDirty flag is stale, and the
 // first of several of the same index stands for them all.
 
+// slot is what every held entry of the regular and interval joins
+// begins with (embedded): where its state key is in the slab, its count,
+// flags, and a link.
+type slot struct {
+	chunk, pos int32 // where its key then row are in the slab
+	klen, rlen int32 // the lengths of its encoded join key and row
+	count      int64
+	next       int32 // the next row of its bucket (-1: none), or the next free slot
+	flags      uint8
+}
+
+// base is e itself: the slot an entry type embeds.
+func (e *slot) base() *slot { return e }
+
+// heldEntry is a pointer to an entry type E that embeds slot.
+type heldEntry[E any] interface {
+	*E
+	base() *slot
+}
+
+// arena holds the entries of a side of the regular or interval join (of
+// type E) and their state keys: the entries in chunks of entryChunk,
+// free slots in a list, the keys in a slab; dirty lists the entries
+// changed since the last barrier (count 0: dropped); live counts the
+// held rows.
+type arena[E any, P heldEntry[E]] struct {
+	slab  slab
+	ents  [][]E
+	nEnt  int32
+	free  int32 // first free slot of ents (-1: none)
+	dirty []int32
+	live  int
+}
+
+// ent is entry i.
+func (a *arena[E, P]) ent(i int32) P { return &a.ents[i/entryChunk][i%entryChunk] }
+
+// newEntry returns a free slot of ents.
+func (a *arena[E, P]) newEntry() int32 {
+	if i := a.free; i >= 0 {
+		a.free = a.ent(i).base().next
+		return i
+	}
+	if int(a.nEnt) == len(a.ents)*entryChunk {
+		a.ents = append(a.ents, make([]E, entryChunk))
+	}
+	a.nEnt++
+	return a.nEnt - 1
+}
+
+// release frees the slot of dropped entry i (no barrier needs it any
+// more).
+func (a *arena[E, P]) release(i int32) {
+	e := a.ent(i)
+	s := e.base()
+	a.slab.release(s.chunk, int(s.klen)+int(s.rlen))
+	var zero E
+	*e = zero
+	s.next = a.free
+	a.free = i
+}
+
+func (a *arena[E, P]) markDirty(i int32) {
+	if e := a.ent(i).base(); e.flags&fDirty == 0 {
+		e.flags |= fDirty
+		a.dirty = append(a.dirty, i)
+	}
+}
+
+// compactDirty drops from the dirty list the rows dropped before any
+// barrier wrote them (nothing to delete), once it has grown well past the
+// held rows: without checkpoints (or between two far apart) the list is
+// then bounded by the held rows, not by the stream.
+func (a *arena[E, P]) compactDirty() {
+	if len(a.dirty) <= 2*a.live+1024 {
+		return
+	}
+	kept := a.dirty[:0]
+	for _, i := range a.dirty {
+		switch e := a.ent(i).base(); {
+		case e.flags&(fDirty|fKept) != fDirty:
+			// stale, or kept already
+		case e.count > 0 || e.flags&fPersisted != 0:
+			e.flags |= fKept
+			kept = append(kept, i)
+		default:
+			a.release(i)
+		}
+	}
+	for _, i := range kept {
+		a.ent(i).base().flags &^= fKept
+	}
+	a.dirty = kept
+}
+
+// compactSlab copies the slab without its dead bytes once they are most
+// of it. No output row may refer to a held row meanwhile.
+func (a *arena[E, P]) compactSlab() {
+	if !a.slab.wasteful() {
+		return
+	}
+	old := a.slab
+	a.slab = slab{}
+	for i := int32(0); i < a.nEnt; i++ {
+		if e := a.ent(i).base(); e.flags&fUsed != 0 {
+			e.chunk, e.pos = a.slab.put(old.at(e.chunk, e.pos, int(e.klen)+int(e.rlen)))
+		}
+	}
+}
+
 // entry is one distinct held row of a side, or a dropped one not yet
 // deleted from the checkpointed state.
 type entry struct {
-	chunk, pos int32 // where its key then row are in the side's slab
-	klen, rlen int32 // the lengths of its encoded join key and row
-	count      int64
-	matches    int64 // rows of the other side it joins (outer sides only)
-	access     int64 // last write, ms of processing time
-	// prev and next link the rows of its bucket in arrival order of their
-	// first copy (-1: none); hnext the entries of one hash in the row
-	// index, or the next free slot.
-	prev, next, hnext int32
-	flags             uint8
+	slot
+	matches int64 // rows of the other side it joins (outer sides only)
+	access  int64 // last write, ms of processing time
+	// prev and next (the slot's) link the rows of its bucket in arrival
+	// order of their first copy (-1: none); hnext the entries of one hash
+	// in the row index.
+	prev, hnext int32
 }
 
 // bucket is the list of the rows of one join key.
@@ -67,24 +174,17 @@ type side struct {
 	outer bool
 	joinside.Codec
 	dec rowDecoder
+	arena[entry, *entry]
 
 	seed  maphash.Seed
-	slab  slab      // the entries' keys and rows
-	ents  [][]entry // the entries, in chunks of entryChunk
-	nEnt  int32
-	free  int32 // first free slot of ents (-1: none)
 	bkts  []bucket
 	freeB int32
 	byKey map[uint64]int32 // hash of a join key → its bucket (chained by hnext)
 	byRow map[uint64]int32 // hash of key and row → an entry of an indexed bucket
-	// dirty lists the entries changed since the last barrier (count 0:
-	// dropped).
-	dirty []int32
-	live  int
 }
 
 func newSide(name string, outer bool) *side {
-	return &side{name: name, outer: outer, seed: maphash.MakeSeed(), free: -1, freeB: -1,
+	return &side{name: name, outer: outer, seed: maphash.MakeSeed(), arena: arena[entry, *entry]{free: -1}, freeB: -1,
 		byKey: map[uint64]int32{}, byRow: map[uint64]int32{}}
 }
 
@@ -94,22 +194,6 @@ const (
 	slabChunk  = 64 << 10
 	entryChunk = 1024
 )
-
-// ent is entry i.
-func (s *side) ent(i int32) *entry { return &s.ents[i/entryChunk][i%entryChunk] }
-
-// newEntry returns a free slot of ents.
-func (s *side) newEntry() int32 {
-	if i := s.free; i >= 0 {
-		s.free = s.ent(i).hnext
-		return i
-	}
-	if int(s.nEnt) == len(s.ents)*entryChunk {
-		s.ents = append(s.ents, make([]entry, entryChunk))
-	}
-	s.nEnt++
-	return s.nEnt - 1
-}
 
 // slab is append-only storage of byte strings in chunks: it grows
 // without copying what it holds. size bytes of it are in use or dead
@@ -262,7 +346,7 @@ func (s *side) unindex(i int32) {
 func (s *side) insert(b int32, kr []byte, klen int) int32 {
 	i := s.newEntry()
 	c, pos := s.slab.put(kr)
-	*s.ent(i) = entry{chunk: c, pos: pos, klen: int32(klen), rlen: int32(len(kr) - klen), prev: -1, next: -1, hnext: -1, flags: fUsed | fHeld}
+	*s.ent(i) = entry{slot: slot{chunk: c, pos: pos, klen: int32(klen), rlen: int32(len(kr) - klen), next: -1, flags: fUsed | fHeld}, prev: -1, hnext: -1}
 	if b < 0 {
 		b = s.freeB
 		if b >= 0 {
@@ -340,65 +424,6 @@ func (s *side) unlink(i int32) {
 	}
 	*bk = bucket{hnext: s.freeB}
 	s.freeB = b
-}
-
-// release frees the slot of dropped entry i (no barrier needs it any
-// more).
-func (s *side) release(i int32) {
-	e := s.ent(i)
-	s.slab.release(e.chunk, int(e.klen)+int(e.rlen))
-	*e = entry{hnext: s.free}
-	s.free = i
-}
-
-func (s *side) markDirty(i int32) {
-	if e := s.ent(i); e.flags&fDirty == 0 {
-		e.flags |= fDirty
-		s.dirty = append(s.dirty, i)
-	}
-}
-
-// compactDirty drops from the dirty list the rows dropped before any
-// barrier wrote them (nothing to delete), once it has grown well past the
-// held rows: without checkpoints (or between two far apart) the list is
-// then bounded by the held rows, not by the stream.
-func (s *side) compactDirty() {
-	if len(s.dirty) <= 2*s.live+1024 {
-		return
-	}
-	kept := s.dirty[:0]
-	for _, i := range s.dirty {
-		switch e := s.ent(i); {
-		case e.flags&(fDirty|fKept) != fDirty:
-			// stale, or kept already
-		case e.count > 0 || e.flags&fPersisted != 0:
-			e.flags |= fKept
-			kept = append(kept, i)
-		default:
-			s.release(i)
-		}
-	}
-	for _, i := range kept {
-		s.ent(i).flags &^= fKept
-	}
-	s.dirty = kept
-}
-
-// compactSlab copies the slab without its dead bytes once they are most
-// of it. No output row may refer to a held row meanwhile.
-func (s *side) compactSlab() {
-	if !s.slab.wasteful() {
-		return
-	}
-	old := s.slab
-	s.slab = slab{}
-	for i := int32(0); i < s.nEnt; i++ {
-		e := s.ent(i)
-		if e.flags&fUsed == 0 {
-			continue
-		}
-		e.chunk, e.pos = s.slab.put(old.at(e.chunk, e.pos, int(e.klen)+int(e.rlen)))
-	}
 }
 
 // add adds one copy of the row of key and row kr (key: its first klen

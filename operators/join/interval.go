@@ -63,12 +63,8 @@ import (
 // deleted from the checkpointed state: its encoded join key and row are
 // in the side's slab, the entry itself holds no pointer.
 type ivEntry struct {
-	chunk, pos int32 // where its key then row are in the slab
-	klen, rlen int32 // the lengths of its encoded join key and row
-	time       int64
-	count      int64
-	next       int32 // the next row of its bucket (-1: none), or the next free slot
-	flags      uint8 // fUsed, fDirty, fPersisted, fMatched (joined a row: outer sides)
+	slot // flags: fUsed, fDirty, fPersisted, fMatched (joined a row: outer sides)
+	time int64
 }
 
 // ivBucket lists the rows of one join key, linked by their entries' next
@@ -109,6 +105,7 @@ type ivSide struct {
 	table *state.Table
 	outer bool
 	joinside.Codec
+	arena[ivEntry, *ivEntry]
 	timeCol int
 	life    int64 // a row of time ts is held while wm < ts + life
 	seed    maphash.Seed
@@ -116,17 +113,8 @@ type ivSide struct {
 	bkts    []ivBucket
 	freeB   int32
 	timers  ivTimers
-	slab    slab
-	ents    [][]ivEntry
-	nEnt    int32
-	free    int32 // first free slot (-1: none)
-	dirty   []int32
-	live    int
 	kr      []byte
 }
-
-// ent is entry i.
-func (s *ivSide) ent(i int32) *ivEntry { return &s.ents[i/entryChunk][i%entryChunk] }
 
 // appendStateKey appends the state key of e: join key, time, row.
 func (s *ivSide) appendStateKey(buf []byte, e *ivEntry) []byte {
@@ -194,75 +182,6 @@ func (s *ivSide) freeBucket(b int32, h uint64) {
 	s.freeB = b
 }
 
-// newEntry returns a free slot of ents.
-func (s *ivSide) newEntry() int32 {
-	if i := s.free; i >= 0 {
-		s.free = s.ent(i).next
-		return i
-	}
-	if int(s.nEnt) == len(s.ents)*entryChunk {
-		s.ents = append(s.ents, make([]ivEntry, entryChunk))
-	}
-	s.nEnt++
-	return s.nEnt - 1
-}
-
-func (s *ivSide) markDirty(i int32) {
-	if e := s.ent(i); e.flags&fDirty == 0 {
-		e.flags |= fDirty
-		s.dirty = append(s.dirty, i)
-	}
-}
-
-// release frees the slot of dropped entry i.
-func (s *ivSide) release(i int32) {
-	e := s.ent(i)
-	s.slab.release(e.chunk, int(e.klen)+int(e.rlen))
-	*e = ivEntry{next: s.free}
-	s.free = i
-}
-
-// compactDirty drops from the dirty list the rows dropped before any
-// barrier wrote them (nothing to delete), once it has grown well past the
-// held rows: without checkpoints (or between two far apart) the list is
-// then bounded by the held rows, not by the stream.
-func (s *ivSide) compactDirty() {
-	if len(s.dirty) <= 2*s.live+1024 {
-		return
-	}
-	kept := s.dirty[:0]
-	for _, i := range s.dirty {
-		switch e := s.ent(i); {
-		case e.flags&(fDirty|fKept) != fDirty:
-			// stale (see arena.go), or kept already
-		case e.count > 0 || e.flags&fPersisted != 0:
-			e.flags |= fKept
-			kept = append(kept, i)
-		default:
-			s.release(i)
-		}
-	}
-	for _, i := range kept {
-		s.ent(i).flags &^= fKept
-	}
-	s.dirty = kept
-}
-
-// compactSlab copies the slab without its dead bytes once they are most
-// of it. No output row may refer to a held row meanwhile.
-func (s *ivSide) compactSlab() {
-	if !s.slab.wasteful() {
-		return
-	}
-	old := s.slab
-	s.slab = slab{}
-	for i := int32(0); i < s.nEnt; i++ {
-		if e := s.ent(i); e.flags&fUsed != 0 {
-			e.chunk, e.pos = s.slab.put(old.at(e.chunk, e.pos, int(e.klen)+int(e.rlen)))
-		}
-	}
-}
-
 // add holds one copy of row (of join key key and time ts).
 func (s *ivSide) add(key []byte, ts int64, row []byte, matched bool) int32 {
 	b := s.bucketOf(key)
@@ -296,7 +215,7 @@ func (s *ivSide) add(key []byte, ts int64, row []byte, matched bool) int32 {
 	s.kr = append(append(s.kr[:0], key...), row...)
 	c, pos := s.slab.put(s.kr)
 	e := s.ent(i)
-	*e = ivEntry{chunk: c, pos: pos, klen: int32(len(key)), rlen: int32(len(row)), time: ts, count: 1, next: -1, flags: fUsed}
+	*e = ivEntry{slot: slot{chunk: c, pos: pos, klen: int32(len(key)), rlen: int32(len(row)), count: 1, next: -1, flags: fUsed}, time: ts}
 	if matched {
 		e.flags |= fMatched
 	}
@@ -410,7 +329,7 @@ func NewIntervalSubtask(n *plan.IntervalJoin, m *exec.OperatorMetrics, alloc mem
 		lower: n.Lower, upper: n.Upper, delay: n.Delay(), outArrow: n.Schema().Arrow(), nLeft: n.Left.Schema().Len()}
 	var specs []state.Spec
 	for i, in := range []plan.Node{n.Left, n.Right} {
-		s := &ivSide{name: "left", outer: n.Type.LeftOuter(), timeCol: n.LeftTime, life: -n.Lower, seed: maphash.MakeSeed(), byKey: map[uint64]int32{}, free: -1, freeB: -1}
+		s := &ivSide{name: "left", outer: n.Type.LeftOuter(), timeCol: n.LeftTime, life: -n.Lower, seed: maphash.MakeSeed(), byKey: map[uint64]int32{}, arena: arena[ivEntry, *ivEntry]{free: -1}, freeB: -1}
 		keys := n.LeftKeys
 		if i == 1 {
 			s.name, s.outer, s.timeCol, s.life = "right", n.Type.RightOuter(), n.RightTime, n.Upper
