@@ -40,6 +40,13 @@ func TestDifferentialJoins(t *testing.T) {
 			"SELECT c.k, c.n, c.s, b.v FROM (SELECT k, COUNT(*) AS n, SUM(v) AS s FROM a GROUP BY k) AS c LEFT JOIN b ON c.k = b.k AND b.v > 1200",
 		},
 		{
+			// The WHERE conjuncts over one side filter it before the join,
+			// an updating side too.
+			"updating-inner-where",
+			"SELECT c.k, c.n, b.v FROM (SELECT k, COUNT(*) AS n FROM a GROUP BY k) AS c JOIN b ON c.k = b.k WHERE c.n > 3 AND b.v > 1000 AND c.n * 50 < b.v",
+			"SELECT c.k, c.n, b.v FROM (SELECT k, COUNT(*) AS n FROM a GROUP BY k) AS c JOIN b ON c.k = b.k WHERE c.n > 3 AND b.v > 1000 AND c.n * 50 < b.v",
+		},
+		{
 			// The right side's rows are deleted once their count reaches
 			// 15: the left rows they matched are padded again.
 			"deleted-matches-left",

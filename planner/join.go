@@ -43,7 +43,7 @@ func (b *builder) planFromWhere(sel *parser.Select) (*relation, *parser.Select, 
 		}
 		return b.subqueryJoins(rel, sel)
 	}
-	rel, rest, err := b.planJoinFrom(j, conjuncts(sel.Where))
+	rel, rest, err := b.planJoinFrom(j, conjuncts(sel.Where), true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -56,13 +56,17 @@ func (b *builder) planFromWhere(sel *parser.Select) (*relation, *parser.Select, 
 }
 
 // planJoinFrom plans a FROM item that is a join, with where the WHERE
-// conjuncts a comma join may take its condition from; it returns those
-// left over.
-func (b *builder) planJoinFrom(j *parser.JoinRef, where []parser.Expr) (*relation, []parser.Expr, error) {
+// conjuncts a comma join may take its condition from (and, when push is
+// set, an inner join the conjuncts over one of its sides); it
+// returns those left over.
+func (b *builder) planJoinFrom(j *parser.JoinRef, where []parser.Expr, push bool) (*relation, []parser.Expr, error) {
 	var left *relation
 	var err error
 	if lj, ok := j.Left.(*parser.JoinRef); ok {
-		left, where, err = b.planJoinFrom(lj, where)
+		// Below an inner or left join, a WHERE conjunct over the left
+		// side's columns may filter them before (not below the
+		// NULL-padded side of a right or full join).
+		left, where, err = b.planJoinFrom(lj, where, push && (j.Kind == "INNER" || j.Kind == "CROSS" || j.Kind == "LEFT"))
 	} else {
 		left, err = b.planFrom(j.Left)
 	}
@@ -104,6 +108,19 @@ func (b *builder) planJoinFrom(j *parser.JoinRef, where []parser.Expr) (*relatio
 	}
 	if rel, ok, err := b.windowJoin(j, kind, left, right, sc, cond); ok {
 		return rel, where, err
+	}
+	if push && kind == plan.InnerJoin && j.On != nil {
+		// WHERE conjuncts over one side of an inner join filter that side
+		// before the join (join pushes them down).
+		var rest []parser.Expr
+		for _, w := range where {
+			if e, err := sc.bind(w); err == nil && !containsAgg(w) && oneSided(e, left, right) {
+				cond = append(cond, w)
+			} else {
+				rest = append(rest, w)
+			}
+		}
+		where = rest
 	}
 	rel, err := b.join(j, kind, left, right, sc, cond)
 	return rel, where, err
@@ -217,6 +234,9 @@ func (b *builder) join(j *parser.JoinRef, kind plan.JoinKind, left, right *relat
 	if len(lkeys) == 0 {
 		return nil, errorf(j.Pos, "the join has no equality condition between its two sides (such as a.k = b.k): a join of two streams without one would keep every row of both in state and match each with all of the other's; Flink refuses it too")
 	}
+	if kind == plan.InnerJoin {
+		left, right, residual = pushSideFilters(left, right, residual)
+	}
 	tb, residual := intervalBound(sc, nl, residual)
 	lnode, lidx, lextra := keyColumns(left, lkeys)
 	rnode, ridx, rextra := keyColumns(right, rkeys)
@@ -288,6 +308,104 @@ func (b *builder) join(j *parser.JoinRef, kind plan.JoinKind, left, right *relat
 		out.node = calc
 	}
 	return out, nil
+}
+
+// pushSideFilters moves the conjuncts of an inner join's residual
+// condition (over the join scope: left's columns, then right's) that read
+// one side alone, deterministically and without a possible error, into a
+// filter of that side, as Flink's optimizer does: a side's rows the join
+// would drop anyway are neither held nor matched.
+func pushSideFilters(left, right *relation, residual []plan.Expr) (*relation, *relation, []plan.Expr) {
+	nl := len(left.cols)
+	var lf, rf, rest []plan.Expr
+	for _, e := range residual {
+		if !oneSided(e, left, right) {
+			rest = append(rest, e)
+			continue
+		}
+		if l, _ := side(e, nl); l {
+			lf = append(lf, e)
+		} else {
+			rf = append(rf, shiftRefs(e, func(i int) int { return i - nl }))
+		}
+	}
+	return filtered(left, lf), filtered(right, rf), rest
+}
+
+// oneSided reports whether e (over the scope of the join of left and
+// right) reads the columns of one side alone, none of them a processing
+// time or of a relation with a late-rows table, and may be evaluated
+// before the join: it is deterministic and cannot fail (pushable).
+func oneSided(e plan.Expr, left, right *relation) bool {
+	nl := len(left.cols)
+	l, r := side(e, nl)
+	if l == r || !pushable(e) {
+		return false
+	}
+	rel, off := left, 0
+	if r {
+		rel, off = right, nl
+	}
+	if rel.late != nil || len(rel.cols) != len(rel.schema().Fields) {
+		return false
+	}
+	ok := true
+	walkPlanExpr(e, func(x plan.Expr) {
+		if c, is := x.(*plan.ColumnRef); is && (c.Index-off >= len(rel.cols) || rel.cols[c.Index-off].proctime) {
+			ok = false
+		}
+	})
+	return ok
+}
+
+// pushableFuncs are the functions a filter pushed below a join may call:
+// comparisons and logic, which neither fail nor depend on when they run.
+var pushableFuncs = map[string]bool{"=": true, "<>": true, "<": true, "<=": true, ">": true, ">=": true,
+	"AND": true, "OR": true, "NOT": true, "IS_NULL": true, "IS_NOT_NULL": true, "IS_TRUE": true,
+	"IS_FALSE": true, "IS_NOT_TRUE": true, "IS_NOT_FALSE": true, "LIKE": true, "NOT_LIKE": true}
+
+// pushable reports whether e is made of column references, literals,
+// pushableFuncs and casts that cannot fail.
+func pushable(e plan.Expr) bool {
+	switch x := e.(type) {
+	case *plan.ColumnRef, *plan.Literal:
+		return true
+	case *plan.Call:
+		if !pushableFuncs[x.Func] {
+			return false
+		}
+		for _, a := range x.Args {
+			if !pushable(a) {
+				return false
+			}
+		}
+		return true
+	case *plan.Cast:
+		from, to := x.Arg.Type().Kind, x.T.Kind
+		widening := (from == types.Int || from == types.BigInt) && (to == types.BigInt || to == types.Double) && from <= to
+		return (x.Safe || widening || from == to && to != types.Decimal || from == types.Null) && pushable(x.Arg)
+	}
+	return false
+}
+
+// filtered returns rel with its rows filtered by the conjuncts conds
+// (over its columns): a Calc keeping every column.
+func filtered(rel *relation, conds []plan.Expr) *relation {
+	if len(conds) == 0 {
+		return rel
+	}
+	cond := conds[0]
+	for _, c := range conds[1:] {
+		cond = &plan.Call{Func: "AND", Args: []plan.Expr{cond, c}, T: boolOf(cond, c)}
+	}
+	calc := &plan.Calc{Input: rel.node, Filter: cond}
+	calc.Output = rel.schema()
+	for i, c := range rel.cols {
+		calc.Exprs = append(calc.Exprs, &plan.ColumnRef{Index: i, Name: c.name, T: c.t})
+	}
+	out := *rel
+	out.node = calc
+	return &out
 }
 
 // sides returns the qualifiers of the columns of a join's inputs, for

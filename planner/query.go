@@ -177,7 +177,7 @@ func (b *builder) planFrom(ref parser.TableRef) (*relation, error) {
 	case *parser.WindowTVF:
 		return b.planWindowTVF(r)
 	case *parser.JoinRef:
-		rel, _, err := b.planJoinFrom(r, nil)
+		rel, _, err := b.planJoinFrom(r, nil, false)
 		return rel, err
 	case nil:
 		return nil, fmt.Errorf("planner: missing FROM item")
