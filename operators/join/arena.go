@@ -261,8 +261,16 @@ func (s *side) row(i int32) []byte {
 func (s *side) key(e *entry) []byte { return s.slab.at(e.chunk, e.pos, int(e.klen)) }
 
 // bucketOf returns the bucket of join key key, or -1.
-func (s *side) bucketOf(key []byte) int32 {
-	b, ok := s.byKey[maphash.Bytes(s.seed, key)]
+func (s *side) bucketOf(key []byte) int32 { return s.bucketOfHash(key, s.hash(key)) }
+
+// hash is the hash of a key, or of a key and row, in the side's maps (the
+// two sides of a join share their seed, so that a key hashed once finds
+// its bucket on both).
+func (s *side) hash(b []byte) uint64 { return maphash.Bytes(s.seed, b) }
+
+// bucketOfHash returns the bucket of join key key of hash h, or -1.
+func (s *side) bucketOfHash(key []byte, h uint64) int32 {
+	b, ok := s.byKey[h]
 	if !ok {
 		return -1
 	}
@@ -274,10 +282,48 @@ func (s *side) bucketOf(key []byte) int32 {
 	return -1
 }
 
+// place is where a lookup found the key and row kr of klen key bytes:
+// its bucket b and entry i (-1: none), with what insert reuses: the key's
+// hash kh and, when the bucket is indexed (rhOK), the row's hash rh and
+// the entry the row index has for it (rhead, -1: none).
+type place struct {
+	b, i  int32
+	kh    uint64
+	rh    uint64
+	rhOK  bool
+	rhead int32
+}
+
+// locate looks up the key and row kr (key: its first klen bytes, of hash
+// kh).
+func (s *side) locate(kr []byte, klen int, kh uint64) place {
+	p := place{b: s.bucketOfHash(kr[:klen], kh), i: -1, kh: kh, rhead: -1}
+	if p.b < 0 {
+		return p
+	}
+	if !s.bkts[p.b].indexed {
+		p.i = s.find(p.b, kr)
+		return p
+	}
+	p.rh, p.rhOK = s.hash(kr), true
+	i, ok := s.byRow[p.rh]
+	if !ok {
+		return p
+	}
+	p.rhead = i
+	for ; i >= 0; i = s.ent(i).hnext {
+		if bytes.Equal(s.keyRow(s.ent(i)), kr) {
+			p.i = i
+			return p
+		}
+	}
+	return p
+}
+
 // find returns the entry of bucket b whose key and row are kr, or -1.
 func (s *side) find(b int32, kr []byte) int32 {
 	if s.bkts[b].indexed {
-		i, ok := s.byRow[maphash.Bytes(s.seed, kr)]
+		i, ok := s.byRow[s.hash(kr)]
 		if !ok {
 			return -1
 		}
@@ -309,7 +355,7 @@ func (s *side) lookup(kr []byte, klen int) (b, i int32) {
 // index adds entry i to the row index.
 func (s *side) index(i int32) {
 	e := s.ent(i)
-	h := maphash.Bytes(s.seed, s.keyRow(e))
+	h := s.hash(s.keyRow(e))
 	e.hnext = -1
 	if j, ok := s.byRow[h]; ok {
 		e.hnext = j
@@ -318,10 +364,25 @@ func (s *side) index(i int32) {
 	e.flags |= fIndexed
 }
 
+// indexAt adds entry i, of hash h, to the row index, whose entry for h is
+// head (-1: none): after head in its chain, which saves updating the
+// map.
+func (s *side) indexAt(i int32, h uint64, head int32) {
+	e := s.ent(i)
+	if head >= 0 {
+		e.hnext = s.ent(head).hnext
+		s.ent(head).hnext = i
+	} else {
+		e.hnext = -1
+		s.byRow[h] = i
+	}
+	e.flags |= fIndexed
+}
+
 // unindex removes entry i from the row index.
 func (s *side) unindex(i int32) {
 	e := s.ent(i)
-	h := maphash.Bytes(s.seed, s.keyRow(e))
+	h := s.hash(s.keyRow(e))
 	j := s.byRow[h]
 	if j == i {
 		if e.hnext >= 0 {
@@ -344,6 +405,13 @@ func (s *side) unindex(i int32) {
 // insert adds a new entry of key and row kr (key: its first klen bytes)
 // at the end of its bucket b, creating the bucket if b is -1.
 func (s *side) insert(b int32, kr []byte, klen int) int32 {
+	return s.insertAt(place{b: b, i: -1, kh: s.hash(kr[:klen]), rhead: -1}, kr, klen)
+}
+
+// insertAt adds a new entry of key and row kr (key: its first klen
+// bytes) where locate found it missing.
+func (s *side) insertAt(p place, kr []byte, klen int) int32 {
+	b := p.b
 	i := s.newEntry()
 	c, pos := s.slab.put(kr)
 	*s.ent(i) = entry{slot: slot{chunk: c, pos: pos, klen: int32(klen), rlen: int32(len(kr) - klen), next: -1, flags: fUsed | fHeld}, prev: -1, hnext: -1}
@@ -356,11 +424,10 @@ func (s *side) insert(b int32, kr []byte, klen int) int32 {
 			s.bkts = append(s.bkts, bucket{})
 		}
 		s.bkts[b] = bucket{head: i, tail: i, n: 1, hnext: -1}
-		h := maphash.Bytes(s.seed, kr[:klen])
-		if j, ok := s.byKey[h]; ok {
+		if j, ok := s.byKey[p.kh]; ok {
 			s.bkts[b].hnext = j
 		}
-		s.byKey[h] = b
+		s.byKey[p.kh] = b
 	} else {
 		bk := &s.bkts[b]
 		s.ent(i).prev = bk.tail
@@ -368,6 +435,8 @@ func (s *side) insert(b int32, kr []byte, klen int) int32 {
 		bk.tail = i
 		bk.n++
 		switch {
+		case bk.indexed && p.rhOK:
+			s.indexAt(i, p.rh, p.rhead)
 		case bk.indexed:
 			s.index(i)
 		case bk.n > indexed:
@@ -407,7 +476,7 @@ func (s *side) unlink(i int32) {
 	if bk.n > 0 {
 		return
 	}
-	h := maphash.Bytes(s.seed, key)
+	h := s.hash(key)
 	if j := s.byKey[h]; j == b {
 		if bk.hnext >= 0 {
 			s.byKey[h] = bk.hnext
@@ -429,9 +498,15 @@ func (s *side) unlink(i int32) {
 // add adds one copy of the row of key and row kr (key: its first klen
 // bytes) to the side.
 func (s *side) add(kr []byte, klen int, matches, now int64) int32 {
-	b, i := s.lookup(kr, klen)
+	return s.addHashed(kr, klen, s.hash(kr[:klen]), matches, now)
+}
+
+// addHashed is add of a key of hash kh.
+func (s *side) addHashed(kr []byte, klen int, kh uint64, matches, now int64) int32 {
+	p := s.locate(kr, klen, kh)
+	i := p.i
 	if i < 0 {
-		i = s.insert(b, kr, klen)
+		i = s.insertAt(p, kr, klen)
 	}
 	e := s.ent(i)
 	e.count++

@@ -103,6 +103,7 @@ type op struct {
 	curKR   []byte
 	curAt   []int
 	curKLen []int
+	curKH   []uint64 // the hashes of the keys
 }
 
 var _ exec.Operator = (*op)(nil)
@@ -158,6 +159,7 @@ func NewSubtask(n *plan.Join, m *exec.OperatorMetrics, alloc memory.Allocator, c
 	if err := joinside.CheckKeys(&o.sides[0].Codec, &o.sides[1].Codec); err != nil {
 		return nil, errf("%v", err)
 	}
+	o.sides[1].seed = o.sides[0].seed // a key hashed once finds its buckets on both sides
 	if n.Residual != nil {
 		var err error
 		if o.residual, o.resL, err = compileResidual(n.Residual, n.Schema(), o.nLeft, alloc); err != nil {
@@ -357,6 +359,7 @@ func (o *op) process(in int, rec arrow.Record, now int64) error {
 	kr := o.curKR[:0]
 	at := append(o.curAt[:0], 0)
 	klens := o.curKLen[:0]
+	khs := o.curKH[:0]
 	var pairs []pair
 	start := make([]int, n+1)
 	for i := 0; i < n; i++ {
@@ -376,16 +379,19 @@ func (o *op) process(in int, rec arrow.Record, now int64) error {
 		at = append(at, len(kr))
 		klens = append(klens, klen)
 		if nullKey {
+			khs = append(khs, 0)
 			continue
 		}
-		if b := other.bucketOf(kr[k : k+klen]); b >= 0 {
+		kh := s.hash(kr[k : k+klen])
+		khs = append(khs, kh)
+		if b := other.bucketOfHash(kr[k:k+klen], kh); b >= 0 {
 			for e := other.bkts[b].head; e >= 0; e = other.ent(e).next {
 				pairs = append(pairs, pair{i, e})
 			}
 		}
 	}
 	start[n] = len(pairs)
-	o.curKR, o.curAt, o.curKLen = kr, at, klens
+	o.curKR, o.curAt, o.curKLen, o.curKH = kr, at, klens, khs
 	// The other side's rows do not change while this batch is processed
 	// (only their match counts do), so the residual condition is
 	// evaluated for every candidate pair at once.
@@ -404,7 +410,7 @@ func (o *op) process(in int, rec arrow.Record, now int64) error {
 			}
 		}
 		kind := exec.RowKindAt(kinds, i)
-		r := arriving{i: int32(i), kr: kr[at[i]:at[i+1]:at[i+1]], klen: klens[i]}
+		r := arriving{i: int32(i), kr: kr[at[i]:at[i+1]:at[i+1]], klen: klens[i], kh: khs[i]}
 		if o.kind.LeftOnly() {
 			o.semi(in, s, other, kind, r, matched, m, now)
 			continue
@@ -419,12 +425,13 @@ func (o *op) process(in int, rec arrow.Record, now int64) error {
 }
 
 // arriving is a row of the batch being processed: its index and its
-// encoded join key (the first klen bytes, none: a NULL in the key) then
-// row.
+// encoded join key (the first klen bytes, none: a NULL in the key, of
+// hash kh) then row.
 type arriving struct {
 	i    int32
 	kr   []byte
 	klen int
+	kh   uint64 // the key's hash
 }
 
 func (r arriving) nullKey() bool { return r.klen == 0 }
@@ -477,7 +484,7 @@ func (o *op) accumulate(in int, s, other *side, kind types.RowKind, r arriving, 
 		if s.outer {
 			matches = m
 		}
-		s.add(r.kr, r.klen, matches, now)
+		s.addHashed(r.kr, r.klen, r.kh, matches, now)
 	}
 }
 
@@ -526,7 +533,7 @@ func (o *op) semi(in int, s, other *side, kind types.RowKind, r arriving, matche
 				o.emit(0, types.Insert, r.part(), nullPart, 1)
 			}
 			if !r.nullKey() {
-				s.add(r.kr, r.klen, m, now)
+				s.addHashed(r.kr, r.klen, r.kh, m, now)
 			}
 			return
 		}
@@ -540,7 +547,7 @@ func (o *op) semi(in int, s, other *side, kind types.RowKind, r arriving, matche
 	}
 	if !kind.IsRetraction() {
 		if !r.nullKey() {
-			s.add(r.kr, r.klen, 0, now)
+			s.addHashed(r.kr, r.klen, r.kh, 0, now)
 		}
 		for _, i := range matched {
 			e := other.ent(i)
