@@ -22,8 +22,10 @@ type projector interface {
 // column and its partition keys; a WindowAgg its keys, time column and
 // aggregate arguments; a GroupAgg its keys and aggregate arguments; a Join
 // its keys and the columns of each side that its needed outputs and its
-// residual condition read. Every other node kind (interval, window, lookup
-// and temporal joins, OVER, Top-N, sinks, …) needs all its input's
+// residual condition read; a Rank (Top-N, deduplication) the needed
+// columns it passes through, its partition and order columns and its
+// window_end. Every other node kind (interval, window, lookup and
+// temporal joins, OVER, sinks, …) needs all its input's
 // columns: always correct, if not the narrowest. A node shared
 // by several consumers needs the union of what each needs; so does a
 // Source, which also keeps the columns its watermark reads. A LateRows
@@ -147,6 +149,15 @@ func inputNeeds(n plan.Node, k int, out, m []bool) {
 		mark(x.Keys...)
 		for _, a := range x.Aggs {
 			mark(a.Arg, a.Filter)
+		}
+	case *plan.Rank:
+		passThrough() // the input's columns, then the rank number
+		mark(x.Partition...)
+		for _, o := range x.Order {
+			mark(o.Col)
+		}
+		if x.Window {
+			mark(x.WindowEnd)
 		}
 	case *plan.GroupAgg:
 		mark(x.Keys...) // Having reads the output, made of keys and aggregates
