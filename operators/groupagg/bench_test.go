@@ -48,12 +48,13 @@ func cpuTime() time.Duration {
 }
 
 // BenchmarkGroupAgg: SELECT k, COUNT(*), SUM(v) … GROUP BY k over
-// 1,000,000 and 1,000 keys (all live before the timer starts), random keys, batches
+// 1,000,000, 1,000 and 1 keys (all live before the timer starts; one key: a
+// chunk per row without mini-batch, as q15), random keys, batches
 // of 4096 rows, one goroutine; events/s and changelog rows out per row in
 // are reported, and the state's bytes per key (heap, and as checkpointed).
 func BenchmarkGroupAgg(b *testing.B) {
 	const batch = 4096
-	for _, c := range []struct{ keys, mini int }{{1_000_000, 0}, {1_000_000, 10_000}, {1_000, 0}, {1_000, 10_000}} {
+	for _, c := range []struct{ keys, mini int }{{1_000_000, 0}, {1_000_000, 10_000}, {1_000, 0}, {1_000, 10_000}, {1, 0}} {
 		keys, mini := c.keys, c.mini
 		b.Run(fmt.Sprintf("keys=%d/mini-batch=%d", keys, mini), func(b *testing.B) {
 			alloc := memory.DefaultAllocator

@@ -107,7 +107,23 @@ type groupAggOp struct {
 	callSlots [][]int32 // per call, its slots
 	joint     [][]int32
 	keyBuf    []byte
-	rb        *array.RecordBuilder
+	idx       []int32
+	kinds     []types.RowKind
+	part      rowRange
+
+	// The output builder: the old and new rows of the groups the chunks
+	// since the last emit touched (rows of them), described by pend.
+	rb    *array.RecordBuilder
+	rows  int
+	pend  []pending
+	nowMs int64
+}
+
+// pending is one touched group's change, not yet emitted: its old and new
+// rows in the output builder and its row counts before and after.
+type pending struct {
+	old, new           int32
+	oldCount, newCount int64
 }
 
 // segment is the rows [lo, hi) of rec that belong to the current chunk,
@@ -424,7 +440,29 @@ func (o *groupAggOp) OnWatermark(ctx context.Context, _ exec.Watermark, out exec
 // recs is one chunk (mini-batch); otherwise a chunk ends where a key
 // repeats.
 func (o *groupAggOp) process(ctx context.Context, recs []arrow.Record, whole bool, now time.Time, out exec.Emitter) error {
-	nowMs := now.UnixMilli()
+	if err := o.processChunks(recs, whole, now); err != nil {
+		o.discard()
+		return err
+	}
+	o.m.StateEntries.Store(int64(o.live))
+	return o.emit(ctx, out)
+}
+
+// processChunks maps the rows of recs to groups chunk by chunk, folds
+// each chunk and appends its changes to the output builder.
+func (o *groupAggOp) processChunks(recs []arrow.Record, whole bool, now time.Time) error {
+	o.nowMs = now.UnixMilli()
+	if !whole {
+		// Each row touches one group of one chunk: at most two rows out
+		// per row in.
+		rows := 0
+		for _, r := range recs {
+			rows += int(r.NumRows())
+		}
+		for i := range o.outSchema.NumFields() {
+			o.rb.Field(i).Reserve(2 * rows)
+		}
+	}
 	ri, row := 0, 0
 	for ri < len(recs) {
 		o.gen++
@@ -513,11 +551,10 @@ func (o *groupAggOp) process(ctx context.Context, recs []arrow.Record, whole boo
 			}
 		}
 		clear(o.keyArrs)
-		if err := o.chunk(ctx, nowMs, out); err != nil {
+		if err := o.chunk(whole); err != nil {
 			return err
 		}
 	}
-	o.m.StateEntries.Store(int64(o.live))
 	return nil
 }
 
@@ -555,35 +592,65 @@ func (o *groupAggOp) slotsBuf(i, n int) []int32 {
 }
 
 // chunk folds the current chunk's segments into the accumulators and
-// emits the changes of the touched groups.
-func (o *groupAggOp) chunk(ctx context.Context, nowMs int64, out exec.Emitter) error {
-	if len(o.touched) == 0 {
+// appends the old and new rows of the touched groups to the output
+// builder; emit turns them into the changelog. The changes of all chunks
+// of one process call go out as one record, so a hot key (a chunk per
+// row) costs a few appends per row, not a record.
+func (o *groupAggOp) chunk(whole bool) error {
+	n := len(o.touched)
+	if n == 0 {
 		return nil
 	}
-	// Old rows, before the fold; room for the new ones too.
-	for i := range o.outSchema.NumFields() {
-		o.rb.Field(i).Reserve(2 * len(o.touched))
+	if whole {
+		// Old rows, before the fold; room for the new ones too.
+		for i := range o.outSchema.NumFields() {
+			o.rb.Field(i).Reserve(2 * n)
+		}
 	}
+	base := int32(o.rows)
 	o.appendRows(o.touched)
 	for _, seg := range o.segs {
 		// The chunk's rows of the batch, sliced when they are not all of
 		// it, so that folding costs the chunk's rows, not the batch's.
 		rec := seg.rec
 		if seg.lo > 0 || seg.hi < int(rec.NumRows()) {
-			rec = rec.NewSlice(int64(seg.lo), int64(seg.hi))
+			o.part.set(rec, int64(seg.lo), int64(seg.hi))
+			rec = &o.part
 		}
 		err := o.fold(rec, seg.slots[seg.lo:seg.hi])
-		if rec != seg.rec {
-			rec.Release()
-		}
+		o.part.clear()
 		if err != nil {
 			return err
 		}
 	}
 	o.appendRows(o.touched)
+	o.rows += 2 * n
+	for i, s := range o.touched {
+		o.pend = append(o.pend, pending{old: base + int32(i), new: base + int32(n+i), oldCount: o.oldCount[i], newCount: o.count[s]})
+		if o.count[s] <= 0 {
+			o.dropSlot(s)
+			continue
+		}
+		o.access[s] = o.nowMs
+		if !o.dirty[s] {
+			o.dirty[s] = true
+			o.dirties = append(o.dirties, s)
+		}
+	}
+	return nil
+}
+
+// emit chooses the changelog of the groups the chunks since the last emit
+// touched, from their old and new rows in the output builder, and emits
+// it.
+func (o *groupAggOp) emit(ctx context.Context, out exec.Emitter) error {
+	if o.rows == 0 {
+		return nil
+	}
 	both := o.rb.NewRecord()
 	defer both.Release()
-	n := len(o.touched)
+	pend := o.pend
+	o.pend, o.rows = o.pend[:0], 0
 	var pass *array.Boolean
 	if o.having != nil {
 		m, err := o.having.Eval(both)
@@ -593,35 +660,27 @@ func (o *groupAggOp) chunk(ctx context.Context, nowMs int64, out exec.Emitter) e
 		defer m.Release()
 		pass = m.(*array.Boolean)
 	}
-	passes := func(i int) bool { return pass == nil || pass.IsValid(i) && pass.Value(i) }
-	idx := make([]int32, 0, 2*n)
-	kinds := make([]types.RowKind, 0, 2*n)
-	for i, s := range o.touched {
-		oldLive := o.oldCount[i] > 0 && passes(i)
-		newLive := o.count[s] > 0 && passes(n+i)
+	passes := func(i int32) bool { return pass == nil || pass.IsValid(int(i)) && pass.Value(int(i)) }
+	idx := o.idx[:0]
+	kinds := o.kinds[:0]
+	for _, p := range pend {
+		oldLive := p.oldCount > 0 && passes(p.old)
+		newLive := p.newCount > 0 && passes(p.new)
 		switch {
 		case oldLive && newLive:
-			if !o.sameAggs(both, i, n+i) {
-				idx = append(idx, int32(i), int32(n+i))
+			if !o.sameAggs(both, int(p.old), int(p.new)) {
+				idx = append(idx, p.old, p.new)
 				kinds = append(kinds, types.UpdateBefore, types.UpdateAfter)
 			}
 		case oldLive:
-			idx = append(idx, int32(i))
+			idx = append(idx, p.old)
 			kinds = append(kinds, types.Delete)
 		case newLive:
-			idx = append(idx, int32(n+i))
+			idx = append(idx, p.new)
 			kinds = append(kinds, types.Insert)
 		}
-		if o.count[s] <= 0 {
-			o.dropSlot(s)
-			continue
-		}
-		o.access[s] = nowMs
-		if !o.dirty[s] {
-			o.dirty[s] = true
-			o.dirties = append(o.dirties, s)
-		}
 	}
+	o.idx, o.kinds = idx, kinds
 	if len(idx) == 0 {
 		return nil
 	}
@@ -636,6 +695,12 @@ func (o *groupAggOp) chunk(ctx context.Context, nowMs int64, out exec.Emitter) e
 	defer withKinds.Release()
 	o.m.RecordsOut.Add(withKinds.NumRows())
 	return out.Emit(ctx, withKinds)
+}
+
+// discard drops the rows appended since the last emit (after an error).
+func (o *groupAggOp) discard() {
+	o.rb.NewRecord().Release()
+	o.pend, o.rows = o.pend[:0], 0
 }
 
 // fold updates the accumulators with the rows of rec, of groups slots.
