@@ -31,6 +31,11 @@ var differentialQueries = []struct{ engine, sqlite string }{
 		"SELECT * FROM (SELECT k, v, id, DENSE_RANK() OVER (PARTITION BY k ORDER BY v) AS r FROM fin WHERE v IS NOT NULL) WHERE r BETWEEN 2 AND 4"},
 	{"SELECT id, v, rn FROM (SELECT id, v, ROW_NUMBER() OVER (ORDER BY v DESC) AS rn FROM ev) WHERE rn <= 5",
 		"SELECT id, v, rn FROM (SELECT id, v, ROW_NUMBER() OVER (ORDER BY v DESC, id) AS rn FROM fin) WHERE rn <= 5"},
+	// Top-1: over an append-only input a partition holds its best row only.
+	{"SELECT id, k, v, rn FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM ev) WHERE rn <= 1",
+		"SELECT id, k, v, rn FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC, id) AS rn FROM fin) WHERE rn <= 1"},
+	{"SELECT id, k, v FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v) AS rn FROM ev) WHERE rn = 1",
+		"SELECT id, k, v FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v, id) AS rn FROM fin) WHERE rn = 1"},
 	// ORDER BY … LIMIT: a Top-N without partition.
 	{"SELECT id, v FROM ev WHERE v IS NOT NULL ORDER BY v DESC LIMIT 4",
 		"SELECT id, v FROM fin WHERE v IS NOT NULL ORDER BY v DESC, id LIMIT 4"},

@@ -57,6 +57,9 @@ type partition struct {
 	// deduplication's candidate's time.
 	due  int64
 	done bool // a keep-first deduplication emitted the partition's row
+	// one holds the row of a Top-1 (op.top1): rows is one[:1], without an
+	// allocation of its own.
+	one [1]entry
 }
 
 // op is the operator of plan.Rank.
@@ -86,6 +89,9 @@ type op struct {
 	wzone    *types.Zone // plan.Rank.WindowZone
 	first    bool
 	wm       exec.Watermark
+	// top1: a Top-1 by ROW_NUMBER over an append-only input, not a
+	// window's: a partition holds its best row only (op.best).
+	top1 bool
 
 	ncols    int
 	colTypes []types.Type
@@ -147,6 +153,7 @@ func New(n *plan.Rank, env exec.OperatorEnv) (exec.Operator, error) {
 		window: n.Window, wendCol: n.WindowEnd, wzone: n.WindowZone, first: n.KeepFirst, wm: exec.MinWatermark,
 		partCols: n.Partition, order: n.Order, outSch: n.Schema().Arrow(), parts: map[string]*partition{},
 	}
+	o.top1 = n.Func == plan.RowNumber && n.Start == 1 && n.End == 1 && !n.InputUpdating && !n.Window && !n.KeepFirst
 	if n.Start < 1 || n.End < n.Start {
 		return nil, errf("rank range [%d, %d]", n.Start, n.End)
 	}
@@ -385,6 +392,13 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 			continue
 		}
 		e := o.newEntry(i)
+		if o.top1 {
+			if err := o.best(p, e); err != nil {
+				return o.wrap(err)
+			}
+			o.touch(p, nowMs)
+			continue
+		}
 		if !o.window {
 			o.oldV = o.visibleRows(p, o.oldV[:0])
 		}
@@ -449,6 +463,31 @@ func (o *op) keepFirst(p *partition, i int, times *array.Timestamp) error {
 		p.rows[0], p.due = e, t
 	}
 	return nil
+}
+
+// best folds entry e into partition p of a Top-1 by ROW_NUMBER over an
+// append-only input, which holds only its best row: e replaces it when it
+// sorts first, and the change is emitted as the general path's diff would
+// (-U/+U with the number output, -D/+I without).
+func (o *op) best(p *partition, e entry) error {
+	if len(p.rows) == 0 {
+		p.rows = append(p.one[:0], e)
+		o.rows++
+		return o.appendRow(visible{row: e.row, rank: 1}, types.Insert)
+	}
+	if compareEntries(e, p.rows[0]) >= 0 {
+		return nil
+	}
+	old := p.rows[0]
+	p.rows[0] = e
+	before, after := types.Delete, types.Insert
+	if o.output {
+		before, after = types.UpdateBefore, types.UpdateAfter
+	}
+	if err := o.appendRow(visible{row: old.row, rank: 1}, before); err != nil {
+		return err
+	}
+	return o.appendRow(visible{row: e.row, rank: 1}, after)
 }
 
 // newEntry returns the entry of row i, its sort key the one in o.sortBuf:
