@@ -84,6 +84,10 @@ type Join struct {
 	InputTTL [2]int64
 	// Names qualifies the condition's columns in EXPLAIN.
 	Names Sides
+	// Unread lists the output columns no consumer reads (set by the
+	// planner's projection pushdown): the operator emits them NULL
+	// instead of building them.
+	Unread []int
 }
 
 // TTL returns the state TTL of input i (ms; 0 keeps its rows forever).
@@ -128,6 +132,16 @@ func (n *Join) Describe() string {
 		fmt.Fprintf(&b, " state-ttl=[left=%dms, right=%dms]", n.TTL(0), n.TTL(1))
 	case n.StateTTL > 0:
 		fmt.Fprintf(&b, " state-ttl=%dms", n.StateTTL)
+	}
+	if len(n.Unread) > 0 {
+		b.WriteString(" unread=[")
+		for i, c := range n.Unread {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(n.Output.Fields[c].Name)
+		}
+		b.WriteString("]")
 	}
 	return b.String()
 }

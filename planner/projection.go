@@ -12,7 +12,8 @@ type projector interface {
 // pushProjections hands each Source of a connector that can skip columns
 // the list of the columns the job reads (plan.Source.Columns), so that a
 // query reading two columns of a wide table does not have the others
-// generated or decoded.
+// generated or decoded, and tells each regular join the columns of its
+// output nobody reads (plan.Join.Unread), which it then does not build.
 //
 // The columns a node needs of its input are computed from the columns its
 // consumers need of it, sinks first: a Calc needs those its filter reads
@@ -36,10 +37,45 @@ type projector interface {
 // The source's schema does not change (the columns it skips are NULL), so
 // no column index of the plan moves.
 func (p *Planner) pushProjections(g *plan.Graph) *plan.Graph {
+	need := needs(g)
+	g = markUnread(g, need)
 	pr, ok := p.Connectors.(projector)
 	if !ok {
 		return g
 	}
+	return rewrite(g, func(n plan.Node, _ func(plan.Node) bool) plan.Node {
+		src, ok := n.(*plan.Source)
+		if !ok || src.Columns != nil || !pr.SourceProjects(src.Options) {
+			return n
+		}
+		m := need[n]
+		if m == nil {
+			return n
+		}
+		if w := src.Watermark; w != nil {
+			if w.TimeCol >= 0 {
+				m[w.TimeCol] = true
+			}
+			markRefs(w.Expr, m)
+		}
+		cols := []int{}
+		for i, ok := range m {
+			if ok {
+				cols = append(cols, i)
+			}
+		}
+		if len(cols) == len(m) {
+			return n
+		}
+		c := *src
+		c.Columns = cols
+		return &c
+	})
+}
+
+// needs returns the columns the consumers of each node of g read of it
+// (a node missing: all of them).
+func needs(g *plan.Graph) map[plan.Node][]bool {
 	nodes := g.Nodes() // inputs before consumers
 	need := map[plan.Node][]bool{}
 	for i := len(nodes) - 1; i >= 0; i-- {
@@ -74,34 +110,44 @@ func (p *Planner) pushProjections(g *plan.Graph) *plan.Graph {
 			inputNeeds(n, k, out, m)
 		}
 	}
-	return rewrite(g, func(n plan.Node, _ func(plan.Node) bool) plan.Node {
-		src, ok := n.(*plan.Source)
-		if !ok || src.Columns != nil || !pr.SourceProjects(src.Options) {
-			return n
-		}
-		m := need[n]
-		if m == nil {
-			return n
-		}
-		if w := src.Watermark; w != nil {
-			if w.TimeCol >= 0 {
-				m[w.TimeCol] = true
+	return need
+}
+
+// markUnread sets the Unread columns of each regular join of g (those
+// that may be NULL), from need, the columns its consumers read of each
+// node of g. (A join whose
+// input is a join rewritten here is a copy, not in need: it is marked by
+// the next round, whose need is of the rewritten graph.)
+func markUnread(g *plan.Graph, need map[plan.Node][]bool) *plan.Graph {
+	for round := 0; round < 16; round++ {
+		changed := false
+		g = rewrite(g, func(n plan.Node, _ func(plan.Node) bool) plan.Node {
+			j, ok := n.(*plan.Join)
+			m, known := need[n]
+			if !ok || !known || j.Unread != nil {
+				return n
 			}
-			markRefs(w.Expr, m)
-		}
-		cols := []int{}
-		for i, ok := range m {
-			if ok {
-				cols = append(cols, i)
+			var unread []int
+			for i, r := range m {
+				// (A NOT NULL column stays: NULL would break its type.)
+				if !r && i < j.Schema().Len() && !j.Schema().Fields[i].Type.NotNull {
+					unread = append(unread, i)
+				}
 			}
+			if len(unread) == 0 {
+				return n
+			}
+			c := *j
+			c.Unread = unread
+			changed = true
+			return &c
+		})
+		if !changed {
+			break
 		}
-		if len(cols) == len(m) {
-			return n
-		}
-		c := *src
-		c.Columns = cols
-		return &c
-	})
+		need = needs(g)
+	}
+	return g
 }
 
 // inputNeeds marks in m the columns of n's input k that n needs when its

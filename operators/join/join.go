@@ -166,11 +166,8 @@ func NewSubtask(n *plan.Join, m *exec.OperatorMetrics, alloc memory.Allocator, c
 			return nil, errf("residual condition: %v", err)
 		}
 	}
-	right := seq(len(o.sides[1].Types))
-	if n.Type.LeftOnly() {
-		right = nil // a semi or anti join emits left rows alone
-	}
-	o.outL = newLayout(o.outArrow, seq(o.nLeft), right)
+	// A semi or anti join emits left rows alone.
+	o.outL = outputLayout(o.outArrow, o.nLeft, !n.Type.LeftOnly(), n.Unread)
 	var err error
 	if o.tables, err = state.NewTables(n.ID(), sub, specs...); err != nil {
 		return nil, err

@@ -42,16 +42,49 @@ type joinRow struct {
 }
 
 // outLayout is the shape of a record built from outRows: which columns of
-// each side it holds, in order, from field first[side] on.
+// each side it holds, in order, in fields pos[side][j] (by default the
+// left ones from field 0 on, then the right ones); its other fields
+// (nulls) are all NULL.
 type outLayout struct {
 	sch   *arrow.Schema
 	cols  [2][]int
-	first [2]int
+	pos   [2][]int
+	nulls []int
 	est   []float64 // per field: string bytes per row in the last record
 }
 
 func newLayout(sch *arrow.Schema, left, right []int) *outLayout {
-	return &outLayout{sch: sch, cols: [2][]int{left, right}, first: [2]int{0, len(left)}, est: make([]float64, sch.NumFields())}
+	l := &outLayout{sch: sch, cols: [2][]int{left, right}, est: make([]float64, sch.NumFields())}
+	for side, cols := range l.cols {
+		for j := range cols {
+			l.pos[side] = append(l.pos[side], j+side*len(left))
+		}
+	}
+	return l
+}
+
+// outputLayout is the layout of the join's output records: the fields
+// of each side's columns (the left ones from field 0, the right ones, if
+// any, from field nLeft), but those in unread (plan.Join.Unread) NULL.
+func outputLayout(sch *arrow.Schema, nLeft int, right bool, unread []int) *outLayout {
+	skip := map[int]bool{}
+	for _, f := range unread {
+		skip[f] = true
+	}
+	l := &outLayout{sch: sch, est: make([]float64, sch.NumFields())}
+	for f := 0; f < sch.NumFields(); f++ {
+		side, c := 0, f
+		if f >= nLeft {
+			side, c = 1, f-nLeft
+		}
+		if skip[f] || side == 1 && !right {
+			l.nulls = append(l.nulls, f)
+			continue
+		}
+		l.cols[side] = append(l.cols[side], c)
+		l.pos[side] = append(l.pos[side], f)
+	}
+	return l
 }
 
 // seq is 0, 1, …, n-1.
@@ -67,10 +100,12 @@ func seq(n int) []int {
 // rows refer to o.cur (of input o.curIn, encoded in o.curKR).
 func (o *op) build(l *outLayout, rows []joinRow) (arrow.Record, error) {
 	n := len(rows)
-	arrs := make([]arrow.Array, 0, l.sch.NumFields())
+	arrs := make([]arrow.Array, l.sch.NumFields())
 	fail := func(err error) (arrow.Record, error) {
 		for _, a := range arrs {
-			a.Release()
+			if a != nil {
+				a.Release()
+			}
 		}
 		return nil, err
 	}
@@ -88,18 +123,18 @@ func (o *op) build(l *outLayout, rows []joinRow) (arrow.Record, error) {
 			for k := range rows {
 				idx[k] = rows[k].p[side].i
 			}
-			for _, c := range cols {
+			for j, c := range cols {
 				a, err := takeColumn(o.alloc, o.cur, c, idx)
 				if err != nil {
 					return fail(err)
 				}
-				arrs = append(arrs, a)
+				arrs[l.pos[side][j]] = a
 			}
 			continue
 		}
 		bs := make([]array.Builder, len(cols))
 		for j := range cols {
-			f := l.first[side] + j
+			f := l.pos[side][j]
 			b := array.NewBuilder(o.alloc, l.sch.Field(f).Type)
 			b.Reserve(n)
 			if sb, ok := b.(*array.StringBuilder); ok && l.est[f] > 0 {
@@ -127,15 +162,18 @@ func (o *op) build(l *outLayout, rows []joinRow) (arrow.Record, error) {
 			if err == nil {
 				a := b.NewArray()
 				if s, ok := a.(*array.String); ok && n > 0 {
-					l.est[l.first[side]+j] = float64(len(s.ValueBytes())) / float64(n)
+					l.est[l.pos[side][j]] = float64(len(s.ValueBytes())) / float64(n)
 				}
-				arrs = append(arrs, a)
+				arrs[l.pos[side][j]] = a
 			}
 			b.Release()
 		}
 		if err != nil {
 			return fail(fmt.Errorf("held row: %w", err))
 		}
+	}
+	for _, f := range l.nulls {
+		arrs[f] = array.MakeArrayOfNull(o.alloc, l.sch.Field(f).Type, n)
 	}
 	rec := array.NewRecord(l.sch, arrs, int64(n))
 	for _, a := range arrs {
