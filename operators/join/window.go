@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -361,6 +362,15 @@ func (o *windowJoinOp) OnWatermark(ctx context.Context, wm exec.Watermark, out e
 }
 
 // fire appends the output rows of window w to rows and drops its rows.
+// view is the bytes of the held encoded row s, not copied: an output row
+// only reads them (and never NULL: nil is a NULL side).
+func view(s string) []byte {
+	if len(s) == 0 {
+		return []byte{}
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
 func (o *windowJoinOp) fire(w map[string]*wjKey, rows []outRow) ([]outRow, error) {
 	type pairRef struct{ l, r *wjEntry }
 	keys := slices.Sorted(maps.Keys(w))
@@ -392,7 +402,7 @@ func (o *windowJoinOp) fire(w map[string]*wjKey, rows []outRow) ([]outRow, error
 	if o.residual != nil && len(pairs) > 0 {
 		cand := make([]outRow, len(pairs))
 		for p, pr := range pairs {
-			cand[p] = outRow{left: []byte(pr.l.row), right: []byte(pr.r.row)}
+			cand[p] = outRow{left: view(pr.l.row), right: view(pr.r.row)}
 		}
 		var err error
 		if pass, err = o.evalResidual(cand); err != nil {
@@ -406,16 +416,16 @@ func (o *windowJoinOp) fire(w map[string]*wjKey, rows []outRow) ([]outRow, error
 		}
 		matched[pr.l], matched[pr.r] = true, true
 		for range pr.l.count * pr.r.count {
-			rows = append(rows, outRow{kind: types.Insert, left: []byte(pr.l.row), right: []byte(pr.r.row)})
+			rows = append(rows, outRow{kind: types.Insert, left: view(pr.l.row), right: view(pr.r.row)})
 		}
 	}
 	for i := range keys {
 		for in, es := range perKey[i] {
 			for _, e := range es {
 				if o.sides[in].outer && !matched[e] {
-					r := outRow{kind: types.Insert, left: []byte(e.row)}
+					r := outRow{kind: types.Insert, left: view(e.row)}
 					if in == 1 {
-						r = outRow{kind: types.Insert, right: []byte(e.row)}
+						r = outRow{kind: types.Insert, right: view(e.row)}
 					}
 					for range e.count {
 						rows = append(rows, r)
@@ -446,7 +456,7 @@ func (o *windowJoinOp) fireLeftOnly(w map[string]*wjKey, keys []string, sorted f
 			for _, e := range es {
 				if in == 0 && match == (o.kind == plan.SemiJoin) {
 					for range e.count {
-						rows = append(rows, outRow{kind: types.Insert, left: []byte(e.row)})
+						rows = append(rows, outRow{kind: types.Insert, left: view(e.row)})
 					}
 				}
 				e.count = 0
