@@ -108,11 +108,10 @@ type model struct {
 	// Per-field seeds.
 	sAuction, sBidder, sPrice, sChannel, sExtra, sPerson, sAuctionRow uint64
 
-	// channels[i], urls[i]: channel i < numChannels is "channel-i", then
-	// the hot channels.
-	channels, urls []string
-	chanB, urlB    [][]byte // the same, as bytes
-	maxURL         int
+	// chanB[i], urlB[i]: the name and url of channel i; channel i <
+	// numChannels is "channel-i", then the hot channels. All of them are
+	// slices of one buffer, never written after newModel.
+	chanB, urlB [][]byte
 	// pool is random letters that extra strings are cut from.
 	pool []byte
 	// Price tables: 10^(6x) for the high and middle 11 bits of x.
@@ -129,30 +128,7 @@ func newModel(seed uint64) *model {
 	m.sPerson, m.sAuctionRow = s(6), s(7)
 
 	r := &rng{s: s(8)}
-	m.channels = make([]string, numChannels+len(hotChannel))
-	m.urls = make([]string, len(m.channels))
-	for i := 0; i < numChannels; i++ {
-		m.channels[i] = "channel-" + strconv.Itoa(i)
-		u := baseURL(r)
-		if r.intn(urlChannelIDRate) > 0 {
-			// The reference's channel_id: the channel number's bits reversed.
-			id := int32(bits.Reverse32(uint32(i)))
-			if id < 0 {
-				id = -id
-			}
-			u += "&channel_id=" + strconv.Itoa(int(id))
-		}
-		m.urls[i] = u
-	}
-	for i, c := range hotChannel {
-		m.channels[numChannels+i] = c
-		m.urls[numChannels+i] = baseURL(r)
-	}
-	for i, u := range m.urls {
-		m.maxURL = max(m.maxURL, len(u))
-		m.chanB = append(m.chanB, []byte(m.channels[i]))
-		m.urlB = append(m.urlB, []byte(u))
-	}
+	m.chanB, m.urlB = channelTables(r)
 	m.pool = make([]byte, 1<<16+1024)
 	for i := range m.pool {
 		m.pool[i] = byte('a' + r.intn(26))
@@ -164,14 +140,55 @@ func newModel(seed uint64) *model {
 	return m
 }
 
-// baseURL is a url with three random directories.
-func baseURL(r *rng) string {
-	b := []byte("https://www.nexmark.com/")
+// channelTables builds the channels' names and urls into one buffer: a
+// model is built for every validation and every source instance of a job,
+// and 20,000 strings of their own cost more than a short job's events.
+// The random draws are those of the reference's order: a channel's base
+// url, then whether it has a channel_id.
+func channelTables(r *rng) (names, urls [][]byte) {
+	n := numChannels + len(hotChannel)
+	// "channel-9999" is 12 bytes; a url at most 24+3×5+16+12+11 = 78.
+	buf := make([]byte, 0, n*(12+80))
+	type span struct{ name, url [2]int32 }
+	spans := make([]span, n)
+	mark := func() int32 { return int32(len(buf)) }
+	for i := 0; i < n; i++ {
+		sp := &spans[i]
+		sp.name[0] = mark()
+		if i < numChannels {
+			buf = strconv.AppendInt(append(buf, "channel-"...), int64(i), 10)
+		} else {
+			buf = append(buf, hotChannel[i-numChannels]...)
+		}
+		sp.name[1] = mark()
+		sp.url[0] = mark()
+		buf = appendBaseURL(buf, r)
+		if i < numChannels && r.intn(urlChannelIDRate) > 0 {
+			// The reference's channel_id: the channel number's bits reversed.
+			id := int32(bits.Reverse32(uint32(i)))
+			if id < 0 {
+				id = -id
+			}
+			buf = strconv.AppendInt(append(buf, "&channel_id="...), int64(id), 10)
+		}
+		sp.url[1] = mark()
+	}
+	names, urls = make([][]byte, n), make([][]byte, n)
+	for i, sp := range spans {
+		names[i] = buf[sp.name[0]:sp.name[1]:sp.name[1]]
+		urls[i] = buf[sp.url[0]:sp.url[1]:sp.url[1]]
+	}
+	return names, urls
+}
+
+// appendBaseURL appends a url with three random directories.
+func appendBaseURL(b []byte, r *rng) []byte {
+	b = append(b, "https://www.nexmark.com/"...)
 	for i := 0; i < 3; i++ {
 		b = appendString(b, r, 5, '_')
 		b = append(b, '/')
 	}
-	return string(append(b, "item.htm?query=1"...))
+	return append(b, "item.htm?query=1"...)
 }
 
 // appendString appends a random string of 3 to maxLen-1 characters: letters,
