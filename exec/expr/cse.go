@@ -34,6 +34,8 @@ type Shared struct {
 	carry []bool            // by slot: the projections read it (see Filter)
 	rec   arrow.Record      // the batch of Begin, or the filtered batch
 	vals  []arrow.Array     // by slot, computed over rec
+
+	splits map[splitKey]*splitMemo // SPLIT_INDEX calls sharing a split (split.go)
 }
 
 // NewShared numbers the subexpressions of filter (nil when there is none)

@@ -126,6 +126,11 @@ func (c *compiler) compileMore(f string, e *plan.Call, args []Evaluator, arity f
 	case "DAYOFWEEK", "DAYOFYEAR", "QUARTER", "WEEK":
 		return done(&timePart{arg: args[0], part: timePartFuncs[f], t: i64T, alloc: c.alloc}, nil)
 	}
+	if f == "SPLIT_INDEX" {
+		if ev := c.sharedSplit(e, args); ev != nil {
+			return done(ev, nil)
+		}
+	}
 	return done(c.textFunc(f, args), nil)
 }
 
