@@ -126,6 +126,7 @@ func (c *compiler) compileRegexp(f string, args []Evaluator) (Evaluator, error) 
 			if len(cols) == 3 {
 				idxs = ints(cols[2])
 			}
+			var loc []int // scratch of the hand matcher's results
 			return func(i int, dst []byte) ([]byte, bool, error) {
 				re := res.at(i)
 				if re == nil {
@@ -140,11 +141,12 @@ func (c *compiler) compileRegexp(f string, args []Evaluator) (Evaluator, error) 
 					idx = int(x)
 				}
 				v := s.Value(i)
-				loc := re.find(v, idx == 0)
-				if loc == nil || loc[2*idx] < 0 {
+				got := re.findInto(v, idx == 0, loc)
+				if got == nil || got[2*idx] < 0 {
 					return dst, false, nil // no match, or the group took no part
 				}
-				return append(dst, v[loc[2*idx]:loc[2*idx+1]]...), true, nil
+				loc = got
+				return append(dst, v[got[2*idx]:got[2*idx+1]]...), true, nil
 			}
 		}
 	case "REGEXP_REPLACE":

@@ -23,12 +23,17 @@ type regexPlan struct {
 	lit  string // "" when no literal qualifies
 	w    int    // the most bytes a match can start before lit
 	tail *regexp.Regexp
+	fast *litMatcher // the hand matcher, when the pattern is of its class
 }
 
 func planRegex(re *regexp.Regexp) *regexPlan {
 	p := &regexPlan{re: re}
 	t, err := syntax.Parse(re.String(), syntax.Perl)
-	if err != nil || hasContextOps(t) {
+	if err != nil {
+		return p
+	}
+	p.fast = newLitMatcher(t, re.NumSubexp())
+	if hasContextOps(t) {
 		return p
 	}
 	if t.Op != syntax.OpConcat {
@@ -147,12 +152,24 @@ func (p *regexPlan) window(s string) (int, *regexp.Regexp, bool) {
 
 // match is re.MatchString(s).
 func (p *regexPlan) match(s string) bool {
+	if p.fast != nil {
+		start, _, _ := p.fast.locate(s)
+		return start >= 0
+	}
 	start, re, ok := p.window(s)
 	return ok && re.MatchString(s[start:])
 }
 
 // find is re.FindStringIndex(s) (whole) or re.FindStringSubmatchIndex(s).
 func (p *regexPlan) find(s string, whole bool) []int {
+	return p.findInto(s, whole, nil)
+}
+
+// findInto is find, in dst's storage when the hand matcher serves.
+func (p *regexPlan) findInto(s string, whole bool, dst []int) []int {
+	if p.fast != nil {
+		return p.fast.find(s, whole, dst)
+	}
 	start, re, ok := p.window(s)
 	if !ok {
 		return nil
