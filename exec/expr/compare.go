@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -79,6 +80,14 @@ func (e *compare) Eval(rec arrow.Record) (arrow.Array, error) {
 	var la, ra arrow.Array
 	var lc, rc *literal
 	var err error
+	if e.ph == pStr {
+		if c := asConst(e.r); c != nil {
+			return e.cmpStrConst(rec, e.l, c, e.op)
+		}
+		if c := asConst(e.l); c != nil {
+			return e.cmpStrConst(rec, e.r, c, e.op.flip())
+		}
+	}
 	if e.ph == pI32 || e.ph == pI64 || e.ph == pF32 || e.ph == pF64 {
 		la, ra, lc, rc, err = binOperands(e.l, e.r, rec)
 	} else {
@@ -124,6 +133,38 @@ func (e *compare) Eval(rec arrow.Record) (arrow.Array, error) {
 			valid.Release()
 		}
 		return nil, fmt.Errorf("expr: %s: cannot compare values of this type", exprText(e.src))
+	}
+	return makeArray(arrow.FixedWidthTypes.Boolean, n, nulls, valid, buf), nil
+}
+
+// cmpStrConst is ev op c for a constant string c (q21's LOWER(channel) =
+// 'apple'): the constant is not expanded to a column, and = and <> look
+// at a row's bytes only when its length is c's.
+func (e *compare) cmpStrConst(rec arrow.Record, ev Evaluator, c *literal, op cmpOp) (arrow.Array, error) {
+	a, err := ev.Eval(rec)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Release()
+	n := a.Len()
+	k := c.proto.(*array.String).Value(0)
+	valid, nulls := copyValidity(e.alloc, a)
+	buf, out := newBitmap(e.alloc, n)
+	offs, data, kb := offsetsOf(a), dataOf(a), []byte(k)
+	for i := 0; i < n; i++ {
+		v := data[offs[i]:offs[i+1]]
+		var hit bool
+		switch op {
+		case cmpeq:
+			hit = len(v) == len(k) && string(v) == k
+		case cmpne:
+			hit = len(v) != len(k) || string(v) != k
+		default:
+			hit = op.holds(bytes.Compare(v, kb))
+		}
+		if hit {
+			out[i>>3] |= 1 << (i & 7)
+		}
 	}
 	return makeArray(arrow.FixedWidthTypes.Boolean, n, nulls, valid, buf), nil
 }
