@@ -107,6 +107,12 @@ func (e *strFunc) Eval(rec arrow.Record) (arrow.Array, error) {
 			out[i] = int32(utf8.RuneCountInString(s.Value(i)))
 		}
 		return makeArray(arrow.PrimitiveTypes.Int32, n, nulls, valid, buf), nil
+	case "UPPER", "LOWER":
+		if out := asciiCase(e.alloc, s, e.fn == "UPPER"); out != nil {
+			return out, nil
+		}
+	}
+	switch e.fn {
 	case "UPPER":
 		return mapStrings(e.alloc, a, n, func(i int, dst []byte) []byte { return appendCase(dst, s.Value(i), true) }), nil
 	case "LOWER":
@@ -115,6 +121,38 @@ func (e *strFunc) Eval(rec arrow.Record) (arrow.Array, error) {
 		return mapStrings(e.alloc, a, n, func(i int, dst []byte) []byte { return append(dst, strings.Trim(s.Value(i), " ")...) }), nil
 	}
 	return nil, fmt.Errorf("expr: unknown string function %s", e.fn)
+}
+
+// asciiCase is UPPER or LOWER of an array whose text is all ASCII: the
+// rows keep their lengths, so the offsets are the input's (rebased) and
+// the data is converted in one pass; nil when a byte is not ASCII.
+func asciiCase(alloc memory.Allocator, s *array.String, upper bool) arrow.Array {
+	n := s.Len()
+	offs, data := offsetsOf(s), dataOf(s)
+	lo, hi := offs[0], offs[n]
+	src := data[lo:hi]
+	for _, c := range src {
+		if c >= utf8.RuneSelf {
+			return nil
+		}
+	}
+	valid, nulls := copyValidity(alloc, s)
+	obuf, o := newFixed[int32](alloc, n+1)
+	for i, x := range offs {
+		o[i] = x - lo
+	}
+	dbuf, d := newFixed[byte](alloc, len(src))
+	from, to := byte('A'), byte('Z')
+	if upper {
+		from, to = 'a', 'z'
+	}
+	for i, c := range src {
+		if from <= c && c <= to {
+			c ^= 0x20
+		}
+		d[i] = c
+	}
+	return makeArray(arrow.BinaryTypes.String, n, nulls, valid, obuf, dbuf)
 }
 
 // appendCase appends s in upper or lower case, without allocating for
