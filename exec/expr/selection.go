@@ -243,6 +243,11 @@ func dataOf(a arrow.Array) []byte {
 }
 
 func gatherBinary(alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array, src []uint8, idx []int32, n, nulls int, valid *memory.Buffer) arrow.Array {
+	if src == nil {
+		if out := takeBinaryRuns(alloc, dt, srcs[0], idx[:n], nulls, valid); out != nil {
+			return out
+		}
+	}
 	offs := make([][]int32, len(srcs))
 	data := make([][]byte, len(srcs))
 	for k, a := range srcs {
@@ -273,6 +278,48 @@ func gatherBinary(alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array,
 		}
 	}
 	o[n] = int32(pos)
+	return makeArray(dt, n, nulls, valid, obuf, dbuf)
+}
+
+// takeBinaryRuns is gatherBinary of the rows idx of one array when no
+// index is negative (a filter's take): a run of consecutive rows is
+// copied in one piece, its offsets shifted. Nil when an index is
+// negative.
+func takeBinaryRuns(alloc memory.Allocator, dt arrow.DataType, a arrow.Array, idx []int32, nulls int, valid *memory.Buffer) arrow.Array {
+	offs, data := offsetsOf(a), dataOf(a)
+	n := len(idx)
+	total := 0
+	for i := 0; i < n; {
+		j := idx[i]
+		if j < 0 {
+			return nil
+		}
+		k := i + 1
+		for k < n && idx[k] == idx[k-1]+1 {
+			k++
+		}
+		total += int(offs[idx[k-1]+1] - offs[j])
+		i = k
+	}
+	obuf, o := newFixed[int32](alloc, n+1)
+	dbuf, d := newFixed[byte](alloc, total)
+	pos := int32(0)
+	for i := 0; i < n; {
+		j := idx[i]
+		k := i + 1
+		for k < n && idx[k] == idx[k-1]+1 {
+			k++
+		}
+		base := offs[j]
+		shift := pos - base
+		for r, x := range offs[j : j+int32(k-i)] {
+			o[i+r] = x + shift
+		}
+		end := offs[idx[k-1]+1]
+		pos += int32(copy(d[pos:], data[base:end]))
+		i = k
+	}
+	o[n] = pos
 	return makeArray(dt, n, nulls, valid, obuf, dbuf)
 }
 
