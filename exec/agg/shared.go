@@ -6,6 +6,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/streamsql/streamsql/plan"
 	"github.com/streamsql/streamsql/types"
 )
@@ -121,7 +122,9 @@ type sharedDistinct[T comparable] struct {
 	k       int
 	ops     valueOps[T]
 	scratch []T
-	sets    []map[T]int32
+	sets    []distinctSet[T] // per slot; nil: empty
+	newSet  func() distinctSet[T]
+	zeroes  []T // clearMember's scratch
 	cnt     []int64
 	free    []int32
 	n       [][]int64 // per member, per slot: the values counted > 0
@@ -131,17 +134,17 @@ func newSharedDistinct(col int, t types.Type, k int) (jointFolder, []Accumulator
 	d, _ := domainOf(t)
 	switch d {
 	case dInt:
-		return newSharedOf(col, k, intOps())
+		return newSharedOf(col, k, intOps(), newIntSet)
 	case dFloat:
-		return newSharedOf(col, k, floatOps())
+		return newSharedOf(col, k, floatOps(), newMapSet[float64])
 	case dDecimal:
-		return newSharedOf(col, k, decimalOps(int32(t.Scale)))
+		return newSharedOf(col, k, decimalOps(int32(t.Scale)), newMapSet[decimal128.Num])
 	}
-	return newSharedOf(col, k, stringOps())
+	return newSharedOf(col, k, stringOps(), newMapSet[string])
 }
 
-func newSharedOf[T comparable](col, k int, ops valueOps[T]) (jointFolder, []Accumulator) {
-	sd := &sharedDistinct[T]{col: col, k: k, ops: ops, n: make([][]int64, k)}
+func newSharedOf[T comparable](col, k int, ops valueOps[T], newSet func() distinctSet[T]) (jointFolder, []Accumulator) {
+	sd := &sharedDistinct[T]{col: col, k: k, ops: ops, n: make([][]int64, k), newSet: newSet}
 	accs := make([]Accumulator, k)
 	for m := range accs {
 		accs[m] = &sharedMember[T]{sd: sd, m: m}
@@ -161,10 +164,10 @@ func (sd *sharedDistinct[T]) grow(n int) {
 func (sd *sharedDistinct[T]) entry(s int32, x T) int32 {
 	set := sd.sets[s]
 	if set == nil {
-		set = make(map[T]int32)
+		set = sd.newSet()
 		sd.sets[s] = set
 	}
-	if e, ok := set[x]; ok {
+	if e, ok := set.get(x); ok {
 		return e
 	}
 	var e int32
@@ -174,7 +177,7 @@ func (sd *sharedDistinct[T]) entry(s int32, x T) int32 {
 		e = int32(len(sd.cnt) / sd.k)
 		sd.cnt = append(sd.cnt, make([]int64, sd.k)...)
 	}
-	set[sd.ops.keep(x)] = e
+	set.put(sd.ops.keep(x), e)
 	return e
 }
 
@@ -186,9 +189,9 @@ func (sd *sharedDistinct[T]) drop(s int32, x T, e int32) {
 		}
 	}
 	set := sd.sets[s]
-	delete(set, x)
+	set.del(x)
 	sd.free = append(sd.free, e)
-	if len(set) == 0 {
+	if set.size() == 0 {
 		sd.sets[s] = nil
 	}
 }
@@ -241,10 +244,24 @@ func (sd *sharedDistinct[T]) foldAll(rec arrow.Record, slots [][]int32, kinds *a
 // clearMember sets member m's counts of slot s to 0.
 func (sd *sharedDistinct[T]) clearMember(s int32, m int) {
 	sd.n[m][s] = 0
-	for x, e := range sd.sets[s] {
+	set := sd.sets[s]
+	if set == nil {
+		return
+	}
+	// The entries left without counts are dropped after the walk: a
+	// deletion may move entries of an intSet.
+	sd.zeroes = sd.zeroes[:0]
+	set.each(func(x T, e int32) {
 		sd.cnt[int(e)*sd.k+m] = 0
+		if !slices.ContainsFunc(sd.cnt[int(e)*sd.k:int(e+1)*sd.k], func(c int64) bool { return c != 0 }) {
+			sd.zeroes = append(sd.zeroes, x)
+		}
+	})
+	for _, x := range sd.zeroes {
+		e, _ := set.get(x)
 		sd.drop(s, x, e)
 	}
+	clear(sd.zeroes)
 }
 
 // sharedMember is member m of a sharedDistinct: one COUNT(DISTINCT x)
@@ -286,16 +303,21 @@ func (a *sharedMember[T]) AppendResult(b array.Builder, s int32) { appendInt(b, 
 // (the multiset's encode), the values member m counts ≠ 0.
 func (a *sharedMember[T]) Encode(buf []byte, s int32) []byte {
 	sd := a.sd
-	vs := make([]T, 0, len(sd.sets[s]))
-	for v, e := range sd.sets[s] {
-		if sd.cnt[int(e)*sd.k+a.m] != 0 {
-			vs = append(vs, v)
-		}
+	set := sd.sets[s]
+	var vs []T
+	if set != nil {
+		vs = make([]T, 0, set.size())
+		set.each(func(v T, e int32) {
+			if sd.cnt[int(e)*sd.k+a.m] != 0 {
+				vs = append(vs, v)
+			}
+		})
 	}
 	slices.SortFunc(vs, sd.ops.cmp)
 	buf = binary.AppendUvarint(buf, uint64(len(vs)))
 	for _, v := range vs {
-		buf = encInt(sd.ops.enc(buf, v), sd.cnt[int(sd.sets[s][v])*sd.k+a.m])
+		e, _ := set.get(v)
+		buf = encInt(sd.ops.enc(buf, v), sd.cnt[int(e)*sd.k+a.m])
 	}
 	return buf
 }

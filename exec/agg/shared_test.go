@@ -186,3 +186,44 @@ func result(a Accumulator, s int32) string {
 	defer arr.Release()
 	return arr.ValueStr(0)
 }
+
+// TestIntSet: random puts, deletes and lookups of an intSet (values from a
+// narrow range, so that runs collide and deletions shift them back) agree
+// with a Go map's.
+func TestIntSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	s := newIntSet()
+	want := map[int64]int32{}
+	for i := range 200_000 {
+		x := rng.Int64N(3000) - 1000
+		if i%7 == 0 {
+			x <<= 20 // far apart, same low bits
+		}
+		e, ok := s.get(x)
+		we, wok := want[x]
+		if ok != wok || e != we {
+			t.Fatalf("op %d: get(%d) = %d, %v, want %d, %v", i, x, e, ok, we, wok)
+		}
+		switch {
+		case ok && rng.IntN(2) == 0:
+			s.del(x)
+			delete(want, x)
+		case !ok:
+			s.put(x, int32(i))
+			want[x] = int32(i)
+		}
+		if s.size() != len(want) {
+			t.Fatalf("op %d: size %d, want %d", i, s.size(), len(want))
+		}
+	}
+	n := 0
+	s.each(func(x int64, e int32) {
+		if want[x] != e {
+			t.Fatalf("each: %d → %d, want %d", x, e, want[x])
+		}
+		n++
+	})
+	if n != len(want) {
+		t.Fatalf("each visited %d, want %d", n, len(want))
+	}
+}
