@@ -1,7 +1,7 @@
 -- Nexmark Query 0: Pass Through
 -- Measures the cost of reading and writing: every bid goes to a blackhole.
 --
--- Status: runs unmodified. (Flink reads the bid view over its nested
+-- Runs unmodified. (Flink reads the bid view over its nested
 -- nexmark table; here the bid table is the nexmark connector's bid stream,
 -- with the view's columns.)
 --

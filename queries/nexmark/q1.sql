@@ -2,7 +2,7 @@
 -- Convert each bid value from dollars to euros. Illustrates a simple
 -- transformation.
 --
--- Status: runs unmodified (the literal 0.908 is DECIMAL(3, 3), as in
+-- Runs unmodified (the literal 0.908 is DECIMAL(3, 3), as in
 -- Flink, and the product exact decimal arithmetic).
 --
 -- rows: 92000

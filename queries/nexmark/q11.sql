@@ -3,7 +3,7 @@
 -- Illustrates session windows: bids of the same bidder less than 10
 -- seconds apart form a session; emit the number of bids per session.
 --
--- Status: runs unmodified (the legacy GROUP BY SESSION(...) form, as in
+-- Runs unmodified (the legacy GROUP BY SESSION(...) form, as in
 -- Flink's file). The window TVF form gives the same 1,909 sessions:
 --
 --   SELECT bidder, count(*) as bid_count, window_start, window_end

@@ -3,7 +3,7 @@
 -- Illustrates working in processing time windows: bids of the same user
 -- in 10-second windows; emit the count of bids per window.
 --
--- Status: runs unmodified: processing-time windows (PROCTIME()), so the
+-- Runs unmodified: processing-time windows (PROCTIME()), so the
 -- windows a bid falls in depend on when the query runs; the test checks
 -- the row count's range only (from one window per bidder, for a run that
 -- takes under 10 s, to one row per bid), not the rows against SQLite.

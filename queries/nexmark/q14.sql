@@ -2,7 +2,7 @@
 -- Convert bid timestamp into types and find bids with specific price.
 -- Illustrates duplicate expressions and usage of user-defined functions.
 --
--- Status: runs unmodified. count_char is declared as in Flink, by its
+-- Runs unmodified. count_char is declared as in Flink, by its
 -- class name: every engine registers the Go CountChar of the nexmark
 -- connector package under 'com.github.nexmark.flink.udf.CountChar'.
 --

@@ -2,7 +2,7 @@
 -- How many distinct users join the bidding for different level of price?
 -- Illustrates multiple distinct aggregations with filters.
 --
--- Status: runs unmodified: a non-windowed, updating aggregation (the sink
+-- Runs unmodified: a non-windowed, updating aggregation (the sink
 -- counts its changelog rows: +I, then -U/+U as the day's counts change),
 -- with FILTER clauses and COUNT(DISTINCT …). (A later version of Flink's
 -- file groups by a computed column customTime, which its nexmark DDL

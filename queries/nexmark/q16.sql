@@ -3,7 +3,7 @@
 -- for a channel? Illustrates multiple distinct aggregations with filters
 -- for multiple keys.
 --
--- Status: runs unmodified: a non-windowed, updating aggregation per channel
+-- Runs unmodified: a non-windowed, updating aggregation per channel
 -- and day (the sink counts its changelog rows), with FILTER clauses and
 -- COUNT(DISTINCT …).
 --

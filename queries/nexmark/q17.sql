@@ -2,7 +2,7 @@
 -- How many bids on an auction made a day and what is the price?
 -- Illustrates an unbounded group aggregation.
 --
--- Status: runs unmodified: a non-windowed, updating aggregation per
+-- Runs unmodified: a non-windowed, updating aggregation per
 -- auction and day (the sink counts its changelog rows), with FILTER
 -- clauses.
 --

@@ -2,7 +2,7 @@
 -- What's a's last bid for bidder to auction? Illustrates a Deduplicate
 -- query.
 --
--- Status: runs unmodified: a Top-1 per (bidder, auction) by dateTime
+-- Runs unmodified: a Top-1 per (bidder, auction) by dateTime
 -- descending (keep the last row: updating). The sink counts changelog rows
 -- (+I, -U, +U): the first bid of each pair is an insert, each bid later in
 -- event time than the pair's last an update (two rows).

@@ -1,7 +1,7 @@
 -- Nexmark Query 19: Auction TOP-10 Price
 -- What's the top price 10 bids of an auction? Illustrates a TOP-N query.
 --
--- Status: runs unmodified: an updating Top-10 per auction. The sink counts
+-- Runs unmodified: an updating Top-10 per auction. The sink counts
 -- changelog rows (+I, -U, +U, -D).
 --
 -- rows: 247532

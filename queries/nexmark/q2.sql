@@ -1,7 +1,7 @@
 -- Nexmark Query 2: Selection
 -- Find bids with specific auction ids and show their bid price.
 --
--- Status: runs unmodified.
+-- Runs unmodified.
 --
 -- rows: 1..92000
 

@@ -2,7 +2,7 @@
 -- Get bids with the corresponding auction information where category is
 -- 10. Illustrates a filter join.
 --
--- Status: runs as the original (a regular join of bid and auction), whose
+-- Runs as the original (a regular join of bid and auction), whose
 -- INSERT names nexmark_q20 while it creates discard_sink; the sink is named
 -- nexmark_q20 here.
 --

@@ -2,7 +2,7 @@
 -- Add a channel_id column to the bid table. Illustrates a 'CASE WHEN' +
 -- 'REGEXP_EXTRACT' SQL.
 --
--- Status: runs unmodified.
+-- Runs unmodified.
 --
 -- rows: 87471
 

@@ -2,7 +2,7 @@
 -- What is the distribution of the bids' url directories? Illustrates
 -- string functions.
 --
--- Status: runs unmodified.
+-- Runs unmodified.
 --
 -- rows: 92000
 

@@ -3,7 +3,7 @@
 -- Illustrates an incremental join (using per-key state and timer) and
 -- filter.
 --
--- Status: runs unmodified (a regular join of auction and person).
+-- Runs unmodified (a regular join of auction and person).
 --
 -- rows: 650
 

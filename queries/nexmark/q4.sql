@@ -2,7 +2,7 @@
 -- Select the average of the winning bid prices for all auctions in each
 -- category. Illustrates complex join and aggregation.
 --
--- Status: runs unmodified: a regular join (auction with bid, on the
+-- Runs unmodified: a regular join (auction with bid, on the
 -- auction id, the bids between the auction's start and expiry as its
 -- residual condition), a GROUP BY over its result and an unbounded
 -- GROUP BY over that updating result. The number of changelog rows

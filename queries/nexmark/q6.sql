@@ -3,7 +3,7 @@
 -- auctions. Shares the same 'winning bids' core as Query 4, and
 -- illustrates a specialized combiner.
 --
--- Status: not supported: the join (auction with bid) plans, but its inner
+-- Not supported (nor by Flink: FLINK-19059 in the nexmark README): the join (auction with bid) plans, but its inner
 -- SELECT filters on rownum in the WHERE of the block that defines it, so
 -- ROW_NUMBER() OVER is not a Top-N there; and the OVER window (AVG over the
 -- last 10 rows) would consume the Top-N's retractions, which Flink refuses

@@ -2,7 +2,7 @@
 -- What are the highest bids per period? (Flink's version uses 10-second
 -- windows instead of the original minute.)
 --
--- Status: runs unmodified. As in Flink, it is a regular join: window_end
+-- Runs unmodified. As in Flink, it is a regular join: window_end
 -- is not a time attribute, so the BETWEEN on it stays a filter over the
 -- join of each bid with the windows' maximum prices.
 --

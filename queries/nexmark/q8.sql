@@ -2,7 +2,7 @@
 -- Select people who have entered the system and created auctions in the
 -- last period. Illustrates a simple join.
 --
--- Status: runs unmodified, as a window join of the two tumbling-window
+-- Runs unmodified, as a window join of the two tumbling-window
 -- aggregations, as Flink plans it.
 --
 -- rows: 966

@@ -1,7 +1,7 @@
 -- Nexmark Query 9: Winning Bids
 -- Find the winning bid for each auction.
 --
--- Status: runs unmodified: a regular join (auction with bid, the bids
+-- Runs unmodified: a regular join (auction with bid, the bids
 -- between the auction's start and expiry as its residual condition) and a
 -- Top-1 (ROW_NUMBER() OVER) over its result. The number of changelog rows
 -- depends on how the two sources interleave, hence the range.
