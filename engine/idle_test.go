@@ -28,7 +28,9 @@ import (
 // past the end of [10 s, 20 s). Split 1's next rows, in that window, must
 // be counted in it: split 1 holds the watermark back, rather than having
 // "gone idle" while nobody was reading it, letting the window fire and
-// its rows be dropped as late.
+// its rows be dropped as late. The idle timeout (1 s) is half the stall,
+// and leaves the source's own reads after the stall (130 steps and 240 ms
+// of waiting) most of a second even on a loaded machine.
 func TestIdlenessPausesWhileBackpressured(t *testing.T) {
 	const sec = 1000
 	var script []scriptStep
@@ -55,7 +57,7 @@ func TestIdlenessPausesWhileBackpressured(t *testing.T) {
 	defer eng.Close(context.Background())
 	res, err := execSQL(eng, `
 CREATE TABLE ev (split INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
-WITH ('connector' = 'script', 'scan.watermark.idle-timeout' = '500 ms');
+WITH ('connector' = 'script', 'scan.watermark.idle-timeout' = '1 s');
 SELECT window_start, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '10' SECOND))
 GROUP BY window_start, window_end;`)
 	if err != nil {
