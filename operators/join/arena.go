@@ -164,8 +164,10 @@ type bucket struct {
 }
 
 // indexed is how many rows a bucket holds before they are indexed (found
-// by hash rather than by walking the list).
-const indexed = 8
+// by hash rather than by walking the list). A walk of up to 32 short
+// entries costs less than a probe and an insert of the row index, a map
+// of every held row (Nexmark's bids per auction: q9 and q20 ×1.2).
+const indexed = 32
 
 // side is the state and encoders of one input.
 type side struct {
