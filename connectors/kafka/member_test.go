@@ -111,4 +111,13 @@ func TestMemberSinkCommitsOffsetsFenced(t *testing.T) {
 	if off[0] != 5 {
 		t.Fatalf("the zombie's offset was committed: %v", off)
 	}
+
+	// The zombie closes (its process leaves the group): it aborts its
+	// open transaction rather than hold back read_committed readers of
+	// "out" until the broker's transaction timeout.
+	must(t, s.Close())
+	must(t, b.ProduceJSON("out", 0, `{"id":4,"name":"n4"}`))
+	if got := readValues(t, b, "out", false); len(got) != 3 || got[2] != `{"id":4,"name":"n4"}` {
+		t.Fatalf("read_committed after the zombie closed: %v, want its 2 committed rows and the later one", got)
+	}
 }

@@ -553,8 +553,10 @@ func (s *sink) Commit(context.Context, int64) error {
 
 // Close implements exec.Sink. It does not commit: an open transaction is
 // aborted by the next run's InitProducerID, or committed by it when the
-// checkpoint it belongs to completed.
+// checkpoint it belongs to completed. A member of a group aborts it here
+// (abortOpen).
 func (s *sink) Close() error {
+	s.abortOpen()
 	s.stopProducer()
 	if s.client != nil {
 		err := s.client.Close()
@@ -562,4 +564,27 @@ func (s *sink) Close() error {
 		return err
 	}
 	return nil
+}
+
+// abortOpen aborts the open transaction of a group member's sink that
+// wrote into it. A member's output stands where its committed input
+// offsets say, never where a checkpoint's handle does, so nothing will
+// commit that transaction; left open, it would hold back every
+// read_committed reader of the partitions it wrote (the sink's, the
+// repartition and changelog topics) until the broker's transaction
+// timeout, since the transactional id may never be used again (a process
+// that left the group) or only after the next assignment's restore. Best
+// effort: a failed abort leaves it to that timeout.
+func (s *sink) abortOpen() {
+	if s.cfg.Member == nil || s.conf.guarantee != exactlyOnce || s.producer == nil {
+		return
+	}
+	// Also a transaction whose commit failed (a fenced zombie's).
+	if s.producer.TxnStatus()&(sarama.ProducerTxnFlagInTransaction|sarama.ProducerTxnFlagAbortableError) == 0 {
+		return
+	}
+	if err := s.producer.AbortTxn(); err != nil {
+		loggerOf(s.cfg.Logger).Warn("kafka: aborting the open transaction at close failed; the broker aborts it at its timeout",
+			"table", s.cfg.Table, "txn", s.txnID, "err", err)
+	}
 }
