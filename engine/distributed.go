@@ -57,6 +57,11 @@ type Membership struct {
 	// many state entries that gave (0 for a stateless job).
 	Restored        time.Duration
 	RestoredEntries int64
+	// Restores says, per repartition partition of the assignment, whether
+	// its state came from the local checkpoint or the changelog, and
+	// ChangelogRecords how many changelog records the restore read.
+	Restores         []PartitionRestore
+	ChangelogRecords int64
 }
 
 // String is what SHOW JOBS shows of it: the instance, the generation,
@@ -79,6 +84,25 @@ func (m *Membership) String() string {
 	out := fmt.Sprintf("%s (generation %d, %d assignments): %s", m.InstanceID, m.Generation, m.Rebalances, parts)
 	if m.RestoredEntries > 0 {
 		out += fmt.Sprintf("; restored %d state entries in %v", m.RestoredEntries, m.Restored.Round(time.Millisecond))
+	}
+	if len(m.Restores) > 0 {
+		var local, changelog []string
+		for _, r := range m.Restores {
+			p := r.Partition[strings.LastIndexByte(r.Partition, '/')+1:]
+			if r.From == "local" {
+				local = append(local, p)
+			} else {
+				changelog = append(changelog, p)
+			}
+		}
+		var from []string
+		if len(local) > 0 {
+			from = append(from, "local "+strings.Join(local, ","))
+		}
+		if len(changelog) > 0 {
+			from = append(from, fmt.Sprintf("changelog %s (%d records)", strings.Join(changelog, ","), m.ChangelogRecords))
+		}
+		out += " (" + strings.Join(from, "; ") + ")"
 	}
 	return out
 }
@@ -103,6 +127,7 @@ func (q *ContinuousQuery) Membership() *Membership {
 	c := *q.member.cur
 	c.Partitions = slices.Clone(c.Partitions)
 	c.Members = slices.Clone(c.Members)
+	c.Restores = slices.Clone(c.Restores)
 	return &c
 }
 
@@ -120,6 +145,9 @@ func (q *ContinuousQuery) runDistributed(ctx context.Context, fn RowFunc) error 
 	cfg, err := q.clusterConfig(graph)
 	if err != nil {
 		return err
+	}
+	if q.member.split != nil {
+		cfg.StateOffsets = q.stateOffsets
 	}
 	var rebalances int64
 	cfg.OnAssign = func(m *exec.Member) {
@@ -261,20 +289,34 @@ func (q *ContinuousQuery) splitStages(ctx context.Context) (*stage.Split, error)
 }
 
 // restoreStages restores, before the job of assignment m starts, the keyed
-// state of the repartition partitions m owns from their changelog
-// partitions into the (fresh) store, as the checkpoint the job then
-// restores; it returns the graph to run, which writes the operator's state
-// catalog into the changelog partitions it owns.
-func (q *ContinuousQuery) restoreStages(ctx context.Context, store *checkpoint.Store, m *exec.Member) (*plan.Graph, error) {
+// state of the repartition partitions m owns into the (fresh) store, as
+// the checkpoint the job then restores: from local (what readLocalState
+// found current in the local checkpoint), the rest from their changelog
+// partitions. It records the positions the restored checkpoint covers and
+// returns the graph to run, which writes the operator's state catalog
+// into the changelog partitions it owns and records the positions of its
+// checkpoints.
+func (q *ContinuousQuery) restoreStages(ctx context.Context, store *checkpoint.Store, m *exec.Member, local *localState) (*plan.Graph, error) {
 	split := q.member.split
 	if store == nil {
 		return nil, fmt.Errorf("job %q: a job on several processes with a keyed stage needs checkpoints", q.name)
 	}
+	if local == nil {
+		local = &localState{valid: map[int32]int64{}, entries: map[string][]byte{}}
+	}
 	start := time.Now()
-	entries := map[string][]byte{}
-	var catalog []byte
+	entries := local.entries
+	catalog := local.catalog
 	var records int64
+	var restores []PartitionRestore
 	for _, p := range m.Partitions[split.Repartition] {
+		name := fmt.Sprintf("%s/%d", split.Repartition, p)
+		if n, ok := local.valid[p]; ok {
+			restores = append(restores, PartitionRestore{Partition: name, From: "local", Entries: n, Took: local.took})
+			continue
+		}
+		pstart := time.Now()
+		var live int64
 		n, err := kafka.ReadChangelog(ctx, split.Options, q.name, split.Repartition, split.Changelog, p, func(key, value []byte) error {
 			if len(key) == 2 && key[0] == 0x80 && key[1] == 0 {
 				if value != nil {
@@ -282,9 +324,16 @@ func (q *ContinuousQuery) restoreStages(ctx context.Context, store *checkpoint.S
 				}
 				return nil
 			}
+			_, had := entries[string(key)]
 			if value == nil {
+				if had {
+					live--
+				}
 				delete(entries, string(key))
 			} else {
+				if !had {
+					live++
+				}
 				entries[string(key)] = slices.Clone(value)
 			}
 			return nil
@@ -293,12 +342,15 @@ func (q *ContinuousQuery) restoreStages(ctx context.Context, store *checkpoint.S
 			return nil, fmt.Errorf("job %q: restore from the changelog: %w", q.name, err)
 		}
 		records += n
+		restores = append(restores, PartitionRestore{Partition: name, From: "changelog", Entries: live, Records: n, Took: time.Since(pstart)})
 	}
+	var restored uint64
 	if len(entries) > 0 {
 		if catalog == nil {
 			return nil, fmt.Errorf("job %q: changelog %q holds state without its catalog entry", q.name, split.Changelog)
 		}
-		pend := store.Begin(store.NextID())
+		restored = store.NextID()
+		pend := store.Begin(restored)
 		w := pend.Operator(split.Operator)
 		if err := w.Set([]byte{0x80, 0}, catalog); err != nil {
 			return nil, err
@@ -309,16 +361,38 @@ func (q *ContinuousQuery) restoreStages(ctx context.Context, store *checkpoint.S
 			}
 		}
 		if _, err := pend.Commit(ctx); err != nil {
-			return nil, fmt.Errorf("job %q: restore from the changelog: %w", q.name, err)
+			return nil, fmt.Errorf("job %q: restore: %w", q.name, err)
+		}
+	}
+	path, err := q.positionsPath()
+	if err != nil {
+		return nil, err
+	}
+	if restored > 0 && len(local.current) > 0 {
+		// The restored checkpoint holds what the changelog held at these
+		// positions (read at or after them).
+		pos := kafka.ChangelogPositions{Checkpoint: int64(restored), Changelog: split.Changelog, Owner: split.Repartition,
+			Partitions: local.current}
+		if err := kafka.WritePositions(path, pos); err != nil {
+			q.e.opts.Logger.Warn("cannot record the changelog positions of the restored checkpoint", "job", q.name, "err", err)
 		}
 	}
 	took := time.Since(start)
-	q.e.opts.Logger.Info("restored the keyed state from the changelog", "job", q.name, "partitions", m.Partitions[split.Repartition],
-		"records", records, "entries", len(entries), "took", took.Round(time.Millisecond))
+	var fromLocal, fromChangelog []string
+	for _, r := range restores {
+		if r.From == "local" {
+			fromLocal = append(fromLocal, r.Partition)
+		} else {
+			fromChangelog = append(fromChangelog, r.Partition)
+		}
+	}
+	q.e.opts.Logger.Info("restored the keyed state", "job", q.name, "local", fromLocal, "changelog", fromChangelog,
+		"changelog_records", records, "entries", len(entries), "took", took.Round(time.Millisecond))
 	q.member.mu.Lock()
 	if q.member.cur != nil {
 		q.member.cur.Restored, q.member.cur.RestoredEntries = took, int64(len(entries))
+		q.member.cur.Restores, q.member.cur.ChangelogRecords = restores, records
 	}
 	q.member.mu.Unlock()
-	return split.WithCatalog(hex.EncodeToString(catalog)), nil
+	return split.WithCatalog(hex.EncodeToString(catalog), path), nil
 }

@@ -188,3 +188,129 @@ func TestDistributedWindowStages(t *testing.T) {
 		t.Errorf("b restored nothing from the changelog: %+v", m)
 	}
 }
+
+// TestDistributedLocalRestore: a process restarted with its state
+// directory restores the keyed state of its repartition partitions from
+// its local checkpoint, reading no changelog record, when nothing was
+// written into the changelog since; after another process owned the
+// partitions (and wrote their changelog) it replays the changelog. Every
+// window is written once, with the counts an independent computation
+// gives.
+func TestDistributedLocalRestore(t *testing.T) {
+	b := kafkatest.StartT(t, kafkatest.Options{})
+	for topic, n := range map[string]int{"events": 4, "out": 1} {
+		if err := b.CreateTopic(topic, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 2400
+	produced := [4]int64{}
+	produce := func(from, to int) {
+		t.Helper()
+		var vals [4][]string
+		for i := from; i < to; i++ {
+			k, ts := stageEvent(i)
+			vals[i%4] = append(vals[i%4], fmt.Sprintf(`{"id":%d,"k":%d,"ts":%q}`, i, k, time.UnixMilli(ts).UTC().Format("2006-01-02 15:04:05.000")))
+		}
+		for p := range vals {
+			if err := b.ProduceJSON("events", int32(p), vals[p]...); err != nil {
+				t.Fatal(err)
+			}
+			produced[p] += int64(len(vals[p]))
+		}
+	}
+	var cur *engine.Job
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(90 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+			if cur != nil {
+				if err := cur.Err(); err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after 90 s", what)
+			}
+		}
+	}
+	// run starts a process on dir, waits until it owns every partition,
+	// has restored, and committed every event produced; then stops it
+	// (a final checkpoint) and returns its Membership.
+	run := func(instance, dir string, during func()) *engine.Membership {
+		t.Helper()
+		eng := engine.New(engine.Options{StateDir: dir, InstanceID: instance})
+		job, err := eng.Submit(execAll(t, eng, fmt.Sprintf(stageSQL, b.Addr())).Query, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur = job
+		var m *engine.Membership
+		waitFor(instance+" owns and restored every partition", func() bool {
+			m = job.Query().Membership()
+			return m != nil && len(m.Partitions) == 8 && len(m.Restores) == 4
+		})
+		if during != nil {
+			during()
+		}
+		waitFor(instance+" committed every event", func() bool {
+			offs, err := b.CommittedOffsets("counts", "events")
+			for p := range produced {
+				if err != nil || offs[int32(p)] != produced[p] {
+					return false
+				}
+			}
+			return true
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if err := eng.Close(ctx); err != nil {
+			t.Fatalf("close %s: %v", instance, err)
+		}
+		cur = nil
+		return m
+	}
+	from := func(m *engine.Membership) string {
+		var s []string
+		for _, r := range m.Restores {
+			s = append(s, r.From)
+		}
+		return strings.Join(slices.Compact(s), ",")
+	}
+	dirA := t.TempDir()
+	produce(0, n/3)
+	run("a", dirA, nil)
+	// A restarted with its directory: local, not a record read.
+	m := run("a", dirA, func() { produce(n/3, 2*n/3) })
+	if from(m) != "local" || m.ChangelogRecords != 0 || m.RestoredEntries == 0 {
+		t.Errorf("a's restart: restored from %q, %d changelog records, %d entries; want local, 0 records, some entries (%s)",
+			from(m), m.ChangelogRecords, m.RestoredEntries, m)
+	}
+	if !strings.Contains(m.String(), "(local 0,1,2,3)") {
+		t.Errorf("SHOW JOBS member: %q, want the local restore", m)
+	}
+	// B owns the partitions in between and writes their changelog.
+	m = run("b", t.TempDir(), func() { produce(2*n/3, 5*n/6) })
+	if from(m) != "changelog" || m.ChangelogRecords == 0 {
+		t.Errorf("b: restored from %q, %d changelog records; want the changelog", from(m), m.ChangelogRecords)
+	}
+	// A again: its local checkpoint is behind the changelog.
+	const last = `{"id":-1,"k":-1,"ts":"2000-01-01 00:00:00.000"}`
+	m = run("a", dirA, func() {
+		produce(5*n/6, n)
+		for p := range produced {
+			if err := b.ProduceJSON("events", int32(p), last); err != nil {
+				t.Fatal(err)
+			}
+			produced[p]++
+		}
+		want := stageWant(n)
+		waitFor("every window", func() bool { return len(readStageOut(t, b)) >= len(want) })
+	})
+	if from(m) != "changelog" || m.ChangelogRecords == 0 || m.RestoredEntries == 0 {
+		t.Errorf("a after b: restored from %q, %d changelog records, %d entries; want the changelog", from(m), m.ChangelogRecords, m.RestoredEntries)
+	}
+	want := stageWant(n)
+	if got := readStageOut(t, b); !slices.Equal(got, want) {
+		t.Fatalf("windows differ from the independent computation (got %d, want %d)\n got %v\nwant %v", len(got), len(want), got[:min(20, len(got))], want[:20])
+	}
+}

@@ -349,6 +349,13 @@ func (q *ContinuousQuery) run(ctx context.Context, fn RowFunc, m *exec.Member, r
 	if err != nil {
 		return err
 	}
+	var local *localState
+	if q.member.split != nil && m != nil && interval >= 0 {
+		// Before the store is reset for the assignment.
+		if local, err = q.readLocalState(ctx, m); err != nil {
+			return err
+		}
+	}
 	if interval >= 0 {
 		store, rollbackOK, oerr := q.openStore(ctx)
 		if oerr != nil {
@@ -389,7 +396,7 @@ func (q *ContinuousQuery) run(ctx context.Context, fn RowFunc, m *exec.Member, r
 	}
 	graph := q.graph
 	if q.member.split != nil && m != nil {
-		if graph, err = q.restoreStages(ctx, opts.Store, m); err != nil {
+		if graph, err = q.restoreStages(ctx, opts.Store, m, local); err != nil {
 			return err
 		}
 	}

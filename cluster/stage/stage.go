@@ -39,6 +39,9 @@ type Split struct {
 	// Partitions partitions.
 	Repartition, Changelog string
 	Partitions             int
+	// MaxParallelism is the number of key groups: repartition partition p
+	// owns state.RangeFor(p, Partitions, MaxParallelism).
+	MaxParallelism int
 	// Upstream are the source topics with their partition counts.
 	Upstream map[string]int
 	// Options are the client options of the first source table, for the
@@ -103,7 +106,8 @@ func Plan(g *plan.Graph, job string, partitions, maxParallelism int, upstream ma
 	}
 	base := kafka.ClientOptions(opts, false)
 	s := &Split{Operator: w.ID(), Repartition: fmt.Sprintf("%s-%s-repartition", job, w.ID()),
-		Changelog: fmt.Sprintf("%s-%s-changelog", job, w.ID()), Partitions: partitions, Upstream: upstream, Options: base}
+		Changelog: fmt.Sprintf("%s-%s-changelog", job, w.ID()), Partitions: partitions, MaxParallelism: maxParallelism,
+		Upstream: upstream, Options: base}
 	var ups []string
 	for _, t := range slices.Sorted(maps.Keys(upstream)) {
 		ups = append(ups, fmt.Sprintf("%s:%d", t, upstream[t]))
@@ -152,13 +156,20 @@ func Plan(g *plan.Graph, job string, partitions, maxParallelism int, upstream ma
 
 // WithCatalog returns the split's graph with the keyed operator's state
 // catalog (hex) given to stage 1's sink, which writes it into every
-// changelog partition the process owns.
-func (s *Split) WithCatalog(hexCatalog string) *plan.Graph {
-	if hexCatalog == "" {
+// changelog partition the process owns, and, when positions is not empty,
+// the file in which that sink records the changelog positions each
+// committed checkpoint covers (kafka.OptChangelogPositions).
+func (s *Split) WithCatalog(hexCatalog, positions string) *plan.Graph {
+	if hexCatalog == "" && positions == "" {
 		return s.Graph
 	}
 	out := *s.Graph.Sinks[0]
 	out.Options = maps.Clone(out.Options)
-	out.Options[kafka.OptChangelogCatalog] = hexCatalog
+	if hexCatalog != "" {
+		out.Options[kafka.OptChangelogCatalog] = hexCatalog
+	}
+	if positions != "" {
+		out.Options[kafka.OptChangelogPositions] = positions
+	}
 	return &plan.Graph{Sinks: []*plan.Sink{&out, s.Graph.Sinks[1]}}
 }

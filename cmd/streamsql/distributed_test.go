@@ -81,8 +81,12 @@ func readDistributed(t *testing.T, b *kafkatest.Broker, topic string) []string {
 var assignedRE = regexp.MustCompile(`msg=assigned .*partitions="?map\[.*events:\[([0-9 ]*)\]`)
 
 // restoredRE matches a restore of keyed state that read records of the
-// changelog topic.
-var restoredRE = regexp.MustCompile(`msg="restored the keyed state from the changelog" .*records=[1-9]`)
+// changelog topic, localRE one that restored partitions from the local
+// checkpoint.
+var (
+	restoredRE = regexp.MustCompile(`msg="restored the keyed state" .*changelog_records=[1-9]`)
+	localRE    = regexp.MustCompile(`msg="restored the keyed state" .*local="?\[[^\]]`)
+)
 
 // ownsSome reports whether a process's log shows it assigned partitions.
 func ownsSome(log string) bool {
@@ -139,8 +143,9 @@ func TestDistributedCrash(t *testing.T) {
 		stderr *syncBuffer
 	}
 	logs := map[string]*strings.Builder{}
-	// wipedRuns are the logs of the runs started without a state directory.
-	var wipedRuns []*syncBuffer
+	// wipedRuns are the logs of the runs started without a state
+	// directory, keptRuns of those restarted with it.
+	var wipedRuns, keptRuns []*syncBuffer
 	start := func(job, out, instance string) proc {
 		sql := filepath.Join(dir, job+".sql")
 		must(t, os.WriteFile(sql, []byte(fmt.Sprintf(distributedQuery, b.Addr(), out, job)), 0o644))
@@ -216,6 +221,7 @@ func TestDistributedCrash(t *testing.T) {
 			wipedRuns = append(wipedRuns, procs[name].stderr)
 		} else {
 			procs[name] = start("dist", "out", name)
+			keptRuns = append(keptRuns, procs[name].stderr)
 		}
 		if kills == 10 && len(names) == 3 {
 			names = append(names, "p3") // a fourth process joins
@@ -270,14 +276,19 @@ func TestDistributedCrash(t *testing.T) {
 	for name, l := range logs {
 		owned[name] = ownsSome(l.String())
 	}
-	fromChangelog := 0
+	fromChangelog, fromLocal := 0, 0
 	for _, l := range wipedRuns {
 		if restoredRE.MatchString(l.String()) {
 			fromChangelog++
 		}
 	}
-	t.Logf("%d kills (%d restarted without their state directory, %d of those restored keyed state from the changelog), %d windows, processes that owned partitions: %v",
-		kills, wiped, fromChangelog, len(got), owned)
+	for _, l := range keptRuns {
+		if localRE.MatchString(l.String()) {
+			fromLocal++
+		}
+	}
+	t.Logf("%d kills (%d restarted without their state directory, %d of those restored keyed state from the changelog; %d of the %d restarted with it restored from their local checkpoint), %d windows, processes that owned partitions: %v",
+		kills, wiped, fromChangelog, fromLocal, len(keptRuns), len(got), owned)
 	if !owned["p3"] {
 		t.Fatalf("the fourth process never owned a partition:\n%s", tail(logs["p3"].String()))
 	}

@@ -110,6 +110,7 @@ func (s *sink) AddOffsets(_ context.Context, _ int64, offsets map[string][]byte)
 		if err != nil {
 			return fmt.Errorf("kafka: table %q: split %s: %w", s.cfg.Table, name, err)
 		}
+		s.st.addOffset(topic, p, next)
 		po := &sarama.PartitionOffsetMetadata{Partition: p, Offset: next, LeaderEpoch: -1}
 		if len(marks) > 0 {
 			// A repartition topic's watermark markers up to the offset.

@@ -289,6 +289,7 @@ func (s *sink) drain(p sarama.AsyncProducer) {
 			}
 			s.mu.Lock()
 			s.parts[m.Partition] = struct{}{}
+			s.st.acked(m)
 			s.inflight--
 			s.cond.Broadcast()
 			s.mu.Unlock()
@@ -527,7 +528,7 @@ func (s *sink) PreCommit(ctx context.Context, id int64) ([]byte, error) {
 
 // Commit implements exec.Sink: with exactly-once it commits the open
 // transaction and begins the next one under a new producer epoch.
-func (s *sink) Commit(context.Context, int64) error {
+func (s *sink) Commit(_ context.Context, id int64) error {
 	if s.conf.guarantee != exactlyOnce {
 		return nil
 	}
@@ -537,6 +538,7 @@ func (s *sink) Commit(context.Context, int64) error {
 	if err := s.producer.CommitTxn(); err != nil {
 		return fmt.Errorf("kafka: table %q: commit transaction %q: %w", s.cfg.Table, s.txnID, err)
 	}
+	s.committedTxn(id)
 	s.mu.Lock()
 	s.parts = map[int32]struct{}{}
 	s.mu.Unlock()

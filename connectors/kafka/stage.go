@@ -91,6 +91,7 @@ type stageSink struct {
 	clParts     int
 	catalog     []byte
 	catalogSent map[int32]bool
+	pos         *positions // OptChangelogPositions (positions.go)
 }
 
 // parseUpstream parses OptUpstream.
@@ -147,6 +148,18 @@ func newStageSink(cfg exec.SinkConfig, sconf *sarama.Config) (*stageSink, error)
 		if v := o[OptChangelogCatalog]; v != "" {
 			if st.catalog, err = hex.DecodeString(v); err != nil {
 				return nil, fmt.Errorf("invalid %s: %w", OptChangelogCatalog, err)
+			}
+		}
+		if v := o[OptChangelogPositions]; v != "" {
+			st.pos = &positions{path: v, pending: map[int32]int64{}, committed: map[int32]int64{}, last: map[int32]int64{}}
+			// The positions the restore found: the offsets committed before
+			// this run's first transaction.
+			if prev, err := ReadPositions(v); err == nil && prev.Changelog == st.changelog {
+				for p, c := range prev.Partitions {
+					if c.Offset >= 0 {
+						st.pos.committed[p] = c.Offset
+					}
+				}
 			}
 		}
 		base, topic := sconf.Producer.Partitioner, st.changelog
