@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,6 +63,13 @@ type Membership struct {
 	// ChangelogRecords how many changelog records the restore read.
 	Restores         []PartitionRestore
 	ChangelogRecords int64
+	// KeyGroups are the key groups each repartition partition this
+	// process owns holds (a job with a keyed stage), by "topic/partition".
+	KeyGroups map[string]state.KeyGroupRange
+	// Lag is, per partition this process reads (source and repartition
+	// partitions), the records not read yet: the partition's high
+	// watermark less the reader's position, as of the source's last fetch.
+	Lag map[string]int64
 }
 
 // String is what SHOW JOBS shows of it: the instance, the generation,
@@ -82,6 +90,29 @@ func (m *Membership) String() string {
 		parts += "; group: " + strings.Join(ms, " ")
 	}
 	out := fmt.Sprintf("%s (generation %d, %d assignments): %s", m.InstanceID, m.Generation, m.Rebalances, parts)
+	if len(m.KeyGroups) > 0 {
+		var kgs []string
+		for _, p := range m.Partitions {
+			if r, ok := m.KeyGroups[p]; ok {
+				kgs = append(kgs, fmt.Sprintf("%d-%d", r.Start, r.End-1))
+			}
+		}
+		out += "; key groups " + strings.Join(kgs, ",")
+	}
+	if m.Lag != nil {
+		var total int64
+		var behind []string
+		for _, p := range m.Partitions {
+			if l := m.Lag[p]; l > 0 {
+				total += l
+				behind = append(behind, fmt.Sprintf("%s=%d", p, l))
+			}
+		}
+		out += fmt.Sprintf("; lag %d", total)
+		if len(behind) > 0 {
+			out += " (" + strings.Join(behind, " ") + ")"
+		}
+	}
 	if m.RestoredEntries > 0 {
 		out += fmt.Sprintf("; restored %d state entries in %v", m.RestoredEntries, m.Restored.Round(time.Millisecond))
 	}
@@ -120,14 +151,24 @@ type membership struct {
 // query does not run on several processes (or has not joined yet).
 func (q *ContinuousQuery) Membership() *Membership {
 	q.member.mu.Lock()
-	defer q.member.mu.Unlock()
 	if q.member.cur == nil {
+		q.member.mu.Unlock()
 		return nil
 	}
 	c := *q.member.cur
+	q.member.mu.Unlock()
 	c.Partitions = slices.Clone(c.Partitions)
 	c.Members = slices.Clone(c.Members)
 	c.Restores = slices.Clone(c.Restores)
+	c.KeyGroups = maps.Clone(c.KeyGroups)
+	if lag := q.Stats().SourceLag; lag != nil {
+		c.Lag = map[string]int64{}
+		for _, p := range c.Partitions {
+			if l, ok := lag[p]; ok {
+				c.Lag[p] = l
+			}
+		}
+	}
 	return &c
 }
 
@@ -159,9 +200,16 @@ func (q *ContinuousQuery) runDistributed(ctx context.Context, fn RowFunc) error 
 			}
 		}
 		slices.Sort(parts)
+		var kgs map[string]state.KeyGroupRange
+		if split := q.member.split; split != nil {
+			kgs = map[string]state.KeyGroupRange{}
+			for _, p := range m.Partitions[split.Repartition] {
+				kgs[fmt.Sprintf("%s/%d", split.Repartition, p)] = state.RangeFor(int(p), split.Partitions, split.MaxParallelism)
+			}
+		}
 		q.member.mu.Lock()
 		q.member.cur = &Membership{Group: m.Group, InstanceID: m.InstanceID, Generation: m.Generation, MemberID: m.MemberID,
-			Partitions: parts, Rebalances: rebalances, Since: time.Now()}
+			Partitions: parts, Rebalances: rebalances, Since: time.Now(), KeyGroups: kgs}
 		q.member.mu.Unlock()
 	}
 	cfg.OnMembers = func(ms []cluster.GroupMember) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -195,7 +197,8 @@ func TestDistributedWindowStages(t *testing.T) {
 // written into the changelog since; after another process owned the
 // partitions (and wrote their changelog) it replays the changelog. Every
 // window is written once, with the counts an independent computation
-// gives.
+// gives; SHOW JOBS' member column and Membership show the key groups of
+// each repartition partition and no lag once caught up.
 func TestDistributedLocalRestore(t *testing.T) {
 	b := kafkatest.StartT(t, kafkatest.Options{})
 	for topic, n := range map[string]int{"events": 4, "out": 1} {
@@ -238,7 +241,11 @@ func TestDistributedLocalRestore(t *testing.T) {
 	// (a final checkpoint) and returns its Membership.
 	run := func(instance, dir string, during func()) *engine.Membership {
 		t.Helper()
-		eng := engine.New(engine.Options{StateDir: dir, InstanceID: instance})
+		var lg *slog.Logger // STREAMSQL_DISTRIBUTED_LOG=1: the processes' log on stderr
+		if os.Getenv("STREAMSQL_DISTRIBUTED_LOG") != "" {
+			lg = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("proc", instance)
+		}
+		eng := engine.New(engine.Options{StateDir: dir, InstanceID: instance, Logger: lg})
 		job, err := eng.Submit(execAll(t, eng, fmt.Sprintf(stageSQL, b.Addr())).Query, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -256,6 +263,20 @@ func TestDistributedLocalRestore(t *testing.T) {
 			offs, err := b.CommittedOffsets("counts", "events")
 			for p := range produced {
 				if err != nil || offs[int32(p)] != produced[p] {
+					return false
+				}
+			}
+			return true
+		})
+		// Caught up: every partition it reads (source and repartition)
+		// shows no lag.
+		waitFor(instance+" shows no lag", func() bool {
+			l := job.Query().Membership().Lag
+			if len(l) != 8 {
+				return false
+			}
+			for _, v := range l {
+				if v != 0 {
 					return false
 				}
 			}
@@ -285,15 +306,25 @@ func TestDistributedLocalRestore(t *testing.T) {
 		t.Errorf("a's restart: restored from %q, %d changelog records, %d entries; want local, 0 records, some entries (%s)",
 			from(m), m.ChangelogRecords, m.RestoredEntries, m)
 	}
-	if !strings.Contains(m.String(), "(local 0,1,2,3)") {
-		t.Errorf("SHOW JOBS member: %q, want the local restore", m)
+	if !strings.Contains(m.String(), "(local 0,1,2,3)") || !strings.Contains(m.String(), "; key groups 0-31,32-63,64-95,96-127") {
+		t.Errorf("SHOW JOBS member: %q, want the local restore and the key groups", m)
 	}
-	// B owns the partitions in between and writes their changelog.
-	m = run("b", t.TempDir(), func() { produce(2*n/3, 5*n/6) })
+	// 128 key groups (the default) over 4 repartition partitions.
+	for p := 0; p < 4; p++ {
+		name := fmt.Sprintf("counts-2-window-agg-repartition/%d", p)
+		if r := m.KeyGroups[name]; r.Start != 32*p || r.End != 32*(p+1) {
+			t.Errorf("key groups of %s: %v, want [%d, %d)", name, r, 32*p, 32*(p+1))
+		}
+	}
+	// Another process (a new machine in a's place: the same identity,
+	// another state directory, so no session timeout to wait for) owns
+	// the partitions in between and writes their changelog.
+	m = run("a", t.TempDir(), func() { produce(2*n/3, 5*n/6) })
 	if from(m) != "changelog" || m.ChangelogRecords == 0 {
-		t.Errorf("b: restored from %q, %d changelog records; want the changelog", from(m), m.ChangelogRecords)
+		t.Errorf("the other process: restored from %q, %d changelog records; want the changelog", from(m), m.ChangelogRecords)
 	}
-	// A again: its local checkpoint is behind the changelog.
+	// A again, on its directory: its local checkpoint is behind the
+	// changelog.
 	const last = `{"id":-1,"k":-1,"ts":"2000-01-01 00:00:00.000"}`
 	m = run("a", dirA, func() {
 		produce(5*n/6, n)
@@ -304,10 +335,24 @@ func TestDistributedLocalRestore(t *testing.T) {
 			produced[p]++
 		}
 		want := stageWant(n)
-		waitFor("every window", func() bool { return len(readStageOut(t, b)) >= len(want) })
+		var got []string
+		for deadline := time.Now().Add(90 * time.Second); len(got) < len(want); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				var missing []string
+				for _, w := range want {
+					if !slices.Contains(got, w) {
+						missing = append(missing, w)
+					}
+				}
+				st := cur.Query().Stats()
+				t.Fatalf("%d of %d windows after 90 s (watermark %d, lag %v, %s); missing %v", len(got), len(want), st.Watermark, st.SourceLag,
+					cur.Query().Membership(), missing[:min(len(missing), 30)])
+			}
+			got = readStageOut(t, b)
+		}
 	})
 	if from(m) != "changelog" || m.ChangelogRecords == 0 || m.RestoredEntries == 0 {
-		t.Errorf("a after b: restored from %q, %d changelog records, %d entries; want the changelog", from(m), m.ChangelogRecords, m.RestoredEntries)
+		t.Errorf("a after the other process: restored from %q, %d changelog records, %d entries; want the changelog", from(m), m.ChangelogRecords, m.RestoredEntries)
 	}
 	want := stageWant(n)
 	if got := readStageOut(t, b); !slices.Equal(got, want) {

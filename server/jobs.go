@@ -46,6 +46,43 @@ type memberView struct {
 	Since      time.Time `json:"since"`
 	// Members are the group's members and what each owns.
 	Members []groupMemberView `json:"members,omitempty"`
+	// KeyGroups are the key groups of each repartition partition this
+	// process owns (a job with a keyed stage); Lag the records not read
+	// yet of each partition it reads.
+	KeyGroups []keyGroupsView    `json:"key_groups,omitempty"`
+	Lag       []partitionLagView `json:"lag,omitempty"`
+	// Restore is how the assignment's keyed state was restored.
+	Restore *restoreView `json:"restore,omitempty"`
+}
+
+// keyGroupsView is the key groups [first, last] one partition holds.
+type keyGroupsView struct {
+	Partition string `json:"partition"`
+	First     int    `json:"first"`
+	Last      int    `json:"last"`
+}
+
+// partitionLagView is one partition's records not read yet.
+type partitionLagView struct {
+	Partition string `json:"partition"`
+	Records   int64  `json:"records"`
+}
+
+// restoreView is the restore of an assignment's keyed state.
+type restoreView struct {
+	DurationMs       float64                `json:"duration_ms"`
+	Entries          int64                  `json:"entries"`
+	ChangelogRecords int64                  `json:"changelog_records"`
+	Partitions       []partitionRestoreView `json:"partitions"`
+}
+
+// partitionRestoreView says where one partition's keyed state came from.
+type partitionRestoreView struct {
+	Partition  string  `json:"partition"`
+	From       string  `json:"from"` // "local" or "changelog"
+	Entries    int64   `json:"entries"`
+	Records    int64   `json:"changelog_records"`
+	DurationMs float64 `json:"duration_ms"`
 }
 
 // groupMemberView is one member of a job's consumer group.
@@ -137,6 +174,22 @@ func viewJob(j *engine.Job) jobView {
 			Partitions: m.Partitions, Rebalances: m.Rebalances, Since: m.Since.UTC()}
 		for _, g := range m.Members {
 			v.Member.Members = append(v.Member.Members, groupMemberView{InstanceID: g.InstanceID, Partitions: g.Partitions})
+		}
+		for _, p := range m.Partitions {
+			if r, ok := m.KeyGroups[p]; ok {
+				v.Member.KeyGroups = append(v.Member.KeyGroups, keyGroupsView{Partition: p, First: r.Start, Last: r.End - 1})
+			}
+			if l, ok := m.Lag[p]; ok {
+				v.Member.Lag = append(v.Member.Lag, partitionLagView{Partition: p, Records: l})
+			}
+		}
+		if len(m.Restores) > 0 {
+			r := &restoreView{DurationMs: ms(m.Restored), Entries: m.RestoredEntries, ChangelogRecords: m.ChangelogRecords}
+			for _, p := range m.Restores {
+				r.Partitions = append(r.Partitions, partitionRestoreView{Partition: p.Partition, From: p.From, Entries: p.Entries,
+					Records: p.Records, DurationMs: ms(p.Took)})
+			}
+			v.Member.Restore = r
 		}
 	}
 	if t := j.Ended(); !t.IsZero() {

@@ -37,7 +37,8 @@ type families struct {
 	status, recordsIn, recordsOut, late, malformed, watermark, stateEntries, stateBytes, opEntries, opBytes, restoredFrom,
 	lastID, retained, lastDuration, lastSize, lastTime, uploaded, uploadSeconds, failures, lag,
 	generation, owned, rebalances metric
-	groupOwner metric
+	groupOwner                                                             metric
+	partLag, keyGroups, restoreSeconds, restoredEntries, restoredPartition metric
 }
 
 func newFamilies() *families {
@@ -67,13 +68,23 @@ func newFamilies() *families {
 		groupOwner: metric{name: "streamsql_job_group_partition_owner", typ: "gauge",
 			help: "A job on several processes: 1 for each partition of the group and the instance that owns it, as the group's leader assigned them (labels partition, instance)."},
 		rebalances: metric{name: "streamsql_job_rebalances_total", typ: "counter", help: "A job on several processes: the assignments this process received (each rebalance of the group gives one)."},
+		partLag: metric{name: "streamsql_job_partition_lag_records", typ: "gauge",
+			help: "A job on several processes: records not read yet (high watermark less the reader's position) of each source and repartition partition this process reads (labels topic, partition)."},
+		keyGroups: metric{name: "streamsql_job_partition_key_groups", typ: "gauge",
+			help: "A job on several processes: the number of key groups of each repartition partition this process owns (labels topic, partition, first, last)."},
+		restoreSeconds: metric{name: "streamsql_job_restore_seconds", typ: "gauge",
+			help: "A job on several processes: how long the restore of the keyed state of the current assignment took."},
+		restoredEntries: metric{name: "streamsql_job_restored_entries", typ: "gauge",
+			help: "A job on several processes: the keyed state entries the current assignment restored."},
+		restoredPartition: metric{name: "streamsql_job_partition_restored_entries", typ: "gauge",
+			help: "A job on several processes: the keyed state entries each repartition partition of the current assignment restored, and from where (labels topic, partition, from: local or changelog)."},
 	}
 }
 
 func (f *families) all() []*metric {
 	return []*metric{&f.status, &f.recordsIn, &f.recordsOut, &f.late, &f.malformed, &f.watermark, &f.stateEntries, &f.stateBytes, &f.opEntries, &f.opBytes,
 		&f.restoredFrom, &f.lastID, &f.retained, &f.lastDuration, &f.lastSize, &f.lastTime, &f.uploaded, &f.uploadSeconds, &f.failures, &f.lag,
-		&f.generation, &f.owned, &f.rebalances, &f.groupOwner}
+		&f.generation, &f.owned, &f.rebalances, &f.groupOwner, &f.partLag, &f.keyGroups, &f.restoreSeconds, &f.restoredEntries, &f.restoredPartition}
 }
 
 var jobStatuses = []engine.JobStatus{engine.Running, engine.Finished, engine.Failed, engine.Canceled, engine.Stopped}
@@ -137,6 +148,24 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 					f.groupOwner.add(1, "job", id, "partition", p, "instance", g.InstanceID)
 				}
 			}
+			for _, p := range m.Partitions {
+				topic, part := splitPartition(p)
+				if l, ok := m.Lag[p]; ok {
+					f.partLag.add(float64(l), "job", id, "topic", topic, "partition", part)
+				}
+				if r, ok := m.KeyGroups[p]; ok {
+					f.keyGroups.add(float64(r.Len()), "job", id, "topic", topic, "partition", part,
+						"first", strconv.Itoa(r.Start), "last", strconv.Itoa(r.End-1))
+				}
+			}
+			if len(m.Restores) > 0 {
+				f.restoreSeconds.add(m.Restored.Seconds(), "job", id)
+				f.restoredEntries.add(float64(m.RestoredEntries), "job", id)
+				for _, r := range m.Restores {
+					topic, part := splitPartition(r.Partition)
+					f.restoredPartition.add(float64(r.Entries), "job", id, "topic", topic, "partition", part, "from", r.From)
+				}
+			}
 		}
 		if status == engine.Running {
 			lag := st.SourceLag
@@ -156,6 +185,15 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	_, _ = w.Write(b.Bytes())
+}
+
+// splitPartition splits "topic/partition".
+func splitPartition(p string) (topic, partition string) {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return p, ""
+	}
+	return p[:i], p[i+1:]
 }
 
 // writeFamily writes a family's HELP and TYPE lines and its samples.

@@ -105,8 +105,9 @@ func ownsSome(log string) bool {
 // arrive; single processes are SIGKILLed at random moments at least 20
 // times and restarted (with the same identity, so each takes its place
 // back; every fourth one without its state directory, as on a new
-// machine: its keyed state then comes from the changelog topic only), and
-// a fourth process joins half-way, which moves partitions to it. A
+// machine: its keyed state then comes from the changelog topic only; the
+// others restore from their local checkpoint when it covers the
+// changelog's end, as some must), and a fourth process joins half-way, which moves partitions to it. A
 // read_committed reader of the sink topic must then see exactly the
 // windows of one uninterrupted process, which must equal an independent
 // computation: none lost, none twice, none with other counts.
@@ -289,6 +290,9 @@ func TestDistributedCrash(t *testing.T) {
 	}
 	t.Logf("%d kills (%d restarted without their state directory, %d of those restored keyed state from the changelog; %d of the %d restarted with it restored from their local checkpoint), %d windows, processes that owned partitions: %v",
 		kills, wiped, fromChangelog, fromLocal, len(keptRuns), len(got), owned)
+	if fromLocal == 0 {
+		t.Fatalf("none of the %d processes restarted with their state directory restored from their local checkpoint", len(keptRuns))
+	}
 	if !owned["p3"] {
 		t.Fatalf("the fourth process never owned a partition:\n%s", tail(logs["p3"].String()))
 	}

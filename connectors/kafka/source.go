@@ -473,7 +473,13 @@ func (s *source) fill(idx int) (arrow.Record, error) {
 	}
 	s.metrics.Bytes.Add(bytes)
 	if hw := sp.pc.HighWaterMarkOffset(); hw > 0 {
-		s.metrics.SetLag(sp.name, hw-sp.next)
+		lag := hw - sp.next
+		if s.stage != nil {
+			// A repartition topic is transactional: the commit marker of
+			// the last transaction read is no record to read.
+			lag--
+		}
+		s.metrics.SetLag(sp.name, lag)
 	}
 	if s.rb.rows == 0 {
 		return nil, nil
