@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -118,7 +119,7 @@ func CurrentPositions(ctx context.Context, opts map[string]string, group, owner,
 		return nil, fmt.Errorf("kafka: changelog %q: %w", topic, err)
 	}
 	defer client.Close()
-	src := &source{client: client, sconf: &c, conf: config{groupID: group}}
+	src := &source{client: client, sconf: &c, conf: config{groupID: group}, log: slog.New(slog.DiscardHandler)}
 	out := map[int32]ChangelogPosition{}
 	for _, p := range ps {
 		off, _, err := src.stableOffset(topicPartition{owner, p})

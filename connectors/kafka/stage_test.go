@@ -1,8 +1,12 @@
 package kafka
 
 import (
+	"context"
+	"maps"
 	"strings"
 	"testing"
+
+	"github.com/IBM/sarama"
 
 	"github.com/streamsql/streamsql/connectors/kafka/kafkatest"
 	"github.com/streamsql/streamsql/exec"
@@ -58,5 +62,52 @@ func TestMarksMetadata(t *testing.T) {
 	}
 	if _, _, err := decodeSplitWatermark(splitWatermarkPrefix + "12"); err == nil {
 		t.Fatal("bad partition watermark accepted")
+	}
+}
+
+// TestCurrentPositions: a changelog partition's end and the group's
+// committed offset of its repartition partition (none, then the one a
+// transaction committed).
+func TestCurrentPositions(t *testing.T) {
+	b := kafkatest.StartT(t, kafkatest.Options{})
+	for topic, n := range map[string]int{"r": 2, "c": 2} {
+		if err := b.CreateTopic(topic, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.ProduceJSON("c", 1, `{"a":1}`, `{"a":2}`, `{"a":3}`); err != nil {
+		t.Fatal(err)
+	}
+	opts := map[string]string{"properties.bootstrap.servers": b.Addr()}
+	ctx := context.Background()
+	got, err := CurrentPositions(ctx, opts, "g", "r", "c", []int32{0, 1})
+	if want := map[int32]ChangelogPosition{0: {End: 0, Offset: -1}, 1: {End: 3, Offset: -1}}; err != nil || !maps.Equal(got, want) {
+		t.Fatalf("positions: %v, %v; want %v", got, err, want)
+	}
+	c := kafkatest.Config()
+	c.Producer.Idempotent = true
+	c.Producer.Transaction.ID = "positions-test"
+	c.Net.MaxOpenRequests = 1
+	p, err := sarama.NewAsyncProducer(b.Addrs, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	offsets := func(off int64) {
+		t.Helper()
+		if err := p.BeginTxn(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.AddOffsetsToTxn(map[string][]*sarama.PartitionOffsetMetadata{"r": {{Partition: 0, Offset: off, LeaderEpoch: -1}}}, "g"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offsets(3)
+	if err := p.CommitTxn(); err != nil {
+		t.Fatal(err)
+	}
+	got, err = CurrentPositions(ctx, opts, "g", "r", "c", []int32{0})
+	if want := map[int32]ChangelogPosition{0: {End: 0, Offset: 3}}; err != nil || !maps.Equal(got, want) {
+		t.Fatalf("positions after a commit: %v, %v; want %v", got, err, want)
 	}
 }
