@@ -219,6 +219,17 @@ func (q *ContinuousQuery) runDistributed(ctx context.Context, fn RowFunc) error 
 		}
 		q.member.mu.Unlock()
 	}
+	// Before joining: a transaction a previous run of this process left
+	// open would hold the group's offsets of its partitions unstable, and
+	// the group could assign them to nobody until it timed out.
+	for _, sk := range graph.Sinks {
+		if sk.Connector != kafka.Name && sk.Connector != kafka.UpsertName {
+			continue
+		}
+		if err := kafka.FenceMember(ctx, sk.Options, q.name, cfg.InstanceID); err != nil {
+			return fmt.Errorf("job %q: table %q: %w", q.name, sk.Table, err)
+		}
+	}
 	err = cluster.Run(ctx, cfg, func(ctx context.Context, m *exec.Member, revoked <-chan struct{}) error {
 		err := q.run(ctx, fn, m, revoked)
 		if errors.Is(err, exec.ErrStopped) {

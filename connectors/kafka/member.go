@@ -24,6 +24,66 @@ import (
 // the sink's transaction timeout at the latest.
 const stableWait = 20 * time.Minute
 
+// memberTxnID is the transactional id of a kafka sink of the process
+// with the given instance id in a job on several processes.
+func memberTxnID(prefix, job, instance string) string {
+	return fmt.Sprintf("%s-%s-%s", prefix, job, instance)
+}
+
+// FenceMember ends the transaction that a previous run of this process
+// (the same instance id) may have left open on an exactly-once kafka sink
+// with options opts, before the process joins the group: it initialises
+// the sink's transactional id, which aborts that transaction. A process
+// SIGKILLed mid-transaction leaves the input offsets it had added to the
+// transaction pending; until the transaction ends, the group's offset
+// fetch of those partitions answers UNSTABLE_OFFSET_COMMIT, so the
+// consumer group session that would assign them (to this process or any
+// other) cannot start, and the sink that would abort the transaction
+// opens only in a session: without the fence, the group rejoins in a loop
+// until the broker's transaction timeout. Any other sink is left alone.
+// A process that is still running with this instance id is fenced too,
+// as its own restart would.
+func FenceMember(ctx context.Context, opts map[string]string, job, instance string) error {
+	var c config
+	if opts[optDeliveryGuarantee] != exactlyOnce {
+		return nil
+	}
+	if err := parseSinkConfig(&c, opts); err != nil {
+		return err
+	}
+	b, err := brokers(opts)
+	if err != nil {
+		return err
+	}
+	sc, err := saramaConfig(opts, true)
+	if err != nil {
+		return err
+	}
+	id := memberTxnID(c.txnPrefix, job, instance)
+	sc.Producer.Idempotent = true
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Producer.Transaction.ID = id
+	sc.Producer.Transaction.Timeout = msDuration(c.txnTimeout)
+	sc.Net.MaxOpenRequests = 1
+	if sc.Producer.Retry.Max < 1 {
+		sc.Producer.Retry.Max = 1
+	}
+	client, err := newClientRetry(ctx, b, sc)
+	if err != nil {
+		return fmt.Errorf("kafka: fence transactional id %q: %w", id, err)
+	}
+	defer client.Close()
+	// The producer's InitProducerID is the fence.
+	p, err := sarama.NewAsyncProducerFromClient(client)
+	if err != nil {
+		return fmt.Errorf("kafka: fence transactional id %q: %w", id, err)
+	}
+	if err := p.Close(); err != nil {
+		return fmt.Errorf("kafka: fence transactional id %q: %w", id, err)
+	}
+	return nil
+}
+
 // openMember starts the partitions of current that the member owns, each
 // at the group's committed offset, or as the startup mode says when the
 // group has none.

@@ -131,7 +131,7 @@ func newSink(cfg exec.SinkConfig) (*sink, error) {
 		if m := cfg.Member; m != nil {
 			// One per process of a job on several: a restarted process
 			// fences its own previous transaction, not another's.
-			s.txnID = fmt.Sprintf("%s-%s-%s", conf.txnPrefix, job, m.InstanceID)
+			s.txnID = memberTxnID(conf.txnPrefix, job, m.InstanceID)
 		}
 		sconf.Producer.Idempotent = true
 		sconf.Producer.RequiredAcks = sarama.WaitForAll

@@ -2,9 +2,11 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 
@@ -86,7 +88,7 @@ func TestCurrentPositions(t *testing.T) {
 	}
 	c := kafkatest.Config()
 	c.Producer.Idempotent = true
-	c.Producer.Transaction.ID = "positions-test"
+	c.Producer.Transaction.ID = memberTxnID("positions", "job", "p0")
 	c.Net.MaxOpenRequests = 1
 	p, err := sarama.NewAsyncProducer(b.Addrs, c)
 	if err != nil {
@@ -109,5 +111,80 @@ func TestCurrentPositions(t *testing.T) {
 	got, err = CurrentPositions(ctx, opts, "g", "r", "c", []int32{0})
 	if want := map[int32]ChangelogPosition{0: {End: 0, Offset: 3}}; err != nil || !maps.Equal(got, want) {
 		t.Fatalf("positions after a commit: %v, %v; want %v", got, err, want)
+	}
+	// The process dies in a transaction that holds the offset: its next
+	// run fences its transactional id before it joins the group, which
+	// aborts the transaction, so the committed offset is readable at once
+	// (without the fence: at the transaction timeout).
+	pendingOffset(t, b.Addrs, memberTxnID("positions", "job", "p0"), "g", "r", 0, 5)
+	sinkOpts := map[string]string{"properties.bootstrap.servers": b.Addr(), "sink.delivery-guarantee": "exactly-once",
+		"sink.transactional-id-prefix": "positions"}
+	if err := FenceMember(ctx, sinkOpts, "job", "p0"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		if got, err = CurrentPositions(ctx, opts, "g", "r", "c", []int32{0}); err == nil {
+			if want := map[int32]ChangelogPosition{0: {End: 0, Offset: 3}}; !maps.Equal(got, want) {
+				err = fmt.Errorf("positions after the fence: %v; want %v", got, want)
+			}
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the fenced process's transaction still holds the offset after 60 s")
+	}
+	// A sink that is not exactly-once has no transaction to fence.
+	if err := FenceMember(ctx, map[string]string{"properties.bootstrap.servers": b.Addr()}, "job", "p0"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pendingOffset leaves, as a process killed while committing does, an
+// open transaction of txnID whose offset commit of topic/partition
+// reached the group's coordinator.
+func pendingOffset(t *testing.T, addrs []string, txnID, group, topic string, partition int32, off int64) {
+	t.Helper()
+	client, err := sarama.NewClient(addrs, kafkatest.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	admin, err := sarama.NewClusterAdminFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, err := admin.(sarama.TransactionClusterAdmin).DescribeTransactions([]string{txnID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := states[txnID]
+	tc, err := client.TransactionCoordinator(txnID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := tc.AddOffsetsToTxn(&sarama.AddOffsetsToTxnRequest{TransactionalID: txnID, ProducerID: st.ProducerID,
+		ProducerEpoch: st.ProducerEpoch, GroupID: group}); err != nil || r.Err != sarama.ErrNoError {
+		t.Fatalf("add offsets to the transaction: %v, %v", r, err)
+	}
+	gc, err := client.Coordinator(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := gc.TxnOffsetCommit(&sarama.TxnOffsetCommitRequest{TransactionalID: txnID, GroupID: group, ProducerID: st.ProducerID,
+		ProducerEpoch: st.ProducerEpoch, Topics: map[string][]*sarama.PartitionOffsetMetadata{topic: {{Partition: partition, Offset: off, LeaderEpoch: -1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pe := range r.Topics[topic] {
+		if pe.Err != sarama.ErrNoError {
+			t.Fatalf("transactional offset commit: %v", pe.Err)
+		}
 	}
 }
