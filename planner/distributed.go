@@ -11,17 +11,30 @@ import (
 // one Kafka consumer group (SET 'execution.distributed' = 'true') yet:
 // the sources must be kafka topics, read by one table each (the group
 // commits one offset per partition), the one sink an exactly-once kafka
-// table (its transactions commit the input offsets), and the one operator
-// that keeps state a keyed TUMBLE, HOP or CUMULATE window aggregation
-// (without lateness or early fire): the job runs it as a stage behind a
-// repartition topic, its state in a changelog topic (package stage).
+// or upsert-kafka table (its transactions commit the input offsets), and
+// the one operator that keeps state a keyed TUMBLE, HOP or CUMULATE window
+// aggregation (without lateness or early fire) or a non-windowed GROUP BY
+// with keys, over an append-only input: the job runs it as a stage behind
+// a repartition topic, its state in a changelog topic (package stage).
 func (p *Planner) checkDistributed(g *plan.Graph, pos []parser.Pos) error {
 	const what = "'execution.distributed' = 'true'"
 	if len(g.Sinks) != 1 {
 		return errorf(pos[0], "%s runs one INSERT per job, not a statement set of %d", what, len(g.Sinks))
 	}
 	topics := map[string]string{}
-	var keyed *plan.WindowAgg
+	var keyed plan.Node
+	// one checks that n is the job's one keyed operator, over an
+	// append-only input: the repartition topic carries inserts only.
+	one := func(n plan.Node) error {
+		if keyed != nil {
+			return errorf(pos[0], "%s runs one keyed operator per job so far, not two (%s, then %s)", what, describeStateful(n), describeStateful(keyed))
+		}
+		if in := n.Inputs()[0]; in.Props().Changelog != plan.AppendOnly {
+			return errorf(pos[0], "%s needs the input of %s append-only (the repartition topic carries inserts), but it is %s", what, describeStateful(n), in.Props().Changelog)
+		}
+		keyed = n
+		return nil
+	}
 	for _, n := range g.Nodes() {
 		switch n := n.(type) {
 		case *plan.Source:
@@ -45,8 +58,8 @@ func (p *Planner) checkDistributed(g *plan.Graph, pos []parser.Pos) error {
 			if n.Connector == "collect" {
 				return errorf(pos[0], "%s runs INSERT INTO a kafka table, not a SELECT for a client", what)
 			}
-			if n.Connector != "kafka" || !strings.EqualFold(n.Options["sink.delivery-guarantee"], "exactly-once") {
-				return errorf(pos[0], "%s needs the sink %q to be a kafka table with 'sink.delivery-guarantee' = 'exactly-once', whose transactions commit the input offsets with the output", what, n.Table)
+			if n.Connector != "kafka" && n.Connector != "upsert-kafka" || !strings.EqualFold(n.Options["sink.delivery-guarantee"], "exactly-once") {
+				return errorf(pos[0], "%s needs the sink %q to be a kafka or upsert-kafka table with 'sink.delivery-guarantee' = 'exactly-once', whose transactions commit the input offsets with the output", what, n.Table)
 			}
 		case *plan.Calc, *plan.Union, *plan.Exchange:
 		case *plan.WindowAssign:
@@ -54,18 +67,24 @@ func (p *Planner) checkDistributed(g *plan.Graph, pos []parser.Pos) error {
 				return errorf(pos[0], "%s runs stateless queries and one keyed window aggregation so far: the SESSION window TVF keeps state", what)
 			}
 		case *plan.WindowAgg:
-			if keyed != nil {
-				return errorf(pos[0], "%s runs one keyed window aggregation per job so far, not two", what)
-			}
 			if len(n.Keys) == 0 {
 				return errorf(pos[0], "%s needs the window aggregation grouped by a key besides the window (its key groups are what the processes share)", what)
 			}
 			if n.Window.Kind == plan.Session || n.AllowLateness > 0 || n.EarlyFire > 0 || n.LateFire > 0 {
 				return errorf(pos[0], "%s runs TUMBLE, HOP and CUMULATE window aggregations without allow-lateness or early/late fire so far", what)
 			}
-			keyed = n
+			if err := one(n); err != nil {
+				return err
+			}
+		case *plan.GroupAgg:
+			if len(n.Keys) == 0 {
+				return errorf(pos[0], "%s needs the GROUP BY aggregation grouped by a key (its key groups are what the processes share)", what)
+			}
+			if err := one(n); err != nil {
+				return err
+			}
 		default:
-			return errorf(pos[0], "%s runs stateless queries and one keyed window aggregation so far (the state of other operators does not move between processes yet): %s keeps state", what, describeStateful(n))
+			return errorf(pos[0], "%s runs stateless queries and one keyed window or GROUP BY aggregation so far (the state of other operators does not move between processes yet): %s keeps state", what, describeStateful(n))
 		}
 	}
 	return nil

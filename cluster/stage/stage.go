@@ -1,6 +1,6 @@
 // Package stage splits the plan of a stateful job on several processes
 // into its stages, at the hash exchange before its keyed operator (a
-// window aggregation): stage 0 reads the source partitions, runs the
+// keyed window aggregation or a non-windowed GROUP BY): stage 0 reads the source partitions, runs the
 // stateless chain and writes every row into the repartition topic
 // <job>-<operator>-repartition, in the partition that owns its key group;
 // stage 1 reads the repartition partitions, runs the keyed operator and
@@ -50,18 +50,32 @@ type Split struct {
 }
 
 // Keyed returns the keyed operator of g that needs a repartition hop (its
-// window aggregation), or nil when g is stateless.
-func Keyed(g *plan.Graph) *plan.WindowAgg {
+// window aggregation or GROUP BY aggregation), or nil when g is stateless.
+func Keyed(g *plan.Graph) plan.Node {
 	for _, n := range g.Nodes() {
-		if w, ok := n.(*plan.WindowAgg); ok {
-			return w
+		if len(keysOf(n)) > 0 {
+			return n
 		}
 	}
 	return nil
 }
 
+// keysOf returns the input columns a keyed operator's state is keyed by,
+// nil when n is not one. Both operators write their changed keyed state
+// entries (and deletes, for fired windows and expired groups) at every
+// barrier, which is what the changelog records.
+func keysOf(n plan.Node) []int {
+	switch n := n.(type) {
+	case *plan.WindowAgg:
+		return n.Keys
+	case *plan.GroupAgg:
+		return n.Keys
+	}
+	return nil
+}
+
 // Plan splits g, a plan the planner accepted for a job on several
-// processes (one sink; one keyed window aggregation, w), for job: with
+// processes (one sink; one keyed operator, w), for job: with
 // partitions repartition partitions (0: the most partitions of a source
 // topic), maxParallelism key groups, and upstream the partition count of
 // every source topic.
@@ -85,12 +99,12 @@ func Plan(g *plan.Graph, job string, partitions, maxParallelism int, upstream ma
 	for n := sink.Input; n != plan.Node(w); {
 		ins := n.Inputs()
 		if len(ins) != 1 {
-			return nil, fmt.Errorf("job %q: %s reads rows that bypass the window aggregation; a job on several processes cannot run it yet", job, n.ID())
+			return nil, fmt.Errorf("job %q: %s reads rows that bypass the keyed operator %s; a job on several processes cannot run it yet", job, n.ID(), w.ID())
 		}
 		chain = append(chain, n)
 		n = ins[0]
 	}
-	in := w.Input
+	in := w.Inputs()[0]
 	ex, _ := in.(*plan.Exchange)
 	if ex != nil {
 		in = ex.Input
@@ -102,7 +116,7 @@ func Plan(g *plan.Graph, job string, partitions, maxParallelism int, upstream ma
 		}
 	})
 	if opts == nil {
-		return nil, fmt.Errorf("job %q: the window aggregation reads no source table", job)
+		return nil, fmt.Errorf("job %q: the keyed operator %s reads no source table", job, w.ID())
 	}
 	base := kafka.ClientOptions(opts, false)
 	s := &Split{Operator: w.ID(), Repartition: fmt.Sprintf("%s-%s-repartition", job, w.ID()),
@@ -113,7 +127,7 @@ func Plan(g *plan.Graph, job string, partitions, maxParallelism int, upstream ma
 		ups = append(ups, fmt.Sprintf("%s:%d", t, upstream[t]))
 	}
 	var keys []string
-	for _, k := range w.Keys {
+	for _, k := range keysOf(w) {
 		keys = append(keys, strconv.Itoa(k))
 	}
 	maxP := strconv.Itoa(maxParallelism)
