@@ -165,3 +165,76 @@ func TestDistributedGroupAgg(t *testing.T) {
 		t.Errorf("b restored nothing from the changelog: %+v", m)
 	}
 }
+
+// TestDistributedGroupAggTTL: the groups that 'table.exec.state.ttl'
+// expires are tombstoned in the changelog topic (in the checkpoint's
+// transaction), so a process that takes their partitions over does not
+// restore them.
+func TestDistributedGroupAggTTL(t *testing.T) {
+	b := kafkatest.StartT(t, kafkatest.Options{})
+	for topic, n := range map[string]int{"gevents": 2, "gcounts-out": 1} {
+		if err := b.CreateTopic(topic, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var vals []string
+	for i := 0; i < 20; i++ {
+		vals = append(vals, fmt.Sprintf(`{"id":%d,"k":%d}`, i, i%5))
+	}
+	if err := b.ProduceJSON("gevents", 0, vals...); err != nil {
+		t.Fatal(err)
+	}
+	eng := engine.New(engine.Options{StateDir: t.TempDir(), InstanceID: "a"})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if err := eng.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	sql := strings.Replace(fmt.Sprintf(aggSQL, b.Addr()), "SET 'execution.distributed'", "SET 'table.exec.state.ttl' = '300 ms';\nSET 'execution.distributed'", 1)
+	job, err := eng.Submit(execAll(t, eng, sql).Query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changelog := ""
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no tombstone of every key in changelog %q after 90 s (job: %v)", changelog, job.Err())
+		}
+		if changelog == "" {
+			if m := job.Query().Membership(); m != nil {
+				for _, p := range m.Partitions {
+					if name, ok := strings.CutSuffix(p, "-repartition/0"); ok {
+						changelog = name + "-changelog"
+					}
+				}
+			}
+			continue
+		}
+		recs, err := b.Read(context.Background(), changelog, kafkatest.ReadOptions{Quiet: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, dead := map[string]bool{}, map[string]bool{}
+		for _, r := range recs {
+			if len(r.Key) <= 2 {
+				continue // the catalog
+			}
+			if r.Value == nil {
+				dead[string(r.Key)] = set[string(r.Key)]
+			} else {
+				set[string(r.Key)] = true
+			}
+		}
+		n := 0
+		for _, ok := range dead {
+			if ok {
+				n++
+			}
+		}
+		if len(set) == 5 && n == 5 {
+			return
+		}
+	}
+}
