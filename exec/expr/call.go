@@ -83,7 +83,7 @@ func (c *compiler) compileCall(e *plan.Call) (Evaluator, error) {
 		if err := wantBool(f, args...); err != nil {
 			return nil, err
 		}
-		return &logic{and: f == "AND", l: args[0], r: args[1], alloc: c.alloc}, nil
+		return &logic{and: f == "AND", l: args[0], r: args[1], alloc: c.alloc, shared: c.opts.Shared}, nil
 	case "NOT":
 		if err := arity(1, 1); err != nil {
 			return nil, err

@@ -24,6 +24,8 @@ type caseEval struct {
 	arms  []Evaluator // len(conds)+1: the results, then ELSE
 	t     types.Type
 	alloc memory.Allocator
+	// shared is the Shared the arms were compiled with, or nil (evalOn).
+	shared *Shared
 }
 
 func (e *caseEval) Type() types.Type { return e.t }
@@ -36,7 +38,7 @@ func (c *compiler) compileCase(e *plan.Case) (Evaluator, error) {
 	if len(e.Whens) > 250 {
 		return nil, fmt.Errorf("expr: CASE with %d arms, at most 250 are supported", len(e.Whens))
 	}
-	ce := &caseEval{t: e.T, alloc: c.alloc}
+	ce := &caseEval{t: e.T, alloc: c.alloc, shared: c.opts.Shared}
 	for _, w := range e.Whens {
 		cond, err := c.compile(w.Cond)
 		if err != nil {
@@ -112,7 +114,7 @@ func (e *caseEval) Eval(rec arrow.Record) (arrow.Array, error) {
 		}
 		c, err := cond.Eval(rec)
 		if err != nil {
-			if c, err = evalOn(cond, rec, remaining, err, e.alloc); err != nil {
+			if c, err = evalOn(cond, rec, remaining, err, e.alloc, e.shared); err != nil {
 				return nil, err
 			}
 		}
@@ -163,6 +165,14 @@ func (e *caseEval) Eval(rec arrow.Record) (arrow.Array, error) {
 		if used[k] == 0 {
 			continue
 		}
+		if l := asConst(arm); l != nil && used[k] < n && n > 1 && arrow.TypeEqual(l.proto.DataType(), e.t.Arrow()) {
+			// A constant arm is gathered from its one row, not
+			// expanded to the batch.
+			l.proto.Retain()
+			slot[k] = uint8(len(arrays))
+			arrays = append(arrays, l.proto)
+			continue
+		}
 		a, err := arm.Eval(rec)
 		if err != nil {
 			mbuf, mask := newBitmap(e.alloc, n)
@@ -171,7 +181,7 @@ func (e *caseEval) Eval(rec arrow.Record) (arrow.Array, error) {
 					mask[i>>3] |= 1 << (i & 7)
 				}
 			}
-			a, err = evalOn(arm, rec, mask, err, e.alloc)
+			a, err = evalOn(arm, rec, mask, err, e.alloc, e.shared)
 			mbuf.Release()
 			if err != nil {
 				return nil, err
@@ -192,9 +202,10 @@ func (e *caseEval) Eval(rec arrow.Record) (arrow.Array, error) {
 // coalesce is COALESCE(a, b, ...): the first non-NULL argument per row.
 // Later arguments are evaluated only as far as rows are still NULL.
 type coalesce struct {
-	args  []Evaluator
-	t     types.Type
-	alloc memory.Allocator
+	args   []Evaluator
+	t      types.Type
+	alloc  memory.Allocator
+	shared *Shared // as caseEval's
 }
 
 func (e *coalesce) Type() types.Type      { return e.t }
@@ -217,7 +228,7 @@ func (e *coalesce) Eval(rec arrow.Record) (arrow.Array, error) {
 		}
 		a, err := arg.Eval(rec)
 		if err != nil {
-			if a, err = evalOn(arg, rec, remaining, err, e.alloc); err != nil {
+			if a, err = evalOn(arg, rec, remaining, err, e.alloc, e.shared); err != nil {
 				return nil, err
 			}
 		}

@@ -36,6 +36,21 @@ type Shared struct {
 	vals  []arrow.Array     // by slot, computed over rec
 
 	splits map[splitKey]*splitMemo // SPLIT_INDEX calls sharing a split (split.go)
+
+	// Late materialization (see DropUnread). By input column: whether a
+	// projection reads it outside a repeated subexpression, and the
+	// slots of the repeated subexpressions of the projections that read
+	// it.
+	nData  int
+	direct []bool
+	deps   [][]int
+	nulls  []arrow.Array // by column, all NULL, what stands for a dropped column
+	// When Filter dropped columns of rec: the batch it filtered and the
+	// mask, and (once evalOn asked for it) the filtered batch with every
+	// column.
+	orig arrow.Record
+	mask *array.Boolean
+	full arrow.Record
 }
 
 // NewShared numbers the subexpressions of filter (nil when there is none)
@@ -61,7 +76,103 @@ func NewShared(filter plan.Expr, exprs ...plan.Expr) *Shared {
 	for id, k := range s.slot {
 		s.carry[k] = inProj[id]
 	}
+	for _, e := range exprs {
+		s.reads(e, -1)
+	}
 	return s
+}
+
+// reads records the columns e reads, inside the repeated subexpression
+// of slot (or -1).
+func (s *Shared) reads(e plan.Expr, slot int) {
+	if c, ok := e.(*plan.ColumnRef); ok {
+		for len(s.direct) <= c.Index {
+			s.direct = append(s.direct, false)
+			s.deps = append(s.deps, nil)
+		}
+		if slot < 0 {
+			s.direct[c.Index] = true
+		} else {
+			s.deps[c.Index] = append(s.deps[c.Index], slot)
+		}
+		return
+	}
+	if id, ok := s.ids[e]; slot < 0 && ok && id >= 0 && shareable(e) {
+		if k, ok := s.slot[id]; ok {
+			slot = k
+		}
+	}
+	for _, o := range operandsOf(e) {
+		s.reads(o, slot)
+	}
+}
+
+// DropUnread lets Filter leave out the first n columns of its batches
+// (the data columns of the input) that the projections do not read after
+// the filter: a column no projection reads, or one they read only inside
+// repeated subexpressions whose values Filter carries. NULLs stand for
+// them in the filtered batch. A projection that evaluates part of itself
+// again over some of its rows (after an error, see evalOn) reads them from
+// the batch with every column.
+func (s *Shared) DropUnread(n int) { s.nData = n }
+
+// unread returns the columns of rec that Filter need not copy, by column
+// (nil when there is none).
+func (s *Shared) unread(rec arrow.Record) []bool {
+	n := min(s.nData, int(rec.NumCols()))
+	var skip []bool
+	for c := 0; c < n; c++ {
+		if c < len(s.direct) {
+			if s.direct[c] {
+				continue
+			}
+			carried := true
+			for _, k := range s.deps[c] {
+				carried = carried && rec == s.rec && s.vals[k] != nil && s.carry[k]
+			}
+			if !carried {
+				continue
+			}
+		}
+		if skip == nil {
+			skip = make([]bool, n)
+		}
+		skip[c] = true
+	}
+	return skip
+}
+
+// placeholder returns n NULLs of the type of column c of the batches.
+func (s *Shared) placeholder(dt arrow.DataType, c, n int) arrow.Array {
+	for len(s.nulls) <= c {
+		s.nulls = append(s.nulls, nil)
+	}
+	a := s.nulls[c]
+	if a == nil || a.Len() < n || !arrow.TypeEqual(a.DataType(), dt) {
+		if a != nil {
+			a.Release()
+		}
+		a = array.MakeArrayOfNull(heap, dt, max(n, 4096))
+		s.nulls[c] = a
+	}
+	return array.NewSlice(a, 0, int64(n))
+}
+
+// whole returns rec with every column: the filtered batch with the
+// columns Filter dropped when rec is the batch Filter returned, else rec.
+// The result is rec's or s's: the caller does not release it.
+func (s *Shared) whole(rec arrow.Record, alloc memory.Allocator) (arrow.Record, error) {
+	if s == nil || s.orig == nil || rec != s.rec {
+		return rec, nil
+	}
+	if s.full == nil {
+		w, err := Filter(s.orig, s.mask, alloc)
+		if err != nil {
+			return nil, err
+		}
+		s.full = w
+	}
+	return s.full, nil
 }
 
 // numbering gives equal expressions equal numbers in time linear in their
@@ -239,12 +350,22 @@ func (s *Shared) End() {
 		}
 	}
 	s.rec = nil
+	for _, r := range []arrow.Record{s.orig, s.full} {
+		if r != nil {
+			r.Release()
+		}
+	}
+	if s.mask != nil {
+		s.mask.Release()
+	}
+	s.orig, s.full, s.mask = nil, nil, nil
 }
 
 // Filter is expr.Filter of rec, the batch of Begin, by mask; the shared
 // values computed over rec that the projections read are filtered with it
 // and kept for the result, which becomes the batch of the shared values.
-// The caller releases the result.
+// After DropUnread, the columns the projections do not read are NULL in
+// the result. The caller releases the result.
 func (s *Shared) Filter(rec arrow.Record, mask *array.Boolean, alloc memory.Allocator) (arrow.Record, error) {
 	var keep []int
 	if rec == s.rec {
@@ -254,27 +375,33 @@ func (s *Shared) Filter(rec arrow.Record, mask *array.Boolean, alloc memory.Allo
 			}
 		}
 	}
-	if len(keep) == 0 {
-		s.End()
-		out, err := Filter(rec, mask, alloc)
-		if err == nil {
-			s.rec = out
-		}
-		return out, err
-	}
+	skip := s.unread(rec)
 	nc := int(rec.NumCols())
-	fields := append([]arrow.Field(nil), rec.Schema().Fields()...)
-	cols := append([]arrow.Array(nil), rec.Columns()...)
-	for _, k := range keep {
-		fields = append(fields, arrow.Field{Name: fmt.Sprintf("$shared%d", k), Type: s.vals[k].DataType(), Nullable: true})
-		cols = append(cols, s.vals[k])
+	place := func(c, n int) arrow.Array { return s.placeholder(rec.Column(c).DataType(), c, n) }
+	wide := rec
+	if len(keep) > 0 {
+		fields := append([]arrow.Field(nil), rec.Schema().Fields()...)
+		cols := append([]arrow.Array(nil), rec.Columns()...)
+		for _, k := range keep {
+			fields = append(fields, arrow.Field{Name: fmt.Sprintf("$shared%d", k), Type: s.vals[k].DataType(), Nullable: true})
+			cols = append(cols, s.vals[k])
+		}
+		wide = array.NewRecord(arrow.NewSchema(fields, nil), cols, rec.NumRows())
+		defer wide.Release()
 	}
-	wide := array.NewRecord(arrow.NewSchema(fields, nil), cols, rec.NumRows())
-	defer wide.Release()
-	fw, err := Filter(wide, mask, alloc)
+	fw, dropped, err := filterCols(wide, mask, alloc, skip, place)
 	s.End()
 	if err != nil {
 		return nil, err
+	}
+	if dropped {
+		rec.Retain()
+		mask.Retain()
+		s.orig, s.mask = rec, mask
+	}
+	if len(keep) == 0 {
+		s.rec = fw
+		return fw, nil
 	}
 	defer fw.Release()
 	out := array.NewRecord(rec.Schema(), fw.Columns()[:nc], fw.NumRows())

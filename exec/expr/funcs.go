@@ -30,7 +30,7 @@ func (c *compiler) compileFunc(f string, e *plan.Call, args []Evaluator, arity f
 		if len(args) == 1 {
 			return done(args[0], nil)
 		}
-		return done(&coalesce{args: args, t: e.T, alloc: c.alloc}, nil)
+		return done(&coalesce{args: args, t: e.T, alloc: c.alloc, shared: c.opts.Shared}, nil)
 	case "IF":
 		if err := arity(3, 3); err != nil {
 			return done(nil, err)
@@ -46,7 +46,7 @@ func (c *compiler) compileFunc(f string, e *plan.Call, args []Evaluator, arity f
 		if err != nil {
 			return done(nil, err)
 		}
-		return done(&caseEval{conds: args[:1], arms: []Evaluator{a, b}, t: e.T, alloc: c.alloc}, nil)
+		return done(&caseEval{conds: args[:1], arms: []Evaluator{a, b}, t: e.T, alloc: c.alloc, shared: c.opts.Shared}, nil)
 	}
 	if f == "TRIM" && len(args) == 2 {
 		return nil, false, nil // TRIM(s, chars): compileMore

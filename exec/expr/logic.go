@@ -10,9 +10,10 @@ import (
 // logic is AND or OR in three-valued logic, computed a byte (8 rows) at a
 // time over the value and validity bitmaps.
 type logic struct {
-	and   bool
-	l, r  Evaluator
-	alloc memory.Allocator
+	and    bool
+	l, r   Evaluator
+	alloc  memory.Allocator
+	shared *Shared // as caseEval's
 }
 
 func (e *logic) Type() types.Type      { return types.BooleanType }
@@ -44,7 +45,7 @@ func (e *logic) Eval(rec arrow.Record) (arrow.Array, error) {
 				mask[i] = ^(x & xv) // not known TRUE
 			}
 		}
-		ra, err = evalOn(e.r, rec, mask, err, e.alloc)
+		ra, err = evalOn(e.r, rec, mask, err, e.alloc, e.shared)
 		mbuf.Release()
 		if err != nil {
 			return nil, err

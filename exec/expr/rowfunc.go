@@ -2,6 +2,8 @@ package expr
 
 import (
 	"fmt"
+	"math"
+	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -19,9 +21,10 @@ import (
 // index, an unparsable value). Unless seesNulls, a row where any argument
 // is NULL is NULL without calling the kernel.
 //
-// String results are appended to a scratch buffer that is reused across
-// rows and copied into the result: no allocation per row beyond the
-// result's own buffers.
+// A STRING kernel appends its row's value to dst, the values of the rows
+// before it, and returns the extended slice (on a NULL result or an
+// error, what it returns is ignored): the values are built in place in
+// the result's buffer, with no allocation or copy per row.
 type rowFunc struct {
 	name      string
 	args      []Evaluator
@@ -34,6 +37,10 @@ type rowFunc struct {
 	str  func(cols []arrow.Array) strRow
 	i64  func(cols []arrow.Array) i64Row
 	bool func(cols []arrow.Array) boolRow
+
+	// lastSize is the size of the values of the last batch of a STRING
+	// function, the first guess of the next one's.
+	lastSize atomic.Int64
 }
 
 type (
@@ -77,27 +84,42 @@ func (e *rowFunc) Eval(rec arrow.Record) (arrow.Array, error) {
 
 func (e *rowFunc) evalStr(cols []arrow.Array, valid []byte, n int) (arrow.Array, error) {
 	f := e.str(cols)
-	b := array.NewStringBuilder(e.alloc)
-	defer b.Release()
-	b.Reserve(n)
-	var scratch []byte
+	obuf, offs := newFixed[int32](e.alloc, n+1)
+	vbuf, vb := newBitmap(e.alloc, n)
+	// The rows append to data in place; it starts at the size of the
+	// last batch's values, so that it seldom grows.
+	hint := int(e.lastSize.Load())
+	data := make([]byte, 0, hint+hint/8+64)
+	null := 0
 	for i := 0; i < n; i++ {
+		offs[i] = int32(len(data))
 		if valid != nil && !bitIsSet(valid, i) {
-			b.AppendNull()
+			null++
 			continue
 		}
-		out, ok, err := f(i, scratch[:0])
+		out, ok, err := f(i, data)
 		if err != nil {
+			releaseBuf(obuf, vbuf)
 			return nil, fmt.Errorf("expr: %s: %w", e.name, err)
 		}
-		scratch = out
 		if !ok {
-			b.AppendNull()
+			null++
 			continue
 		}
-		b.BinaryBuilder.Append(out)
+		if len(out) > math.MaxInt32 {
+			releaseBuf(obuf, vbuf)
+			return nil, fmt.Errorf("expr: %s: results of more than 2 GiB in a batch", e.name)
+		}
+		data = out
+		vb[i>>3] |= 1 << (i & 7)
 	}
-	return b.NewArray(), nil
+	offs[n] = int32(len(data))
+	e.lastSize.Store(int64(len(data)))
+	if null == 0 {
+		vbuf.Release()
+		vbuf = nil
+	}
+	return makeArray(arrow.BinaryTypes.String, n, null, vbuf, obuf, memory.NewBufferBytes(data)), nil
 }
 
 func (e *rowFunc) evalI64(cols []arrow.Array, valid []byte, n int) (arrow.Array, error) {

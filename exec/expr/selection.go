@@ -12,9 +12,17 @@ import (
 // the row); the caller releases the result. When every row passes it may
 // return rec retained.
 func Filter(rec arrow.Record, mask *array.Boolean, alloc memory.Allocator) (arrow.Record, error) {
+	out, _, err := filterCols(rec, mask, alloc, nil, nil)
+	return out, err
+}
+
+// filterCols is Filter, except that the columns c with skip[c] (skip may
+// be nil) are not copied: placeholder(c, cnt) stands for them in the
+// result. dropped reports whether some were.
+func filterCols(rec arrow.Record, mask *array.Boolean, alloc memory.Allocator, skip []bool, placeholder func(c, n int) arrow.Array) (_ arrow.Record, dropped bool, _ error) {
 	n := int(rec.NumRows())
 	if mask.Len() != n {
-		return nil, fmt.Errorf("expr: filter mask has %d rows, batch has %d", mask.Len(), n)
+		return nil, false, fmt.Errorf("expr: filter mask has %d rows, batch has %d", mask.Len(), n)
 	}
 	if alloc == nil {
 		alloc = memory.DefaultAllocator
@@ -33,24 +41,35 @@ func Filter(rec arrow.Record, mask *array.Boolean, alloc memory.Allocator) (arro
 	cnt := popcount(sel, n)
 	if cnt == n {
 		rec.Retain()
-		return rec, nil
+		return rec, false, nil
 	}
 	if cnt == 0 {
-		return rec.NewSlice(0, 0), nil
+		return rec.NewSlice(0, 0), false, nil
 	}
 	ibuf, idx := newFixed[int32](alloc, cnt)
 	defer ibuf.Release()
 	selectedRows(sel, n, idx)
 	cols := make([]arrow.Array, rec.NumCols())
 	for c := range cols {
+		if c < len(skip) && skip[c] {
+			cols[c] = placeholder(c, cnt)
+			dropped = true
+			continue
+		}
+		if col := rec.Column(c); col.NullN() == n {
+			// All NULL (a column a source does not fill): any cnt of its
+			// rows are the selection.
+			cols[c] = array.NewSlice(col, 0, int64(cnt))
+			continue
+		}
 		a, err := take(alloc, rec.Column(c), idx)
 		if err != nil {
 			release(cols...)
-			return nil, fmt.Errorf("expr: filter column %q: %w", rec.ColumnName(c), err)
+			return nil, false, fmt.Errorf("expr: filter column %q: %w", rec.ColumnName(c), err)
 		}
 		cols[c] = a
 	}
-	return Project(rec.Schema(), cols, int64(cnt)), nil
+	return Project(rec.Schema(), cols, int64(cnt)), dropped, nil
 }
 
 // selectedRows writes the positions of the set bits of sel (n bits) to idx.
@@ -92,7 +111,9 @@ func take(alloc memory.Allocator, a arrow.Array, idx []int32) (arrow.Array, erro
 
 // gather builds an array of n rows of type dt where row i is row idx[i]
 // (i when idx is nil) of srcs[src[i]] (srcs[0] when src is nil). A
-// negative idx[i] gives NULL. Either src or idx is nil.
+// negative idx[i] gives NULL. Either src or idx is nil. With src, a source
+// of one row when n > 1 is a constant (a CASE's literal arm): every row
+// taken from it is its row 0.
 func gather(alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array, src []uint8, idx []int32, n int) (arrow.Array, error) {
 	if src != nil && idx != nil {
 		return nil, fmt.Errorf("expr: gather by source and index")
@@ -129,8 +150,9 @@ func gather(alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array, src [
 			for k, a := range srcs {
 				bms[k], offs[k] = validity(a)
 			}
+			step := constSteps(srcs, n)
 			for i, k := range src[:n] {
-				if bm := bms[k]; bm == nil || bitIsSet(bm, offs[k]+i) {
+				if bm := bms[k]; bm == nil || bitIsSet(bm, offs[k]+i*step[k]) {
 					valid[i>>3] |= 1 << (i & 7)
 				}
 			}
@@ -160,8 +182,9 @@ func gather(alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array, src [
 				}
 			}
 		} else {
+			step := constSteps(srcs, n)
 			for i, k := range src[:n] {
-				if bitIsSet(bits[k], offs[k]+i) {
+				if bitIsSet(bits[k], offs[k]+i*step[k]) {
 					bm[i>>3] |= 1 << (i & 7)
 				}
 			}
@@ -191,6 +214,19 @@ func gather(alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array, src [
 	return fail(fmt.Errorf("unsupported column type %s", dt))
 }
 
+// constSteps returns, by source of a gather by source of n rows, the
+// step of its row per output row: 0 for a constant (a source of one row
+// when n > 1), else 1.
+func constSteps(srcs []arrow.Array, n int) []int {
+	step := make([]int, len(srcs))
+	for k, a := range srcs {
+		if a.Len() != 1 || n <= 1 {
+			step[k] = 1
+		}
+	}
+	return step
+}
+
 func gatherFixed[T any](alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array, src []uint8, idx []int32, neg bool, n, nulls int, valid *memory.Buffer) arrow.Array {
 	buf, out := newFixed[T](alloc, n)
 	switch {
@@ -212,12 +248,14 @@ func gatherFixed[T any](alloc memory.Allocator, dt arrow.DataType, srcs []arrow.
 		}
 	default:
 		vals := make([][]T, len(srcs))
+		step := constSteps(srcs, n)
 		for k, a := range srcs {
 			vals[k] = fixedValues[T](a)
 		}
 		src = src[:len(out)]
 		for i := range out {
-			out[i] = vals[src[i]][i]
+			k := src[i]
+			out[i] = vals[k][i*step[k]]
 		}
 	}
 	return makeArray(dt, n, nulls, valid, buf)
@@ -253,12 +291,17 @@ func gatherBinary(alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array,
 	for k, a := range srcs {
 		offs[k], data[k] = offsetsOf(a), dataOf(a)
 	}
+	var step []int
+	if src != nil {
+		step = constSteps(srcs, n)
+	}
 	// row returns the source and row of output row i, or -1.
 	row := func(i int) (int, int) {
 		if src == nil {
 			return 0, int(idx[i])
 		}
-		return int(src[i]), i
+		k := int(src[i])
+		return k, i * step[k]
 	}
 	total := 0
 	for i := 0; i < n; i++ {
@@ -327,7 +370,11 @@ func takeBinaryRuns(alloc memory.Allocator, dt arrow.DataType, a arrow.Array, id
 // of rec.NumRows() bits at offset 0); the other rows of the result are
 // NULL. It is the fallback of conditional evaluation after ev failed with
 // err over the whole batch: when every row is selected, err stands.
-func evalOn(ev Evaluator, rec arrow.Record, mask []byte, err error, alloc memory.Allocator) (arrow.Array, error) {
+//
+// s is the Shared ev was compiled with (or nil): when rec is the batch
+// whose unread columns s.Filter dropped, the rows are taken from the
+// batch with all its columns, as ev reevaluates over them.
+func evalOn(ev Evaluator, rec arrow.Record, mask []byte, err error, alloc memory.Allocator, s *Shared) (arrow.Array, error) {
 	n := int(rec.NumRows())
 	cnt := popcount(mask, n)
 	if cnt == n {
@@ -340,7 +387,11 @@ func evalOn(ev Evaluator, rec arrow.Record, mask []byte, err error, alloc memory
 	copy(m, mask)
 	marr := makeArray(arrow.FixedWidthTypes.Boolean, n, 0, nil, mbuf).(*array.Boolean)
 	defer marr.Release()
-	sub, err := Filter(rec, marr, alloc)
+	full, err := s.whole(rec, alloc)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := Filter(full, marr, alloc)
 	if err != nil {
 		return nil, err
 	}

@@ -469,7 +469,7 @@ func (c *compiler) compileNullIf(e *plan.Call, args []Evaluator) (Evaluator, err
 	if err != nil {
 		return nil, err
 	}
-	return &caseEval{conds: []Evaluator{eq}, arms: []Evaluator{null, a}, t: e.T, alloc: c.alloc}, nil
+	return &caseEval{conds: []Evaluator{eq}, arms: []Evaluator{null, a}, t: e.T, alloc: c.alloc, shared: c.opts.Shared}, nil
 }
 
 // compileGreatest is GREATEST and LEAST: NULL when any argument is, as in

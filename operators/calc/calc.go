@@ -46,6 +46,7 @@ func New(n *plan.Calc, env exec.OperatorEnv) (exec.Operator, error) {
 		opts.Now = env.Clock.Now // PROCTIME()
 	}
 	op.shared = expr.NewShared(n.Filter, n.Exprs...)
+	op.shared.DropUnread(in.Len()) // the filter copies only what the projections read
 	opts.Shared = op.shared
 	if n.Filter != nil {
 		f, err := expr.CompileWith(n.Filter, in, alloc, opts)
