@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -357,7 +358,7 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 		}
 		o.keyBuf = o.partEnc.Append(o.keyBuf[:0], i)
 		p := o.parts[string(o.keyBuf)]
-		if p == nil {
+		if p == nil && !o.top1 {
 			if retract {
 				continue // no state for the partition: ignored, as in Flink
 			}
@@ -377,6 +378,12 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 				}
 			}
 		}
+		if o.top1 {
+			if err := o.best(p, i, nowMs); err != nil {
+				return o.wrap(err)
+			}
+			continue
+		}
 		if times != nil {
 			if err := o.keepFirst(p, i, times); err != nil {
 				return o.wrap(err)
@@ -392,13 +399,6 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 			continue
 		}
 		e := o.newEntry(i)
-		if o.top1 {
-			if err := o.best(p, e); err != nil {
-				return o.wrap(err)
-			}
-			o.touch(p, nowMs)
-			continue
-		}
 		if !o.window {
 			o.oldV = o.visibleRows(p, o.oldV[:0])
 		}
@@ -465,28 +465,70 @@ func (o *op) keepFirst(p *partition, i int, times *array.Timestamp) error {
 	return nil
 }
 
-// best folds entry e into partition p of a Top-1 by ROW_NUMBER over an
-// append-only input, which holds only its best row: e replaces it when it
-// sorts first, and the change is emitted as the general path's diff would
-// (-U/+U with the number output, -D/+I without).
-func (o *op) best(p *partition, e entry) error {
-	if len(p.rows) == 0 {
-		p.rows = append(p.one[:0], e)
-		o.rows++
-		return o.appendRow(visible{row: e.row, rank: 1}, types.Insert)
+// best folds row i, its sort key the one in o.sortBuf, into partition p
+// (nil: a new partition, o.keyBuf its key) of a Top-1 by ROW_NUMBER over
+// an append-only input, which holds only its best row: the row replaces
+// it when it sorts first, and the change is emitted as the general path's
+// diff would (-U/+U with the number output, -D/+I without).
+//
+// A row that does not sort first costs no allocation. A new partition's
+// key, sort key and row share one allocation (the key a string over its
+// first bytes, which are never written again), and a better row is
+// written over the one it replaces when it fits.
+func (o *op) best(p *partition, i int, nowMs int64) error {
+	if p != nil && len(p.rows) == 0 {
+		// Restored without rows: as a new partition, under its key.
+		delete(o.parts, p.key)
+		o.keyBuf = append(o.keyBuf[:0], p.key...)
+		p = nil
 	}
-	if compareEntries(e, p.rows[0]) >= 0 {
-		return nil
+	if p != nil && bytes.Compare(o.sortBuf, p.rows[0].sort) > 0 {
+		return nil // the common case, before encoding the row
+	}
+	o.rowBuf = o.rowEnc.Append(o.rowBuf[:0], i)
+	ls, lr := len(o.sortBuf), len(o.rowBuf)
+	if p == nil {
+		lk := len(o.keyBuf)
+		buf := append(append(append(slices.Grow([]byte(nil), lk+ls+lr), o.keyBuf...), o.sortBuf...), o.rowBuf...)
+		p = &partition{}
+		if lk > 0 {
+			p.key = unsafe.String(&buf[0], lk)
+		}
+		p.one[0] = entry{sort: buf[lk : lk+ls : lk+ls], row: buf[lk+ls:]}
+		p.rows = p.one[:1]
+		o.parts[p.key] = p
+		o.rows++
+		o.touch(p, nowMs)
+		return o.appendRow(visible{row: p.rows[0].row, rank: 1}, types.Insert)
 	}
 	old := p.rows[0]
-	p.rows[0] = e
+	if c := bytes.Compare(o.sortBuf, old.sort); c > 0 || c == 0 && bytes.Compare(o.rowBuf, old.row) >= 0 {
+		return nil
+	}
 	before, after := types.Delete, types.Insert
 	if o.output {
 		before, after = types.UpdateBefore, types.UpdateAfter
 	}
+	// The old row is decoded into the output before its bytes are reused.
 	if err := o.appendRow(visible{row: old.row, rank: 1}, before); err != nil {
 		return err
 	}
+	var e entry
+	if room := len(old.sort) + cap(old.row); ls+lr <= room &&
+		unsafe.SliceData(old.row) == (*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(old.sort)), len(old.sort))) {
+		// The old entry's sort key and row are contiguous (as best and
+		// newEntry build them; restored ones are not) with room for the
+		// new one.
+		buf := unsafe.Slice(unsafe.SliceData(old.sort), room)
+		copy(buf, o.sortBuf)
+		copy(buf[ls:], o.rowBuf)
+		e = entry{sort: buf[:ls:ls], row: buf[ls : ls+lr]}
+	} else {
+		buf := append(append(slices.Grow([]byte(nil), ls+lr), o.sortBuf...), o.rowBuf...)
+		e = entry{sort: buf[:ls:ls], row: buf[ls:]}
+	}
+	p.rows[0] = e
+	o.touch(p, nowMs)
 	return o.appendRow(visible{row: e.row, rank: 1}, after)
 }
 

@@ -168,3 +168,34 @@ func TestWindowRestore(t *testing.T) {
 		t.Fatalf("window 2000 (the late row of window 1000 dropped): %s", got)
 	}
 }
+
+// TestTop1Restore: a Top-1's best rows survive a checkpoint, and better
+// rows replace them after the restore (a restored row's bytes are its
+// own; a row that replaced it is overwritten in place by the next).
+func TestTop1Restore(t *testing.T) {
+	c := &clock{now: time.UnixMilli(0)}
+	n := func() *plan.Rank {
+		return &plan.Rank{Partition: []int{0}, Order: []plan.SortKey{{Col: 1, Desc: true}}, Start: 1, End: 1, OutputRank: true}
+	}
+	op := newOp(t, n(), c)
+	out := &collector{}
+	if got := feed(t, op, out, [3]int64{1, 5, 0}, [3]int64{2, 1, 0}, [3]int64{1, 4, 0}); got != "+I[1, 5, 1970-01-01 00:00:00.000, 1] +I[2, 1, 1970-01-01 00:00:00.000, 1]" {
+		t.Fatalf("first rows: %s", got)
+	}
+	st := &memStore{m: map[string]string{}}
+	if err := op.OnBarrier(context.Background(), exec.Barrier{CheckpointID: 1}, st, out); err != nil {
+		t.Fatal(err)
+	}
+	op2 := newOp(t, n(), c)
+	if err := op2.Open(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	got := feed(t, op2, out, [3]int64{1, 5, 0}, [3]int64{1, 6, 7}, [3]int64{2, 0, 0}, [3]int64{1, 8, 9}, [3]int64{1, 8, 8}, [3]int64{3, 2, 0})
+	want := "-U[1, 5, 1970-01-01 00:00:00.000, 1] +U[1, 6, 1970-01-01 00:00:00.007, 1] " +
+		"-U[1, 6, 1970-01-01 00:00:00.007, 1] +U[1, 8, 1970-01-01 00:00:00.009, 1] " +
+		"-U[1, 8, 1970-01-01 00:00:00.009, 1] +U[1, 8, 1970-01-01 00:00:00.008, 1] " +
+		"+I[3, 2, 1970-01-01 00:00:00.000, 1]"
+	if got != want {
+		t.Fatalf("after the restore:\n%s\nwant\n%s", got, want)
+	}
+}
