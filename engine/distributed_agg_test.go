@@ -114,17 +114,6 @@ func TestDistributedGroupAgg(t *testing.T) {
 		}
 		return eng, job
 	}
-	owns := func(j *engine.Job, prefix string) int {
-		c := 0
-		if m := j.Query().Membership(); m != nil {
-			for _, p := range m.Partitions {
-				if strings.HasPrefix(p, prefix) {
-					c++
-				}
-			}
-		}
-		return c
-	}
 	aErr := func() error { return nil }
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
@@ -144,17 +133,17 @@ func TestDistributedGroupAgg(t *testing.T) {
 	produce(0, n/2)
 	engA, a := start("a")
 	aErr = a.Err
-	waitFor("a owns the 4 event and 4 repartition partitions", func() bool { return owns(a, "gevents/") == 4 && owns(a, "gcounts-") == 4 })
+	waitFor("a owns the 4 event and 4 repartition partitions", func() bool { return ownedPartitions(a, "gevents/") == 4 && ownedPartitions(a, "gcounts-") == 4 })
 	waitFor("a counted a quarter of the events", func() bool { return total(readAggOut(t, b)) >= n/4 })
 	_, bj := start("b")
 	waitFor("b owns partitions", func() bool {
-		return owns(bj, "gevents/")+owns(bj, "gcounts-") > 0 && owns(a, "gevents/")+owns(a, "gcounts-") < 8
+		return ownedPartitions(bj, "gevents/")+ownedPartitions(bj, "gcounts-") > 0 && ownedPartitions(a, "gevents/")+ownedPartitions(a, "gcounts-") < 8
 	})
 	produce(n/2, 3*n/4)
 	waitFor("the events after b joined counted", func() bool { return total(readAggOut(t, b)) >= n/2+n/8 })
 	closeEngine(engA, "a")
 	produce(3*n/4, n)
-	waitFor("b owns every partition", func() bool { return owns(bj, "gevents/") == 4 && owns(bj, "gcounts-") == 4 })
+	waitFor("b owns every partition", func() bool { return ownedPartitions(bj, "gevents/") == 4 && ownedPartitions(bj, "gcounts-") == 4 })
 	var got map[int]int
 	waitFor("every event counted", func() bool { got = readAggOut(t, b); return total(got) >= n })
 	time.Sleep(time.Second)

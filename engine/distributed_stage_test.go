@@ -130,17 +130,6 @@ func TestDistributedWindowStages(t *testing.T) {
 		}
 		return eng, job
 	}
-	owns := func(j *engine.Job, prefix string) int {
-		c := 0
-		if m := j.Query().Membership(); m != nil {
-			for _, p := range m.Partitions {
-				if strings.HasPrefix(p, prefix) {
-					c++
-				}
-			}
-		}
-		return c
-	}
 	aErr := func() error { return nil }
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
@@ -157,14 +146,14 @@ func TestDistributedWindowStages(t *testing.T) {
 	}
 	engA, a := start("a")
 	aErr = a.Err
-	waitFor("a owns the 4 event and 4 repartition partitions", func() bool { return owns(a, "events/") == 4 && owns(a, "counts-") == 4 })
+	waitFor("a owns the 4 event and 4 repartition partitions", func() bool { return ownedPartitions(a, "events/") == 4 && ownedPartitions(a, "counts-") == 4 })
 	waitFor("a committed partition 3's end", func() bool {
 		offs, err := b.CommittedOffsets("counts", "events")
 		return err == nil && offs[3] == n/4+1
 	})
 	_, bj := start("b")
 	waitFor("b owns partitions", func() bool {
-		return owns(bj, "events/")+owns(bj, "counts-") > 0 && owns(a, "events/")+owns(a, "counts-") < 8
+		return ownedPartitions(bj, "events/")+ownedPartitions(bj, "counts-") > 0 && ownedPartitions(a, "events/")+ownedPartitions(a, "counts-") < 8
 	})
 	produce(n/2, n, 0, 1, 2)
 	for p := 0; p < 3; p++ {
@@ -179,7 +168,7 @@ func TestDistributedWindowStages(t *testing.T) {
 		t.Fatalf("STOP JOB: %q", msg)
 	}
 	<-a.Done()
-	waitFor("b owns every partition", func() bool { return owns(bj, "events/") == 4 && owns(bj, "counts-") == 4 })
+	waitFor("b owns every partition", func() bool { return ownedPartitions(bj, "events/") == 4 && ownedPartitions(bj, "counts-") == 4 })
 	waitFor("every window", func() bool { got = readStageOut(t, b); return len(got) >= len(want) })
 	time.Sleep(time.Second)
 	got = readStageOut(t, b)
@@ -358,4 +347,18 @@ func TestDistributedLocalRestore(t *testing.T) {
 	if got := readStageOut(t, b); !slices.Equal(got, want) {
 		t.Fatalf("windows differ from the independent computation (got %d, want %d)\n got %v\nwant %v", len(got), len(want), got[:min(20, len(got))], want[:20])
 	}
+}
+
+// ownedPartitions counts the partitions whose names start with prefix
+// that j's process owns now.
+func ownedPartitions(j *engine.Job, prefix string) int {
+	c := 0
+	if m := j.Query().Membership(); m != nil {
+		for _, p := range m.Partitions {
+			if strings.HasPrefix(p, prefix) {
+				c++
+			}
+		}
+	}
+	return c
 }
