@@ -60,14 +60,7 @@ func FenceMember(ctx context.Context, opts map[string]string, job, instance stri
 		return err
 	}
 	id := memberTxnID(c.txnPrefix, job, instance)
-	sc.Producer.Idempotent = true
-	sc.Producer.RequiredAcks = sarama.WaitForAll
-	sc.Producer.Transaction.ID = id
-	sc.Producer.Transaction.Timeout = msDuration(c.txnTimeout)
-	sc.Net.MaxOpenRequests = 1
-	if sc.Producer.Retry.Max < 1 {
-		sc.Producer.Retry.Max = 1
-	}
+	transactional(sc, id, c.txnTimeout)
 	client, err := newClientRetry(ctx, b, sc)
 	if err != nil {
 		return fmt.Errorf("kafka: fence transactional id %q: %w", id, err)

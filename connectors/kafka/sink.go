@@ -133,14 +133,7 @@ func newSink(cfg exec.SinkConfig) (*sink, error) {
 			// fences its own previous transaction, not another's.
 			s.txnID = memberTxnID(conf.txnPrefix, job, m.InstanceID)
 		}
-		sconf.Producer.Idempotent = true
-		sconf.Producer.RequiredAcks = sarama.WaitForAll
-		sconf.Producer.Transaction.ID = s.txnID
-		sconf.Producer.Transaction.Timeout = msDuration(conf.txnTimeout)
-		sconf.Net.MaxOpenRequests = 1
-		if sconf.Producer.Retry.Max < 1 {
-			sconf.Producer.Retry.Max = 1
-		}
+		transactional(sconf, s.txnID, conf.txnTimeout)
 		if err := sconf.Validate(); err != nil {
 			return nil, fmt.Errorf("kafka: table %q: exactly-once producer: %w", cfg.Table, err)
 		}
@@ -151,6 +144,19 @@ func newSink(cfg exec.SinkConfig) (*sink, error) {
 		sconf.Net.MaxOpenRequests = 1
 	}
 	return s, nil
+}
+
+// transactional makes sc the configuration of a transactional producer
+// with transactional id id and the transaction timeout txnTimeout (ms).
+func transactional(sc *sarama.Config, id string, txnTimeout int64) {
+	sc.Producer.Idempotent = true
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Producer.Transaction.ID = id
+	sc.Producer.Transaction.Timeout = msDuration(txnTimeout)
+	sc.Net.MaxOpenRequests = 1
+	if sc.Producer.Retry.Max < 1 {
+		sc.Producer.Retry.Max = 1
+	}
 }
 
 // Open implements exec.Sink. With exactly-once and a handle naming a
