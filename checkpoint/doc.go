@@ -92,9 +92,10 @@
 // remote manifests are the source of truth. A manifest PUT that failed in
 // the writer's view may still land later (a request delayed in a stalled
 // server or proxy); so Commit writes a chk-<id>/_failed marker for it
-// before it returns (retried within the upload timeout), restore never
-// uses a marked checkpoint, and the sinks, which wait for Commit, go on
-// only once the checkpoint cannot come back. If the marker cannot be
+// before it returns (retried as long as Open retries, Options.OpenRetry,
+// the sinks waiting meanwhile), restore never uses a marked checkpoint,
+// and the sinks, which wait for Commit, go on only once the checkpoint
+// cannot come back. If the marker cannot be
 // written either, Commit's error wraps ErrOutcomeUnknown: the runtime
 // stops the job with its sinks still at the checkpoint's barrier, so that
 // whichever checkpoint the next run restores, the sinks' transactions

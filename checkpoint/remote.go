@@ -349,14 +349,17 @@ func (s *Store) upload(parent context.Context, m *manifest) (uploaded int64, err
 // was sent but not confirmed: the server may still apply it (a request
 // delayed in a stalled server), and a later restore would then take the
 // checkpoint, committing the sinks' transactions as they are by then. So
-// the _failed marker is written now, before the job goes on (retried
-// within execution.checkpointing.timeout): then the checkpoint has
-// failed, and the job may tolerate it. If even the marker cannot be
-// written, the outcome stays unknown and the error wraps
-// ErrOutcomeUnknown: the job must fail at once, before its sinks write
-// anything past the checkpoint's barrier. s.mu is held.
+// the _failed marker is written now, before the job goes on: then the
+// checkpoint has failed, and the job may tolerate it. The marker is
+// retried for as long as Open would wait for the checkpoint dir
+// (openRetry, not the upload timeout): the sinks wait at the barrier
+// meanwhile, so a server that restarts within it costs a stall, not the
+// job. If even the marker cannot be written, the outcome stays unknown
+// and the error wraps ErrOutcomeUnknown: the job must fail at once,
+// before its sinks write anything past the checkpoint's barrier. s.mu is
+// held.
 func (s *Store) manifestFailed(ctx context.Context, id uint64, err error) error {
-	merr := s.withRetry(ctx, s.uploadTimeout(), fmt.Sprintf("marking checkpoint %d failed", id), s.markFailed)
+	merr := s.withRetry(ctx, s.openRetry(), fmt.Sprintf("marking checkpoint %d failed", id), s.markFailed)
 	if merr == nil {
 		return err
 	}

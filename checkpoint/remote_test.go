@@ -614,6 +614,7 @@ func TestRemoteOutcomeUnknown(t *testing.T) {
 	s := rt.mustOpen(t.TempDir(), func(o *Options) {
 		o.wrapBucket = func(b objstore.Bucket) objstore.Bucket { c.Bucket = b; return c }
 		o.UploadTimeout = 300 * time.Millisecond
+		o.OpenRetry = 600 * time.Millisecond
 	})
 	restoreDump(t, s)
 	writeKeys(t, s, 1, 0, 100)
@@ -631,6 +632,41 @@ func TestRemoteOutcomeUnknown(t *testing.T) {
 	s.Close()
 	if id != 2 || !strings.Contains(state, "ghost") {
 		t.Fatalf("restored %d (%q), want the landed checkpoint 2", id, state)
+	}
+}
+
+// A marker that cannot be written at first is retried past the upload
+// timeout, for as long as Open would wait: an object store that restarts
+// (seconds) costs the job a stall at the barrier, not the job.
+func TestRemoteMarkerOutlastsUploadTimeout(t *testing.T) {
+	rt := newRemoteTest(t)
+	c := &countingBucket{}
+	s := rt.mustOpen(t.TempDir(), func(o *Options) {
+		o.wrapBucket = func(b objstore.Bucket) objstore.Bucket { c.Bucket = b; return c }
+		o.UploadTimeout = 200 * time.Millisecond
+		o.OpenRetry = 30 * time.Second
+	})
+	restoreDump(t, s)
+	writeKeys(t, s, 1, 0, 100)
+	c.ghostManifests.Store(true)
+	c.failMarkers.Store(true)
+	time.AfterFunc(time.Second, func() { c.failMarkers.Store(false) }) // the server is back
+	p := s.Begin(2)
+	p.Operator("op").Set([]byte("ghost"), []byte("2"))
+	start := time.Now()
+	_, err := p.Commit(context.Background())
+	if err == nil {
+		t.Fatal("checkpoint 2 succeeded")
+	}
+	if errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("gave up on the marker after %v (upload timeout 200ms, retry window 30s): %v", time.Since(start), err)
+	}
+	s.Close()
+	s = rt.mustOpen(t.TempDir())
+	id, state, _ := restoreDump(t, s)
+	s.Close()
+	if id != 1 || strings.Contains(state, "ghost") {
+		t.Fatalf("restored %d (%q): the failed checkpoint 2 came back", id, state)
 	}
 }
 

@@ -108,7 +108,8 @@ type Options struct {
 	// checkpoint dir is unreachable); 0 means DefaultUploadTimeout.
 	UploadTimeout time.Duration
 	// OpenRetry bounds Open's retries while the checkpoint dir is
-	// unreachable; 0 means the larger of UploadTimeout and
+	// unreachable, and those of a failed checkpoint's _failed marker
+	// (while the sinks wait at its barrier); 0 means the larger of UploadTimeout and
 	// DefaultOpenRetry, so that a job restarted while its object store is
 	// briefly down (a restarting server, a network blip) waits for it
 	// rather than failing at once.
