@@ -35,11 +35,26 @@ type Config struct {
 	// OnMembers, when set, is called after OnAssign with the group's
 	// members and the partitions each owns, as the leader assigned them.
 	OnMembers func(members []GroupMember)
+	// Fence, when set, ends the transactions a process that left the
+	// group may have left open (see FenceFunc). It is called, for each
+	// member gone since this process's previous assignment that owned a
+	// partition this process now owns, before the new session fetches
+	// the partitions' committed offsets.
+	Fence FenceFunc
 	// StateOffsets, when set, reports how far this process's local state
 	// covers each partition, for the assignment (Strategy) to prefer the
 	// process with the least to restore.
 	StateOffsets StateOffsets
 }
+
+// FenceFunc aborts whatever transaction the process with instance id
+// instance left open (it initialises that process's transactional ids):
+// a process that died mid-transaction holds the group's offsets of its
+// partitions unstable, and every read_committed reader of what it wrote,
+// until the broker aborts the transaction at its timeout (15 min by
+// default); a process that only paused (a zombie) is fenced, as the
+// group's generation already fences its offset commits.
+type FenceFunc func(ctx context.Context, instance string) error
 
 // RunFunc runs the job for one assignment, m. It returns when the job
 // ends by itself (its bounded sources are exhausted), fails, or ctx is
@@ -68,6 +83,7 @@ func Run(ctx context.Context, cfg Config, run RunFunc) error {
 	sc := *cfg.Sarama
 	sc.Consumer.Offsets.AutoCommit.Enable = false
 	strategy := NewStrategy(cfg.InstanceID, cfg.StateOffsets)
+	strategy.fence, strategy.log = cfg.Fence, log
 	// sarama's sticky strategy second: a group whose other processes run
 	// an older build (which offered only it) still forms, on it.
 	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{strategy, sarama.NewBalanceStrategySticky()}

@@ -2,12 +2,15 @@ package cluster
 
 import (
 	"cmp"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/IBM/sarama"
 )
@@ -49,12 +52,17 @@ type GroupMember struct {
 //
 // The leader also sends every member the whole plan (by instance id) in
 // the assignment's user data, so each process can show the group's
-// members and what each owns (Members).
+// members and what each owns (Members), and can tell which members left
+// since its previous assignment: it fences (Config.Fence) those whose
+// partitions it takes over.
 //
 // Strategy is eager (sarama's default protocol): see doc.go for why.
 type Strategy struct {
 	instance string
 	offsets  StateOffsets
+	// fence and log: Config.Fence, for the members that left (departed).
+	fence FenceFunc
+	log   *slog.Logger
 
 	mu         sync.Mutex
 	owned      map[string][]int32 // at the last assignment
@@ -89,18 +97,75 @@ func (s *Strategy) SubscriptionUserData(topics []string) ([]byte, error) {
 
 // OnAssignment implements sarama.OnAssignmentBalanceStrategy: it records
 // this member's new partitions (reported at the next join) and the group's
-// members as the leader sent them.
+// members as the leader sent them, then fences the members that left and
+// whose partitions it takes over (departed).
 func (s *Strategy) OnAssignment(a *sarama.ConsumerGroupMemberAssignment, generation int32) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.owned, s.generation = map[string][]int32{}, generation
 	for t, ps := range a.Topics {
 		s.owned[t] = slices.Clone(ps)
 	}
+	prev := s.members
 	s.members = nil
 	if g, err := decodeGroup(a.UserData); err == nil {
 		s.members = g
 	}
+	gone := departed(prev, s.members, s.instance)
+	s.mu.Unlock()
+	if s.fence == nil {
+		return
+	}
+	for _, inst := range gone {
+		// Now, before sarama fetches the partitions' committed offsets
+		// (which a transaction the departed process left open holds
+		// unstable, failing the session): between SyncGroup and the
+		// session's first heartbeat, so bounded well within the session
+		// timeout.
+		ctx, cancel := context.WithTimeout(context.Background(), fenceTimeout)
+		start := time.Now()
+		if err := s.fence(ctx, inst); err != nil {
+			s.log.Warn("cannot fence a process that left the group; its open transaction ends at its timeout", "departed", inst, "err", err)
+		} else {
+			s.log.Info("fenced a process that left the group", "departed", inst, "took", time.Since(start).Round(time.Millisecond))
+		}
+		cancel()
+	}
+}
+
+// fenceTimeout bounds the fence of one departed member: it runs between
+// the group's SyncGroup and the session's first heartbeat.
+const fenceTimeout = 3 * time.Second
+
+// departed returns the instance ids of the members of prev (the group at
+// self's previous assignment) that cur (the new one) no longer has and
+// that owned a partition self owns in cur: self takes over their work,
+// so self fences them (each departed member is fenced by every process
+// that took a partition of it; a fence is idempotent). Sorted.
+func departed(prev, cur []GroupMember, self string) []string {
+	if len(cur) == 0 {
+		return nil // the leader sent no plan: nothing is known
+	}
+	now := map[string]bool{}
+	mine := map[string]bool{}
+	for _, m := range cur {
+		now[m.InstanceID] = true
+		if m.InstanceID == self {
+			for _, p := range m.Partitions {
+				mine[p] = true
+			}
+		}
+	}
+	var out []string
+	for _, m := range prev {
+		if now[m.InstanceID] || m.InstanceID == self {
+			continue
+		}
+		if slices.ContainsFunc(m.Partitions, func(p string) bool { return mine[p] }) {
+			out = append(out, m.InstanceID)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Members returns the group's members and their partitions as of this

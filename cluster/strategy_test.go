@@ -277,3 +277,27 @@ func parsed(s string) []string {
 	}
 	return out
 }
+
+// departed: a member gone from the group is fenced by whoever took one of
+// its partitions, by nobody else; nothing is known without a plan.
+func TestDeparted(t *testing.T) {
+	prev := []GroupMember{{"a", []string{"t/0", "t/1"}}, {"b", []string{"t/2", "t/3"}}, {"c", []string{"t/4"}}, {"d", []string{}}}
+	cur := []GroupMember{{"a", []string{"t/0", "t/1", "t/2"}}, {"c", []string{"t/3", "t/4"}}, {"e", []string{}}}
+	for _, tc := range []struct {
+		self string
+		prev []GroupMember
+		cur  []GroupMember
+		want []string
+	}{
+		{"a", prev, cur, []string{"b"}},
+		{"c", prev, cur, []string{"b"}},
+		{"e", prev, cur, nil}, // took nothing of b's (and d owned nothing)
+		{"a", nil, cur, nil},  // a's first assignment
+		{"a", prev, nil, nil}, // no plan from the leader
+		{"a", prev, prev, nil},
+	} {
+		if got := departed(tc.prev, tc.cur, tc.self); !slices.Equal(got, tc.want) {
+			t.Errorf("departed(%v → %v) for %s = %v, want %v", tc.prev, tc.cur, tc.self, got, tc.want)
+		}
+	}
+}

@@ -221,15 +221,24 @@ func (q *ContinuousQuery) runDistributed(ctx context.Context, fn RowFunc) error 
 	}
 	// Before joining: a transaction a previous run of this process left
 	// open would hold the group's offsets of its partitions unstable, and
-	// the group could assign them to nobody until it timed out.
-	for _, sk := range graph.Sinks {
-		if sk.Connector != kafka.Name && sk.Connector != kafka.UpsertName {
-			continue
+	// the group could assign them to nobody until it timed out. The same
+	// for a process that left the group and whose partitions this one
+	// takes over (one that died and never comes back).
+	fence := func(ctx context.Context, instance string) error {
+		for _, sk := range graph.Sinks {
+			if sk.Connector != kafka.Name && sk.Connector != kafka.UpsertName {
+				continue
+			}
+			if err := kafka.FenceMember(ctx, sk.Options, q.name, instance); err != nil {
+				return fmt.Errorf("job %q: table %q: %w", q.name, sk.Table, err)
+			}
 		}
-		if err := kafka.FenceMember(ctx, sk.Options, q.name, cfg.InstanceID); err != nil {
-			return fmt.Errorf("job %q: table %q: %w", q.name, sk.Table, err)
-		}
+		return nil
 	}
+	if err := fence(ctx, cfg.InstanceID); err != nil {
+		return err
+	}
+	cfg.Fence = fence
 	err = cluster.Run(ctx, cfg, func(ctx context.Context, m *exec.Member, revoked <-chan struct{}) error {
 		err := q.run(ctx, fn, m, revoked)
 		if errors.Is(err, exec.ErrStopped) {

@@ -3,6 +3,8 @@ package kafka
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,26 +17,39 @@ import (
 // the assignments it receives; the member leaves when the test ends.
 func joinGroup(t *testing.T, b *kafkatest.Broker, instance string) <-chan *exec.Member {
 	t.Helper()
+	ch, _ := joinGroupWith(t, b, instance, nil)
+	return ch
+}
+
+// joinGroupWith is joinGroup with the group's Fence; stop makes the
+// member stop at once, as a process that dies does (a static member
+// sends no LeaveGroup: the group notices at the session timeout).
+func joinGroupWith(t *testing.T, b *kafkatest.Broker, instance string, fence cluster.FenceFunc) (ch <-chan *exec.Member, stop func()) {
+	t.Helper()
 	brokers, sc, err := GroupConfig(opts(b, "topic", "in", "properties.session.timeout.ms", "6000", "properties.heartbeat.interval.ms", "300"))
 	must(t, err)
-	ch := make(chan *exec.Member, 16)
+	assigned := make(chan *exec.Member, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- cluster.Run(ctx, cluster.Config{Group: "job", InstanceID: instance, Topics: []string{"in"}, Brokers: brokers, Sarama: sc,
-			Logger: slog.New(slog.DiscardHandler)}, func(_ context.Context, m *exec.Member, revoked <-chan struct{}) error {
-			ch <- m
+			Logger: slog.New(slog.DiscardHandler), Fence: fence}, func(_ context.Context, m *exec.Member, revoked <-chan struct{}) error {
+			assigned <- m
 			<-revoked
 			return nil
 		})
 	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("cluster.Run: %v", err)
-		}
-	})
-	return ch
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("cluster.Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return assigned, stop
 }
 
 func nextMember(t *testing.T, ch <-chan *exec.Member) *exec.Member {
@@ -119,5 +134,63 @@ func TestMemberSinkCommitsOffsetsFenced(t *testing.T) {
 	must(t, b.ProduceJSON("out", 0, `{"id":4,"name":"n4"}`))
 	if got := readValues(t, b, "out", false); len(got) != 3 || got[2] != `{"id":4,"name":"n4"}` {
 		t.Fatalf("read_committed after the zombie closed: %v, want its 2 committed rows and the later one", got)
+	}
+}
+
+// TestDepartedMemberFenced: a process dies in the middle of a transaction
+// (rows written, its partition's offset sent to the group's coordinator)
+// and never comes back. The process that takes its partitions over fences
+// the dead one's transactional id before its session fetches the offsets:
+// without that, its session cannot start (the offset is unstable) and
+// read_committed readers of the output wait, both until the broker's
+// transaction timeout (15 min here).
+func TestDepartedMemberFenced(t *testing.T) {
+	b := kafkatest.StartT(t, kafkatest.Options{})
+	must(t, b.CreateTopic("in", 4))
+	must(t, b.CreateTopic("out", 1))
+	sinkOpts := opts(b, "topic", "out", optDeliveryGuarantee, "exactly-once", optTxnPrefix, "tx", optTxnTimeout, "15 min")
+	var mu sync.Mutex
+	var fenced []string
+	fence := func(ctx context.Context, instance string) error {
+		mu.Lock()
+		fenced = append(fenced, instance)
+		mu.Unlock()
+		return FenceMember(ctx, sinkOpts, "job", instance)
+	}
+	a, _ := joinGroupWith(t, b, "a", fence)
+	nextMember(t, a)
+	bch, stopB := joinGroupWith(t, b, "b", fence)
+	bm := nextMember(t, bch)
+	am := nextMember(t, a)
+	if len(bm.Partitions["in"]) != 2 || len(am.Partitions["in"]) != 2 {
+		t.Fatalf("a owns %v, b %v: want two each", am.Partitions, bm.Partitions)
+	}
+
+	// b's last transaction: a row, and its partition's offset at the
+	// group's coordinator; then b dies.
+	s, err := newSink(exec.SinkConfig{Table: "out", Schema: testSchema, JobName: "job", Member: bm, Options: sinkOpts})
+	must(t, err)
+	must(t, s.Open(context.Background(), nil))
+	t.Cleanup(func() { s.Close() })
+	write(t, s, 1)
+	_, err = s.PreCommit(context.Background(), 1)
+	must(t, err)
+	p := bm.Partitions["in"][0]
+	pendingOffset(t, b.Addrs, memberTxnID("tx", "job", "b"), "job", "in", p, 5)
+	stopB()
+
+	// At the session timeout the group gives b's partitions to a.
+	took := nextMember(t, a)
+	if !slices.Contains(took.Partitions["in"], p) {
+		t.Fatalf("after b died a owns %v, want all 4", took.Partitions)
+	}
+	mu.Lock()
+	if !slices.Equal(fenced, []string{"b"}) {
+		t.Errorf("fenced %v, want b once (by a, which took its partitions)", fenced)
+	}
+	mu.Unlock()
+	must(t, b.ProduceJSON("out", 0, `{"id":2,"name":"n2"}`))
+	if got := readValues(t, b, "out", false); !slices.Equal(got, []string{`{"id":2,"name":"n2"}`}) {
+		t.Fatalf("read_committed after a took over: %v, want only the later row (b's aborted)", got)
 	}
 }
