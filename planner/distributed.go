@@ -13,9 +13,10 @@ import (
 // commits one offset per partition), the one sink an exactly-once kafka
 // or upsert-kafka table (its transactions commit the input offsets), and
 // the one operator that keeps state a keyed TUMBLE, HOP or CUMULATE window
-// aggregation (without lateness or early fire) or a non-windowed GROUP BY
-// with keys, over an append-only input: the job runs it as a stage behind
-// a repartition topic, its state in a changelog topic (package stage).
+// aggregation (without lateness or early fire), a non-windowed GROUP BY
+// with keys or a Top-N (ROW_NUMBER, RANK, DENSE_RANK) partitioned by a
+// key, over an append-only input: the job runs it as a stage behind a
+// repartition topic, its state in a changelog topic (package stage).
 func (p *Planner) checkDistributed(g *plan.Graph, pos []parser.Pos) error {
 	const what = "'execution.distributed' = 'true'"
 	if len(g.Sinks) != 1 {
@@ -83,8 +84,18 @@ func (p *Planner) checkDistributed(g *plan.Graph, pos []parser.Pos) error {
 			if err := one(n); err != nil {
 				return err
 			}
+		case *plan.Rank:
+			if len(n.Partition) == 0 {
+				return errorf(pos[0], "%s needs the Top-N partitioned by a key (ROW_NUMBER() OVER (PARTITION BY …)): its key groups are what the processes share; an ORDER BY … LIMIT or a Top-N without PARTITION BY runs on one process", what)
+			}
+			if n.Window || n.KeepFirst {
+				return errorf(pos[0], "%s runs a Top-N over a table so far, not a window Top-N or an event-time deduplication (ROW_NUMBER() … ORDER BY a time attribute ASC, rn = 1)", what)
+			}
+			if err := one(n); err != nil {
+				return err
+			}
 		default:
-			return errorf(pos[0], "%s runs stateless queries and one keyed window or GROUP BY aggregation so far (the state of other operators does not move between processes yet): %s keeps state", what, describeStateful(n))
+			return errorf(pos[0], "%s runs stateless queries and one keyed window aggregation, GROUP BY aggregation or Top-N so far (the state of other operators does not move between processes yet): %s keeps state", what, describeStateful(n))
 		}
 	}
 	return nil

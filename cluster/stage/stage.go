@@ -1,7 +1,8 @@
 // Package stage splits the plan of a stateful job on several processes
 // into its stages, at the hash exchange before its keyed operator (a
-// keyed window aggregation or a non-windowed GROUP BY): stage 0 reads the source partitions, runs the
-// stateless chain and writes every row into the repartition topic
+// keyed window aggregation, a non-windowed GROUP BY or a Top-N partitioned
+// by a key): stage 0 reads the source partitions, runs the stateless chain
+// and writes every row into the repartition topic
 // <job>-<operator>-repartition, in the partition that owns its key group;
 // stage 1 reads the repartition partitions, runs the keyed operator and
 // whatever follows it, and writes the sink. A task is (stage, partition);
@@ -50,7 +51,8 @@ type Split struct {
 }
 
 // Keyed returns the keyed operator of g that needs a repartition hop (its
-// window aggregation or GROUP BY aggregation), or nil when g is stateless.
+// window aggregation, GROUP BY aggregation or Top-N), or nil when g is
+// stateless.
 func Keyed(g *plan.Graph) plan.Node {
 	for _, n := range g.Nodes() {
 		if len(keysOf(n)) > 0 {
@@ -61,15 +63,18 @@ func Keyed(g *plan.Graph) plan.Node {
 }
 
 // keysOf returns the input columns a keyed operator's state is keyed by,
-// nil when n is not one. Both operators write their changed keyed state
-// entries (and deletes, for fired windows and expired groups) at every
-// barrier, which is what the changelog records.
+// nil when n is not one. Each of these operators writes its changed keyed
+// state entries (and deletes, for fired windows, expired groups and
+// emptied or expired Top-N partitions) at every barrier, which is what the
+// changelog records.
 func keysOf(n plan.Node) []int {
 	switch n := n.(type) {
 	case *plan.WindowAgg:
 		return n.Keys
 	case *plan.GroupAgg:
 		return n.Keys
+	case *plan.Rank:
+		return n.Partition
 	}
 	return nil
 }
