@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/connectors/internal/pace"
 	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/exec/bufpool"
 )
 
 // source generates the rows of one stream. Read is called from one
@@ -20,7 +21,7 @@ type source struct {
 	m      *model
 	schema *arrow.Schema
 	alloc  memory.Allocator // pool
-	pool   *pool
+	pool   *bufpool.Pool
 	clock  exec.Clock
 	batch  int
 
@@ -51,7 +52,8 @@ func newSource(cfg exec.SourceConfig) (*source, error) {
 	}
 	cfg = cfg.WithDefaults()
 	s := &source{cfg: cfg, c: c, m: c.m, schema: cfg.Schema.Arrow(), clock: cfg.Clock, batch: cfg.BatchSize}
-	s.pool = &pool{under: cfg.Alloc}
+	// Recycled memory is not zeroed: the source writes every byte it uses.
+	s.pool = bufpool.New(cfg.Alloc, false)
 	s.alloc = s.pool
 	if cfg.Columns != nil {
 		s.skip = make([]bool, len(c.fields))

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/exec"
+	"github.com/streamsql/streamsql/exec/bufpool"
 	"github.com/streamsql/streamsql/exec/expr"
 	"github.com/streamsql/streamsql/plan"
 )
@@ -23,7 +24,8 @@ type calcOp struct {
 	exprs  []expr.Evaluator
 	shared *expr.Shared // the subexpressions repeated in filter and exprs
 	schema *arrow.Schema
-	alloc  memory.Allocator
+	alloc  memory.Allocator // pool
+	pool   *bufpool.Pool
 	m      *exec.OperatorMetrics
 }
 
@@ -40,7 +42,13 @@ func New(n *plan.Calc, env exec.OperatorEnv) (exec.Operator, error) {
 	if alloc == nil {
 		alloc = memory.DefaultAllocator
 	}
-	op := &calcOp{id: n.ID(), schema: n.Schema().Arrow(), alloc: alloc, m: m}
+	// The batches the calc emits are released before long (by the sink,
+	// or by the next operator of the chain): their buffers serve the next
+	// batches, which saves the garbage collector a batch of fresh memory
+	// each time. Expressions write only some bytes of some buffers
+	// (validity bitmaps, booleans), so recycled ones are cleared.
+	pool := bufpool.New(alloc, true)
+	op := &calcOp{id: n.ID(), schema: n.Schema().Arrow(), alloc: pool, pool: pool, m: m}
 	var opts expr.Options
 	if env.Clock != nil {
 		opts.Now = env.Clock.Now // PROCTIME()
@@ -63,6 +71,12 @@ func New(n *plan.Calc, env exec.OperatorEnv) (exec.Operator, error) {
 		op.exprs = append(op.exprs, ev)
 	}
 	return op, nil
+}
+
+// Close implements exec.Operator: it frees the buffers the pool keeps.
+func (c *calcOp) Close() error {
+	c.pool.Close()
+	return nil
 }
 
 // OnBatch implements exec.Operator.
