@@ -181,13 +181,12 @@ type side struct {
 	seed  maphash.Seed
 	bkts  []bucket
 	freeB int32
-	byKey map[uint64]int32 // hash of a join key → its bucket (chained by hnext)
-	byRow map[uint64]int32 // hash of key and row → an entry of an indexed bucket
+	byKey htab // hash of a join key → its bucket (chained by hnext)
+	byRow htab // hash of key and row → an entry of an indexed bucket
 }
 
 func newSide(name string, outer bool) *side {
-	return &side{name: name, outer: outer, seed: maphash.MakeSeed(), arena: arena[entry, *entry]{free: -1}, freeB: -1,
-		byKey: map[uint64]int32{}, byRow: map[uint64]int32{}}
+	return &side{name: name, outer: outer, seed: maphash.MakeSeed(), arena: arena[entry, *entry]{free: -1}, freeB: -1}
 }
 
 // Chunk sizes: of the slab in bytes (a longer row has a chunk of its
@@ -272,26 +271,37 @@ func (s *side) hash(b []byte) uint64 { return maphash.Bytes(s.seed, b) }
 
 // bucketOfHash returns the bucket of join key key of hash h, or -1.
 func (s *side) bucketOfHash(key []byte, h uint64) int32 {
-	b, ok := s.byKey[h]
+	b, _ := s.bucketAndSlot(key, h)
+	return b
+}
+
+// bucketAndSlot returns the bucket of join key key of hash h, or -1, and
+// the slot of h in byKey (for insertAt).
+func (s *side) bucketAndSlot(key []byte, h uint64) (int32, int) {
+	j, ok := s.byKey.find(h)
 	if !ok {
-		return -1
+		return -1, j
 	}
-	for ; b >= 0; b = s.bkts[b].hnext {
+	for b := s.byKey.at(j); b >= 0; b = s.bkts[b].hnext {
 		if bytes.Equal(s.key(s.ent(s.bkts[b].head)), key) {
-			return b
+			return b, j
 		}
 	}
-	return -1
+	return -1, j
 }
 
 // place is where a lookup found the key and row kr of klen key bytes:
 // its bucket b and entry i (-1: none), with what insert reuses: the key's
-// hash kh and, when the bucket is indexed (rhOK), the row's hash rh and
-// the entry the row index has for it (rhead, -1: none).
+// hash kh and its slot in byKey (kslot, when ksOK) and, when the bucket
+// is indexed (rhOK), the row's hash rh, its slot in byRow (rslot) and the
+// entry the row index has for it (rhead, -1: none).
 type place struct {
 	b, i  int32
 	kh    uint64
+	kslot int
+	ksOK  bool
 	rh    uint64
+	rslot int
 	rhOK  bool
 	rhead int32
 }
@@ -299,7 +309,8 @@ type place struct {
 // locate looks up the key and row kr (key: its first klen bytes, of hash
 // kh).
 func (s *side) locate(kr []byte, klen int, kh uint64) place {
-	p := place{b: s.bucketOfHash(kr[:klen], kh), i: -1, kh: kh, rhead: -1}
+	p := place{i: -1, kh: kh, ksOK: true, rhead: -1}
+	p.b, p.kslot = s.bucketAndSlot(kr[:klen], kh)
 	if p.b < 0 {
 		return p
 	}
@@ -308,10 +319,11 @@ func (s *side) locate(kr []byte, klen int, kh uint64) place {
 		return p
 	}
 	p.rh, p.rhOK = s.hash(kr), true
-	i, ok := s.byRow[p.rh]
-	if !ok {
+	var ok bool
+	if p.rslot, ok = s.byRow.find(p.rh); !ok {
 		return p
 	}
+	i := s.byRow.at(p.rslot)
 	p.rhead = i
 	for ; i >= 0; i = s.ent(i).hnext {
 		if bytes.Equal(s.keyRow(s.ent(i)), kr) {
@@ -325,10 +337,7 @@ func (s *side) locate(kr []byte, klen int, kh uint64) place {
 // find returns the entry of bucket b whose key and row are kr, or -1.
 func (s *side) find(b int32, kr []byte) int32 {
 	if s.bkts[b].indexed {
-		i, ok := s.byRow[s.hash(kr)]
-		if !ok {
-			return -1
-		}
+		i, _ := s.byRow.get(s.hash(kr))
 		for ; i >= 0; i = s.ent(i).hnext {
 			if bytes.Equal(s.keyRow(s.ent(i)), kr) {
 				return i
@@ -358,25 +367,26 @@ func (s *side) lookup(kr []byte, klen int) (b, i int32) {
 func (s *side) index(i int32) {
 	e := s.ent(i)
 	h := s.hash(s.keyRow(e))
+	j, ok := s.byRow.find(h)
 	e.hnext = -1
-	if j, ok := s.byRow[h]; ok {
-		e.hnext = j
+	if ok {
+		e.hnext = s.byRow.at(j)
 	}
-	s.byRow[h] = i
+	s.byRow.setAt(j, h, i)
 	e.flags |= fIndexed
 }
 
 // indexAt adds entry i, of hash h, to the row index, whose entry for h is
-// head (-1: none): after head in its chain, which saves updating the
-// map.
-func (s *side) indexAt(i int32, h uint64, head int32) {
+// head (-1: none; slot: where h goes in byRow): after head in its chain,
+// which saves updating the table.
+func (s *side) indexAt(i int32, h uint64, head int32, slot int) {
 	e := s.ent(i)
 	if head >= 0 {
 		e.hnext = s.ent(head).hnext
 		s.ent(head).hnext = i
 	} else {
 		e.hnext = -1
-		s.byRow[h] = i
+		s.byRow.setAt(slot, h, i)
 	}
 	e.flags |= fIndexed
 }
@@ -385,12 +395,13 @@ func (s *side) indexAt(i int32, h uint64, head int32) {
 func (s *side) unindex(i int32) {
 	e := s.ent(i)
 	h := s.hash(s.keyRow(e))
-	j := s.byRow[h]
+	slot, _ := s.byRow.find(h)
+	j := s.byRow.at(slot)
 	if j == i {
 		if e.hnext >= 0 {
-			s.byRow[h] = e.hnext
+			s.byRow.setAt(slot, h, e.hnext)
 		} else {
-			delete(s.byRow, h)
+			s.byRow.delAt(slot)
 		}
 	} else {
 		for j >= 0 && s.ent(j).hnext != i {
@@ -426,10 +437,16 @@ func (s *side) insertAt(p place, kr []byte, klen int) int32 {
 			s.bkts = append(s.bkts, bucket{})
 		}
 		s.bkts[b] = bucket{head: i, tail: i, n: 1, hnext: -1}
-		if j, ok := s.byKey[p.kh]; ok {
-			s.bkts[b].hnext = j
+		j, ok := p.kslot, false
+		if !p.ksOK {
+			j, ok = s.byKey.find(p.kh)
+		} else if j >= 0 {
+			ok = s.byKey.slots[j].v != 0
 		}
-		s.byKey[p.kh] = b
+		if ok {
+			s.bkts[b].hnext = s.byKey.at(j)
+		}
+		s.byKey.setAt(j, p.kh, b)
 	} else {
 		bk := &s.bkts[b]
 		s.ent(i).prev = bk.tail
@@ -438,7 +455,7 @@ func (s *side) insertAt(p place, kr []byte, klen int) int32 {
 		bk.n++
 		switch {
 		case bk.indexed && p.rhOK:
-			s.indexAt(i, p.rh, p.rhead)
+			s.indexAt(i, p.rh, p.rhead, p.rslot)
 		case bk.indexed:
 			s.index(i)
 		case bk.n > indexed:
@@ -479,11 +496,12 @@ func (s *side) unlink(i int32) {
 		return
 	}
 	h := s.hash(key)
-	if j := s.byKey[h]; j == b {
+	slot, _ := s.byKey.find(h)
+	if j := s.byKey.at(slot); j == b {
 		if bk.hnext >= 0 {
-			s.byKey[h] = bk.hnext
+			s.byKey.setAt(slot, h, bk.hnext)
 		} else {
-			delete(s.byKey, h)
+			s.byKey.delAt(slot)
 		}
 	} else {
 		for j >= 0 && s.bkts[j].hnext != b {
@@ -543,3 +561,121 @@ func (s *side) drop(i int32) {
 		s.release(i) // nothing to delete
 	}
 }
+
+// htab maps 64-bit hashes to int32s (a bucket, an entry): an
+// open-addressing table, linear probing, power-of-two capacity, at most
+// three quarters full, whose slots hold the hash itself (so a probe
+// compares keys' bytes only on a hash match, and the caller's chain of a
+// hash shared by several keys goes through hnext) and no pointer for the
+// garbage collector to follow. find returns a slot that setAt reuses, so
+// a lookup that misses and the insert after it probe once.
+type htab struct {
+	slots []hslot
+	mask  uint64
+	n     int
+}
+
+// hslot is a slot of an htab: v is the value plus one, 0 an empty slot.
+type hslot struct {
+	h uint64
+	v uint32
+}
+
+const htabMin = 64
+
+// find returns the slot of h (found) or the empty slot where h goes.
+func (t *htab) find(h uint64) (slot int, found bool) {
+	if t.slots == nil {
+		return -1, false
+	}
+	for j := h & t.mask; ; j = (j + 1) & t.mask {
+		s := &t.slots[j]
+		if s.v == 0 {
+			return int(j), false
+		}
+		if s.h == h {
+			return int(j), true
+		}
+	}
+}
+
+// get returns the value of h.
+func (t *htab) get(h uint64) (int32, bool) {
+	j, ok := t.find(h)
+	if !ok {
+		return -1, false
+	}
+	return int32(t.slots[j].v - 1), true
+}
+
+// setAt sets the value of h to v in slot j, which find returned for h
+// (-1: an empty table).
+func (t *htab) setAt(j int, h uint64, v int32) {
+	if j < 0 {
+		t.grow()
+		j, _ = t.find(h)
+	}
+	s := &t.slots[j]
+	if s.v == 0 {
+		t.n++
+	}
+	s.h, s.v = h, uint32(v)+1
+	if 4*t.n > 3*len(t.slots) {
+		t.grow()
+	}
+}
+
+// set sets the value of h to v.
+func (t *htab) set(h uint64, v int32) {
+	j, _ := t.find(h)
+	t.setAt(j, h, v)
+}
+
+// at is the value in slot j (held).
+func (t *htab) at(j int) int32 { return int32(t.slots[j].v - 1) }
+
+// del removes h.
+func (t *htab) del(h uint64) {
+	if j, ok := t.find(h); ok {
+		t.delAt(j)
+	}
+}
+
+// delAt empties slot j, shifting back the slots after it that it let
+// skip their home slot (no tombstones).
+func (t *htab) delAt(j int) {
+	i := uint64(j)
+	for k := (i + 1) & t.mask; ; k = (k + 1) & t.mask {
+		s := t.slots[k]
+		if s.v == 0 {
+			break
+		}
+		// s may move to i if i lies on its probe path: between its home
+		// slot and k (cyclically).
+		if home := s.h & t.mask; (k-home)&t.mask >= (k-i)&t.mask {
+			t.slots[i] = s
+			i = k
+		}
+	}
+	t.slots[i] = hslot{}
+	t.n--
+}
+
+// grow doubles the table (or makes it).
+func (t *htab) grow() {
+	old := t.slots
+	t.slots = make([]hslot, max(htabMin, 2*len(old)))
+	t.mask = uint64(len(t.slots) - 1)
+	for _, s := range old {
+		if s.v != 0 {
+			j := s.h & t.mask
+			for t.slots[j].v != 0 {
+				j = (j + 1) & t.mask
+			}
+			t.slots[j] = s
+		}
+	}
+}
+
+// size is the number of hashes held.
+func (t *htab) size() int { return t.n }

@@ -82,14 +82,60 @@ func TestArena(t *testing.T) {
 				t.Fatalf("op %d: bucket %q holds %q (n %d), want %q", op, k, got, s.bkts[b].n, want)
 			}
 		}
-		if len(s.byKey) != len(byKey) {
-			t.Fatalf("op %d: %d keys indexed, want %d", op, len(s.byKey), len(byKey))
+		if s.byKey.size() != len(byKey) {
+			t.Fatalf("op %d: %d keys indexed, want %d", op, s.byKey.size(), len(byKey))
 		}
 	}
 	if compacted == 0 {
 		t.Error("the slab was never compacted")
 	}
-	if len(s.byRow) == 0 {
+	if s.byRow.size() == 0 {
 		t.Error("no bucket was indexed")
+	}
+}
+
+// TestHtab sets, overwrites and deletes random hashes in an htab and
+// compares it with a map after every operation: hashes drawn from few
+// home slots (long runs that wrap around the table's end, and deletions
+// that must shift slots back), and from a wide range (growth).
+func TestHtab(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, spread := range []uint64{200, 1 << 40} {
+		var tab htab
+		model := map[uint64]int32{}
+		for op := 0; op < 20_000; op++ {
+			// the low bits pick the home slot: few distinct ones when
+			// spread is small, near the table's end (wrap-around)
+			h := rng.Uint64N(spread)<<20 | (1<<20 - 1 - rng.Uint64N(4))
+			if spread > 1000 {
+				h = rng.Uint64N(spread)
+			}
+			switch rng.IntN(3) {
+			case 0, 1:
+				v := rng.Int32N(1 << 30)
+				tab.set(h, v)
+				model[h] = v
+			default:
+				tab.del(h)
+				delete(model, h)
+			}
+			if tab.size() != len(model) {
+				t.Fatalf("spread %d op %d: %d hashes, want %d", spread, op, tab.size(), len(model))
+			}
+			if op%499 != 0 {
+				continue
+			}
+			for h, want := range model {
+				if v, ok := tab.get(h); !ok || v != want {
+					t.Fatalf("spread %d op %d: %x → %d, %v; want %d", spread, op, h, v, ok, want)
+				}
+			}
+			if _, ok := tab.get(1<<63 | 5); ok {
+				t.Fatalf("spread %d op %d: a hash never set is found", spread, op)
+			}
+		}
+		if len(model) < 100 {
+			t.Fatalf("spread %d: only %d hashes at the end", spread, len(model))
+		}
 	}
 }
