@@ -210,7 +210,9 @@ const (
 // side's columns) into builders.
 type rowDecoder struct {
 	types []types.Type
+	fixed []int   // per column, the length of its encoding when fixed (0: a string's)
 	kinds []uint8 // per column, while bound
+	last  int     // the last column bound (-1: none)
 	bs    []array.Builder
 	i64   []*array.Int64Builder
 	ts    []*array.TimestampBuilder
@@ -220,18 +222,29 @@ type rowDecoder struct {
 
 func newRowDecoder(ts []types.Type) rowDecoder {
 	n := len(ts)
-	return rowDecoder{types: ts, kinds: make([]uint8, n), bs: make([]array.Builder, n),
+	d := rowDecoder{types: ts, fixed: make([]int, n), kinds: make([]uint8, n), last: -1, bs: make([]array.Builder, n),
 		i64: make([]*array.Int64Builder, n), ts: make([]*array.TimestampBuilder, n), str: make([]*array.StringBuilder, n)}
+	for c, t := range ts {
+		switch {
+		case state.IsIntKey(t), t.Kind == types.Float, t.Kind == types.Double:
+			d.fixed[c] = 9
+		case t.Kind == types.Decimal:
+			d.fixed[c] = 17
+		}
+	}
+	return d
 }
 
 // bind directs column cols[j] into bs[j]; the other columns are skipped.
 func (d *rowDecoder) bind(bs []array.Builder, cols []int) error {
 	clear(d.kinds)
 	clear(d.bs)
+	d.last = -1
 	for j, c := range cols {
 		if c < 0 || c >= len(d.types) {
 			return fmt.Errorf("column %d of %d", c, len(d.types))
 		}
+		d.last = max(d.last, c)
 		d.bs[c] = bs[j]
 		k := uint8(decOther)
 		switch b := bs[j].(type) {
@@ -253,9 +266,11 @@ func (d *rowDecoder) bind(bs []array.Builder, cols []int) error {
 	return nil
 }
 
-// decode appends the bound columns of row.
+// decode appends the bound columns of row; it reads no further than the
+// last of them.
 func (d *rowDecoder) decode(row []byte) error {
-	for c, t := range d.types {
+	for c := 0; c <= d.last; c++ {
+		t := d.types[c]
 		if len(row) == 0 {
 			return state.ErrCorruptKey
 		}
@@ -266,6 +281,18 @@ func (d *rowDecoder) decode(row []byte) error {
 			}
 			row = row[1:]
 			continue
+		}
+		if k == decSkip {
+			if n := d.fixed[c]; n > 0 && len(row) >= n {
+				row = row[n:]
+				continue
+			}
+			if t.Kind == types.String {
+				if j := bytes.IndexByte(row[1:], 0) + 1; j > 0 && j+1 < len(row) && row[j+1] == 1 {
+					row = row[j+2:] // no escaped NUL
+					continue
+				}
+			}
 		}
 		switch k {
 		case decInt64, decTimestamp:
@@ -301,7 +328,7 @@ func (d *rowDecoder) decode(row []byte) error {
 			row = row[n:]
 		}
 	}
-	if len(row) != 0 {
+	if d.last == len(d.types)-1 && len(row) != 0 {
 		return state.ErrCorruptKey
 	}
 	return nil

@@ -71,8 +71,13 @@ func TestRowDecoder(t *testing.T) {
 				t.Fatalf("columns %v: decode %x: %v", want, row, err)
 			}
 		}
-		if err := d.decode([]byte(rows[0][:len(rows[0])-1])); err == nil {
-			t.Errorf("columns %v: a truncated row decodes", want)
+		if err := d.decode([]byte(rows[0][:3])); err == nil {
+			t.Errorf("columns %v: a row truncated in its first column decodes", want)
+		}
+		// A row is read up to its last column bound: its end is checked
+		// when that is its last column.
+		if err := d.decode([]byte(rows[0][:len(rows[0])-1])); (err == nil) == (want[len(want)-1] == len(ts)-1) {
+			t.Errorf("columns %v: a row truncated in its last column: %v", want, err)
 		}
 		for j, c := range want {
 			got := bs[j].NewArray()
