@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/bitutil"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/streamsql/streamsql/exec/expr"
 	"github.com/streamsql/streamsql/exec/state"
@@ -132,25 +133,31 @@ func (o *op) build(l *outLayout, rows []joinRow) (arrow.Record, error) {
 			}
 			continue
 		}
-		bs := make([]array.Builder, len(cols))
-		for j := range cols {
-			f := l.pos[side][j]
-			b := array.NewBuilder(o.alloc, l.sch.Field(f).Type)
-			b.Reserve(n)
-			if sb, ok := b.(*array.StringBuilder); ok && l.est[f] > 0 {
-				sb.ReserveData(int(l.est[f]*float64(n)*1.1) + 64)
-			}
-			bs[j] = b
-		}
 		s := o.sides[side]
 		d := &s.dec
-		err := d.bind(bs, cols)
+		bs := make([]array.Builder, len(cols))
+		scs := make([]*strCol, len(cols))
+		for j, c := range cols {
+			f := l.pos[side][j]
+			if ft := l.sch.Field(f).Type; ft.ID() == arrow.STRING && c < len(d.types) && d.types[c].Kind == types.String {
+				scs[j] = newStrCol(n, int(l.est[f]*float64(n)*1.1)+64)
+				continue
+			}
+			b := array.NewBuilder(o.alloc, l.sch.Field(f).Type)
+			b.Reserve(n)
+			bs[j] = b
+		}
+		err := d.bind(bs, scs, cols)
 		for k := 0; err == nil && k < n; k++ {
 			p := &rows[k].p[side]
 			switch p.from {
 			case fromNull:
-				for _, b := range bs {
-					b.AppendNull()
+				for j, b := range bs {
+					if b != nil {
+						b.AppendNull()
+					} else {
+						scs[j].appendNull()
+					}
 				}
 			case fromBatch:
 				err = d.decode(o.curKR[o.curAt[p.i]+o.curKLen[p.i] : o.curAt[p.i+1]])
@@ -159,12 +166,17 @@ func (o *op) build(l *outLayout, rows []joinRow) (arrow.Record, error) {
 			}
 		}
 		for j, b := range bs {
-			if err == nil {
-				a := b.NewArray()
-				if s, ok := a.(*array.String); ok && n > 0 {
-					l.est[l.pos[side][j]] = float64(len(s.ValueBytes())) / float64(n)
+			if b == nil {
+				if err == nil {
+					if n > 0 {
+						l.est[l.pos[side][j]] = float64(len(scs[j].data)) / float64(n)
+					}
+					arrs[l.pos[side][j]] = scs[j].newArray()
 				}
-				arrs[l.pos[side][j]] = a
+				continue
+			}
+			if err == nil {
+				arrs[l.pos[side][j]] = b.NewArray()
 			}
 			b.Release()
 		}
@@ -203,6 +215,7 @@ const (
 	decInt64
 	decTimestamp
 	decString
+	decStrCol
 	decOther
 )
 
@@ -217,13 +230,15 @@ type rowDecoder struct {
 	i64   []*array.Int64Builder
 	ts    []*array.TimestampBuilder
 	str   []*array.StringBuilder
+	sc    []*strCol
 	buf   []byte
 }
 
 func newRowDecoder(ts []types.Type) rowDecoder {
 	n := len(ts)
 	d := rowDecoder{types: ts, fixed: make([]int, n), kinds: make([]uint8, n), last: -1, bs: make([]array.Builder, n),
-		i64: make([]*array.Int64Builder, n), ts: make([]*array.TimestampBuilder, n), str: make([]*array.StringBuilder, n)}
+		i64: make([]*array.Int64Builder, n), ts: make([]*array.TimestampBuilder, n), str: make([]*array.StringBuilder, n),
+		sc: make([]*strCol, n)}
 	for c, t := range ts {
 		switch {
 		case state.IsIntKey(t), t.Kind == types.Float, t.Kind == types.Double:
@@ -235,16 +250,26 @@ func newRowDecoder(ts []types.Type) rowDecoder {
 	return d
 }
 
-// bind directs column cols[j] into bs[j]; the other columns are skipped.
-func (d *rowDecoder) bind(bs []array.Builder, cols []int) error {
+// bind directs column cols[j] into bs[j] or, where that is nil, into the
+// STRING column scs[j] (nil scs: bs only); the other columns are skipped.
+// The builders are reserved for the rows decoded.
+func (d *rowDecoder) bind(bs []array.Builder, scs []*strCol, cols []int) error {
 	clear(d.kinds)
 	clear(d.bs)
+	clear(d.sc)
 	d.last = -1
 	for j, c := range cols {
 		if c < 0 || c >= len(d.types) {
 			return fmt.Errorf("column %d of %d", c, len(d.types))
 		}
 		d.last = max(d.last, c)
+		if bs[j] == nil {
+			if scs == nil || scs[j] == nil || d.types[c].Kind != types.String {
+				return fmt.Errorf("column %d: no builder", c)
+			}
+			d.kinds[c], d.sc[c] = decStrCol, scs[j]
+			continue
+		}
 		d.bs[c] = bs[j]
 		k := uint8(decOther)
 		switch b := bs[j].(type) {
@@ -276,7 +301,11 @@ func (d *rowDecoder) decode(row []byte) error {
 		}
 		k := d.kinds[c]
 		if row[0] == 0 { // NULL
-			if k != decSkip {
+			switch k {
+			case decSkip:
+			case decStrCol:
+				d.sc[c].appendNull()
+			default:
 				d.bs[c].AppendNull()
 			}
 			row = row[1:]
@@ -301,11 +330,17 @@ func (d *rowDecoder) decode(row []byte) error {
 			}
 			v := int64(be64(row[1:]) ^ (1 << 63))
 			if k == decInt64 {
-				d.i64[c].Append(v)
+				d.i64[c].UnsafeAppend(v)
 			} else {
-				d.ts[c].Append(arrow.Timestamp(v))
+				d.ts[c].UnsafeAppend(arrow.Timestamp(v))
 			}
 			row = row[9:]
+		case decStrCol:
+			n, err := d.sc[c].appendEncoded(row)
+			if err != nil {
+				return err
+			}
+			row = row[n:]
 		case decString:
 			j := bytes.IndexByte(row[1:], 0) + 1
 			if j > 0 && j+1 < len(row) && row[j+1] == 1 { // no escaped NUL
@@ -332,6 +367,79 @@ func (d *rowDecoder) decode(row []byte) error {
 		return state.ErrCorruptKey
 	}
 	return nil
+}
+
+// strCol is a STRING column of an output record, built in Go memory: a
+// StringBuilder reserved for a batch zeroes its bytes twice (the
+// allocator's make, then the builder's own clearing), and then copies
+// each value once more than this does.
+type strCol struct {
+	n     int // the rows it is made for
+	offs  []int32
+	data  []byte
+	valid []byte // the validity bitmap, nil while no row is NULL
+	nulls int
+}
+
+func newStrCol(n, est int) *strCol {
+	offs := make([]int32, 1, n+1)
+	return &strCol{n: n, offs: offs, data: make([]byte, 0, est)}
+}
+
+func (c *strCol) appendNull() {
+	r := len(c.offs) - 1
+	if c.valid == nil {
+		c.valid = make([]byte, bitutil.BytesForBits(int64(max(c.n, r+1))))
+		bitutil.SetBitsTo(c.valid, 0, int64(r), true)
+	} else if r >= 8*len(c.valid) {
+		c.valid = append(c.valid, make([]byte, len(c.valid)+1)...)
+	}
+	c.offs = append(c.offs, int32(len(c.data)))
+	c.nulls++
+}
+
+// appendEncoded appends the string encoded (state key encoding, not
+// NULL) at the front of row and returns the length of its encoding.
+func (c *strCol) appendEncoded(row []byte) (int, error) {
+	n := 0
+	if j := bytes.IndexByte(row[1:], 0) + 1; j > 0 && j+1 < len(row) && row[j+1] == 1 {
+		c.data = append(c.data, row[1:j]...) // no escaped NUL
+		n = j + 2
+	} else {
+		var err error
+		if n, err = columnLen(types.StringType, row); err != nil {
+			return 0, err
+		}
+		for v := row[1 : n-2]; len(v) > 0; {
+			j := bytes.IndexByte(v, 0)
+			if j < 0 {
+				c.data = append(c.data, v...)
+				break
+			}
+			c.data = append(c.data, v[:j+1]...) // 0x00 0xFF is a NUL
+			v = v[j+2:]
+		}
+	}
+	r := len(c.offs) - 1
+	if c.valid != nil {
+		if r >= 8*len(c.valid) {
+			c.valid = append(c.valid, make([]byte, len(c.valid)+1)...)
+		}
+		bitutil.SetBit(c.valid, r)
+	}
+	c.offs = append(c.offs, int32(len(c.data)))
+	return n, nil
+}
+
+// newArray is the column.
+func (c *strCol) newArray() arrow.Array {
+	bufs := []*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.offs)), memory.NewBufferBytes(c.data)}
+	if c.valid != nil {
+		bufs[0] = memory.NewBufferBytes(c.valid)
+	}
+	d := array.NewData(arrow.BinaryTypes.String, len(c.offs)-1, bufs, nil, c.nulls, 0)
+	defer d.Release()
+	return array.NewStringData(d)
 }
 
 // columnLen is the length of the encoded column of type t at the front of
