@@ -12,8 +12,8 @@ import (
 // the sources must be kafka topics, read by one table each (the group
 // commits one offset per partition), the one sink an exactly-once kafka
 // or upsert-kafka table (its transactions commit the input offsets), and
-// the one operator that keeps state a keyed TUMBLE, HOP or CUMULATE window
-// aggregation (without lateness or early fire), a non-windowed GROUP BY
+// the one operator that keeps state a keyed TUMBLE, HOP, CUMULATE or
+// SESSION window aggregation (without lateness or early fire), a non-windowed GROUP BY
 // with keys or a Top-N (ROW_NUMBER, RANK, DENSE_RANK) partitioned by a
 // key, over an append-only input: the job runs it as a stage behind a
 // repartition topic, its state in a changelog topic (package stage).
@@ -65,14 +65,14 @@ func (p *Planner) checkDistributed(g *plan.Graph, pos []parser.Pos) error {
 		case *plan.Calc, *plan.Union, *plan.Exchange:
 		case *plan.WindowAssign:
 			if n.Window.Kind == plan.Session {
-				return errorf(pos[0], "%s runs stateless queries and one keyed window aggregation so far: the SESSION window TVF keeps state", what)
+				return errorf(pos[0], "%s runs a SESSION window in a window aggregation (GROUP BY window_start, window_end, …) only: the SESSION window TVF without one keeps state", what)
 			}
 		case *plan.WindowAgg:
 			if len(n.Keys) == 0 {
 				return errorf(pos[0], "%s needs the window aggregation grouped by a key besides the window (its key groups are what the processes share)", what)
 			}
-			if n.Window.Kind == plan.Session || n.AllowLateness > 0 || n.EarlyFire > 0 || n.LateFire > 0 {
-				return errorf(pos[0], "%s runs TUMBLE, HOP and CUMULATE window aggregations without allow-lateness or early/late fire so far", what)
+			if n.AllowLateness > 0 || n.EarlyFire > 0 || n.LateFire > 0 {
+				return errorf(pos[0], "%s runs window aggregations without allow-lateness or early/late fire so far", what)
 			}
 			if err := one(n); err != nil {
 				return err
