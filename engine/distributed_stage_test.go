@@ -362,3 +362,105 @@ func ownedPartitions(j *engine.Job, prefix string) int {
 	}
 	return c
 }
+
+// TestDistributedIdleUpstream: of two processes, one owns an events
+// partition that gets no row, and no other; its stage 0 is idle
+// ('scan.watermark.idle-timeout') and says so in its markers, so the
+// windows of the other partition's events close behind the repartition
+// hop (waiting for the idle process's watermark, none would). Then the
+// idle partition wakes up with a row, which is on time and counted in its
+// window; that window closes once the partition is idle again and the
+// other one's watermark has passed it.
+func TestDistributedIdleUpstream(t *testing.T) {
+	b := kafkatest.StartT(t, kafkatest.Options{})
+	for topic, n := range map[string]int{"events": 3, "out": 1} {
+		if err := b.CreateTopic(topic, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One repartition partition: of the 4 partitions, the sticky
+	// assignment leaves it and the first events partition to a, the
+	// process that started first, when b joins.
+	sql := strings.Replace(fmt.Sprintf(stageSQL, b.Addr()), "'format' = 'json',\n", "'format' = 'json', 'scan.watermark.idle-timeout' = '300 ms',\n", 1)
+	sql = "SET 'execution.distributed.repartition-partitions' = '1';\n" + sql
+	if !strings.Contains(sql, "idle-timeout") {
+		t.Fatal("no idle timeout in the job")
+	}
+	var jobs []*engine.Job
+	start := func(instance string) *engine.Job {
+		eng := engine.New(engine.Options{StateDir: t.TempDir(), InstanceID: instance})
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			if err := eng.Close(ctx); err != nil {
+				t.Errorf("close %s: %v", instance, err)
+			}
+		})
+		job, err := eng.Submit(execAll(t, eng, sql).Query, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, job)
+		return job
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+			for _, j := range jobs {
+				if err := j.Err(); err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+			}
+			if time.Now().After(deadline) {
+				var owned []string
+				for _, j := range jobs {
+					if m := j.Query().Membership(); m != nil {
+						owned = append(owned, fmt.Sprint(m.Partitions))
+					}
+				}
+				t.Fatalf("%s: not after 60 s (owned %v, output %v)", what, owned, readStageOut(t, b))
+			}
+		}
+	}
+	a := start("a")
+	waitFor("a owns every partition", func() bool { return ownedPartitions(a, "events/") == 3 })
+	bj := start("b")
+	waitFor("a owns one events partition, b two", func() bool {
+		return ownedPartitions(a, "events/") == 1 && ownedPartitions(bj, "events/") == 2
+	})
+	var pa, pb int32 = -1, -1
+	for p := int32(0); p < 3; p++ {
+		switch m := a.Query().Membership(); {
+		case m != nil && slices.Contains(m.Partitions, fmt.Sprintf("events/%d", p)):
+			pa = p
+		case pb < 0:
+			pb = p
+		}
+	}
+	ev := func(p int32, id, k int, ts int64) {
+		t.Helper()
+		v := fmt.Sprintf(`{"id":%d,"k":%d,"ts":%q}`, id, k, time.UnixMilli(ts).UTC().Format("2006-01-02 15:04:05.000"))
+		if err := b.ProduceJSON("events", p, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// b's partition only: its watermark reaches 4 s.
+	for i, ts := range []int64{100, 1100, 2100, 5000} {
+		ev(pb, i, 1, ts)
+	}
+	want := []string{"0|1|1", "1000|1|1", "2000|1|1"}
+	var got []string
+	waitFor("the windows of b's partition", func() bool { got = readStageOut(t, b); return len(got) >= len(want) })
+	if !slices.Equal(got, want) {
+		t.Fatalf("windows %v, want %v", got, want)
+	}
+	// a's partition wakes up: its row is on time (the watermark is at
+	// 4 s); then b's partition moves past its window.
+	ev(pa, 10, 1, 5500)
+	ev(pb, 11, 2, 8000)
+	want = append(want, "5000|1|2")
+	waitFor("the window of a's row", func() bool { got = readStageOut(t, b); return len(got) >= len(want) })
+	if !slices.Equal(got, want) {
+		t.Fatalf("windows %v, want %v", got, want)
+	}
+}

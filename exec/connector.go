@@ -141,6 +141,16 @@ type WatermarkSink interface {
 	Watermark(ctx context.Context, wm int64) error
 }
 
+// IdleSink is implemented by sinks that pass their input's idleness on
+// (the repartition writer of a job on several processes, whose readers
+// stop waiting for an idle writer's watermark). Idle is called from the
+// goroutine that calls Write when every input of the sink's subtask goes
+// idle (true), and when one becomes active again (false), before the rows
+// that made it active are written.
+type IdleSink interface {
+	Idle(ctx context.Context, idle bool) error
+}
+
 // Clock tells time. Operators and sources get it injected, so tests can
 // control it; nothing in exec calls time.Now directly.
 type Clock interface {

@@ -262,6 +262,16 @@ func (s *subtask) setIdle(ctx context.Context, idle bool) error {
 		return nil
 	}
 	s.idleOut = idle
+	for _, c := range s.nodes {
+		if c.sink == nil {
+			continue
+		}
+		if is, ok := c.sink.sink.(IdleSink); ok {
+			if err := is.Idle(ctx, idle); err != nil {
+				return fmt.Errorf("%s: %w", c.id, err)
+			}
+		}
+	}
 	kind := msgActive
 	if idle {
 		kind = msgIdle

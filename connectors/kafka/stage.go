@@ -9,10 +9,19 @@ package kafka
 //     owns a contiguous range of key groups, state.RangeFor), and, at
 //     every checkpoint, a watermark marker into every partition per source
 //     partition it owns (a record with the header "streamsql.watermark",
-//     key "topic/partition", no value). Stage 1's source reads it
-//     read_committed: its watermark is, per partition it reads, the minimum
-//     over every upstream source partition of the highest marker seen, and
-//     over its partitions the minimum of those. Markers are not rows.
+//     key "topic/partition", no value). While every input of stage 0 is
+//     idle (the source's 'scan.watermark.idle-timeout'), its markers carry
+//     the header "streamsql.idle" too; when an input becomes active again,
+//     the sink writes plain markers at once, before its next rows. Stage
+//     1's source reads it read_committed: its watermark is, per partition
+//     it reads, the minimum over the upstream source partitions that are
+//     not idle of the highest marker seen (all idle: the maximum), never
+//     going back, and over its partitions the minimum of those; it has none
+//     until every upstream partition has sent a marker, idle or not, into
+//     every partition it reads. This is the local runtime's idleness rule
+//     (package exec's watermark valve) across the hop, except that an
+//     upstream partition that wakes up counts at once, holding the
+//     watermark where it is until it catches up. Markers are not rows.
 //   - the changelog topic (compacted, one partition per repartition
 //     partition): the exactly-once sink of stage 1 writes, in the
 //     checkpoint's transaction, what its keyed operator wrote to the
@@ -67,8 +76,23 @@ const (
 	OptChangelogCatalog = "streamsql.changelog.catalog"
 )
 
-// markerHeader is the header of a watermark marker record.
-const markerHeader = "streamsql.watermark"
+// markerHeader is the header of a watermark marker record; idleHeader
+// marks one from an idle upstream task.
+const (
+	markerHeader = "streamsql.watermark"
+	idleHeader   = "streamsql.idle"
+)
+
+// The marks of a repartition partition (split.marks) hold, besides the
+// highest marker per upstream partition "topic/partition", an entry
+// idlePrefix+"topic/partition" while that upstream partition is idle, and
+// the partition's watermark so far under outKey: what the committed
+// offset carries, so that a process that takes the partition over goes on
+// from the same state. Topic names have neither character.
+const (
+	idlePrefix = "!"
+	outKey     = "~"
+)
 
 // catalogKey is the state key of an operator's table catalog (package
 // state), the one non-keyed entry the changelog keeps.
@@ -83,6 +107,7 @@ type stageSink struct {
 	parts    int      // partitions of the repartition topic
 	upstream []string // source topics whose owned partitions get markers
 	wm       exec.Watermark
+	idle     bool // every input of the stage is idle (IdleSink)
 
 	// Changelog writer.
 	changelog   string
@@ -234,22 +259,47 @@ func (s *sink) send(ctx context.Context, msg *sarama.ProducerMessage) error {
 	}
 }
 
+// Idle implements exec.IdleSink: a repartition writer whose inputs all
+// went idle marks its next markers idle; one whose input woke up writes
+// plain markers at once, so that its readers count it again before they
+// read its next rows.
+func (s *sink) Idle(ctx context.Context, idle bool) error {
+	st := s.st
+	if st == nil || st.hasher == nil || idle == st.idle {
+		return nil
+	}
+	st.idle = idle
+	if idle {
+		return nil
+	}
+	return s.markers(ctx, true)
+}
+
 // writeMarkers writes, at every checkpoint once the input has a
-// watermark, a marker per owned upstream partition into every repartition
-// partition (also when it did not move: a reader that starts later needs
-// markers after its offset).
+// watermark or is idle, a marker per owned upstream partition into every
+// repartition partition (also when it did not move: a reader that starts
+// later needs markers after its offset).
 func (s *sink) writeMarkers(ctx context.Context) error {
+	return s.markers(ctx, false)
+}
+
+// markers writes the markers; always also when the input has no
+// watermark yet.
+func (s *sink) markers(ctx context.Context, always bool) error {
 	st, m := s.st, s.cfg.Member
-	if st == nil || st.hasher == nil || m == nil || st.wm == exec.MinWatermark {
+	if st == nil || st.hasher == nil || m == nil || st.wm == exec.MinWatermark && !st.idle && !always {
 		return nil
 	}
 	v := binary.BigEndian.AppendUint64(nil, uint64(st.wm))
+	hs := []sarama.RecordHeader{{Key: []byte(markerHeader), Value: v}}
+	if st.idle {
+		hs = append(hs, sarama.RecordHeader{Key: []byte(idleHeader)})
+	}
 	for _, t := range st.upstream {
 		for _, p := range m.Partitions[t] {
 			key := fmt.Appendf(nil, "%s/%d", t, p)
 			for q := 0; q < st.parts; q++ {
-				msg := &sarama.ProducerMessage{Topic: s.topic, Partition: int32(q), Key: sarama.ByteEncoder(key),
-					Headers: []sarama.RecordHeader{{Key: []byte(markerHeader), Value: v}}}
+				msg := &sarama.ProducerMessage{Topic: s.topic, Partition: int32(q), Key: sarama.ByteEncoder(key), Headers: hs}
 				if err := s.send(ctx, msg); err != nil {
 					return err
 				}
@@ -309,6 +359,7 @@ func (s *sink) AddState(ctx context.Context, _ int64, op string, each func(fn fu
 var (
 	_ exec.StateCommitter = (*sink)(nil)
 	_ exec.WatermarkSink  = (*sink)(nil)
+	_ exec.IdleSink       = (*sink)(nil)
 )
 
 // stageSource is what the source of stage 1 (a repartition topic) adds to
@@ -335,40 +386,84 @@ func newStageSource(opts map[string]string) (*stageSource, error) {
 	return st, nil
 }
 
-// marker reports whether msg is a watermark marker, and records it in sp.
+// marker reports whether msg is a watermark marker, and records it in
+// sp: the upstream partition's highest marker, whether it is idle, and
+// the partition's watermark that follows.
 func (st *stageSource) marker(sp *split, msg *sarama.ConsumerMessage) bool {
+	var wm exec.Watermark
+	found, idle := false, false
 	for _, h := range msg.Headers {
-		if h != nil && string(h.Key) == markerHeader && len(h.Value) == 8 {
-			wm := exec.Watermark(binary.BigEndian.Uint64(h.Value))
-			if sp.marks == nil {
-				sp.marks = map[string]exec.Watermark{}
-			}
-			if old, ok := sp.marks[string(msg.Key)]; !ok || wm > old {
-				sp.marks[string(msg.Key)] = wm
-			}
-			return true
+		switch {
+		case h == nil:
+		case string(h.Key) == markerHeader && len(h.Value) == 8:
+			wm, found = exec.Watermark(binary.BigEndian.Uint64(h.Value)), true
+		case string(h.Key) == idleHeader:
+			idle = true
 		}
 	}
-	return false
+	if !found {
+		return false
+	}
+	if sp.marks == nil {
+		sp.marks = map[string]exec.Watermark{}
+	}
+	u := string(msg.Key)
+	if old, ok := sp.marks[u]; !ok || wm > old {
+		sp.marks[u] = wm
+	}
+	if idle {
+		sp.marks[idlePrefix+u] = wm
+	} else {
+		delete(sp.marks, idlePrefix+u)
+	}
+	if out, ok := st.watermark(sp); ok {
+		sp.marks[outKey] = out
+	}
+	return true
+}
+
+// watermark returns the watermark of partition sp: the minimum over the
+// upstream partitions that are not idle of their highest marker, or, when
+// all are idle, the maximum over them; never below what it was. Not ok
+// until every upstream partition has sent a marker into it.
+func (st *stageSource) watermark(sp *split) (exec.Watermark, bool) {
+	lo, hi := exec.MaxWatermark, exec.MinWatermark
+	active := false
+	for _, u := range st.upstream {
+		m, ok := sp.marks[u]
+		if !ok {
+			return 0, false
+		}
+		hi = max(hi, m)
+		if _, idle := sp.marks[idlePrefix+u]; !idle {
+			lo, active = min(lo, m), true
+		}
+	}
+	wm := hi
+	if active {
+		wm = lo
+	}
+	if out, ok := sp.marks[outKey]; ok {
+		wm = max(wm, out)
+	}
+	return wm, true
 }
 
 // Watermark implements exec.WatermarkReporter for the source of stage 1:
-// the minimum over its partitions of the minimum over the upstream
-// partitions of their highest marker; not ok until every partition has a
-// marker from every upstream partition.
+// the minimum over its partitions of their watermark (stageSource's
+// watermark); not ok until every partition has a marker from every
+// upstream partition.
 func (s *source) Watermark() (exec.Watermark, bool) {
 	if s.stage == nil || len(s.splits) == 0 {
 		return 0, false
 	}
-	wm := exec.Watermark(1<<63 - 1)
+	wm := exec.MaxWatermark
 	for _, sp := range s.splits {
-		for _, u := range s.stage.upstream {
-			m, ok := sp.marks[u]
-			if !ok {
-				return 0, false
-			}
-			wm = min(wm, m)
+		m, ok := s.stage.watermark(sp)
+		if !ok {
+			return 0, false
 		}
+		wm = min(wm, m)
 	}
 	return wm, true
 }

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"strings"
@@ -187,4 +188,62 @@ func pendingOffset(t *testing.T, addrs []string, txnID, group, topic string, par
 			t.Fatalf("transactional offset commit: %v", pe.Err)
 		}
 	}
+}
+
+// TestIdleMarkers: a repartition partition's watermark is the minimum
+// over the upstream partitions that are not idle; all idle, the maximum;
+// an upstream partition that wakes up counts at once, holding the
+// watermark where it is until it catches up (it never goes back); the
+// state survives the committed offset's metadata, and an upstream
+// partition not heard from holds it (none) rather than count as idle.
+func TestIdleMarkers(t *testing.T) {
+	st := &stageSource{upstream: []string{"ev/0", "ev/1"}}
+	sp := &split{}
+	mark := func(u string, wm exec.Watermark, idle bool) {
+		t.Helper()
+		msg := &sarama.ConsumerMessage{Key: []byte(u), Headers: []*sarama.RecordHeader{{Key: []byte(markerHeader), Value: binary.BigEndian.AppendUint64(nil, uint64(wm))}}}
+		if idle {
+			msg.Headers = append(msg.Headers, &sarama.RecordHeader{Key: []byte(idleHeader)})
+		}
+		if !st.marker(sp, msg) {
+			t.Fatal("marker not recognized")
+		}
+	}
+	want := func(step string, wm exec.Watermark, ok bool) {
+		t.Helper()
+		got, gotOK := st.watermark(sp)
+		if gotOK != ok || ok && got != wm {
+			t.Fatalf("%s: watermark %d (%v), want %d (%v)", step, got, gotOK, wm, ok)
+		}
+	}
+	mark("ev/0", 5000, false)
+	want("ev/1 not heard from", 0, false)
+	mark("ev/1", exec.MinWatermark, true)
+	want("ev/1 idle without a watermark", 5000, true)
+	mark("ev/0", 9000, false)
+	want("ev/1 still idle", 9000, true)
+	mark("ev/1", 3000, false)
+	want("ev/1 woke up behind", 9000, true)
+	mark("ev/0", 12000, false)
+	want("ev/1 holds it", 9000, true)
+	mark("ev/1", 10000, false)
+	want("ev/1 caught up", 10000, true)
+	mark("ev/0", 14000, true)
+	mark("ev/1", 11000, true)
+	want("all idle", 14000, true)
+	mark("ev/1", 11000, false)
+	want("ev/1 woke up", 14000, true)
+
+	// A process that takes the partition over goes on from the same state.
+	restored, err := decodeMarks(encodeMarks(marksState(sp.marks)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp2 := &split{marks: restored}
+	if got, ok := st.watermark(sp2); !ok || got != 14000 {
+		t.Fatalf("restored: %d, %v, want 14000", got, ok)
+	}
+	sp = sp2
+	mark("ev/0", 20000, true)
+	want("restored, ev/1 active", 14000, true)
 }
