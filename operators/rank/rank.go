@@ -126,6 +126,19 @@ type op struct {
 	oldUsed      []bool
 	newUsed      []bool
 	removed, add []visible
+	decs         []colDec            // per input column, its output builder
+	rankB        *array.Int64Builder // the rank number's, when output
+}
+
+// colDec decodes one held row column into its output builder: i64, ts or
+// str is the builder when the column is held as such (decoded in place),
+// b in any case.
+type colDec struct {
+	t   types.Type
+	b   array.Builder
+	i64 *array.Int64Builder
+	ts  *array.TimestampBuilder
+	str *array.StringBuilder
 }
 
 // visible is a row in the rank range and its number.
@@ -202,6 +215,28 @@ func New(n *plan.Rank, env exec.OperatorEnv) (exec.Operator, error) {
 	}
 	o.table = o.tables.Table(tableName)
 	o.rb = array.NewRecordBuilder(o.alloc, o.outSch)
+	o.decs = make([]colDec, o.ncols)
+	for c, t := range o.colTypes {
+		d := &o.decs[c]
+		d.t, d.b = t, o.rb.Field(c)
+		switch b := d.b.(type) {
+		case *array.Int64Builder:
+			if state.IsIntKey(t) {
+				d.i64 = b
+			}
+		case *array.TimestampBuilder:
+			if state.IsIntKey(t) {
+				d.ts = b
+			}
+		case *array.StringBuilder:
+			if t.Kind == types.String {
+				d.str = b
+			}
+		}
+	}
+	if o.output {
+		o.rankB = o.rb.Field(o.ncols).(*array.Int64Builder)
+	}
 	return o, nil
 }
 
@@ -664,14 +699,36 @@ func (o *op) appendRow(v visible, kind types.RowKind) error {
 		o.reserve()
 	}
 	rest := v.row
-	for c, t := range o.colTypes {
+	for c := range o.decs {
+		d := &o.decs[c]
+		// BIGINT, TIMESTAMP and STRING (without an escaped zero byte)
+		// straight into their builders; the rest, and anything
+		// malformed, by DecodeKeyColumn.
+		if len(rest) > 0 && rest[0] == 1 {
+			switch {
+			case d.i64 != nil && len(rest) >= 9:
+				d.i64.Append(int64(binary.BigEndian.Uint64(rest[1:]) ^ (1 << 63)))
+				rest = rest[9:]
+				continue
+			case d.ts != nil && len(rest) >= 9:
+				d.ts.Append(arrow.Timestamp(binary.BigEndian.Uint64(rest[1:]) ^ (1 << 63)))
+				rest = rest[9:]
+				continue
+			case d.str != nil:
+				if j := bytes.IndexByte(rest[1:], 0); j >= 0 && j+2 < len(rest) && rest[j+2] == 1 {
+					d.str.BinaryBuilder.Append(rest[1 : j+1])
+					rest = rest[j+3:]
+					continue
+				}
+			}
+		}
 		var err error
-		if rest, err = state.DecodeKeyColumn(o.rb.Field(c), t, rest); err != nil {
+		if rest, err = state.DecodeKeyColumn(d.b, d.t, rest); err != nil {
 			return fmt.Errorf("held row: %w", err)
 		}
 	}
-	if o.output {
-		o.rb.Field(o.ncols).(*array.Int64Builder).Append(v.rank)
+	if o.rankB != nil {
+		o.rankB.Append(v.rank)
 	}
 	o.kinds = append(o.kinds, kind)
 	return nil
