@@ -128,6 +128,15 @@ type op struct {
 	removed, add []visible
 	decs         []colDec            // per input column, its output builder
 	rankB        *array.Int64Builder // the rank number's, when output
+	// pend is the rows appended since the last record (with o.kinds),
+	// decoded by build; arena holds copies of those whose bytes were
+	// reused since.
+	pend  []visible
+	arena []byte
+	cur   []int // per pending row, the offset of its next column
+	ints  []int64
+	valid []bool
+	ends  []int
 }
 
 // colDec decodes one held row column into its output builder: i64, ts or
@@ -384,7 +393,7 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 			return fmt.Errorf("rank: %q: time column is %s, not a timestamp", o.id, rec.Column(o.order[0].Col).DataType())
 		}
 	}
-	o.kinds = o.kinds[:0]
+	o.kinds, o.pend = o.kinds[:0], o.pend[:0]
 	for i := 0; i < n; i++ {
 		retract := kinds != nil && exec.RowKindAt(kinds, i).IsRetraction()
 		if wends != nil && (wends.IsNull(i) || exec.Watermark(o.wzone.ToUTC(int64(wends.Value(i)))) <= o.wm) {
@@ -534,7 +543,7 @@ func (o *op) best(p *partition, i int, nowMs int64) error {
 		o.parts[p.key] = p
 		o.rows++
 		o.touch(p, nowMs)
-		return o.appendRow(visible{row: p.rows[0].row, rank: 1}, types.Insert)
+		return o.appendCopy(p.rows[0].row, types.Insert)
 	}
 	old := p.rows[0]
 	if c := bytes.Compare(o.sortBuf, old.sort); c > 0 || c == 0 && bytes.Compare(o.rowBuf, old.row) >= 0 {
@@ -544,8 +553,9 @@ func (o *op) best(p *partition, i int, nowMs int64) error {
 	if o.output {
 		before, after = types.UpdateBefore, types.UpdateAfter
 	}
-	// The old row is decoded into the output before its bytes are reused.
-	if err := o.appendRow(visible{row: old.row, rank: 1}, before); err != nil {
+	// The output's rows are copies, decoded when the record is built,
+	// after the old row's bytes may be reused below.
+	if err := o.appendCopy(old.row, before); err != nil {
 		return err
 	}
 	var e entry
@@ -564,7 +574,16 @@ func (o *op) best(p *partition, i int, nowMs int64) error {
 	}
 	p.rows[0] = e
 	o.touch(p, nowMs)
-	return o.appendRow(visible{row: e.row, rank: 1}, after)
+	return o.appendCopy(e.row, after)
+}
+
+// appendCopy appends a copy of row (in o.arena, until the record is
+// built) to the output, numbered 1: best writes a partition's better row
+// over the bytes of the one it replaces.
+func (o *op) appendCopy(row []byte, kind types.RowKind) error {
+	at := len(o.arena)
+	o.arena = append(o.arena, row...)
+	return o.appendRow(visible{row: o.arena[at:len(o.arena):len(o.arena)], rank: 1}, kind)
 }
 
 // newEntry returns the entry of row i, its sort key the one in o.sortBuf:
@@ -694,43 +713,135 @@ func (o *op) diff() error {
 	return nil
 }
 
+// appendRow appends v to the output, as a row of kind: its columns are
+// decoded when the record is built (build), column by column.
 func (o *op) appendRow(v visible, kind types.RowKind) error {
-	if len(o.kinds) == 0 && o.last.rows > 0 {
+	o.pend = append(o.pend, v)
+	o.kinds = append(o.kinds, kind)
+	return nil
+}
+
+// build decodes the held rows appended since the last record into the
+// builder, column by column: BIGINT and TIMESTAMP columns are gathered
+// and appended at once, STRING ones (without an escaped zero byte) copied
+// into reserved buffers; other types, NULLs and escaped strings are
+// decoded by state.DecodeKeyColumn.
+func (o *op) build() error {
+	n := len(o.pend)
+	defer func() {
+		clear(o.pend)
+		o.pend = o.pend[:0]
+		o.arena = o.arena[:0]
+	}()
+	if n == 0 {
+		return nil
+	}
+	if o.last.rows > 0 {
 		o.reserve()
 	}
-	rest := v.row
+	o.cur = slices.Grow(o.cur[:0], n)[:n]
+	clear(o.cur)
 	for c := range o.decs {
 		d := &o.decs[c]
-		// BIGINT, TIMESTAMP and STRING (without an escaped zero byte)
-		// straight into their builders; the rest, and anything
-		// malformed, by DecodeKeyColumn.
-		if len(rest) > 0 && rest[0] == 1 {
-			switch {
-			case d.i64 != nil && len(rest) >= 9:
-				d.i64.Append(int64(binary.BigEndian.Uint64(rest[1:]) ^ (1 << 63)))
-				rest = rest[9:]
-				continue
-			case d.ts != nil && len(rest) >= 9:
-				d.ts.Append(arrow.Timestamp(binary.BigEndian.Uint64(rest[1:]) ^ (1 << 63)))
-				rest = rest[9:]
-				continue
-			case d.str != nil:
-				if j := bytes.IndexByte(rest[1:], 0); j >= 0 && j+2 < len(rest) && rest[j+2] == 1 {
-					d.str.BinaryBuilder.Append(rest[1 : j+1])
-					rest = rest[j+3:]
-					continue
-				}
-			}
-		}
 		var err error
-		if rest, err = state.DecodeKeyColumn(d.b, d.t, rest); err != nil {
+		switch {
+		case d.i64 != nil || d.ts != nil:
+			err = o.buildInts(d)
+		case d.str != nil:
+			err = o.buildStrings(d)
+		default:
+			err = o.buildAny(d)
+		}
+		if err != nil {
 			return fmt.Errorf("held row: %w", err)
 		}
 	}
 	if o.rankB != nil {
-		o.rankB.Append(v.rank)
+		o.ints = o.ints[:0]
+		for _, v := range o.pend {
+			o.ints = append(o.ints, v.rank)
+		}
+		o.rankB.AppendValues(o.ints, nil)
 	}
-	o.kinds = append(o.kinds, kind)
+	return nil
+}
+
+// buildInts appends an integer column of the pending rows (d.i64 or d.ts
+// its builder).
+func (o *op) buildInts(d *colDec) error {
+	o.ints, o.valid = o.ints[:0], o.valid[:0]
+	nulls := false
+	for r, v := range o.pend {
+		rest := v.row[o.cur[r]:]
+		switch {
+		case len(rest) >= 9 && rest[0] == 1:
+			o.ints = append(o.ints, int64(binary.BigEndian.Uint64(rest[1:])^(1<<63)))
+			o.valid = append(o.valid, true)
+			o.cur[r] += 9
+		case len(rest) > 0 && rest[0] == 0:
+			o.ints = append(o.ints, 0)
+			o.valid = append(o.valid, false)
+			o.cur[r]++
+			nulls = true
+		default:
+			return state.ErrCorruptKey
+		}
+	}
+	valid := o.valid
+	if !nulls {
+		valid = nil
+	}
+	if d.i64 != nil {
+		d.i64.AppendValues(o.ints, valid)
+	} else {
+		d.ts.AppendValues(unsafe.Slice((*arrow.Timestamp)(unsafe.SliceData(o.ints)), len(o.ints)), valid)
+	}
+	return nil
+}
+
+// buildStrings appends a STRING column of the pending rows.
+func (o *op) buildStrings(d *colDec) error {
+	// Each value's end (-1: NULL or escaped) first, to reserve its bytes.
+	o.ends = o.ends[:0]
+	total := 0
+	for r, v := range o.pend {
+		rest := v.row[o.cur[r]:]
+		end := -1
+		if len(rest) > 0 && rest[0] == 1 {
+			if j := bytes.IndexByte(rest[1:], 0); j >= 0 && j+2 < len(rest) && rest[j+2] == 1 {
+				end = j + 1
+				total += j
+			}
+		}
+		o.ends = append(o.ends, end)
+	}
+	d.str.Reserve(len(o.pend))
+	d.str.ReserveData(total)
+	for r, v := range o.pend {
+		if end := o.ends[r]; end >= 0 {
+			at := o.cur[r]
+			d.str.BinaryBuilder.UnsafeAppend(v.row[at+1 : at+end])
+			o.cur[r] = at + end + 2
+			continue
+		}
+		rest, err := state.DecodeKeyColumn(d.b, d.t, v.row[o.cur[r]:])
+		if err != nil {
+			return err
+		}
+		o.cur[r] = len(v.row) - len(rest)
+	}
+	return nil
+}
+
+// buildAny appends a column of the pending rows by state.DecodeKeyColumn.
+func (o *op) buildAny(d *colDec) error {
+	for r, v := range o.pend {
+		rest, err := state.DecodeKeyColumn(d.b, d.t, v.row[o.cur[r]:])
+		if err != nil {
+			return err
+		}
+		o.cur[r] = len(v.row) - len(rest)
+	}
 	return nil
 }
 
@@ -755,7 +866,11 @@ func (o *op) reserve() {
 }
 
 // newRecord builds the record of the rows appended, remembering its size.
-func (o *op) newRecord() arrow.Record {
+func (o *op) newRecord() (arrow.Record, error) {
+	if err := o.build(); err != nil {
+		o.rb.NewRecord().Release() // drop the columns built
+		return nil, err
+	}
 	rec := o.rb.NewRecord()
 	o.last.rows = int(rec.NumRows())
 	o.last.data = slices.Grow(o.last.data[:0], int(rec.NumCols()))[:rec.NumCols()]
@@ -765,7 +880,7 @@ func (o *op) newRecord() arrow.Record {
 			o.last.data[c] = len(sa.ValueBytes())
 		}
 	}
-	return rec
+	return rec, nil
 }
 
 // emit sends the rows appended since the last emit.
@@ -773,7 +888,11 @@ func (o *op) emit(ctx context.Context, out exec.Emitter) error {
 	if len(o.kinds) == 0 {
 		return nil
 	}
-	rec := o.newRecord()
+	rec, err := o.newRecord()
+	if err != nil {
+		o.kinds = o.kinds[:0]
+		return err
+	}
 	defer rec.Release()
 	if o.first {
 		// Only inserts: no kinds column, as append-only streams carry.
@@ -833,7 +952,7 @@ func (o *op) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitte
 		}
 		return strings.Compare(a.key, b.key)
 	})
-	o.kinds = o.kinds[:0]
+	o.kinds, o.pend = o.kinds[:0], o.pend[:0]
 	for _, p := range due {
 		for _, v := range o.visibleRows(p, o.newV[:0]) {
 			if err := o.appendRow(v, types.Insert); err != nil {
@@ -855,7 +974,11 @@ func (o *op) OnWatermark(ctx context.Context, wm exec.Watermark, out exec.Emitte
 	if len(o.kinds) == 0 {
 		return nil
 	}
-	rec := o.newRecord()
+	rec, err := o.newRecord()
+	if err != nil {
+		o.kinds = o.kinds[:0]
+		return err
+	}
 	defer rec.Release()
 	o.kinds = o.kinds[:0]
 	o.m.RecordsOut.Add(rec.NumRows())
