@@ -203,10 +203,14 @@ func pad(n int, idx []int32, rows []connectors.LookupRow) ([]int32, []connectors
 func (o *op) build(rec arrow.Record, idx []int32, rows []connectors.LookupRow) (arrow.Record, error) {
 	kinds := exec.RowKinds(rec)
 	data := exec.WithoutRowKinds(rec)
-	left, err := expr.Take(data, idx, o.alloc)
-	data.Release()
-	if err != nil {
-		return nil, err
+	left := data
+	if !identity(idx, int(rec.NumRows())) {
+		var err error
+		left, err = expr.Take(data, idx, o.alloc)
+		data.Release()
+		if err != nil {
+			return nil, err
+		}
 	}
 	defer left.Release()
 	cols := make([]arrow.Array, 0, o.outArrow.NumFields())
@@ -223,6 +227,18 @@ func (o *op) build(rec arrow.Record, idx []int32, rows []connectors.LookupRow) (
 	for c := range o.n.TableSchema.Fields {
 		b := array.NewBuilder(o.alloc, o.outArrow.Field(o.nIn+c).Type)
 		b.Reserve(len(rows))
+		if sb, ok := b.(*array.StringBuilder); ok {
+			// The values' bytes at once, not by doubling.
+			total := 0
+			for _, r := range rows {
+				if r != nil {
+					if v, ok := r[c].(string); ok {
+						total += len(v)
+					}
+				}
+			}
+			sb.ReserveData(total)
+		}
 		for _, r := range rows {
 			var v any
 			if r != nil {
@@ -249,6 +265,22 @@ func (o *op) build(rec arrow.Record, idx []int32, rows []connectors.LookupRow) (
 	ka.Release()
 	out.Release()
 	return with, nil
+}
+
+// identity reports whether idx is 0..n-1: every input row joined with
+// one table row, in order (the common case of a lookup by a key of the
+// table), when the input's columns are the output's as they are, without
+// a copy.
+func identity(idx []int32, n int) bool {
+	if len(idx) != n {
+		return false
+	}
+	for p, i := range idx {
+		if int(i) != p {
+			return false
+		}
+	}
+	return true
 }
 
 // evalResidual evaluates the residual condition over candidate rows.
