@@ -66,6 +66,10 @@ type wjEntry struct {
 type wjKey struct {
 	null bool // an equi-key column is NULL: matches nothing
 	rows [2]map[string]*wjEntry
+	// order lists each side's entries in the order they were created:
+	// an input that arrives sorted by row (a window aggregation's, by
+	// its group key) needs no sort when the window fires.
+	order [2][]*wjEntry
 }
 
 // wjSide is the encoding of one input.
@@ -268,6 +272,7 @@ func (o *windowJoinOp) hold(in int, key, row string, null bool) (*wjEntry, error
 	if e == nil {
 		e = &wjEntry{key: key, row: row, side: uint8(in)}
 		k.rows[in][row] = e
+		k.order[in] = append(k.order[in], e)
 		o.live++
 	}
 	return e, nil
@@ -276,8 +281,28 @@ func (o *windowJoinOp) hold(in int, key, row string, null bool) (*wjEntry, error
 func (o *windowJoinOp) markDirty(e *wjEntry) {
 	if !e.dirty {
 		e.dirty = true
+		if len(o.dirty) >= 2*o.live+4096 {
+			o.compactDirty()
+		}
 		o.dirty = append(o.dirty, e)
 	}
+}
+
+// compactDirty drops from dirty the entries a barrier would not write:
+// dropped and never written (held and fired since the last barrier).
+// Without it, dirty would keep every row held since the last barrier,
+// that is every row of a job that takes no checkpoints.
+func (o *windowJoinOp) compactDirty() {
+	kept := o.dirty[:0]
+	for _, e := range o.dirty {
+		if e.count > 0 || e.persisted {
+			kept = append(kept, e)
+		} else {
+			e.dirty = false
+		}
+	}
+	clear(o.dirty[len(kept):])
+	o.dirty = kept
 }
 
 // Close implements exec.Operator.
@@ -374,9 +399,13 @@ func view(s string) []byte {
 func (o *windowJoinOp) fire(w map[string]*wjKey, rows []outRow) ([]outRow, error) {
 	type pairRef struct{ l, r *wjEntry }
 	keys := slices.Sorted(maps.Keys(w))
-	sorted := func(m map[string]*wjEntry) []*wjEntry {
-		es := slices.Collect(maps.Values(m))
-		slices.SortFunc(es, func(a, b *wjEntry) int { return cmp.Compare(a.row, b.row) })
+	// sorted sorts the entries in place (the window is being dropped):
+	// in the order they arrived, often sorted already, which the sort
+	// checks in one pass.
+	sorted := func(es []*wjEntry) []*wjEntry {
+		if !slices.IsSortedFunc(es, cmpEntry) {
+			slices.SortFunc(es, cmpEntry)
+		}
 		return es
 	}
 	if o.kind.LeftOnly() {
@@ -388,7 +417,7 @@ func (o *windowJoinOp) fire(w map[string]*wjKey, rows []outRow) ([]outRow, error
 	perKey := make([][2][]*wjEntry, len(keys))
 	for i, key := range keys {
 		k := w[key]
-		perKey[i] = [2][]*wjEntry{sorted(k.rows[0]), sorted(k.rows[1])}
+		perKey[i] = [2][]*wjEntry{sorted(k.order[0]), sorted(k.order[1])}
 		if k.null {
 			continue
 		}
@@ -444,14 +473,13 @@ func (o *windowJoinOp) fire(w map[string]*wjKey, rows []outRow) ([]outRow, error
 
 // fireLeftOnly appends the output rows of a semi (anti) join's window w,
 // whose keys are sorted, to rows and drops its rows.
-func (o *windowJoinOp) fireLeftOnly(w map[string]*wjKey, keys []string, sorted func(map[string]*wjEntry) []*wjEntry, rows []outRow) []outRow {
+func (o *windowJoinOp) fireLeftOnly(w map[string]*wjKey, keys []string, sorted func([]*wjEntry) []*wjEntry, rows []outRow) []outRow {
 	for _, key := range keys {
 		k := w[key]
 		match := len(k.rows[1]) > 0 && !k.null
-		for in, m := range k.rows {
-			es := slices.Collect(maps.Values(m))
+		for in, es := range k.order {
 			if in == 0 {
-				es = sorted(m)
+				es = sorted(es)
 			}
 			for _, e := range es {
 				if in == 0 && match == (o.kind == plan.SemiJoin) {
@@ -469,6 +497,9 @@ func (o *windowJoinOp) fireLeftOnly(w map[string]*wjKey, keys []string, sorted f
 	}
 	return rows
 }
+
+// cmpEntry orders entries by encoded row.
+func cmpEntry(a, b *wjEntry) int { return cmp.Compare(a.row, b.row) }
 
 // evalResidual evaluates the residual condition over the candidate rows.
 func (o *windowJoinOp) evalResidual(cand []outRow) ([]bool, error) {
