@@ -64,12 +64,16 @@ type wjEntry struct {
 
 // wjKey holds the rows of one join key of one window.
 type wjKey struct {
+	key  string
 	null bool // an equi-key column is NULL: matches nothing
-	rows [2]map[string]*wjEntry
 	// order lists each side's entries in the order they were created:
 	// an input that arrives sorted by row (a window aggregation's, by
 	// its group key) needs no sort when the window fires.
 	order [2][]*wjEntry
+	// rows indexes a side's entries by row once they arrived out of
+	// order; while nil, order is strictly increasing by row, so a row
+	// is held already only if it is order's last.
+	rows [2]map[string]*wjEntry
 }
 
 // wjSide is the encoding of one input.
@@ -100,6 +104,8 @@ type windowJoinOp struct {
 	dirty   []*wjEntry
 	live    int
 	kbuf    []byte
+	rbuf    []byte
+	lastKey *wjKey // the key hold found last, until a window fires
 }
 
 var _ exec.Operator = (*windowJoinOp)(nil)
@@ -239,8 +245,7 @@ func (o *windowJoinOp) restoreEntry(in int, key, value []byte) error {
 	if n <= 0 || n != len(value) || cnt == 0 {
 		return errState
 	}
-	k := string(key[:len(key)-len(rest)])
-	e, err := o.hold(in, k, string(rest), null)
+	e, err := o.hold(in, key[:len(key)-len(rest)], rest, null)
 	if err != nil {
 		return err
 	}
@@ -253,28 +258,49 @@ func (o *windowJoinOp) restoreEntry(in int, key, value []byte) error {
 
 // hold returns the entry of row under key on side in, creating it (count
 // 0) if needed.
-func (o *windowJoinOp) hold(in int, key, row string, null bool) (*wjEntry, error) {
-	end, ok := windowEnd(key)
-	if !ok {
-		return nil, errState
+func (o *windowJoinOp) hold(in int, key, row []byte, null bool) (*wjEntry, error) {
+	k := o.lastKey
+	if k == nil || k.key != string(key) {
+		end, ok := windowEnd(string(key))
+		if !ok {
+			return nil, errState
+		}
+		w := o.windows[end]
+		if w == nil {
+			w = map[string]*wjKey{}
+			o.windows[end] = w
+		}
+		if k = w[string(key)]; k == nil {
+			k = &wjKey{key: string(key), null: null}
+			w[k.key] = k
+		}
+		o.lastKey = k
 	}
-	w := o.windows[end]
-	if w == nil {
-		w = map[string]*wjKey{}
-		o.windows[end] = w
+	es := k.order[in]
+	m := k.rows[in]
+	if m == nil && len(es) > 0 {
+		switch last := es[len(es)-1]; cmp.Compare(last.row, string(row)) {
+		case 0:
+			return last, nil
+		case 1: // out of order: index the rows
+			m = make(map[string]*wjEntry, 2*len(es))
+			for _, e := range es {
+				m[e.row] = e
+			}
+			k.rows[in] = m
+		}
 	}
-	k := w[key]
-	if k == nil {
-		k = &wjKey{null: null, rows: [2]map[string]*wjEntry{{}, {}}}
-		w[key] = k
+	if m != nil {
+		if e := m[string(row)]; e != nil {
+			return e, nil
+		}
 	}
-	e := k.rows[in][row]
-	if e == nil {
-		e = &wjEntry{key: key, row: row, side: uint8(in)}
-		k.rows[in][row] = e
-		k.order[in] = append(k.order[in], e)
-		o.live++
+	e := &wjEntry{key: k.key, row: string(row), side: uint8(in)}
+	if m != nil {
+		m[e.row] = e
 	}
+	k.order[in] = append(es, e)
+	o.live++
 	return e, nil
 }
 
@@ -346,7 +372,8 @@ func (o *windowJoinOp) OnBatch(_ context.Context, in int, rec arrow.Record, _ ex
 			late++
 			continue
 		}
-		e, err := o.hold(in, string(o.kbuf), string(s.RowEnc.Append(nil, i)), null)
+		o.rbuf = s.RowEnc.Append(o.rbuf[:0], i)
+		e, err := o.hold(in, o.kbuf, o.rbuf, null)
 		if err != nil {
 			return fmt.Errorf("window join: %q: %w", o.id, err)
 		}
@@ -374,6 +401,9 @@ func (o *windowJoinOp) OnWatermark(ctx context.Context, wm exec.Watermark, out e
 		}
 	}
 	slices.Sort(ends)
+	if len(ends) > 0 {
+		o.lastKey = nil
+	}
 	var rows []outRow
 	for _, end := range ends {
 		var err error
@@ -476,7 +506,7 @@ func (o *windowJoinOp) fire(w map[string]*wjKey, rows []outRow) ([]outRow, error
 func (o *windowJoinOp) fireLeftOnly(w map[string]*wjKey, keys []string, sorted func([]*wjEntry) []*wjEntry, rows []outRow) []outRow {
 	for _, key := range keys {
 		k := w[key]
-		match := len(k.rows[1]) > 0 && !k.null
+		match := len(k.order[1]) > 0 && !k.null
 		for in, es := range k.order {
 			if in == 0 {
 				es = sorted(es)
