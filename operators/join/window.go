@@ -93,6 +93,9 @@ type windowJoinOp struct {
 	tables   *state.Tables
 	wmT      *state.Table
 	residual expr.Evaluator
+	// resCols marks the output columns the residual condition reads:
+	// only those are decoded into its candidate pairs.
+	resCols  []bool
 	outArrow *arrow.Schema
 	nLeft    int
 	kind     plan.JoinKind
@@ -164,6 +167,10 @@ func NewWindowSubtask(n *plan.WindowJoin, m *exec.OperatorMetrics, alloc memory.
 		if o.residual, err = expr.Compile(n.Residual, n.Schema(), alloc); err != nil {
 			return nil, errf("residual condition: %v", err)
 		}
+		o.resCols = make([]bool, n.Schema().Len())
+		if !readColumns(n.Residual, o.resCols) {
+			o.resCols = nil
+		}
 	}
 	var err error
 	if o.tables, err = state.NewTables(n.ID(), sub, specs...); err != nil {
@@ -174,6 +181,45 @@ func NewWindowSubtask(n *plan.WindowJoin, m *exec.OperatorMetrics, alloc memory.
 	}
 	o.wmT = o.tables.Table("watermark")
 	return o, nil
+}
+
+// readColumns marks in cols the columns e reads; false if one is out of
+// range.
+func readColumns(e plan.Expr, cols []bool) bool {
+	switch x := e.(type) {
+	case nil, *plan.Literal:
+		return true
+	case *plan.ColumnRef:
+		if x.Index < 0 || x.Index >= len(cols) {
+			return false
+		}
+		cols[x.Index] = true
+		return true
+	case *plan.Call:
+		for _, a := range x.Args {
+			if !readColumns(a, cols) {
+				return false
+			}
+		}
+		return true
+	case *plan.UDFCall:
+		for _, a := range x.Args {
+			if !readColumns(a, cols) {
+				return false
+			}
+		}
+		return true
+	case *plan.Cast:
+		return readColumns(x.Arg, cols)
+	case *plan.Case:
+		for _, w := range x.Whens {
+			if !readColumns(w.Cond, cols) || !readColumns(w.Result, cols) {
+				return false
+			}
+		}
+		return readColumns(x.Else, cols)
+	}
+	return false // an expression this does not know: read them all
 }
 
 // mergeMax merges two watermarks (varints) of subtasks that meet in one
@@ -533,7 +579,7 @@ func cmpEntry(a, b *wjEntry) int { return cmp.Compare(a.row, b.row) }
 
 // evalResidual evaluates the residual condition over the candidate rows.
 func (o *windowJoinOp) evalResidual(cand []outRow) ([]bool, error) {
-	rec, err := o.build(cand)
+	rec, err := o.buildCols(cand, o.resCols)
 	if err != nil {
 		return nil, err
 	}
@@ -556,8 +602,28 @@ func (o *windowJoinOp) evalResidual(cand []outRow) ([]bool, error) {
 
 // build decodes rows into a record of the output schema.
 func (o *windowJoinOp) build(rows []outRow) (arrow.Record, error) {
+	return o.buildCols(rows, nil)
+}
+
+// buildCols decodes the columns cols marks (all when nil) of rows into a
+// record of the output schema; the others are NULL.
+func (o *windowJoinOp) buildCols(rows []outRow, cols []bool) (arrow.Record, error) {
 	rb := array.NewRecordBuilder(o.alloc, o.outArrow)
 	defer rb.Release()
+	if cols != nil {
+		for c := range o.outArrow.NumFields() {
+			rb.Field(c).Reserve(len(rows))
+		}
+		for _, r := range rows {
+			if err := decodeCols(rb, 0, o.sides[0].Types, r.left, cols); err != nil {
+				return nil, err
+			}
+			if err := decodeCols(rb, o.nLeft, o.sides[1].Types, r.right, cols[o.nLeft:]); err != nil {
+				return nil, err
+			}
+		}
+		return rb.NewRecord(), nil
+	}
 	for _, r := range rows {
 		if err := joinside.DecodeInto(rb, 0, o.sides[0].Types, r.left); err != nil {
 			return nil, err
@@ -570,6 +636,30 @@ func (o *windowJoinOp) build(rows []outRow) (arrow.Record, error) {
 		}
 	}
 	return rb.NewRecord(), nil
+}
+
+// decodeCols decodes the columns cols marks of the held row into the
+// builders of rb from first on, and appends NULL to the others (and to
+// all of them when row is nil).
+func decodeCols(rb *array.RecordBuilder, first int, ts []types.Type, row []byte, cols []bool) error {
+	for c, t := range ts {
+		b := rb.Field(first + c)
+		if row == nil {
+			b.AppendNull()
+			continue
+		}
+		var err error
+		if cols[c] {
+			row, err = state.DecodeKeyColumn(b, t, row)
+		} else {
+			b.AppendNull()
+			row, err = state.SkipKeyColumn(t, row)
+		}
+		if err != nil {
+			return fmt.Errorf("held row: %w", err)
+		}
+	}
+	return nil
 }
 
 // emit emits rows (all inserts) in batches.

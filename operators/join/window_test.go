@@ -3,6 +3,7 @@ package join
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -162,4 +163,25 @@ func TestWindowJoin(t *testing.T) {
 		t.Fatalf("unknown command %q", d.Cmd)
 		return ""
 	})
+}
+
+// TestWindowResidualColumns checks the columns the window join decodes
+// for its residual condition: every column the condition reads, in
+// each kind of expression, and all of them when one is out of range.
+func TestWindowResidualColumns(t *testing.T) {
+	col := func(i int) plan.Expr { return &plan.ColumnRef{Index: i, T: types.BigIntType} }
+	e := &plan.Call{Func: "AND", T: types.BooleanType, Args: []plan.Expr{
+		&plan.Call{Func: ">=", Args: []plan.Expr{col(1), &plan.Literal{Value: int64(1), T: types.BigIntType}}},
+		&plan.Case{Whens: []plan.When{{Cond: &plan.Cast{Arg: col(3)}, Result: &plan.UDFCall{Args: []plan.Expr{col(4)}}}}, Else: col(6)},
+	}}
+	cols := make([]bool, 8)
+	if !readColumns(e, cols) {
+		t.Fatal("readColumns: false")
+	}
+	if want := []bool{false, true, false, true, true, false, true, false}; !slices.Equal(cols, want) {
+		t.Errorf("columns read %v, want %v", cols, want)
+	}
+	if readColumns(&plan.Call{Args: []plan.Expr{col(8)}}, make([]bool, 8)) {
+		t.Error("readColumns of column 8 of 8: true")
+	}
 }
