@@ -31,7 +31,9 @@ type source struct {
 	pace *pace.Pacer // paces events by event time when rate-limited
 
 	// Scratch, reused across batches.
-	ids      []int64  // event ids of the batch's rows
+	ids      []int64 // event ids of the batch's rows
+	chans    []int32 // the channels of the batch's bids, when chansOK
+	chansOK  bool
 	parts    [][]byte // the values of a STRING column
 	buf      []byte
 	persons  []personRow
@@ -221,6 +223,7 @@ func (s *source) generate() arrow.Record {
 			s.auctions = append(s.auctions, a)
 		}
 	}
+	s.chansOK = false
 	for i, f := range s.c.fields {
 		if s.skip != nil && s.skip[i] {
 			cols[i] = s.null(i, n)
@@ -287,8 +290,8 @@ func (s *source) column(f field, i int) arrow.Array {
 			table = m.urlB
 		}
 		parts := s.parts[:0]
-		for _, e := range ids {
-			parts = append(parts, table[m.bidChannel(e)])
+		for _, c := range s.channels() {
+			parts = append(parts, table[c])
 		}
 		s.parts = parts
 		return s.strings(i)
@@ -370,6 +373,19 @@ func (s *source) column(f field, i int) arrow.Array {
 			}
 		})
 	}
+}
+
+// channels returns the channel of every bid of the batch, drawn once for
+// the channel and the url columns.
+func (s *source) channels() []int32 {
+	if !s.chansOK {
+		cs := s.chans[:0]
+		for _, e := range s.ids {
+			cs = append(cs, int32(s.m.bidChannel(e)))
+		}
+		s.chans, s.chansOK = cs, true
+	}
+	return s.chans
 }
 
 // ints builds a 64-bit column (BIGINT or TIMESTAMP) of the batch, filled
