@@ -337,6 +337,9 @@ func (s *sink) Write(ctx context.Context, rec arrow.Record) error {
 	if n == 0 {
 		return nil
 	}
+	if err := s.firstMarkers(ctx); err != nil {
+		return err
+	}
 	var kinds *array.Int8
 	if s.upsert {
 		// The formats write rows; the kinds decide what is sent.

@@ -108,6 +108,7 @@ type stageSink struct {
 	upstream []string // source topics whose owned partitions get markers
 	wm       exec.Watermark
 	idle     bool // every input of the stage is idle (IdleSink)
+	marked   bool // markers were written in this run
 
 	// Changelog writer.
 	changelog   string
@@ -306,7 +307,19 @@ func (s *sink) markers(ctx context.Context, always bool) error {
 			}
 		}
 	}
+	st.marked = true
 	return nil
+}
+
+// firstMarkers writes, before the first rows of a repartition writer's
+// run that has a watermark (one resumed for the source partitions it
+// took over), markers for them: a reader that saw their previous owner's
+// idle markers counts them again before it reads their rows.
+func (s *sink) firstMarkers(ctx context.Context) error {
+	if st := s.st; st == nil || st.hasher == nil || st.marked || st.wm == exec.MinWatermark {
+		return nil
+	}
+	return s.markers(ctx, false)
 }
 
 // AddState implements exec.StateCommitter: the writes of the changelog's
