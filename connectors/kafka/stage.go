@@ -33,6 +33,7 @@ package kafka
 // stages; they are not user options.
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -584,42 +585,127 @@ func ReadChangelog(ctx context.Context, opts map[string]string, group, owner, to
 	if end <= start {
 		return 0, nil
 	}
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		return 0, fmt.Errorf("kafka: changelog %q: %w", topic, err)
-	}
-	defer consumer.Close()
-	pc, err := consumer.ConsumePartition(topic, p, start)
-	if err != nil {
-		return 0, fmt.Errorf("kafka: changelog %q partition %d: %w", topic, p, err)
-	}
-	defer pc.AsyncClose()
+	return readCommitted(ctx, client, topic, p, start, end, fn)
+}
+
+// readCommitted calls fn for every committed record of topic/p in
+// [start, end), end a last stable offset: every transaction below it has
+// ended. It fetches the partition itself rather than through a
+// PartitionConsumer because it must know when its position reaches end,
+// and a consumer tells only the records it delivers: after the last
+// committed record may come aborted ones and transaction markers, which
+// it skips without a word (waiting for a quiet spell instead cut a
+// restore short when a fetch was slow: state lost). Aborted records are
+// dropped as a read_committed consumer does (the fetch response lists the
+// aborted transactions; each ends at its producer's abort marker).
+func readCommitted(ctx context.Context, client sarama.Client, topic string, p int32, start, end int64, fn func(key, value []byte) error) (int64, error) {
 	var n int64
-	// The records up to end may be followed by aborted ones: when nothing
-	// comes for quiet, the end is reached.
-	const quiet = 500 * time.Millisecond
-	idle := time.NewTimer(quiet)
-	defer idle.Stop()
-	for {
-		select {
-		case msg := <-pc.Messages():
-			n++
-			if err := fn(msg.Key, msg.Value); err != nil {
-				return n, err
-			}
-			// A committed transaction ends in its marker.
-			if msg.Offset+2 >= end {
-				return n, nil
-			}
-			idle.Reset(quiet)
-		case err := <-pc.Errors():
-			return n, fmt.Errorf("kafka: changelog %q partition %d: %w", topic, p, err)
-		case <-idle.C:
-			return n, nil
-		case <-ctx.Done():
-			return n, ctx.Err()
+	maxBytes := int32(1 << 20)
+	retries := 0
+	for off := start; off < end; {
+		if err := ctx.Err(); err != nil {
+			return n, err
 		}
+		block, err := fetchBlock(client, topic, p, off, maxBytes)
+		if err != nil {
+			// A moved leader, a dropped connection: refresh and retry a few
+			// times, then fail (the restore fails: nothing is half-read
+			// silently).
+			if retries++; retries > 5 {
+				return n, fmt.Errorf("kafka: changelog %q partition %d at offset %d: %w", topic, p, off, err)
+			}
+			_ = client.RefreshMetadata(topic)
+			time.Sleep(time.Duration(retries) * 100 * time.Millisecond)
+			continue
+		}
+		retries = 0
+		aborted := slices.Clone(block.AbortedTransactions)
+		slices.SortFunc(aborted, func(a, b *sarama.AbortedTransaction) int { return cmp.Compare(a.FirstOffset, b.FirstOffset) })
+		abortedPID := map[int64]bool{}
+		next := off
+		for _, rs := range block.RecordsSet {
+			b := rs.RecordBatch
+			if b == nil {
+				return n, fmt.Errorf("kafka: changelog %q partition %d: a record set of the old message format", topic, p)
+			}
+			if b.PartialTrailingRecord {
+				break
+			}
+			for len(aborted) > 0 && aborted[0].FirstOffset <= b.LastOffset() {
+				abortedPID[aborted[0].ProducerID] = true
+				aborted = aborted[1:]
+			}
+			switch {
+			case b.Control:
+				// A transaction marker: an abort ends its producer's
+				// aborted transaction (key: version, then type 0 = abort).
+				if len(b.Records) > 0 && len(b.Records[0].Key) >= 4 && binary.BigEndian.Uint16(b.Records[0].Key[2:4]) == 0 {
+					delete(abortedPID, b.ProducerID)
+				}
+			case b.IsTransactional && abortedPID[b.ProducerID]:
+			default:
+				for _, r := range b.Records {
+					if o := b.FirstOffset + r.OffsetDelta; o >= off && o < end {
+						n++
+						if err := fn(r.Key, r.Value); err != nil {
+							return n, err
+						}
+					}
+				}
+			}
+			next = max(next, b.LastOffset()+1)
+		}
+		if next == off {
+			// Nothing whole came back: a batch larger than maxBytes.
+			if maxBytes >= 1<<30 {
+				return n, fmt.Errorf("kafka: changelog %q partition %d at offset %d: no record batch fits in %d bytes", topic, p, off, maxBytes)
+			}
+			maxBytes *= 2
+			continue
+		}
+		off = next
 	}
+	return n, nil
+}
+
+// fetchBlock fetches topic/p from offset read_committed, from the
+// partition's leader.
+func fetchBlock(client sarama.Client, topic string, p int32, offset int64, maxBytes int32) (*sarama.FetchResponseBlock, error) {
+	broker, err := client.Leader(topic, p)
+	if err != nil {
+		return nil, err
+	}
+	// The version sarama's consumer would use (4: the first with the
+	// isolation level and the aborted transactions).
+	var version int16 = 4
+	switch v := client.Config().Version; {
+	case v.IsAtLeast(sarama.V2_7_0_0):
+		version = 12
+	case v.IsAtLeast(sarama.V2_3_0_0):
+		version = 11
+	case v.IsAtLeast(sarama.V2_1_0_0):
+		version = 10
+	}
+	// The response's limit above the partition's, as sarama's consumer
+	// asks: a broker that stops at the response's limit may leave the
+	// aborted transactions out (kfake does).
+	req := &sarama.FetchRequest{Version: version, MaxWaitTime: 100, MinBytes: 1, MaxBytes: max(maxBytes, sarama.MaxResponseSize), Isolation: sarama.ReadCommitted}
+	if version >= 7 {
+		req.SessionEpoch = -1 // a full fetch, no fetch session
+	}
+	req.AddBlock(topic, p, offset, maxBytes, -1)
+	resp, err := broker.Fetch(req)
+	if err != nil {
+		return nil, err
+	}
+	block := resp.GetBlock(topic, p)
+	if block == nil {
+		return nil, sarama.ErrIncompleteResponse
+	}
+	if block.Err != sarama.ErrNoError {
+		return nil, block.Err
+	}
+	return block, nil
 }
 
 // stableEnd is the last stable offset of partition p of topic: the end of

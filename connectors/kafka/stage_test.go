@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -246,4 +247,85 @@ func TestIdleMarkers(t *testing.T) {
 	sp = sp2
 	mark("ev/0", 20000, true)
 	want("restored, ev/1 active", 14000, true)
+}
+
+// TestReadChangelog: a changelog partition holding committed
+// transactions, aborted ones between and after them, and tombstones, over
+// more than one fetch: exactly the committed records come back, in order,
+// and the read ends at the partition's stable end without waiting for a
+// quiet spell.
+func TestReadChangelog(t *testing.T) {
+	b := kafkatest.StartT(t, kafkatest.Options{})
+	for topic, n := range map[string]int{"r": 1, "c": 1} {
+		if err := b.CreateTopic(topic, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := kafkatest.Config()
+	c.Producer.Idempotent = true
+	c.Producer.Transaction.ID = "changelog-writer"
+	c.Producer.Return.Successes = true
+	c.Net.MaxOpenRequests = 1
+	p, err := sarama.NewSyncProducer(b.Addrs, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	big := strings.Repeat("v", 1000)
+	var want []string
+	txn := func(commit bool, keys ...string) {
+		t.Helper()
+		if err := p.BeginTxn(); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			var v sarama.Encoder
+			val := "<nil>"
+			if !strings.HasPrefix(k, "del-") {
+				v, val = sarama.StringEncoder(k+big), k
+			}
+			if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: "c", Key: sarama.StringEncoder(strings.TrimPrefix(k, "del-")), Value: v}); err != nil {
+				t.Fatal(err)
+			}
+			if commit {
+				want = append(want, strings.TrimPrefix(k, "del-")+"="+val)
+			}
+		}
+		if commit {
+			err = p.CommitTxn()
+		} else {
+			err = p.AbortTxn()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var many []string
+	for i := range 3000 { // ~3 MB: several fetches of 1 MiB
+		many = append(many, fmt.Sprintf("k%d", i))
+	}
+	txn(true, "a", "b")
+	txn(false, "x", "y")
+	txn(true, many...)
+	txn(false, "z")
+	txn(true, "del-a", "c")
+	txn(false, "tail1", "tail2") // the partition ends in an aborted transaction
+	var got []string
+	start := time.Now()
+	n, err := ReadChangelog(context.Background(), map[string]string{"properties.bootstrap.servers": b.Addr()}, "g", "r", "c", 0,
+		func(key, value []byte) error {
+			val := "<nil>"
+			if value != nil {
+				val = strings.TrimSuffix(string(value), big)
+			}
+			got = append(got, string(key)+"="+val)
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(len(want)) || !slices.Equal(got, want) {
+		t.Fatalf("read %d records: %d differ from the %d committed ones (first got %v)", n, len(got), len(want), got[:min(5, len(got))])
+	}
+	t.Logf("%d committed records in %v", n, time.Since(start))
 }
