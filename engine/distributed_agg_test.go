@@ -90,39 +90,8 @@ func TestDistributedGroupAgg(t *testing.T) {
 			}
 		}
 	}
-	var mu sync.Mutex
-	closed := map[*engine.Engine]bool{}
-	closeEngine := func(eng *engine.Engine, name string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if closed[eng] {
-			return
-		}
-		closed[eng] = true
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if err := eng.Close(ctx); err != nil {
-			t.Errorf("close %s: %v", name, err)
-		}
-	}
-	start := func(instance string) (*engine.Engine, *engine.Job) {
-		eng := engine.New(engine.Options{StateDir: t.TempDir(), InstanceID: instance})
-		t.Cleanup(func() { closeEngine(eng, instance) })
-		job, err := eng.Submit(execAll(t, eng, fmt.Sprintf(aggSQL, b.Addr())).Query, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return eng, job
-	}
-	aErr := func() error { return nil }
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(90 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not after 90 s (a: %v)", what, aErr())
-			}
-		}
-	}
+	procs := newProcesses(t, fmt.Sprintf(aggSQL, b.Addr()))
+	start, closeEngine, waitFor := procs.start, procs.close, procs.waitFor
 	total := func(m map[int]int) int {
 		s := 0
 		for _, c := range m {
@@ -132,7 +101,7 @@ func TestDistributedGroupAgg(t *testing.T) {
 	}
 	produce(0, n/2)
 	engA, a := start("a")
-	aErr = a.Err
+	procs.aErr = a.Err
 	waitFor("a owns the 4 event and 4 repartition partitions", func() bool { return ownedPartitions(a, "gevents/") == 4 && ownedPartitions(a, "gcounts-") == 4 })
 	waitFor("a counted a quarter of the events", func() bool { return total(readAggOut(t, b)) >= n/4 })
 	_, bj := start("b")
@@ -224,6 +193,63 @@ func TestDistributedGroupAggTTL(t *testing.T) {
 		}
 		if len(set) == 5 && n == 5 {
 			return
+		}
+	}
+}
+
+// processes runs the processes of one distributed test job: each an
+// engine with its own state directory and instance id, running sql.
+type processes struct {
+	t      *testing.T
+	sql    string
+	mu     sync.Mutex
+	closed map[*engine.Engine]bool
+	// aErr, when set, is the first process's job error, reported when a
+	// wait times out.
+	aErr func() error
+}
+
+func newProcesses(t *testing.T, sql string) *processes {
+	return &processes{t: t, sql: sql, closed: map[*engine.Engine]bool{}}
+}
+
+// start starts process instance; the test's end closes it.
+func (p *processes) start(instance string) (*engine.Engine, *engine.Job) {
+	p.t.Helper()
+	eng := engine.New(engine.Options{StateDir: p.t.TempDir(), InstanceID: instance})
+	p.t.Cleanup(func() { p.close(eng, instance) })
+	job, err := eng.Submit(execAll(p.t, eng, p.sql).Query, nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return eng, job
+}
+
+// close closes a process (once: a later call does nothing).
+func (p *processes) close(eng *engine.Engine, name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed[eng] {
+		return
+	}
+	p.closed[eng] = true
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := eng.Close(ctx); err != nil {
+		p.t.Errorf("close %s: %v", name, err)
+	}
+}
+
+// waitFor waits up to 90 s for ok.
+func (p *processes) waitFor(what string, ok func() bool) {
+	p.t.Helper()
+	for deadline := time.Now().Add(90 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			var err error
+			if p.aErr != nil {
+				err = p.aErr()
+			}
+			p.t.Fatalf("%s: not after 90 s (a: %v)", what, err)
 		}
 	}
 }

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/streamsql/streamsql/connectors/kafka/kafkatest"
-	"github.com/streamsql/streamsql/engine"
 )
 
 // sessionSQL is a keyed SESSION window aggregation on several processes:
@@ -124,43 +122,12 @@ func TestDistributedSessions(t *testing.T) {
 			}
 		}
 	}
-	var mu sync.Mutex
-	closed := map[*engine.Engine]bool{}
-	closeEngine := func(eng *engine.Engine, name string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if closed[eng] {
-			return
-		}
-		closed[eng] = true
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if err := eng.Close(ctx); err != nil {
-			t.Errorf("close %s: %v", name, err)
-		}
-	}
-	start := func(instance string) (*engine.Engine, *engine.Job) {
-		eng := engine.New(engine.Options{StateDir: t.TempDir(), InstanceID: instance})
-		t.Cleanup(func() { closeEngine(eng, instance) })
-		job, err := eng.Submit(execAll(t, eng, fmt.Sprintf(sessionSQL, b.Addr())).Query, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return eng, job
-	}
-	aErr := func() error { return nil }
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(90 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not after 90 s (a: %v)", what, aErr())
-			}
-		}
-	}
+	procs := newProcesses(t, fmt.Sprintf(sessionSQL, b.Addr()))
+	start, closeEngine, waitFor := procs.start, procs.close, procs.waitFor
 	want := sessionWant(n)
 	produce(0, n/2)
 	engA, a := start("a")
-	aErr = a.Err
+	procs.aErr = a.Err
 	waitFor("a owns the 4 event and 4 repartition partitions", func() bool { return ownedPartitions(a, "sevents/") == 4 && ownedPartitions(a, "gsess-") == 4 })
 	// The first half's blocks but its last are closed.
 	waitFor("a closed the first blocks' sessions", func() bool { return len(readSessionOut(t, b)) >= 4*11 })
