@@ -656,6 +656,11 @@ func readCommitted(ctx context.Context, client sarama.Client, topic string, p in
 			next = max(next, b.LastOffset()+1)
 		}
 		if next == off {
+			if len(block.RecordsSet) == 0 && !block.Partial {
+				// Nothing at or after off below the stable end: the rest
+				// was compacted away (an offset gap at the log's end).
+				break
+			}
 			// Nothing whole came back: a batch larger than maxBytes.
 			if maxBytes >= 1<<30 {
 				return n, fmt.Errorf("kafka: changelog %q partition %d at offset %d: no record batch fits in %d bytes", topic, p, off, maxBytes)
