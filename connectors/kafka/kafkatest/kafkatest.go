@@ -136,9 +136,16 @@ type Record struct {
 	Timestamp time.Time // zero: the broker's time
 }
 
-// Producer writes records fast (asynchronously, in large batches).
+// Producer writes records fast (asynchronously, in large batches),
+// idempotently: a batch the client resends (its connection was replaced
+// under it, say) is written once and in order.
 type Producer struct {
-	p sarama.AsyncProducer
+	p    sarama.AsyncProducer
+	sent int
+	mu   sync.Mutex
+	acks int   // acknowledged or failed
+	err  error // the first failure
+	cond *sync.Cond
 }
 
 // NewProducer returns a producer to the broker.
@@ -147,34 +154,79 @@ func (b *Broker) NewProducer() (*Producer, error) {
 	c.ChannelBufferSize = 4096
 	c.Producer.Flush.Bytes = 512 << 10
 	c.Producer.Flush.Frequency = 2 * time.Millisecond
-	c.Producer.Return.Successes = false
+	c.Producer.Idempotent = true
+	c.Net.MaxOpenRequests = 1
+	c.Producer.Retry.Max = 10
+	c.Producer.Retry.Backoff = 50 * time.Millisecond
+	c.Producer.Return.Successes = true
 	p, err := sarama.NewAsyncProducer(b.Addrs, c)
 	if err != nil {
 		return nil, fmt.Errorf("kafkatest: producer: %w", err)
 	}
-	return &Producer{p: p}, nil
+	pr := &Producer{p: p}
+	pr.cond = sync.NewCond(&pr.mu)
+	ack := func(err error) {
+		pr.mu.Lock()
+		pr.acks++
+		if err != nil && pr.err == nil {
+			pr.err = err
+		}
+		pr.cond.Broadcast()
+		pr.mu.Unlock()
+	}
+	go func() {
+		for range p.Successes() {
+			ack(nil)
+		}
+	}()
+	go func() {
+		for e := range p.Errors() {
+			ack(e.Err)
+		}
+	}()
+	return pr, nil
 }
 
 // Send queues records for topic, each to its Partition.
 func (p *Producer) Send(topic string, recs ...Record) error {
 	for _, r := range recs {
+		if err := p.failed(); err != nil {
+			return err
+		}
 		msg := &sarama.ProducerMessage{Topic: topic, Partition: r.Partition, Value: sarama.ByteEncoder(r.Value), Timestamp: r.Timestamp}
 		if r.Key != nil {
 			msg.Key = sarama.ByteEncoder(r.Key)
 		}
-		select {
-		case p.p.Input() <- msg:
-		case e := <-p.p.Errors():
-			return fmt.Errorf("kafkatest: produce: %w", e.Err)
-		}
+		p.p.Input() <- msg
+		p.sent++
 	}
 	return nil
 }
 
-// Close flushes what was sent and closes the producer.
+func (p *Producer) failed() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return fmt.Errorf("kafkatest: produce: %w", p.err)
+	}
+	return nil
+}
+
+// Close waits until every record sent is acknowledged, then closes the
+// producer. (Closing first would fail the batches the client is still
+// retrying: sarama gives up on them when it shuts down.)
 func (p *Producer) Close() error {
-	if err := p.p.Close(); err != nil {
-		return fmt.Errorf("kafkatest: produce: %w", err)
+	p.mu.Lock()
+	for p.acks < p.sent {
+		p.cond.Wait()
+	}
+	p.mu.Unlock()
+	closeErr := p.p.Close()
+	if err := p.failed(); err != nil {
+		return err
+	}
+	if closeErr != nil {
+		return fmt.Errorf("kafkatest: produce: %w", closeErr)
 	}
 	return nil
 }
@@ -185,11 +237,11 @@ func (b *Broker) Produce(topic string, recs ...Record) error {
 	if err != nil {
 		return err
 	}
-	if err := p.Send(topic, recs...); err != nil {
-		p.p.AsyncClose()
-		return err
+	err = p.Send(topic, recs...)
+	if cerr := p.Close(); err == nil {
+		err = cerr
 	}
-	return p.Close()
+	return err
 }
 
 // ProduceJSON writes each value as a message of partition.
