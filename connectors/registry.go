@@ -423,6 +423,17 @@ func (r *Registry) SinkAccepts(opts map[string]string, c plan.Changelog) bool {
 	return false
 }
 
+// SinkUpsertsByKey reports whether a sink table writes updates and
+// deletes by its PRIMARY KEY: 'upsert-kafka' (a record per key, a
+// tombstone to delete) and 'jdbc' with a PRIMARY KEY (an upsert or a
+// delete of the key's row), unless they write a changelog format.
+func (r *Registry) SinkUpsertsByKey(opts map[string]string) bool {
+	if changelogFormat(opts) || opts[plan.PrimaryKeyOption] == "" {
+		return false
+	}
+	return opts["connector"] == "upsert-kafka" || opts["connector"] == "jdbc"
+}
+
 // ProjectableSource is implemented by connectors whose sources can skip
 // the columns a job does not read (exec.SourceConfig.Columns): the nexmark
 // generator does not generate them. The planner pushes the columns a job

@@ -7,6 +7,7 @@ import (
 
 	"github.com/streamsql/streamsql/parser"
 	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
 )
 
 // defaultMaxParallelism is the number of key groups when
@@ -169,6 +170,12 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 			if p.Connectors != nil {
 				b.Changelog = p.Connectors.SourceChangelog(x.Options)
 			}
+			if b.Changelog == plan.Retract {
+				// A changelog of a table with a PRIMARY KEY holds one
+				// row per key (NOT ENFORCED: the key is trusted, as in
+				// Flink).
+				b.UpsertKey = columnsOf(x.Schema(), x.Options[plan.PrimaryKeyOption])
+			}
 		case *plan.LateRows:
 			b.Changelog = plan.AppendOnly // rows of an append-only input
 		case *plan.TimeSort:
@@ -219,9 +226,13 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 				break
 			}
 			b.Changelog = plan.Retract
-			if x.OutputRank && x.Func == plan.RowNumber {
+			switch {
+			case x.OutputRank && x.Func == plan.RowNumber:
 				// One row per partition and number.
 				b.UpsertKey = append(slices.Clone(x.Partition), x.Schema().Len()-1)
+			case x.Func == plan.RowNumber && x.End == 1 && len(x.Partition) > 0:
+				// A Top-1: one row per partition.
+				b.UpsertKey = slices.Clone(x.Partition)
 			}
 		case *plan.Join:
 			b.Changelog = plan.AppendOnly
@@ -268,11 +279,14 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 			b.Changelog = in.Changelog
 			if in.Changelog == plan.Retract && in.UpsertKey != nil {
 				// Rows unique on a key stay unique on it where it is
-				// passed through.
+				// passed through (a filter drops rows, not keys).
 				b.UpsertKey = projectKey(x, in.UpsertKey)
 			}
 			if in.Changelog == plan.Upsert {
-				b.UpsertKey = projectKey(x, in.UpsertKey)
+				b.UpsertKey = nil
+				if x.Filter == nil {
+					b.UpsertKey = projectKey(x, in.UpsertKey)
+				}
 				if b.UpsertKey == nil {
 					// The key is not passed through: the rows cannot be
 					// upserts on it any more.
@@ -308,6 +322,92 @@ func (p *Planner) changelogs(g *plan.Graph, pos []parser.Pos) error {
 		}
 		return errorf(pos[i], "table %s (connector %s) accepts only inserts (append-only), but the query produces updates and deletes: %s emits them; use a sink that accepts updates (print, blackhole, upsert-kafka with a PRIMARY KEY, jdbc with a PRIMARY KEY, or 'format' = 'debezium-json')", s.Table, s.Connector, producer(s.Input))
 	}
+	for i, s := range g.Sinks {
+		if err := p.checkSinkKey(s); err != nil {
+			return errorf(pos[i], "%v", err)
+		}
+	}
+	return nil
+}
+
+// keyColumn returns the input column e passes on one to one, or -1: a
+// column itself or its CAST from one integer type to another (which fails
+// rather than wraps around).
+func keyColumn(e plan.Expr) int {
+	if c, ok := e.(*plan.Cast); ok && !c.Safe && c.T.IsInteger() && c.Arg.Type().IsInteger() {
+		e = c.Arg
+	}
+	if r, ok := e.(*plan.ColumnRef); ok {
+		return r.Index
+	}
+	return -1
+}
+
+// columnsOf returns the positions in schema of the comma-separated column
+// names, nil when names is empty or one is not in schema.
+func columnsOf(schema types.Schema, names string) []int {
+	if names == "" {
+		return nil
+	}
+	var out []int
+	for _, n := range strings.Split(names, ",") {
+		i := slices.IndexFunc(schema.Fields, func(f types.Field) bool { return strings.EqualFold(f.Name, n) })
+		if i < 0 {
+			return nil
+		}
+		out = append(out, i)
+	}
+	return out
+}
+
+// checkSinkKey refuses updates into a sink that writes them by its
+// PRIMARY KEY (upsert-kafka, jdbc) when the query's rows are known not to
+// be unique on that key: an update or delete of one row would then
+// overwrite or delete the other rows of its key, silently. They are known
+// not to be when they carry a unique key (UpsertKey) that the PRIMARY KEY
+// does not contain, or when they are a Top-N's rows without their rank
+// number (up to N per partition). When nothing is known (a changelog
+// source without a PRIMARY KEY, a join), the sink's key is trusted, as
+// before. Flink keeps every row per key there (its upsert materializer);
+// we refuse and say which key would be right.
+func (p *Planner) checkSinkKey(s *plan.Sink) error {
+	in := s.Input.Props()
+	if in.Changelog == plan.AppendOnly || p.Connectors == nil || !p.Connectors.SinkUpsertsByKey(s.Options) {
+		return nil
+	}
+	names := s.Schema().Names()
+	pk := columnsOf(s.Schema(), s.Options[plan.PrimaryKeyOption])
+	what := fmt.Sprintf("table %s (connector %s) writes updates and deletes by its PRIMARY KEY (%s)", s.Table, s.Connector, s.Options[plan.PrimaryKeyOption])
+	if in.UpsertKey != nil {
+		var key []string
+		within := true
+		for _, k := range in.UpsertKey {
+			key = append(key, names[k])
+			within = within && slices.Contains(pk, k)
+		}
+		if within {
+			return nil
+		}
+		return fmt.Errorf("%s, but the rows of %s are unique by (%s) only: several rows of one key would overwrite each other and a delete of one would delete them all; declare PRIMARY KEY (%s) NOT ENFORCED", what, describeNode(s.Input), strings.Join(key, ", "), strings.Join(key, ", "))
+	}
+	n := s.Input
+	for {
+		c, ok := n.(*plan.Calc)
+		if !ok {
+			break
+		}
+		n = c.Input
+		if key := n.Props().UpsertKey; key != nil && n.Props().Changelog == plan.Retract {
+			var cols []string
+			for _, k := range key {
+				cols = append(cols, n.Schema().Fields[k].Name)
+			}
+			return fmt.Errorf("%s, but the rows of %s are unique by (%s) and the query does not select all of it: several rows of one key would overwrite each other and a delete of one would delete them all; select every column of (%s) and declare them the PRIMARY KEY", what, describeNode(n), strings.Join(cols, ", "), strings.Join(cols, ", "))
+		}
+	}
+	if r, ok := n.(*plan.Rank); ok && !r.OutputRank && (r.End > 1 || r.Func != plan.RowNumber) {
+		return fmt.Errorf("%s, but the Top-N %s emits up to %d rows per partition and not their rank number: a delete of one would delete them all; select the rank number too and declare it part of the PRIMARY KEY", what, r.ID(), r.End)
+	}
 	return nil
 }
 
@@ -328,6 +428,11 @@ func producer(n plan.Node) string {
 		}
 		n = next
 	}
+	return describeNode(n)
+}
+
+// describeNode names n for an error, as "node id (format …)".
+func describeNode(n plan.Node) string {
 	what := "node " + n.ID()
 	if s, ok := n.(*plan.Source); ok && s.Options["format"] != "" {
 		what += fmt.Sprintf(" (format %s)", s.Options["format"])
@@ -350,14 +455,11 @@ func describeKind(n plan.Node) string {
 // columns, or returns nil when c drops one of them or filters rows (a
 // filter may drop an update and keep its key's older row).
 func projectKey(c *plan.Calc, key []int) []int {
-	if c.Filter != nil {
-		return nil
-	}
 	out := make([]int, 0, len(key))
 	for _, k := range key {
 		found := -1
 		for i, e := range c.Exprs {
-			if r, ok := e.(*plan.ColumnRef); ok && r.Index == k {
+			if keyColumn(e) == k {
 				found = i
 				break
 			}

@@ -26,6 +26,10 @@ type Validator interface {
 	// SinkAccepts reports whether a sink table with these options accepts
 	// rows of changelog mode c.
 	SinkAccepts(opts map[string]string, c plan.Changelog) bool
+	// SinkUpsertsByKey reports whether a sink table with these options
+	// writes updates and deletes by its PRIMARY KEY (overwriting and
+	// deleting the key's row) rather than as rows of their own.
+	SinkUpsertsByKey(opts map[string]string) bool
 	// LookupCache checks that a table with these options can be the
 	// lookup side of a lookup join and describes its cache for EXPLAIN.
 	LookupCache(opts map[string]string) (string, error)
