@@ -42,6 +42,7 @@ type slot struct {
 	count      int64
 	next       int32 // the next row of its bucket (-1: none), or the next free slot
 	flags      uint8
+	fp         uint16 // the regular join's: its key and row's fingerprint (rowFP)
 }
 
 // base is e itself: the slot an entry type embeds.
@@ -161,6 +162,25 @@ type bucket struct {
 	n          int32
 	hnext      int32 // the next bucket of the same key hash, or the next free one
 	indexed    bool  // its rows are in the row index
+	// The key itself when it is short (klen ≤ len(key), a BIGINT's is 9
+	// bytes), so that finding a bucket reads neither its first entry nor
+	// the slab.
+	klen uint8
+	key  [keyInline]byte
+}
+
+// keyInline is how long a key its bucket holds may be (a bucket is then
+// 32 bytes).
+const keyInline = 14
+
+// newBucket is the bucket of the one row i, of key key.
+func newBucket(i int32, key []byte) bucket {
+	b := bucket{head: i, tail: i, n: 1, hnext: -1}
+	if len(key) <= keyInline {
+		b.klen = uint8(len(key))
+		copy(b.key[:], key)
+	}
+	return b
 }
 
 // indexed is how many rows a bucket holds before they are indexed (found
@@ -179,6 +199,7 @@ type side struct {
 	arena[entry, *entry]
 
 	seed  maphash.Seed
+	hmask uint64 // the bits of a hash kept (all but in tests of collisions)
 	bkts  []bucket
 	freeB int32
 	byKey htab // hash of a join key → its bucket (chained by hnext)
@@ -186,7 +207,7 @@ type side struct {
 }
 
 func newSide(name string, outer bool) *side {
-	return &side{name: name, outer: outer, seed: maphash.MakeSeed(), arena: arena[entry, *entry]{free: -1}, freeB: -1}
+	return &side{name: name, outer: outer, seed: maphash.MakeSeed(), hmask: ^uint64(0), arena: arena[entry, *entry]{free: -1}, freeB: -1}
 }
 
 // Chunk sizes: of the slab in bytes (a longer row has a chunk of its
@@ -267,7 +288,7 @@ func (s *side) bucketOf(key []byte) int32 { return s.bucketOfHash(key, s.hash(ke
 // hash is the hash of a key, or of a key and row, in the side's maps (the
 // two sides of a join share their seed, so that a key hashed once finds
 // its bucket on both).
-func (s *side) hash(b []byte) uint64 { return maphash.Bytes(s.seed, b) }
+func (s *side) hash(b []byte) uint64 { return maphash.Bytes(s.seed, b) & s.hmask }
 
 // bucketOfHash returns the bucket of join key key of hash h, or -1.
 func (s *side) bucketOfHash(key []byte, h uint64) int32 {
@@ -283,7 +304,12 @@ func (s *side) bucketAndSlot(key []byte, h uint64) (int32, int) {
 		return -1, j
 	}
 	for b := s.byKey.at(j); b >= 0; b = s.bkts[b].hnext {
-		if bytes.Equal(s.key(s.ent(s.bkts[b].head)), key) {
+		bk := &s.bkts[b]
+		if bk.klen > 0 {
+			if bytes.Equal(bk.key[:bk.klen], key) {
+				return b, j
+			}
+		} else if bytes.Equal(s.key(s.ent(bk.head)), key) {
 			return b, j
 		}
 	}
@@ -292,9 +318,9 @@ func (s *side) bucketAndSlot(key []byte, h uint64) (int32, int) {
 
 // place is where a lookup found the key and row kr of klen key bytes:
 // its bucket b and entry i (-1: none), with what insert reuses: the key's
-// hash kh and its slot in byKey (kslot, when ksOK) and, when the bucket
-// is indexed (rhOK), the row's hash rh, its slot in byRow (rslot) and the
-// entry the row index has for it (rhead, -1: none).
+// hash kh and its slot in byKey (kslot, when ksOK), the hash of key and
+// row rh (when rhOK) and, when the bucket is indexed, the slot of rh in
+// byRow (rslot) and the entry the row index has for it (rhead, -1: none).
 type place struct {
 	b, i  int32
 	kh    uint64
@@ -306,6 +332,12 @@ type place struct {
 	rhead int32
 }
 
+// rowFP is the fingerprint of a key and row of hash rh that a walk of a
+// bucket compares before their bytes: most rows of a bucket (Nexmark's
+// bids of one price in q7, of one auction in q4) differ in it, so the
+// walk does not read their bytes from the slab at all.
+func rowFP(rh uint64) uint16 { return uint16(rh >> 48) }
+
 // locate looks up the key and row kr (key: its first klen bytes, of hash
 // kh).
 func (s *side) locate(kr []byte, klen int, kh uint64) place {
@@ -314,11 +346,11 @@ func (s *side) locate(kr []byte, klen int, kh uint64) place {
 	if p.b < 0 {
 		return p
 	}
+	p.rh, p.rhOK = s.hash(kr), true
 	if !s.bkts[p.b].indexed {
-		p.i = s.find(p.b, kr)
+		p.i = s.walk(p.b, kr, rowFP(p.rh))
 		return p
 	}
-	p.rh, p.rhOK = s.hash(kr), true
 	var ok bool
 	if p.rslot, ok = s.byRow.find(p.rh); !ok {
 		return p
@@ -336,8 +368,9 @@ func (s *side) locate(kr []byte, klen int, kh uint64) place {
 
 // find returns the entry of bucket b whose key and row are kr, or -1.
 func (s *side) find(b int32, kr []byte) int32 {
+	rh := s.hash(kr)
 	if s.bkts[b].indexed {
-		i, _ := s.byRow.get(s.hash(kr))
+		i, _ := s.byRow.get(rh)
 		for ; i >= 0; i = s.ent(i).hnext {
 			if bytes.Equal(s.keyRow(s.ent(i)), kr) {
 				return i
@@ -345,10 +378,18 @@ func (s *side) find(b int32, kr []byte) int32 {
 		}
 		return -1
 	}
-	for i := s.bkts[b].head; i >= 0; i = s.ent(i).next {
-		if bytes.Equal(s.keyRow(s.ent(i)), kr) {
+	return s.walk(b, kr, rowFP(rh))
+}
+
+// walk returns the entry of bucket b (not indexed) whose key and row are
+// kr, of fingerprint fp, or -1.
+func (s *side) walk(b int32, kr []byte, fp uint16) int32 {
+	for i := s.bkts[b].head; i >= 0; {
+		e := s.ent(i)
+		if e.fp == fp && bytes.Equal(s.keyRow(e), kr) {
 			return i
 		}
+		i = e.next
 	}
 	return -1
 }
@@ -425,9 +466,12 @@ func (s *side) insert(b int32, kr []byte, klen int) int32 {
 // bytes) where locate found it missing.
 func (s *side) insertAt(p place, kr []byte, klen int) int32 {
 	b := p.b
+	if !p.rhOK {
+		p.rh = s.hash(kr)
+	}
 	i := s.newEntry()
 	c, pos := s.slab.put(kr)
-	*s.ent(i) = entry{slot: slot{chunk: c, pos: pos, klen: int32(klen), rlen: int32(len(kr) - klen), next: -1, flags: fUsed | fHeld}, prev: -1, hnext: -1}
+	*s.ent(i) = entry{slot: slot{chunk: c, pos: pos, klen: int32(klen), rlen: int32(len(kr) - klen), next: -1, flags: fUsed | fHeld, fp: rowFP(p.rh)}, prev: -1, hnext: -1}
 	if b < 0 {
 		b = s.freeB
 		if b >= 0 {
@@ -436,7 +480,7 @@ func (s *side) insertAt(p place, kr []byte, klen int) int32 {
 			b = int32(len(s.bkts))
 			s.bkts = append(s.bkts, bucket{})
 		}
-		s.bkts[b] = bucket{head: i, tail: i, n: 1, hnext: -1}
+		s.bkts[b] = newBucket(i, kr[:klen])
 		j, ok := p.kslot, false
 		if !p.ksOK {
 			j, ok = s.byKey.find(p.kh)
