@@ -5,6 +5,7 @@ import (
 
 	"github.com/streamsql/streamsql/parser"
 	"github.com/streamsql/streamsql/plan"
+	"github.com/streamsql/streamsql/types"
 )
 
 // checkDistributed refuses a plan that cannot run on several processes as
@@ -15,23 +16,26 @@ import (
 // the one operator that keeps state a keyed TUMBLE, HOP, CUMULATE or
 // SESSION window aggregation (without lateness or early fire), a non-windowed GROUP BY
 // with keys or a Top-N (ROW_NUMBER, RANK, DENSE_RANK) partitioned by a
-// key, over an append-only input: the job runs it as a stage behind a
-// repartition topic, its state in a changelog topic (package stage).
+// key, or a regular equi-join (any join type), over append-only inputs:
+// the job runs it as a stage behind a repartition topic, its state in a
+// changelog topic (package stage).
 func (p *Planner) checkDistributed(g *plan.Graph, pos []parser.Pos) error {
 	const what = "'execution.distributed' = 'true'"
 	if len(g.Sinks) != 1 {
 		return errorf(pos[0], "%s runs one INSERT per job, not a statement set of %d", what, len(g.Sinks))
 	}
-	topics := map[string]string{}
+	topics := map[string]*plan.Source{}
 	var keyed plan.Node
 	// one checks that n is the job's one keyed operator, over an
 	// append-only input: the repartition topic carries inserts only.
 	one := func(n plan.Node) error {
 		if keyed != nil {
-			return errorf(pos[0], "%s runs one keyed operator per job so far, not two (%s, then %s)", what, describeStateful(n), describeStateful(keyed))
+			return errorf(pos[0], "%s runs one keyed operator per job so far, not two (%s, then %s)", what, describeStateful(keyed), describeStateful(n))
 		}
-		if in := n.Inputs()[0]; in.Props().Changelog != plan.AppendOnly {
-			return errorf(pos[0], "%s needs the input of %s append-only (the repartition topic carries inserts), but it is %s", what, describeStateful(n), in.Props().Changelog)
+		for _, in := range n.Inputs() {
+			if in.Props().Changelog != plan.AppendOnly {
+				return errorf(pos[0], "%s needs the input of %s append-only (the repartition topic carries inserts), but it is %s", what, describeStateful(n), in.Props().Changelog)
+			}
 		}
 		keyed = n
 		return nil
@@ -47,10 +51,13 @@ func (p *Planner) checkDistributed(g *plan.Graph, pos []parser.Pos) error {
 			}
 			for _, t := range strings.Split(n.Options["topic"], ";") {
 				t = strings.TrimSpace(t)
-				if other, ok := topics[t]; ok && other != n.Table {
-					return errorf(pos[0], "%s: tables %q and %q read the same topic %q; the group keeps one offset per partition", what, other, n.Table, t)
+				if other, ok := topics[t]; ok && other != n {
+					if other.Table == n.Table {
+						return errorf(pos[0], "%s reads table %q once per job: the group keeps one offset per partition of topic %q (a self-join reads it twice)", what, n.Table, t)
+					}
+					return errorf(pos[0], "%s: tables %q and %q read the same topic %q; the group keeps one offset per partition", what, other.Table, n.Table, t)
 				}
-				topics[t] = n.Table
+				topics[t] = n
 			}
 		case *plan.LookupJoin:
 			// Keeps no keyed state that must move: at most a cache, which
@@ -84,6 +91,18 @@ func (p *Planner) checkDistributed(g *plan.Graph, pos []parser.Pos) error {
 			if err := one(n); err != nil {
 				return err
 			}
+		case *plan.Join:
+			// Both inputs go through one repartition topic, keyed by the
+			// join key (package stage).
+			for i, l := range n.LeftKeys {
+				lt, rt := n.Left.Schema().Fields[l].Type, n.Right.Schema().Fields[n.RightKeys[i]].Type
+				if !types.Same(lt, rt) {
+					return errorf(pos[0], "%s needs the join's key columns of one type on both sides: key %d is %s on the left, %s on the right", what, i+1, lt, rt)
+				}
+			}
+			if err := one(n); err != nil {
+				return err
+			}
 		case *plan.Rank:
 			if len(n.Partition) == 0 {
 				return errorf(pos[0], "%s needs the Top-N partitioned by a key (ROW_NUMBER() OVER (PARTITION BY …)): its key groups are what the processes share; an ORDER BY … LIMIT or a Top-N without PARTITION BY runs on one process", what)
@@ -95,7 +114,7 @@ func (p *Planner) checkDistributed(g *plan.Graph, pos []parser.Pos) error {
 				return err
 			}
 		default:
-			return errorf(pos[0], "%s runs stateless queries and one keyed window aggregation, GROUP BY aggregation or Top-N so far (the state of other operators does not move between processes yet): %s keeps state", what, describeStateful(n))
+			return errorf(pos[0], "%s runs stateless queries and one keyed window aggregation, GROUP BY aggregation, Top-N or regular join so far (the state of other operators does not move between processes yet): %s keeps state", what, describeStateful(n))
 		}
 	}
 	return nil

@@ -1,7 +1,8 @@
 // Package stage splits the plan of a stateful job on several processes
 // into its stages, at the hash exchange before its keyed operator (a
-// keyed window aggregation, a non-windowed GROUP BY or a Top-N partitioned
-// by a key): stage 0 reads the source partitions, runs the stateless chain
+// keyed window aggregation, a non-windowed GROUP BY, a Top-N partitioned
+// by a key, or a regular join, whose two inputs share one repartition
+// topic: see join.go): stage 0 reads the source partitions, runs the stateless chain
 // and writes every row into the repartition topic
 // <job>-<operator>-repartition, in the partition that owns its key group;
 // stage 1 reads the repartition partitions, runs the keyed operator and
@@ -51,11 +52,11 @@ type Split struct {
 }
 
 // Keyed returns the keyed operator of g that needs a repartition hop (its
-// window aggregation, GROUP BY aggregation or Top-N), or nil when g is
-// stateless.
+// window aggregation, GROUP BY aggregation, Top-N or regular join), or nil
+// when g is stateless.
 func Keyed(g *plan.Graph) plan.Node {
 	for _, n := range g.Nodes() {
-		if len(keysOf(n)) > 0 {
+		if _, ok := n.(*plan.Join); ok || len(keysOf(n)) > 0 {
 			return n
 		}
 	}
@@ -109,10 +110,26 @@ func Plan(g *plan.Graph, job string, partitions, maxParallelism int, upstream ma
 		chain = append(chain, n)
 		n = ins[0]
 	}
-	in := w.Inputs()[0]
-	ex, _ := in.(*plan.Exchange)
-	if ex != nil {
-		in = ex.Input
+	var in plan.Node
+	var keys []int
+	var rebuild func(reader plan.Node) plan.Node
+	if j, ok := w.(*plan.Join); ok {
+		var err error
+		if in, keys, rebuild, err = joinStages(j); err != nil {
+			return nil, fmt.Errorf("job %q: %w", job, err)
+		}
+	} else {
+		in, keys = w.Inputs()[0], keysOf(w)
+		ex, _ := in.(*plan.Exchange)
+		if ex != nil {
+			in = ex.Input
+		}
+		rebuild = func(reader plan.Node) plan.Node {
+			if ex != nil {
+				reader = ex.WithInputs(reader)
+			}
+			return w.WithInputs(reader)
+		}
 	}
 	var opts map[string]string
 	plan.Walk(in, func(n plan.Node) {
@@ -131,9 +148,9 @@ func Plan(g *plan.Graph, job string, partitions, maxParallelism int, upstream ma
 	for _, t := range slices.Sorted(maps.Keys(upstream)) {
 		ups = append(ups, fmt.Sprintf("%s:%d", t, upstream[t]))
 	}
-	var keys []string
-	for _, k := range keysOf(w) {
-		keys = append(keys, strconv.Itoa(k))
+	var keyCols []string
+	for _, k := range keys {
+		keyCols = append(keyCols, strconv.Itoa(k))
 	}
 	maxP := strconv.Itoa(maxParallelism)
 
@@ -142,7 +159,7 @@ func Plan(g *plan.Graph, job string, partitions, maxParallelism int, upstream ma
 	maps.Copy(wopts, map[string]string{
 		"connector": "kafka", "topic": s.Repartition, "format": "json",
 		"sink.delivery-guarantee": "exactly-once", "sink.transactional-id-prefix": job + "-repartition",
-		kafka.OptRepartitionKeys: strings.Join(keys, ";"), kafka.OptMaxParallelism: maxP, kafka.OptUpstream: strings.Join(ups, ";"),
+		kafka.OptRepartitionKeys: strings.Join(keyCols, ";"), kafka.OptMaxParallelism: maxP, kafka.OptUpstream: strings.Join(ups, ";"),
 	})
 	writer := &plan.Sink{Input: in, Table: s.Repartition, Connector: "kafka", Options: wopts}
 	writer.Base = plan.Base{OpID: w.ID() + "-repartition-sink", Output: in.Schema(), Parallelism: 1, Changelog: plan.AppendOnly}
@@ -155,11 +172,7 @@ func Plan(g *plan.Graph, job string, partitions, maxParallelism int, upstream ma
 	})
 	reader := &plan.Source{Table: s.Repartition, Connector: "kafka", Options: ropts}
 	reader.Base = plan.Base{OpID: w.ID() + "-repartition-source", Output: in.Schema(), Parallelism: 1, Changelog: plan.AppendOnly}
-	var n plan.Node = reader
-	if ex != nil {
-		n = ex.WithInputs(n)
-	}
-	n = w.WithInputs(n)
+	n := rebuild(reader)
 	for i := len(chain) - 1; i >= 0; i-- {
 		n = chain[i].WithInputs(n)
 	}
