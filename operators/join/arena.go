@@ -186,8 +186,16 @@ func newBucket(i int32, key []byte) bucket {
 // indexed is how many rows a bucket holds before they are indexed (found
 // by hash rather than by walking the list). A walk of up to 32 short
 // entries costs less than a probe and an insert of the row index, a map
-// of every held row (Nexmark's bids per auction: q9 and q20 ×1.2).
-const indexed = 32
+// of every held row (Nexmark's bids per auction: q9 and q20 ×1.2), while
+// those entries are recent, so in the cache: a bid's auction is a recent
+// one. A bucket of rows that arrive far apart (q7's bids of one price,
+// drawn at random over the stream) is indexed from its 5th row on, once
+// its first one is older than coldSpan entries (4 MB of them): each step
+// of its walk would be a cache miss.
+const (
+	indexed  = 32
+	coldSpan = 1 << 16
+)
 
 // side is the state and encoders of one input.
 type side struct {
@@ -502,7 +510,7 @@ func (s *side) insertAt(p place, kr []byte, klen int) int32 {
 			s.indexAt(i, p.rh, p.rhead, p.rslot)
 		case bk.indexed:
 			s.index(i)
-		case bk.n > indexed:
+		case bk.n > indexed || bk.n > 4 && i-bk.head > coldSpan:
 			bk.indexed = true
 			for j := bk.head; j >= 0; j = s.ent(j).next {
 				s.index(j)
