@@ -11,7 +11,7 @@ import (
 
 // ErrRetractAppendOnly is the error of a retraction fed to an accumulator
 // built for an append-only input (NewCallsAppendOnly).
-var ErrRetractAppendOnly = errors.New("agg: a retraction reached MIN/MAX over an input the plan says is append-only")
+var ErrRetractAppendOnly = errors.New("agg: a retraction reached MIN, MAX or COUNT(DISTINCT …) over an input the plan says is append-only")
 
 // extremeAcc is MIN or MAX over an append-only input: the running extreme
 // alone, without minMaxAcc's multiset, which only a retraction needs. Its

@@ -35,7 +35,7 @@ type step struct {
 // slots[m] is member m's slots (see Accumulator; nil: none), the rows
 // retracted those of kinds that are retractions, or all when neg.
 type jointFolder interface {
-	foldAll(rec arrow.Record, slots [][]int32, kinds *array.Int8, neg bool)
+	foldAll(rec arrow.Record, slots [][]int32, kinds *array.Int8, neg bool) error
 }
 
 // NewCalls returns the accumulators of calls over rows of schema in (see
@@ -46,7 +46,9 @@ func NewCalls(calls []plan.AggCall, in types.Schema) (*Calls, error) {
 
 // NewCallsAppendOnly is NewCalls for an input without retractions: MIN
 // and MAX keep their running extreme alone (extremeAcc), in the state
-// encoding of NewCalls' MIN and MAX; a retraction is an error
+// encoding of NewCalls' MIN and MAX, and the COUNT(DISTINCT x) calls over
+// an integer column x share a set of values with a bitmask of the calls
+// that saw each (bitDistinct); a retraction is an error
 // (ErrRetractAppendOnly).
 func NewCallsAppendOnly(calls []plan.AggCall, in types.Schema) (*Calls, error) {
 	return newCalls(calls, in, true)
@@ -67,8 +69,17 @@ func newCalls(calls []plan.AggCall, in types.Schema, appendOnly bool) (*Calls, e
 		if done[i] {
 			continue
 		}
-		if members := byCol[call.Arg]; call.Func == plan.Count && call.Distinct && len(members) > 1 {
-			j, accs := newSharedDistinct(call.Arg, in.Fields[call.Arg].Type, len(members))
+		members := byCol[call.Arg]
+		d, _ := domainOf(argType(call, in))
+		bitsOK := appendOnly && d == dInt && len(members) <= maxBitMembers
+		if call.Func == plan.Count && call.Distinct && len(members) > 0 && (len(members) > 1 || bitsOK) {
+			var j jointFolder
+			var accs []Accumulator
+			if bitsOK {
+				j, accs = newBitDistinct(call.Arg, len(members))
+			} else {
+				j, accs = newSharedDistinct(call.Arg, in.Fields[call.Arg].Type, len(members))
+			}
 			for m, ci := range members {
 				c.accs[ci], done[ci] = accs[m], true
 			}
@@ -108,7 +119,9 @@ func (c *Calls) Update(rec arrow.Record, slots [][]int32, kinds *array.Int8, scr
 		for _, ci := range st.calls {
 			*joint = append(*joint, slots[ci])
 		}
-		st.shared.foldAll(rec, *joint, kinds, false)
+		if err := st.shared.foldAll(rec, *joint, kinds, false); err != nil {
+			return st.call, err
+		}
 	}
 	return 0, nil
 }
@@ -210,7 +223,7 @@ func (sd *sharedDistinct[T]) add(s, e int32, m int, d int64) {
 	}
 }
 
-func (sd *sharedDistinct[T]) foldAll(rec arrow.Record, slots [][]int32, kinds *array.Int8, neg bool) {
+func (sd *sharedDistinct[T]) foldAll(rec arrow.Record, slots [][]int32, kinds *array.Int8, neg bool) error {
 	arr := rec.Column(sd.col)
 	n := arr.Len()
 	v := sd.ops.vals(arr, &sd.scratch)[:n]
@@ -239,6 +252,7 @@ func (sd *sharedDistinct[T]) foldAll(rec arrow.Record, slots [][]int32, kinds *a
 		}
 		sd.drop(s, x, e)
 	}
+	return nil
 }
 
 // clearMember sets member m's counts of slot s to 0.
@@ -281,7 +295,7 @@ func (a *sharedMember[T]) Reset(s int32) { a.sd.clearMember(s, a.m) }
 func (a *sharedMember[T]) fold(rec arrow.Record, slots []int32, neg bool) {
 	all := make([][]int32, a.sd.k)
 	all[a.m] = slots
-	a.sd.foldAll(rec, all, nil, neg)
+	_ = a.sd.foldAll(rec, all, nil, neg) // never fails
 }
 
 // Add implements Accumulator.
