@@ -708,7 +708,19 @@ func (o *groupAggOp) fold(rec arrow.Record, slots []int32) error {
 	kinds := exec.RowKinds(rec)
 	for ai := range o.aggs {
 		o.callSlots[ai] = slots
-		if f := o.calls[ai].Filter; f >= 0 {
+		f := o.calls[ai].Filter
+		if f < 0 {
+			continue
+		}
+		// Calls under the same FILTER column (q16's ranks) share its mask.
+		shared := false
+		for aj := range ai {
+			if o.calls[aj].Filter == f {
+				o.callSlots[ai], shared = o.callSlots[aj], true
+				break
+			}
+		}
+		if !shared {
 			o.masks[ai] = filtered(rec.Column(f), slots, o.masks[ai])
 			o.callSlots[ai] = o.masks[ai]
 		}
