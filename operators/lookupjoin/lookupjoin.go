@@ -13,6 +13,7 @@ package lookupjoin
 import (
 	"context"
 	"fmt"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -120,30 +121,12 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 // join returns the output rows of rec (nil: none).
 func (o *op) join(ctx context.Context, rec arrow.Record) (arrow.Record, error) {
 	n := int(rec.NumRows())
-	var keys [][]any
-	keyOf := make([]int, n) // row → index in keys, -1 for a NULL key
-	for i := 0; i < n; i++ {
-		k := make([]any, len(o.n.InputKeys))
-		keyOf[i] = len(keys)
-		for j, c := range o.n.InputKeys {
-			if k[j] = connectors.LookupValue(rec.Column(c), i); k[j] == nil {
-				keyOf[i] = -1
-				break
-			}
-		}
-		if keyOf[i] >= 0 {
-			keys = append(keys, k)
-		}
-	}
-	found, err := o.src.Lookup(ctx, keys)
+	keyOf, found, err := o.lookup(ctx, rec)
 	if err != nil {
 		return nil, err
 	}
-	if len(found) != len(keys) {
-		return nil, fmt.Errorf("the lookup source returned %d results for %d keys", len(found), len(keys))
-	}
-	var idx []int32
-	var rows []connectors.LookupRow // nil: padding
+	idx := make([]int32, 0, n)
+	rows := make([]connectors.LookupRow, 0, n) // nil: padding
 	for i := 0; i < n; i++ {
 		if keyOf[i] >= 0 {
 			for _, r := range found[keyOf[i]] {
@@ -178,6 +161,67 @@ func (o *op) join(ctx context.Context, rec arrow.Record) (arrow.Record, error) {
 		return nil, nil
 	}
 	return o.build(rec, idx, rows)
+}
+
+// lookup looks the keys of rec's rows up: keyOf[i] is the index in found
+// of row i's rows, -1 for a NULL key.
+func (o *op) lookup(ctx context.Context, rec arrow.Record) (keyOf []int, found [][]connectors.LookupRow, err error) {
+	n := int(rec.NumRows())
+	keyOf = make([]int, n)
+	nk, done := 0, false
+	if ints, ok := o.src.(connectors.Int64LookupSource); ok && len(o.n.InputKeys) == 1 {
+		// One key column of int64s: unboxed.
+		var vs []int64
+		switch c := rec.Column(o.n.InputKeys[0]).(type) {
+		case *array.Int64:
+			vs = c.Int64Values()
+		case *array.Timestamp:
+			ts := c.TimestampValues() // arrow.Timestamp is an int64
+			vs = unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(ts))), len(ts))
+		}
+		if vs != nil {
+			done = true
+			col := rec.Column(o.n.InputKeys[0])
+			keys := make([]int64, 0, n)
+			for i := range n {
+				if col.IsNull(i) {
+					keyOf[i] = -1
+					continue
+				}
+				keyOf[i] = len(keys)
+				keys = append(keys, vs[i])
+			}
+			found, err = ints.LookupInt64s(ctx, keys)
+			nk = len(keys)
+		}
+	}
+	if !done {
+		nc := len(o.n.InputKeys)
+		flat := make([]any, n*nc) // one allocation for every key
+		keys := make([][]any, 0, n)
+		for i := range n {
+			k := flat[i*nc : (i+1)*nc : (i+1)*nc]
+			keyOf[i] = len(keys)
+			for j, c := range o.n.InputKeys {
+				if k[j] = connectors.LookupValue(rec.Column(c), i); k[j] == nil {
+					keyOf[i] = -1
+					break
+				}
+			}
+			if keyOf[i] >= 0 {
+				keys = append(keys, k)
+			}
+		}
+		found, err = o.src.Lookup(ctx, keys)
+		nk = len(keys)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(found) != nk {
+		return nil, nil, fmt.Errorf("the lookup source returned %d results for %d keys", len(found), nk)
+	}
+	return keyOf, found, nil
 }
 
 // pad puts, in row order, a padded pair (nil table row) for every row of

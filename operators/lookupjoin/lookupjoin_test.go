@@ -41,7 +41,16 @@ func sideInput(t testing.TB, n int) (*connectors.Registry, map[string]string) {
 	return connectors.NewRegistry(filesystem.New()), map[string]string{"connector": "filesystem", "path": p, "format": "csv"}
 }
 
-func newOp(t testing.TB, kind plan.JoinKind, residual plan.Expr, n int) exec.Operator {
+// boxedOnly hides a lookup source's LookupInt64s: the lookup join then
+// takes the general path (keys as [][]any), as for a jdbc table.
+type boxedOnly struct{ Lookups }
+
+func (b boxedOnly) NewLookup(connector string, cfg connectors.LookupConfig) (connectors.LookupSource, error) {
+	src, err := b.Lookups.NewLookup(connector, cfg)
+	return struct{ connectors.LookupSource }{src}, err
+}
+
+func newOp(t testing.TB, kind plan.JoinKind, residual plan.Expr, n int, boxed ...bool) exec.Operator {
 	reg, opts := sideInput(t, n)
 	src := &plan.Source{Table: "in"}
 	src.Output = inSchema
@@ -52,7 +61,11 @@ func newOp(t testing.TB, kind plan.JoinKind, residual plan.Expr, n int) exec.Ope
 	if kind == plan.LeftJoin {
 		lj.Output.Fields[3].Type = lj.Output.Fields[3].Type.Nullable()
 	}
-	o, err := New(lj, exec.OperatorEnv{Connectors: reg})
+	var lookups Lookups = reg
+	if len(boxed) > 0 && boxed[0] {
+		lookups = boxedOnly{reg}
+	}
+	o, err := NewWith(lj, exec.OperatorEnv{Connectors: reg}, lookups)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +116,9 @@ func (c *collect) Emit(_ context.Context, rec arrow.Record) error {
 }
 
 // TestLookupJoin pins the rows of INNER and LEFT lookups: keys with two
-// rows, a missing key, a NULL key, row kinds kept, a residual condition.
+// rows, a missing key, a NULL key, row kinds kept, a residual condition;
+// with the keys looked up as int64s (the filesystem table's
+// LookupInt64s) and as [][]any (Lookup).
 func TestLookupJoin(t *testing.T) {
 	keys := []int64{10, 3, 99, -1, 3}
 	kinds := []types.RowKind{types.Insert, types.UpdateBefore, types.Insert, types.Insert, types.UpdateAfter}
@@ -119,18 +134,23 @@ func TestLookupJoin(t *testing.T) {
 		{"left", plan.LeftJoin, nil, "+I,10,0,10,n10;+I,10,0,10,m10;-U,3,1,3,n3;+I,99,2,NULL,NULL;+I,NULL,3,NULL,NULL;+U,3,4,3,n3"},
 		{"left-residual", plan.LeftJoin, residual, "+I,10,0,10,n10;+I,10,0,10,m10;-U,3,1,3,n3;+I,99,2,NULL,NULL;+I,NULL,3,NULL,NULL;+U,3,4,NULL,NULL"},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			o := newOp(t, c.kind, c.residual, 50)
-			rec := batch(keys, kinds)
-			defer rec.Release()
-			var out collect
-			if err := o.OnBatch(context.Background(), 0, rec, &out); err != nil {
-				t.Fatal(err)
-			}
-			if got := strings.Join(out.rows, ";"); got != c.want {
-				t.Fatalf("got  %s\nwant %s", got, c.want)
-			}
-		})
+		for _, boxed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/boxed=%v", c.name, boxed), func(t *testing.T) {
+				o := newOp(t, c.kind, c.residual, 50, boxed)
+				if _, ok := o.(*op).src.(connectors.Int64LookupSource); ok == boxed {
+					t.Fatalf("source %T: int64 lookups %v, want %v", o.(*op).src, ok, !boxed)
+				}
+				rec := batch(keys, kinds)
+				defer rec.Release()
+				var out collect
+				if err := o.OnBatch(context.Background(), 0, rec, &out); err != nil {
+					t.Fatal(err)
+				}
+				if got := strings.Join(out.rows, ";"); got != c.want {
+					t.Fatalf("got  %s\nwant %s", got, c.want)
+				}
+			})
+		}
 	}
 }
 
