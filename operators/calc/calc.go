@@ -57,14 +57,14 @@ func New(n *plan.Calc, env exec.OperatorEnv) (exec.Operator, error) {
 	op.shared.DropUnread(in.Len()) // the filter copies only what the projections read
 	opts.Shared = op.shared
 	if n.Filter != nil {
-		f, err := expr.CompileWith(n.Filter, in, alloc, opts)
+		f, err := expr.CompileWith(n.Filter, in, pool, opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: filter: %w", n.ID(), err)
 		}
 		op.filter = f
 	}
 	for i, e := range n.Exprs {
-		ev, err := expr.CompileWith(e, in, alloc, opts)
+		ev, err := expr.CompileWith(e, in, pool, opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: column %q: %w", n.ID(), n.Schema().Fields[i].Name, err)
 		}
