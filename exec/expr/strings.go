@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -124,35 +125,83 @@ func (e *strFunc) Eval(rec arrow.Record) (arrow.Array, error) {
 }
 
 // asciiCase is UPPER or LOWER of an array whose text is all ASCII: the
-// rows keep their lengths, so the offsets are the input's (rebased) and
-// the data is converted in one pass; nil when a byte is not ASCII.
+// rows keep their lengths, so the offsets are the input's (the same
+// buffer when the array starts at its buffers' beginning, else rebased)
+// and the data is converted in one pass, eight bytes at a time; nil when
+// a byte is not ASCII.
 func asciiCase(alloc memory.Allocator, s *array.String, upper bool) arrow.Array {
 	n := s.Len()
 	offs, data := offsetsOf(s), dataOf(s)
 	lo, hi := offs[0], offs[n]
 	src := data[lo:hi]
-	for _, c := range src {
-		if c >= utf8.RuneSelf {
-			return nil
+	if !isASCII(src) {
+		return nil
+	}
+	var valid, obuf *memory.Buffer
+	nulls := 0
+	if d := s.Data(); d.Offset() == 0 && lo == 0 {
+		// Same rows, same lengths: the input's offsets and validity serve.
+		if b := d.Buffers()[0]; b != nil && s.NullN() > 0 {
+			b.Retain()
+			valid, nulls = b, s.NullN()
+		}
+		obuf = d.Buffers()[1]
+		obuf.Retain()
+	} else {
+		valid, nulls = copyValidity(alloc, s)
+		var o []int32
+		obuf, o = newFixed[int32](alloc, n+1)
+		for i, x := range offs {
+			o[i] = x - lo
 		}
 	}
-	valid, nulls := copyValidity(alloc, s)
-	obuf, o := newFixed[int32](alloc, n+1)
-	for i, x := range offs {
-		o[i] = x - lo
-	}
 	dbuf, d := newFixed[byte](alloc, len(src))
+	convertCase(d, src, upper)
+	return makeArray(arrow.BinaryTypes.String, n, nulls, valid, obuf, dbuf)
+}
+
+const (
+	ones8  = 0x0101010101010101
+	highs8 = 0x8080808080808080
+)
+
+// isASCII reports whether every byte of b is below 0x80.
+func isASCII(b []byte) bool {
+	var acc uint64
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		acc |= binary.LittleEndian.Uint64(b[i:])
+	}
+	for ; i < len(b); i++ {
+		acc |= uint64(b[i])
+	}
+	return acc&highs8 == 0
+}
+
+// convertCase writes src, all ASCII, to dst in upper or lower case: a
+// word's letters of the other case are found by adding to each byte (no
+// byte carries into the next, all being below 0x80) the distances that
+// set its high bit at the range's bounds.
+func convertCase(dst, src []byte, upper bool) {
 	from, to := byte('A'), byte('Z')
 	if upper {
 		from, to = 'a', 'z'
 	}
-	for i, c := range src {
+	ge := uint64(0x80-from) * ones8 // high bit: byte >= from
+	gt := uint64(0x80-to-1) * ones8 // high bit: byte > to
+	i := 0
+	for ; i+8 <= len(src); i += 8 {
+		w := binary.LittleEndian.Uint64(src[i:])
+		m := (w + ge) &^ (w + gt) & highs8
+		binary.LittleEndian.PutUint64(dst[i:], w^(m>>2))
+	}
+	for ; i < len(src); i++ {
+		c := src[i]
 		if from <= c && c <= to {
 			c ^= 0x20
 		}
-		d[i] = c
+		dst[i] = c
 	}
-	return makeArray(arrow.BinaryTypes.String, n, nulls, valid, obuf, dbuf)
 }
 
 // appendCase appends s in upper or lower case, without allocating for
