@@ -213,24 +213,17 @@ func (n *numbering) count1(e plan.Expr, inProj map[int]bool) {
 	if shareable(e) {
 		n.count[id]++
 		if n.count[id] > 1 {
-			if inProj != nil {
-				n.mark(e, inProj)
-			}
+			// A repeat: computed once, its operands within it. When the
+			// projections repeat a value of the filter, the filter carries
+			// that value (inProj[id] above), not its operands: nothing
+			// after the filter reads them from this occurrence (q21's
+			// LOWER(channel), inside the four comparisons the filter
+			// carries).
 			return
 		}
 	}
 	for _, o := range operandsOf(e) {
 		n.count1(o, inProj)
-	}
-}
-
-// mark records in inProj the numbers of e's subexpressions.
-func (n *numbering) mark(e plan.Expr, inProj map[int]bool) {
-	if id, ok := n.s.ids[e]; ok {
-		inProj[id] = true
-	}
-	for _, o := range operandsOf(e) {
-		n.mark(o, inProj)
 	}
 }
 

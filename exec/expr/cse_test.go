@@ -148,3 +148,40 @@ func evalProgram(filter Evaluator, exprs []Evaluator, rec arrow.Record, sh *Shar
 	}
 	return out, nil
 }
+
+// TestSharedCarriesRepeatsNotTheirOperands: the filter carries for the
+// projections the values they repeat (q21's comparisons of LOWER(channel)),
+// not what those values are computed from (LOWER(channel) itself, which
+// no projection reads on its own).
+func TestSharedCarriesRepeatsNotTheirOperands(t *testing.T) {
+	schema := types.Schema{Fields: []types.Field{{Name: "s", Type: types.StringType}}}
+	parse := func(s string) plan.Expr {
+		e, err := parseExprText(s, schema)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		return e
+	}
+	for _, c := range []struct {
+		proj  []string
+		carry int
+	}{
+		{[]string{"(CASE (= (LOWER s) 'apple') '0' (= (LOWER s) 'google') '1' 'x')"}, 2},
+		{[]string{"(CASE (= (LOWER s) 'apple') '0' (= (LOWER s) 'google') '1' 'x')", "(LOWER s)"}, 3},
+	} {
+		var exprs []plan.Expr
+		for _, p := range c.proj {
+			exprs = append(exprs, parse(p))
+		}
+		sh := NewShared(parse("(OR (= (LOWER s) 'apple') (= (LOWER s) 'google'))"), exprs...)
+		n := 0
+		for _, k := range sh.carry {
+			if k {
+				n++
+			}
+		}
+		if len(sh.carry) != 3 || n != c.carry {
+			t.Errorf("%v: %d of %d repeated values carried, want %d of 3", c.proj, n, len(sh.carry), c.carry)
+		}
+	}
+}
