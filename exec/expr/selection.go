@@ -317,7 +317,7 @@ func gatherBinary(alloc memory.Allocator, dt arrow.DataType, srcs []arrow.Array,
 	for i := 0; i < n; i++ {
 		o[i] = int32(pos)
 		if k, j := row(i); j >= 0 {
-			pos += copy(d[pos:], data[k][offs[k][j]:offs[k][j+1]])
+			pos += copyShort(d[pos:], data[k][offs[k][j]:offs[k][j+1]])
 		}
 	}
 	o[n] = int32(pos)

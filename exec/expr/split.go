@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"math/bits"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -129,7 +130,7 @@ func (e *splitIndexEval) Eval(rec arrow.Record) (arrow.Array, error) {
 		if vb != nil {
 			vb[i>>3] |= 1 << (i & 7)
 		}
-		at += int32(copy(data[at:], s.Value(i)[start(i):end]))
+		at += int32(copyShort(data[at:], s.Value(i)[start(i):end]))
 	}
 	offs[n] = at
 	return makeArray(arrow.BinaryTypes.String, n, nulls, vbuf, offBuf, dataBuf), nil
@@ -156,7 +157,7 @@ func (m *splitMemo) split(s *array.String) {
 			for ; j < w; j++ {
 				var q int
 				if len(sep) == 1 {
-					q = strings.IndexByte(v[p:], sep[0])
+					q = indexByteShort(v[p:], sep[0])
 				} else {
 					q = strings.Index(v[p:], sep)
 				}
@@ -174,4 +175,29 @@ func (m *splitMemo) split(s *array.String) {
 		}
 	}
 	m.ends, m.done = ends, m.k
+}
+
+// indexByteShort is strings.IndexByte for the short tokens of a split
+// (a url's directories): eight bytes at a time, without the call and
+// setup of the vectorized search, which pays off over long texts only.
+// A word's first byte equal to c is the lowest whose high bit
+// (x - 0x01…) &^ x sets, x being the word xor c in every byte: a borrow
+// reaches only the bytes above a zero one.
+func indexByteShort(v string, c byte) int {
+	pat := uint64(c) * ones8
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		w := v[i : i+8]
+		x := (uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56) ^ pat
+		if t := (x - ones8) &^ x & highs8; t != 0 {
+			return i + bits.TrailingZeros64(t)/8
+		}
+	}
+	for ; i < len(v); i++ {
+		if v[i] == c {
+			return i
+		}
+	}
+	return -1
 }

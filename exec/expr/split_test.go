@@ -64,7 +64,7 @@ func TestSharedSplitIndex(t *testing.T) {
 	}
 	pf, pevs := compileAll(nil)
 	r := rand.New(rand.NewSource(1))
-	parts := []string{"a", "B", "/", "/", ":", "::", "", "xy"}
+	parts := []string{"a", "B", "/", "/", ":", "::", "", "xy", "nexmark.com"}
 	str := func() string {
 		var b strings.Builder
 		for k := r.Intn(12); k > 0; k-- {
@@ -99,5 +99,35 @@ func TestSharedSplitIndex(t *testing.T) {
 		release(want...)
 		release(got...)
 		rec.Release()
+	}
+}
+
+// TestIndexByteShort: the word-at-a-time search finds what
+// strings.IndexByte finds, the byte at every position of texts of every
+// length up to 40 among neighbours that differ from it by one bit or one
+// borrow, and in texts without it.
+func TestIndexByteShort(t *testing.T) {
+	for _, c := range []byte{'/', 0, 0xff, 0x80, 1} {
+		fill := []byte{c ^ 1, c - 1, c + 1, c ^ 0x80, 0}
+		for n := 0; n <= 40; n++ {
+			for at := -1; at < n; at++ {
+				b := make([]byte, n)
+				for i := range b {
+					b[i] = fill[i%len(fill)]
+					if b[i] == c {
+						b[i] = c ^ 2
+					}
+				}
+				if at >= 0 {
+					b[at] = c
+					if at+3 < n {
+						b[at+3] = c // a later one too
+					}
+				}
+				if got, want := indexByteShort(string(b), c), strings.IndexByte(string(b), c); got != want {
+					t.Fatalf("%q in %q: %d, want %d", c, b, got, want)
+				}
+			}
+		}
 	}
 }

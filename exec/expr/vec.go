@@ -196,3 +196,17 @@ func int32s(b []byte) []int32 {
 	}
 	return unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
 }
+
+// copyShort is copy(dst, src), a byte at a time when src is short (a
+// CASE's constant arm, a url's directory): calling memmove for each of a
+// batch's few-byte values costs more than moving their bytes.
+func copyShort[S ~string | ~[]byte](dst []byte, src S) int {
+	if len(src) > 16 {
+		return copy(dst, src)
+	}
+	dst = dst[:len(src)]
+	for i := range dst {
+		dst[i] = src[i]
+	}
+	return len(src)
+}
