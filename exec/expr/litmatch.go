@@ -31,7 +31,9 @@ type litMatcher struct {
 	any    bool // the run is (?s). ; anyNL: it is .
 	anyNL  bool
 	runCap int // the run's group, 0 for none
-	ncap   int // the pattern's groups
+	// asciiRun has bit c set when the run takes the ASCII byte c.
+	asciiRun [2]uint64
+	ncap     int // the pattern's groups
 }
 
 // prefixAlt is an alternative of the prefix: a literal, or \A.
@@ -123,6 +125,11 @@ func (m *litMatcher) setRun(t *syntax.Regexp) bool {
 		return false
 	}
 	m.run = true
+	for c := rune(0); c < utf8.RuneSelf; c++ {
+		if m.inRun(c) {
+			m.asciiRun[c>>6] |= 1 << (c & 63)
+		}
+	}
 	return true
 }
 
@@ -180,10 +187,14 @@ func (m *litMatcher) locate(s string) (start, litAt, end int) {
 	end = bestK + len(m.lit)
 	if m.run {
 		for end < len(s) {
-			r, w := rune(s[end]), 1
-			if r >= utf8.RuneSelf {
-				r, w = utf8.DecodeRuneInString(s[end:])
+			if c := s[end]; c < utf8.RuneSelf {
+				if m.asciiRun[c>>6]&(1<<(c&63)) == 0 {
+					break
+				}
+				end++
+				continue
 			}
+			r, w := utf8.DecodeRuneInString(s[end:])
 			if !m.inRun(r) {
 				break
 			}
