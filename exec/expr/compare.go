@@ -88,6 +88,14 @@ func (e *compare) Eval(rec arrow.Record) (arrow.Array, error) {
 			return e.cmpStrConst(rec, e.r, c, e.op.flip())
 		}
 	}
+	if e.ph == pDec {
+		if c := asConst(e.r); c != nil {
+			return e.cmpDecConst(rec, e.l, e.ls, c, e.rs, e.op)
+		}
+		if c := asConst(e.l); c != nil {
+			return e.cmpDecConst(rec, e.r, e.rs, c, e.ls, e.op.flip())
+		}
+	}
 	if e.ph == pI32 || e.ph == pI64 || e.ph == pF32 || e.ph == pF64 {
 		la, ra, lc, rc, err = binOperands(e.l, e.r, rec)
 	} else {
@@ -163,6 +171,33 @@ func (e *compare) cmpStrConst(rec arrow.Record, ev Evaluator, c *literal, op cmp
 			hit = op.holds(bytes.Compare(v, kb))
 		}
 		if hit {
+			out[i>>3] |= 1 << (i & 7)
+		}
+	}
+	return makeArray(arrow.FixedWidthTypes.Boolean, n, nulls, valid, buf), nil
+}
+
+// cmpDecConst is ev op c for a constant DECIMAL c (q14's 0.908 * price >
+// 1000000): the constant is not expanded to a column and is brought to
+// the common scale once; the rows are rescaled only when their scale is
+// below it.
+func (e *compare) cmpDecConst(rec arrow.Record, ev Evaluator, vs int, c *literal, cs int, op cmpOp) (arrow.Array, error) {
+	a, err := ev.Eval(rec)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Release()
+	n := a.Len()
+	s := max(vs, cs)
+	k := rescale(c.proto.(*array.Decimal128).Value(0), cs, s)
+	vals := a.(*array.Decimal128).Values()
+	valid, nulls := copyValidity(e.alloc, a)
+	buf, out := newBitmap(e.alloc, n)
+	for i, v := range vals[:n] {
+		if vs != s {
+			v = rescale(v, vs, s)
+		}
+		if op.holds(v.Cmp(k)) {
 			out[i>>3] |= 1 << (i & 7)
 		}
 	}
