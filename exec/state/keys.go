@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"strings"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -218,14 +219,8 @@ func (c *colEncoder) append(buf []byte, i int) []byte {
 	}
 }
 
-func indexZero(s string) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			return i
-		}
-	}
-	return -1
-}
+// indexZero is the index of the first zero byte of s, or -1.
+func indexZero(s string) int { return strings.IndexByte(s, 0) }
 
 // int64Values returns the values of an integer-like array as int64s,
 // converting into scratch when they are not held as int64 already.

@@ -58,9 +58,6 @@ type partition struct {
 	// deduplication's candidate's time.
 	due  int64
 	done bool // a keep-first deduplication emitted the partition's row
-	// one holds the row of a Top-1 (op.top1): rows is one[:1], without an
-	// allocation of its own.
-	one [1]entry
 }
 
 // op is the operator of plan.Rank.
@@ -91,8 +88,10 @@ type op struct {
 	first    bool
 	wm       exec.Watermark
 	// top1: a Top-1 by ROW_NUMBER over an append-only input, not a
-	// window's: a partition holds its best row only (op.best).
+	// window's: a partition holds its best row only (op.best1), in t1
+	// rather than in parts.
 	top1 bool
+	t1   *top1Store
 
 	ncols    int
 	colTypes []types.Type
@@ -177,6 +176,9 @@ func New(n *plan.Rank, env exec.OperatorEnv) (exec.Operator, error) {
 		partCols: n.Partition, order: n.Order, outSch: n.Schema().Arrow(), parts: map[string]*partition{},
 	}
 	o.top1 = n.Func == plan.RowNumber && n.Start == 1 && n.End == 1 && !n.InputUpdating && !n.Window && !n.KeepFirst
+	if o.top1 {
+		o.t1 = newTop1Store()
+	}
 	if n.Start < 1 || n.End < n.Start {
 		return nil, errf("rank range [%d, %d]", n.Start, n.End)
 	}
@@ -332,6 +334,9 @@ func (o *op) restore(key, value []byte) error {
 	if len(value) != 0 || !slices.IsSortedFunc(p.rows, compareEntries) {
 		return errState
 	}
+	if o.top1 {
+		return o.restore1(key, acc, p.rows)
+	}
 	o.parts[p.key] = p
 	o.rows += len(p.rows)
 	return nil
@@ -394,6 +399,18 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 		}
 	}
 	o.kinds, o.pend = o.kinds[:0], o.pend[:0]
+	if o.top1 {
+		o.t1.compact()
+		for i := 0; i < n; i++ {
+			o.keyBuf = o.partEnc.Append(o.keyBuf[:0], i)
+			o.sortKey(i)
+			if err := o.best1(i, nowMs); err != nil {
+				return o.wrap(err)
+			}
+		}
+		o.m.StateEntries.Store(int64(o.rows))
+		return o.wrap(o.emit(ctx, out))
+	}
 	for i := 0; i < n; i++ {
 		retract := kinds != nil && exec.RowKindAt(kinds, i).IsRetraction()
 		if wends != nil && (wends.IsNull(i) || exec.Watermark(o.wzone.ToUTC(int64(wends.Value(i)))) <= o.wm) {
@@ -402,7 +419,7 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 		}
 		o.keyBuf = o.partEnc.Append(o.keyBuf[:0], i)
 		p := o.parts[string(o.keyBuf)]
-		if p == nil && !o.top1 {
+		if p == nil {
 			if retract {
 				continue // no state for the partition: ignored, as in Flink
 			}
@@ -412,22 +429,7 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 			}
 			o.parts[p.key] = p
 		}
-		o.sortBuf = o.sortBuf[:0]
-		for c, k := range o.order {
-			from := len(o.sortBuf)
-			o.sortBuf = o.sortEnc.AppendColumn(o.sortBuf, c, i)
-			if k.Desc {
-				for j := from; j < len(o.sortBuf); j++ {
-					o.sortBuf[j] = ^o.sortBuf[j]
-				}
-			}
-		}
-		if o.top1 {
-			if err := o.best(p, i, nowMs); err != nil {
-				return o.wrap(err)
-			}
-			continue
-		}
+		o.sortKey(i)
 		if times != nil {
 			if err := o.keepFirst(p, i, times); err != nil {
 				return o.wrap(err)
@@ -476,6 +478,20 @@ func (o *op) OnBatch(ctx context.Context, _ int, rec arrow.Record, out exec.Emit
 	return o.wrap(o.emit(ctx, out))
 }
 
+// sortKey encodes the sort key of row i into o.sortBuf.
+func (o *op) sortKey(i int) {
+	o.sortBuf = o.sortBuf[:0]
+	for c, k := range o.order {
+		from := len(o.sortBuf)
+		o.sortBuf = o.sortEnc.AppendColumn(o.sortBuf, c, i)
+		if k.Desc {
+			for j := from; j < len(o.sortBuf); j++ {
+				o.sortBuf[j] = ^o.sortBuf[j]
+			}
+		}
+	}
+}
+
 // touch records a change of p at nowMs.
 func (o *op) touch(p *partition, nowMs int64) {
 	p.access = nowMs
@@ -509,77 +525,9 @@ func (o *op) keepFirst(p *partition, i int, times *array.Timestamp) error {
 	return nil
 }
 
-// best folds row i, its sort key the one in o.sortBuf, into partition p
-// (nil: a new partition, o.keyBuf its key) of a Top-1 by ROW_NUMBER over
-// an append-only input, which holds only its best row: the row replaces
-// it when it sorts first, and the change is emitted as the general path's
-// diff would (-U/+U with the number output, -D/+I without).
-//
-// A row that does not sort first costs no allocation. A new partition's
-// key, sort key and row share one allocation (the key a string over its
-// first bytes, which are never written again), and a better row is
-// written over the one it replaces when it fits.
-func (o *op) best(p *partition, i int, nowMs int64) error {
-	if p != nil && len(p.rows) == 0 {
-		// Restored without rows: as a new partition, under its key.
-		delete(o.parts, p.key)
-		o.keyBuf = append(o.keyBuf[:0], p.key...)
-		p = nil
-	}
-	if p != nil && bytes.Compare(o.sortBuf, p.rows[0].sort) > 0 {
-		return nil // the common case, before encoding the row
-	}
-	o.rowBuf = o.rowEnc.Append(o.rowBuf[:0], i)
-	ls, lr := len(o.sortBuf), len(o.rowBuf)
-	if p == nil {
-		lk := len(o.keyBuf)
-		buf := append(append(append(slices.Grow([]byte(nil), lk+ls+lr), o.keyBuf...), o.sortBuf...), o.rowBuf...)
-		p = &partition{}
-		if lk > 0 {
-			p.key = unsafe.String(&buf[0], lk)
-		}
-		p.one[0] = entry{sort: buf[lk : lk+ls : lk+ls], row: buf[lk+ls:]}
-		p.rows = p.one[:1]
-		o.parts[p.key] = p
-		o.rows++
-		o.touch(p, nowMs)
-		return o.appendCopy(p.rows[0].row, types.Insert)
-	}
-	old := p.rows[0]
-	if c := bytes.Compare(o.sortBuf, old.sort); c > 0 || c == 0 && bytes.Compare(o.rowBuf, old.row) >= 0 {
-		return nil
-	}
-	before, after := types.Delete, types.Insert
-	if o.output {
-		before, after = types.UpdateBefore, types.UpdateAfter
-	}
-	// The output's rows are copies, decoded when the record is built,
-	// after the old row's bytes may be reused below.
-	if err := o.appendCopy(old.row, before); err != nil {
-		return err
-	}
-	var e entry
-	if room := len(old.sort) + cap(old.row); ls+lr <= room &&
-		unsafe.SliceData(old.row) == (*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(old.sort)), len(old.sort))) {
-		// The old entry's sort key and row are contiguous (as best and
-		// newEntry build them; restored ones are not) with room for the
-		// new one.
-		buf := unsafe.Slice(unsafe.SliceData(old.sort), room)
-		copy(buf, o.sortBuf)
-		copy(buf[ls:], o.rowBuf)
-		e = entry{sort: buf[:ls:ls], row: buf[ls : ls+lr]}
-	} else {
-		buf := append(append(slices.Grow([]byte(nil), ls+lr), o.sortBuf...), o.rowBuf...)
-		e = entry{sort: buf[:ls:ls], row: buf[ls:]}
-	}
-	p.rows[0] = e
-	o.touch(p, nowMs)
-	return o.appendCopy(e.row, after)
-}
-
 // appendCopy appends a copy of row (in o.arena, until the record is
-// built) to the output, numbered 1: best writes a partition's better row
-// over the bytes of the one it replaces.
+// built) to the output, numbered 1: best1 writes a partition's better
+// row over the bytes of the one it replaces.
 func (o *op) appendCopy(row []byte, kind types.RowKind) error {
 	at := len(o.arena)
 	o.arena = append(o.arena, row...)
@@ -811,6 +759,10 @@ func (o *op) buildStrings(d *colDec) error {
 			if j := bytes.IndexByte(rest[1:], 0); j >= 0 && j+2 < len(rest) && rest[j+2] == 1 {
 				end = j + 1
 				total += j
+			} else if after, err := state.SkipKeyColumn(d.t, rest); err == nil {
+				// Escaped: decoded below, into the reserved bytes too
+				// (fewer than its encoding's).
+				total += len(rest) - len(after)
 			}
 		}
 		o.ends = append(o.ends, end)
@@ -918,6 +870,11 @@ func (o *op) expire(now time.Time) {
 	}
 	o.nextTTL = now.Add(time.Duration(max(o.ttl/2, 1)) * time.Millisecond)
 	limit := now.UnixMilli() - o.ttl
+	if o.top1 {
+		o.expire1(limit)
+		o.m.StateEntries.Store(int64(o.rows))
+		return
+	}
 	for k, p := range o.parts {
 		if p.access < limit {
 			delete(o.parts, k)
@@ -995,7 +952,7 @@ func (o *op) OnBarrier(_ context.Context, _ exec.Barrier, sw checkpoint.StateWri
 	}
 	wrap := func(err error) error { return fmt.Errorf("rank: %w", err) }
 	for _, k := range o.deletes {
-		if _, live := o.parts[k]; live {
+		if _, live := o.parts[k]; live || o.top1 && o.t1.lookup([]byte(k)) >= 0 {
 			continue // emptied and filled again: the set below overwrites it
 		}
 		if err := w.Delete(o.table, state.KeyGroupOfKey([]byte(k), o.maxP), []byte(k)); err != nil {
@@ -1032,5 +989,8 @@ func (o *op) OnBarrier(_ context.Context, _ exec.Barrier, sw checkpoint.StateWri
 		}
 	}
 	o.dirties = o.dirties[:0]
+	if o.top1 {
+		return o.barrier1(w)
+	}
 	return nil
 }
