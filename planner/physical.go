@@ -360,6 +360,15 @@ func columnsOf(schema types.Schema, names string) []int {
 	return out
 }
 
+// fieldNames lists the names of schema's columns at idx, as "a, b".
+func fieldNames(schema types.Schema, idx []int) string {
+	names := make([]string, len(idx))
+	for i, k := range idx {
+		names[i] = schema.Fields[k].Name
+	}
+	return strings.Join(names, ", ")
+}
+
 // checkSinkKey refuses updates into a sink that writes them by its
 // PRIMARY KEY (upsert-kafka, jdbc) when the query's rows are known not to
 // be unique on that key: an update or delete of one row would then
@@ -375,20 +384,14 @@ func (p *Planner) checkSinkKey(s *plan.Sink) error {
 	if in.Changelog == plan.AppendOnly || p.Connectors == nil || !p.Connectors.SinkUpsertsByKey(s.Options) {
 		return nil
 	}
-	names := s.Schema().Names()
 	pk := columnsOf(s.Schema(), s.Options[plan.PrimaryKeyOption])
 	what := fmt.Sprintf("table %s (connector %s) writes updates and deletes by its PRIMARY KEY (%s)", s.Table, s.Connector, s.Options[plan.PrimaryKeyOption])
 	if in.UpsertKey != nil {
-		var key []string
-		within := true
-		for _, k := range in.UpsertKey {
-			key = append(key, names[k])
-			within = within && slices.Contains(pk, k)
-		}
-		if within {
+		if !slices.ContainsFunc(in.UpsertKey, func(k int) bool { return !slices.Contains(pk, k) }) {
 			return nil
 		}
-		return fmt.Errorf("%s, but the rows of %s are unique by (%s) only: several rows of one key would overwrite each other and a delete of one would delete them all; declare PRIMARY KEY (%s) NOT ENFORCED", what, describeNode(s.Input), strings.Join(key, ", "), strings.Join(key, ", "))
+		key := fieldNames(s.Schema(), in.UpsertKey)
+		return fmt.Errorf("%s, but the rows of %s are unique by (%s) only: several rows of one key would overwrite each other and a delete of one would delete them all; declare PRIMARY KEY (%s) NOT ENFORCED", what, describeNode(s.Input), key, key)
 	}
 	n := s.Input
 	for {
@@ -398,11 +401,8 @@ func (p *Planner) checkSinkKey(s *plan.Sink) error {
 		}
 		n = c.Input
 		if key := n.Props().UpsertKey; key != nil && n.Props().Changelog == plan.Retract {
-			var cols []string
-			for _, k := range key {
-				cols = append(cols, n.Schema().Fields[k].Name)
-			}
-			return fmt.Errorf("%s, but the rows of %s are unique by (%s) and the query does not select all of it: several rows of one key would overwrite each other and a delete of one would delete them all; select every column of (%s) and declare them the PRIMARY KEY", what, describeNode(n), strings.Join(cols, ", "), strings.Join(cols, ", "))
+			cols := fieldNames(n.Schema(), key)
+			return fmt.Errorf("%s, but the rows of %s are unique by (%s) and the query does not select all of it: several rows of one key would overwrite each other and a delete of one would delete them all; select every column of (%s) and declare them the PRIMARY KEY", what, describeNode(n), cols, cols)
 		}
 	}
 	if r, ok := n.(*plan.Rank); ok && !r.OutputRank && (r.End > 1 || r.Func != plan.RowNumber) {
@@ -452,8 +452,9 @@ func describeKind(n plan.Node) string {
 }
 
 // projectKey maps the upsert key columns of c's input to c's output
-// columns, or returns nil when c drops one of them or filters rows (a
-// filter may drop an update and keep its key's older row).
+// columns, or returns nil when c drops one of them. (A filter keeps a
+// retracting input's key; over upserts the caller drops the key, as a
+// filter may drop an update and keep its key's older row.)
 func projectKey(c *plan.Calc, key []int) []int {
 	out := make([]int, 0, len(key))
 	for _, k := range key {
