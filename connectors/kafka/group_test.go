@@ -39,7 +39,9 @@ INSERT INTO out SELECT id, name FROM src;`, b.Addr())
 	}
 	job, err := eng.Submit(res.Query, nil)
 	check(t, err)
-	defer job.Cancel()
+	// The job writes checkpoints into the temporary directory until it has
+	// ended; the directory's cleanup must not race its last write.
+	defer func() { job.Cancel(); <-job.Done() }()
 	want := map[int32]int64{0: 50, 1: 30}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
